@@ -1,0 +1,341 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using Telemetry.Grains.Alerts;
+using Telemetry.Grains.Ingest;
+using Telemetry.Models.Wear;
+
+namespace Telemetry.Grains.Devices;
+
+/// <summary>
+/// The device twin. One call per device per pipeline round; the grain is not reentrant, so rounds apply in
+/// order. It dedupes authoritatively (the pipeline's cache is only an optimisation and is lost on restart),
+/// updates totals and wear, moves alerts along their ladders, persists once per round, and only then
+/// publishes alert events, so no event describes a state that was not stored.
+/// </summary>
+[GrainType("device")]
+internal sealed partial class DeviceGrain(
+    [PersistentState("device", DeviceGrain.StorageName)] IPersistentState<DeviceState> twin,
+    IWearModel wearModel,
+    IAlertSink alertSink,
+    TimeProvider timeProvider,
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
+{
+    public const string StorageName = "devices";
+
+    /// <summary>Distinct metric names kept in the twin's last values: firmware may add metrics, a
+    /// misbehaving one must not grow the state without bound.</summary>
+    private const int MaxTrackedMetrics = 64;
+
+    /// <summary>Readings averaged for a shoe's own impact baseline.</summary>
+    private const int ImpactBaselineReadings = 10;
+
+    private const double ImpactSmoothing = 0.1;
+
+    /// <summary>Charge summaries whose highest capacity becomes the reference when the birth gave none.</summary>
+    private const int CapacityReferenceSamples = 5;
+
+    /// <summary>Fuel gauges recover a little after rest (DOMAIN.md): smooth before comparing with thresholds.</summary>
+    private const double CapacitySmoothing = 0.3;
+
+    private const string CushioningFamily = "cushioning";
+    private const string BatteryFamily = "battery";
+
+    private DeviceState State => twin.State;
+
+    private string DeviceId => this.GetPrimaryKeyString();
+
+    public async Task<IngestResult> IngestAsync(TelemetryBatch batch)
+    {
+        var now = timeProvider.GetUtcNow();
+        State.FirstSeen ??= now;
+        State.LastSeen = now;
+
+        if (batch.Birth is { } birth && birth != State.Birth)
+        {
+            ApplyBirth(birth);
+        }
+
+        var duplicates = 0;
+        var boots = new List<string>(1);
+        foreach (var message in batch.Messages)
+        {
+            if (!boots.Contains(message.Key.Boot))
+            {
+                boots.Add(message.Key.Boot);
+            }
+
+            if (!State.Progress.Record(message.Key))
+            {
+                duplicates++;
+                continue;
+            }
+
+            State.Messages++;
+            State.RejectedReadings += message.RejectedReadings;
+            for (var r = message.FirstReading; r < message.FirstReading + message.ReadingCount; r++)
+            {
+                ApplyReading(batch.Readings[r], batch.Metrics);
+            }
+        }
+
+        State.DuplicateMessages += duplicates;
+        var events = Reassess(now);
+        await twin.WriteStateAsync();
+
+        foreach (var alert in events)
+        {
+            LogAlert(logger, alert.Device, alert.Code, alert.State);
+            await alertSink.PublishAsync(alert, CancellationToken.None);
+        }
+
+        var acks = new List<MessageKey>(boots.Count);
+        foreach (var boot in boots)
+        {
+            if (State.Progress.AckFor(boot) is { } ack)
+            {
+                acks.Add(ack);
+            }
+        }
+
+        return new IngestResult([.. acks], duplicates);
+    }
+
+    public Task<DeviceSnapshot?> GetSnapshotAsync()
+    {
+        if (State.FirstSeen is null)
+        {
+            return Task.FromResult<DeviceSnapshot?>(null);
+        }
+
+        return Task.FromResult<DeviceSnapshot?>(new DeviceSnapshot
+        {
+            Id = DeviceId,
+            Birth = State.Birth,
+            FirstSeen = State.FirstSeen,
+            LastSeen = State.LastSeen,
+            LastReadingAt = State.LastReadingMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null,
+            Totals = new DeviceTotals
+            {
+                DistanceKm = State.DistanceM / 1000,
+                ActiveHours = State.DurationS / 3600,
+                Steps = State.Steps,
+                ChargeCycles = State.ChargeCycles,
+                Messages = State.Messages,
+                Readings = State.Readings,
+                RejectedReadings = State.RejectedReadings,
+                DuplicateMessages = State.DuplicateMessages,
+            },
+            Wear = State.Wear,
+            OpenAlerts = [.. State.OpenAlerts.Values.OrderBy(a => a.RaisedAt)],
+            LastValues = new Dictionary<string, double>(State.LastValues),
+            Acked = State.Progress.Acks(),
+        });
+    }
+
+    private void ApplyBirth(DeviceBirth birth)
+    {
+        State.Birth = birth;
+        if (birth.RatedCapacityMah is > 0 and var rated)
+        {
+            // The rated capacity is the capacity when new, measured at cycle 0.
+            State.ReferenceCapacityMah = rated;
+            State.ReferenceCycles = 0;
+        }
+    }
+
+    private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
+    {
+        State.Readings++;
+        State.FirstReadingMs = State.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
+        State.LastReadingMs = State.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
+
+        foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
+        {
+            switch (name)
+            {
+                case "distance_m":
+                    State.DistanceM += value;
+                    break;
+                case "duration_s":
+                    State.DurationS += value;
+                    break;
+                case "steps":
+                    State.Steps += (long)value;
+                    break;
+                case "charge_cycles":
+                    State.ChargeCycles = Math.Max(State.ChargeCycles ?? 0, (long)value);
+                    break;
+                case "impact_g":
+                    ApplyImpact(value);
+                    break;
+                case "capacity_mah":
+                    ApplyCapacity(value);
+                    break;
+                default:
+                    break;
+            }
+
+            if (State.LastValues.Count < MaxTrackedMetrics || State.LastValues.ContainsKey(name))
+            {
+                State.LastValues[name] = value;
+            }
+        }
+    }
+
+    private void ApplyImpact(double g)
+    {
+        if (State.ImpactBaselineCount < ImpactBaselineReadings)
+        {
+            State.ImpactBaselineCount++;
+            State.ImpactBaselineSumG += g;
+        }
+
+        State.ImpactRecentG = State.ImpactRecentG is { } recent ? recent + (ImpactSmoothing * (g - recent)) : g;
+    }
+
+    private void ApplyCapacity(double mah)
+    {
+        State.CapacitySamples++;
+        if (State.Birth?.RatedCapacityMah is not > 0 && State.CapacitySamples <= CapacityReferenceSamples
+            && mah > (State.ReferenceCapacityMah ?? 0))
+        {
+            State.ReferenceCapacityMah = mah;
+            State.ReferenceCycles = State.ChargeCycles ?? 0;
+        }
+
+        State.SmoothedCapacityMah = State.SmoothedCapacityMah is { } smoothed
+            ? smoothed + (CapacitySmoothing * (mah - smoothed))
+            : mah;
+    }
+
+    private List<AlertEvent> Reassess(DateTimeOffset now)
+    {
+        var events = new List<AlertEvent>();
+        var weeks = State.FirstReadingMs is { } first && State.LastReadingMs is { } last
+            ? Math.Max(1, (last - first) / TimeSpan.FromDays(7).TotalMilliseconds)
+            : 1;
+
+        switch (State.Birth?.Kind)
+        {
+            case "shoe":
+            {
+                var weeklyKm = State.DistanceM / 1000 / weeks;
+                var baseline = State.ImpactBaselineCount >= ImpactBaselineReadings
+                    ? State.ImpactBaselineSumG / State.ImpactBaselineCount
+                    : (double?)null;
+                var estimate = wearModel.EstimateShoe(new ShoeWearInput(
+                    State.DistanceM / 1000, State.Birth.WearerKg, baseline, State.ImpactRecentG, weeklyKm));
+                State.Wear = new WearSnapshot
+                {
+                    ModelVersion = wearModel.Version,
+                    EstimatedAt = now,
+                    CushioningPct = Math.Round(estimate.CushioningPct, 1),
+                    RemainingKm = Math.Round(estimate.RemainingKm, 1),
+                };
+                EvidenceItem[] evidence =
+                [
+                    EvidenceItem.Of("distance_km", Math.Round(State.DistanceM / 1000, 1)),
+                    EvidenceItem.Of("cushioning_pct", Math.Round(estimate.CushioningPct, 1)),
+                    EvidenceItem.Of("remaining_km", Math.Round(estimate.RemainingKm)),
+                    EvidenceItem.Of("weekly_km", Math.Round(weeklyKm, 1)),
+                    EvidenceItem.Of("effective_km", Math.Round(estimate.EffectiveKm, 1)),
+                    EvidenceItem.Of("mass_factor", Math.Round(estimate.MassFactor, 3)),
+                    EvidenceItem.Of("impact_factor", Math.Round(estimate.ImpactFactor, 3)),
+                    EvidenceItem.Of("model_version", wearModel.Version),
+                ];
+                Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, evidence, events, code => code switch
+                {
+                    AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
+                    _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, weeklyKm),
+                }, "Cushioning");
+                break;
+            }
+
+            case "band" when State.ReferenceCapacityMah is > 0 && State.SmoothedCapacityMah is { } smoothed:
+            {
+                var cyclesSinceReference = Math.Max(0, (State.ChargeCycles ?? 0) - (State.ReferenceCycles ?? 0));
+                var estimate = wearModel.EstimateBand(new BandWearInput(
+                    State.ReferenceCapacityMah.Value, smoothed, cyclesSinceReference, 0));
+                State.Wear = new WearSnapshot
+                {
+                    ModelVersion = wearModel.Version,
+                    EstimatedAt = now,
+                    BatteryHealthPct = Math.Round(estimate.HealthPct, 1),
+                    RemainingCycles = double.IsFinite(estimate.RemainingCycles) ? Math.Round(estimate.RemainingCycles) : null,
+                };
+                EvidenceItem[] evidence =
+                [
+                    EvidenceItem.Of("battery_health_pct", Math.Round(estimate.HealthPct, 1)),
+                    EvidenceItem.Of("capacity_mah", Math.Round(smoothed, 1)),
+                    EvidenceItem.Of("reference_capacity_mah", State.ReferenceCapacityMah.Value),
+                    EvidenceItem.Of("charge_cycles", State.ChargeCycles ?? 0),
+                    EvidenceItem.Of("fade_pct_per_cycle", Math.Round(estimate.FadePctPerCycle, 4)),
+                    EvidenceItem.Of("model_version", wearModel.Version),
+                ];
+                Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, evidence, events,
+                    _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles), "Battery health");
+                break;
+            }
+
+            default:
+                break;
+        }
+
+        return events;
+    }
+
+    private void Climb(
+        string family,
+        AlertLadder ladder,
+        double value,
+        DateTimeOffset now,
+        EvidenceItem[] evidence,
+        List<AlertEvent> events,
+        Func<string, string> raisedText,
+        string what)
+    {
+        var current = State.AlertLevels.GetValueOrDefault(family, -1);
+        var next = ladder.Evaluate(current, value);
+        if (next == current)
+        {
+            return;
+        }
+
+        if (State.OpenAlerts.Remove(family, out var open))
+        {
+            var text = next >= 0 ? AlertTexts.Superseded(ladder.Levels[next].Code) : AlertTexts.Recovered(what, value);
+            events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, evidence));
+        }
+
+        if (next < 0)
+        {
+            State.AlertLevels.Remove(family);
+            return;
+        }
+
+        var level = ladder.Levels[next];
+        var raised = NewEvent(Ulid.New(now), level.Code, level.Severity, AlertState.Raised, now, raisedText(level.Code), evidence);
+        State.AlertLevels[family] = next;
+        State.OpenAlerts[family] = new OpenAlert(raised.Id, raised.Code, raised.Severity, now, raised.Message);
+        events.Add(raised);
+    }
+
+    private AlertEvent NewEvent(
+        string id, string code, AlertSeverity severity, AlertState state, DateTimeOffset at, string message, EvidenceItem[] evidence) => new()
+    {
+        Id = id,
+        Device = DeviceId,
+        Kind = State.Birth?.Kind,
+        Model = State.Birth?.Model,
+        Batch = State.Birth?.Batch,
+        Code = code,
+        Severity = severity,
+        State = state,
+        At = at,
+        Message = message,
+        Evidence = evidence,
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Alert {Code} {State} for device {Device}")]
+    private static partial void LogAlert(ILogger logger, string device, string code, AlertState state);
+}

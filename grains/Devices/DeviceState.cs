@@ -1,0 +1,64 @@
+using Telemetry.Grains.Ingest;
+
+namespace Telemetry.Grains.Devices;
+
+/// <summary>The persisted twin. Field ids are part of the storage format: add new ones, never reuse.</summary>
+[GenerateSerializer, Alias("telemetry.device-state")]
+public sealed class DeviceState
+{
+    [Id(0)] public DeviceBirth? Birth { get; set; }
+
+    [Id(1)] public DateTimeOffset? FirstSeen { get; set; }
+
+    [Id(2)] public DateTimeOffset? LastSeen { get; set; }
+
+    /// <summary>Device time of the newest accepted reading (Unix ms).</summary>
+    [Id(3)] public long? LastReadingMs { get; set; }
+
+    /// <summary>Device time of the oldest accepted reading (Unix ms), for usage rates.</summary>
+    [Id(4)] public long? FirstReadingMs { get; set; }
+
+    [Id(5)] public double DistanceM { get; set; }
+
+    [Id(6)] public double DurationS { get; set; }
+
+    [Id(7)] public long Steps { get; set; }
+
+    /// <summary>Cumulative equivalent full cycles, as last reported (a counter, not a sum).</summary>
+    [Id(8)] public long? ChargeCycles { get; set; }
+
+    [Id(9)] public int ImpactBaselineCount { get; set; }
+
+    [Id(10)] public double ImpactBaselineSumG { get; set; }
+
+    [Id(11)] public double? ImpactRecentG { get; set; }
+
+    [Id(12)] public double? ReferenceCapacityMah { get; set; }
+
+    [Id(13)] public long? ReferenceCycles { get; set; }
+
+    [Id(14)] public double? SmoothedCapacityMah { get; set; }
+
+    [Id(15)] public int CapacitySamples { get; set; }
+
+    [Id(16)] public DeviceProgress Progress { get; set; } = new();
+
+    [Id(17)] public long Messages { get; set; }
+
+    [Id(18)] public long Readings { get; set; }
+
+    [Id(19)] public long RejectedReadings { get; set; }
+
+    [Id(20)] public long DuplicateMessages { get; set; }
+
+    /// <summary>The last value of every metric, catalogue or not (bounded, see DeviceGrain).</summary>
+    [Id(21)] public Dictionary<string, double> LastValues { get; set; } = [];
+
+    [Id(22)] public WearSnapshot? Wear { get; set; }
+
+    /// <summary>Current level per alert family (the index into its ladder; absent = no alert).</summary>
+    [Id(23)] public Dictionary<string, int> AlertLevels { get; set; } = [];
+
+    /// <summary>Open alerts per family.</summary>
+    [Id(24)] public Dictionary<string, OpenAlert> OpenAlerts { get; set; } = [];
+}

@@ -1,0 +1,24 @@
+using Telemetry.Grains.Ingest;
+
+namespace Telemetry.Grains.Devices;
+
+/// <summary>
+/// The twin of one device, keyed by its device id. It owns everything the service knows about the device:
+/// identity from the birth message, running totals, the wear estimate, message progress for acks and
+/// dedupe, and the state of its maintenance alerts. Calls are not reentrant, so a device's batches apply in
+/// the order the pipeline sends them.
+/// </summary>
+[Alias("telemetry.device")]
+public interface IDeviceGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Applies one round of the device's uplink: its birth if one came, then its telemetry. Skips messages already applied, folds the readings into
+    /// totals and wear, raises or clears alerts, and returns the acks the device may now receive.
+    /// </summary>
+    [Alias("ingest")]
+    Task<IngestResult> IngestAsync(TelemetryBatch batch);
+
+    /// <summary>The twin, or null for a device the service has never heard from.</summary>
+    [Alias("snapshot")]
+    Task<DeviceSnapshot?> GetSnapshotAsync();
+}

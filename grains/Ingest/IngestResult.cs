@@ -1,0 +1,10 @@
+namespace Telemetry.Grains.Ingest;
+
+/// <summary>What the device may now be told, and what the grain made of the batch.</summary>
+/// <param name="Acks">For each boot the batch touched, the highest contiguous seq handled so far
+/// (absent while seq 0 of that boot is missing).</param>
+/// <param name="DuplicateMessages">Messages the grain had already applied (redeliveries).</param>
+[GenerateSerializer, Immutable, Alias("telemetry.ingest-result")]
+public sealed record IngestResult(
+    [property: Id(0)] MessageKey[] Acks,
+    [property: Id(1)] int DuplicateMessages);

@@ -1,0 +1,14 @@
+using System.Text.Json.Serialization;
+using Telemetry.Grains.Alerts;
+using Telemetry.Grains.Devices;
+
+namespace Telemetry.Ingest.Api;
+
+/// <summary>Source-generated JSON for the HTTP API: snake_case names like the MQTT contract, no reflection.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    Converters = [typeof(LowerCaseEnumConverter<AlertSeverity>)])]
+[JsonSerializable(typeof(DeviceSnapshot))]
+[JsonSerializable(typeof(IngestStats))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;

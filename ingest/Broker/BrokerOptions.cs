@@ -1,0 +1,44 @@
+namespace Telemetry.Ingest.Broker;
+
+/// <summary>Broker settings. Section <c>Broker</c>.</summary>
+public sealed class BrokerOptions
+{
+    public const string SectionName = "Broker";
+
+    /// <summary>Embedded (default) or External.</summary>
+    public BrokerMode Mode { get; set; } = BrokerMode.Embedded;
+
+    /// <summary>Where the service's own MQTT clients connect. Default 127.0.0.1.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>Broker port; the embedded broker listens on it. Default 1883.</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary>
+    /// Address the embedded broker binds to. Default 127.0.0.1: MQTTnet allocates the length a packet header
+    /// announces before authenticating, so the listener must not face a network unguarded.
+    /// </summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Whether the embedded broker accepts clients without credentials. Default true until
+    /// per-device credentials land.</summary>
+    public bool AllowAnonymous { get; set; } = true;
+
+    /// <summary>The service's account on an external broker (empty: none).</summary>
+    public string Username { get; set; } = string.Empty;
+
+    public string Password { get; set; } = string.Empty;
+
+    /// <summary>Prefix of the service's MQTT client ids; the subscriber is <c>{prefix}-ingest</c>. Default <c>telemetry</c>.</summary>
+    public string ClientIdPrefix { get; set; } = "telemetry";
+
+    /// <summary>How long the broker keeps the subscriber's session (and queues for it) while it is away. Default 1 day.</summary>
+    public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Unacknowledged QoS 1 messages the broker may have in flight to the subscriber (MQTT 5
+    /// receive maximum). Default 1024.</summary>
+    public ushort ReceiveMaximum { get; set; } = 1024;
+
+    /// <summary>Pause between reconnect attempts and connection checks. Default 1 s.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Options;
+using Telemetry.Ingest.Pipeline;
+using Telemetry.Ingest.Simulation;
+using Telemetry.Ingest.Uplink;
+
+namespace Telemetry.Ingest.Hosting;
+
+/// <summary>Start-up checks for the smaller option sections; each failure names its configuration key.</summary>
+internal sealed class OptionsValidators :
+    IValidateOptions<UplinkOptions>,
+    IValidateOptions<PipelineOptions>,
+    IValidateOptions<SimulationOptions>,
+    IValidateOptions<SiloOptions>
+{
+    public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
+        (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
+        (options.MaxAge > TimeSpan.Zero, $"Uplink:MaxAge must be positive (was {options.MaxAge})."),
+        (options.AckInterval > TimeSpan.Zero && options.AckInterval <= TimeSpan.FromSeconds(1),
+            $"Uplink:AckInterval must be between 0 and 1 s, as the contract promises acks within a second (was {options.AckInterval})."),
+        (options.RateLimitPerSecond > 0, $"Uplink:RateLimitPerSecond must be positive (was {options.RateLimitPerSecond})."),
+        (options.RateLimitBurst >= 1, $"Uplink:RateLimitBurst must be at least 1 (was {options.RateLimitBurst})."));
+
+    public ValidateOptionsResult Validate(string? name, PipelineOptions options) => Check(
+        (options.Partitions is >= 1 and <= 256, $"Pipeline:Partitions must be between 1 and 256 (was {options.Partitions})."),
+        (options.ChannelCapacity >= 1, $"Pipeline:ChannelCapacity must be at least 1 (was {options.ChannelCapacity})."),
+        (options.MaxRoundMessages >= 1, $"Pipeline:MaxRoundMessages must be at least 1 (was {options.MaxRoundMessages})."),
+        (options.GrainAttempts >= 1, $"Pipeline:GrainAttempts must be at least 1 (was {options.GrainAttempts})."));
+
+    public ValidateOptionsResult Validate(string? name, SimulationOptions options) => Check(
+        (options.Devices is >= 0 and <= 100_000, $"Simulation:Devices (--simulate) must be between 0 and 100000 (was {options.Devices})."),
+        (options.Backfill >= TimeSpan.Zero && options.Backfill < TimeSpan.FromDays(30),
+            $"Simulation:Backfill must be between 0 and 30 days, inside the accepted time window (was {options.Backfill})."),
+        (options.CatchUp > TimeSpan.Zero, $"Simulation:CatchUp must be positive (was {options.CatchUp})."),
+        (options.Tick > TimeSpan.Zero, $"Simulation:Tick must be positive (was {options.Tick})."),
+        (options.ResendAfter > TimeSpan.Zero, $"Simulation:ResendAfter must be positive (was {options.ResendAfter})."));
+
+    public ValidateOptionsResult Validate(string? name, SiloOptions options) => Check(
+        (options.SiloPort is >= 1 and <= 65535, $"Orleans:SiloPort must be between 1 and 65535 (was {options.SiloPort})."),
+        (options.GatewayPort is >= 1 and <= 65535, $"Orleans:GatewayPort must be between 1 and 65535 (was {options.GatewayPort})."));
+
+    private static ValidateOptionsResult Check(params (bool Ok, string Failure)[] rules)
+    {
+        var failures = rules.Where(r => !r.Ok).Select(r => r.Failure).ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,13 @@
+namespace Telemetry.Ingest.Hosting;
+
+/// <summary>The Orleans silo hosted in the service. Section <c>Orleans</c>.</summary>
+public sealed class SiloOptions
+{
+    public const string SectionName = "Orleans";
+
+    /// <summary>Silo-to-silo port on localhost. Default 11111.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>Gateway port for external Orleans clients. Default 30000.</summary>
+    public int GatewayPort { get; set; } = 30000;
+}

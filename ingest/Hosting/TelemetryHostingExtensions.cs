@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Options;
+using Telemetry.Grains.Alerts;
+using Telemetry.Grains.Devices;
+using Telemetry.Ingest.Api;
+using Telemetry.Ingest.Broker;
+using Telemetry.Ingest.Mqtt;
+using Telemetry.Ingest.Pipeline;
+using Telemetry.Ingest.Simulation;
+using Telemetry.Ingest.Uplink;
+using Telemetry.Models.Wear;
+
+namespace Telemetry.Ingest.Hosting;
+
+/// <summary>One extension per area, so <c>Program.cs</c> reads as the list of what the service is.</summary>
+internal static class TelemetryHostingExtensions
+{
+    /// <summary>Command-line shortcuts: <c>--simulate N</c> is <c>Simulation:Devices=N</c>.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new()
+    {
+        ["--simulate"] = $"{SimulationOptions.SectionName}:{nameof(SimulationOptions.Devices)}",
+    };
+
+    public static WebApplicationBuilder AddTelemetryOptions(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
+        builder.Services.AddSingleton<OptionsValidators>();
+        builder.Services.AddSingleton<IValidateOptions<UplinkOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddSingleton<IValidateOptions<PipelineOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddSingleton<IValidateOptions<SimulationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddSingleton<IValidateOptions<SiloOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddOptionsWithValidateOnStart<BrokerOptions>().BindConfiguration(BrokerOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<UplinkOptions>().BindConfiguration(UplinkOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<SimulationOptions>().BindConfiguration(SimulationOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<SiloOptions>().BindConfiguration(SiloOptions.SectionName);
+        return builder;
+    }
+
+    /// <summary>The embedded broker, when <c>Broker:Mode</c> is Embedded. Registered first so it is up
+    /// before any client connects.</summary>
+    public static WebApplicationBuilder AddTelemetryBroker(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddHostedService<EmbeddedBroker>();
+        builder.Services.AddSingleton<MqttClientOptionsFactory>();
+        return builder;
+    }
+
+    /// <summary>The Orleans silo (localhost clustering, in-memory twin storage for now) and the grains' services.</summary>
+    public static WebApplicationBuilder AddTelemetrySilo(this WebApplicationBuilder builder)
+    {
+        var silo = builder.Configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
+        builder.UseOrleans(orleans =>
+        {
+            orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
+            orleans.AddMemoryGrainStorage(DeviceGrain.StorageName);
+        });
+        builder.Services.AddSingleton<IWearModel, RuleWearModel>();
+        return builder;
+    }
+
+    /// <summary>The MQTT consumer, the pipeline, and the outbox for acks, errors and alerts.</summary>
+    public static WebApplicationBuilder AddTelemetryIngest(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<IngestCounters>();
+        builder.Services.AddSingleton<AlertFeed>();
+        builder.Services.AddSingleton<MqttOutbox>();
+        builder.Services.AddSingleton<IDeviceReplies>(sp => sp.GetRequiredService<MqttOutbox>());
+        builder.Services.AddSingleton<IAlertSink, MqttAlertSink>();
+        builder.Services.AddSingleton<IngestPipeline>();
+        builder.Services.AddSingleton<MqttIngestService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttOutbox>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
+        builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt");
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        return builder;
+    }
+
+    /// <summary>The demo fleet; idle unless <c>--simulate N</c> is given.</summary>
+    public static WebApplicationBuilder AddTelemetrySimulation(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddHostedService<FleetSimulator>();
+        return builder;
+    }
+}

@@ -1,0 +1,121 @@
+using System.Buffers;
+using System.Text.Json;
+using Telemetry.Grains.Alerts;
+using Telemetry.Grains.Ingest;
+using Telemetry.Ingest.Pipeline;
+using Telemetry.Ingest.Uplink;
+
+namespace Telemetry.Ingest.Mqtt;
+
+/// <summary>The JSON the service sends: acks and errors to devices, alert events to consumers.</summary>
+internal static class ReplyJson
+{
+    public static byte[] Ack(MessageKey ack) => Write(w =>
+    {
+        w.WriteString("boot"u8, ack.Boot);
+        w.WriteNumber("seq"u8, ack.Seq);
+    });
+
+    public static byte[] Error(in ErrorReport report)
+    {
+        var copy = report;
+        return Write(w =>
+        {
+            if (copy.Boot is not null)
+            {
+                w.WriteString("boot"u8, copy.Boot);
+            }
+
+            if (copy.Seq is { } seq)
+            {
+                w.WriteNumber("seq"u8, seq);
+            }
+
+            if (copy.Reading is { } reading)
+            {
+                w.WriteNumber("reading"u8, reading);
+            }
+
+            w.WriteString("reason"u8, copy.Reason.WireName());
+            w.WriteString("detail"u8, copy.Detail);
+        });
+    }
+
+    public static byte[] Alert(AlertEvent alert) => Write(w => WriteAlertBody(w, alert));
+
+    /// <summary>Writes an alert as a JSON object (also used by the HTTP API, so both carry the same shape).</summary>
+    public static void WriteAlert(Utf8JsonWriter writer, AlertEvent alert)
+    {
+        writer.WriteStartObject();
+        WriteAlertBody(writer, alert);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteAlertBody(Utf8JsonWriter w, AlertEvent alert)
+    {
+        w.WriteString("id"u8, alert.Id);
+        w.WriteString("device"u8, alert.Device);
+        WriteNullable(w, "kind"u8, alert.Kind);
+        WriteNullable(w, "model"u8, alert.Model);
+        WriteNullable(w, "batch"u8, alert.Batch);
+        w.WriteString("code"u8, alert.Code);
+        w.WriteString("severity"u8, Lower(alert.Severity));
+        w.WriteString("state"u8, Lower(alert.State));
+        w.WriteString("at"u8, alert.At.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("message"u8, alert.Message);
+        w.WriteStartObject("evidence"u8);
+        foreach (var item in alert.Evidence)
+        {
+            if (item.Number is { } number)
+            {
+                w.WriteNumber(item.Key, number);
+            }
+            else
+            {
+                w.WriteString(item.Key, item.Text);
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
+    public static string Lower(AlertSeverity severity) => severity switch
+    {
+        AlertSeverity.Info => "info",
+        AlertSeverity.Warning => "warning",
+        _ => "critical",
+    };
+
+    public static string Lower(AlertState state) => state switch
+    {
+        AlertState.Raised => "raised",
+        AlertState.Acknowledged => "acknowledged",
+        AlertState.Escalated => "escalated",
+        _ => "resolved",
+    };
+
+    private static void WriteNullable(Utf8JsonWriter w, ReadOnlySpan<byte> name, string? value)
+    {
+        if (value is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
+
+    private static byte[] Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,74 @@
+using Telemetry.Grains.Ingest;
+
+namespace Telemetry.Ingest.Pipeline;
+
+/// <summary>
+/// Gathers one device's messages during a round. Builders are reused across rounds, so the only
+/// allocation per batch is the final set of arrays the grain receives.
+/// </summary>
+internal sealed class DeviceBatchBuilder
+{
+    private readonly List<BatchMessage> _messages = [];
+    private readonly List<ReadingRecord> _readings = [];
+    private readonly List<MetricValue> _metrics = [];
+
+    public string DeviceId { get; private set; } = string.Empty;
+
+    public DeviceBirth? Birth { get; set; }
+
+    /// <summary>Broker deliveries to acknowledge once the grain has the batch.</summary>
+    public int MessageCount => _messages.Count;
+
+    public int ReadingCount => _readings.Count;
+
+    public void Start(string deviceId)
+    {
+        DeviceId = deviceId;
+        Birth = null;
+        _messages.Clear();
+        _readings.Clear();
+        _metrics.Clear();
+    }
+
+    public bool Contains(MessageKey key)
+    {
+        foreach (var message in _messages)
+        {
+            if (message.Key == key)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Adds a handled message without readings: rejected as a whole, or a duplicate to re-ack.</summary>
+    public void AddHandled(MessageKey key) => _messages.Add(new BatchMessage(key, _readings.Count, 0, 0));
+
+    /// <summary>Adds a message and the readings of <paramref name="decoded"/> that passed validation.</summary>
+    public void AddAccepted(MessageKey key, Uplink.DecodedTelemetry decoded)
+    {
+        var first = _readings.Count;
+        foreach (ref readonly var reading in decoded.ReadingSpan)
+        {
+            if (reading.Reason != Uplink.RejectReason.None)
+            {
+                continue;
+            }
+
+            _readings.Add(new ReadingRecord(reading.TimestampMs, _metrics.Count, reading.MetricCount));
+            _metrics.AddRange(decoded.Metrics.AsSpan(reading.MetricStart, reading.MetricCount));
+        }
+
+        _messages.Add(new BatchMessage(key, first, _readings.Count - first, decoded.RejectedReadings));
+    }
+
+    public TelemetryBatch Build() => new()
+    {
+        Messages = [.. _messages],
+        Readings = [.. _readings],
+        Metrics = [.. _metrics],
+        Birth = Birth,
+    };
+}

@@ -1,0 +1,43 @@
+using System.Buffers;
+using MQTTnet;
+using Telemetry.Ingest.Uplink;
+
+namespace Telemetry.Ingest.Pipeline;
+
+/// <summary>
+/// A message the MQTT handler handed to the pipeline. MQTTnet reuses its receive buffers, so the payload
+/// is copied into a pooled array that the partition returns once the message is done. A payload over the
+/// contract's limit is not copied at all (<see cref="Buffer"/> is null, <see cref="Length"/> says how big).
+/// </summary>
+internal readonly record struct InboundMessage(
+    string DeviceId,
+    UplinkTopic Topic,
+    byte[]? Buffer,
+    int Length,
+    MqttApplicationMessageReceivedEventArgs? Delivery)
+{
+    public ReadOnlySpan<byte> Payload => Buffer is null ? default : Buffer.AsSpan(0, Length);
+
+    public bool IsTooLarge => Buffer is null && Length > TelemetryDecoder.MaxPayloadBytes;
+
+    public static InboundMessage Copy(string deviceId, UplinkTopic topic, ReadOnlySequence<byte> payload, MqttApplicationMessageReceivedEventArgs? delivery)
+    {
+        if (payload.Length > TelemetryDecoder.MaxPayloadBytes)
+        {
+            return new InboundMessage(deviceId, topic, null, (int)Math.Min(payload.Length, int.MaxValue), delivery);
+        }
+
+        var length = (int)payload.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        payload.CopyTo(buffer);
+        return new InboundMessage(deviceId, topic, buffer, length, delivery);
+    }
+
+    public void Release()
+    {
+        if (Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics.Metrics;
+using Telemetry.Ingest.Uplink;
+
+namespace Telemetry.Ingest.Pipeline;
+
+/// <summary>
+/// What the pipeline did, counted. Exported as OpenTelemetry-compatible instruments on the
+/// <c>Telemetry.Ingest</c> meter and readable in process for the HTTP stats endpoint and tests.
+/// </summary>
+internal sealed class IngestCounters
+{
+    public const string MeterName = "Telemetry.Ingest";
+
+    private readonly long[] _rejections = new long[RejectReasons.All.Length + 1];
+    private readonly Counter<long> _rejectionCounter;
+    private readonly Counter<long> _readingCounter;
+    private long _messages;
+    private long _readings;
+    private long _duplicates;
+    private long _errorsDropped;
+    private long _grainFailures;
+    private long _invalidTopics;
+
+    public IngestCounters(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _rejectionCounter = meter.CreateCounter<long>("telemetry.ingest.rejections", description: "Messages and readings rejected, by reason");
+        _readingCounter = meter.CreateCounter<long>("telemetry.ingest.readings", description: "Readings accepted");
+        meter.CreateObservableCounter("telemetry.ingest.messages", () => Volatile.Read(ref _messages), description: "Telemetry messages handled");
+        meter.CreateObservableCounter("telemetry.ingest.duplicates", () => Volatile.Read(ref _duplicates), description: "Telemetry messages seen before");
+    }
+
+    public long Messages => Volatile.Read(ref _messages);
+
+    public long Readings => Volatile.Read(ref _readings);
+
+    public long Duplicates => Volatile.Read(ref _duplicates);
+
+    public long ErrorsDropped => Volatile.Read(ref _errorsDropped);
+
+    public long GrainFailures => Volatile.Read(ref _grainFailures);
+
+    public long InvalidTopics => Volatile.Read(ref _invalidTopics);
+
+    public long Rejections(RejectReason reason) => Volatile.Read(ref _rejections[(int)reason]);
+
+    public void Rejected(RejectReason reason, string level)
+    {
+        Interlocked.Increment(ref _rejections[(int)reason]);
+        _rejectionCounter.Add(1, new KeyValuePair<string, object?>("reason", reason.WireName()), new KeyValuePair<string, object?>("level", level));
+    }
+
+    public void MessageHandled() => Interlocked.Increment(ref _messages);
+
+    public void ReadingsAccepted(int count)
+    {
+        Interlocked.Add(ref _readings, count);
+        _readingCounter.Add(count);
+    }
+
+    public void Duplicate(int count) => Interlocked.Add(ref _duplicates, count);
+
+    public void ErrorDropped() => Interlocked.Increment(ref _errorsDropped);
+
+    public void GrainFailed() => Interlocked.Increment(ref _grainFailures);
+
+    public void InvalidTopic() => Interlocked.Increment(ref _invalidTopics);
+}

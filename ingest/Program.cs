@@ -1,0 +1,4 @@
+using Telemetry.Ingest;
+
+var app = TelemetryApp.Build(args);
+await app.RunAsync();

@@ -1,0 +1,119 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Telemetry.Ingest.Broker;
+using Telemetry.Models.Simulation;
+
+namespace Telemetry.Ingest.Simulation;
+
+/// <summary>
+/// Runs the demo fleet (<c>--simulate N</c>): devices from the shared seeded generator, each connecting
+/// through the broker exactly as real firmware does. The clock replays a month of wear in the first
+/// minutes so alerts appear quickly, then runs in real time.
+/// </summary>
+internal sealed partial class FleetSimulator(
+    IOptions<SimulationOptions> options,
+    IOptions<BrokerOptions> broker,
+    TimeProvider time,
+    ILogger<FleetSimulator> logger) : BackgroundService
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (settings.Devices <= 0)
+        {
+            return;
+        }
+
+        var start = time.GetUtcNow();
+        var clock = new SimulationClock(start, settings.Backfill, settings.CatchUp);
+        // A new boot id per run: a restarted fleet starts its seq at 0 again, as rebooted firmware does.
+        var boot = "sim" + start.ToUnixTimeSeconds().ToString("x", CultureInfo.InvariantCulture);
+        var uplinks = FleetGenerator.Create(settings.Devices, settings.Seed)
+            .Select(d =>
+            {
+                d.Start(clock.SimulatedStart);
+                return new SimulatedUplink(d, boot, settings.ResendAfter);
+            })
+            .ToList();
+        LogStarting(logger, uplinks.Count, settings.Seed, clock.SimulatedStart, clock.Speed);
+
+        var readings = new List<SimulatedReading>();
+        var lastProgress = start;
+        using var timer = new PeriodicTimer(settings.Tick, time);
+        try
+        {
+            do
+            {
+                var now = time.GetUtcNow();
+                var simulatedNow = clock.Now(now);
+                foreach (var uplink in uplinks)
+                {
+                    if (!uplink.IsConnected && !await TryConnectAsync(uplink, stoppingToken))
+                    {
+                        continue;
+                    }
+
+                    readings.Clear();
+                    uplink.Device.Advance(simulatedNow, readings);
+                    uplink.Enqueue(readings);
+                    try
+                    {
+                        await uplink.SendDueAsync(now, stoppingToken);
+                    }
+                    catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        LogSendFailed(logger, e, uplink.Device.Id);
+                    }
+                }
+
+                if (now - lastProgress >= ProgressInterval)
+                {
+                    lastProgress = now;
+                    var acked = uplinks.Sum(u => u.Acked);
+                    var pending = uplinks.Sum(u => u.Pending);
+                    var connected = uplinks.Count(u => u.IsConnected);
+                    LogProgress(logger, simulatedNow, acked, pending, connected);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var uplink in uplinks)
+            {
+                uplink.Dispose();
+            }
+        }
+    }
+
+    private async Task<bool> TryConnectAsync(SimulatedUplink uplink, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await uplink.ConnectAsync(broker.Value.Host, broker.Value.Port, stoppingToken);
+            return true;
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogConnectFailed(logger, e, uplink.Device.Id);
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Simulating {Devices} devices (seed {Seed}) from {SimulatedStart:u} at {Speed:0}x until they reach real time")]
+    private static partial void LogStarting(ILogger logger, int devices, int seed, DateTimeOffset simulatedStart, double speed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Simulated time {SimulatedNow:u}: {Acked} messages acked, {Pending} waiting for an ack, {Connected} devices connected")]
+    private static partial void LogProgress(ILogger logger, DateTimeOffset simulatedNow, long acked, long pending, int connected);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Simulated device {DeviceId} cannot connect; will retry")]
+    private static partial void LogConnectFailed(ILogger logger, Exception exception, string deviceId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Simulated device {DeviceId} failed to send; will resend")]
+    private static partial void LogSendFailed(ILogger logger, Exception exception, string deviceId);
+}

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json;
+using Telemetry.Grains.Ingest;
+
+namespace Telemetry.Ingest.Uplink;
+
+/// <summary>Decodes and validates a birth message of uplink v1. Births are rare, so clarity wins over speed.</summary>
+internal static class BirthDecoder
+{
+    private const int MaxFirmwareLength = 32;
+
+    /// <summary>Returns the birth, or null with <paramref name="reason"/> and <paramref name="detail"/> set.</summary>
+    public static DeviceBirth? Decode(ReadOnlySpan<byte> payload, out RejectReason reason, out string? detail)
+    {
+        reason = RejectReason.None;
+        detail = null;
+        if (payload.Length > TelemetryDecoder.MaxPayloadBytes)
+        {
+            return Fail(RejectReason.PayloadTooLarge, $"{payload.Length} bytes, limit {TelemetryDecoder.MaxPayloadBytes}", out reason, out detail);
+        }
+
+        int? version = null;
+        string? kind = null, model = null, batch = null, firmware = null, manufactured = null;
+        double? wearerKg = null, ratedCapacity = null;
+        try
+        {
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 8 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return Fail(RejectReason.MalformedJson, "payload must be a JSON object", out reason, out detail);
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var field = reader.GetString();
+                reader.Read();
+                switch (field)
+                {
+                    case "v" when reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var v):
+                        version = v;
+                        break;
+                    case "kind" or "model" or "batch" or "firmware" or "manufactured" when reader.TokenType == JsonTokenType.String:
+                        var text = reader.GetString()!;
+                        _ = field switch
+                        {
+                            "kind" => kind = text,
+                            "model" => model = text,
+                            "batch" => batch = text,
+                            "firmware" => firmware = text,
+                            _ => manufactured = text,
+                        };
+                        break;
+                    case "wearer_kg" when reader.TokenType == JsonTokenType.Number:
+                        wearerKg = reader.GetDouble();
+                        break;
+                    case "rated_capacity_mah" when reader.TokenType == JsonTokenType.Number:
+                        ratedCapacity = reader.GetDouble();
+                        break;
+                    case "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah":
+                        return Fail(RejectReason.InvalidField, $"{field} has the wrong type", out reason, out detail);
+                    default:
+                        reader.Skip();
+                        break;
+                }
+            }
+
+            if (reader.Read())
+            {
+                return Fail(RejectReason.MalformedJson, "unexpected content after the object", out reason, out detail);
+            }
+        }
+        catch (JsonException e)
+        {
+            return Fail(RejectReason.MalformedJson, e.Message, out reason, out detail);
+        }
+        catch (FormatException e)
+        {
+            return Fail(RejectReason.InvalidField, e.Message, out reason, out detail);
+        }
+
+        var missing = version is null ? "v" : kind is null ? "kind" : model is null ? "model" : batch is null ? "batch"
+            : firmware is null ? "firmware" : manufactured is null ? "manufactured" : null;
+        if (missing is not null)
+        {
+            return Fail(RejectReason.MissingField, $"{missing} is required", out reason, out detail);
+        }
+
+        if (version != 1)
+        {
+            return Fail(RejectReason.UnsupportedVersion, $"v={version}; this service speaks v=1", out reason, out detail);
+        }
+
+        string? invalid = kind is not ("shoe" or "band") ? "kind must be shoe or band"
+            : !UplinkIds.IsModelOrBatchId(model) ? "model must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+            : !UplinkIds.IsModelOrBatchId(batch) ? "batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+            : firmware!.Length > MaxFirmwareLength ? $"firmware must be at most {MaxFirmwareLength} characters"
+            : !DateOnly.TryParseExact(manufactured, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _) ? "manufactured must be an ISO date (yyyy-MM-dd)"
+            : null;
+        if (invalid is not null)
+        {
+            return Fail(RejectReason.InvalidField, invalid, out reason, out detail);
+        }
+
+        if (wearerKg is { } kg && kg is < 30 or > 200)
+        {
+            return Fail(RejectReason.ValueOutOfRange, FormattableString.Invariant($"wearer_kg={kg} outside 30..200"), out reason, out detail);
+        }
+
+        if (ratedCapacity is { } mah && mah is <= 0 or > 5000)
+        {
+            return Fail(RejectReason.ValueOutOfRange, FormattableString.Invariant($"rated_capacity_mah={mah} outside 0..5000"), out reason, out detail);
+        }
+
+        return new DeviceBirth
+        {
+            Kind = kind!,
+            Model = model!,
+            Batch = batch!,
+            Firmware = firmware!,
+            Manufactured = DateOnly.ParseExact(manufactured!, "yyyy-MM-dd", CultureInfo.InvariantCulture),
+            WearerKg = wearerKg,
+            RatedCapacityMah = ratedCapacity,
+        };
+    }
+
+    private static DeviceBirth? Fail(RejectReason why, string text, out RejectReason reason, out string? detail)
+    {
+        reason = why;
+        detail = text;
+        return null;
+    }
+}

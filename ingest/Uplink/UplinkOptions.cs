@@ -1,0 +1,22 @@
+namespace Telemetry.Ingest.Uplink;
+
+/// <summary>Limits of the uplink contract that operators may tune. Section <c>Uplink</c>.</summary>
+public sealed class UplinkOptions
+{
+    public const string SectionName = "Uplink";
+
+    /// <summary>Readings stamped further ahead of service time are rejected. Default 5 minutes.</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Readings older than this are rejected. Default 30 days.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long acks are coalesced before they are published (the contract allows 1 s). Default 250 ms.</summary>
+    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Sustained telemetry messages per second one device may send. Default 20.</summary>
+    public double RateLimitPerSecond { get; set; } = 20;
+
+    /// <summary>Messages a device may send in a burst, e.g. flushing its buffer after a reconnect. Default 200.</summary>
+    public int RateLimitBurst { get; set; } = 200;
+}

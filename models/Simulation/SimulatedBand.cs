@@ -1,0 +1,71 @@
+namespace Telemetry.Models.Simulation;
+
+/// <summary>
+/// A fitness band sampled every 15 minutes, with one charge-cycle summary a day that carries the fuel
+/// gauge's learned capacity. Capacity fades linearly to 80% over a cell-specific cycle life drawn around
+/// the CALCE CS2 figure (500–590 cycles); the gauge adds recovery noise that the service must smooth.
+/// </summary>
+public sealed class SimulatedBand : SimulatedDevice
+{
+    private static readonly TimeSpan SampleInterval = TimeSpan.FromMinutes(15);
+
+    private readonly double _ratedMah;
+    private readonly double _cyclesTo80;
+    private double _cycles;
+    private double _chargePct = 100;
+    private DateTimeOffset _nextSample;
+    private DateTimeOffset _nextCharge;
+
+    public SimulatedBand(string id, SimulatedBirth birth, int seed, double initialCycles, bool earlyFade)
+        : base(id, birth, seed)
+    {
+        _ratedMah = birth.RatedCapacityMah ?? 300;
+        _cyclesTo80 = Gaussian(545, 30) / (earlyFade ? 2.5 : 1);
+        _cycles = initialCycles;
+    }
+
+    // A cell this far gone has failed; the clamp keeps the gauge in a physical range.
+    public override double TrueWearPct => Math.Max(40, 100 - (20 * _cycles / _cyclesTo80));
+
+    public override void Advance(DateTimeOffset until, List<SimulatedReading> readings)
+    {
+        if (_nextSample == default)
+        {
+            _nextSample = Now + SampleInterval;
+            _nextCharge = Now + TimeSpan.FromHours(20 + Random.Next(8));
+        }
+
+        while (_nextSample <= until)
+        {
+            if (_nextCharge <= _nextSample)
+            {
+                _cycles += (100 - _chargePct) / 100;
+                _chargePct = 100;
+                readings.Add(ChargeSummary(_nextCharge));
+                _nextCharge += TimeSpan.FromHours(20 + Random.Next(8));
+            }
+
+            _chargePct = Math.Max(3, _chargePct - Gaussian(0.85, 0.2));
+            readings.Add(Sample(_nextSample));
+            _nextSample += SampleInterval;
+        }
+
+        Now = until;
+    }
+
+    private SimulatedReading Sample(DateTimeOffset at) => new(at.ToUnixTimeMilliseconds(),
+    [
+        new("battery_pct", Math.Round(_chargePct, 1)),
+        new("battery_mv", Math.Round(3300 + (9 * _chargePct) + Gaussian(0, 10))),
+        new("temp_c", Math.Round(Gaussian(32, 1), 1)),
+        new("humidity_pct", Math.Round(Gaussian(38, 3), 1)),
+        new("hr_snr_db", Math.Round(Gaussian(24, 2), 1)),
+    ]);
+
+    private SimulatedReading ChargeSummary(DateTimeOffset at) => new(at.ToUnixTimeMilliseconds(),
+    [
+        new("capacity_mah", Math.Round(_ratedMah * TrueWearPct / 100 * Gaussian(1, 0.006), 1)),
+        new("charge_cycles", Math.Floor(_cycles)),
+        new("fault_code", 0),
+    ]);
+}
