@@ -54,7 +54,8 @@ public sealed class SimulatedShoe : SimulatedDevice
 
     private SimulatedReading Run(DateTimeOffset at)
     {
-        var km = Math.Max(1, Gaussian(_weeklyKm / _runsPerWeek, _weeklyKm / _runsPerWeek * 0.25));
+        // One reading per run; the catalogue caps distance_m at 50 km, and longer outings are rare enough to cap.
+        var km = Math.Clamp(Gaussian(_weeklyKm / _runsPerWeek, _weeklyKm / _runsPerWeek * 0.25), 1, 45);
         var pace = _paceMinPerKm * Gaussian(1, 0.04);
         var kg = Birth.WearerKg ?? RuleWearModel.ReferenceMassKg;
         var massFactor = 1 + (0.2 * Math.Clamp((kg - RuleWearModel.ReferenceMassKg) / 40, -1, 1));

@@ -1,0 +1,111 @@
+using System.Text;
+using Telemetry.Ingest.Uplink;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+public sealed class TelemetryDecoderTests
+{
+    private const long Now = 1_795_428_060_000;
+    private readonly TelemetryDecoder _decoder = new(new UplinkOptions());
+    private readonly DecodedTelemetry _decoded = new();
+
+    private RejectReason Decode(string json) => _decoder.Decode(Encoding.UTF8.GetBytes(json), Now, _decoded);
+
+    [Fact]
+    public void Decode_ReadsHeaderReadingsAndMetricsInOrder()
+    {
+        var reason = Decode("""{"v":1,"boot":"b1","seq":42,"readings":[{"ts":1795428000000,"m":{"steps":10,"impact_g":9.5}},{"m":{"distance_m":812.5},"ts":1795428001000}]}""");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal(("b1", 42u), (_decoded.Boot, _decoded.Seq!.Value));
+        Assert.Equal(2, _decoded.ReadingCount);
+        Assert.Equal(1795428001000, _decoded.Readings[1].TimestampMs);
+        Assert.Equal(("steps", 10.0), (_decoded.Metrics[0].Name, _decoded.Metrics[0].Value));
+        Assert.Equal(("impact_g", 9.5), (_decoded.Metrics[1].Name, _decoded.Metrics[1].Value));
+        Assert.Equal(("distance_m", 812.5), (_decoded.Metrics[2].Name, _decoded.Metrics[2].Value));
+    }
+
+    [Fact]
+    public void Decode_UsesInternedNamesForCatalogueAndRepeatedUnknownMetrics()
+    {
+        Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1,"heel_wear_mm":0.4}}]}""");
+        var first = _decoded.Metrics[1].Name;
+        Decode("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428000000,"m":{"steps":2,"heel_wear_mm":0.5}}]}""");
+
+        Assert.Same(MetricCatalogue.Find("steps")!.Name, _decoded.Metrics[0].Name);
+        Assert.Same(first, _decoded.Metrics[1].Name);
+    }
+
+    [Fact]
+    public void Decode_UnescapesMetricNames()
+    {
+        var reason = Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"st\u0065ps":7}}]}""");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal(("steps", 7.0), (_decoded.Metrics[0].Name, _decoded.Metrics[0].Value));
+    }
+
+    [Fact]
+    public void Decode_RejectsReadingWithDuplicateMetric()
+    {
+        Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1,"steps":2}}]}""");
+
+        Assert.Equal(RejectReason.InvalidField, _decoded.Readings[0].Reason);
+        Assert.Equal(0, _decoded.MetricCount);
+    }
+
+    [Fact]
+    public void Decode_RejectsReadingOutOfRangeAndKeepsItsNeighbours()
+    {
+        Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1}},{"ts":1795428000000,"m":{"steps":5,"impact_g":912}},{"ts":1795428000000,"m":{"steps":3}}]}""");
+
+        Assert.Equal(RejectReason.ValueOutOfRange, _decoded.Readings[1].Reason);
+        Assert.Equal("impact_g=912 outside 0..40", _decoded.Readings[1].Detail);
+        Assert.Equal([1.0, 3.0], _decoded.Metrics.Take(_decoded.MetricCount).Select(m => m.Value));
+    }
+
+    [Fact]
+    public void Decode_RejectsNonFiniteNumber()
+    {
+        Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"impact_g":1e400}}]}""");
+
+        Assert.Equal(RejectReason.ValueOutOfRange, _decoded.Readings[0].Reason);
+    }
+
+    [Fact]
+    public void Decode_RejectsTrailingGarbageAsMalformed()
+    {
+        Assert.Equal(RejectReason.MalformedJson, Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1}}]} {}"""));
+    }
+
+    [Fact]
+    public void Decode_KeepsBootAndSeqOfAMessageRejectedAsAWhole()
+    {
+        var reason = Decode("""{"v":2,"boot":"b1","seq":9,"readings":[{"ts":1795428000000,"m":{"steps":1}}]}""");
+
+        Assert.Equal(RejectReason.UnsupportedVersion, reason);
+        Assert.Equal(("b1", 9u), (_decoded.Boot, _decoded.Seq!.Value));
+    }
+
+    [Fact]
+    public void Decode_AllocatesNothingPerReading()
+    {
+        var one = Vectors.Read("valid/telemetry-shoe-run.json");
+        var twenty = Vectors.Read("valid/telemetry-shoe-20.json");
+        _decoder.Decode(one, Vectors.NowMs, _decoded);
+        _decoder.Decode(twenty, Vectors.NowMs, _decoded);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        _decoder.Decode(one, Vectors.NowMs, _decoded);
+        var forOne = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        _decoder.Decode(twenty, Vectors.NowMs, _decoded);
+        var forTwenty = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The only allocation is the message's boot id string, whatever the number of readings.
+        Assert.Equal(20, _decoded.ReadingCount);
+        Assert.Equal(forOne, forTwenty);
+        Assert.True(forTwenty <= 64, $"decoding allocated {forTwenty} bytes");
+    }
+}
