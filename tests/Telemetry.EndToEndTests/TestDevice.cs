@@ -1,0 +1,86 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Telemetry.EndToEndTests;
+
+/// <summary>A real MQTT client that publishes like a device and records what it receives.</summary>
+public sealed partial class TestDevice : IAsyncDisposable
+{
+    private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
+    private readonly Channel<(string Topic, JsonElement Payload)> _received = Channel.CreateUnbounded<(string, JsonElement)>();
+
+    public static async Task<TestDevice> ConnectAsync(int port, string clientId, params string[] subscriptions)
+    {
+        var device = new TestDevice();
+        device._client.ApplicationMessageReceivedAsync += e =>
+        {
+            var json = JsonDocument.Parse(e.ApplicationMessage.Payload).RootElement.Clone();
+            device._received.Writer.TryWrite((e.ApplicationMessage.Topic, json));
+            return Task.CompletedTask;
+        };
+        await device._client.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", port)
+            .WithClientId(clientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .Build());
+        foreach (var topic in subscriptions)
+        {
+            await device._client.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+
+        return device;
+    }
+
+    public Task PublishAsync(string topic, byte[] payload, bool retain = false) => _client.PublishAsync(
+        new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(retain)
+            .Build());
+
+    /// <summary>Waits for a message matching <paramref name="match"/>; fails the test with a message on timeout.</summary>
+    public async Task<JsonElement> ReceiveAsync(string topic, Func<JsonElement, bool> match, string what)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            while (true)
+            {
+                var (received, payload) = await _received.Reader.ReadAsync(timeout.Token);
+                if (received == topic && match(payload))
+                {
+                    return payload;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"No {what} on {topic} within 20 s.");
+        }
+    }
+
+    /// <summary>A vector with its readings' timestamps moved so the newest is now, as the replay script does.</summary>
+    public static byte[] Vector(string file)
+    {
+        var text = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "vectors", file));
+        var epoch = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "vectors", "manifest.json")))
+            .RootElement.GetProperty("epoch_ms").GetInt64();
+        var shift = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - epoch;
+        return Encoding.UTF8.GetBytes(TimestampPattern().Replace(text, m => $"\"ts\":{long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + shift}"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisconnectAsync();
+        _client.Dispose();
+    }
+
+    [GeneratedRegex("\"ts\":(\\d+)")]
+    private static partial Regex TimestampPattern();
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<ServiceFixture>
+{
+    [Fact]
+    public async Task Telemetry_IsAckedAndShowsUpInTheTwin()
+    {
+        const string id = "shoe-e2e-1";
+        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+        await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
+
+        var ack = await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0");
+        Assert.Equal("b7f3a2", ack.GetProperty("boot").GetString());
+
+        var twin = await GetTwinAsync(id);
+        Assert.Equal("aerorun-3", twin.GetProperty("birth").GetProperty("model").GetString());
+        Assert.Equal(5.0123, twin.GetProperty("totals").GetProperty("distance_km").GetDouble(), 6);
+        Assert.Equal(4310, twin.GetProperty("totals").GetProperty("steps").GetInt64());
+        Assert.NotEqual(JsonValueKind.Undefined, twin.GetProperty("wear").GetProperty("cushioning_pct").ValueKind);
+    }
+
+    [Fact]
+    public async Task ResentMessage_IsAckedAgainAndNotAppliedTwice()
+    {
+        const string id = "shoe-e2e-2";
+        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
+        var payload = TestDevice.Vector("valid/telemetry-shoe-run.json");
+        await device.PublishAsync($"devices/{id}/telemetry", payload);
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "first ack");
+
+        await device.PublishAsync($"devices/{id}/telemetry", payload);
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of the resend");
+
+        var totals = (await GetTwinAsync(id)).GetProperty("totals");
+        Assert.Equal(5.0123, totals.GetProperty("distance_km").GetDouble(), 6);
+        Assert.Equal(1, totals.GetProperty("messages").GetInt64());
+        Assert.Equal(1, totals.GetProperty("duplicate_messages").GetInt64());
+    }
+
+    [Fact]
+    public async Task MalformedMessage_GetsItsReasonOnTheErrorsTopic()
+    {
+        const string id = "shoe-e2e-3";
+        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/errors");
+        await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("invalid/malformed-json.json"));
+
+        var error = await device.ReceiveAsync($"devices/{id}/errors", _ => true, "error report");
+        Assert.Equal("malformed_json", error.GetProperty("reason").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("detail").GetString()));
+    }
+
+    [Fact]
+    public async Task RejectedReading_IsReportedWithItsIndexAndTheRestIsAcked()
+    {
+        const string id = "shoe-e2e-4";
+        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/errors", $"devices/{id}/ack");
+        // The vector's seq is 10; as the first message of a boot it must be seq 0 to be acked.
+        var payload = Encoding.UTF8.GetString(TestDevice.Vector("invalid/value-out-of-range.json")).Replace("\"seq\":10", "\"seq\":0", StringComparison.Ordinal);
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes(payload));
+
+        var error = await device.ReceiveAsync($"devices/{id}/errors", _ => true, "error report");
+        Assert.Equal(("value_out_of_range", 1, 0u), (error.GetProperty("reason").GetString(), error.GetProperty("reading").GetInt32(), error.GetProperty("seq").GetUInt32()));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0");
+    }
+
+    [Fact]
+    public async Task CrossingTheCushioningThreshold_PublishesOneAlert()
+    {
+        const string id = "shoe-e2e-5";
+        await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, "alert-consumer", "alerts/#");
+        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+
+        // Four 45 km outings: 180 km for a 72 kg runner is just under 70% cushioning (Cook et al.).
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i =>
+            string.Create(CultureInfo.InvariantCulture, $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000,"duration_s":14000,"steps":40000}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"e2e","seq":0,"readings":[{{readings}}]}"""));
+
+        var alert = await consumer.ReceiveAsync($"alerts/{id}", _ => true, "alert");
+        Assert.Equal("shoe.cushioning.replace_soon", alert.GetProperty("code").GetString());
+        Assert.Equal(("warning", "raised", "aerorun-3"), (alert.GetProperty("severity").GetString(), alert.GetProperty("state").GetString(), alert.GetProperty("model").GetString()));
+        Assert.Equal(180, alert.GetProperty("evidence").GetProperty("distance_km").GetDouble());
+        Assert.InRange(alert.GetProperty("evidence").GetProperty("cushioning_pct").GetDouble(), 60, 70);
+        Assert.StartsWith("Cushioning is at about", alert.GetProperty("message").GetString());
+
+        var listed = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts?device={id}", UriKind.Relative))).RootElement;
+        Assert.Equal(alert.GetProperty("id").GetString(), Assert.Single(listed.EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task UnknownDevice_Is404()
+    {
+        using var response = await service.Http.GetAsync(new Uri("/api/devices/never-seen", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Health_IsHealthyOnceConnected()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var response = await service.Http.GetAsync(new Uri("/health", UriKind.Relative));
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
+                return;
+            }
+
+            // Both broker connections come up within a reconnect interval of start.
+            Assert.True(attempt < 100, "the service never reported healthy");
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<JsonElement> GetTwinAsync(string id)
+    {
+        var json = await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative));
+        return JsonDocument.Parse(json).RootElement;
+    }
+}
