@@ -176,10 +176,9 @@ internal sealed partial class PartitionWorker
                     }
                 }
 
-                _spareBuilders.Push(builders[i]);
             }
 
-            _round.Clear();
+            ReleaseRound();
         }
 
         foreach (var delivery in _deliveries)
@@ -193,6 +192,17 @@ internal sealed partial class PartitionWorker
         }
 
         _deliveries.Clear();
+    }
+
+    /// <summary>Returns the round's builders for reuse and starts an empty round.</summary>
+    public void ReleaseRound()
+    {
+        foreach (var builder in _round.Values)
+        {
+            _spareBuilders.Push(builder);
+        }
+
+        _round.Clear();
     }
 
     private void StageBirth(in InboundMessage message)

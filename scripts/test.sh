@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the solution and runs every test. Installs what the tests need when it is missing (as root, with
+# apt-get); under CI=true a tool that cannot be installed fails the run instead of being skipped.
+# Ends with one plain line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+note() { printf '==> %s\n' "$*"; }
+
+# ensure_tool COMMAND DEBIAN_PACKAGE: make COMMAND available or say why not.
+ensure_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    note "installing $2 for $1"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >"$results/apt-$2.log" 2>&1 \
+      || tail -20 "$results/apt-$2.log"
+  fi
+  command -v "$1" >/dev/null 2>&1
+}
+
+# check NAME COMMAND...: one pass or fail that is not a dotnet test.
+check() {
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); note "check passed: $name"
+  else failed=$((failed + 1)); note "check FAILED: $name"; fi
+}
+
+note "building"
+if ! dotnet build Telemetry.sln -c Release -v q -nologo; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+for project in tests/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  note "testing $name"
+  dotnet test "$project" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results" || true
+  trx="$results/$name.trx"
+  if [ -f "$trx" ]; then
+    counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+    p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+  else
+    note "$name produced no results"
+    failed=$((failed + 1))
+  fi
+done
+
+# docker-compose.yml is validated, never run: there is no Docker engine here.
+if ensure_tool docker-compose docker-compose; then
+  check "docker-compose config" docker-compose -f docker-compose.yml config -q
+elif [ "${CI:-}" = "true" ]; then
+  check "docker-compose available" false
+else
+  note "docker-compose not installed: skipping the compose check (CI installs it)"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
