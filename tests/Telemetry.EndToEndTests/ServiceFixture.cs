@@ -10,9 +10,17 @@ namespace Telemetry.EndToEndTests;
 /// The whole service in process, as <c>dotnet run --project ingest</c> starts it, on free loopback ports:
 /// embedded broker, Orleans silo, pipeline and HTTP API.
 /// </summary>
-public sealed class ServiceFixture : IAsyncLifetime
+public class ServiceFixture : IAsyncLifetime
 {
+    private readonly string[] _extraArgs;
     private WebApplication? _app;
+
+    public ServiceFixture()
+        : this([])
+    {
+    }
+
+    protected ServiceFixture(string[] extraArgs) => _extraArgs = extraArgs;
 
     public int MqttPort { get; } = FreePort();
 
@@ -31,6 +39,7 @@ public sealed class ServiceFixture : IAsyncLifetime
             "--Orleans:GatewayPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--Uplink:AckInterval", "00:00:00.100",
             "--Logging:LogLevel:Default", "Warning",
+            .. _extraArgs,
         ]);
         await _app.StartAsync();
     }
@@ -42,6 +51,31 @@ public sealed class ServiceFixture : IAsyncLifetime
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Polls <paramref name="path"/> until <paramref name="ready"/> holds; fails with <paramref name="what"/> after 30 s.</summary>
+    public async Task<System.Text.Json.JsonElement> WaitForJsonAsync(string path, Func<System.Text.Json.JsonElement, bool> ready, string what)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var response = await Http.GetAsync(new Uri(path, UriKind.Relative));
+            if (response.IsSuccessStatusCode)
+            {
+                var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                if (ready(json))
+                {
+                    return json;
+                }
+            }
+
+            if (DateTimeOffset.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{what}: not seen at {path} within 30 s.");
+            }
+
+            await Task.Delay(100);
         }
     }
 

@@ -1,0 +1,26 @@
+using System.Text.Json;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+public sealed class SimulationEndToEndTests(SimulationFixture service) : IClassFixture<SimulationFixture>
+{
+    [Fact]
+    public async Task SimulatedFleet_ReachesTwinsThroughTheBrokerWithoutASingleRejection()
+    {
+        var band = await service.WaitForJsonAsync("/api/devices/band-00002",
+            t => t.TryGetProperty("wear", out var wear) && wear.TryGetProperty("battery_health_pct", out _),
+            "a battery estimate for the simulated band");
+        var shoe = await service.WaitForJsonAsync("/api/devices/shoe-00001",
+            t => t.GetProperty("totals").GetProperty("distance_km").GetDouble() > 20,
+            "20 km on the simulated shoe");
+
+        Assert.Equal("band", band.GetProperty("birth").GetProperty("kind").GetString());
+        Assert.NotEmpty(band.GetProperty("acked").EnumerateArray());
+        Assert.InRange(shoe.GetProperty("wear").GetProperty("cushioning_pct").GetDouble(), 40, 100);
+
+        var stats = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri("/api/ingest/stats", UriKind.Relative))).RootElement;
+        Assert.All(stats.GetProperty("rejections").EnumerateObject(), r => Assert.Equal(0, r.Value.GetInt64()));
+        Assert.True(stats.GetProperty("readings").GetInt64() > 100);
+    }
+}
