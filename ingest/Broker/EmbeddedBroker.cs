@@ -41,6 +41,14 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
             if (!settings.AllowAnonymous && string.IsNullOrEmpty(e.UserName))
             {
                 e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+                return Task.CompletedTask;
+            }
+
+            if (string.IsNullOrEmpty(e.ClientId))
+            {
+                // MQTT lets a client leave its id empty for the broker to assign (mosquitto_sub does);
+                // MQTTnet refuses that unless the id is assigned here.
+                e.AssignedClientIdentifier = $"anonymous-{Guid.NewGuid():N}";
             }
 
             return Task.CompletedTask;

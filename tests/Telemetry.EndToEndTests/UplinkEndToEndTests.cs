@@ -96,6 +96,15 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     }
 
     [Fact]
+    public async Task ClientWithoutAnId_GetsOneAssigned()
+    {
+        // mosquitto_sub and many tools connect with an empty client id and let the broker assign one.
+        await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, "alerts/#");
+
+        Assert.NotNull(consumer);
+    }
+
+    [Fact]
     public async Task UnknownDevice_Is404()
     {
         using var response = await service.Http.GetAsync(new Uri("/api/devices/never-seen", UriKind.Relative));
