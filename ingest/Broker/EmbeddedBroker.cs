@@ -46,9 +46,10 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
 
             if (string.IsNullOrEmpty(e.ClientId))
             {
-                // MQTT lets a client leave its id empty for the broker to assign (mosquitto_sub does);
-                // MQTTnet refuses that unless the id is assigned here.
+                // MQTT 5 lets a client leave its id empty for the broker to assign; MQTTnet refuses that
+                // unless the id is assigned here. (For MQTT 3.1.1 MQTTnet refuses before asking: see README.)
                 e.AssignedClientIdentifier = $"anonymous-{Guid.NewGuid():N}";
+                e.ReasonCode = MqttConnectReasonCode.Success;
             }
 
             return Task.CompletedTask;
