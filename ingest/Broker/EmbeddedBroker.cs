@@ -17,6 +17,7 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
     private const int MaxPendingPerClient = 100_000;
 
     private MqttServer? _server;
+    private ClientIdAssigningAdapter? _adapter;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -35,7 +36,8 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
             .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropNewMessage)
             .Build();
 
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        _adapter = new ClientIdAssigningAdapter();
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [_adapter]);
         _server.ValidatingConnectionAsync += e =>
         {
             if (!settings.AllowAnonymous && string.IsNullOrEmpty(e.UserName))
@@ -47,8 +49,8 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
             if (string.IsNullOrEmpty(e.ClientId))
             {
                 // MQTT 5 lets a client leave its id empty for the broker to assign; MQTTnet refuses that
-                // unless the id is assigned here. (For MQTT 3.1.1 MQTTnet refuses before asking: see README.)
-                e.AssignedClientIdentifier = $"anonymous-{Guid.NewGuid():N}";
+                // unless the id is assigned here. MQTT 3.1.1 clients get theirs in ClientIdAssigningAdapter.
+                e.AssignedClientIdentifier = ClientIdAssigningAdapter.NewClientId();
                 e.ReasonCode = MqttConnectReasonCode.Success;
             }
 
@@ -70,6 +72,7 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
     public ValueTask DisposeAsync()
     {
         _server?.Dispose();
+        _adapter?.Dispose();
         return ValueTask.CompletedTask;
     }
 

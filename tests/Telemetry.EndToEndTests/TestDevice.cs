@@ -14,7 +14,10 @@ public sealed partial class TestDevice : IAsyncDisposable
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
     private readonly Channel<(string Topic, JsonElement Payload)> _received = Channel.CreateUnbounded<(string, JsonElement)>();
 
-    public static async Task<TestDevice> ConnectAsync(int port, string clientId, params string[] subscriptions)
+    public static Task<TestDevice> ConnectAsync(int port, string clientId, params string[] subscriptions) =>
+        ConnectAsync(port, clientId, MqttProtocolVersion.V500, subscriptions);
+
+    public static async Task<TestDevice> ConnectAsync(int port, string clientId, MqttProtocolVersion protocol, params string[] subscriptions)
     {
         var device = new TestDevice();
         device._client.ApplicationMessageReceivedAsync += e =>
@@ -23,11 +26,13 @@ public sealed partial class TestDevice : IAsyncDisposable
             device._received.Writer.TryWrite((e.ApplicationMessage.Topic, json));
             return Task.CompletedTask;
         };
-        await device._client.ConnectAsync(new MqttClientOptionsBuilder()
+        var connected = await device._client.ConnectAsync(new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", port)
             .WithClientId(clientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithProtocolVersion(protocol)
+            .WithCleanSession()
             .Build());
+        device.AssignedClientId = connected.AssignedClientIdentifier;
         foreach (var topic in subscriptions)
         {
             await device._client.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
@@ -35,6 +40,9 @@ public sealed partial class TestDevice : IAsyncDisposable
 
         return device;
     }
+
+    /// <summary>The id the broker gave this client when it connected without one (MQTT 5 only).</summary>
+    public string? AssignedClientId { get; private set; }
 
     public Task PublishAsync(string topic, byte[] payload, bool retain = false) => _client.PublishAsync(
         new MqttApplicationMessageBuilder()

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using MQTTnet.Formatter;
 using Xunit;
 
 namespace Telemetry.EndToEndTests;
@@ -74,7 +75,8 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task CrossingTheCushioningThreshold_PublishesOneAlert()
     {
         const string id = "shoe-e2e-5";
-        await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, "alert-consumer", "alerts/#");
+        // Connects as `mosquitto_sub -t 'alerts/#'` does by default: MQTT 3.1.1, no client id, clean session.
+        await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, MqttProtocolVersion.V311, "alerts/#");
         await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
         await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
 
@@ -98,10 +100,28 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     [Fact]
     public async Task ClientWithoutAnId_GetsOneAssigned()
     {
-        // mosquitto_sub and many tools connect with an empty client id and let the broker assign one.
+        // MQTT 5 clients (mosquitto_sub -V mqttv5) leave the id empty and read the assigned one from CONNACK.
         await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, "alerts/#");
 
-        Assert.NotNull(consumer);
+        Assert.StartsWith("auto-", consumer.AssignedClientId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mqtt311ConnectWithoutAnId_ForAPersistentSession_IsRefused()
+    {
+        // MQTT 3.1.1 §3.1.3.1 allows an empty id only with a clean session. Raw bytes, because MQTTnet's client
+        // refuses to send this CONNECT at all. MQTTnet's broker closes the connection instead of answering
+        // CONNACK 0x02; either way no session is created.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, service.MqttPort);
+        var stream = tcp.GetStream();
+        byte[] connect = [0x10, 12, 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0x00, 0, 60, 0, 0];
+        await stream.WriteAsync(connect);
+
+        var connack = new byte[4];
+        var read = await stream.ReadAtLeastAsync(connack, 4, throwOnEndOfStream: false);
+
+        Assert.True(read == 0 || connack[3] != 0, $"the broker accepted the connection: {Convert.ToHexString(connack)}");
     }
 
     [Fact]
