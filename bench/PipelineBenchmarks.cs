@@ -28,7 +28,7 @@ public class PipelineBenchmarks
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         // A burst large enough that the rate limiter never interferes with the measurement.
         var uplink = new UplinkOptions { RateLimitBurst = int.MaxValue, RateLimitPerSecond = 1e12 };
-        _worker = new PartitionWorker(Channel.CreateUnbounded<InboundMessage>().Reader, null!, new NoReplies(),
+        _worker = new PartitionWorker(Channel.CreateUnbounded<InboundMessage>().Reader, null!, new NoReplies(), null!,
             new IngestCounters(meters), uplink, new PipelineOptions(), TimeProvider.System, NullLogger.Instance);
         for (var i = 0; i < MessagesPerRound; i++)
         {

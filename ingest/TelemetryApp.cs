@@ -13,6 +13,7 @@ internal static class TelemetryApp
         builder.AddTelemetryOptions()
             .AddTelemetryBroker()
             .AddTelemetrySilo()
+            .AddTelemetryStorage()
             .AddTelemetryIngest()
             .AddTelemetrySimulation();
 

@@ -132,6 +132,8 @@ internal sealed partial class DeviceGrain(
         });
     }
 
+    public Task<DeviceBirth?> GetBirthAsync() => Task.FromResult(State.Birth);
+
     private void ApplyBirth(DeviceBirth birth)
     {
         State.Birth = birth;

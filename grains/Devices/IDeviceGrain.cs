@@ -21,4 +21,9 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// <summary>The twin, or null for a device the service has never heard from.</summary>
     [Alias("snapshot")]
     Task<DeviceSnapshot?> GetSnapshotAsync();
+
+    /// <summary>The device's last birth (kind, model, batch), or null if it has sent none. The pipeline asks
+    /// once per device and process, for the tags of the readings it stores.</summary>
+    [Alias("birth")]
+    Task<DeviceBirth?> GetBirthAsync();
 }

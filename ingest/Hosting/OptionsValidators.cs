@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Simulation;
+using Telemetry.Ingest.Storage;
 using Telemetry.Ingest.Uplink;
 
 namespace Telemetry.Ingest.Hosting;
@@ -10,7 +11,9 @@ internal sealed class OptionsValidators :
     IValidateOptions<UplinkOptions>,
     IValidateOptions<PipelineOptions>,
     IValidateOptions<SimulationOptions>,
-    IValidateOptions<SiloOptions>
+    IValidateOptions<SiloOptions>,
+    IValidateOptions<InfluxOptions>,
+    IValidateOptions<StorageOptions>
 {
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
@@ -37,6 +40,23 @@ internal sealed class OptionsValidators :
     public ValidateOptionsResult Validate(string? name, SiloOptions options) => Check(
         (options.SiloPort is >= 1 and <= 65535, $"Orleans:SiloPort must be between 1 and 65535 (was {options.SiloPort})."),
         (options.GatewayPort is >= 1 and <= 65535, $"Orleans:GatewayPort must be between 1 and 65535 (was {options.GatewayPort})."));
+
+    public ValidateOptionsResult Validate(string? name, InfluxOptions options) => Check(
+        (options.Url.Length == 0 || (Uri.TryCreate(options.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"),
+            $"Influx:Url must be an absolute http(s) address such as http://127.0.0.1:8086, or empty for the file store (was '{options.Url}')."),
+        (Enum.IsDefined(options.ApiVersion), $"Influx:ApiVersion must be V1 or V2 (was {options.ApiVersion})."),
+        (options.Url.Length == 0 || options.ApiVersion != InfluxApiVersion.V1 || options.Database.Length > 0, "Influx:Database is required with Influx:ApiVersion=V1."),
+        (options.Url.Length == 0 || options.ApiVersion != InfluxApiVersion.V2 || (options.Bucket.Length > 0 && options.Org.Length > 0),
+            "Influx:Bucket and Influx:Org are required with Influx:ApiVersion=V2."),
+        (options.MaxBatchLines is >= 1 and <= 100_000, $"Influx:MaxBatchLines must be between 1 and 100000 (was {options.MaxBatchLines})."),
+        (options.RequestTimeout > TimeSpan.Zero, $"Influx:RequestTimeout must be positive (was {options.RequestTimeout})."),
+        (options.Attempts >= 1, $"Influx:Attempts must be at least 1 (was {options.Attempts})."),
+        (options.RetryDelay > TimeSpan.Zero && options.RetryDelay <= options.MaxRetryDelay,
+            $"Influx:RetryDelay must be positive and at most Influx:MaxRetryDelay (was {options.RetryDelay})."));
+
+    public ValidateOptionsResult Validate(string? name, StorageOptions options) => Check(
+        (!string.IsNullOrWhiteSpace(options.DataDirectory), "Storage:DataDirectory must not be empty."),
+        (options.QueueCapacity >= 1, $"Storage:QueueCapacity must be at least 1 (was {options.QueueCapacity})."));
 
     private static ValidateOptionsResult Check(params (bool Ok, string Failure)[] rules)
     {

@@ -6,6 +6,7 @@ using Telemetry.Ingest.Broker;
 using Telemetry.Ingest.Mqtt;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Simulation;
+using Telemetry.Ingest.Storage;
 using Telemetry.Ingest.Uplink;
 using Telemetry.Models.Wear;
 
@@ -34,6 +35,10 @@ internal static class TelemetryHostingExtensions
         builder.Services.AddOptionsWithValidateOnStart<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName);
         builder.Services.AddOptionsWithValidateOnStart<SimulationOptions>().BindConfiguration(SimulationOptions.SectionName);
         builder.Services.AddOptionsWithValidateOnStart<SiloOptions>().BindConfiguration(SiloOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<InfluxOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddSingleton<IValidateOptions<StorageOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddOptionsWithValidateOnStart<InfluxOptions>().BindConfiguration(InfluxOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
         return builder;
     }
 
@@ -75,6 +80,31 @@ internal static class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
         builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        return builder;
+    }
+
+    /// <summary>
+    /// The durable store of readings: InfluxDB when <c>Influx:Url</c> is set (with its spill file), otherwise
+    /// a line-protocol file per day under the data directory.
+    /// </summary>
+    public static WebApplicationBuilder AddTelemetryStorage(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<StorageCounters>();
+        var influx = builder.Configuration.GetSection(InfluxOptions.SectionName).Get<InfluxOptions>() ?? new InfluxOptions();
+        if (string.IsNullOrWhiteSpace(influx.Url))
+        {
+            builder.Services.AddSingleton<LineFileStore>();
+            builder.Services.AddSingleton<IReadingStore>(sp => sp.GetRequiredService<LineFileStore>());
+        }
+        else
+        {
+            builder.Services.AddHttpClient(nameof(InfluxStore));
+            builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<InfluxStore>(
+                sp, sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(InfluxStore))));
+            builder.Services.AddSingleton<IReadingStore>(sp => sp.GetRequiredService<InfluxStore>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<InfluxStore>());
+        }
+
         return builder;
     }
 

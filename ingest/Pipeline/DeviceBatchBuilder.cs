@@ -64,6 +64,56 @@ internal sealed class DeviceBatchBuilder
         _messages.Add(new BatchMessage(key, first, _readings.Count - first, decoded.RejectedReadings));
     }
 
+    /// <summary>
+    /// Appends the accepted readings as line protocol: measurement by device kind, tags device, model and
+    /// batch, the metrics as fields typed by the catalogue, and boot and seq so a point leads back to its message.
+    /// </summary>
+    public void WriteLines(Storage.LineProtocol lines, DeviceBirth? birth)
+    {
+        if (_readings.Count == 0)
+        {
+            return;
+        }
+
+        var measurement = birth?.Kind ?? GuessKind();
+        foreach (var message in _messages)
+        {
+            for (var r = message.FirstReading; r < message.FirstReading + message.ReadingCount; r++)
+            {
+                var reading = _readings[r];
+                lines.Measurement(measurement).Tag("device", DeviceId).Tag("model", birth?.Model).Tag("batch", birth?.Batch);
+                for (var m = reading.MetricStart; m < reading.MetricStart + reading.MetricCount; m++)
+                {
+                    var metric = _metrics[m];
+                    if (Uplink.MetricCatalogue.TypeOf(metric.Name) == Uplink.MetricType.Integer)
+                    {
+                        lines.Field(metric.Name, (long)metric.Value);
+                    }
+                    else
+                    {
+                        lines.Field(metric.Name, metric.Value);
+                    }
+                }
+
+                lines.Field("boot", message.Key.Boot).Field("seq", (long)message.Key.Seq).End(reading.TimestampMs);
+            }
+        }
+    }
+
+    /// <summary>For a device that has sent no birth: a shoe if it sends shoe metrics, otherwise a band.</summary>
+    private string GuessKind()
+    {
+        foreach (var metric in _metrics)
+        {
+            if (Uplink.MetricCatalogue.IsShoeOnly(metric.Name))
+            {
+                return "shoe";
+            }
+        }
+
+        return "band";
+    }
+
     public TelemetryBatch Build() => new()
     {
         Messages = [.. _messages],

@@ -17,6 +17,7 @@ internal sealed class IngestPipeline : BackgroundService
     public IngestPipeline(
         IGrainFactory grains,
         IDeviceReplies replies,
+        Storage.IReadingStore store,
         IngestCounters counters,
         IOptions<Uplink.UplinkOptions> uplink,
         IOptions<PipelineOptions> options,
@@ -35,7 +36,7 @@ internal sealed class IngestPipeline : BackgroundService
                 SingleReader = true,
                 SingleWriter = false,
             });
-            _workers[i] = new PartitionWorker(_partitions[i].Reader, grains, replies, counters, uplink.Value, settings, time, logger);
+            _workers[i] = new PartitionWorker(_partitions[i].Reader, grains, replies, store, counters, uplink.Value, settings, time, logger);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Telemetry.Grains.Devices;
 using Telemetry.Grains.Ingest;
+using Telemetry.Ingest.Storage;
 using Telemetry.Ingest.Uplink;
 
 namespace Telemetry.Ingest.Pipeline;
@@ -21,6 +22,8 @@ internal sealed partial class PartitionWorker
     private readonly ChannelReader<InboundMessage> _reader;
     private readonly IGrainFactory _grains;
     private readonly IDeviceReplies _replies;
+    private readonly IReadingStore _store;
+    private readonly LineProtocol _lines = new();
     private readonly IngestCounters _counters;
     private readonly UplinkOptions _uplink;
     private readonly PipelineOptions _options;
@@ -37,6 +40,7 @@ internal sealed partial class PartitionWorker
         ChannelReader<InboundMessage> reader,
         IGrainFactory grains,
         IDeviceReplies replies,
+        IReadingStore store,
         IngestCounters counters,
         UplinkOptions uplink,
         PipelineOptions options,
@@ -46,6 +50,7 @@ internal sealed partial class PartitionWorker
         _reader = reader;
         _grains = grains;
         _replies = replies;
+        _store = store;
         _counters = counters;
         _uplink = uplink;
         _options = options;
@@ -139,28 +144,48 @@ internal sealed partial class PartitionWorker
         _counters.ReadingsAccepted(_decoded.ReadingCount - _decoded.RejectedReadings);
     }
 
-    /// <summary>Sends the round's batches to their grains, then acknowledges what they accepted.</summary>
+    /// <summary>
+    /// Stores the round's readings durably, then sends the batches to their grains, then acknowledges what
+    /// they accepted. The store comes first: a grain that has seen a message treats its redelivery as a
+    /// duplicate, so the readings must be safe before it sees them. Storing twice is harmless (a point
+    /// written again is the same point).
+    /// </summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         HashSet<string>? failed = null;
         if (_round.Count > 0)
         {
-            var builders = new DeviceBatchBuilder[_round.Count];
-            _round.Values.CopyTo(builders, 0);
-            var calls = new Task<(TelemetryBatch Batch, IngestResult? Result)>[builders.Length];
-            for (var i = 0; i < builders.Length; i++)
+            var builders = new List<DeviceBatchBuilder>(_round.Values);
+            await LearnBirthsAsync(builders, cancellationToken);
+            builders.RemoveAll(b => !CacheFor(b.DeviceId).BirthKnown && b.ReadingCount > 0 && Fail(ref failed, b.DeviceId));
+
+            _lines.Clear();
+            foreach (var builder in builders)
+            {
+                builder.WriteLines(_lines, CacheFor(builder.DeviceId).Birth);
+            }
+
+            if (!await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken))
+            {
+                // Nothing of this round is acknowledged; the broker and the devices send it again.
+                builders.ForEach(b => Fail(ref failed, b.DeviceId));
+                builders.Clear();
+            }
+
+            var calls = new Task<(TelemetryBatch Batch, IngestResult? Result)>[builders.Count];
+            for (var i = 0; i < builders.Count; i++)
             {
                 calls[i] = CallGrainAsync(builders[i].DeviceId, builders[i].Build(), cancellationToken);
             }
 
             await Task.WhenAll(calls);
-            for (var i = 0; i < builders.Length; i++)
+            for (var i = 0; i < builders.Count; i++)
             {
                 var (batch, result) = await calls[i];
                 var deviceId = builders[i].DeviceId;
                 if (result is null)
                 {
-                    (failed ??= new HashSet<string>(StringComparer.Ordinal)).Add(deviceId);
+                    Fail(ref failed, deviceId);
                 }
                 else
                 {
@@ -175,7 +200,6 @@ internal sealed partial class PartitionWorker
                         _replies.Ack(deviceId, ack);
                     }
                 }
-
             }
 
             ReleaseRound();
@@ -192,6 +216,40 @@ internal sealed partial class PartitionWorker
         }
 
         _deliveries.Clear();
+    }
+
+    private static bool Fail(ref HashSet<string>? failed, string deviceId)
+    {
+        (failed ??= new HashSet<string>(StringComparer.Ordinal)).Add(deviceId);
+        return true;
+    }
+
+    /// <summary>Asks the grains of devices new to this partition for their birth, which tags stored readings.</summary>
+    private async Task LearnBirthsAsync(List<DeviceBatchBuilder> builders, CancellationToken cancellationToken)
+    {
+        List<(DeviceCache Cache, Task<DeviceBirth?> Call, string DeviceId)>? calls = null;
+        foreach (var builder in builders)
+        {
+            var cache = CacheFor(builder.DeviceId);
+            if (!cache.BirthKnown && builder.ReadingCount > 0)
+            {
+                (calls ??= []).Add((cache, _grains.GetGrain<IDeviceGrain>(builder.DeviceId).GetBirthAsync(), builder.DeviceId));
+            }
+        }
+
+        foreach (var (cache, call, deviceId) in calls ?? [])
+        {
+            try
+            {
+                cache.Birth = await call.WaitAsync(cancellationToken);
+                cache.BirthKnown = true;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Left unknown: the device's messages wait for redelivery rather than being stored untagged.
+                LogGrainCallFailed(_logger, e, deviceId, 1);
+            }
+        }
     }
 
     /// <summary>Returns the round's builders for reuse and starts an empty round.</summary>
@@ -232,6 +290,9 @@ internal sealed partial class PartitionWorker
         }
 
         BuilderFor(message.DeviceId).Birth = birth;
+        var cache = CacheFor(message.DeviceId);
+        cache.Birth = birth;
+        cache.BirthKnown = true;
     }
 
     private async Task<(TelemetryBatch, IngestResult?)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)

@@ -33,6 +33,16 @@ internal static class MetricCatalogue
 
     private static readonly MetricDefinition[][] ByLength = BuildIndex();
 
+    private static readonly System.Collections.Frozen.FrozenDictionary<string, MetricDefinition> ByName =
+        System.Collections.Frozen.FrozenDictionary.ToFrozenDictionary(All, d => d.Name, StringComparer.Ordinal);
+
+    /// <summary>Metrics only a shoe sends; the kind of a device without a birth is guessed from them.</summary>
+    public static bool IsShoeOnly(string name) => name is "distance_m" or "duration_s" or "steps" or "impact_g"
+        or "contact_ms" or "cadence_spm" or "pronation_deg" or "midsole_temp_c";
+
+    /// <summary>The stored type of a metric: integer metrics are integer fields, so a field never changes type.</summary>
+    public static MetricType TypeOf(string name) => ByName.TryGetValue(name, out var d) ? d.Type : MetricType.Float;
+
     public static MetricDefinition? Find(ReadOnlySpan<byte> utf8Name)
     {
         if (utf8Name.Length >= ByLength.Length)

@@ -28,6 +28,9 @@ public class ServiceFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new();
 
+    /// <summary>The service's data directory (spill, dead letters, day files, twins), removed afterwards.</summary>
+    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("telemetry-e2e-").FullName;
+
     public async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;
@@ -39,6 +42,7 @@ public class ServiceFixture : IAsyncLifetime
             "--Orleans:GatewayPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--Uplink:AckInterval", "00:00:00.100",
             "--Logging:LogLevel:Default", "Warning",
+            "--Storage:DataDirectory", DataDirectory,
             .. _extraArgs,
         ]);
         await _app.StartAsync();
@@ -52,6 +56,8 @@ public class ServiceFixture : IAsyncLifetime
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
+
+        Directory.Delete(DataDirectory, recursive: true);
     }
 
     /// <summary>Polls <paramref name="path"/> until <paramref name="ready"/> holds; fails with <paramref name="what"/> after 30 s.</summary>

@@ -25,6 +25,13 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         Assert.Equal(5.0123, twin.GetProperty("totals").GetProperty("distance_km").GetDouble(), 6);
         Assert.Equal(4310, twin.GetProperty("totals").GetProperty("steps").GetInt64());
         Assert.NotEqual(JsonValueKind.Undefined, twin.GetProperty("wear").GetProperty("cushioning_pct").ValueKind);
+
+        // Without Influx:Url the readings are in today's line-protocol file, tagged from the birth, before the ack.
+        var stored = Directory.GetFiles(Path.Combine(service.DataDirectory, "lines"), "*.lp").SelectMany(File.ReadLines)
+            .Where(l => l.StartsWith($"shoe,device={id},", StringComparison.Ordinal)).ToList();
+        Assert.Matches(
+            """^shoe,device=shoe-e2e-1,model=aerorun-3,batch=2025w28-sz2 distance_m=5012\.3,duration_s=1510,steps=4310i,.*,battery_pct=81,boot="b7f3a2",seq=0i \d{13}$""",
+            Assert.Single(stored));
     }
 
     [Fact]

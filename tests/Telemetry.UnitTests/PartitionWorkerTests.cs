@@ -16,7 +16,7 @@ public sealed class PartitionWorkerTests
     private readonly IngestCounters _counters = new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
 
     private PartitionWorker Worker(UplinkOptions? uplink = null) => new(
-        Channel.CreateUnbounded<InboundMessage>().Reader, null!, _replies, _counters, uplink ?? new UplinkOptions(),
+        Channel.CreateUnbounded<InboundMessage>().Reader, null!, _replies, null!, _counters, uplink ?? new UplinkOptions(),
         new PipelineOptions(), TimeProvider.System, NullLogger.Instance);
 
     private static InboundMessage Message(string device, string json, UplinkTopic topic = UplinkTopic.Telemetry)

@@ -1,0 +1,165 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+
+namespace Telemetry.Ingest.Storage;
+
+/// <summary>
+/// Writes InfluxDB line protocol as UTF-8, exactly: <c>measurement,tag=value field=1.5,count=3i,boot="a" 1700000000000</c>.
+/// Escaping follows the InfluxDB reference: in measurements, commas and spaces; in tag keys, tag values and
+/// field keys, commas, equals signs and spaces; in string field values, double quotes and backslashes.
+/// Line protocol cannot carry a line break inside a name or tag value, so control characters there are
+/// replaced by a space (device ids, models and batches are validated long before this, so that only
+/// guards against what the validators let through). Timestamps are Unix milliseconds (<c>precision=ms</c>).
+/// </summary>
+internal sealed class LineProtocol
+{
+    private readonly ArrayBufferWriter<byte> _buffer;
+    private bool _firstField = true;
+
+    public LineProtocol(int initialCapacity = 64 * 1024) => _buffer = new ArrayBufferWriter<byte>(initialCapacity);
+
+    /// <summary>Lines completed so far.</summary>
+    public int LineCount { get; private set; }
+
+    public ReadOnlyMemory<byte> Written => _buffer.WrittenMemory;
+
+    public void Clear()
+    {
+        _buffer.Clear();
+        LineCount = 0;
+        _firstField = true;
+    }
+
+    public LineProtocol Measurement(string name)
+    {
+        _firstField = true;
+        WriteEscaped(name, EscapeSet.Measurement);
+        return this;
+    }
+
+    /// <summary>A tag; skipped when the value is empty (InfluxDB has no empty tag values).</summary>
+    public LineProtocol Tag(string key, string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return this;
+        }
+
+        WriteByte((byte)',');
+        WriteEscaped(key, EscapeSet.Key);
+        WriteByte((byte)'=');
+        WriteEscaped(value, EscapeSet.Key);
+        return this;
+    }
+
+    public LineProtocol Field(string key, double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            // InfluxDB cannot store NaN or infinity; the validators reject them before this point.
+            throw new ArgumentOutOfRangeException(nameof(value), value, $"field {key} is not a finite number");
+        }
+
+        FieldKey(key);
+        WriteFormatted(value);
+        return this;
+    }
+
+    public LineProtocol Field(string key, long value)
+    {
+        FieldKey(key);
+        WriteFormatted(value);
+        WriteByte((byte)'i');
+        return this;
+    }
+
+    public LineProtocol Field(string key, string value)
+    {
+        FieldKey(key);
+        WriteByte((byte)'"');
+        WriteEscaped(value, EscapeSet.StringField);
+        WriteByte((byte)'"');
+        return this;
+    }
+
+    /// <summary>Ends the line with its timestamp in Unix milliseconds.</summary>
+    public void End(long timestampMs)
+    {
+        if (_firstField)
+        {
+            throw new InvalidOperationException("A line needs at least one field.");
+        }
+
+        WriteByte((byte)' ');
+        WriteFormatted(timestampMs);
+        WriteByte((byte)'\n');
+        LineCount++;
+        _firstField = true;
+    }
+
+    private void FieldKey(string key)
+    {
+        WriteByte(_firstField ? (byte)' ' : (byte)',');
+        _firstField = false;
+        WriteEscaped(key, EscapeSet.Key);
+        WriteByte((byte)'=');
+    }
+
+    private enum EscapeSet
+    {
+        Measurement,
+        Key,
+        StringField,
+    }
+
+    private void WriteEscaped(string text, EscapeSet set)
+    {
+        var span = _buffer.GetSpan((text.Length * 6) + 4);
+        var written = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            var c = rune.Value;
+            var escape = set switch
+            {
+                EscapeSet.Measurement => c is ',' or ' ',
+                EscapeSet.Key => c is ',' or '=' or ' ',
+                _ => c is '"' or '\\',
+            };
+            if (escape)
+            {
+                span[written++] = (byte)'\\';
+            }
+
+            var r = set != EscapeSet.StringField && Rune.IsControl(rune) ? new Rune(' ') : rune;
+            written += r.EncodeToUtf8(span[written..]);
+        }
+
+        _buffer.Advance(written);
+    }
+
+    private void WriteFormatted(double value)
+    {
+        var span = _buffer.GetSpan(32);
+        // "R"-equivalent shortest round-trip form; a whole number stays a float field because it has no 'i'.
+        if (!Utf8Formatter.TryFormat(value, span, out var written))
+        {
+            throw new InvalidOperationException("float did not fit");
+        }
+
+        _buffer.Advance(written);
+    }
+
+    private void WriteFormatted(long value)
+    {
+        var span = _buffer.GetSpan(24);
+        Utf8Formatter.TryFormat(value, span, out var written);
+        _buffer.Advance(written);
+    }
+
+    private void WriteByte(byte b)
+    {
+        _buffer.GetSpan(1)[0] = b;
+        _buffer.Advance(1);
+    }
+}
