@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Telemetry.IntegrationTests;
+
+/// <summary>
+/// A real server (Mosquitto, InfluxDB, Redis, or the service itself) run as a child process on a free
+/// loopback port with its own temporary directory. It is stopped by process id: gracefully, or with
+/// SIGKILL to test crashes. A missing binary fails the test with the package to install.
+/// </summary>
+public abstract class ServerProcess : IAsyncDisposable
+{
+    private readonly List<string> _output = [];
+    private Process? _process;
+
+    protected ServerProcess(string name) => Directory = System.IO.Directory.CreateTempSubdirectory($"telemetry-{name}-").FullName;
+
+    public string Directory { get; }
+
+    public int? ProcessId => _process?.Id;
+
+    /// <summary>The last lines the server printed, for failure messages.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join('\n', _output.TakeLast(40));
+            }
+        }
+    }
+
+    public async Task StartAsync()
+    {
+        var (file, args) = Command();
+        var info = new ProcessStartInfo(Locate(file)) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Directory };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start");
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await IsReadyAsync())
+        {
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"{file} did not become ready (exited: {_process.HasExited}).\n{Output}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Stops the server: SIGTERM and a wait, or SIGKILL when <paramref name="kill"/>.</summary>
+    public async Task StopAsync(bool kill = false)
+    {
+        if (_process is null || _process.HasExited)
+        {
+            return;
+        }
+
+        if (kill)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        else
+        {
+            using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await term!.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        _process = null;
+    }
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        await StopAsync(kill: true);
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract (string File, IReadOnlyList<string> Args) Command();
+
+    protected abstract Task<bool> IsReadyAsync();
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    protected static async Task<bool> AcceptsTcpAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Add(line);
+            if (_output.Count > 500)
+            {
+                _output.RemoveRange(0, 250);
+            }
+        }
+    }
+
+    private static string Locate(string file)
+    {
+        if (Path.IsPathRooted(file))
+        {
+            return file;
+        }
+
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Append("/usr/sbin").Append("/usr/bin"))
+        {
+            var candidate = Path.Combine(dir, file);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        var package = file switch { "influxd" => "influxdb", "mosquitto" or "mosquitto_passwd" => "mosquitto", _ => file };
+        throw new InvalidOperationException($"{file} is not installed. scripts/test.sh installs it (apt-get install {package}).");
+    }
+}
