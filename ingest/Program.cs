@@ -1,4 +1,11 @@
 using Telemetry.Ingest;
+using Telemetry.Ingest.Broker;
+
+if (args is ["credentials", ..])
+{
+    return CredentialsCommand.Run(args[1..], Console.Out, Console.Error);
+}
 
 var app = TelemetryApp.Build(args);
 await app.RunAsync();
+return 0;

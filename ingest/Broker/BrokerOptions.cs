@@ -20,14 +20,26 @@ public sealed class BrokerOptions
     /// </summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>Whether the embedded broker accepts clients without credentials. Default true until
-    /// per-device credentials land.</summary>
-    public bool AllowAnonymous { get; set; } = true;
+    /// <summary>Whether the embedded broker accepts clients without credentials, with full access. Default
+    /// false; meant only for a lab.</summary>
+    public bool AllowAnonymous { get; set; }
 
-    /// <summary>The service's account on an external broker (empty: none).</summary>
+    /// <summary>
+    /// The service's own account. External mode: the account the broker knows (deploy/mosquitto/). Embedded
+    /// mode: defaults to <c>telemetry-service</c> with a random password made at start-up.
+    /// </summary>
     public string Username { get; set; } = string.Empty;
 
     public string Password { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The secret that device tokens are derived from (see docs/uplink.md). Empty (default): the service
+    /// makes one on first start and keeps it in <c>{Storage:DataDirectory}/broker/device-secret</c>.
+    /// </summary>
+    public string DeviceSecret { get; set; } = string.Empty;
+
+    /// <summary>Consumers of <c>alerts/#</c> and <c>quality/#</c> on the embedded broker (customer service, the app backend).</summary>
+    public List<BrokerAccount> Accounts { get; set; } = [];
 
     /// <summary>Prefix of the service's MQTT client ids; the subscriber is <c>{prefix}-ingest</c>. Default <c>telemetry</c>.</summary>
     public string ClientIdPrefix { get; set; } = "telemetry";
@@ -41,4 +53,12 @@ public sealed class BrokerOptions
 
     /// <summary>Pause between reconnect attempts and connection checks. Default 1 s.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>A consumer account of the embedded broker: may subscribe to alerts/# and quality/#, may not publish.</summary>
+public sealed class BrokerAccount
+{
+    public string Username { get; set; } = string.Empty;
+
+    public string Password { get; set; } = string.Empty;
 }

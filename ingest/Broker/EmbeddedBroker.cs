@@ -10,11 +10,14 @@ namespace Telemetry.Ingest.Broker;
 /// gives a working system. Sessions are persistent (the subscriber's queue survives its reconnects) and the
 /// listener binds to loopback unless configured otherwise.
 /// </summary>
-internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
+internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, BrokerSecrets secrets, ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
 {
     /// <summary>Messages queued for one slow subscriber before the broker drops new ones. Devices resend
     /// what is not acked, so a drop delays data rather than losing it.</summary>
     private const int MaxPendingPerClient = 100_000;
+
+    private const string RoleKey = "telemetry.role";
+    private const string DeviceKey = "telemetry.device";
 
     private MqttServer? _server;
     private ClientIdAssigningAdapter? _adapter;
@@ -40,18 +43,31 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [_adapter]);
         _server.ValidatingConnectionAsync += e =>
         {
-            if (!settings.AllowAnonymous && string.IsNullOrEmpty(e.UserName))
+            Authenticate(e, settings);
+            return Task.CompletedTask;
+        };
+        _server.InterceptingPublishAsync += e =>
+        {
+            var (role, device) = Identity(e.SessionItems);
+            if (!BrokerAccess.CanPublish(role, device, e.ApplicationMessage.Topic))
             {
-                e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-                return Task.CompletedTask;
+                // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber and no pipeline.
+                e.ProcessPublish = false;
+                e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+                e.Response.ReasonString = $"{e.ClientId} may publish only under devices/{device ?? e.ClientId}/";
+                LogRefusedPublish(logger, e.ClientId, e.ApplicationMessage.Topic);
             }
 
-            if (string.IsNullOrEmpty(e.ClientId))
+            return Task.CompletedTask;
+        };
+        _server.InterceptingSubscriptionAsync += e =>
+        {
+            var (role, device) = Identity(e.SessionItems);
+            if (!BrokerAccess.CanSubscribe(role, device, e.TopicFilter.Topic))
             {
-                // MQTT 5 lets a client leave its id empty for the broker to assign; MQTTnet refuses that
-                // unless the id is assigned here. MQTT 3.1.1 clients get theirs in ClientIdAssigningAdapter.
-                e.AssignedClientIdentifier = ClientIdAssigningAdapter.NewClientId();
-                e.ReasonCode = MqttConnectReasonCode.Success;
+                e.ProcessSubscription = false;
+                e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+                LogRefusedSubscription(logger, e.ClientId, e.TopicFilter.Topic);
             }
 
             return Task.CompletedTask;
@@ -60,6 +76,64 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
         await _server.StartAsync();
         LogStarted(logger, settings.BindAddress, settings.Port, settings.AllowAnonymous);
     }
+
+    /// <summary>
+    /// Decides who a connecting client is: the service, a consumer account, a device presenting its token
+    /// (username and client id are its device id), or, only if allowed, an anonymous client.
+    /// </summary>
+    private void Authenticate(ValidatingConnectionEventArgs e, BrokerOptions settings)
+    {
+        var user = e.UserName;
+        ClientRole? role = null;
+        if (string.IsNullOrEmpty(user))
+        {
+            role = settings.AllowAnonymous ? ClientRole.Anonymous : null;
+        }
+        else if (user == secrets.ServiceUsername)
+        {
+            role = Same(e.Password, secrets.ServicePassword) ? ClientRole.Service : null;
+        }
+        else if (settings.Accounts.Find(a => a.Username == user) is { } account)
+        {
+            role = Same(e.Password, account.Password) ? ClientRole.Consumer : null;
+        }
+        else if (Uplink.UplinkIds.IsDeviceId(user) && DeviceCredentials.Verify(user, e.Password, secrets.DeviceSecret))
+        {
+            if (e.ClientId != user)
+            {
+                e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+                e.ReasonString = "a device connects with its device id as client id and username";
+                return;
+            }
+
+            role = ClientRole.Device;
+        }
+
+        if (role is null)
+        {
+            e.ReasonCode = string.IsNullOrEmpty(user) ? MqttConnectReasonCode.NotAuthorized : MqttConnectReasonCode.BadUserNameOrPassword;
+            LogRefusedConnection(logger, e.ClientId, user ?? string.Empty);
+            return;
+        }
+
+        e.SessionItems[RoleKey] = role.Value;
+        e.SessionItems[DeviceKey] = role == ClientRole.Device ? user : null;
+        if (string.IsNullOrEmpty(e.ClientId))
+        {
+            // MQTT 5 lets a client leave its id empty for the broker to assign; MQTTnet refuses that
+            // unless the id is assigned here. MQTT 3.1.1 clients get theirs in ClientIdAssigningAdapter.
+            e.AssignedClientIdentifier = ClientIdAssigningAdapter.NewClientId();
+        }
+
+        e.ReasonCode = MqttConnectReasonCode.Success;
+    }
+
+    private static (ClientRole Role, string? Device) Identity(System.Collections.IDictionary items) =>
+        items[RoleKey] is ClientRole role ? (role, items[DeviceKey] as string) : (ClientRole.Device, null);
+
+    private static bool Same(string? presented, string expected) =>
+        presented is not null && expected.Length > 0 && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(presented), System.Text.Encoding.UTF8.GetBytes(expected));
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -75,6 +149,15 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, IL
         _adapter?.Dispose();
         return ValueTask.CompletedTask;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused connection of client {ClientId} (user '{User}'): bad credentials")]
+    private static partial void LogRefusedConnection(ILogger logger, string clientId, string user);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused publish of {ClientId} to {Topic}: outside its own topics")]
+    private static partial void LogRefusedPublish(ILogger logger, string clientId, string topic);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused subscription of {ClientId} to {Filter}")]
+    private static partial void LogRefusedSubscription(ILogger logger, string clientId, string filter);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port} (anonymous: {AllowAnonymous})")]
     private static partial void LogStarted(ILogger logger, string address, int port, bool allowAnonymous);

@@ -46,6 +46,7 @@ internal static class TelemetryHostingExtensions
     /// before any client connects.</summary>
     public static WebApplicationBuilder AddTelemetryBroker(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<BrokerSecrets>();
         builder.Services.AddHostedService<EmbeddedBroker>();
         builder.Services.AddSingleton<MqttClientOptionsFactory>();
         return builder;

@@ -6,7 +6,7 @@ using Telemetry.Ingest.Broker;
 namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>Connection options for the service's own MQTT clients, from <see cref="BrokerOptions"/>.</summary>
-internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options)
+internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options, BrokerSecrets secrets)
 {
     public BrokerOptions Broker => options.Value;
 
@@ -26,9 +26,9 @@ internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options)
             builder = builder.WithCleanStart(false).WithSessionExpiryInterval((uint)settings.SessionExpiry.TotalSeconds);
         }
 
-        if (!string.IsNullOrEmpty(settings.Username))
+        if (!string.IsNullOrEmpty(secrets.ServiceUsername))
         {
-            builder = builder.WithCredentials(settings.Username, settings.Password);
+            builder = builder.WithCredentials(secrets.ServiceUsername, secrets.ServicePassword);
         }
 
         return builder.Build();

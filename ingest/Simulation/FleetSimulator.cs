@@ -7,12 +7,13 @@ namespace Telemetry.Ingest.Simulation;
 
 /// <summary>
 /// Runs the demo fleet (<c>--simulate N</c>): devices from the shared seeded generator, each connecting
-/// through the broker exactly as real firmware does. The clock replays a month of wear in the first
+/// through the broker exactly as real firmware does, with the token derived from the device secret. The clock replays a month of wear in the first
 /// minutes so alerts appear quickly, then runs in real time.
 /// </summary>
 internal sealed partial class FleetSimulator(
     IOptions<SimulationOptions> options,
     IOptions<BrokerOptions> broker,
+    BrokerSecrets secrets,
     TimeProvider time,
     ILogger<FleetSimulator> logger) : BackgroundService
 {
@@ -34,7 +35,7 @@ internal sealed partial class FleetSimulator(
             .Select(d =>
             {
                 d.Start(clock.SimulatedStart);
-                return new SimulatedUplink(d, boot, settings.ResendAfter);
+                return new SimulatedUplink(d, boot, settings.ResendAfter, secrets.TokenFor(d.Id));
             })
             .ToList();
         LogStarting(logger, uplinks.Count, settings.Seed, clock.SimulatedStart, clock.Speed);

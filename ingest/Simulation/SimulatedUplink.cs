@@ -15,7 +15,7 @@ namespace Telemetry.Ingest.Simulation;
 /// id), a buffer of messages not yet acked, and the resend rule of the contract. It deletes a message only
 /// when the service's ack covers it, never on the broker's PUBACK.
 /// </summary>
-internal sealed class SimulatedUplink(SimulatedDevice device, string boot, TimeSpan resendAfter) : IDisposable
+internal sealed class SimulatedUplink(SimulatedDevice device, string boot, TimeSpan resendAfter, string token) : IDisposable
 {
     /// <summary>Readings per message: well under the 500 limit and the 64 KiB payload limit.</summary>
     private const int ReadingsPerMessage = 200;
@@ -62,7 +62,7 @@ internal sealed class SimulatedUplink(SimulatedDevice device, string boot, TimeS
         var options = new MqttClientOptionsBuilder()
             .WithTcpServer(host, port)
             .WithClientId(Device.Id)
-            .WithCredentials(Device.Id, string.Empty)
+            .WithCredentials(Device.Id, token)
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart()
             .Build();

@@ -31,6 +31,20 @@ public class ServiceFixture : IAsyncLifetime
     /// <summary>The service's data directory (spill, dead letters, day files, twins), removed afterwards.</summary>
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("telemetry-e2e-").FullName;
 
+    public const string DeviceSecret = "e2e-device-secret";
+
+    /// <summary>The consumer account the fixture configures, for alerts/# and quality/#.</summary>
+    public static (string User, string Password) Watcher { get; } = ("watcher", "watcher-password");
+
+    /// <summary>A device client with its derived token, as firmware connects (MQTT 5).</summary>
+    public Task<TestDevice> DeviceAsync(string id, params string[] subscriptions) =>
+        TestDevice.ConnectAsync(MqttPort, id, MQTTnet.Formatter.MqttProtocolVersion.V500,
+            (id, Ingest.Broker.DeviceCredentials.Token(id, DeviceSecret)), subscriptions);
+
+    /// <summary>A consumer with the watcher account.</summary>
+    public Task<TestDevice> WatcherAsync(string clientId, MQTTnet.Formatter.MqttProtocolVersion protocol, params string[] subscriptions) =>
+        TestDevice.ConnectAsync(MqttPort, clientId, protocol, Watcher, subscriptions);
+
     public async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;
@@ -43,6 +57,9 @@ public class ServiceFixture : IAsyncLifetime
             "--Uplink:AckInterval", "00:00:00.100",
             "--Logging:LogLevel:Default", "Warning",
             "--Storage:DataDirectory", DataDirectory,
+            "--Broker:DeviceSecret", DeviceSecret,
+            "--Broker:Accounts:0:Username", Watcher.User,
+            "--Broker:Accounts:0:Password", Watcher.Password,
             .. _extraArgs,
         ]);
         await _app.StartAsync();

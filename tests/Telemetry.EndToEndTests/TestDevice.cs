@@ -14,10 +14,8 @@ public sealed partial class TestDevice : IAsyncDisposable
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
     private readonly Channel<(string Topic, JsonElement Payload)> _received = Channel.CreateUnbounded<(string, JsonElement)>();
 
-    public static Task<TestDevice> ConnectAsync(int port, string clientId, params string[] subscriptions) =>
-        ConnectAsync(port, clientId, MqttProtocolVersion.V500, subscriptions);
-
-    public static async Task<TestDevice> ConnectAsync(int port, string clientId, MqttProtocolVersion protocol, params string[] subscriptions)
+    public static async Task<TestDevice> ConnectAsync(
+        int port, string clientId, MqttProtocolVersion protocol, (string User, string Password)? credentials, params string[] subscriptions)
     {
         var device = new TestDevice();
         device._client.ApplicationMessageReceivedAsync += e =>
@@ -31,11 +29,19 @@ public sealed partial class TestDevice : IAsyncDisposable
             .WithClientId(clientId)
             .WithProtocolVersion(protocol)
             .WithCleanSession()
+            .WithCredentials(credentials?.User, credentials?.Password)
             .Build());
         device.AssignedClientId = connected.AssignedClientIdentifier;
+        device.ConnectResult = connected.ResultCode;
+        if (connected.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            return device;
+        }
+
         foreach (var topic in subscriptions)
         {
-            await device._client.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+            var granted = await device._client.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+            device.SubscribeResults.Add(granted.Items.Single().ResultCode);
         }
 
         return device;
@@ -44,7 +50,13 @@ public sealed partial class TestDevice : IAsyncDisposable
     /// <summary>The id the broker gave this client when it connected without one (MQTT 5 only).</summary>
     public string? AssignedClientId { get; private set; }
 
-    public Task PublishAsync(string topic, byte[] payload, bool retain = false) => _client.PublishAsync(
+    /// <summary>What the broker answered to CONNECT; a refused client stays unconnected.</summary>
+    public MqttClientConnectResultCode ConnectResult { get; private set; }
+
+    /// <summary>What the broker answered to each subscription, in order.</summary>
+    public List<MqttClientSubscribeResultCode> SubscribeResults { get; } = [];
+
+    public Task<MqttClientPublishResult> PublishAsync(string topic, byte[] payload, bool retain = false) => _client.PublishAsync(
         new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload)
@@ -85,7 +97,11 @@ public sealed partial class TestDevice : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _client.DisconnectAsync();
+        if (_client.IsConnected)
+        {
+            await _client.DisconnectAsync();
+        }
+
         _client.Dispose();
     }
 

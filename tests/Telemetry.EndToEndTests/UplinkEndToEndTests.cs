@@ -13,7 +13,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task Telemetry_IsAckedAndShowsUpInTheTwin()
     {
         const string id = "shoe-e2e-1";
-        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
         await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
         await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
 
@@ -38,7 +38,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task ResentMessage_IsAckedAgainAndNotAppliedTwice()
     {
         const string id = "shoe-e2e-2";
-        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
         var payload = TestDevice.Vector("valid/telemetry-shoe-run.json");
         await device.PublishAsync($"devices/{id}/telemetry", payload);
         await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "first ack");
@@ -56,7 +56,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task MalformedMessage_GetsItsReasonOnTheErrorsTopic()
     {
         const string id = "shoe-e2e-3";
-        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/errors");
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/errors");
         await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("invalid/malformed-json.json"));
 
         var error = await device.ReceiveAsync($"devices/{id}/errors", _ => true, "error report");
@@ -68,7 +68,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task RejectedReading_IsReportedWithItsIndexAndTheRestIsAcked()
     {
         const string id = "shoe-e2e-4";
-        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/errors", $"devices/{id}/ack");
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/errors", $"devices/{id}/ack");
         // The vector's seq is 10; as the first message of a boot it must be seq 0 to be acked.
         var payload = Encoding.UTF8.GetString(TestDevice.Vector("invalid/value-out-of-range.json")).Replace("\"seq\":10", "\"seq\":0", StringComparison.Ordinal);
         await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes(payload));
@@ -82,9 +82,9 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task CrossingTheCushioningThreshold_PublishesOneAlert()
     {
         const string id = "shoe-e2e-5";
-        // Connects as `mosquitto_sub -t 'alerts/#'` does by default: MQTT 3.1.1, no client id, clean session.
-        await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, MqttProtocolVersion.V311, "alerts/#");
-        await using var device = await TestDevice.ConnectAsync(service.MqttPort, id, $"devices/{id}/ack");
+        // Connects as `mosquitto_sub -u watcher -P ... -t 'alerts/#'` does by default: MQTT 3.1.1, no client id, clean session.
+        await using var consumer = await service.WatcherAsync(string.Empty, MqttProtocolVersion.V311, "alerts/#");
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
         await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
 
         // Four 45 km outings: 180 km for a 72 kg runner is just under 70% cushioning (Cook et al.).
@@ -108,7 +108,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     public async Task ClientWithoutAnId_GetsOneAssigned()
     {
         // MQTT 5 clients (mosquitto_sub -V mqttv5) leave the id empty and read the assigned one from CONNACK.
-        await using var consumer = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, "alerts/#");
+        await using var consumer = await service.WatcherAsync(string.Empty, MqttProtocolVersion.V500, "alerts/#");
 
         Assert.StartsWith("auto-", consumer.AssignedClientId, StringComparison.Ordinal);
     }
@@ -122,13 +122,64 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, service.MqttPort);
         var stream = tcp.GetStream();
-        byte[] connect = [0x10, 12, 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0x00, 0, 60, 0, 0];
-        await stream.WriteAsync(connect);
+        byte[] user = [.. Encoding.UTF8.GetBytes(ServiceFixture.Watcher.User)];
+        byte[] password = [.. Encoding.UTF8.GetBytes(ServiceFixture.Watcher.Password)];
+        byte[] variable = [0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0xC0, 0, 60, 0, 0,
+            0, (byte)user.Length, .. user, 0, (byte)password.Length, .. password];
+        await stream.WriteAsync((byte[])[0x10, (byte)variable.Length, .. variable]);
 
         var connack = new byte[4];
         var read = await stream.ReadAtLeastAsync(connack, 4, throwOnEndOfStream: false);
 
         Assert.True(read == 0 || connack[3] != 0, $"the broker accepted the connection: {Convert.ToHexString(connack)}");
+    }
+
+    [Fact]
+    public async Task DevicePublishingAsAnotherDevice_IsRefusedWith0x87_AndNothingIsStored()
+    {
+        const string id = "shoe-e2e-7";
+        const string victim = "shoe-e2e-victim";
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
+
+        var result = await device.PublishAsync($"devices/{victim}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
+
+        Assert.Equal(MQTTnet.MqttClientPublishReasonCode.NotAuthorized, result.ReasonCode);
+        // The device's own message after it is processed, so the refused one would have been too.
+        await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
+        await device.ReceiveAsync($"devices/{id}/ack", _ => true, "ack of its own message");
+        using var twin = await service.Http.GetAsync(new Uri($"/api/devices/{victim}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, twin.StatusCode);
+        Assert.DoesNotContain(Directory.GetFiles(Path.Combine(service.DataDirectory, "lines")).SelectMany(File.ReadLines),
+            l => l.Contains(victim, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DeviceSubscribingToAnotherDevicesAcks_IsRefused()
+    {
+        await using var device = await service.DeviceAsync("shoe-e2e-8", "devices/shoe-e2e-8/ack", "devices/shoe-e2e-1/ack", "alerts/#");
+
+        Assert.Equal(
+            [MQTTnet.MqttClientSubscribeResultCode.GrantedQoS1, MQTTnet.MqttClientSubscribeResultCode.NotAuthorized, MQTTnet.MqttClientSubscribeResultCode.NotAuthorized],
+            device.SubscribeResults);
+    }
+
+    [Theory]
+    [InlineData("shoe-e2e-9", "not-the-token")]
+    [InlineData("shoe-e2e-9", "")]
+    [InlineData("watcher", "wrong")]
+    public async Task WrongCredentials_AreRefused(string user, string password)
+    {
+        await using var client = await TestDevice.ConnectAsync(service.MqttPort, user, MqttProtocolVersion.V500, (user, password));
+
+        Assert.Equal(MQTTnet.MqttClientConnectResultCode.BadUserNameOrPassword, client.ConnectResult);
+    }
+
+    [Fact]
+    public async Task AnonymousClient_IsRefusedByDefault()
+    {
+        await using var client = await TestDevice.ConnectAsync(service.MqttPort, "anyone", MqttProtocolVersion.V500, null);
+
+        Assert.Equal(MQTTnet.MqttClientConnectResultCode.NotAuthorized, client.ConnectResult);
     }
 
     [Fact]
