@@ -80,7 +80,17 @@ internal sealed partial class DeviceGrain(
 
         State.DuplicateMessages += duplicates;
         var events = Reassess(now);
-        await twin.WriteStateAsync();
+        try
+        {
+            await twin.WriteStateAsync();
+        }
+        catch
+        {
+            // The batch is not acknowledged and will come again; start from the stored state, not from
+            // in-memory changes that were never saved, so the repeat is applied rather than seen as a duplicate.
+            DeactivateOnIdle();
+            throw;
+        }
 
         foreach (var alert in events)
         {

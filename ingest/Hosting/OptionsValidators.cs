@@ -13,7 +13,8 @@ internal sealed class OptionsValidators :
     IValidateOptions<SimulationOptions>,
     IValidateOptions<SiloOptions>,
     IValidateOptions<InfluxOptions>,
-    IValidateOptions<StorageOptions>
+    IValidateOptions<StorageOptions>,
+    IValidateOptions<Twins.TwinOptions>
 {
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
@@ -57,6 +58,10 @@ internal sealed class OptionsValidators :
     public ValidateOptionsResult Validate(string? name, StorageOptions options) => Check(
         (!string.IsNullOrWhiteSpace(options.DataDirectory), "Storage:DataDirectory must not be empty."),
         (options.QueueCapacity >= 1, $"Storage:QueueCapacity must be at least 1 (was {options.QueueCapacity})."));
+
+    public ValidateOptionsResult Validate(string? name, Twins.TwinOptions options) => Check(
+        (Enum.IsDefined(options.Store), $"Twins:Store must be Sqlite, Redis or Memory (was {options.Store})."),
+        (options.Store != Twins.TwinStore.Redis || options.Redis.Length > 0, "Twins:Redis (a connection string such as 127.0.0.1:6379) is required with Twins:Store=Redis."));
 
     private static ValidateOptionsResult Check(params (bool Ok, string Failure)[] rules)
     {

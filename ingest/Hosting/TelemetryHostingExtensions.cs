@@ -7,6 +7,9 @@ using Telemetry.Ingest.Mqtt;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Simulation;
 using Telemetry.Ingest.Storage;
+using Telemetry.Ingest.Twins;
+using Orleans.Runtime.Hosting;
+using Orleans.Hosting;
 using Telemetry.Ingest.Uplink;
 using Telemetry.Models.Wear;
 
@@ -39,6 +42,8 @@ internal static class TelemetryHostingExtensions
         builder.Services.AddSingleton<IValidateOptions<StorageOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddOptionsWithValidateOnStart<InfluxOptions>().BindConfiguration(InfluxOptions.SectionName);
         builder.Services.AddOptionsWithValidateOnStart<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<TwinOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddOptionsWithValidateOnStart<TwinOptions>().BindConfiguration(TwinOptions.SectionName);
         return builder;
     }
 
@@ -52,14 +57,29 @@ internal static class TelemetryHostingExtensions
         return builder;
     }
 
-    /// <summary>The Orleans silo (localhost clustering, in-memory twin storage for now) and the grains' services.</summary>
+    /// <summary>The Orleans silo (localhost clustering; twins in SQLite by default, or Redis) and the grains' services.</summary>
     public static WebApplicationBuilder AddTelemetrySilo(this WebApplicationBuilder builder)
     {
         var silo = builder.Configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
+        var twins = builder.Configuration.GetSection(TwinOptions.SectionName).Get<TwinOptions>() ?? new TwinOptions();
+        var storage = builder.Configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
         builder.UseOrleans(orleans =>
         {
             orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
-            orleans.AddMemoryGrainStorage(DeviceGrain.StorageName);
+            switch (twins.Store)
+            {
+                case TwinStore.Memory:
+                    orleans.AddMemoryGrainStorage(DeviceGrain.StorageName);
+                    break;
+                case TwinStore.Redis:
+                    orleans.Services.AddRedisGrainStorage(DeviceGrain.StorageName, options =>
+                        options.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(twins.Redis));
+                    break;
+                default:
+                    orleans.Services.AddGrainStorage(DeviceGrain.StorageName, (sp, _) => new SqliteGrainStorage(
+                        Path.Combine(storage.DataDirectory, "twins.db"), sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+                    break;
+            }
         });
         builder.Services.AddSingleton<IWearModel, RuleWearModel>();
         return builder;

@@ -13,6 +13,8 @@ namespace Telemetry.EndToEndTests;
 public class ServiceFixture : IAsyncLifetime
 {
     private readonly string[] _extraArgs;
+    private readonly string _siloPort = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private readonly string _gatewayPort = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
     private WebApplication? _app;
 
     public ServiceFixture()
@@ -48,12 +50,29 @@ public class ServiceFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;
+        await StartAppAsync();
+    }
+
+    /// <summary>Stops the service and starts it again on the same ports and data directory.</summary>
+    public async Task RestartAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await StartAppAsync();
+    }
+
+    private async Task StartAppAsync()
+    {
         _app = TelemetryApp.Build(
         [
             "--urls", BaseAddress.ToString(),
             "--Broker:Port", MqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--Orleans:SiloPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--Orleans:GatewayPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--Orleans:SiloPort", _siloPort,
+            "--Orleans:GatewayPort", _gatewayPort,
             "--Uplink:AckInterval", "00:00:00.100",
             "--Logging:LogLevel:Default", "Warning",
             "--Storage:DataDirectory", DataDirectory,
