@@ -62,7 +62,7 @@ internal static class ApiEndpoints
         return Results.Bytes(buffer.WrittenMemory, "application/json; charset=utf-8");
     }
 
-    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline) => Results.Json(
+    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage) => Results.Json(
         new IngestStats
         {
             Messages = counters.Messages,
@@ -73,6 +73,17 @@ internal static class ApiEndpoints
             GrainFailures = counters.GrainFailures,
             Queued = pipeline.Queued,
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
+            Storage = new StorageStats
+            {
+                LinesWritten = storage.Written,
+                LinesSpilled = storage.Spilled,
+                LinesReplayed = storage.Replayed,
+                LinesDeadLettered = storage.DeadLettered,
+                SpillBacklogBytes = storage.SpillBacklogBytes,
+                Retries = storage.Retries,
+                Splits = storage.Splits,
+                Failures = storage.Failures,
+            },
         },
         ApiJsonContext.Default.IngestStats);
 }
