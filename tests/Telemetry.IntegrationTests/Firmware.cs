@@ -81,7 +81,7 @@ public sealed class Firmware : IAsyncDisposable
     }
 
     public Task PublishBirthAsync(string model, string batch) => PublishRawAsync($"devices/{Id}/birth", Encoding.UTF8.GetBytes(
-        $$"""{"v":1,"kind":"shoe","model":"{{model}}","batch":"{{batch}}","firmware":"1.0.0","wearer_kg":70}"""), retain: true);
+        $$"""{"v":1,"kind":"shoe","model":"{{model}}","batch":"{{batch}}","firmware":"1.0.0","manufactured":"2026-01-05","wearer_kg":70}"""), retain: true);
 
     /// <summary>Publishes the next message: readings one second apart, with timestamps unique to this device.</summary>
     public async Task SendNextAsync(long baseMs)

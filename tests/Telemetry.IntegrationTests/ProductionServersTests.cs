@@ -31,6 +31,9 @@ public sealed class ProductionServersTests(ProductionServers stack) : IClassFixt
 
         var sent = devices.Sum(d => d.ReadingsSent);
         Assert.Equal(sent, await stack.StoredAsync("sys-out-"));
+        // Every point carries the tags from the device's birth.
+        Assert.Equal(sent, await stack.Influx.CountAsync(ProductionServers.Database,
+            "SELECT count(seq) FROM shoe WHERE device =~ /^sys-out-/ AND model = 'aerorun-3' AND batch = '2026w01-it'"));
         var storage = (await stack.Service.StatsAsync()).GetProperty("storage");
         Assert.True(storage.GetProperty("lines_spilled").GetInt64() > 0, "the outage should have sent writes to the spill file");
         Assert.Equal(storage.GetProperty("lines_spilled").GetInt64(), storage.GetProperty("lines_replayed").GetInt64());
@@ -88,7 +91,7 @@ public sealed class ProductionServersTests(ProductionServers stack) : IClassFixt
         foreach (var device in devices)
         {
             await device.ConnectAsync();
-            await device.PublishBirthAsync("aerorun-3", "2026w01 it");
+            await device.PublishBirthAsync("aerorun-3", "2026w01-it");
         }
 
         return devices;
