@@ -38,6 +38,13 @@ public sealed class BrokerOptions
     /// </summary>
     public string DeviceSecret { get; set; } = string.Empty;
 
+    /// <summary>
+    /// Whether clients without credentials may connect as read-only consumers of <c>alerts/#</c> and
+    /// <c>quality/#</c> (they can publish nothing and read no device topic). Unset (default): only in the
+    /// <c>--simulate</c> demo with the broker bound to loopback, so <c>mosquitto_sub -t 'alerts/#'</c> works there.
+    /// </summary>
+    public bool? AnonymousConsumers { get; set; }
+
     /// <summary>Consumers of <c>alerts/#</c> and <c>quality/#</c> on the embedded broker (customer service, the app backend).</summary>
     public List<BrokerAccount> Accounts { get; set; } = [];
 

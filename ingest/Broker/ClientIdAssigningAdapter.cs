@@ -32,8 +32,9 @@ internal sealed class ClientIdAssigningAdapter : IMqttServerAdapter, IDisposable
 
     public void Dispose() => _tcp.Dispose();
 
-    /// <summary>The id given to a client that asked the broker for one.</summary>
-    internal static string NewClientId() => $"auto-{Guid.NewGuid():N}";
+    /// <summary>The id given to a client that asked the broker for one. The dot keeps it out of the device-id
+    /// namespace, so it can never take over a device's session.</summary>
+    internal static string NewClientId() => $"auto.{Guid.NewGuid():N}";
 
     /// <summary>Passes everything through; only the first packet, CONNECT, may get a client id.</summary>
     private sealed class Channel(IMqttChannelAdapter inner) : IMqttChannelAdapter

@@ -10,7 +10,11 @@ namespace Telemetry.Ingest.Broker;
 /// gives a working system. Sessions are persistent (the subscriber's queue survives its reconnects) and the
 /// listener binds to loopback unless configured otherwise.
 /// </summary>
-internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, BrokerSecrets secrets, ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
+internal sealed partial class EmbeddedBroker(
+    IOptions<BrokerOptions> options,
+    IOptions<Simulation.SimulationOptions> simulation,
+    BrokerSecrets secrets,
+    ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
 {
     /// <summary>Messages queued for one slow subscriber before the broker drops new ones. Devices resend
     /// what is not acked, so a drop delays data rather than losing it.</summary>
@@ -74,7 +78,7 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, Br
         };
 
         await _server.StartAsync();
-        LogStarted(logger, settings.BindAddress, settings.Port, settings.AllowAnonymous);
+        LogStarted(logger, settings.BindAddress, settings.Port, settings.AllowAnonymous ? "full access" : AnonymousConsumers(settings) ? "read alerts/# and quality/# only" : "refused");
     }
 
     /// <summary>
@@ -87,7 +91,7 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, Br
         ClientRole? role = null;
         if (string.IsNullOrEmpty(user))
         {
-            role = settings.AllowAnonymous ? ClientRole.Anonymous : null;
+            role = settings.AllowAnonymous ? ClientRole.Anonymous : AnonymousConsumers(settings) ? ClientRole.Consumer : null;
         }
         else if (user == secrets.ServiceUsername)
         {
@@ -99,7 +103,10 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, Br
         }
         else if (Uplink.UplinkIds.IsDeviceId(user) && DeviceCredentials.Verify(user, e.Password, secrets.DeviceSecret))
         {
-            if (e.ClientId != user)
+            // The client id is the device id. A second connection of the device (a bench tool watching its
+            // acks, say) may use an id outside the device-id syntax, such as "{id}.bench", or let the broker
+            // assign one. Another device's id could take over that device's session, so it is refused.
+            if (Uplink.UplinkIds.IsDeviceId(e.ClientId) && e.ClientId != user)
             {
                 e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
                 e.ReasonString = "a device connects with its device id as client id and username";
@@ -127,6 +134,9 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, Br
 
         e.ReasonCode = MqttConnectReasonCode.Success;
     }
+
+    private bool AnonymousConsumers(BrokerOptions settings) =>
+        settings.AnonymousConsumers ?? (simulation.Value.Devices > 0 && IPAddress.IsLoopback(IPAddress.Parse(settings.BindAddress)));
 
     private static (ClientRole Role, string? Device) Identity(System.Collections.IDictionary items) =>
         items[RoleKey] is ClientRole role ? (role, items[DeviceKey] as string) : (ClientRole.Device, null);
@@ -159,6 +169,6 @@ internal sealed partial class EmbeddedBroker(IOptions<BrokerOptions> options, Br
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused subscription of {ClientId} to {Filter}")]
     private static partial void LogRefusedSubscription(ILogger logger, string clientId, string filter);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port} (anonymous: {AllowAnonymous})")]
-    private static partial void LogStarted(ILogger logger, string address, int port, bool allowAnonymous);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Address}:{Port}; clients without credentials: {Anonymous}")]
+    private static partial void LogStarted(ILogger logger, string address, int port, string anonymous);
 }

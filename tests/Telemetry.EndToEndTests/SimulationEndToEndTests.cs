@@ -23,4 +23,19 @@ public sealed class SimulationEndToEndTests(SimulationFixture service) : IClassF
         Assert.All(stats.GetProperty("rejections").EnumerateObject(), r => Assert.Equal(0, r.Value.GetInt64()));
         Assert.True(stats.GetProperty("readings").GetInt64() > 100);
     }
+
+    [Fact]
+    public async Task InTheDemo_PlainMosquittoSubStyleClient_ReadsAlertsButNothingElse()
+    {
+        // As `mosquitto_sub -t 'alerts/#'`: MQTT 3.1.1, no client id, no credentials. The demo (--simulate on a
+        // loopback broker) admits it as a read-only consumer; without --simulate it is refused (UplinkEndToEndTests).
+        await using var watcher = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, MQTTnet.Formatter.MqttProtocolVersion.V311, null,
+            "alerts/#", "devices/#");
+
+        Assert.Equal(MQTTnet.MqttClientConnectResultCode.Success, watcher.ConnectResult);
+        Assert.Equal(MQTTnet.MqttClientSubscribeResultCode.GrantedQoS1, watcher.SubscribeResults[0]);
+        Assert.Equal(MQTTnet.MqttClientSubscribeResultCode.UnspecifiedError, watcher.SubscribeResults[1]);
+        var alert = await watcher.ReceiveAsync("simulated alert");
+        Assert.StartsWith("alerts/", alert.Topic, StringComparison.Ordinal);
+    }
 }

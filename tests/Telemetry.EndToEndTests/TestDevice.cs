@@ -64,6 +64,20 @@ public sealed partial class TestDevice : IAsyncDisposable
             .WithRetainFlag(retain)
             .Build());
 
+    /// <summary>Waits for the next message on any topic.</summary>
+    public async Task<(string Topic, JsonElement Payload)> ReceiveAsync(string what)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            return await _received.Reader.ReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"No {what} within 20 s.");
+        }
+    }
+
     /// <summary>Waits for a message matching <paramref name="match"/>; fails the test with a message on timeout.</summary>
     public async Task<JsonElement> ReceiveAsync(string topic, Func<JsonElement, bool> match, string what)
     {

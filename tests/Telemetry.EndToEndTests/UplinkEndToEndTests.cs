@@ -110,7 +110,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         // MQTT 5 clients (mosquitto_sub -V mqttv5) leave the id empty and read the assigned one from CONNACK.
         await using var consumer = await service.WatcherAsync(string.Empty, MqttProtocolVersion.V500, "alerts/#");
 
-        Assert.StartsWith("auto-", consumer.AssignedClientId, StringComparison.Ordinal);
+        Assert.StartsWith("auto.", consumer.AssignedClientId, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -172,6 +172,19 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         await using var client = await TestDevice.ConnectAsync(service.MqttPort, user, MqttProtocolVersion.V500, (user, password));
 
         Assert.Equal(MQTTnet.MqttClientConnectResultCode.BadUserNameOrPassword, client.ConnectResult);
+    }
+
+    [Theory]
+    [InlineData("shoe-e2e-10", "", true)] // assigned by the broker, as mosquitto_sub does
+    [InlineData("shoe-e2e-10", "shoe-e2e-10.bench", true)]
+    [InlineData("shoe-e2e-10", "shoe-e2e-1", false)] // another device's id: could take over its session
+    [InlineData("shoe-e2e-10", "shoe-e2e-10-x", false)]
+    public async Task DeviceClientIds_AreItsIdItsIdDotSomethingOrAssigned(string device, string clientId, bool accepted)
+    {
+        await using var client = await TestDevice.ConnectAsync(service.MqttPort, clientId, MqttProtocolVersion.V311,
+            (device, Ingest.Broker.DeviceCredentials.Token(device, ServiceFixture.DeviceSecret)));
+
+        Assert.Equal(accepted, client.ConnectResult == MQTTnet.MqttClientConnectResultCode.Success);
     }
 
     [Fact]
