@@ -58,6 +58,20 @@ public sealed class BrokerOptions
     /// receive maximum). Default 1024.</summary>
     public ushort ReceiveMaximum { get; set; } = 1024;
 
+    /// <summary>External mode: connect to the broker over TLS. Default false.</summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>PEM file of the CA that signed the broker's certificate. Empty: the system's trusted roots.</summary>
+    public string CaFile { get; set; } = string.Empty;
+
+    /// <summary>PEM certificate and key the service presents to a broker that requires client certificates.</summary>
+    public string ClientCertificateFile { get; set; } = string.Empty;
+
+    public string ClientKeyFile { get; set; } = string.Empty;
+
+    /// <summary>Name expected in the broker's certificate, when it differs from <see cref="Host"/>.</summary>
+    public string TlsServerName { get; set; } = string.Empty;
+
     /// <summary>Pause between reconnect attempts and connection checks. Default 1 s.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -39,6 +39,19 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:ReconnectDelay must be positive (was {options.ReconnectDelay}).");
         }
 
+        foreach (var (key, path) in new[] { ("Broker:CaFile", options.CaFile), ("Broker:ClientCertificateFile", options.ClientCertificateFile), ("Broker:ClientKeyFile", options.ClientKeyFile) })
+        {
+            if (path.Length > 0 && !File.Exists(path))
+            {
+                failures.Add($"{key} names a file that does not exist: '{path}'.");
+            }
+        }
+
+        if (options.ClientKeyFile.Length > 0 && options.ClientCertificateFile.Length == 0)
+        {
+            failures.Add("Broker:ClientKeyFile needs Broker:ClientCertificateFile.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

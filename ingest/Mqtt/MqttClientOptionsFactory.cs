@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
 using MQTTnet.Formatter;
 using Telemetry.Ingest.Broker;
@@ -26,11 +28,55 @@ internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options, 
             builder = builder.WithCleanStart(false).WithSessionExpiryInterval((uint)settings.SessionExpiry.TotalSeconds);
         }
 
+        if (settings.UseTls)
+        {
+            builder = builder.WithTlsOptions(Tls(settings));
+        }
+
         if (!string.IsNullOrEmpty(secrets.ServiceUsername))
         {
             builder = builder.WithCredentials(secrets.ServiceUsername, secrets.ServicePassword);
         }
 
         return builder.Build();
+    }
+
+    /// <summary>TLS to the broker: its certificate checked against <c>Broker:CaFile</c> (or the system roots)
+    /// and its name, and the service's own certificate presented when configured.</summary>
+    private static MqttClientTlsOptions Tls(BrokerOptions settings)
+    {
+        var tls = new MqttClientTlsOptionsBuilder()
+            .UseTls()
+            .WithSslProtocols(System.Security.Authentication.SslProtocols.None)
+            .WithTargetHost(settings.TlsServerName.Length > 0 ? settings.TlsServerName : settings.Host);
+        if (settings.CaFile.Length > 0)
+        {
+            // A PEM bundle: one CA or several.
+            var roots = new X509Certificate2Collection();
+            roots.ImportFromPemFile(settings.CaFile);
+            tls = tls.WithCertificateValidationHandler(e => IsTrusted(e, roots));
+        }
+
+        if (settings.ClientCertificateFile.Length > 0)
+        {
+            var certificate = X509Certificate2.CreateFromPemFile(settings.ClientCertificateFile, settings.ClientKeyFile.Length > 0 ? settings.ClientKeyFile : null);
+            tls = tls.WithClientCertificates([certificate]);
+        }
+
+        return tls.Build();
+    }
+
+    private static bool IsTrusted(MqttClientCertificateValidationEventArgs e, X509Certificate2Collection roots)
+    {
+        if ((e.SslPolicyErrors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0 || e.Certificate is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(new X509Certificate2(e.Certificate));
     }
 }

@@ -13,7 +13,7 @@ public sealed class MosquittoServer : ServerProcess
     public const string ReaderUser = "alerts-reader";
     public const string ReaderPassword = "reader-password";
 
-    public MosquittoServer(string deviceSecret, IEnumerable<string> devices)
+    public MosquittoServer(string deviceSecret, IEnumerable<string> devices, string extraConfig = "")
         : base("mosquitto")
     {
         var acl = Path.Combine(RepositoryRoot, "deploy", "mosquitto", "acl");
@@ -38,6 +38,7 @@ public sealed class MosquittoServer : ServerProcess
             log_dest stdout
             log_type error
             log_type warning
+            {extraConfig}
             """);
     }
 

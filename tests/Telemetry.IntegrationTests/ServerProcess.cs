@@ -32,7 +32,9 @@ public abstract class ServerProcess : IAsyncDisposable
         }
     }
 
-    public async Task StartAsync()
+    public Task StartAsync() => StartAsync(TimeSpan.FromSeconds(60));
+
+    public async Task StartAsync(TimeSpan readyWithin)
     {
         var (file, args) = Command();
         var info = new ProcessStartInfo(Locate(file)) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Directory };
@@ -47,7 +49,7 @@ public abstract class ServerProcess : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow + readyWithin;
         while (!await IsReadyAsync())
         {
             if (_process.HasExited || DateTime.UtcNow > deadline)
