@@ -102,6 +102,13 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
 
         var listed = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts?device={id}", UriKind.Relative))).RootElement;
         Assert.Equal(alert.GetProperty("id").GetString(), Assert.Single(listed.EnumerateArray()).GetProperty("id").GetString());
+
+        // The same event is a point of the maintenance_alert measurement.
+        var stored = Directory.GetFiles(Path.Combine(service.DataDirectory, "lines")).SelectMany(File.ReadLines)
+            .Where(l => l.StartsWith($"maintenance_alert,device={id},", StringComparison.Ordinal)).ToList();
+        Assert.Matches(
+            $"^maintenance_alert,device={id},kind=shoe,model=aerorun-3,batch=2025w28-sz2,code=shoe\\.cushioning\\.replace_soon,severity=warning,state=raised id=\"{alert.GetProperty("id").GetString()}\",message=\"Cushioning is at about .*,distance_km=180,.*",
+            Assert.Single(stored));
     }
 
     [Fact]
