@@ -117,8 +117,9 @@ internal sealed class LineProtocol
     {
         var span = _buffer.GetSpan((text.Length * 6) + 4);
         var written = 0;
-        foreach (var rune in text.EnumerateRunes())
+        foreach (var original in text.EnumerateRunes())
         {
+            var rune = set != EscapeSet.StringField && Rune.IsControl(original) ? new Rune(' ') : original;
             var c = rune.Value;
             var escape = set switch
             {
@@ -131,8 +132,7 @@ internal sealed class LineProtocol
                 span[written++] = (byte)'\\';
             }
 
-            var r = set != EscapeSet.StringField && Rune.IsControl(rune) ? new Rune(' ') : rune;
-            written += r.EncodeToUtf8(span[written..]);
+            written += rune.EncodeToUtf8(span[written..]);
         }
 
         _buffer.Advance(written);

@@ -25,10 +25,73 @@ public sealed class OptionsTests
         Assert.Contains("Uplink:AckInterval", result.FailureMessage);
     }
 
+    [Theory]
+    [InlineData("influx:8086", "Influx:Url")]
+    [InlineData("ftp://influx", "Influx:Url")]
+    public void BadInfluxUrl_FailsNamingTheKey(string url, string key)
+    {
+        var result = new OptionsValidators().Validate(null, new Telemetry.Ingest.Storage.InfluxOptions { Url = url });
+
+        Assert.True(result.Failed);
+        Assert.Contains(key, result.FailureMessage);
+    }
+
+    [Fact]
+    public void InfluxV2WithoutOrg_FailsNamingTheKeys()
+    {
+        var result = new OptionsValidators().Validate(null, new Telemetry.Ingest.Storage.InfluxOptions
+        {
+            Url = "http://127.0.0.1:8086",
+            ApiVersion = Telemetry.Ingest.Storage.InfluxApiVersion.V2,
+        });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Influx:Org", result.FailureMessage);
+    }
+
+    [Fact]
+    public void RedisTwinsWithoutAConnectionString_FailNamingTheKey()
+    {
+        var result = new OptionsValidators().Validate(null, new Telemetry.Ingest.Twins.TwinOptions { Store = Telemetry.Ingest.Twins.TwinStore.Redis });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Twins:Redis", result.FailureMessage);
+    }
+
+    [Fact]
+    public void MissingCaFile_FailsNamingTheKey()
+    {
+        var result = new BrokerOptionsValidator().Validate(null, new BrokerOptions { UseTls = true, CaFile = "/nonexistent/ca.pem" });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Broker:CaFile", result.FailureMessage);
+    }
+
     [Fact]
     public void Defaults_AreValid()
     {
         Assert.True(new BrokerOptionsValidator().Validate(null, new BrokerOptions()).Succeeded);
         Assert.True(new OptionsValidators().Validate(null, new UplinkOptions()).Succeeded);
+        Assert.True(new OptionsValidators().Validate(null, new Telemetry.Ingest.Storage.InfluxOptions()).Succeeded);
+        Assert.True(new OptionsValidators().Validate(null, new Telemetry.Ingest.Storage.StorageOptions()).Succeeded);
+        Assert.True(new OptionsValidators().Validate(null, new Telemetry.Ingest.Twins.TwinOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void CredentialsCommand_PrintsTokensAndMosquittoLines()
+    {
+        using var tokens = new StringWriter();
+        using var lines = new StringWriter();
+        using var errors = new StringWriter();
+
+        Assert.Equal(0, CredentialsCommand.Run(["--Broker:DeviceSecret", "s3cret", "shoe-00001"], tokens, errors));
+        Assert.Equal(0, CredentialsCommand.Run(["--mosquitto", "--Broker:DeviceSecret", "s3cret", "--simulated", "2"], lines, errors));
+        Assert.Equal(2, CredentialsCommand.Run(["not a device"], tokens, errors));
+
+        Assert.Equal($"shoe-00001 {DeviceCredentials.Token("shoe-00001", "s3cret")}", tokens.ToString().Trim());
+        Assert.Collection(lines.ToString().Trim().Split('\n'),
+            l => Assert.Matches(@"^shoe-00001:\$7\$101\$[A-Za-z0-9+/=]{16}\$[A-Za-z0-9+/=]{88}$", l),
+            l => Assert.StartsWith("band-00002:$7$101$", l, StringComparison.Ordinal));
+        Assert.Contains("is not a device id", errors.ToString(), StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,103 @@
+using System.Text;
+using Telemetry.Ingest.Storage;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+public sealed class LineProtocolTests
+{
+    [Fact]
+    public void EscapesEachPartAsInfluxDbRequires()
+    {
+        var lines = new LineProtocol();
+        lines.Measurement("my measure,ment").Tag("tag key", "a,b=c d").Tag("empty", "").Tag("nl", "x\ny")
+            .Field("f=1", 1.5).Field("i", 42L).Field("s", "say \"hi\" \\o/").End(1795428000123);
+
+        Assert.Equal(
+            "my\\ measure\\,ment,tag\\ key=a\\,b\\=c\\ d,nl=x\\ y f\\=1=1.5,i=42i,s=\"say \\\"hi\\\" \\\\o/\" 1795428000123\n",
+            Encoding.UTF8.GetString(lines.Written.Span));
+        Assert.Equal(1, lines.LineCount);
+    }
+
+    [Theory]
+    [InlineData(81.0, "81")]
+    [InlineData(0.1, "0.1")]
+    [InlineData(-12.25, "-12.25")]
+    [InlineData(1e-5, "1E-05")]
+    public void FloatsRoundTripAndNeverGetTheIntegerSuffix(double value, string expected)
+    {
+        var lines = new LineProtocol();
+        lines.Measurement("m").Field("v", value).End(1);
+
+        Assert.Equal($"m v={expected} 1\n", Encoding.UTF8.GetString(lines.Written.Span));
+    }
+
+    [Fact]
+    public void NonFiniteFloats_AreRefused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LineProtocol().Measurement("m").Field("v", double.NaN));
+
+    [Fact]
+    public void Chunk_CountsWholeLines()
+    {
+        var text = Encoding.UTF8.GetBytes("a v=1 1\nb v=2 2\nc v=3 3\n");
+
+        Assert.Equal((16, 2), InfluxStore.Chunk(text, 2));
+        Assert.Equal((24, 3), InfluxStore.Chunk(text, 10));
+        Assert.Equal(3, InfluxStore.CountLines(text));
+    }
+
+    [Fact]
+    public void SpillFile_CutsATornLastLineAndReplaysInOrder()
+    {
+        var dir = Directory.CreateTempSubdirectory("spill-").FullName;
+        try
+        {
+            using (var spill = new SpillFile(dir))
+            {
+                spill.Append("a v=1 1\nb v=2 2\n"u8);
+            }
+
+            // A crash in the middle of an append leaves half a line.
+            File.AppendAllText(Path.Combine(dir, "influx-spill.lp"), "c v=");
+
+            using var reopened = new SpillFile(dir);
+            var buffer = new byte[1024];
+            var (bytes, lines) = reopened.ReadChunk(buffer, 1);
+            Assert.Equal("a v=1 1\n", Encoding.UTF8.GetString(buffer, 0, bytes));
+            reopened.Advance(bytes);
+            (bytes, lines) = reopened.ReadChunk(buffer, 10);
+            Assert.Equal(("b v=2 2\n", 1), (Encoding.UTF8.GetString(buffer, 0, bytes), lines));
+            reopened.Advance(bytes);
+            Assert.False(reopened.HasPending);
+            Assert.False(File.Exists(Path.Combine(dir, "influx-spill.lp")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SpillFile_ResumesFromItsCursorAfterARestart()
+    {
+        var dir = Directory.CreateTempSubdirectory("spill-").FullName;
+        try
+        {
+            using (var spill = new SpillFile(dir))
+            {
+                spill.Append("a v=1 1\nb v=2 2\nc v=3 3\n"u8);
+                var (bytes, _) = spill.ReadChunk(new byte[1024], 1);
+                spill.Advance(bytes);
+            }
+
+            using var reopened = new SpillFile(dir);
+            var buffer = new byte[1024];
+            var (read, lines) = reopened.ReadChunk(buffer, 10);
+            Assert.Equal(("b v=2 2\nc v=3 3\n", 2), (Encoding.UTF8.GetString(buffer, 0, read), lines));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
