@@ -20,6 +20,18 @@ public sealed class BrokerOptions
     /// </summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>
+    /// Put the packet-size guard in front of the embedded broker (see PacketSizeGuard). Unset (default): on
+    /// whenever <see cref="BindAddress"/> is not a loopback address.
+    /// </summary>
+    public bool? Guard { get; set; }
+
+    /// <summary>Largest packet a client may send through the guard, in bytes. Default 131072 (uplink payloads are at most 64 KiB).</summary>
+    public int MaxPacketSize { get; set; } = 128 * 1024;
+
+    /// <summary>Largest first packet (CONNECT, sent before authentication) through the guard. Default 8192.</summary>
+    public int MaxConnectPacketSize { get; set; } = 8 * 1024;
+
     /// <summary>Whether the embedded broker accepts clients without credentials, with full access. Default
     /// false; meant only for a lab.</summary>
     public bool AllowAnonymous { get; set; }

@@ -47,6 +47,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             }
         }
 
+        if (options.MaxPacketSize is < 1024 or > 268_435_455 || options.MaxConnectPacketSize is < 64 or > 268_435_455)
+        {
+            failures.Add($"Broker:MaxPacketSize must be 1024..268435455 and Broker:MaxConnectPacketSize 64..268435455 (were {options.MaxPacketSize}, {options.MaxConnectPacketSize}).");
+        }
+
         if (options.ClientKeyFile.Length > 0 && options.ClientCertificateFile.Length == 0)
         {
             failures.Add("Broker:ClientKeyFile needs Broker:ClientCertificateFile.");

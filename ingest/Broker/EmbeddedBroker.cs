@@ -25,6 +25,7 @@ internal sealed partial class EmbeddedBroker(
 
     private MqttServer? _server;
     private ClientIdAssigningAdapter? _adapter;
+    private PacketSizeGuard? _guard;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -34,10 +35,13 @@ internal sealed partial class EmbeddedBroker(
             return;
         }
 
+        var bind = IPAddress.Parse(settings.BindAddress);
+        var guarded = settings.Guard ?? !IPAddress.IsLoopback(bind);
+        var brokerPort = guarded ? FreeLoopbackPort() : settings.Port;
         var serverOptions = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(settings.BindAddress))
-            .WithDefaultEndpointPort(settings.Port)
+            .WithDefaultEndpointBoundIPAddress(guarded ? IPAddress.Loopback : bind)
+            .WithDefaultEndpointPort(brokerPort)
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(MaxPendingPerClient)
             .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropNewMessage)
@@ -78,6 +82,13 @@ internal sealed partial class EmbeddedBroker(
         };
 
         await _server.StartAsync();
+        if (guarded)
+        {
+            // Clients reach MQTTnet only through the guard, which checks every packet's announced size first.
+            _guard = new PacketSizeGuard(new IPEndPoint(bind, settings.Port), brokerPort, settings.MaxConnectPacketSize, settings.MaxPacketSize, logger);
+            _guard.Start();
+        }
+
         LogStarted(logger, settings.BindAddress, settings.Port, settings.AllowAnonymous ? "full access" : AnonymousConsumers(settings) ? "read alerts/# and quality/# only" : "refused");
     }
 
@@ -138,6 +149,16 @@ internal sealed partial class EmbeddedBroker(
     private bool AnonymousConsumers(BrokerOptions settings) =>
         settings.AnonymousConsumers ?? (simulation.Value.Devices > 0 && IPAddress.IsLoopback(IPAddress.Parse(settings.BindAddress)));
 
+    private static int FreeLoopbackPort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    /// <summary>Connections the guard closed for announcing too large a packet (null without a guard).</summary>
+    public long? GuardRefusals => _guard?.Refused;
+
     private static (ClientRole Role, string? Device) Identity(System.Collections.IDictionary items) =>
         items[RoleKey] is ClientRole role ? (role, items[DeviceKey] as string) : (ClientRole.Device, null);
 
@@ -147,6 +168,12 @@ internal sealed partial class EmbeddedBroker(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_guard is not null)
+        {
+            await _guard.DisposeAsync();
+            _guard = null;
+        }
+
         if (_server is not null)
         {
             await _server.StopAsync();
