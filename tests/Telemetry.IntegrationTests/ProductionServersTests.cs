@@ -31,6 +31,13 @@ public sealed class ProductionServersTests(ProductionServers stack) : IClassFixt
 
         var sent = devices.Sum(d => d.ReadingsSent);
         Assert.Equal(sent, await stack.StoredAsync("sys-out-"));
+        // Values round-trip: the first message of sys-out-0 carried distance_m 10..19 and steps 0, one second apart.
+        var first = await stack.Influx.QueryAsync(ProductionServers.Database,
+            "SELECT distance_m, steps, boot, seq FROM shoe WHERE device = 'sys-out-0' ORDER BY time LIMIT 3");
+        Assert.Equal(
+            [(BaseMs, 10.0, 0L, "it1", 0L), (BaseMs + 1000, 11.0, 0L, "it1", 0L), (BaseMs + 2000, 12.0, 0L, "it1", 0L)],
+            first.Select(r => (r[0].GetInt64(), r[1].GetDouble(), r[2].GetInt64(), r[3].GetString(), r[4].GetInt64())));
+
         // Every point carries the tags from the device's birth.
         Assert.Equal(sent, await stack.Influx.CountAsync(ProductionServers.Database,
             "SELECT count(seq) FROM shoe WHERE device =~ /^sys-out-/ AND model = 'aerorun-3' AND batch = '2026w01-it'"));
