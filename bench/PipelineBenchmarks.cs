@@ -56,6 +56,29 @@ public class PipelineBenchmarks
         return readings;
     }
 
+    /// <summary>The same round, formatted as the InfluxDB line protocol the store receives (one line per reading).</summary>
+    [Benchmark(OperationsPerInvoke = MessagesPerRound * Payloads.ReadingsPerMessage)]
+    public int PayloadToLineProtocol()
+    {
+        foreach (var message in _messages)
+        {
+            _worker.Stage(message, Payloads.NowMs);
+        }
+
+        _lines.Clear();
+        foreach (var builder in _worker.Round)
+        {
+            builder.WriteLines(_lines, Birth);
+        }
+
+        _worker.ReleaseRound();
+        return _lines.LineCount;
+    }
+
+    private static readonly DeviceBirth Birth = new() { Kind = "shoe", Model = "aerorun-3", Batch = "2025w28-sz2", Firmware = "1.4.2" };
+
+    private readonly Telemetry.Ingest.Storage.LineProtocol _lines = new(1 << 20);
+
     private sealed class NoReplies : IDeviceReplies
     {
         public void Ack(string deviceId, MessageKey ack)

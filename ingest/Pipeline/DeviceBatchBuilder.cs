@@ -11,6 +11,7 @@ internal sealed class DeviceBatchBuilder
     private readonly List<BatchMessage> _messages = [];
     private readonly List<ReadingRecord> _readings = [];
     private readonly List<MetricValue> _metrics = [];
+    private byte[] _prefix = new byte[256];
 
     public string DeviceId { get; private set; } = string.Empty;
 
@@ -75,13 +76,28 @@ internal sealed class DeviceBatchBuilder
             return;
         }
 
-        var measurement = birth?.Kind ?? GuessKind();
+        // The measurement and tags are the same for every line of the device: escape them once, copy after.
+        var start = lines.Length;
+        lines.Measurement(birth?.Kind ?? GuessKind()).Tag("device", DeviceId).Tag("model", birth?.Model).Tag("batch", birth?.Batch);
+        var prefixLength = lines.Length - start;
+        if (_prefix.Length < prefixLength)
+        {
+            _prefix = new byte[Math.Max(prefixLength, _prefix.Length * 2)];
+        }
+
+        lines.Written.Span.Slice(start, prefixLength).CopyTo(_prefix);
+        var firstLine = true;
         foreach (var message in _messages)
         {
             for (var r = message.FirstReading; r < message.FirstReading + message.ReadingCount; r++)
             {
                 var reading = _readings[r];
-                lines.Measurement(measurement).Tag("device", DeviceId).Tag("model", birth?.Model).Tag("batch", birth?.Batch);
+                if (!firstLine)
+                {
+                    lines.Prefix(_prefix.AsSpan(0, prefixLength));
+                }
+
+                firstLine = false;
                 for (var m = reading.MetricStart; m < reading.MetricStart + reading.MetricCount; m++)
                 {
                     var metric = _metrics[m];

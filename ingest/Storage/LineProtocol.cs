@@ -31,6 +31,18 @@ internal sealed class LineProtocol
         _firstField = true;
     }
 
+    /// <summary>Bytes written so far.</summary>
+    public int Length => _buffer.WrittenCount;
+
+    /// <summary>Starts a line with an already escaped <c>measurement,tags</c> prefix (see <see cref="Length"/>).</summary>
+    public LineProtocol Prefix(ReadOnlySpan<byte> measurementAndTags)
+    {
+        _firstField = true;
+        measurementAndTags.CopyTo(_buffer.GetSpan(measurementAndTags.Length));
+        _buffer.Advance(measurementAndTags.Length);
+        return this;
+    }
+
     public LineProtocol Measurement(string name)
     {
         _firstField = true;
@@ -113,8 +125,27 @@ internal sealed class LineProtocol
         StringField,
     }
 
+    private static readonly SearchValues<char> MeasurementSpecials = SearchValues.Create(", " + Controls());
+    private static readonly SearchValues<char> KeySpecials = SearchValues.Create(",= " + Controls());
+    private static readonly SearchValues<char> StringSpecials = SearchValues.Create("\"\\");
+
+    private static string Controls() => new([.. Enumerable.Range(0, 32).Select(i => (char)i), (char)127]);
+
     private void WriteEscaped(string text, EscapeSet set)
     {
+        var specials = set switch
+        {
+            EscapeSet.Measurement => MeasurementSpecials,
+            EscapeSet.Key => KeySpecials,
+            _ => StringSpecials,
+        };
+        if (!text.AsSpan().ContainsAny(specials) && !text.AsSpan().ContainsAnyInRange('\u0080', '\u009F'))
+        {
+            // The common case (catalogue names, ids): nothing to escape or replace, so encode in one go.
+            _buffer.Advance(Encoding.UTF8.GetBytes(text, _buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length))));
+            return;
+        }
+
         var span = _buffer.GetSpan((text.Length * 6) + 4);
         var written = 0;
         foreach (var original in text.EnumerateRunes())
