@@ -102,6 +102,43 @@ public sealed class FakeInfluxTests : IDisposable
         Assert.Equal(0, _counters.Spilled);
     }
 
+    [Fact]
+    public async Task LongOutage_SpillsToDiskWithoutGrowingTheHeap()
+    {
+        // Nothing listens on this port: every write fails at once, as during an outage of any length.
+        var store = new InfluxStore(new HttpClient(), Options.Create(new InfluxOptions
+        {
+            Url = $"http://127.0.0.1:{ServerProcess.FreePort()}",
+            Attempts = 1,
+            RetryDelay = TimeSpan.FromMilliseconds(50),
+            MaxRetryDelay = TimeSpan.FromSeconds(1),
+            CreateDatabase = false,
+        }), Options.Create(new StorageOptions { DataDirectory = _data }), _counters, TimeProvider.System, NullLogger<InfluxStore>.Instance);
+        await store.StartAsync(CancellationToken.None);
+        var batch = new StringBuilder();
+        for (var i = 0; i < 500; i++)
+        {
+            batch.Append(System.Globalization.CultureInfo.InvariantCulture, $"shoe,device=shoe-{i % 50:D5},model=aerorun-3,batch=2025w28 distance_m={i}.5,steps={i}i,boot=\"b1\",seq={i}i {1_700_000_000_000 + i}\n");
+        }
+
+        var payload = Encoding.UTF8.GetBytes(batch.ToString());
+        Assert.True(await store.StoreAsync(payload, 500, CancellationToken.None));
+        var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+        for (var i = 0; i < 400; i++)
+        {
+            Assert.True(await store.StoreAsync(payload, 500, CancellationToken.None));
+        }
+
+        var heapGrowth = GC.GetTotalMemory(forceFullCollection: true) - heapBefore;
+        var spilledBytes = new FileInfo(Path.Combine(_data, "influx-spill.lp")).Length;
+        await store.StopAsync(CancellationToken.None);
+        store.Dispose();
+
+        Assert.Equal(401 * 500, _counters.Spilled);
+        Assert.Equal(401L * payload.Length, spilledBytes);
+        Assert.True(heapGrowth < spilledBytes / 8, $"heap grew {heapGrowth >> 10} KiB while {spilledBytes >> 10} KiB were spilled");
+    }
+
     private async Task ServeAsync()
     {
         while (_listener.IsListening)
