@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using Telemetry.Models.Rul;
+
+namespace Telemetry.Models.Cli;
+
+/// <summary>
+/// <c>dotnet run --project models -- COMMAND</c>. Progress goes to standard error with elapsed time; the
+/// result ends with a metrics table on standard output. Bad input ends with a message and exit code 2.
+/// </summary>
+public static class ModelCommands
+{
+    private const string Usage = """
+        usage:
+          train-rul   --csv FILE --unit COL --time COL --out MODEL.zip [--cap N] [--window W] [--trees T] [--seed S]
+          predict-rul --model MODEL.zip --csv FILE --unit COL --time COL --out PREDICTIONS.csv
+        """;
+
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            return Task.FromResult(args switch
+            {
+                ["train-rul", .. var rest] => TrainRul(Options.Parse(rest), output, error),
+                ["predict-rul", .. var rest] => PredictRul(Options.Parse(rest), output, error),
+                _ => Fail(error, Usage),
+            });
+        }
+        catch (RunTableException e)
+        {
+            return Task.FromResult(Fail(error, e.Message));
+        }
+    }
+
+    private static int TrainRul(Options options, TextWriter output, TextWriter error)
+    {
+        var progress = new Stopwatch();
+        progress.Start();
+        var log = new Progress(error, progress);
+        var csv = options.Required("--csv");
+        var table = RunTable.Read(csv, options.Required("--unit"), options.Required("--time"));
+        log.Report($"read {table.RowCount} rows of {table.Units.Count} units, {table.Columns.Length} numeric columns");
+        var settings = new RulSettings
+        {
+            Cap = options.Number("--cap"),
+            Window = (int)(options.Number("--window") ?? 15),
+            Trees = (int)(options.Number("--trees") ?? 200),
+            Seed = (int)(options.Number("--seed") ?? 7),
+        };
+        var (model, metrics) = RulModel.Train(table, settings, log);
+        var outPath = options.Required("--out");
+        model.Save(outPath);
+        log.Report($"wrote {outPath}");
+
+        output.WriteLine();
+        output.WriteLine(Invariant($"| held-out units | rows | RMSE | MAE | constant-mean RMSE | constant-mean MAE |"));
+        output.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        output.WriteLine(Invariant($"| {metrics.TestUnits} (trained on {metrics.TrainUnits}) | {metrics.TestRows} | {metrics.Rmse:F2} | {metrics.Mae:F2} | {metrics.BaselineRmse:F2} | {metrics.BaselineMae:F2} |"));
+        output.WriteLine(Invariant($"features: {metrics.Features}; columns dropped as constant: {metrics.DroppedColumns}; label cap: {(settings.Cap is { } c ? c.ToString(CultureInfo.InvariantCulture) : "none")}"));
+        return 0;
+    }
+
+    private static int PredictRul(Options options, TextWriter output, TextWriter error)
+    {
+        var clock = Stopwatch.StartNew();
+        var log = new Progress(error, clock);
+        var model = RulModel.Load(options.Required("--model"));
+        var table = RunTable.Read(options.Required("--csv"), options.Required("--unit"), options.Required("--time"), requireTwoRows: false);
+        log.Report($"read {table.RowCount} rows of {table.Units.Count} units");
+        var predictions = model.PredictLast(table);
+        var outPath = options.Required("--out");
+        using (var writer = new StreamWriter(outPath))
+        {
+            writer.WriteLine("unit,rul");
+            foreach (var (unit, rul) in predictions)
+            {
+                writer.WriteLine(Invariant($"{unit},{rul:F2}"));
+            }
+        }
+
+        log.Report($"wrote {predictions.Count} predictions to {outPath}");
+        output.WriteLine();
+        output.WriteLine("| units | mean predicted RUL | min | max |");
+        output.WriteLine("|---:|---:|---:|---:|");
+        output.WriteLine(Invariant($"| {predictions.Count} | {predictions.Average(p => p.Rul):F1} | {predictions.Min(p => p.Rul):F1} | {predictions.Max(p => p.Rul):F1} |"));
+        return 0;
+    }
+
+    private static int Fail(TextWriter error, string message)
+    {
+        error.WriteLine(message);
+        return 2;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed class Progress(TextWriter error, Stopwatch clock) : IProgress<string>
+    {
+        public void Report(string value) => error.WriteLine(Invariant($"[{clock.Elapsed.TotalSeconds,6:F1} s] {value}"));
+    }
+
+    private sealed class Options
+    {
+        private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+        public static Options Parse(string[] args)
+        {
+            var options = new Options();
+            for (var i = 0; i < args.Length; i++)
+            {
+                if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                {
+                    throw new RunTableException($"'{args[i]}' is not an option with a value.\n{Usage}");
+                }
+
+                options._values[args[i]] = args[++i];
+            }
+
+            return options;
+        }
+
+        public string Required(string name) =>
+            _values.TryGetValue(name, out var value) ? value : throw new RunTableException($"{name} is required.\n{Usage}");
+
+        public double? Number(string name)
+        {
+            if (!_values.TryGetValue(name, out var text))
+            {
+                return null;
+            }
+
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
+                ? value
+                : throw new RunTableException($"{name} must be a positive number (was '{text}').");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Telemetry.Models.Cli;
+
+return await ModelCommands.RunAsync(args, Console.Out, Console.Error);
