@@ -16,16 +16,20 @@ public sealed class SimulatedBand : SimulatedDevice
     private DateTimeOffset _nextSample;
     private DateTimeOffset _nextCharge;
 
-    public SimulatedBand(string id, SimulatedBirth birth, int seed, double initialCycles, bool earlyFade)
-        : base(id, birth, seed)
+    public SimulatedBand(string id, SimulatedBirth birth, int seed, double initialCycles, SimulatedFault? fault = null)
+        : base(id, birth, seed, fault)
     {
         _ratedMah = birth.RatedCapacityMah ?? 300;
-        _cyclesTo80 = Gaussian(545, 30) / (earlyFade ? 2.5 : 1);
+        _cyclesTo80 = Gaussian(545, 30);
         _cycles = initialCycles;
     }
 
-    // A cell this far gone has failed; the clamp keeps the gauge in a physical range.
-    public override double TrueWearPct => Math.Max(40, 100 - (20 * _cycles / _cyclesTo80));
+    // Early fade: from its onset the cell loses capacity 2.5 times as fast per cycle. A cell this far gone has
+    // failed; the clamp keeps the gauge in a physical range.
+    public override double TrueWearPct => Math.Max(40, 100 - (20 * (_cycles + (2.5 - 1) * _fastCycles) / _cyclesTo80));
+
+    private double _fastCycles;
+    private double _humidityOffset;
 
     public override void Advance(DateTimeOffset until, List<SimulatedReading> readings)
     {
@@ -39,13 +43,25 @@ public sealed class SimulatedBand : SimulatedDevice
         {
             if (_nextCharge <= _nextSample)
             {
-                _cycles += (100 - _chargePct) / 100;
+                var cycle = (100 - _chargePct) / 100;
+                _cycles += cycle;
+                if (Faulty(FaultMode.EarlyBatteryFade, _nextCharge))
+                {
+                    _fastCycles += cycle;
+                }
+
                 _chargePct = 100;
                 readings.Add(ChargeSummary(_nextCharge));
                 _nextCharge += TimeSpan.FromHours(20 + Random.Next(8));
             }
 
             _chargePct = Math.Max(3, _chargePct - Gaussian(0.85, 0.2));
+            if (Faulty(FaultMode.WaterIngress, _nextSample))
+            {
+                // Water behind a failed seal: humidity climbs over a few samples and stays high.
+                _humidityOffset = Math.Min(40, _humidityOffset + Gaussian(14, 3));
+            }
+
             readings.Add(Sample(_nextSample));
             _nextSample += SampleInterval;
         }
@@ -58,7 +74,7 @@ public sealed class SimulatedBand : SimulatedDevice
         new("battery_pct", Math.Round(_chargePct, 1)),
         new("battery_mv", Math.Round(3300 + (9 * _chargePct) + Gaussian(0, 10))),
         new("temp_c", Math.Round(Gaussian(32, 1), 1)),
-        new("humidity_pct", Math.Round(Gaussian(38, 3), 1)),
+        new("humidity_pct", Math.Round(Math.Clamp(Gaussian(38 + _humidityOffset, 3), 0, 100), 1)),
         new("hr_snr_db", Math.Round(Gaussian(24, 2), 1)),
     ]);
 

@@ -19,15 +19,15 @@ public sealed class SimulatedShoe : SimulatedDevice
     private double _batteryPct = 100;
     private DateTimeOffset _nextRun;
 
-    public SimulatedShoe(string id, SimulatedBirth birth, int seed, double weeklyKm, bool prematureCollapse)
-        : base(id, birth, seed)
+    public SimulatedShoe(string id, SimulatedBirth birth, int seed, double weeklyKm, SimulatedFault? fault = null)
+        : base(id, birth, seed, fault)
     {
         _weeklyKm = weeklyKm;
         _runsPerWeek = 3 + Random.Next(4);
         _paceMinPerKm = 4.5 + (Random.NextDouble() * 2);
         _surfaceFactor = 0.9 + (Random.NextDouble() * 0.3);
         _baseImpactG = Gaussian(10, 1.2);
-        _collapseFactor = prematureCollapse ? 2.5 : 1;
+        _collapseFactor = fault?.Mode == FaultMode.PrematureCollapse ? 2.5 : 1;
     }
 
     public double DistanceKm { get; private set; }
@@ -64,6 +64,11 @@ public sealed class SimulatedShoe : SimulatedDevice
         DistanceKm += km;
 
         var wornFraction = (100 - TrueWearPct) / 100;
+        // Delamination: a loose sole strikes harder and stays on the ground longer (a step, DOMAIN.md).
+        var delaminated = Faulty(FaultMode.Delamination, at);
+        // Magnitudes assumed (DOMAIN.md gives none): +25% impact, +12% ground contact.
+        var impactStep = delaminated ? 1.25 : 1;
+        var contactStep = delaminated ? 1.12 : 1;
         var durationS = km * pace * 60;
         var cadence = Math.Clamp(Gaussian(178 - ((pace - 5) * 6), 3), 140, 200);
         _batteryPct = Math.Max(5, _batteryPct - (durationS / 3600 * 1.5));
@@ -78,8 +83,8 @@ public sealed class SimulatedShoe : SimulatedDevice
             new("duration_s", Math.Round(durationS)),
             new("steps", Math.Round(durationS / 60 * cadence)),
             // A worn midsole passes more of the strike through: +13% at full published wear (≈ +5% at 500 km).
-            new("impact_g", Math.Round(Math.Clamp(Gaussian(_baseImpactG * (1 + (0.13 * wornFraction / 0.4)), 0.5), 2, 39), 2)),
-            new("contact_ms", Math.Round(Gaussian(200 + ((pace - 4) * 25), 6), 1)),
+            new("impact_g", Math.Round(Math.Clamp(Gaussian(_baseImpactG * impactStep * (1 + (0.13 * wornFraction / 0.4)), 0.5), 2, 39), 2)),
+            new("contact_ms", Math.Round(Gaussian((200 + ((pace - 4) * 25)) * contactStep, 6), 1)),
             new("cadence_spm", Math.Round(cadence, 1)),
             new("pronation_deg", Math.Round(Gaussian(6, 1.5), 1)),
             new("midsole_temp_c", Math.Round(Gaussian(22, 4), 1)),

@@ -105,3 +105,35 @@ public sealed class RulTests : IDisposable
         Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
     }
 }
+
+public sealed class FaultDetectionTests
+{
+    [Fact]
+    public void OnAGeneratedFleet_SuddenFaultsAreCaughtWithin5Readings_AndHealthyDevicesStayQuiet()
+    {
+        // A fleet where the defective batch is a quarter of devices, so that enough faults occur in a fast test.
+        var fleet = Telemetry.Models.Simulation.FleetGenerator.Create(500, seed: 404);
+
+        var result = Telemetry.Models.Faults.FaultEvaluation.Run(fleet, TimeSpan.FromDays(150), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+        Assert.True(result.SuddenFaults >= 15, $"only {result.SuddenFaults} sudden faults in the fleet");
+        Assert.True(result.DetectionRate >= 0.9, $"detected {result.DetectedWithin5}/{result.SuddenFaults} within 5 readings");
+        Assert.True(result.FalseAlertRate < 0.01, $"{result.HealthyFalseAlerts}/{result.HealthyDevices} healthy devices alerted");
+        // Fading is gradual: a fade that began in the last weeks of the run may not be visible yet.
+        Assert.True(result.FadeDetected >= 0.8 * result.FadeFaults, $"{result.FadeDetected}/{result.FadeFaults} fades detected");
+    }
+
+    [Fact]
+    public void ASingleWildReading_DoesNotRaiseAnything()
+    {
+        var state = new Telemetry.Models.Faults.DeviceFaultState();
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.Null(state.ObserveShoe(10 + (0.3 * Math.Sin(i)), 220 + (5 * Math.Cos(i))));
+        }
+
+        Assert.Null(state.ObserveShoe(30, 400)); // one outlier
+        Assert.Null(state.ObserveShoe(10, 220));
+        Assert.Null(state.ObserveShoe(10.1, 221));
+    }
+}
