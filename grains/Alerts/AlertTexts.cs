@@ -32,6 +32,17 @@ public static class AlertTexts
         ? Format($"Battery health is at about {healthPct:0}% of new after {c} charge cycles, so the band runs down sooner than it used to. A battery service is recommended.")
         : Format($"Battery health is at about {healthPct:0}% of new, so the band runs down sooner than it used to. A battery service is recommended.");
 
+    public static string Fault(string code) => code switch
+    {
+        AlertCodes.ShoeDelaminationSuspected =>
+            "Your shoe has started to strike harder and stay on the ground longer than it used to, which often means the sole is coming loose. Please have it checked; it may be covered by warranty.",
+        AlertCodes.BandWaterIngressSuspected =>
+            "Moisture seems to have got inside your band and is not drying out. Dry it, avoid water for now, and have the seal checked.",
+        AlertCodes.BandBatteryFadingFast =>
+            "Your band's battery is losing capacity much faster than normal for its age. A battery check is recommended; it may be covered by warranty.",
+        _ => "A possible fault was detected. Please have the device checked.",
+    };
+
     public static string Superseded(string code) => $"Replaced by a more urgent alert ({code}).";
 
     public static string Recovered(string what, double pct) => Format($"{what} is back at about {pct:0}% of new. No action needed.");

@@ -155,9 +155,13 @@ internal sealed partial class DeviceGrain(
         }
     }
 
+    /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
+    private readonly List<Telemetry.Models.Faults.FaultFinding> _findings = [];
+
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
         State.Readings++;
+        double? impact = null, contact = null, humidity = null, cycles = null, capacity = null;
         State.FirstReadingMs = State.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         State.LastReadingMs = State.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
 
@@ -176,12 +180,21 @@ internal sealed partial class DeviceGrain(
                     break;
                 case "charge_cycles":
                     State.ChargeCycles = Math.Max(State.ChargeCycles ?? 0, (long)value);
+                    cycles = value;
                     break;
                 case "impact_g":
                     ApplyImpact(value);
+                    impact = value;
+                    break;
+                case "contact_ms":
+                    contact = value;
+                    break;
+                case "humidity_pct":
+                    humidity = value;
                     break;
                 case "capacity_mah":
                     ApplyCapacity(value);
+                    capacity = value;
                     break;
                 default:
                     break;
@@ -191,6 +204,17 @@ internal sealed partial class DeviceGrain(
             {
                 State.LastValues[name] = value;
             }
+        }
+
+        var finding = State.Birth?.Kind switch
+        {
+            "shoe" => State.Faults.ObserveShoe(impact, contact),
+            "band" => State.Faults.ObserveBand(humidity, cycles, capacity, State.ReferenceCapacityMah),
+            _ => null,
+        };
+        if (finding is not null)
+        {
+            _findings.Add(finding);
         }
     }
 
@@ -293,7 +317,35 @@ internal sealed partial class DeviceGrain(
                 break;
         }
 
+        RaiseFaults(now, events);
         return events;
+    }
+
+    /// <summary>
+    /// One open alert per fault code: a fault stays suspected until after-sales closes it (a repeat of the
+    /// finding does not raise another). The evidence names the detector and its numbers.
+    /// </summary>
+    private void RaiseFaults(DateTimeOffset now, List<AlertEvent> events)
+    {
+        foreach (var finding in _findings)
+        {
+            var code = AlertCodes.ForFault(finding.Mode);
+            if (State.OpenAlerts.ContainsKey(code))
+            {
+                continue;
+            }
+
+            EvidenceItem[] evidence =
+            [
+                .. finding.Evidence.Select(e => EvidenceItem.Of(e.Key, e.Value)),
+                EvidenceItem.Of("model_version", Telemetry.Models.Faults.FaultDetector.Version),
+            ];
+            var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Warning, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
+            State.OpenAlerts[code] = new OpenAlert(raised.Id, raised.Code, raised.Severity, now, raised.Message);
+            events.Add(raised);
+        }
+
+        _findings.Clear();
     }
 
     private void Climb(

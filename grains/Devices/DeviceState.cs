@@ -61,4 +61,7 @@ public sealed class DeviceState
 
     /// <summary>Open alerts per family.</summary>
     [Id(24)] public Dictionary<string, OpenAlert> OpenAlerts { get; set; } = [];
+
+    /// <summary>The sudden-fault detector's memory of this device (its own baselines and recent values).</summary>
+    [Id(25)] public Telemetry.Models.Faults.DeviceFaultState Faults { get; set; } = new();
 }

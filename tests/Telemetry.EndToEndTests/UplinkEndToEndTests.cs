@@ -203,6 +203,34 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     }
 
     [Fact]
+    public async Task SoleComingLoose_RaisesADelaminationAlertWithTheDetectorsEvidence()
+    {
+        const string id = "shoe-e2e-delam";
+        await using var consumer = await service.WatcherAsync("delam-watcher", MqttProtocolVersion.V500, $"alerts/{id}");
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+
+        // 24 daily runs on the shoe's normal values, then impact and ground contact step up together.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 28).Select(i =>
+        {
+            var loose = i >= 24;
+            var impact = (loose ? 12.6 : 10) + (0.3 * Math.Sin(i));
+            var contact = (loose ? 252 : 222) + (5 * Math.Cos(i));
+            return string.Create(CultureInfo.InvariantCulture,
+                $$$"""{"ts":{{{now - ((28 - i) * 86_400_000L)}}},"m":{"distance_m":5000,"impact_g":{{{impact:F2}}},"contact_ms":{{{contact:F1}}}}}""");
+        }));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"e2e","seq":0,"readings":[{{readings}}]}"""));
+
+        var alert = await consumer.ReceiveAsync($"alerts/{id}", a => a.GetProperty("code").GetString() == "shoe.sole.delamination_suspected", "delamination alert");
+        Assert.Equal(("warning", "raised"), (alert.GetProperty("severity").GetString(), alert.GetProperty("state").GetString()));
+        var evidence = alert.GetProperty("evidence");
+        Assert.Equal("faults-z-1", evidence.GetProperty("model_version").GetString());
+        Assert.True(evidence.GetProperty("impact_z").GetDouble() >= 2.5);
+        Assert.True(evidence.GetProperty("contact_z").GetDouble() >= 2.0);
+    }
+
+    [Fact]
     public async Task UnknownDevice_Is404()
     {
         using var response = await service.Http.GetAsync(new Uri("/api/devices/never-seen", UriKind.Relative));
