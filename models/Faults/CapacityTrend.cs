@@ -14,6 +14,9 @@ public sealed class CapacityTrend
 
     [Id(1)] public List<double> CapacityPct { get; set; } = [];
 
+    /// <summary>The fitted capacity (percent of reference) at the newest cycle, once the window is full.</summary>
+    [Id(2)] public double? FittedPct { get; set; }
+
     /// <summary>Adds a summary; returns the fade in %/cycle once the window spans enough cycles, else null.</summary>
     public double? Observe(double cycles, double capacityMah, double referenceMah, double minSpanCycles = 30)
     {
@@ -42,6 +45,13 @@ public sealed class CapacityTrend
             sxx += (Cycles[i] - mx) * (Cycles[i] - mx);
         }
 
-        return sxx > 0 ? -sxy / sxx : null;
+        if (sxx <= 0)
+        {
+            return null;
+        }
+
+        // The line's value at the newest cycle: capacity with the gauge's noise averaged out.
+        FittedPct = my + (sxy / sxx * (Cycles[^1] - mx));
+        return -sxy / sxx;
     }
 }

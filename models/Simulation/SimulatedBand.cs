@@ -29,6 +29,19 @@ public sealed class SimulatedBand : SimulatedDevice
     public override double TrueWearPct => Math.Max(40, 100 - (20 * (_cycles + (2.5 - 1) * _fastCycles) / _cyclesTo80));
 
     private double _fastCycles;
+
+    /// <summary>Ground truth: charge cycles until capacity falls below 80%, at the cell's current fade rate.</summary>
+    public double TrueRemainingCycles
+    {
+        get
+        {
+            var perCycle = 20 / _cyclesTo80 * (Faulty(FaultMode.EarlyBatteryFade, Now) ? 2.5 : 1);
+            return Math.Max(0, (TrueWearPct - 80) / perCycle);
+        }
+    }
+
+    /// <summary>Equivalent full cycles so far.</summary>
+    public double Cycles => _cycles;
     private double _humidityOffset;
 
     public override void Advance(DateTimeOffset until, List<SimulatedReading> readings)

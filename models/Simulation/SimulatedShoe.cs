@@ -32,6 +32,19 @@ public sealed class SimulatedShoe : SimulatedDevice
 
     public double DistanceKm { get; private set; }
 
+    /// <summary>Ground truth: real kilometres until cushioning falls below 60%, at this shoe's own wear rate.</summary>
+    public double TrueRemainingKm
+    {
+        get
+        {
+            var kg = Birth.WearerKg ?? RuleWearModel.ReferenceMassKg;
+            var massFactor = 1 + (0.2 * Math.Clamp((kg - RuleWearModel.ReferenceMassKg) / 40, -1, 1));
+            var paceFactor = 1 + (0.2 * Math.Clamp((5.5 - _paceMinPerKm) / 1.0, -1, 1));
+            var rate = massFactor * paceFactor * _surfaceFactor * _collapseFactor;
+            return Math.Max(0, (CushioningCurve.KmAt(CushioningCurve.ReplaceNowPct) - _effectiveKm) / rate);
+        }
+    }
+
     public override double TrueWearPct => CushioningCurve.PercentAt(_effectiveKm);
 
     public override void Advance(DateTimeOffset until, List<SimulatedReading> readings)

@@ -6,8 +6,12 @@ namespace Telemetry.Models.Wear;
 /// <param name="SmoothedCapacityMah">Recent full-charge capacity, smoothed because cells recover a little after rest.</param>
 /// <param name="CyclesSinceReference">Equivalent full cycles since the reference capacity was measured.</param>
 /// <param name="CyclesPerWeek">How fast the wearer cycles the battery, to turn cycles into weeks.</param>
+/// <param name="FittedHealthPct">Health from the least-squares line through recent charge summaries (less noisy than the smoothed value).</param>
+/// <param name="ObservedFadePctPerCycle">The recent capacity fade per cycle (least squares over recent charge summaries), when known.</param>
 public readonly record struct BandWearInput(
     double ReferenceCapacityMah,
     double SmoothedCapacityMah,
     double CyclesSinceReference,
-    double CyclesPerWeek);
+    double CyclesPerWeek,
+    double? ObservedFadePctPerCycle = null,
+    double? FittedHealthPct = null);

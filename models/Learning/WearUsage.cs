@@ -1,0 +1,140 @@
+using Telemetry.Models.Faults;
+using Telemetry.Models.Wear;
+
+namespace Telemetry.Models.Learning;
+
+/// <summary>
+/// The running usage of a shoe that the wear models need, accumulated one reading at a time. The device grain
+/// and the training data both go through this class, so a model is scored on exactly the inputs it was
+/// trained on.
+/// </summary>
+[GenerateSerializer, Alias("telemetry.shoe-usage")]
+public sealed class ShoeUsage
+{
+    public const int ImpactBaselineReadings = 10;
+    private const double ImpactSmoothing = 0.1;
+
+    [Id(0)] public double DistanceKm { get; set; }
+
+    [Id(1)] public double RunningSeconds { get; set; }
+
+    [Id(2)] public double KmWithDuration { get; set; }
+
+    [Id(3)] public int ImpactBaselineCount { get; set; }
+
+    [Id(4)] public double ImpactBaselineSum { get; set; }
+
+    [Id(5)] public double? ImpactRecentG { get; set; }
+
+    [Id(6)] public long? FirstMs { get; set; }
+
+    [Id(7)] public long? LastMs { get; set; }
+
+    public void Observe(long timestampMs, double? distanceM, double? durationS, double? impactG)
+    {
+        FirstMs = FirstMs is { } f ? Math.Min(f, timestampMs) : timestampMs;
+        LastMs = LastMs is { } l ? Math.Max(l, timestampMs) : timestampMs;
+        if (distanceM is { } m)
+        {
+            DistanceKm += m / 1000;
+            if (durationS is { } s && m > 0)
+            {
+                RunningSeconds += s;
+                KmWithDuration += m / 1000;
+            }
+        }
+
+        if (impactG is { } g)
+        {
+            if (ImpactBaselineCount < ImpactBaselineReadings)
+            {
+                ImpactBaselineCount++;
+                ImpactBaselineSum += g;
+            }
+
+            ImpactRecentG = ImpactRecentG is { } recent ? recent + (ImpactSmoothing * (g - recent)) : g;
+        }
+    }
+
+    public ShoeWearInput Input(double? wearerKg)
+    {
+        var weeks = FirstMs is { } first && LastMs is { } last ? Math.Max(1, (last - first) / (7 * 86_400_000.0)) : 1;
+        return new ShoeWearInput(
+            DistanceKm,
+            wearerKg,
+            ImpactBaselineCount >= ImpactBaselineReadings ? ImpactBaselineSum / ImpactBaselineCount : null,
+            ImpactRecentG,
+            DistanceKm / weeks,
+            KmWithDuration > 0 ? RunningSeconds / 60 / KmWithDuration : null);
+    }
+}
+
+/// <summary>The running battery history of a band that the wear models need (see <see cref="ShoeUsage"/>).</summary>
+[GenerateSerializer, Alias("telemetry.band-usage")]
+public sealed class BandUsage
+{
+    private const int ReferenceSamples = 5;
+    private const double Smoothing = 0.3;
+
+    [Id(0)] public double? ReferenceMah { get; set; }
+
+    [Id(1)] public double ReferenceCycles { get; set; }
+
+    [Id(2)] public double? SmoothedMah { get; set; }
+
+    [Id(3)] public double Cycles { get; set; }
+
+    [Id(4)] public int Samples { get; set; }
+
+    [Id(5)] public CapacityTrend Trend { get; set; } = new();
+
+    [Id(6)] public double? LastFadePctPerCycle { get; set; }
+
+    [Id(7)] public long? FirstMs { get; set; }
+
+    [Id(8)] public long? LastMs { get; set; }
+
+    [Id(9)] public double FirstCycles { get; set; } = double.NaN;
+
+    /// <summary>A charge summary: cycles so far and the gauge's full-charge capacity.</summary>
+    public void Observe(long timestampMs, double cycles, double capacityMah, double? ratedMah)
+    {
+        FirstMs ??= timestampMs;
+        LastMs = timestampMs;
+        if (double.IsNaN(FirstCycles))
+        {
+            FirstCycles = cycles;
+        }
+
+        Cycles = Math.Max(Cycles, cycles);
+        Samples++;
+        if (ratedMah is > 0)
+        {
+            ReferenceMah = ratedMah;
+            ReferenceCycles = 0;
+        }
+        else if (Samples <= ReferenceSamples && capacityMah > (ReferenceMah ?? 0))
+        {
+            ReferenceMah = capacityMah;
+            ReferenceCycles = cycles;
+        }
+
+        SmoothedMah = SmoothedMah is { } s ? s + (Smoothing * (capacityMah - s)) : capacityMah;
+        if (ReferenceMah is > 0 and var reference && Trend.Observe(cycles, capacityMah, reference) is { } fade)
+        {
+            LastFadePctPerCycle = fade;
+        }
+    }
+
+    public BandWearInput? Input()
+    {
+        if (ReferenceMah is not > 0 || SmoothedMah is not { } smoothed)
+        {
+            return null;
+        }
+
+        var weeks = FirstMs is { } first && LastMs is { } last ? Math.Max(1, (last - first) / (7 * 86_400_000.0)) : 1;
+        return new BandWearInput(ReferenceMah.Value, smoothed, Math.Max(0, Cycles - ReferenceCycles),
+            double.IsNaN(FirstCycles) ? 0 : (Cycles - FirstCycles) / weeks, LastFadePctPerCycle, Trend.FittedPct);
+    }
+}
