@@ -161,7 +161,7 @@ internal sealed partial class DeviceGrain(
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
         State.Readings++;
-        double? impact = null, contact = null, humidity = null, cycles = null, capacity = null;
+        double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
         State.FirstReadingMs = State.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         State.LastReadingMs = State.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
 
@@ -171,9 +171,11 @@ internal sealed partial class DeviceGrain(
             {
                 case "distance_m":
                     State.DistanceM += value;
+                    distance = value;
                     break;
                 case "duration_s":
                     State.DurationS += value;
+                    duration = value;
                     break;
                 case "steps":
                     State.Steps += (long)value;
@@ -204,6 +206,16 @@ internal sealed partial class DeviceGrain(
             {
                 State.LastValues[name] = value;
             }
+        }
+
+        if (distance is not null || impact is not null)
+        {
+            State.ShoeUsage.Observe(reading.TimestampMs, distance, duration, impact);
+        }
+
+        if (cycles is { } c && capacity is { } mah)
+        {
+            State.BandUsage.Observe(reading.TimestampMs, c, mah, State.Birth?.RatedCapacityMah);
         }
 
         var finding = State.Birth?.Kind switch
@@ -255,29 +267,31 @@ internal sealed partial class DeviceGrain(
         {
             case "shoe":
             {
-                var weeklyKm = State.DistanceM / 1000 / weeks;
-                var baseline = State.ImpactBaselineCount >= ImpactBaselineReadings
-                    ? State.ImpactBaselineSumG / State.ImpactBaselineCount
-                    : (double?)null;
-                var estimate = wearModel.EstimateShoe(new ShoeWearInput(
-                    State.DistanceM / 1000, State.Birth.WearerKg, baseline, State.ImpactRecentG, weeklyKm));
+                var input = State.ShoeUsage.Input(State.Birth.WearerKg);
+                var weeklyKm = input.WeeklyKm;
+                var estimate = wearModel.EstimateShoe(input);
+                var version = estimate.ModelVersion ?? wearModel.Version;
                 State.Wear = new WearSnapshot
                 {
-                    ModelVersion = wearModel.Version,
+                    ModelVersion = version,
                     EstimatedAt = now,
                     CushioningPct = Math.Round(estimate.CushioningPct, 1),
                     RemainingKm = Math.Round(estimate.RemainingKm, 1),
+                    RemainingP10 = estimate.RemainingKmP10 is { } lo ? Math.Round(lo) : null,
+                    RemainingP90 = estimate.RemainingKmP90 is { } hi ? Math.Round(hi) : null,
                 };
                 EvidenceItem[] evidence =
                 [
                     EvidenceItem.Of("distance_km", Math.Round(State.DistanceM / 1000, 1)),
                     EvidenceItem.Of("cushioning_pct", Math.Round(estimate.CushioningPct, 1)),
                     EvidenceItem.Of("remaining_km", Math.Round(estimate.RemainingKm)),
+                    .. Interval("remaining_km", estimate.RemainingKmP10, estimate.RemainingKmP90),
+                    .. (input.PaceMinPerKm is { } pace ? [EvidenceItem.Of("pace_min_per_km", Math.Round(pace, 2))] : Array.Empty<EvidenceItem>()),
                     EvidenceItem.Of("weekly_km", Math.Round(weeklyKm, 1)),
                     EvidenceItem.Of("effective_km", Math.Round(estimate.EffectiveKm, 1)),
                     EvidenceItem.Of("mass_factor", Math.Round(estimate.MassFactor, 3)),
                     EvidenceItem.Of("impact_factor", Math.Round(estimate.ImpactFactor, 3)),
-                    EvidenceItem.Of("model_version", wearModel.Version),
+                    EvidenceItem.Of("model_version", version),
                 ];
                 Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, evidence, events, code => code switch
                 {
@@ -287,26 +301,29 @@ internal sealed partial class DeviceGrain(
                 break;
             }
 
-            case "band" when State.ReferenceCapacityMah is > 0 && State.SmoothedCapacityMah is { } smoothed:
+            case "band" when State.BandUsage.Input() is { } input:
             {
-                var cyclesSinceReference = Math.Max(0, (State.ChargeCycles ?? 0) - (State.ReferenceCycles ?? 0));
-                var estimate = wearModel.EstimateBand(new BandWearInput(
-                    State.ReferenceCapacityMah.Value, smoothed, cyclesSinceReference, 0));
+                var smoothed = input.SmoothedCapacityMah;
+                var estimate = wearModel.EstimateBand(input);
+                var version = estimate.ModelVersion ?? wearModel.Version;
                 State.Wear = new WearSnapshot
                 {
-                    ModelVersion = wearModel.Version,
+                    ModelVersion = version,
                     EstimatedAt = now,
                     BatteryHealthPct = Math.Round(estimate.HealthPct, 1),
                     RemainingCycles = double.IsFinite(estimate.RemainingCycles) ? Math.Round(estimate.RemainingCycles) : null,
+                    RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
+                    RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
                 };
                 EvidenceItem[] evidence =
                 [
                     EvidenceItem.Of("battery_health_pct", Math.Round(estimate.HealthPct, 1)),
                     EvidenceItem.Of("capacity_mah", Math.Round(smoothed, 1)),
-                    EvidenceItem.Of("reference_capacity_mah", State.ReferenceCapacityMah.Value),
+                    EvidenceItem.Of("reference_capacity_mah", input.ReferenceCapacityMah),
+                    .. Interval("remaining_cycles", estimate.RemainingCyclesP10, estimate.RemainingCyclesP90),
                     EvidenceItem.Of("charge_cycles", State.ChargeCycles ?? 0),
                     EvidenceItem.Of("fade_pct_per_cycle", Math.Round(estimate.FadePctPerCycle, 4)),
-                    EvidenceItem.Of("model_version", wearModel.Version),
+                    EvidenceItem.Of("model_version", version),
                 ];
                 Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, evidence, events,
                     _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles), "Battery health");
@@ -320,6 +337,9 @@ internal sealed partial class DeviceGrain(
         RaiseFaults(now, events);
         return events;
     }
+
+    private static EvidenceItem[] Interval(string key, double? p10, double? p90) =>
+        p10 is { } low && p90 is { } high ? [EvidenceItem.Of($"{key}_p10", Math.Round(low)), EvidenceItem.Of($"{key}_p90", Math.Round(high))] : [];
 
     /// <summary>
     /// One open alert per fault code: a fault stays suspected until after-sales closes it (a repeat of the

@@ -64,4 +64,9 @@ public sealed class DeviceState
 
     /// <summary>The sudden-fault detector's memory of this device (its own baselines and recent values).</summary>
     [Id(25)] public Telemetry.Models.Faults.DeviceFaultState Faults { get; set; } = new();
+
+    /// <summary>Usage accumulated for the wear models (the same code builds their training data).</summary>
+    [Id(26)] public Telemetry.Models.Learning.ShoeUsage ShoeUsage { get; set; } = new();
+
+    [Id(27)] public Telemetry.Models.Learning.BandUsage BandUsage { get; set; } = new();
 }

@@ -19,4 +19,9 @@ public sealed record WearSnapshot
 
     /// <summary>Bands: charge cycles until health falls below 80%.</summary>
     [Id(5)] public double? RemainingCycles { get; init; }
+
+    /// <summary>The 80% interval of the remaining distance or cycles (learned models only).</summary>
+    [Id(6)] public double? RemainingP10 { get; init; }
+
+    [Id(7)] public double? RemainingP90 { get; init; }
 }

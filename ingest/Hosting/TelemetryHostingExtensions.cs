@@ -16,7 +16,7 @@ using Telemetry.Models.Wear;
 namespace Telemetry.Ingest.Hosting;
 
 /// <summary>One extension per area, so <c>Program.cs</c> reads as the list of what the service is.</summary>
-internal static class TelemetryHostingExtensions
+internal static partial class TelemetryHostingExtensions
 {
     /// <summary>Command-line shortcuts: <c>--simulate N</c> is <c>Simulation:Devices=N</c>.</summary>
     public static readonly Dictionary<string, string> SwitchMappings = new()
@@ -81,9 +81,41 @@ internal static class TelemetryHostingExtensions
                     break;
             }
         });
-        builder.Services.AddSingleton<IWearModel, RuleWearModel>();
+        builder.Services.AddSingleton<IWearModel>(sp => CreateWearModel(
+            builder.Configuration["Models:Wear"], sp.GetRequiredService<ILoggerFactory>().CreateLogger("Telemetry.Models")));
         return builder;
     }
+
+    /// <summary>
+    /// The wear model: the learned models shipped in <c>artifacts/</c> (default, <c>Models:Wear=Learned</c>),
+    /// or the transparent rule model (<c>Models:Wear=Rules</c>). Missing artifacts fall back to the rules, loudly.
+    /// </summary>
+    private static IWearModel CreateWearModel(string? choice, ILogger logger)
+    {
+        if (string.Equals(choice, "Rules", StringComparison.OrdinalIgnoreCase))
+        {
+            return new RuleWearModel();
+        }
+
+        if (choice is not null && !string.Equals(choice, "Learned", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"Models:Wear must be Learned or Rules (was '{choice}').");
+        }
+
+        var directory = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        try
+        {
+            return Telemetry.Models.Learning.LearnedWearModel.Load(directory);
+        }
+        catch (FileNotFoundException e)
+        {
+            LogNoArtifacts(logger, e.Message);
+            return new RuleWearModel();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Learned wear models not loaded, using the rule model: {Reason}")]
+    private static partial void LogNoArtifacts(ILogger logger, string reason);
 
     /// <summary>The MQTT consumer, the pipeline, and the outbox for acks, errors and alerts.</summary>
     public static WebApplicationBuilder AddTelemetryIngest(this WebApplicationBuilder builder)

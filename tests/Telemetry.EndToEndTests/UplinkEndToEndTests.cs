@@ -99,6 +99,11 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         Assert.Equal(180, alert.GetProperty("evidence").GetProperty("distance_km").GetDouble());
         Assert.InRange(alert.GetProperty("evidence").GetProperty("cushioning_pct").GetDouble(), 60, 70);
         Assert.StartsWith("Cushioning is at about", alert.GetProperty("message").GetString());
+        // The learned model gives the remaining distance with its 80% interval, and says which model it was.
+        var evidence = alert.GetProperty("evidence");
+        Assert.Equal("shoe-fasttree-1", evidence.GetProperty("model_version").GetString());
+        Assert.InRange(evidence.GetProperty("remaining_km").GetDouble(),
+            evidence.GetProperty("remaining_km_p10").GetDouble(), evidence.GetProperty("remaining_km_p90").GetDouble());
 
         var listed = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts?device={id}", UriKind.Relative))).RootElement;
         Assert.Equal(alert.GetProperty("id").GetString(), Assert.Single(listed.EnumerateArray()).GetProperty("id").GetString());

@@ -1,0 +1,52 @@
+using Telemetry.Models.Learning;
+using Telemetry.Models.Wear;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+public sealed class LearnedWearModelTests
+{
+    private static readonly LearnedWearModel Shipped = LearnedWearModel.Load(Path.Combine(AppContext.BaseDirectory, "artifacts"));
+
+    [Fact]
+    public void ShippedArtifacts_LoadAndGiveAnIntervalAroundTheEstimate()
+    {
+        var shoe = Shipped.EstimateShoe(new ShoeWearInput(300, 80, 10, 10.4, 35, 5.2));
+        var band = Shipped.EstimateBand(new BandWearInput(300, 264, 300, 5, 0.04, 88));
+
+        Assert.Equal("shoe-fasttree-1", shoe.ModelVersion);
+        Assert.InRange(shoe.RemainingKm, shoe.RemainingKmP10!.Value, shoe.RemainingKmP90!.Value);
+        Assert.True(shoe.RemainingKmP90 > shoe.RemainingKmP10);
+        Assert.InRange(shoe.RemainingKm, 50, 1500);
+        Assert.Equal("band-fasttree-1", band.ModelVersion);
+        Assert.InRange(band.RemainingCycles, band.RemainingCyclesP10!.Value, band.RemainingCyclesP90!.Value);
+        Assert.Equal(shoe.CushioningPct, new RuleWearModel().EstimateShoe(new ShoeWearInput(300, 80, 10, 10.4, 35, 5.2)).CushioningPct);
+    }
+
+    [Fact]
+    public void ConcurrentScoring_GivesTheSameAnswersAsSequential()
+    {
+        var inputs = Enumerable.Range(0, 400).Select(i => new ShoeWearInput(i * 2.5, 50 + (i % 60), 10, 10 + (i % 7 * 0.1), 20 + (i % 40), 4.5 + (i % 20 * 0.1))).ToArray();
+        var sequential = inputs.Select(i => Shipped.EstimateShoe(i).RemainingKm).ToArray();
+        var parallel = new double[inputs.Length];
+
+        Parallel.For(0, inputs.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = Shipped.EstimateShoe(inputs[i]).RemainingKm);
+
+        Assert.Equal(sequential, parallel);
+    }
+
+    [Fact]
+    public void Training_IsDeterministic_AndMeetsTheTargetsOnHeldOutDevices()
+    {
+        var train = WearDataset.Shoes(300, 21);
+        var calibration = WearDataset.Shoes(100, 22);
+        var test = WearDataset.Shoes(100, 23);
+
+        var first = WearTrainer.Train("shoe", train, calibration, test, 5, "test").Report;
+        var second = WearTrainer.Train("shoe", train, calibration, test, 5, "test").Report;
+
+        Assert.Equal(first.MaeModel, second.MaeModel, 6);
+        Assert.True(first.Improvement >= 0.30, $"MAE {first.MaeModel:F1} km against the rules' {first.MaeRule:F1} km");
+        Assert.InRange(first.Coverage, 0.70, 0.90);
+    }
+}
