@@ -162,6 +162,7 @@ internal sealed partial class DeviceGrain(
     {
         State.Readings++;
         double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
+        double? midsoleTemp = null, bandTemp = null;
         State.FirstReadingMs = State.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         State.LastReadingMs = State.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
 
@@ -194,6 +195,12 @@ internal sealed partial class DeviceGrain(
                 case "humidity_pct":
                     humidity = value;
                     break;
+                case "midsole_temp_c":
+                    midsoleTemp = value;
+                    break;
+                case "temp_c":
+                    bandTemp = value;
+                    break;
                 case "capacity_mah":
                     ApplyCapacity(value);
                     capacity = value;
@@ -210,7 +217,12 @@ internal sealed partial class DeviceGrain(
 
         if (distance is not null || impact is not null)
         {
-            State.ShoeUsage.Observe(reading.TimestampMs, distance, duration, impact);
+            State.ShoeUsage.Observe(reading.TimestampMs, distance, duration, impact, midsoleTemp);
+        }
+
+        if (bandTemp is { } temperature)
+        {
+            State.BandUsage.ObserveTemperature(temperature);
         }
 
         if (cycles is { } c && capacity is { } mah)

@@ -94,7 +94,7 @@ public static class ModelCommands
     {
         var clock = Stopwatch.StartNew();
         var log = new Progress(error, clock);
-        var devices = (int)(options.Number("--devices") ?? 1200);
+        var devices = (int)(options.Number("--devices") ?? 2400);
         var seed = (int)(options.Number("--seed") ?? 11);
         var outDir = options.Optional("--out") ?? Path.Combine("models", "artifacts");
         const string Version = "fasttree-1";

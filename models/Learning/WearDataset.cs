@@ -31,7 +31,7 @@ public static class WearDataset
                 shoe.Advance(Start.AddDays(day), readings);
                 foreach (var r in readings)
                 {
-                    usage.Observe(r.TimestampMs, Get(r, "distance_m"), Get(r, "duration_s"), Get(r, "impact_g"));
+                    usage.Observe(r.TimestampMs, Get(r, "distance_m"), Get(r, "duration_s"), Get(r, "impact_g"), Get(r, "midsole_temp_c"));
                 }
 
                 if (day < 21)
@@ -69,6 +69,11 @@ public static class WearDataset
                 band.Advance(Start.AddDays(day), readings);
                 foreach (var r in readings)
                 {
+                    if (Get(r, "temp_c") is { } temp)
+                    {
+                        usage.ObserveTemperature(temp);
+                    }
+
                     if (Get(r, "capacity_mah") is { } capacity && Get(r, "charge_cycles") is { } cycles)
                     {
                         usage.Observe(r.TimestampMs, cycles, capacity, band.Birth.RatedCapacityMah);

@@ -9,13 +9,13 @@ namespace Telemetry.Models.Learning;
 /// </summary>
 public static class WearFeatures
 {
-    public const int ShoeCount = 7;
+    public const int ShoeCount = 8;
 
-    public const int BandCount = 8;
+    public const int BandCount = 9;
 
-    public static readonly string[] ShoeNames = ["distance_km", "wearer_kg", "weekly_km", "pace_min_per_km", "impact_ratio", "rule_effective_km", "rule_remaining_km"];
+    public static readonly string[] ShoeNames = ["distance_km", "wearer_kg", "weekly_km", "pace_min_per_km", "impact_ratio", "rule_effective_km", "rule_remaining_km", "midsole_temp_c"];
 
-    public static readonly string[] BandNames = ["cycles", "health_pct", "observed_fade_pct_per_cycle", "cycles_per_week", "rule_fade_pct_per_cycle", "rule_remaining_cycles", "fitted_health_pct", "fitted_remaining_cycles"];
+    public static readonly string[] BandNames = ["cycles", "health_pct", "observed_fade_pct_per_cycle", "cycles_per_week", "rule_fade_pct_per_cycle", "rule_remaining_cycles", "fitted_health_pct", "fitted_remaining_cycles", "temp_c"];
 
     public static void Shoe(in ShoeWearInput input, in ShoeWearEstimate rule, Span<float> features)
     {
@@ -26,6 +26,7 @@ public static class WearFeatures
         features[4] = input.ImpactBaselineG is > 0 and var baseline && input.ImpactRecentG is { } recent ? (float)(recent / baseline) : 1f;
         features[5] = (float)rule.EffectiveKm;
         features[6] = (float)rule.RemainingKm;
+        features[7] = (float)(input.MidsoleTempC ?? 17);
     }
 
     public static void Band(in BandWearInput input, in BandWearEstimate rule, Span<float> features)
@@ -40,5 +41,6 @@ public static class WearFeatures
         var fade = Math.Max(input.ObservedFadePctPerCycle ?? rule.FadePctPerCycle, BatteryFade.DefaultFadePctPerCycle / 2);
         features[6] = (float)fitted;
         features[7] = (float)Math.Min(5000, Math.Max(0, (fitted - BatteryFade.DegradedPct) / fade));
+        features[8] = (float)(input.MeanTempC ?? 32);
     }
 }

@@ -30,8 +30,21 @@ public sealed class ShoeUsage
 
     [Id(7)] public long? LastMs { get; set; }
 
-    public void Observe(long timestampMs, double? distanceM, double? durationS, double? impactG)
+    [Id(8)] public double TemperatureSum { get; set; }
+
+    [Id(9)] public int TemperatureCount { get; set; }
+
+    /// <summary>Mean midsole temperature of the runs (EVA wears faster in the cold), or null.</summary>
+    public double? MeanTemperatureC => TemperatureCount > 0 ? TemperatureSum / TemperatureCount : null;
+
+    public void Observe(long timestampMs, double? distanceM, double? durationS, double? impactG, double? midsoleTempC = null)
     {
+        if (midsoleTempC is { } t)
+        {
+            TemperatureSum += t;
+            TemperatureCount++;
+        }
+
         FirstMs = FirstMs is { } f ? Math.Min(f, timestampMs) : timestampMs;
         LastMs = LastMs is { } l ? Math.Max(l, timestampMs) : timestampMs;
         if (distanceM is { } m)
@@ -65,7 +78,8 @@ public sealed class ShoeUsage
             ImpactBaselineCount >= ImpactBaselineReadings ? ImpactBaselineSum / ImpactBaselineCount : null,
             ImpactRecentG,
             DistanceKm / weeks,
-            KmWithDuration > 0 ? RunningSeconds / 60 / KmWithDuration : null);
+            KmWithDuration > 0 ? RunningSeconds / 60 / KmWithDuration : null,
+            MeanTemperatureC);
     }
 }
 
@@ -95,6 +109,17 @@ public sealed class BandUsage
     [Id(8)] public long? LastMs { get; set; }
 
     [Id(9)] public double FirstCycles { get; set; } = double.NaN;
+
+    [Id(10)] public double TemperatureSum { get; set; }
+
+    [Id(11)] public int TemperatureCount { get; set; }
+
+    /// <summary>A periodic sample's temperature (heat speeds fade).</summary>
+    public void ObserveTemperature(double temperatureC)
+    {
+        TemperatureSum += temperatureC;
+        TemperatureCount++;
+    }
 
     /// <summary>A charge summary: cycles so far and the gauge's full-charge capacity.</summary>
     public void Observe(long timestampMs, double cycles, double capacityMah, double? ratedMah)
@@ -135,6 +160,7 @@ public sealed class BandUsage
 
         var weeks = FirstMs is { } first && LastMs is { } last ? Math.Max(1, (last - first) / (7 * 86_400_000.0)) : 1;
         return new BandWearInput(ReferenceMah.Value, smoothed, Math.Max(0, Cycles - ReferenceCycles),
-            double.IsNaN(FirstCycles) ? 0 : (Cycles - FirstCycles) / weeks, LastFadePctPerCycle, Trend.FittedPct);
+            double.IsNaN(FirstCycles) ? 0 : (Cycles - FirstCycles) / weeks, LastFadePctPerCycle, Trend.FittedPct,
+            TemperatureCount > 0 ? TemperatureSum / TemperatureCount : null);
     }
 }

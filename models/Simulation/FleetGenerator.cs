@@ -55,6 +55,7 @@ public static class FleetGenerator
                 var rates = defective ? faults.DefectiveBand : faults.HealthyBand;
                 SimulatedFault? fault = draw < rates.BatteryFade ? new(FaultMode.EarlyBatteryFade, onset)
                     : draw < rates.BatteryFade + rates.WaterIngress ? new(FaultMode.WaterIngress, onset)
+                    : draw < rates.BatteryFade + rates.WaterIngress + rates.HrSensor ? new(FaultMode.HrSensorDegradation, onset)
                     : null;
                 devices.Add(new SimulatedBand($"band-{i:D5}", birth, deviceSeed, initialCycles, fault));
             }
@@ -75,7 +76,7 @@ public static class FleetGenerator
 public sealed record ShoeFaultRates(double Delamination, double Collapse);
 
 /// <summary>Shares of bands that develop each fault.</summary>
-public sealed record BandFaultRates(double BatteryFade, double WaterIngress);
+public sealed record BandFaultRates(double BatteryFade, double WaterIngress, double HrSensor = 0);
 
 /// <summary>How faulty a generated fleet is. Defaults: DOMAIN.md's normal yearly rates and bad-batch rates.</summary>
 public sealed record FleetFaults
@@ -87,8 +88,8 @@ public sealed record FleetFaults
     {
         HealthyShoe = new(0, 0),
         DefectiveShoe = new(0, 0),
-        HealthyBand = new(0, 0),
-        DefectiveBand = new(0, 0),
+        HealthyBand = new(0, 0, 0),
+        DefectiveBand = new(0, 0, 0),
     };
 
     public string DefectiveBatch { get; init; } = FleetGenerator.DefectiveBatch;
@@ -97,9 +98,9 @@ public sealed record FleetFaults
 
     public ShoeFaultRates DefectiveShoe { get; init; } = new(0.20, 0.10);
 
-    public BandFaultRates HealthyBand { get; init; } = new(0.015, 0.0075);
+    public BandFaultRates HealthyBand { get; init; } = new(0.015, 0.0075, 0.01);
 
-    public BandFaultRates DefectiveBand { get; init; } = new(0.12, 0.08);
+    public BandFaultRates DefectiveBand { get; init; } = new(0.12, 0.08, 0.05);
 
     /// <summary>Faults begin between 25% and 100% of this time after a device starts. Default 120 days.</summary>
     public TimeSpan OnsetWithin { get; init; } = TimeSpan.FromDays(120);

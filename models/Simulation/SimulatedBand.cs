@@ -22,11 +22,21 @@ public sealed class SimulatedBand : SimulatedDevice
         _ratedMah = birth.RatedCapacityMah ?? 300;
         _cyclesTo80 = Gaussian(545, 30);
         _cycles = initialCycles;
+        _skinC = Gaussian(32, 1.5);
+        _hrDecayDbPerDay = fault?.Mode == FaultMode.HrSensorDegradation ? 0.08 : 0.004 * Random.NextDouble();
     }
+
+    private readonly double _skinC;
+    private readonly double _hrDecayDbPerDay;
+    private double _hrLossDb;
+
+    /// <summary>Heat speeds fade: the rate roughly doubles per +10 °C (DOMAIN.md, assumed), relative to the
+    /// 32 °C a band typically runs at on the wrist, where the CALCE cycle life is taken to hold.</summary>
+    private double HeatFactor => Math.Pow(2, (_skinC - 32) / 10);
 
     // Early fade: from its onset the cell loses capacity 2.5 times as fast per cycle. A cell this far gone has
     // failed; the clamp keeps the gauge in a physical range.
-    public override double TrueWearPct => Math.Max(40, 100 - (20 * (_cycles + (2.5 - 1) * _fastCycles) / _cyclesTo80));
+    public override double TrueWearPct => Math.Max(40, 100 - (20 * HeatFactor * (_cycles + (2.5 - 1) * _fastCycles) / _cyclesTo80));
 
     private double _fastCycles;
 
@@ -35,7 +45,7 @@ public sealed class SimulatedBand : SimulatedDevice
     {
         get
         {
-            var perCycle = 20 / _cyclesTo80 * (Faulty(FaultMode.EarlyBatteryFade, Now) ? 2.5 : 1);
+            var perCycle = 20 * HeatFactor / _cyclesTo80 * (Faulty(FaultMode.EarlyBatteryFade, Now) ? 2.5 : 1);
             return Math.Max(0, (TrueWearPct - 80) / perCycle);
         }
     }
@@ -69,6 +79,8 @@ public sealed class SimulatedBand : SimulatedDevice
             }
 
             _chargePct = Math.Max(3, _chargePct - Gaussian(0.85, 0.2));
+            // The optical window scratches and contact worsens: SNR drifts down, fast for a faulty sensor.
+            _hrLossDb += _hrDecayDbPerDay * SampleInterval.TotalDays * (Faulty(FaultMode.HrSensorDegradation, _nextSample) || Fault?.Mode != FaultMode.HrSensorDegradation ? 1 : 0);
             if (Faulty(FaultMode.WaterIngress, _nextSample))
             {
                 // Water behind a failed seal: humidity climbs over a few samples and stays high.
@@ -86,9 +98,9 @@ public sealed class SimulatedBand : SimulatedDevice
     [
         new("battery_pct", Math.Round(_chargePct, 1)),
         new("battery_mv", Math.Round(3300 + (9 * _chargePct) + Gaussian(0, 10))),
-        new("temp_c", Math.Round(Gaussian(32, 1), 1)),
+        new("temp_c", Math.Round(Gaussian(_skinC, 1), 1)),
         new("humidity_pct", Math.Round(Math.Clamp(Gaussian(38 + _humidityOffset, 3), 0, 100), 1)),
-        new("hr_snr_db", Math.Round(Gaussian(24, 2), 1)),
+        new("hr_snr_db", Math.Round(Gaussian(24 - _hrLossDb, 2), 1)),
     ]);
 
     private SimulatedReading ChargeSummary(DateTimeOffset at) => new(at.ToUnixTimeMilliseconds(),

@@ -16,6 +16,9 @@ public enum FaultMode
 
     /// <summary>Band: a seal fails; internal humidity rises after water activity and stays high.</summary>
     WaterIngress,
+
+    /// <summary>Band: the optical heart-rate sensor degrades; its signal-to-noise ratio trends down.</summary>
+    HrSensorDegradation,
 }
 
 /// <summary>A fault a simulated device will develop, and when (time after the device is started).</summary>

@@ -4,7 +4,8 @@ namespace Telemetry.Models.Simulation;
 
 /// <summary>
 /// A running-shoe pod. Each run becomes one reading. True cushioning follows <see cref="CushioningCurve"/>,
-/// with the wear rate scaled by the wearer's mass, pace and surface (DOMAIN.md, assumed ±20% each). The
+/// with the wear rate scaled by the wearer's mass, pace, surface and temperature (DOMAIN.md, assumed ±20% each),
+/// and the heel outsole wears at a shoe-specific rate. The
 /// measured impact rises only slowly with wear and carries sensor noise, as Wang et al. (2010) found.
 /// </summary>
 public sealed class SimulatedShoe : SimulatedDevice
@@ -28,7 +29,21 @@ public sealed class SimulatedShoe : SimulatedDevice
         _surfaceFactor = 0.9 + (Random.NextDouble() * 0.3);
         _baseImpactG = Gaussian(10, 1.2);
         _collapseFactor = fault?.Mode == FaultMode.PrematureCollapse ? 2.5 : 1;
+        _climateC = 4 + (Random.NextDouble() * 26);
+        _outsoleStartMm = Math.Clamp(Gaussian(5.5, 0.6), 4.3, 6.9);
+        _outsoleMmPer100Km = 0.3 + (Random.NextDouble() * 0.7);
     }
+
+    private readonly double _climateC;
+    private readonly double _outsoleStartMm;
+    private readonly double _outsoleMmPer100Km;
+
+    /// <summary>EVA stiffens in the cold (DOMAIN.md, assumed ±20% across the realistic range): colder runs
+    /// compress the midsole faster, warmer ones slower.</summary>
+    private static double TemperatureFactor(double midsoleC) => 1 + (0.2 * Math.Clamp((17 - midsoleC) / 13, -1, 1));
+
+    /// <summary>Ground truth: heel outsole rubber left (DOMAIN.md: about 5.5 mm new, 0.3–1.0 mm per 100 km, assumed).</summary>
+    public double TrueOutsoleMm => Math.Max(0, _outsoleStartMm - (_outsoleMmPer100Km * DistanceKm / 100));
 
     public double DistanceKm { get; private set; }
 
@@ -40,7 +55,7 @@ public sealed class SimulatedShoe : SimulatedDevice
             var kg = Birth.WearerKg ?? RuleWearModel.ReferenceMassKg;
             var massFactor = 1 + (0.2 * Math.Clamp((kg - RuleWearModel.ReferenceMassKg) / 40, -1, 1));
             var paceFactor = 1 + (0.2 * Math.Clamp((5.5 - _paceMinPerKm) / 1.0, -1, 1));
-            var rate = massFactor * paceFactor * _surfaceFactor * _collapseFactor;
+            var rate = massFactor * paceFactor * _surfaceFactor * _collapseFactor * TemperatureFactor(_climateC);
             return Math.Max(0, (CushioningCurve.KmAt(CushioningCurve.ReplaceNowPct) - _effectiveKm) / rate);
         }
     }
@@ -73,7 +88,8 @@ public sealed class SimulatedShoe : SimulatedDevice
         var kg = Birth.WearerKg ?? RuleWearModel.ReferenceMassKg;
         var massFactor = 1 + (0.2 * Math.Clamp((kg - RuleWearModel.ReferenceMassKg) / 40, -1, 1));
         var paceFactor = 1 + (0.2 * Math.Clamp((5.5 - pace) / 1.0, -1, 1));
-        _effectiveKm += km * massFactor * paceFactor * _surfaceFactor * _collapseFactor;
+        var midsoleC = Gaussian(_climateC, 3);
+        _effectiveKm += km * massFactor * paceFactor * _surfaceFactor * _collapseFactor * TemperatureFactor(midsoleC);
         DistanceKm += km;
 
         var wornFraction = (100 - TrueWearPct) / 100;
@@ -100,7 +116,7 @@ public sealed class SimulatedShoe : SimulatedDevice
             new("contact_ms", Math.Round(Gaussian((200 + ((pace - 4) * 25)) * contactStep, 6), 1)),
             new("cadence_spm", Math.Round(cadence, 1)),
             new("pronation_deg", Math.Round(Gaussian(6, 1.5), 1)),
-            new("midsole_temp_c", Math.Round(Gaussian(22, 4), 1)),
+            new("midsole_temp_c", Math.Round(midsoleC, 1)),
             new("battery_pct", Math.Round(_batteryPct)),
         ]);
     }
