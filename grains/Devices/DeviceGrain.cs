@@ -303,6 +303,7 @@ internal sealed partial class DeviceGrain(
                     EvidenceItem.Of("effective_km", Math.Round(estimate.EffectiveKm, 1)),
                     EvidenceItem.Of("mass_factor", Math.Round(estimate.MassFactor, 3)),
                     EvidenceItem.Of("impact_factor", Math.Round(estimate.ImpactFactor, 3)),
+                    .. Drivers(AlertLadder.Cushioning, CushioningFamily, estimate.CushioningPct, () => (wearModel as IExplainableWearModel)?.ShoeDrivers(input)),
                     EvidenceItem.Of("model_version", version),
                 ];
                 Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, evidence, events, code => code switch
@@ -335,6 +336,7 @@ internal sealed partial class DeviceGrain(
                     .. Interval("remaining_cycles", estimate.RemainingCyclesP10, estimate.RemainingCyclesP90),
                     EvidenceItem.Of("charge_cycles", State.ChargeCycles ?? 0),
                     EvidenceItem.Of("fade_pct_per_cycle", Math.Round(estimate.FadePctPerCycle, 4)),
+                    .. Drivers(AlertLadder.Battery, BatteryFamily, estimate.HealthPct, () => (wearModel as IExplainableWearModel)?.BandDrivers(input)),
                     EvidenceItem.Of("model_version", version),
                 ];
                 Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, evidence, events,
@@ -348,6 +350,16 @@ internal sealed partial class DeviceGrain(
 
         RaiseFaults(now, events);
         return events;
+    }
+
+    /// <summary>The model's main drivers, computed only when the alert level is about to change (they cost a
+    /// few predictions).</summary>
+    private EvidenceItem[] Drivers(AlertLadder ladder, string family, double value, Func<string?> explain)
+    {
+        var current = State.AlertLevels.GetValueOrDefault(family, -1);
+        return ladder.Evaluate(current, value) != current && explain() is { Length: > 0 } drivers
+            ? [EvidenceItem.Of("drivers", drivers)]
+            : [];
     }
 
     private static EvidenceItem[] Interval(string key, double? p10, double? p90) =>

@@ -48,7 +48,7 @@ internal static class ApiEndpoints
         }
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, Mqtt.ReplyJson.WriterOptions))
         {
             writer.WriteStartArray();
             foreach (var alert in feed.Recent(device, limit ?? DefaultAlertLimit))

@@ -106,10 +106,16 @@ internal static class ReplyJson
         }
     }
 
+    /// <summary>
+    /// Payloads are JSON read by programs, never pasted into HTML, so characters such as '+' and non-ASCII
+    /// text are written as themselves rather than as \uXXXX escapes (quotes and control characters still are).
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static byte[] Write(Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
             body(writer);

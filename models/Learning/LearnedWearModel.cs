@@ -12,7 +12,7 @@ namespace Telemetry.Models.Learning;
 /// is not thread-safe, and creating one per call would cost far more than the prediction), each with its
 /// own input buffer, so a prediction allocates nothing.
 /// </summary>
-public sealed class LearnedWearModel : IWearModel
+public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
 {
     private readonly RuleWearModel _rules = new();
     private readonly Scorer _shoe;
@@ -71,6 +71,22 @@ public sealed class LearnedWearModel : IWearModel
         }
     }
 
+    public string ShoeDrivers(in ShoeWearInput input, int top = 3)
+    {
+        var rule = _rules.EstimateShoe(input);
+        var features = new float[WearFeatures.ShoeCount];
+        WearFeatures.Shoe(input, rule, features);
+        return _shoe.Drivers(features, top, "km");
+    }
+
+    public string BandDrivers(in BandWearInput input, int top = 3)
+    {
+        var rule = _rules.EstimateBand(input);
+        var features = new float[WearFeatures.BandCount];
+        WearFeatures.Band(input, rule, features);
+        return _band.Drivers(features, top, "cycles");
+    }
+
     /// <summary>One model with its interval and a pool of engines.</summary>
     private sealed class Scorer(MLContext ml, ITransformer model, WearModelReport report)
     {
@@ -90,6 +106,45 @@ public sealed class LearnedWearModel : IWearModel
             var report = JsonSerializer.Deserialize<WearModelReport>(File.ReadAllText(json))
                 ?? throw new InvalidDataException($"{json} is not a model report.");
             return new Scorer(ml, ml.Model.Load(zip, out _), report);
+        }
+
+        /// <summary>
+        /// Drivers by substitution: each input in turn is set to the typical device's value, and the change
+        /// in the prediction is that input's effect (negative: it shortens the remaining life). Only used
+        /// when an alert is raised, so its cost (one prediction per feature) does not matter.
+        /// </summary>
+        public string Drivers(float[] features, int top, string unit)
+        {
+            if (Report.Typical.Length != features.Length)
+            {
+                return string.Empty;
+            }
+
+            var engine = Rent();
+            try
+            {
+                features.CopyTo(engine.Input.Features, 0);
+                var baseline = Predict(engine).Prediction;
+                var effects = new List<(string Name, double Effect)>();
+                for (var f = 0; f < features.Length; f++)
+                {
+                    if (Report.Features[f].StartsWith("rule_", StringComparison.Ordinal))
+                    {
+                        continue; // derived from the others; their effects already include it
+                    }
+
+                    features.CopyTo(engine.Input.Features, 0);
+                    engine.Input.Features[f] = Report.Typical[f];
+                    effects.Add((Report.Features[f], baseline - Predict(engine).Prediction));
+                }
+
+                return string.Join("; ", effects.OrderByDescending(e => Math.Abs(e.Effect)).Take(top)
+                    .Select(e => FormattableString.Invariant($"{e.Name} {e.Effect:+0;-0} {unit}")));
+            }
+            finally
+            {
+                Return(engine);
+            }
         }
 
         public PooledEngine Rent() => _pool.TryTake(out var engine) ? engine : new PooledEngine(ml, model, Report.Features.Length);

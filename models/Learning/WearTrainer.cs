@@ -39,6 +39,10 @@ public sealed record WearModelReport
     public required double Floor { get; init; }
 
     public required string[] Features { get; init; }
+
+    /// <summary>Median of each feature over the training examples: the "typical device" that drivers are
+    /// measured against.</summary>
+    public float[] Typical { get; init; } = [];
 }
 
 /// <summary>
@@ -99,6 +103,7 @@ public static class WearTrainer
             High = high,
             Floor = floor,
             Features = features,
+            Typical = [.. Enumerable.Range(0, features.Length).Select(f => train.Select(e => e.Features[f]).Order().ElementAt(train.Count / 2))],
         });
     }
 

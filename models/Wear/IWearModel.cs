@@ -16,3 +16,14 @@ public interface IWearModel
     /// <summary>Battery state of health of a band and the charge cycles until it is degraded.</summary>
     BandWearEstimate EstimateBand(in BandWearInput input);
 }
+
+/// <summary>A wear model that can say what drives one of its estimates.</summary>
+public interface IExplainableWearModel
+{
+    /// <summary>The inputs that move this shoe's remaining distance most, against a typical shoe, as text
+    /// such as <c>pace_min_per_km -85 km; impact_ratio -40 km</c>.</summary>
+    string ShoeDrivers(in ShoeWearInput input, int top = 3);
+
+    /// <summary>The same for a band's remaining cycles.</summary>
+    string BandDrivers(in BandWearInput input, int top = 3);
+}

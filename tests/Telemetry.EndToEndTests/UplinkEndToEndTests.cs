@@ -102,6 +102,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         // The learned model gives the remaining distance with its 80% interval, and says which model it was.
         var evidence = alert.GetProperty("evidence");
         Assert.Equal("shoe-fasttree-1", evidence.GetProperty("model_version").GetString());
+        Assert.Matches(" km(; |$)", evidence.GetProperty("drivers").GetString()!);
         Assert.InRange(evidence.GetProperty("remaining_km").GetDouble(),
             evidence.GetProperty("remaining_km_p10").GetDouble(), evidence.GetProperty("remaining_km_p90").GetDouble());
 

@@ -24,6 +24,18 @@ public sealed class LearnedWearModelTests
     }
 
     [Fact]
+    public void Drivers_NameTheInputsThatMoveTheEstimate_WithTheirEffect()
+    {
+        // A heavy, slow runner in the cold: those inputs, not the derived rule estimate, are the drivers.
+        var drivers = Shipped.ShoeDrivers(new ShoeWearInput(200, 110, 10, 10.2, 30, 6.4, 3));
+
+        var parts = drivers.Split("; ");
+        Assert.Equal(3, parts.Length);
+        Assert.All(parts, p => Assert.Matches(@"^[a-z_]+ [+-]\d+ km$", p));
+        Assert.DoesNotContain("rule_", drivers, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ConcurrentScoring_GivesTheSameAnswersAsSequential()
     {
         var inputs = Enumerable.Range(0, 400).Select(i => new ShoeWearInput(i * 2.5, 50 + (i % 60), 10, 10 + (i % 7 * 0.1), 20 + (i % 40), 4.5 + (i % 20 * 0.1))).ToArray();
