@@ -33,4 +33,10 @@ public sealed record AlertEvent
 
     /// <summary>The numbers behind the message, for engineers and customer service.</summary>
     [Id(10)] public required EvidenceItem[] Evidence { get; init; }
+
+    /// <summary>Who made this change: <c>system</c>, or the after-sales actor who acknowledged or resolved it.</summary>
+    [Id(11)] public string Actor { get; init; } = "system";
+
+    /// <summary>The actor's note, if any.</summary>
+    [Id(12)] public string? Note { get; init; }
 }

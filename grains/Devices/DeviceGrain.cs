@@ -92,11 +92,7 @@ internal sealed partial class DeviceGrain(
             throw;
         }
 
-        foreach (var alert in events)
-        {
-            LogAlert(logger, alert.Device, alert.Code, alert.State);
-            await alertSink.PublishAsync(alert, CancellationToken.None);
-        }
+        await PublishAsync(events);
 
         var acks = new List<MessageKey>(boots.Count);
         foreach (var boot in boots)
@@ -136,13 +132,106 @@ internal sealed partial class DeviceGrain(
                 DuplicateMessages = State.DuplicateMessages,
             },
             Wear = State.Wear,
-            OpenAlerts = [.. State.OpenAlerts.Values.OrderBy(a => a.RaisedAt)],
+            OpenAlerts = [.. State.OpenAlerts.Values.OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt })],
             LastValues = new Dictionary<string, double>(State.LastValues),
             Acked = State.Progress.Acks(),
         });
     }
 
     public Task<DeviceBirth?> GetBirthAsync() => Task.FromResult(State.Birth);
+
+    public Task<AlertView?> GetAlertAsync(string alertId) =>
+        Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);
+
+    public async Task<AlertChange> ChangeAlertAsync(string alertId, AlertState target, string actor, string? note)
+    {
+        var now = timeProvider.GetUtcNow();
+        var family = State.OpenAlerts.FirstOrDefault(p => p.Value.Id == alertId).Key;
+        if (family is null)
+        {
+            return State.ClosedAlerts.Find(a => a.Id == alertId) is { } closed
+                ? new AlertChange(AlertChangeOutcome.Conflict, View(closed), "the alert is already resolved")
+                : new AlertChange(AlertChangeOutcome.NotFound, null, null);
+        }
+
+        var open = State.OpenAlerts[family];
+        if (target == AlertState.Acknowledged && open.State == AlertState.Acknowledged)
+        {
+            return new AlertChange(AlertChangeOutcome.Unchanged, View(open), "already acknowledged");
+        }
+
+        var changed = open.Then(target, now, actor, note);
+        if (target == AlertState.Resolved)
+        {
+            State.OpenAlerts.Remove(family);
+            Close(changed);
+        }
+        else
+        {
+            State.OpenAlerts[family] = changed;
+        }
+
+        await twin.WriteStateAsync();
+        await PublishAsync([NewEvent(changed.Id, changed.Code, changed.Severity, target, now, changed.Message, changed.Evidence) with { Actor = actor, Note = note }]);
+        return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
+    }
+
+    /// <summary>Publishes alert events (MQTT, feed, store) and records each in the alert index.</summary>
+    private async Task PublishAsync(List<AlertEvent> events)
+    {
+        foreach (var alert in events)
+        {
+            LogAlert(logger, alert.Device, alert.Code, alert.State);
+            await alertSink.PublishAsync(alert, CancellationToken.None);
+            var record = FindAlert(alert.Id);
+            await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(new AlertSummary
+            {
+                Id = alert.Id,
+                Device = alert.Device,
+                Kind = alert.Kind,
+                Model = alert.Model,
+                Batch = alert.Batch,
+                Code = alert.Code,
+                Severity = alert.Severity,
+                State = alert.State,
+                RaisedAt = record?.RaisedAt ?? alert.At,
+                UpdatedAt = alert.At,
+                Message = record?.Message ?? alert.Message,
+            });
+        }
+    }
+
+    private OpenAlert? FindAlert(string alertId) =>
+        State.OpenAlerts.Values.FirstOrDefault(a => a.Id == alertId) ?? State.ClosedAlerts.Find(a => a.Id == alertId);
+
+    private void Close(OpenAlert alert)
+    {
+        State.ClosedAlerts.Add(alert);
+        if (State.ClosedAlerts.Count > 50)
+        {
+            State.ClosedAlerts.RemoveAt(0);
+        }
+    }
+
+    private AlertView View(OpenAlert alert) => new()
+    {
+        Summary = new AlertSummary
+        {
+            Id = alert.Id,
+            Device = DeviceId,
+            Kind = State.Birth?.Kind,
+            Model = State.Birth?.Model,
+            Batch = State.Birth?.Batch,
+            Code = alert.Code,
+            Severity = alert.Severity,
+            State = alert.State,
+            RaisedAt = alert.RaisedAt,
+            UpdatedAt = alert.UpdatedAt == default ? alert.RaisedAt : alert.UpdatedAt,
+            Message = alert.Message,
+        },
+        Evidence = alert.Evidence,
+        History = alert.History,
+    };
 
     private void ApplyBirth(DeviceBirth birth)
     {
@@ -374,18 +463,20 @@ internal sealed partial class DeviceGrain(
         foreach (var finding in _findings)
         {
             var code = AlertCodes.ForFault(finding.Mode);
-            if (State.OpenAlerts.ContainsKey(code))
-            {
-                continue;
-            }
-
             EvidenceItem[] evidence =
             [
                 .. finding.Evidence.Select(e => EvidenceItem.Of(e.Key, e.Value)),
                 EvidenceItem.Of("model_version", Telemetry.Models.Faults.FaultDetector.Version),
             ];
+            if (State.OpenAlerts.TryGetValue(code, out var existing))
+            {
+                // The condition again: the open alert's evidence is brought up to date; no new alert.
+                State.OpenAlerts[code] = existing with { Evidence = evidence };
+                continue;
+            }
+
             var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Warning, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
-            State.OpenAlerts[code] = new OpenAlert(raised.Id, raised.Code, raised.Severity, now, raised.Message);
+            State.OpenAlerts[code] = Opened(raised);
             events.Add(raised);
         }
 
@@ -412,6 +503,7 @@ internal sealed partial class DeviceGrain(
         if (State.OpenAlerts.Remove(family, out var open))
         {
             var text = next >= 0 ? AlertTexts.Superseded(ladder.Levels[next].Code) : AlertTexts.Recovered(what, value);
+            Close(open.Then(AlertState.Resolved, now, "system", text) with { Evidence = evidence });
             events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, evidence));
         }
 
@@ -424,9 +516,13 @@ internal sealed partial class DeviceGrain(
         var level = ladder.Levels[next];
         var raised = NewEvent(Ulid.New(now), level.Code, level.Severity, AlertState.Raised, now, raisedText(level.Code), evidence);
         State.AlertLevels[family] = next;
-        State.OpenAlerts[family] = new OpenAlert(raised.Id, raised.Code, raised.Severity, now, raised.Message);
+        State.OpenAlerts[family] = Opened(raised);
         events.Add(raised);
     }
+
+    private static OpenAlert Opened(AlertEvent raised) =>
+        new OpenAlert(raised.Id, raised.Code, raised.Severity, raised.At, raised.Message) { Evidence = raised.Evidence, UpdatedAt = raised.At }
+            .Then(AlertState.Raised, raised.At, "system", null) with { State = AlertState.Raised };
 
     private AlertEvent NewEvent(
         string id, string code, AlertSeverity severity, AlertState state, DateTimeOffset at, string message, EvidenceItem[] evidence) => new()

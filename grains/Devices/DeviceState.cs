@@ -69,4 +69,7 @@ public sealed class DeviceState
     [Id(26)] public Telemetry.Models.Learning.ShoeUsage ShoeUsage { get; set; } = new();
 
     [Id(27)] public Telemetry.Models.Learning.BandUsage BandUsage { get; set; } = new();
+
+    /// <summary>Recently resolved alerts with their history, newest last (at most 50).</summary>
+    [Id(28)] public List<OpenAlert> ClosedAlerts { get; set; } = [];
 }

@@ -26,4 +26,12 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// once per device and process, for the tags of the readings it stores.</summary>
     [Alias("birth")]
     Task<DeviceBirth?> GetBirthAsync();
+
+    /// <summary>One of the device's alerts with its history, or null.</summary>
+    [Alias("alert")]
+    Task<Alerts.AlertView?> GetAlertAsync(string alertId);
+
+    /// <summary>Acknowledges or resolves an alert on behalf of <paramref name="actor"/>; publishes the change.</summary>
+    [Alias("change-alert")]
+    Task<Alerts.AlertChange> ChangeAlertAsync(string alertId, Alerts.AlertState target, string actor, string? note);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
 using Telemetry.Ingest.Mqtt;
 using Telemetry.Ingest.Pipeline;
@@ -10,6 +11,7 @@ namespace Telemetry.Ingest.Api;
 internal static class ApiEndpoints
 {
     private const int DefaultAlertLimit = 100;
+    private const int MaxAlertLimit = 1000;
 
     public static WebApplication MapTelemetryApi(this WebApplication app)
     {
@@ -17,7 +19,12 @@ internal static class ApiEndpoints
 
         var api = app.MapGroup("/api");
         api.MapGet("/devices/{id}", GetDeviceAsync);
-        api.MapGet("/alerts", GetAlerts);
+        api.MapGet("/alerts", GetAlertsAsync);
+        api.MapGet("/alerts/{id}", GetAlertAsync);
+        api.MapPost("/alerts/{id}/ack", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Acknowledged, body, grains))
+            .AddEndpointFilter(ApiKeys.Require);
+        api.MapPost("/alerts/{id}/resolve", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Resolved, body, grains))
+            .AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/ingest/stats", GetStats);
         return app;
     }
@@ -35,32 +42,123 @@ internal static class ApiEndpoints
             : Results.Json(twin, ApiJsonContext.Default.DeviceSnapshot);
     }
 
-    private static IResult GetAlerts(AlertFeed feed, string? device, int? limit)
+    /// <summary>Alerts in their current state, newest first, filtered and paged; the total is in X-Total-Count.</summary>
+    private static async Task<IResult> GetAlertsAsync(
+        HttpContext http, IGrainFactory grains, string? state, string? severity, string? code, string? model, string? batch, string? device, int? offset, int? limit)
     {
-        if (limit is < 1 or > AlertFeed.Capacity)
+        var problems = new List<string>();
+        AlertState? stateFilter = state is null ? null : ParseState(state) ?? Problem<AlertState>(problems, $"state must be raised, acknowledged, escalated or resolved (was '{state}')");
+        AlertSeverity? severityFilter = severity is null ? null : ParseSeverity(severity) ?? Problem<AlertSeverity>(problems, $"severity must be info, warning or critical (was '{severity}')");
+        if (code is not null && (code.Length is 0 or > 100 || !code.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_')))
         {
-            return Results.Problem(statusCode: 400, title: "Invalid limit", detail: $"limit must be between 1 and {AlertFeed.Capacity}.");
+            problems.Add($"code must look like shoe.cushioning.replace_soon (was '{code}')");
+        }
+
+        if (model is not null && !UplinkIds.IsModelOrBatchId(model))
+        {
+            problems.Add("model must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+        }
+
+        if (batch is not null && !UplinkIds.IsModelOrBatchId(batch))
+        {
+            problems.Add("batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
         }
 
         if (device is not null && !UplinkIds.IsDeviceId(device))
         {
-            return Results.Problem(statusCode: 400, title: "Invalid device id", detail: "A device id matches ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$.");
+            problems.Add("device must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$");
         }
 
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, Mqtt.ReplyJson.WriterOptions))
+        if (offset is < 0)
         {
-            writer.WriteStartArray();
-            foreach (var alert in feed.Recent(device, limit ?? DefaultAlertLimit))
+            problems.Add("offset must not be negative");
+        }
+
+        if (limit is < 1 or > MaxAlertLimit)
+        {
+            problems.Add($"limit must be between 1 and {MaxAlertLimit}");
+        }
+
+        if (problems.Count > 0)
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid alert filter", detail: string.Join("; ", problems) + ".");
+        }
+
+        var filter = new AlertFilter { State = stateFilter, Severity = severityFilter, Code = code, Model = model, Batch = batch, Device = device };
+        var page = await grains.GetGrain<IAlertIndexGrain>(0).QueryAsync(filter, offset ?? 0, limit ?? DefaultAlertLimit);
+        http.Response.Headers["X-Total-Count"] = page.Total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Bytes(ReplyJson.ToBytes(w =>
+        {
+            w.WriteStartArray();
+            foreach (var alert in page.Items)
             {
-                ReplyJson.WriteAlert(writer, alert);
+                ReplyJson.WriteSummary(w, alert);
             }
 
-            writer.WriteEndArray();
+            w.WriteEndArray();
+        }), "application/json");
+    }
+
+    private static async Task<IResult> GetAlertAsync(string id, IGrainFactory grains)
+    {
+        var view = await FindAsync(id, grains);
+        return view is null ? UnknownAlert(id) : Results.Bytes(ReplyJson.ToBytes(w => ReplyJson.WriteView(w, view)), "application/json");
+    }
+
+    private static async Task<IResult> ChangeAsync(string id, AlertState target, AlertActionBody? body, IGrainFactory grains)
+    {
+        if (body?.Actor is not { Length: > 0 and <= 100 } actor || body.Note is { Length: > 2000 })
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid request",
+                detail: "Send JSON {\"actor\": \"who (1-100 characters)\", \"note\": \"optional, at most 2000 characters\"}.");
         }
 
-        return Results.Bytes(buffer.WrittenMemory, "application/json; charset=utf-8");
+        var device = await grains.GetGrain<IAlertIndexGrain>(0).DeviceOfAsync(id);
+        if (device is null)
+        {
+            return UnknownAlert(id);
+        }
+
+        var change = await grains.GetGrain<IDeviceGrain>(device).ChangeAlertAsync(id, target, actor, body.Note);
+        return change.Outcome switch
+        {
+            AlertChangeOutcome.NotFound => UnknownAlert(id),
+            AlertChangeOutcome.Conflict => Results.Problem(statusCode: 409, title: "Alert already resolved", detail: change.Reason),
+            _ => Results.Bytes(ReplyJson.ToBytes(w => ReplyJson.WriteView(w, change.Alert!)), "application/json"),
+        };
     }
+
+    private static async Task<AlertView?> FindAsync(string id, IGrainFactory grains) =>
+        id.Length is > 0 and <= 64 && await grains.GetGrain<IAlertIndexGrain>(0).DeviceOfAsync(id) is { } device
+            ? await grains.GetGrain<IDeviceGrain>(device).GetAlertAsync(id)
+            : null;
+
+    private static IResult UnknownAlert(string id) =>
+        Results.Problem(statusCode: 404, title: "Unknown alert", detail: $"No alert has the id '{id}'.");
+
+    private static T? Problem<T>(List<string> problems, string text)
+        where T : struct
+    {
+        problems.Add(text);
+        return null;
+    }
+
+    private static AlertState? ParseState(string text) => text switch
+    {
+        "raised" => AlertState.Raised,
+        "acknowledged" => AlertState.Acknowledged,
+        "escalated" => AlertState.Escalated,
+        "resolved" => AlertState.Resolved,
+        _ => null,
+    };
+
+    private static AlertSeverity? ParseSeverity(string text) => text switch
+    {
+        "info" => AlertSeverity.Info,
+        "warning" => AlertSeverity.Warning,
+        "critical" => AlertSeverity.Critical,
+        _ => null,
+    };
 
     private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage) => Results.Json(
         new IngestStats
@@ -87,3 +185,6 @@ internal static class ApiEndpoints
         },
         ApiJsonContext.Default.IngestStats);
 }
+
+/// <summary>The body of an ack or resolve: who does it, and why.</summary>
+internal sealed record AlertActionBody(string? Actor, string? Note);

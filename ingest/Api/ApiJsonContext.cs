@@ -11,4 +11,5 @@ namespace Telemetry.Ingest.Api;
     Converters = [typeof(LowerCaseEnumConverter<AlertSeverity>)])]
 [JsonSerializable(typeof(DeviceSnapshot))]
 [JsonSerializable(typeof(IngestStats))]
+[JsonSerializable(typeof(AlertActionBody))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

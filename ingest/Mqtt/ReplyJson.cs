@@ -63,6 +63,12 @@ internal static class ReplyJson
         w.WriteString("state"u8, Lower(alert.State));
         w.WriteString("at"u8, alert.At.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
         w.WriteString("message"u8, alert.Message);
+        w.WriteString("actor"u8, alert.Actor);
+        if (alert.Note is not null)
+        {
+            w.WriteString("note"u8, alert.Note);
+        }
+
         w.WriteStartObject("evidence"u8);
         foreach (var item in alert.Evidence)
         {
@@ -77,6 +83,77 @@ internal static class ReplyJson
         }
 
         w.WriteEndObject();
+    }
+
+    /// <summary>An alert's current state, as listed by <c>GET /api/alerts</c>.</summary>
+    public static void WriteSummary(Utf8JsonWriter w, AlertSummary a)
+    {
+        w.WriteStartObject();
+        WriteSummaryBody(w, a);
+        w.WriteEndObject();
+    }
+
+    /// <summary>An alert with its evidence and history, for <c>GET /api/alerts/{id}</c>.</summary>
+    public static void WriteView(Utf8JsonWriter w, AlertView view)
+    {
+        w.WriteStartObject();
+        WriteSummaryBody(w, view.Summary);
+        w.WriteStartObject("evidence"u8);
+        foreach (var item in view.Evidence)
+        {
+            if (item.Number is { } number)
+            {
+                w.WriteNumber(item.Key, number);
+            }
+            else
+            {
+                w.WriteString(item.Key, item.Text);
+            }
+        }
+
+        w.WriteEndObject();
+        w.WriteStartArray("history"u8);
+        foreach (var step in view.History)
+        {
+            w.WriteStartObject();
+            w.WriteString("state"u8, Lower(step.State));
+            w.WriteString("at"u8, Time(step.At));
+            w.WriteString("actor"u8, step.Actor);
+            WriteNullable(w, "note"u8, step.Note);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteSummaryBody(Utf8JsonWriter w, AlertSummary a)
+    {
+        w.WriteString("id"u8, a.Id);
+        w.WriteString("device"u8, a.Device);
+        WriteNullable(w, "kind"u8, a.Kind);
+        WriteNullable(w, "model"u8, a.Model);
+        WriteNullable(w, "batch"u8, a.Batch);
+        w.WriteString("code"u8, a.Code);
+        w.WriteString("severity"u8, Lower(a.Severity));
+        w.WriteString("state"u8, Lower(a.State));
+        w.WriteString("raised_at"u8, Time(a.RaisedAt));
+        w.WriteString("updated_at"u8, Time(a.UpdatedAt));
+        w.WriteString("message"u8, a.Message);
+    }
+
+    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Writes one JSON value to a byte array with the payload options.</summary>
+    public static byte[] ToBytes(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            write(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 
     public static string Lower(AlertSeverity severity) => severity switch

@@ -35,6 +35,8 @@ public class ServiceFixture : IAsyncLifetime
 
     public const string DeviceSecret = "e2e-device-secret";
 
+    public const string ApiKey = "e2e-api-key";
+
     /// <summary>The consumer account the fixture configures, for alerts/# and quality/#.</summary>
     public static (string User, string Password) Watcher { get; } = ("watcher", "watcher-password");
 
@@ -77,6 +79,7 @@ public class ServiceFixture : IAsyncLifetime
             "--Logging:LogLevel:Default", "Warning",
             "--Storage:DataDirectory", DataDirectory,
             "--Broker:DeviceSecret", DeviceSecret,
+            "--Api:Keys:0", ApiKey,
             "--Broker:Accounts:0:Username", Watcher.User,
             "--Broker:Accounts:0:Password", Watcher.Password,
             .. _extraArgs,

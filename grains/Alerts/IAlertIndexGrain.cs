@@ -1,0 +1,18 @@
+namespace Telemetry.Grains.Alerts;
+
+/// <summary>
+/// Every alert's current state, for listing, filtering and finding an alert's device by its id. Device grains
+/// report each transition here after they have stored it. One index for the silo (key 0).
+/// </summary>
+[Alias("telemetry.alert-index")]
+public interface IAlertIndexGrain : IGrainWithIntegerKey
+{
+    [Alias("upsert")]
+    Task UpsertAsync(AlertSummary alert);
+
+    [Alias("query")]
+    Task<AlertPage> QueryAsync(AlertFilter filter, int offset, int limit);
+
+    [Alias("device-of")]
+    Task<string?> DeviceOfAsync(string alertId);
+}

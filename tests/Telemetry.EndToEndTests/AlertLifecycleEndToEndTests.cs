@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MQTTnet.Formatter;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+/// <summary>Alerts as cases: acknowledged and resolved over HTTP, each change on MQTT with the same id.</summary>
+public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClassFixture<ServiceFixture>
+{
+    [Fact]
+    public async Task AlertIsAcknowledgedThenResolved_OverHttp_WithEachChangeOnMqttAndInItsHistory()
+    {
+        const string id = "shoe-life-1";
+        await using var watcher = await service.WatcherAsync("life-watcher", MqttProtocolVersion.V500, $"alerts/{id}");
+        var raised = await RaiseAsync(id, watcher);
+        var alertId = raised.GetProperty("id").GetString()!;
+
+        using (var noKey = await service.Http.PostAsJsonAsync($"/api/alerts/{alertId}/ack", new { actor = "agent-7" }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+        }
+
+        var acked = await PostAsync($"/api/alerts/{alertId}/ack", new { actor = "agent-7", note = "called the runner" }, HttpStatusCode.OK);
+        Assert.Equal("acknowledged", acked.GetProperty("state").GetString());
+        var ackEvent = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "acknowledged", "acknowledged event");
+        Assert.Equal((alertId, "agent-7", "called the runner"),
+            (ackEvent.GetProperty("id").GetString(), ackEvent.GetProperty("actor").GetString(), ackEvent.GetProperty("note").GetString()));
+
+        var resolved = await PostAsync($"/api/alerts/{alertId}/resolve", new { actor = "agent-7", note = "new pair sent" }, HttpStatusCode.OK);
+        Assert.Equal("resolved", resolved.GetProperty("state").GetString());
+        await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "resolved" && a.GetProperty("id").GetString() == alertId, "resolved event");
+
+        var view = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts/{alertId}", UriKind.Relative))).RootElement;
+        Assert.Equal(["raised", "acknowledged", "resolved"], view.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("state").GetString()));
+        Assert.Equal(["system", "agent-7", "agent-7"], view.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("actor").GetString()));
+        Assert.Equal("shoe.cushioning.replace_soon", view.GetProperty("code").GetString());
+
+        // A resolved alert cannot be acknowledged again.
+        await PostAsync($"/api/alerts/{alertId}/ack", new { actor = "agent-8" }, HttpStatusCode.Conflict);
+
+        using var listed = await service.Http.GetAsync(new Uri($"/api/alerts?device={id}&state=resolved", UriKind.Relative));
+        var items = JsonDocument.Parse(await listed.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(alertId, Assert.Single(items.EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal("1", listed.Headers.GetValues("X-Total-Count").Single());
+    }
+
+    [Theory]
+    [InlineData("/api/alerts?state=bogus", "state must be")]
+    [InlineData("/api/alerts?severity=urgent", "severity must be")]
+    [InlineData("/api/alerts?limit=0", "limit must be")]
+    [InlineData("/api/alerts?device=not%20an%20id", "device must match")]
+    [InlineData("/api/alerts?code=DROP%20TABLE", "code must look like")]
+    public async Task BadFilters_Are400WithTheReason(string path, string reason)
+    {
+        using var response = await service.Http.GetAsync(new Uri(path, UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(reason, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownAlert_Is404_ForReadingAndForChanging()
+    {
+        using var get = await service.Http.GetAsync(new Uri("/api/alerts/01NOSUCHALERT", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        await PostAsync("/api/alerts/01NOSUCHALERT/resolve", new { actor = "agent-1" }, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task ChangeWithoutAnActor_Is400()
+    {
+        await PostAsync("/api/alerts/01ANY/ack", new { note = "who am I" }, HttpStatusCode.BadRequest);
+    }
+
+    private async Task<JsonElement> RaiseAsync(string id, TestDevice watcher)
+    {
+        await using var device = await service.DeviceAsync(id);
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"l","seq":0,"readings":[{{readings}}]}"""));
+        return await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "raised alert");
+    }
+
+    private async Task<JsonElement> PostAsync(string path, object body, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = JsonContent.Create(body) };
+        request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+        using var response = await service.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(expected == response.StatusCode, $"{path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement;
+    }
+}
