@@ -6,7 +6,9 @@ namespace Telemetry.Ingest;
 /// <summary>Builds the service. <c>Program</c> runs it; the end-to-end tests build it in process.</summary>
 internal static class TelemetryApp
 {
-    public static WebApplication Build(string[] args)
+    /// <param name="args">Command-line arguments (configuration overrides).</param>
+    /// <param name="replaceServices">Lets tests replace services, such as the <see cref="TimeProvider"/>.</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? replaceServices = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Configuration.AddCommandLine(args, TelemetryHostingExtensions.SwitchMappings);
@@ -17,6 +19,7 @@ internal static class TelemetryApp
             .AddTelemetryIngest()
             .AddTelemetrySimulation();
 
+        replaceServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapTelemetryApi();
         return app;

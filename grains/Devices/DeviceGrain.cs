@@ -160,6 +160,12 @@ internal sealed partial class DeviceGrain(
             return new AlertChange(AlertChangeOutcome.Unchanged, View(open), "already acknowledged");
         }
 
+        if (target == AlertState.Escalated && open.State != AlertState.Raised)
+        {
+            // Someone responded (or it escalated already): the SLA is met or already acted on.
+            return new AlertChange(AlertChangeOutcome.Unchanged, View(open), $"the alert is {open.State}");
+        }
+
         var changed = open.Then(target, now, actor, note);
         if (target == AlertState.Resolved)
         {
@@ -176,13 +182,12 @@ internal sealed partial class DeviceGrain(
         return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
     }
 
-    /// <summary>Publishes alert events (MQTT, feed, store) and records each in the alert index.</summary>
+    /// <summary>Records alert events in the alert index, then publishes them (MQTT, feed, store).</summary>
     private async Task PublishAsync(List<AlertEvent> events)
     {
         foreach (var alert in events)
         {
             LogAlert(logger, alert.Device, alert.Code, alert.State);
-            await alertSink.PublishAsync(alert, CancellationToken.None);
             var record = FindAlert(alert.Id);
             await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(new AlertSummary
             {
@@ -198,6 +203,9 @@ internal sealed partial class DeviceGrain(
                 UpdatedAt = alert.At,
                 Message = record?.Message ?? alert.Message,
             });
+
+            // After the index, so that whoever hears the event can already find the alert over HTTP.
+            await alertSink.PublishAsync(alert, CancellationToken.None);
         }
     }
 

@@ -160,7 +160,7 @@ internal static class ApiEndpoints
         _ => null,
     };
 
-    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage) => Results.Json(
+    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, Alerts.SlaMonitor sla) => Results.Json(
         new IngestStats
         {
             Messages = counters.Messages,
@@ -171,6 +171,7 @@ internal static class ApiEndpoints
             GrainFailures = counters.GrainFailures,
             Queued = pipeline.Queued,
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
+            AlertsEscalated = sla.Escalated,
             Storage = new StorageStats
             {
                 LinesWritten = storage.Written,

@@ -22,6 +22,9 @@ internal sealed record IngestStats
 
     /// <summary>What the time-series store did with accepted readings.</summary>
     public required StorageStats Storage { get; init; }
+
+    /// <summary>Alerts escalated for missing their first-response SLA.</summary>
+    public required long AlertsEscalated { get; init; }
 }
 
 /// <summary>Time-series store counters since start (lines of line protocol; one line per reading).</summary>

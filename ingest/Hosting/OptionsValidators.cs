@@ -14,7 +14,8 @@ internal sealed class OptionsValidators :
     IValidateOptions<SiloOptions>,
     IValidateOptions<InfluxOptions>,
     IValidateOptions<StorageOptions>,
-    IValidateOptions<Twins.TwinOptions>
+    IValidateOptions<Twins.TwinOptions>,
+    IValidateOptions<Alerts.AlertsOptions>
 {
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
@@ -62,6 +63,12 @@ internal sealed class OptionsValidators :
     public ValidateOptionsResult Validate(string? name, Twins.TwinOptions options) => Check(
         (Enum.IsDefined(options.Store), $"Twins:Store must be Sqlite, Redis or Memory (was {options.Store})."),
         (options.Store != Twins.TwinStore.Redis || options.Redis.Length > 0, "Twins:Redis (a connection string such as 127.0.0.1:6379) is required with Twins:Store=Redis."));
+
+    public ValidateOptionsResult Validate(string? name, Alerts.AlertsOptions options) => Check(
+        (options.Sla.Critical > TimeSpan.Zero, $"Alerts:Sla:Critical must be positive (was {options.Sla.Critical})."),
+        (options.Sla.Warning > TimeSpan.Zero, $"Alerts:Sla:Warning must be positive (was {options.Sla.Warning})."),
+        (options.Sla.Info is null || options.Sla.Info > TimeSpan.Zero, $"Alerts:Sla:Info must be positive when set (was {options.Sla.Info})."),
+        (options.CheckInterval > TimeSpan.Zero, $"Alerts:CheckInterval must be positive (was {options.CheckInterval})."));
 
     private static ValidateOptionsResult Check(params (bool Ok, string Failure)[] rules)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Ingest;
 using Xunit;
 
@@ -23,6 +24,9 @@ public class ServiceFixture : IAsyncLifetime
     }
 
     protected ServiceFixture(string[] extraArgs) => _extraArgs = extraArgs;
+
+    /// <summary>The clock the SLA monitor checks deadlines against; tests advance it instead of waiting.</summary>
+    public Microsoft.Extensions.Time.Testing.FakeTimeProvider SlaClock { get; } = new(DateTimeOffset.UtcNow);
 
     public int MqttPort { get; } = FreePort();
 
@@ -83,7 +87,7 @@ public class ServiceFixture : IAsyncLifetime
             "--Broker:Accounts:0:Username", Watcher.User,
             "--Broker:Accounts:0:Password", Watcher.Password,
             .. _extraArgs,
-        ]);
+        ], services => services.AddKeyedSingleton<TimeProvider>(Ingest.Alerts.SlaMonitor.ClockKey, SlaClock));
         await _app.StartAsync();
     }
 

@@ -1,0 +1,51 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MQTTnet.Formatter;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+/// <summary>First-response SLAs, under a clock the test moves: nothing waits for real hours.</summary>
+public sealed class SlaEndToEndTests(ServiceFixture service) : IClassFixture<ServiceFixture>
+{
+    [Fact]
+    public async Task UnacknowledgedAlert_EscalatesWhenItsSlaPasses_AndAnAcknowledgedOneDoesNot()
+    {
+        await using var watcher = await service.WatcherAsync("sla-watcher", MqttProtocolVersion.V500, "alerts/#");
+        var ignored = await RaiseAsync("shoe-sla-1", watcher);
+        var answered = await RaiseAsync("shoe-sla-2", watcher);
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/api/alerts/{answered}/ack", UriKind.Relative))
+        {
+            Content = new StringContent("{\"actor\":\"agent-1\"}", Encoding.UTF8, "application/json"),
+        })
+        {
+            request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+            using var ack = await service.Http.SendAsync(request);
+            ack.EnsureSuccessStatusCode();
+        }
+
+        // Warning alerts have 24 h; move the monitor's clock past that. Its timer (1 min) fires on the way.
+        service.SlaClock.Advance(TimeSpan.FromHours(24) + TimeSpan.FromMinutes(2));
+
+        var escalated = await watcher.ReceiveAsync("alerts/shoe-sla-1", a => a.GetProperty("state").GetString() == "escalated", "escalation");
+        Assert.Equal(ignored, escalated.GetProperty("id").GetString());
+        Assert.Contains("24 h first-response SLA", escalated.GetProperty("note").GetString(), StringComparison.Ordinal);
+        var stats = await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("alerts_escalated").GetInt64() >= 1, "an escalation count");
+        Assert.Equal(1, stats.GetProperty("alerts_escalated").GetInt64());
+        var other = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts/{answered}", UriKind.Relative))).RootElement;
+        Assert.Equal("acknowledged", other.GetProperty("state").GetString());
+    }
+
+    private async Task<string> RaiseAsync(string id, TestDevice watcher)
+    {
+        await using var device = await service.DeviceAsync(id);
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"s","seq":0,"readings":[{{readings}}]}"""));
+        var raised = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "raised alert");
+        return raised.GetProperty("id").GetString()!;
+    }
+}
