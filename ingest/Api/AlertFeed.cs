@@ -3,41 +3,55 @@ using Telemetry.Grains.Alerts;
 namespace Telemetry.Ingest.Api;
 
 /// <summary>
-/// The most recent alert events seen by this process, newest first, for <c>GET /api/alerts</c>. Bounded:
-/// the full, persisted alert history with filters and paging comes with the alert lifecycle.
+/// The most recent alert state changes of this process, numbered, for the Server-Sent Events stream. Event
+/// ids start at the process's start time in milliseconds × 1000 and count up, so ids from a previous run are
+/// always smaller: a client that reconnects with an old <c>Last-Event-ID</c> receives what is still held.
+/// Bounded to <see cref="Capacity"/> events; a client further behind resumes from the oldest held.
 /// </summary>
-internal sealed class AlertFeed
+internal sealed class AlertFeed(TimeProvider time)
 {
     public const int Capacity = 1000;
 
-    private readonly AlertEvent?[] _ring = new AlertEvent?[Capacity];
+    private readonly (long Id, AlertEvent Alert)[] _ring = new (long, AlertEvent)[Capacity];
     private readonly Lock _lock = new();
+    private readonly long _first = time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
     private long _count;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public void Add(AlertEvent alert)
+    public long Add(AlertEvent alert)
     {
+        TaskCompletionSource changed;
+        long id;
         lock (_lock)
         {
-            _ring[_count % Capacity] = alert;
+            id = _first + _count;
+            _ring[_count % Capacity] = (id, alert);
             _count++;
+            changed = _changed;
+            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+
+        changed.TrySetResult();
+        return id;
     }
 
-    public List<AlertEvent> Recent(string? device, int limit)
+    /// <summary>Events after <paramref name="afterId"/> (all held when null), oldest first, and a task that
+    /// completes when the next one arrives.</summary>
+    public (List<(long Id, AlertEvent Alert)> Events, Task Next) Since(long? afterId)
     {
-        var result = new List<AlertEvent>(Math.Min(limit, Capacity));
         lock (_lock)
         {
-            for (var i = _count - 1; i >= Math.Max(0, _count - Capacity) && result.Count < limit; i--)
+            var events = new List<(long, AlertEvent)>();
+            for (var i = Math.Max(0, _count - Capacity); i < _count; i++)
             {
-                var alert = _ring[i % Capacity]!;
-                if (device is null || alert.Device == device)
+                var entry = _ring[i % Capacity];
+                if (afterId is null || entry.Id > afterId)
                 {
-                    result.Add(alert);
+                    events.Add(entry);
                 }
             }
-        }
 
-        return result;
+            return (events, _changed.Task);
+        }
     }
 }

@@ -20,6 +20,7 @@ internal static class ApiEndpoints
         var api = app.MapGroup("/api");
         api.MapGet("/devices/{id}", GetDeviceAsync);
         api.MapGet("/alerts", GetAlertsAsync);
+        api.MapGet("/alerts/stream", StreamAsync);
         api.MapGet("/alerts/{id}", GetAlertAsync);
         api.MapPost("/alerts/{id}/ack", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Acknowledged, body, grains))
             .AddEndpointFilter(ApiKeys.Require);
@@ -97,6 +98,45 @@ internal static class ApiEndpoints
 
             w.WriteEndArray();
         }), "application/json");
+    }
+
+    /// <summary>
+    /// Server-Sent Events: every alert state change as <c>id</c>, <c>event: alert</c> and the MQTT payload as
+    /// <c>data</c>. A client that reconnects with <c>Last-Event-ID</c> first receives what it missed; without
+    /// one it starts with the changes still held (up to 1000), then live ones. A comment every 15 s keeps
+    /// proxies from closing an idle stream.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext http, AlertFeed feed, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId)
+    {
+        long? after = long.TryParse(lastEventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        var cancel = http.RequestAborted;
+        try
+        {
+            await http.Response.WriteAsync(": alert stream\n\n", cancel);
+            await http.Response.Body.FlushAsync(cancel);
+            while (!cancel.IsCancellationRequested)
+            {
+                var (events, next) = feed.Since(after);
+                foreach (var (id, alert) in events)
+                {
+                    var json = System.Text.Encoding.UTF8.GetString(ReplyJson.ToBytes(w => ReplyJson.WriteAlert(w, alert)));
+                    await http.Response.WriteAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"id: {id}\nevent: alert\ndata: {json}\n\n"), cancel);
+                    after = id;
+                }
+
+                await http.Response.Body.FlushAsync(cancel);
+                if (await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(15), cancel)) != next)
+                {
+                    await http.Response.WriteAsync(": keep-alive\n\n", cancel);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+        }
     }
 
     private static async Task<IResult> GetAlertAsync(string id, IGrainFactory grains)

@@ -78,12 +78,7 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
 
     private async Task<JsonElement> RaiseAsync(string id, TestDevice watcher)
     {
-        await using var device = await service.DeviceAsync(id);
-        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(CultureInfo.InvariantCulture,
-            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
-        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"l","seq":0,"readings":[{{readings}}]}"""));
+        await service.CrossCushioningThresholdAsync(id);
         return await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "raised alert");
     }
 

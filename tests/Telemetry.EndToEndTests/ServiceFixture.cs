@@ -53,6 +53,18 @@ public class ServiceFixture : IAsyncLifetime
     public Task<TestDevice> WatcherAsync(string clientId, MQTTnet.Formatter.MqttProtocolVersion protocol, params string[] subscriptions) =>
         TestDevice.ConnectAsync(MqttPort, clientId, protocol, Watcher, subscriptions);
 
+    /// <summary>Makes <paramref name="id"/> a shoe that crosses 70% cushioning: its birth, then four 45 km
+    /// outings in the last days (180 km for a 72 kg runner is just under 70%, Cook et al.).</summary>
+    public async Task CrossCushioningThresholdAsync(string id)
+    {
+        await using var device = await DeviceAsync(id);
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"x","seq":0,"readings":[{{readings}}]}"""));
+    }
+
     public async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;

@@ -38,12 +38,7 @@ public sealed class SimulationEndToEndTests(SimulationFixture service) : IClassF
 
         // A device of the demo crosses a threshold: four 45 km outings take a shoe just under 70% cushioning.
         const string id = "shoe-demo-watch";
-        await using var device = await service.DeviceAsync(id);
-        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
-        await device.PublishAsync($"devices/{id}/telemetry", System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"w","seq":0,"readings":[{{readings}}]}"""));
+        await service.CrossCushioningThresholdAsync(id);
 
         while (true)
         {

@@ -39,12 +39,7 @@ public sealed class SlaEndToEndTests(ServiceFixture service) : IClassFixture<Ser
 
     private async Task<string> RaiseAsync(string id, TestDevice watcher)
     {
-        await using var device = await service.DeviceAsync(id);
-        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(CultureInfo.InvariantCulture,
-            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
-        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"s","seq":0,"readings":[{{readings}}]}"""));
+        await service.CrossCushioningThresholdAsync(id);
         var raised = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "raised alert");
         return raised.GetProperty("id").GetString()!;
     }
