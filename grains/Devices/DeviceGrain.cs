@@ -182,6 +182,72 @@ internal sealed partial class DeviceGrain(
         return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
     }
 
+    public async Task<string[]?> PartReplacedAsync(string part, string actor, string? note)
+    {
+        if (State.FirstSeen is null)
+        {
+            return null;
+        }
+
+        var now = timeProvider.GetUtcNow();
+        string[] families = part switch
+        {
+            "shoe" => [CushioningFamily, AlertCodes.ShoeDelaminationSuspected],
+            "insole" => [CushioningFamily],
+            "battery" => [BatteryFamily, AlertCodes.BandBatteryFadingFast],
+            "band" => [BatteryFamily, AlertCodes.BandBatteryFadingFast, AlertCodes.BandWaterIngressSuspected],
+            _ => throw new ArgumentOutOfRangeException(nameof(part), part, "part must be shoe, insole, battery or band"),
+        };
+
+        // The replaced part starts from new: its wear, its baselines and its alert ladder.
+        switch (part)
+        {
+            case "shoe":
+                State.ShoeUsage = new();
+                State.Faults = new();
+                State.DistanceM = 0;
+                State.ImpactBaselineCount = 0;
+                State.ImpactBaselineSumG = 0;
+                State.ImpactRecentG = null;
+                break;
+            case "insole":
+                State.ShoeUsage = new();
+                State.DistanceM = 0;
+                break;
+            case "battery":
+                State.BandUsage = new();
+                State.Faults.Capacity = new();
+                State.ReferenceCapacityMah = null;
+                State.SmoothedCapacityMah = null;
+                State.CapacitySamples = 0;
+                break;
+            default:
+                State.BandUsage = new();
+                State.Faults = new();
+                State.ReferenceCapacityMah = null;
+                State.SmoothedCapacityMah = null;
+                State.CapacitySamples = 0;
+                break;
+        }
+
+        State.Wear = null;
+        var text = note ?? $"The {part} was replaced.";
+        var events = new List<AlertEvent>();
+        foreach (var family in families)
+        {
+            State.AlertLevels.Remove(family);
+            if (State.OpenAlerts.Remove(family, out var open))
+            {
+                Close(open.Then(AlertState.Resolved, now, actor, text));
+                events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, open.Evidence) with { Actor = actor, Note = note });
+            }
+        }
+
+        await twin.WriteStateAsync();
+        await PublishAsync(events);
+        return [.. events.Select(e => e.Id)];
+    }
+
     /// <summary>Records alert events in the alert index, then publishes them (MQTT, feed, store).</summary>
     private async Task PublishAsync(List<AlertEvent> events)
     {

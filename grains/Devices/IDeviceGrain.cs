@@ -34,4 +34,12 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// <summary>Acknowledges or resolves an alert on behalf of <paramref name="actor"/>; publishes the change.</summary>
     [Alias("change-alert")]
     Task<Alerts.AlertChange> ChangeAlertAsync(string alertId, Alerts.AlertState target, string actor, string? note);
+
+    /// <summary>
+    /// After-sales replaced a part (<c>shoe</c>, <c>insole</c>, <c>battery</c>, <c>band</c>): the wear it carried
+    /// starts again from new, and the alerts about it are resolved. Returns the ids of the resolved alerts, or
+    /// null for a device the service has never heard from.
+    /// </summary>
+    [Alias("replaced")]
+    Task<string[]?> PartReplacedAsync(string part, string actor, string? note);
 }

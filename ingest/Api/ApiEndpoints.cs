@@ -20,6 +20,7 @@ internal static class ApiEndpoints
         var api = app.MapGroup("/api");
         api.MapGet("/devices/{id}", GetDeviceAsync);
         api.MapGet("/alerts", GetAlertsAsync);
+        api.MapPost("/devices/{id}/service", ServiceAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/alerts/stream", StreamAsync);
         api.MapGet("/alerts/{id}", GetAlertAsync);
         api.MapPost("/alerts/{id}/ack", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Acknowledged, body, grains))
@@ -139,6 +140,39 @@ internal static class ApiEndpoints
         }
     }
 
+    /// <summary>After-sales reports a replaced part: its wear restarts from new and its alerts are resolved.</summary>
+    private static async Task<IResult> ServiceAsync(string id, ServiceBody? body, IGrainFactory grains)
+    {
+        if (!UplinkIds.IsDeviceId(id))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid device id", detail: "A device id matches ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$.");
+        }
+
+        if (body is not { Action: "replaced", Part: "shoe" or "insole" or "battery" or "band" } || body.Actor is { Length: > 100 } || body.Note is { Length: > 2000 })
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid service event",
+                detail: "Send JSON {\"action\":\"replaced\",\"part\":\"shoe\"|\"insole\"|\"battery\"|\"band\"}, optionally with \"actor\" and \"note\".");
+        }
+
+        var resolved = await grains.GetGrain<IDeviceGrain>(id).PartReplacedAsync(body.Part, body.Actor ?? "after-sales", body.Note);
+        return resolved is null
+            ? Results.Problem(statusCode: 404, title: "Unknown device", detail: $"No message from device '{id}' has been received.")
+            : Results.Bytes(ReplyJson.ToBytes(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("device"u8, id);
+                w.WriteString("part"u8, body.Part);
+                w.WriteStartArray("resolved_alerts"u8);
+                foreach (var alert in resolved)
+                {
+                    w.WriteStringValue(alert);
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }), "application/json");
+    }
+
     private static async Task<IResult> GetAlertAsync(string id, IGrainFactory grains)
     {
         var view = await FindAsync(id, grains);
@@ -229,3 +263,6 @@ internal static class ApiEndpoints
 
 /// <summary>The body of an ack or resolve: who does it, and why.</summary>
 internal sealed record AlertActionBody(string? Actor, string? Note);
+
+/// <summary>The body of <c>POST /api/devices/{id}/service</c>.</summary>
+internal sealed record ServiceBody(string? Action, string? Part, string? Actor, string? Note);

@@ -12,4 +12,5 @@ namespace Telemetry.Ingest.Api;
 [JsonSerializable(typeof(DeviceSnapshot))]
 [JsonSerializable(typeof(IngestStats))]
 [JsonSerializable(typeof(AlertActionBody))]
+[JsonSerializable(typeof(ServiceBody))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -48,6 +48,46 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
         Assert.Equal("1", listed.Headers.GetValues("X-Total-Count").Single());
     }
 
+    [Fact]
+    public async Task ReplacingTheShoe_ResolvesItsAlertAndRestartsItsWear()
+    {
+        const string id = "shoe-life-2";
+        await using var watcher = await service.WatcherAsync("life-watcher-2", MqttProtocolVersion.V500, $"alerts/{id}");
+        var alertId = (await RaiseAsync(id, watcher)).GetProperty("id").GetString()!;
+
+        var answer = await PostAsync($"/api/devices/{id}/service", new { action = "replaced", part = "shoe", actor = "shop-12" }, HttpStatusCode.OK);
+
+        Assert.Equal(alertId, Assert.Single(answer.GetProperty("resolved_alerts").EnumerateArray()).GetString());
+        var resolved = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "resolved", "resolution by replacement");
+        Assert.Equal(("shop-12", alertId), (resolved.GetProperty("actor").GetString(), resolved.GetProperty("id").GetString()));
+        var twin = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative))).RootElement;
+        Assert.Equal(0, twin.GetProperty("totals").GetProperty("distance_km").GetDouble());
+        Assert.Empty(twin.GetProperty("open_alerts").EnumerateArray());
+    }
+
+    [Theory]
+    [InlineData("{\"action\":\"replaced\",\"part\":\"laces\"}", HttpStatusCode.BadRequest)]
+    [InlineData("{\"action\":\"repaired\",\"part\":\"shoe\"}", HttpStatusCode.BadRequest)]
+    public async Task ServiceEvent_WithAnUnknownPartOrAction_Is400(string body, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/devices/shoe-e2e-1/service", UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+        using var response = await service.Http.SendAsync(request);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ServiceEvent_ForAnUnknownDevice_Is404_AndWithoutAKey_Is401()
+    {
+        await PostAsync("/api/devices/never-seen-device/service", new { action = "replaced", part = "band" }, HttpStatusCode.NotFound);
+        using var noKey = await service.Http.PostAsJsonAsync("/api/devices/shoe-e2e-1/service", new { action = "replaced", part = "shoe" });
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+    }
+
     [Theory]
     [InlineData("/api/alerts?state=bogus", "state must be")]
     [InlineData("/api/alerts?severity=urgent", "severity must be")]
