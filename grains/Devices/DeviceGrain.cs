@@ -93,6 +93,7 @@ internal sealed partial class DeviceGrain(
         }
 
         await PublishAsync(events);
+        await ReportQualityAsync();
 
         var acks = new List<MessageKey>(boots.Count);
         foreach (var boot in boots)
@@ -248,6 +249,26 @@ internal sealed partial class DeviceGrain(
         return [.. events.Select(e => e.Id)];
     }
 
+    /// <summary>Tells the quality view about this round: the device's exposure, and any fault it raised.</summary>
+    private async Task ReportQualityAsync()
+    {
+        var km = _roundKm;
+        _roundKm = 0;
+        var failures = _newFailures.ToArray();
+        _newFailures.Clear();
+        if (State.Birth is not { } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
+        {
+            return;
+        }
+
+        var quality = GrainFactory.GetGrain<Quality.IQualityGrain>(0);
+        await quality.ReportExposureAsync(new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, km));
+        foreach (var (mode, at) in failures)
+        {
+            await quality.ReportFailureAsync(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
+        }
+    }
+
     /// <summary>Records alert events in the alert index, then publishes them (MQTT, feed, store).</summary>
     private async Task PublishAsync(List<AlertEvent> events)
     {
@@ -321,6 +342,11 @@ internal sealed partial class DeviceGrain(
     /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
     private readonly List<Telemetry.Models.Faults.FaultFinding> _findings = [];
 
+    /// <summary>Newly raised faults of this round, for the quality view once the state is stored.</summary>
+    private readonly List<(string Mode, DateTimeOffset At)> _newFailures = [];
+
+    private double _roundKm;
+
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
         State.Readings++;
@@ -335,6 +361,7 @@ internal sealed partial class DeviceGrain(
             {
                 case "distance_m":
                     State.DistanceM += value;
+                    _roundKm += value / 1000;
                     distance = value;
                     break;
                 case "duration_s":
@@ -552,6 +579,7 @@ internal sealed partial class DeviceGrain(
             var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Warning, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
             State.OpenAlerts[code] = Opened(raised);
             events.Add(raised);
+            _newFailures.Add((finding.Mode, now));
         }
 
         _findings.Clear();

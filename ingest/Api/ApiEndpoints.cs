@@ -22,6 +22,8 @@ internal static class ApiEndpoints
         api.MapGet("/alerts", GetAlertsAsync);
         api.MapPost("/devices/{id}/service", ServiceAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/alerts/stream", StreamAsync);
+        api.MapGet("/quality/defect-rates", DefectRatesAsync).AddEndpointFilter(ApiKeys.Require);
+        api.MapPost("/quality/events", QualityEventAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/alerts/{id}", GetAlertAsync);
         api.MapPost("/alerts/{id}/ack", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Acknowledged, body, grains))
             .AddEndpointFilter(ApiKeys.Require);
@@ -173,6 +175,46 @@ internal static class ApiEndpoints
             }), "application/json");
     }
 
+    /// <summary>Defect rates per (model, batch, failure mode), as JSON or CSV, optionally filtered.</summary>
+    private static async Task<IResult> DefectRatesAsync(IGrainFactory grains, string? format, string? model, string? batch, string? failure_mode)
+    {
+        if (format is not (null or "json" or "csv"))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be json or csv (was '{format}').");
+        }
+
+        var rows = (await grains.GetGrain<Telemetry.Grains.Quality.IQualityGrain>(0).GetRatesAsync())
+            .Where(r => (model is null || r.Model == model) && (batch is null || r.Batch == batch) && (failure_mode is null || r.FailureMode == failure_mode))
+            .ToList();
+        return format == "csv"
+            ? Results.Text(QualityJson.Csv(rows), "text/csv", System.Text.Encoding.UTF8)
+            : Results.Bytes(ReplyJson.ToBytes(w =>
+            {
+                w.WriteStartArray();
+                foreach (var row in rows)
+                {
+                    QualityJson.WriteRow(w, row);
+                }
+
+                w.WriteEndArray();
+            }), "application/json");
+    }
+
+    /// <summary>A confirmed after-sales event (return, repair, warranty claim) with its failure mode.</summary>
+    private static async Task<IResult> QualityEventAsync(QualityEventBody? body, IGrainFactory grains, TimeProvider time)
+    {
+        if (body is not { Device: { } device, Model: { } model, Batch: { } batch, FailureMode: { Length: > 0 and <= 64 } mode, Kind: "return" or "repair" or "warranty" }
+            || !UplinkIds.IsDeviceId(device) || !UplinkIds.IsModelOrBatchId(model) || !UplinkIds.IsModelOrBatchId(batch))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid quality event",
+                detail: "Send JSON {\"device\",\"model\",\"batch\",\"failure_mode\",\"kind\":\"return\"|\"repair\"|\"warranty\",\"at\"?}.");
+        }
+
+        await grains.GetGrain<Telemetry.Grains.Quality.IQualityGrain>(0).ReportFailureAsync(
+            new Telemetry.Grains.Quality.FailureReport(device, model, batch, mode, body.At ?? time.GetUtcNow(), body.Kind));
+        return Results.Accepted();
+    }
+
     private static async Task<IResult> GetAlertAsync(string id, IGrainFactory grains)
     {
         var view = await FindAsync(id, grains);
@@ -266,3 +308,6 @@ internal sealed record AlertActionBody(string? Actor, string? Note);
 
 /// <summary>The body of <c>POST /api/devices/{id}/service</c>.</summary>
 internal sealed record ServiceBody(string? Action, string? Part, string? Actor, string? Note);
+
+/// <summary>The body of <c>POST /api/quality/events</c>.</summary>
+internal sealed record QualityEventBody(string? Device, string? Model, string? Batch, [property: System.Text.Json.Serialization.JsonPropertyName("failure_mode")] string? FailureMode, string? Kind, DateTimeOffset? At);

@@ -13,4 +13,5 @@ namespace Telemetry.Ingest.Api;
 [JsonSerializable(typeof(IngestStats))]
 [JsonSerializable(typeof(AlertActionBody))]
 [JsonSerializable(typeof(ServiceBody))]
+[JsonSerializable(typeof(QualityEventBody))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -130,6 +130,7 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<MqttOutbox>();
         builder.Services.AddSingleton<IDeviceReplies>(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddSingleton<IAlertSink, MqttAlertSink>();
+        builder.Services.AddSingleton<Telemetry.Grains.Quality.IQualitySink, MqttQualitySink>();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddSingleton<MqttIngestService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttOutbox>());

@@ -51,6 +51,10 @@ internal sealed partial class MqttOutbox(
         return _errors.Writer.TryWrite(message);
     }
 
+    /// <summary>A quality signal, retained so that a consumer that connects later gets the current status.</summary>
+    public ValueTask EnqueueQualityAsync(string topic, byte[] payload, CancellationToken cancellationToken) =>
+        _alerts.Writer.WriteAsync(new OutboundMessage(topic, payload, Retain: true), cancellationToken);
+
     public ValueTask EnqueueAlertAsync(AlertEvent alert, CancellationToken cancellationToken) =>
         _alerts.Writer.WriteAsync(new OutboundMessage(DeviceTopics.Alerts(alert.Device), ReplyJson.Alert(alert)), cancellationToken);
 

@@ -1,0 +1,53 @@
+using Telemetry.Grains.Quality;
+using Telemetry.Ingest.Storage;
+
+namespace Telemetry.Ingest.Mqtt;
+
+/// <summary>
+/// Quality signals: when a batch's status changes, its rows are published retained on
+/// <c>quality/{model}/{batch}</c> and written to the <c>defect_rate</c> measurement.
+/// </summary>
+internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time) : IQualitySink
+{
+    public async ValueTask PublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken)
+    {
+        if (batchRows.Length == 0)
+        {
+            return;
+        }
+
+        var first = batchRows[0];
+        var worst = batchRows.Select(r => r.Status).OrderByDescending(Rank).First();
+        var payload = ReplyJson.ToBytes(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("model"u8, first.Model);
+            w.WriteString("batch"u8, first.Batch);
+            w.WriteString("status"u8, worst);
+            w.WriteString("at"u8, time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteStartArray("failure_modes"u8);
+            foreach (var row in batchRows)
+            {
+                Api.QualityJson.WriteRow(w, row);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+        await outbox.EnqueueQualityAsync($"quality/{first.Model}/{first.Batch}", payload, cancellationToken);
+
+        var lines = new LineProtocol(1024);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var row in batchRows)
+        {
+            lines.Measurement("defect_rate").Tag("model", row.Model).Tag("batch", row.Batch).Tag("failure_mode", row.FailureMode)
+                .Field("devices", row.Devices).Field("device_days", row.DeviceDays).Field("device_km", row.DeviceKm)
+                .Field("failures", row.Failures).Field("rate", row.Rate).Field("ci_low", row.CiLow).Field("ci_high", row.CiHigh)
+                .Field("baseline", row.Baseline).Field("status", row.Status).End(now);
+        }
+
+        await store.StoreAsync(lines.Written, lines.LineCount, cancellationToken);
+    }
+
+    private static int Rank(string status) => status switch { "elevated" => 2, "watch" => 1, _ => 0 };
+}

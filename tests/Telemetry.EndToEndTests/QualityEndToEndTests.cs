@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MQTTnet.Formatter;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+/// <summary>Defect rates per (model, batch, failure mode): exposure from devices, failures from after-sales events.</summary>
+public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture<ServiceFixture>
+{
+    [Fact]
+    public async Task ReturnsConcentratedInOneBatch_ElevateIt_PublishRetained_AndExport()
+    {
+        await using var watcher = await service.WatcherAsync("quality-watcher", MqttProtocolVersion.V500, "quality/#");
+        for (var i = 0; i < 40; i++)
+        {
+            await InServiceAsync($"q-good-{i:D2}", "2026w10-good");
+            await InServiceAsync($"q-bad-{i:D2}", "2026w11-bad");
+        }
+
+        await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("messages").GetInt64() >= 80, "80 devices in service");
+        // Exposure reaches the quality view one-way after each device's round: wait until all 80 count.
+        for (var attempt = 0; ; attempt++)
+        {
+            using var r = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?model=qualrun-1&failure_mode=delamination"));
+            var rows = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
+            if (rows.EnumerateArray().Sum(x => x.GetProperty("devices").GetInt64()) >= 80)
+            {
+                break;
+            }
+
+            Assert.True(attempt < 200, "the quality view never counted the 80 devices");
+            await Task.Delay(50);
+        }
+
+        // Six returns for sole delamination in the bad batch, one in the good batch.
+        foreach (var device in Enumerable.Range(0, 6).Select(i => $"q-bad-{i:D2}").Append("q-good-00"))
+        {
+            var batch = device.StartsWith("q-bad", StringComparison.Ordinal) ? "2026w11-bad" : "2026w10-good";
+            using var posted = await service.Http.SendAsync(Authorized(HttpMethod.Post, "/api/quality/events",
+                new { device, model = "qualrun-1", batch, failure_mode = "delamination", kind = "return" }));
+            Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
+        }
+
+        var signal = await watcher.ReceiveAsync("quality/qualrun-1/2026w11-bad", q => q.GetProperty("status").GetString() == "elevated", "an elevated batch");
+        Assert.Equal("2026w11-bad", signal.GetProperty("batch").GetString());
+
+        using var json = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?model=qualrun-1&failure_mode=delamination"));
+        var all = JsonDocument.Parse(await json.Content.ReadAsStringAsync()).RootElement.EnumerateArray().ToList();
+        var bad = all.Single(r => r.GetProperty("batch").GetString() == "2026w11-bad");
+        var good = all.Single(r => r.GetProperty("batch").GetString() == "2026w10-good");
+        Assert.Equal((40, 6, "elevated"), (bad.GetProperty("devices").GetInt64(), bad.GetProperty("failures").GetInt64(), bad.GetProperty("status").GetString()));
+        Assert.Equal((40, 1, "normal"), (good.GetProperty("devices").GetInt64(), good.GetProperty("failures").GetInt64(), good.GetProperty("status").GetString()));
+        Assert.InRange(0.15, bad.GetProperty("ci_low").GetDouble(), bad.GetProperty("ci_high").GetDouble());
+
+        using var csv = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?format=csv&model=qualrun-1&failure_mode=delamination"));
+        var lines = (await csv.Content.ReadAsStringAsync()).TrimEnd('\n').Split('\n');
+        Assert.Equal("model,batch,failure_mode,devices,device_days,device_km,failures,rate,ci_low,ci_high,baseline,p_value,status,first_failure_at", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("qualrun-1,2026w11-bad,delamination,40,", StringComparison.Ordinal) && l.Contains(",elevated,", StringComparison.Ordinal));
+
+        using var noKey = await service.Http.GetAsync(new Uri("/api/quality/defect-rates", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+    }
+
+    private async Task InServiceAsync(string id, string batch)
+    {
+        await using var device = await service.DeviceAsync(id);
+        var birth = $$"""{"v":1,"kind":"shoe","model":"qualrun-1","batch":"{{batch}}","firmware":"1.0","manufactured":"2026-01-10","wearer_kg":70}""";
+        await device.PublishAsync($"devices/{id}/birth", Encoding.UTF8.GetBytes(birth), retain: true);
+        var ts = DateTimeOffset.UtcNow.AddDays(-1).ToUnixTimeMilliseconds();
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"v":1,"boot":"q","seq":0,"readings":[{"ts":{{{ts}}},"m":{"distance_m":8000}}]}""")));
+    }
+
+    private static HttpRequestMessage Authorized(HttpMethod method, string path, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        return request;
+    }
+}
