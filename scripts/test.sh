@@ -43,6 +43,16 @@ for service in mosquitto influxdb redis-server; do
   command -v systemctl >/dev/null 2>&1 && systemctl stop "$service" >/dev/null 2>&1 || true
 done
 
+# An independent Parquet reader (hyparquet) checks the Parquet exports; it is installed from package-lock.json.
+if ensure_tool node nodejs && ensure_tool npm npm; then
+  if [ ! -d tests/tools/parquet-reader/node_modules ]; then
+    note "installing the test Parquet reader"
+    (cd tests/tools/parquet-reader && npm ci --no-audit --no-fund --silent) || note "npm ci failed: the Parquet export test will fail"
+  fi
+elif [ "${CI:-}" = "true" ]; then
+  check "node and npm available" false
+fi
+
 note "building"
 if ! dotnet build Telemetry.sln -c Release -v q -nologo; then
   echo "build failed"

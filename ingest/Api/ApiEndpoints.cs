@@ -176,16 +176,21 @@ internal static class ApiEndpoints
     }
 
     /// <summary>Defect rates per (model, batch, failure mode), as JSON or CSV, optionally filtered.</summary>
-    private static async Task<IResult> DefectRatesAsync(IGrainFactory grains, string? format, string? model, string? batch, string? failure_mode)
+    private static async Task<IResult> DefectRatesAsync(IGrainFactory grains, string? format, string? model, string? batch, string? failure_mode, CancellationToken cancellationToken)
     {
-        if (format is not (null or "json" or "csv"))
+        if (format is not (null or "json" or "csv" or "parquet"))
         {
-            return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be json or csv (was '{format}').");
+            return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be json, csv or parquet (was '{format}').");
         }
 
         var rows = (await grains.GetGrain<Telemetry.Grains.Quality.IQualityGrain>(0).GetRatesAsync())
             .Where(r => (model is null || r.Model == model) && (batch is null || r.Batch == batch) && (failure_mode is null || r.FailureMode == failure_mode))
             .ToList();
+        if (format == "parquet")
+        {
+            return Results.File(await QualityParquet.WriteAsync(rows, cancellationToken), "application/vnd.apache.parquet", "defect-rates.parquet");
+        }
+
         return format == "csv"
             ? Results.Text(QualityJson.Csv(rows), "text/csv", System.Text.Encoding.UTF8)
             : Results.Bytes(ReplyJson.ToBytes(w =>
