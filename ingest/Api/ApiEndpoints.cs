@@ -22,6 +22,7 @@ internal static class ApiEndpoints
         api.MapGet("/alerts", GetAlertsAsync);
         api.MapPost("/devices/{id}/service", ServiceAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/alerts/stream", StreamAsync);
+        api.MapGet("/alerts/export", ExportAlertsAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/quality/defect-rates", DefectRatesAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapPost("/quality/events", QualityEventAsync).AddEndpointFilter(ApiKeys.Require);
         api.MapGet("/alerts/{id}", GetAlertAsync);
@@ -173,6 +174,31 @@ internal static class ApiEndpoints
                 w.WriteEndArray();
                 w.WriteEndObject();
             }), "application/json");
+    }
+
+    /// <summary>Every alert the index holds, one row each, as CSV or Parquet.</summary>
+    private static async Task<IResult> ExportAlertsAsync(IGrainFactory grains, string? format, CancellationToken cancellationToken)
+    {
+        if (format is not ("csv" or "parquet"))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be csv or parquet (was '{format}').");
+        }
+
+        var index = grains.GetGrain<IAlertIndexGrain>(0);
+        var alerts = new List<AlertSummary>();
+        for (var offset = 0; ; offset += MaxAlertLimit)
+        {
+            var page = await index.QueryAsync(new AlertFilter(), offset, MaxAlertLimit);
+            alerts.AddRange(page.Items);
+            if (page.Items.Length < MaxAlertLimit)
+            {
+                break;
+            }
+        }
+
+        return format == "csv"
+            ? Results.Text(AlertExport.Csv(alerts), "text/csv", System.Text.Encoding.UTF8)
+            : Results.File(await AlertExport.ParquetAsync(alerts, cancellationToken), "application/vnd.apache.parquet", "alerts.parquet");
     }
 
     /// <summary>Defect rates per (model, batch, failure mode), as JSON or CSV, optionally filtered.</summary>

@@ -88,6 +88,35 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
     }
 
+    [Fact]
+    public async Task AlertExport_HasEveryAlert_InCsvAndInParquet()
+    {
+        const string id = "shoe-life-3";
+        await using var watcher = await service.WatcherAsync("life-watcher-3", MqttProtocolVersion.V500, $"alerts/{id}");
+        var alertId = (await RaiseAsync(id, watcher)).GetProperty("id").GetString()!;
+
+        using var csv = await service.Http.SendAsync(Authorized($"/api/alerts/export?format=csv"));
+        var lines = (await csv.Content.ReadAsStringAsync()).Split('\n');
+        Assert.Equal("id,device,kind,model,batch,code,severity,state,raised_at,updated_at,message", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith($"{alertId},{id},shoe,aerorun-3,2025w28-sz2,shoe.cushioning.replace_soon,warning,raised,", StringComparison.Ordinal));
+
+        using var parquet = await service.Http.SendAsync(Authorized($"/api/alerts/export?format=parquet"));
+        var read = IndependentParquetReader.Read(await parquet.Content.ReadAsByteArrayAsync());
+        var row = read.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("id").GetString() == alertId);
+        Assert.Equal(("shoe.cushioning.replace_soon", "raised"), (row.GetProperty("code").GetString(), row.GetProperty("state").GetString()));
+        Assert.Equal("TIMESTAMP", read.GetProperty("schema").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "raised_at").GetProperty("logical").GetString());
+
+        using var badFormat = await service.Http.SendAsync(Authorized("/api/alerts/export?format=xlsx"));
+        Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
+    }
+
+    private static HttpRequestMessage Authorized(string path)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+        return request;
+    }
+
     [Theory]
     [InlineData("/api/alerts?state=bogus", "state must be")]
     [InlineData("/api/alerts?severity=urgent", "severity must be")]

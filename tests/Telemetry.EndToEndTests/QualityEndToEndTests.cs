@@ -63,7 +63,7 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
 
         // Parquet, read back by an independent reader (hyparquet, in JavaScript): typed columns, same values.
         using var parquet = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?format=parquet&model=qualrun-1&failure_mode=delamination"));
-        var read = ReadParquet(await parquet.Content.ReadAsByteArrayAsync());
+        var read = IndependentParquetReader.Read(await parquet.Content.ReadAsByteArrayAsync());
         var types = read.GetProperty("schema").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("type").GetString());
         Assert.Equal(("INT64", "DOUBLE", "BYTE_ARRAY", "INT64"), (types["devices"], types["rate"], types["status"], types["first_failure_at"]));
         Assert.Equal("TIMESTAMP", read.GetProperty("schema").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "first_failure_at").GetProperty("logical").GetString());
@@ -83,37 +83,6 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
         var ts = DateTimeOffset.UtcNow.AddDays(-1).ToUnixTimeMilliseconds();
         await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
             $$$"""{"v":1,"boot":"q","seq":0,"readings":[{"ts":{{{ts}}},"m":{"distance_m":8000}}]}""")));
-    }
-
-    /// <summary>Runs tests/tools/parquet-reader (installed by scripts/test.sh) on the bytes.</summary>
-    private static JsonElement ReadParquet(byte[] bytes)
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Telemetry.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        var reader = Path.Combine(dir!.FullName, "tests", "tools", "parquet-reader", "read.mjs");
-        var file = Path.GetTempFileName();
-        try
-        {
-            File.WriteAllBytes(file, bytes);
-            using var node = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("node", [reader, file])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var output = node.StandardOutput.ReadToEnd();
-            var error = node.StandardError.ReadToEnd();
-            node.WaitForExit();
-            Assert.True(node.ExitCode == 0, $"the Parquet reader failed (run scripts/test.sh to install it): {error}");
-            return JsonDocument.Parse(output).RootElement;
-        }
-        finally
-        {
-            File.Delete(file);
-        }
     }
 
     private static HttpRequestMessage Authorized(HttpMethod method, string path, object? body = null)
