@@ -110,6 +110,31 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
         Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
     }
 
+    [Fact]
+    public async Task ExportCommand_WritesTheSameExportToAFile()
+    {
+        const string id = "shoe-life-4";
+        await using var watcher = await service.WatcherAsync("life-watcher-4", MqttProtocolVersion.V500, $"alerts/{id}");
+        var alertId = (await RaiseAsync(id, watcher)).GetProperty("id").GetString()!;
+        var file = Path.GetTempFileName();
+        try
+        {
+            var output = new StringWriter();
+            var code = await Ingest.Api.ExportCommand.RunAsync(
+                ["alerts", "--format", "csv", "--out", file, "--url", service.BaseAddress.ToString(), "--api-key", ServiceFixture.ApiKey], output, new StringWriter());
+
+            Assert.Equal(0, code);
+            Assert.Contains(File.ReadLines(file), l => l.StartsWith(alertId + ",", StringComparison.Ordinal));
+            Assert.StartsWith("wrote ", output.ToString(), StringComparison.Ordinal);
+            Assert.Equal(1, await Ingest.Api.ExportCommand.RunAsync(
+                ["alerts", "--format", "csv", "--out", file, "--url", service.BaseAddress.ToString(), "--api-key", "wrong"], new StringWriter(), new StringWriter()));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private static HttpRequestMessage Authorized(string path)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
