@@ -234,6 +234,18 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         Assert.Equal("faults-z-1", evidence.GetProperty("model_version").GetString());
         Assert.True(evidence.GetProperty("impact_z").GetDouble() >= 2.5);
         Assert.True(evidence.GetProperty("contact_z").GetDouble() >= 2.0);
+
+        // The condition again, harder: no second alert, but the open one's evidence is brought up to date.
+        var later = string.Join(',', Enumerable.Range(0, 3).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"ts":{{{now - ((3 - i) * 3_600_000L)}}},"m":{"distance_m":5000,"impact_g":15.5,"contact_ms":270}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"e2e","seq":1,"readings":[{{later}}]}"""));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of seq 1");
+        var alertId = alert.GetProperty("id").GetString();
+        var updated = await service.WaitForJsonAsync($"/api/alerts/{alertId}",
+            a => a.GetProperty("evidence").GetProperty("impact_g").GetDouble() > evidence.GetProperty("impact_g").GetDouble(), "updated evidence");
+        Assert.Equal("raised", updated.GetProperty("state").GetString());
+        using var listed = await service.Http.GetAsync(new Uri($"/api/alerts?device={id}&code=shoe.sole.delamination_suspected", UriKind.Relative));
+        Assert.Equal("1", listed.Headers.GetValues("X-Total-Count").Single());
     }
 
     [Fact]
