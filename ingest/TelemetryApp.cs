@@ -21,6 +21,9 @@ internal static class TelemetryApp
 
         replaceServices?.Invoke(builder.Services);
         var app = builder.Build();
+
+        // Made now rather than on the first request, so a generated key is on disk before anyone needs it.
+        _ = app.Services.GetRequiredService<Api.ApiKeys>();
         app.MapTelemetryApi();
         return app;
     }
