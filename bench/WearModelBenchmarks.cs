@@ -11,7 +11,7 @@ namespace Telemetry.Bench;
 [MemoryDiagnoser]
 public class WearModelBenchmarks
 {
-    private readonly LearnedWearModel _learned = LearnedWearModel.Load(Path.Combine(AppContext.BaseDirectory, "artifacts"));
+    private readonly LearnedWearModel _learned = LearnedWearModel.Load(LearnedWearModel.DefaultDirectory);
     private readonly RuleWearModel _rules = new();
     private readonly ShoeWearInput _shoe = new(312.5, 78, 10.1, 10.6, 34, 5.3);
     private readonly BandWearInput _band = new(300, 262, 280, 5.2, 0.045, 87.5);

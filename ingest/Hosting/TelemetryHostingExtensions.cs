@@ -90,7 +90,7 @@ internal static partial class TelemetryHostingExtensions
     }
 
     /// <summary>
-    /// The wear model: the learned models shipped in <c>artifacts/</c> (default, <c>Models:Wear=Learned</c>),
+    /// The wear model: the learned models shipped in <c>models/trained/</c> (default, <c>Models:Wear=Learned</c>),
     /// or the transparent rule model (<c>Models:Wear=Rules</c>). Missing artifacts fall back to the rules, loudly.
     /// </summary>
     private static IWearModel CreateWearModel(string? choice, ILogger logger)
@@ -105,7 +105,7 @@ internal static partial class TelemetryHostingExtensions
             throw new InvalidOperationException($"Models:Wear must be Learned or Rules (was '{choice}').");
         }
 
-        var directory = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        var directory = Telemetry.Models.Learning.LearnedWearModel.DefaultDirectory;
         try
         {
             return Telemetry.Models.Learning.LearnedWearModel.Load(directory);

@@ -89,14 +89,14 @@ public static class ModelCommands
         return 0;
     }
 
-    /// <summary>Trains the built-in shoe and band models on generated fleets and writes the shipped artifacts.</summary>
+    /// <summary>Trains the built-in shoe and band models on generated fleets and writes the shipped models (models/trained/).</summary>
     private static int Train(Options options, TextWriter output, TextWriter error)
     {
         var clock = Stopwatch.StartNew();
         var log = new Progress(error, clock);
         var devices = (int)(options.Number("--devices") ?? 2400);
         var seed = (int)(options.Number("--seed") ?? 11);
-        var outDir = options.Optional("--out") ?? Path.Combine("models", "artifacts");
+        var outDir = options.Optional("--out") ?? Path.Combine("models", "trained");
         const string Version = "fasttree-1";
         var reports = new List<Learning.WearModelReport>();
         foreach (var kind in new[] { "shoe", "band" })

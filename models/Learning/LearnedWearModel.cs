@@ -27,6 +27,9 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
 
     public string Version { get; }
 
+    /// <summary>Where the shipped models are copied next to the binaries (from models/trained/).</summary>
+    public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "trained");
+
     /// <summary>Loads <c>shoe-rul.zip/.json</c> and <c>band-rul.zip/.json</c> from <paramref name="directory"/>.</summary>
     public static LearnedWearModel Load(string directory)
     {

@@ -6,7 +6,7 @@ namespace Telemetry.UnitTests;
 
 public sealed class LearnedWearModelTests
 {
-    private static readonly LearnedWearModel Shipped = LearnedWearModel.Load(Path.Combine(AppContext.BaseDirectory, "artifacts"));
+    private static readonly LearnedWearModel Shipped = LearnedWearModel.Load(LearnedWearModel.DefaultDirectory);
 
     [Fact]
     public void ShippedArtifacts_LoadAndGiveAnIntervalAroundTheEstimate()
