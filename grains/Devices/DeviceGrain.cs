@@ -26,17 +26,6 @@ internal sealed partial class DeviceGrain(
     /// misbehaving one must not grow the state without bound.</summary>
     private const int MaxTrackedMetrics = 64;
 
-    /// <summary>Readings averaged for a shoe's own impact baseline.</summary>
-    private const int ImpactBaselineReadings = 10;
-
-    private const double ImpactSmoothing = 0.1;
-
-    /// <summary>Charge summaries whose highest capacity becomes the reference when the birth gave none.</summary>
-    private const int CapacityReferenceSamples = 5;
-
-    /// <summary>Fuel gauges recover a little after rest (DOMAIN.md): smooth before comparing with thresholds.</summary>
-    private const double CapacitySmoothing = 0.3;
-
     private const string CushioningFamily = "cushioning";
     private const string BatteryFamily = "battery";
 
@@ -207,9 +196,6 @@ internal sealed partial class DeviceGrain(
                 State.ShoeUsage = new();
                 State.Faults = new();
                 State.DistanceM = 0;
-                State.ImpactBaselineCount = 0;
-                State.ImpactBaselineSumG = 0;
-                State.ImpactRecentG = null;
                 break;
             case "insole":
                 State.ShoeUsage = new();
@@ -218,16 +204,10 @@ internal sealed partial class DeviceGrain(
             case "battery":
                 State.BandUsage = new();
                 State.Faults.Capacity = new();
-                State.ReferenceCapacityMah = null;
-                State.SmoothedCapacityMah = null;
-                State.CapacitySamples = 0;
                 break;
             default:
                 State.BandUsage = new();
                 State.Faults = new();
-                State.ReferenceCapacityMah = null;
-                State.SmoothedCapacityMah = null;
-                State.CapacitySamples = 0;
                 break;
         }
 
@@ -328,16 +308,7 @@ internal sealed partial class DeviceGrain(
         History = alert.History,
     };
 
-    private void ApplyBirth(DeviceBirth birth)
-    {
-        State.Birth = birth;
-        if (birth.RatedCapacityMah is > 0 and var rated)
-        {
-            // The rated capacity is the capacity when new, measured at cycle 0.
-            State.ReferenceCapacityMah = rated;
-            State.ReferenceCycles = 0;
-        }
-    }
+    private void ApplyBirth(DeviceBirth birth) => State.Birth = birth;
 
     /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
     private readonly List<Telemetry.Models.Faults.FaultFinding> _findings = [];
@@ -376,7 +347,6 @@ internal sealed partial class DeviceGrain(
                     cycles = value;
                     break;
                 case "impact_g":
-                    ApplyImpact(value);
                     impact = value;
                     break;
                 case "contact_ms":
@@ -392,7 +362,6 @@ internal sealed partial class DeviceGrain(
                     bandTemp = value;
                     break;
                 case "capacity_mah":
-                    ApplyCapacity(value);
                     capacity = value;
                     break;
                 default:
@@ -423,7 +392,7 @@ internal sealed partial class DeviceGrain(
         var finding = State.Birth?.Kind switch
         {
             "shoe" => State.Faults.ObserveShoe(impact, contact),
-            "band" => State.Faults.ObserveBand(humidity, cycles, capacity, State.ReferenceCapacityMah),
+            "band" => State.Faults.ObserveBand(humidity, cycles, capacity, State.BandUsage.ReferenceMah),
             _ => null,
         };
         if (finding is not null)
@@ -432,38 +401,9 @@ internal sealed partial class DeviceGrain(
         }
     }
 
-    private void ApplyImpact(double g)
-    {
-        if (State.ImpactBaselineCount < ImpactBaselineReadings)
-        {
-            State.ImpactBaselineCount++;
-            State.ImpactBaselineSumG += g;
-        }
-
-        State.ImpactRecentG = State.ImpactRecentG is { } recent ? recent + (ImpactSmoothing * (g - recent)) : g;
-    }
-
-    private void ApplyCapacity(double mah)
-    {
-        State.CapacitySamples++;
-        if (State.Birth?.RatedCapacityMah is not > 0 && State.CapacitySamples <= CapacityReferenceSamples
-            && mah > (State.ReferenceCapacityMah ?? 0))
-        {
-            State.ReferenceCapacityMah = mah;
-            State.ReferenceCycles = State.ChargeCycles ?? 0;
-        }
-
-        State.SmoothedCapacityMah = State.SmoothedCapacityMah is { } smoothed
-            ? smoothed + (CapacitySmoothing * (mah - smoothed))
-            : mah;
-    }
-
     private List<AlertEvent> Reassess(DateTimeOffset now)
     {
         var events = new List<AlertEvent>();
-        var weeks = State.FirstReadingMs is { } first && State.LastReadingMs is { } last
-            ? Math.Max(1, (last - first) / TimeSpan.FromDays(7).TotalMilliseconds)
-            : 1;
 
         switch (State.Birth?.Kind)
         {

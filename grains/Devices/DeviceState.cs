@@ -27,19 +27,8 @@ public sealed class DeviceState
     /// <summary>Cumulative equivalent full cycles, as last reported (a counter, not a sum).</summary>
     [Id(8)] public long? ChargeCycles { get; set; }
 
-    [Id(9)] public int ImpactBaselineCount { get; set; }
-
-    [Id(10)] public double ImpactBaselineSumG { get; set; }
-
-    [Id(11)] public double? ImpactRecentG { get; set; }
-
-    [Id(12)] public double? ReferenceCapacityMah { get; set; }
-
-    [Id(13)] public long? ReferenceCycles { get; set; }
-
-    [Id(14)] public double? SmoothedCapacityMah { get; set; }
-
-    [Id(15)] public int CapacitySamples { get; set; }
+    // Ids 9-15 held the impact baseline and battery capacity history before ShoeUsage and BandUsage (26, 27)
+    // took them over; they stay unused so stored twins remain readable.
 
     [Id(16)] public DeviceProgress Progress { get; set; } = new();
 

@@ -32,7 +32,7 @@ internal static class AlertExport
         foreach (var a in alerts)
         {
             csv.Append(CultureInfo.InvariantCulture,
-                $"{a.Id},{a.Device},{a.Kind},{a.Model},{a.Batch},{a.Code},{Mqtt.ReplyJson.Lower(a.Severity)},{Mqtt.ReplyJson.Lower(a.State)},{Time(a.RaisedAt)},{Time(a.UpdatedAt)},")
+                $"{a.Id},{a.Device},{a.Kind},{a.Model},{a.Batch},{a.Code},{Mqtt.ReplyJson.Lower(a.Severity)},{Mqtt.ReplyJson.Lower(a.State)},{Mqtt.ReplyJson.Time(a.RaisedAt)},{Mqtt.ReplyJson.Time(a.UpdatedAt)},")
                 .Append('"').Append(a.Message.Replace("\"", "\"\"", StringComparison.Ordinal)).Append("\"\n");
         }
 
@@ -61,6 +61,4 @@ internal static class AlertExport
 
         return stream.ToArray();
     }
-
-    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
 }

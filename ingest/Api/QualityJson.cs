@@ -29,7 +29,7 @@ internal static class QualityJson
         w.WriteString("status"u8, r.Status);
         if (r.FirstFailureAt is { } at)
         {
-            w.WriteString("first_failure_at"u8, at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+            w.WriteString("first_failure_at"u8, Mqtt.ReplyJson.Time(at));
         }
         else
         {
@@ -46,7 +46,7 @@ internal static class QualityJson
         {
             csv.Append(CultureInfo.InvariantCulture,
                 $"{r.Model},{r.Batch},{r.FailureMode},{r.Devices},{r.DeviceDays},{r.DeviceKm},{r.Failures},{r.Rate},{r.CiLow},{r.CiHigh},{r.Baseline},{r.PValue},{r.Status},")
-                .Append(r.FirstFailureAt is { } at ? at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture) : string.Empty)
+                .Append(r.FirstFailureAt is { } at ? Mqtt.ReplyJson.Time(at) : string.Empty)
                 .Append('\n');
         }
 

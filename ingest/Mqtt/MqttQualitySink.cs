@@ -24,7 +24,7 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
             w.WriteString("model"u8, first.Model);
             w.WriteString("batch"u8, first.Batch);
             w.WriteString("status"u8, worst);
-            w.WriteString("at"u8, time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("at"u8, ReplyJson.Time(time.GetUtcNow()));
             w.WriteStartArray("failure_modes"u8);
             foreach (var row in batchRows)
             {

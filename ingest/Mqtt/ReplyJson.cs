@@ -61,7 +61,7 @@ internal static class ReplyJson
         w.WriteString("code"u8, alert.Code);
         w.WriteString("severity"u8, Lower(alert.Severity));
         w.WriteString("state"u8, Lower(alert.State));
-        w.WriteString("at"u8, alert.At.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("at"u8, Time(alert.At));
         w.WriteString("message"u8, alert.Message);
         w.WriteString("actor"u8, alert.Actor);
         if (alert.Note is not null)
@@ -69,8 +69,14 @@ internal static class ReplyJson
             w.WriteString("note"u8, alert.Note);
         }
 
+        WriteEvidence(w, alert.Evidence);
+    }
+
+    /// <summary>The numbers (and texts) behind an alert, as one JSON object.</summary>
+    private static void WriteEvidence(Utf8JsonWriter w, EvidenceItem[] evidence)
+    {
         w.WriteStartObject("evidence"u8);
-        foreach (var item in alert.Evidence)
+        foreach (var item in evidence)
         {
             if (item.Number is { } number)
             {
@@ -98,20 +104,7 @@ internal static class ReplyJson
     {
         w.WriteStartObject();
         WriteSummaryBody(w, view.Summary);
-        w.WriteStartObject("evidence"u8);
-        foreach (var item in view.Evidence)
-        {
-            if (item.Number is { } number)
-            {
-                w.WriteNumber(item.Key, number);
-            }
-            else
-            {
-                w.WriteString(item.Key, item.Text);
-            }
-        }
-
-        w.WriteEndObject();
+        WriteEvidence(w, view.Evidence);
         w.WriteStartArray("history"u8);
         foreach (var step in view.History)
         {
@@ -142,7 +135,8 @@ internal static class ReplyJson
         w.WriteString("message"u8, a.Message);
     }
 
-    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>The one timestamp format of every payload and export: ISO 8601, UTC, milliseconds.</summary>
+    public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Writes one JSON value to a byte array with the payload options.</summary>
     public static byte[] ToBytes(Action<Utf8JsonWriter> write)
