@@ -157,7 +157,12 @@ internal sealed partial class PartitionWorker
         {
             var builders = new List<DeviceBatchBuilder>(_round.Values);
             await LearnBirthsAsync(builders, cancellationToken);
-            builders.RemoveAll(b => !CacheFor(b.DeviceId).BirthKnown && b.ReadingCount > 0 && Fail(ref failed, b.DeviceId));
+            // A device whose birth could not be learned waits for redelivery rather than being stored untagged.
+            foreach (var unknown in builders.Where(b => !CacheFor(b.DeviceId).BirthKnown && b.ReadingCount > 0).ToList())
+            {
+                Fail(ref failed, unknown.DeviceId);
+                builders.Remove(unknown);
+            }
 
             _lines.Clear();
             foreach (var builder in builders)
@@ -168,7 +173,11 @@ internal sealed partial class PartitionWorker
             if (!await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken))
             {
                 // Nothing of this round is acknowledged; the broker and the devices send it again.
-                builders.ForEach(b => Fail(ref failed, b.DeviceId));
+                foreach (var builder in builders)
+                {
+                    Fail(ref failed, builder.DeviceId);
+                }
+
                 builders.Clear();
             }
 
@@ -218,11 +227,8 @@ internal sealed partial class PartitionWorker
         _deliveries.Clear();
     }
 
-    private static bool Fail(ref HashSet<string>? failed, string deviceId)
-    {
+    private static void Fail(ref HashSet<string>? failed, string deviceId) =>
         (failed ??= new HashSet<string>(StringComparer.Ordinal)).Add(deviceId);
-        return true;
-    }
 
     /// <summary>Asks the grains of devices new to this partition for their birth, which tags stored readings.</summary>
     private async Task LearnBirthsAsync(List<DeviceBatchBuilder> builders, CancellationToken cancellationToken)
