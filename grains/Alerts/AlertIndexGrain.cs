@@ -1,4 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using Telemetry.Grains.Devices;
 
 namespace Telemetry.Grains.Alerts;
 
@@ -12,12 +16,37 @@ public sealed class AlertIndexState
 /// <summary>
 /// Keeps the latest summary of every alert, bounded to <see cref="MaxAlerts"/> (the oldest resolved go first).
 /// Queries scan in memory: at this size that is microseconds, and it keeps filtering exact.
+/// <para>
+/// It also keeps the first-response SLAs: an Orleans grain timer is armed for the earliest deadline among the
+/// alerts nobody has answered, and when it fires the alerts past their deadline are escalated by their device
+/// grains (which store and publish the change). The timer runs on Orleans' grain clock
+/// (<see cref="TimeProviderNames.Grains"/>), so tests move time instead of waiting; it keeps the grain active
+/// while a deadline is pending, and the host wakes the grain at start-up so deadlines survive a restart.
+/// </para>
 /// </summary>
 [GrainType("alert-index")]
-internal sealed class AlertIndexGrain(
-    [PersistentState("alert-index", Devices.DeviceGrain.StorageName)] IPersistentState<AlertIndexState> index) : Grain, IAlertIndexGrain
+internal sealed partial class AlertIndexGrain(
+    [PersistentState("alert-index", DeviceGrain.StorageName)] IPersistentState<AlertIndexState> index,
+    IOptions<AlertsOptions> options,
+    [FromKeyedServices(TimeProviderNames.Grains)] TimeProvider clock,
+    AlertMetrics metrics,
+    ILogger<AlertIndexGrain> logger) : Grain, IAlertIndexGrain
 {
     public const int MaxAlerts = 100_000;
+
+    /// <summary>After a failed escalation round, try again this much later.</summary>
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromMinutes(1);
+
+    private IGrainTimer? _slaTimer;
+    private DateTimeOffset? _armedFor;
+
+    private SlaOptions Sla => options.Value.Sla;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        Arm();
+        return Task.CompletedTask;
+    }
 
     public async Task UpsertAsync(AlertSummary alert)
     {
@@ -31,6 +60,7 @@ internal sealed class AlertIndexGrain(
         }
 
         await index.WriteStateAsync();
+        Arm();
     }
 
     public Task<AlertPage> QueryAsync(AlertFilter filter, int offset, int limit)
@@ -42,4 +72,100 @@ internal sealed class AlertIndexGrain(
 
     public Task<string?> DeviceOfAsync(string alertId) =>
         Task.FromResult(index.State.Alerts.TryGetValue(alertId, out var alert) ? alert.Device : null);
+
+    public Task<SlaStatus> GetSlaStatusAsync() => Task.FromResult(new SlaStatus(
+        index.State.Alerts.Values.Count(a => a.State == AlertState.Raised && Sla.Deadline(a) is not null), NextDeadline()));
+
+    private DateTimeOffset? NextDeadline()
+    {
+        DateTimeOffset? next = null;
+        foreach (var alert in index.State.Alerts.Values)
+        {
+            if (alert.State == AlertState.Raised && Sla.Deadline(alert) is { } deadline && (next is null || deadline < next))
+            {
+                next = deadline;
+            }
+        }
+
+        return next;
+    }
+
+    /// <summary>Points the timer at the earliest pending deadline, or stops it when none is pending.</summary>
+    private void Arm(DateTimeOffset? retryAt = null)
+    {
+        var next = retryAt ?? NextDeadline();
+        if (next == _armedFor)
+        {
+            return;
+        }
+
+        _armedFor = next;
+        if (next is not { } deadline)
+        {
+            _slaTimer?.Dispose();
+            _slaTimer = null;
+            return;
+        }
+
+        var due = deadline - clock.GetUtcNow();
+        due = due < TimeSpan.Zero ? TimeSpan.Zero : due > SlaOptions.Longest ? SlaOptions.Longest : due;
+        if (_slaTimer is null)
+        {
+            // Interleaved: while it waits for a device grain, that grain's report of the change can come in.
+            _slaTimer = this.RegisterGrainTimer(EscalateDueAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan)
+            {
+                Interleave = true,
+                KeepAlive = true,
+            });
+        }
+        else
+        {
+            _slaTimer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private async Task EscalateDueAsync(CancellationToken cancellationToken)
+    {
+        _armedFor = null;
+        DateTimeOffset? retryAt = null;
+        var forgotten = false;
+        foreach (var alert in Sla.Due(index.State.Alerts.Values, clock.GetUtcNow()).ToList())
+        {
+            var limit = Sla.For(alert.Severity)!.Value;
+            try
+            {
+                var change = await GrainFactory.GetGrain<IDeviceGrain>(alert.Device).ChangeAlertAsync(alert.Id, AlertState.Escalated, "system",
+                    $"No response within the {SlaOptions.Describe(limit)} first-response SLA for {alert.Severity.ToString().ToLowerInvariant()} alerts.");
+                if (change.Outcome == AlertChangeOutcome.Changed)
+                {
+                    metrics.Escalation(alert.Severity);
+                    LogEscalated(logger, alert.Id, alert.Device, alert.Code);
+                }
+                else if (change.Outcome == AlertChangeOutcome.NotFound && index.State.Alerts.TryGetValue(alert.Id, out var stale))
+                {
+                    // The device no longer knows it (its state was lost); don't try again for ever.
+                    index.State.Alerts[alert.Id] = stale with { State = AlertState.Resolved };
+                    forgotten = true;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogEscalationFailed(logger, e, alert.Id);
+                retryAt = clock.GetUtcNow() + RetryAfter;
+            }
+        }
+
+        if (forgotten)
+        {
+            await index.WriteStateAsync(cancellationToken);
+        }
+
+        Arm(retryAt);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Alert {AlertId} ({Code}) of {Device} escalated: SLA missed")]
+    private static partial void LogEscalated(ILogger logger, string alertId, string device, string code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Escalating alert {AlertId} failed; trying again in a minute")]
+    private static partial void LogEscalationFailed(ILogger logger, Exception exception, string alertId);
 }

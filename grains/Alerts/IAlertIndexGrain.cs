@@ -15,4 +15,12 @@ public interface IAlertIndexGrain : IGrainWithIntegerKey
 
     [Alias("device-of")]
     Task<string?> DeviceOfAsync(string alertId);
+
+    /// <summary>Alerts waiting for their first response, and the next deadline. Also wakes the grain (and its
+    /// SLA timer) at start-up.</summary>
+    [Alias("sla")]
+    Task<SlaStatus> GetSlaStatusAsync();
 }
+
+[GenerateSerializer, Immutable, Alias("telemetry.sla-status")]
+public sealed record SlaStatus([property: Id(0)] int AwaitingResponse, [property: Id(1)] DateTimeOffset? NextDeadline);

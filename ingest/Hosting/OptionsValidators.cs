@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Telemetry.Grains.Alerts;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Simulation;
 using Telemetry.Ingest.Storage;
@@ -15,7 +16,7 @@ internal sealed class OptionsValidators :
     IValidateOptions<InfluxOptions>,
     IValidateOptions<StorageOptions>,
     IValidateOptions<Twins.TwinOptions>,
-    IValidateOptions<Alerts.AlertsOptions>
+    IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>
 {
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
@@ -36,6 +37,7 @@ internal sealed class OptionsValidators :
         (options.Backfill >= TimeSpan.Zero && options.Backfill < TimeSpan.FromDays(30),
             $"Simulation:Backfill must be between 0 and 30 days, inside the accepted time window (was {options.Backfill})."),
         (options.CatchUp > TimeSpan.Zero, $"Simulation:CatchUp must be positive (was {options.CatchUp})."),
+        (options.FaultsWithin > TimeSpan.Zero, $"Simulation:FaultsWithin must be positive (was {options.FaultsWithin})."),
         (options.Tick > TimeSpan.Zero, $"Simulation:Tick must be positive (was {options.Tick})."),
         (options.ResendAfter > TimeSpan.Zero, $"Simulation:ResendAfter must be positive (was {options.ResendAfter})."));
 
@@ -64,11 +66,12 @@ internal sealed class OptionsValidators :
         (Enum.IsDefined(options.Store), $"Twins:Store must be Sqlite, Redis or Memory (was {options.Store})."),
         (options.Store != Twins.TwinStore.Redis || options.Redis.Length > 0, "Twins:Redis (a connection string such as 127.0.0.1:6379) is required with Twins:Store=Redis."));
 
-    public ValidateOptionsResult Validate(string? name, Alerts.AlertsOptions options) => Check(
+    public ValidateOptionsResult Validate(string? name, Telemetry.Grains.Alerts.AlertsOptions options) => Check(
         (options.Sla.Critical > TimeSpan.Zero, $"Alerts:Sla:Critical must be positive (was {options.Sla.Critical})."),
         (options.Sla.Warning > TimeSpan.Zero, $"Alerts:Sla:Warning must be positive (was {options.Sla.Warning})."),
         (options.Sla.Info is null || options.Sla.Info > TimeSpan.Zero, $"Alerts:Sla:Info must be positive when set (was {options.Sla.Info})."),
-        (options.CheckInterval > TimeSpan.Zero, $"Alerts:CheckInterval must be positive (was {options.CheckInterval})."));
+        (options.Sla.Critical <= SlaOptions.Longest && options.Sla.Warning <= SlaOptions.Longest && !(options.Sla.Info > SlaOptions.Longest),
+            "Alerts:Sla values must not exceed 365 days."));
 
     private static ValidateOptionsResult Check(params (bool Ok, string Failure)[] rules)
     {

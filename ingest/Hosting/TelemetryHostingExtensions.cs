@@ -45,8 +45,8 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<IValidateOptions<TwinOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddOptionsWithValidateOnStart<TwinOptions>().BindConfiguration(TwinOptions.SectionName);
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName);
-        builder.Services.AddSingleton<IValidateOptions<Alerts.AlertsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
-        builder.Services.AddOptionsWithValidateOnStart<Alerts.AlertsOptions>().BindConfiguration(Alerts.AlertsOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddOptionsWithValidateOnStart<Telemetry.Grains.Alerts.AlertsOptions>().BindConfiguration(Telemetry.Grains.Alerts.AlertsOptions.SectionName);
         return builder;
     }
 
@@ -136,9 +136,8 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
-        builder.Services.AddKeyedSingleton(Alerts.SlaMonitor.ClockKey, TimeProvider.System);
-        builder.Services.AddSingleton<Alerts.SlaMonitor>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Alerts.SlaMonitor>());
+        builder.Services.AddSingleton<Telemetry.Grains.Alerts.AlertMetrics>();
+        builder.Services.AddHostedService<Alerts.SlaMonitor>();
         builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         return builder;

@@ -99,7 +99,7 @@ public class ServiceFixture : IAsyncLifetime
             "--Broker:Accounts:0:Username", Watcher.User,
             "--Broker:Accounts:0:Password", Watcher.Password,
             .. _extraArgs,
-        ], services => services.AddKeyedSingleton<TimeProvider>(Ingest.Alerts.SlaMonitor.ClockKey, SlaClock));
+        ], services => services.AddKeyedSingleton<TimeProvider>(Orleans.Runtime.TimeProviderNames.Grains, SlaClock));
         await _app.StartAsync();
     }
 

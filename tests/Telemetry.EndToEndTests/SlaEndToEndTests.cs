@@ -25,8 +25,15 @@ public sealed class SlaEndToEndTests(ServiceFixture service) : IClassFixture<Ser
             ack.EnsureSuccessStatusCode();
         }
 
-        // Warning alerts have 24 h; move the monitor's clock past that. Its timer (1 min) fires on the way.
-        service.SlaClock.Advance(TimeSpan.FromHours(24) + TimeSpan.FromMinutes(2));
+        // Warning alerts have 24 h. Move Orleans' grain clock to a minute before the deadline: nothing may happen.
+        var raisedAt = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts/{ignored}", UriKind.Relative)))
+            .RootElement.GetProperty("raised_at").GetDateTimeOffset();
+        service.SlaClock.Advance(raisedAt + TimeSpan.FromHours(24) - TimeSpan.FromMinutes(1) - service.SlaClock.GetUtcNow());
+        var early = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts/{ignored}", UriKind.Relative))).RootElement;
+        Assert.Equal("raised", early.GetProperty("state").GetString());
+
+        // Then past it: the grain timer armed for that deadline fires.
+        service.SlaClock.Advance(TimeSpan.FromMinutes(2));
 
         var escalated = await watcher.ReceiveAsync("alerts/shoe-sla-1", a => a.GetProperty("state").GetString() == "escalated", "escalation");
         Assert.Equal(ignored, escalated.GetProperty("id").GetString());
