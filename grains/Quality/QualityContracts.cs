@@ -9,7 +9,12 @@ public sealed record ExposureReport(
     [property: Id(3)] string Batch,
     [property: Id(4)] long FirstReadingMs,
     [property: Id(5)] long LastReadingMs,
-    [property: Id(6)] double DistanceKm);
+    [property: Id(6)] double DistanceKm)
+{
+    /// <summary>The same distance by the UTC day of its readings (days since 1970-01-01), for time ranges:
+    /// an upload after days offline spreads over the days it was run.</summary>
+    [Id(7)] public Dictionary<int, double>? KmByDay { get; init; }
+}
 
 /// <summary>A failure of one device by one failure mode: from a fault alert, or confirmed by after-sales.</summary>
 [GenerateSerializer, Immutable, Alias("telemetry.failure")]
@@ -54,6 +59,43 @@ public sealed record DefectRateRow
     [Id(13)] public DateTimeOffset? FirstFailureAt { get; init; }
 }
 
+/// <summary>
+/// A time range for the quality view, half-open [From, To): failures whose time falls in it, devices in service
+/// during it, their device-days inside it, and the kilometres of the UTC days it covers. Either end may be open.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("telemetry.quality-window")]
+public sealed record QualityWindow(
+    [property: Id(0)] DateTimeOffset? From,
+    [property: Id(1)] DateTimeOffset? To)
+{
+    public static QualityWindow All { get; } = new(null, null);
+
+    public bool Contains(DateTimeOffset at) => (From is null || at >= From) && (To is null || at < To);
+}
+
+/// <summary>One batch's exposure and failures (within a window), as its grain reports them to its model.</summary>
+[GenerateSerializer, Immutable, Alias("telemetry.batch-exposure")]
+public sealed record BatchExposure
+{
+    [Id(0)] public required string Batch { get; init; }
+
+    [Id(1)] public required string Kind { get; init; }
+
+    [Id(2)] public required long Devices { get; init; }
+
+    [Id(3)] public required double DeviceDays { get; init; }
+
+    [Id(4)] public required double DeviceKm { get; init; }
+
+    /// <summary>Failure mode → failed devices and the time of the first failure.</summary>
+    [Id(5)] public required Dictionary<string, ModeFailures> Failures { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("telemetry.mode-failures")]
+public sealed record ModeFailures(
+    [property: Id(0)] long Count,
+    [property: Id(1)] DateTimeOffset FirstAt);
+
 /// <summary>Where quality status changes go (retained MQTT in this host).</summary>
 public interface IQualitySink
 {
@@ -61,11 +103,12 @@ public interface IQualitySink
 }
 
 /// <summary>
-/// The quality view of the whole fleet (key 0): exposure and failures per (model, batch), defect rates with
-/// Wilson intervals, and each batch's status against its model's baseline (see DefectStatistics).
+/// The quality aggregate of one (model, batch), key <c>{model}/{batch}</c>: the devices in service with their
+/// days and kilometres, and one failure per device and failure mode. Device grains report here on every
+/// round, so this is the hot path; the model's grain hears only when a count changes.
 /// </summary>
-[Alias("telemetry.quality")]
-public interface IQualityGrain : IGrainWithIntegerKey
+[Alias("telemetry.batch-quality")]
+public interface IBatchQualityGrain : IGrainWithStringKey
 {
     [Alias("exposure"), Orleans.Concurrency.OneWay]
     Task ReportExposureAsync(ExposureReport report);
@@ -73,6 +116,49 @@ public interface IQualityGrain : IGrainWithIntegerKey
     [Alias("failure")]
     Task ReportFailureAsync(FailureReport report);
 
+    /// <summary>Interleaves: the model's grain asks while a batch may be waiting on it.</summary>
+    [Alias("get"), Orleans.Concurrency.AlwaysInterleave]
+    Task<BatchExposure> GetExposureAsync(QualityWindow window);
+}
+
+/// <summary>
+/// One model's view across its batches, key: the model id. It holds each batch's latest counts, assesses every
+/// batch against the baseline of the model's other batches (DefectStatistics), publishes a batch's rows when
+/// its status changes, and answers defect-rate queries by asking its batch grains.
+/// </summary>
+[Alias("telemetry.model-quality")]
+public interface IModelQualityGrain : IGrainWithStringKey
+{
+    [Alias("update")]
+    Task UpdateAsync(BatchExposure counts);
+
     [Alias("rates")]
-    Task<DefectRateRow[]> GetRatesAsync();
+    Task<DefectRateRow[]> GetRatesAsync(QualityWindow window);
+}
+
+/// <summary>The models that have a quality view (key 0), so fleet-wide exports can find them.</summary>
+[Alias("telemetry.quality-catalog")]
+public interface IQualityCatalogGrain : IGrainWithIntegerKey
+{
+    [Alias("add")]
+    Task AddModelAsync(string model);
+
+    [Alias("models"), Orleans.Concurrency.ReadOnly]
+    Task<string[]> GetModelsAsync();
+}
+
+/// <summary>Entry points for device grains and the API.</summary>
+public static class QualityGrains
+{
+    public static IBatchQualityGrain Batch(this IGrainFactory grains, string model, string batch) =>
+        grains.GetGrain<IBatchQualityGrain>($"{model}/{batch}");
+
+    /// <summary>Defect-rate rows of every model (or one), within a window, ordered by model, batch and mode.</summary>
+    public static async Task<DefectRateRow[]> RatesAsync(this IGrainFactory grains, string? model, QualityWindow window)
+    {
+        var models = model is null ? await grains.GetGrain<IQualityCatalogGrain>(0).GetModelsAsync() : [model];
+        var rows = await Task.WhenAll(models.Select(m => grains.GetGrain<IModelQualityGrain>(m).GetRatesAsync(window)));
+        return [.. rows.SelectMany(r => r).OrderBy(r => r.Model, StringComparer.Ordinal)
+            .ThenBy(r => r.Batch, StringComparer.Ordinal).ThenBy(r => r.FailureMode, StringComparer.Ordinal)];
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
+using Telemetry.Grains.Quality;
 using Telemetry.Ingest.Mqtt;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Uplink;
@@ -176,20 +177,32 @@ internal static class ApiEndpoints
             }), "application/json");
     }
 
-    /// <summary>Every alert the index holds, one row each, as CSV or Parquet.</summary>
-    private static async Task<IResult> ExportAlertsAsync(IGrainFactory grains, string? format, CancellationToken cancellationToken)
+    /// <summary>Every alert the index holds, one row each, as CSV or Parquet; <c>from</c>/<c>to</c> select by the
+    /// time the alert was raised, <c>model</c>/<c>batch</c> by the device's birth.</summary>
+    private static async Task<IResult> ExportAlertsAsync(
+        IGrainFactory grains, string? format, string? from, string? to, string? model, string? batch, CancellationToken cancellationToken)
     {
         if (format is not ("csv" or "parquet"))
         {
             return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be csv or parquet (was '{format}').");
         }
 
+        if (ParseWindow(from, to, out var window) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if ((model is not null && !UplinkIds.IsModelOrBatchId(model)) || (batch is not null && !UplinkIds.IsModelOrBatchId(batch)))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid filter", detail: "model and batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.");
+        }
+
         var index = grains.GetGrain<IAlertIndexGrain>(0);
         var alerts = new List<AlertSummary>();
         for (var offset = 0; ; offset += MaxAlertLimit)
         {
-            var page = await index.QueryAsync(new AlertFilter(), offset, MaxAlertLimit);
-            alerts.AddRange(page.Items);
+            var page = await index.QueryAsync(new AlertFilter { Model = model, Batch = batch }, offset, MaxAlertLimit);
+            alerts.AddRange(page.Items.Where(a => window.Contains(a.RaisedAt)));
             if (page.Items.Length < MaxAlertLimit)
             {
                 break;
@@ -202,15 +215,26 @@ internal static class ApiEndpoints
     }
 
     /// <summary>Defect rates per (model, batch, failure mode), as JSON or CSV, optionally filtered.</summary>
-    private static async Task<IResult> DefectRatesAsync(IGrainFactory grains, string? format, string? model, string? batch, string? failure_mode, CancellationToken cancellationToken)
+    private static async Task<IResult> DefectRatesAsync(
+        IGrainFactory grains, string? format, string? model, string? batch, string? failure_mode, string? from, string? to, CancellationToken cancellationToken)
     {
         if (format is not (null or "json" or "csv" or "parquet"))
         {
             return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be json, csv or parquet (was '{format}').");
         }
 
-        var rows = (await grains.GetGrain<Telemetry.Grains.Quality.IQualityGrain>(0).GetRatesAsync())
-            .Where(r => (model is null || r.Model == model) && (batch is null || r.Batch == batch) && (failure_mode is null || r.FailureMode == failure_mode))
+        if (ParseWindow(from, to, out var window) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if ((model is not null && !UplinkIds.IsModelOrBatchId(model)) || (batch is not null && !UplinkIds.IsModelOrBatchId(batch)))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid filter", detail: "model and batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.");
+        }
+
+        var rows = (await grains.RatesAsync(model, window))
+            .Where(r => (batch is null || r.Batch == batch) && (failure_mode is null || r.FailureMode == failure_mode))
             .ToList();
         if (format == "parquet")
         {
@@ -232,6 +256,45 @@ internal static class ApiEndpoints
     }
 
     /// <summary>A confirmed after-sales event (return, repair, warranty claim) with its failure mode.</summary>
+    /// <summary>An optional half-open time range [from, to) of RFC 3339 timestamps (a date alone means its
+    /// start, UTC); null when valid, else the 400 to return.</summary>
+    private static IResult? ParseWindow(string? from, string? to, out QualityWindow window)
+    {
+        window = QualityWindow.All;
+        DateTimeOffset? start = null, end = null;
+        foreach (var (name, text) in new[] { ("from", from), ("to", to) })
+        {
+            if (text is null)
+            {
+                continue;
+            }
+
+            if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+                    System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var at))
+            {
+                return Results.Problem(statusCode: 400, title: "Invalid time range",
+                    detail: $"{name} must be an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date (was '{text}').");
+            }
+
+            if (name == "from")
+            {
+                start = at;
+            }
+            else
+            {
+                end = at;
+            }
+        }
+
+        if (start >= end)
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid time range", detail: "from must be before to.");
+        }
+
+        window = new QualityWindow(start, end);
+        return null;
+    }
+
     private static async Task<IResult> QualityEventAsync(QualityEventBody? body, IGrainFactory grains, TimeProvider time)
     {
         if (body is not { Device: { } device, Model: { } model, Batch: { } batch, FailureMode: { Length: > 0 and <= 64 } mode, Kind: "return" or "repair" or "warranty" }
@@ -241,8 +304,8 @@ internal static class ApiEndpoints
                 detail: "Send JSON {\"device\",\"model\",\"batch\",\"failure_mode\",\"kind\":\"return\"|\"repair\"|\"warranty\",\"at\"?}.");
         }
 
-        await grains.GetGrain<Telemetry.Grains.Quality.IQualityGrain>(0).ReportFailureAsync(
-            new Telemetry.Grains.Quality.FailureReport(device, model, batch, mode, body.At ?? time.GetUtcNow(), body.Kind));
+        await grains.Batch(model, batch).ReportFailureAsync(
+            new FailureReport(device, model, batch, mode, body.At ?? time.GetUtcNow(), body.Kind));
         return Results.Accepted();
     }
 
@@ -307,7 +370,7 @@ internal static class ApiEndpoints
         _ => null,
     };
 
-    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, Alerts.SlaMonitor sla) => Results.Json(
+    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts) => Results.Json(
         new IngestStats
         {
             Messages = counters.Messages,
@@ -318,7 +381,7 @@ internal static class ApiEndpoints
             GrainFailures = counters.GrainFailures,
             Queued = pipeline.Queued,
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
-            AlertsEscalated = sla.Escalated,
+            AlertsEscalated = alerts.Escalated,
             Storage = new StorageStats
             {
                 LinesWritten = storage.Written,

@@ -11,7 +11,7 @@ namespace Telemetry.Ingest.Api;
 /// </summary>
 internal static class ExportCommand
 {
-    private const string Usage = "usage: export defect-rates|alerts --format csv|json|parquet --out FILE [--url URL] [--api-key KEY] [--model M] [--batch B] [--failure-mode F]";
+    private const string Usage = "usage: export defect-rates|alerts --format csv|json|parquet --out FILE [--url URL] [--api-key KEY] [--model M] [--batch B] [--failure-mode F] [--from TIME] [--to TIME]";
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
@@ -37,7 +37,7 @@ internal static class ExportCommand
         var key = options.GetValueOrDefault("--api-key") ?? Environment.GetEnvironmentVariable("TELEMETRY_API_KEY")
             ?? (File.Exists(Path.Combine("data", "api-key")) ? (await File.ReadAllTextAsync(Path.Combine("data", "api-key"))).Trim() : null);
         var query = $"format={Uri.EscapeDataString(format)}";
-        foreach (var (option, parameter) in new[] { ("--model", "model"), ("--batch", "batch"), ("--failure-mode", "failure_mode") })
+        foreach (var (option, parameter) in new[] { ("--model", "model"), ("--batch", "batch"), ("--failure-mode", "failure_mode"), ("--from", "from"), ("--to", "to") })
         {
             if (options.TryGetValue(option, out var value))
             {

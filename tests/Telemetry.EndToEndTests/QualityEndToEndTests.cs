@@ -75,6 +75,79 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
     }
 
+    [Fact]
+    public async Task TimeRange_CountsTheFailuresExposureAndKilometresInsideIt_AndAlertsRaisedInsideIt()
+    {
+        var now = DateTimeOffset.UtcNow;
+        long Ago(double days) => now.AddDays(-days).ToUnixTimeMilliseconds();
+        // r-0 ran 20 and 18 days ago, r-1 3 days ago, r-2 20 and 2 days ago (one upload covering both runs).
+        await RunsAsync("r-0", (Ago(20), 10_000), (Ago(18), 10_000));
+        await RunsAsync("r-1", (Ago(3), 5_000));
+        await RunsAsync("r-2", (Ago(20), 2_000), (Ago(2), 2_000));
+        await RowAsync("", row => row.GetProperty("devices").GetInt64() == 3);
+        foreach (var (device, daysAgo) in new[] { ("r-0", 19), ("r-2", 2) })
+        {
+            using var posted = await service.Http.SendAsync(Authorized(HttpMethod.Post, "/api/quality/events",
+                new { device, model = "qualrange-1", batch = "2026w20-a", failure_mode = "delamination", kind = "warranty", at = now.AddDays(-daysAgo) }));
+            Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
+        }
+
+        var all = await RowAsync("", row => row.GetProperty("failures").GetInt64() == 2);
+        Assert.Equal((3L, 29.0), (all.GetProperty("devices").GetInt64(), all.GetProperty("device_km").GetDouble()));
+
+        var from = Uri.EscapeDataString(now.AddDays(-10).ToString("O", CultureInfo.InvariantCulture));
+        var recent = await RowAsync($"&from={from}", _ => true);
+        Assert.Equal((2L, 1L, 7.0), (recent.GetProperty("devices").GetInt64(), recent.GetProperty("failures").GetInt64(), recent.GetProperty("device_km").GetDouble()));
+        Assert.Equal(now.AddDays(-2).ToUnixTimeMilliseconds(), recent.GetProperty("first_failure_at").GetDateTimeOffset().ToUnixTimeMilliseconds());
+
+        var earlier = await RowAsync($"&to={from}", _ => true);
+        Assert.Equal((2L, 1L, 22.0), (earlier.GetProperty("devices").GetInt64(), earlier.GetProperty("failures").GetInt64(), earlier.GetProperty("device_km").GetDouble()));
+
+        foreach (var bad in new[] { "from=yesterday", $"from={from}&to={from}", "to=2026-13-01" })
+        {
+            using var rejected = await service.Http.SendAsync(Authorized(HttpMethod.Get, $"/api/quality/defect-rates?{bad}"));
+            Assert.Equal(HttpStatusCode.BadRequest, rejected.StatusCode);
+            using var rejectedAlerts = await service.Http.SendAsync(Authorized(HttpMethod.Get, $"/api/alerts/export?format=csv&{bad}"));
+            Assert.Equal(HttpStatusCode.BadRequest, rejectedAlerts.StatusCode);
+        }
+
+        // Alerts by the time they were raised: one raised now is outside a window that ends an hour ago.
+        await service.CrossCushioningThresholdAsync("r-alert");
+        await service.WaitForJsonAsync("/api/alerts?device=r-alert", a => a.GetArrayLength() > 0, "the alert of r-alert");
+        var hourAgo = Uri.EscapeDataString(now.AddHours(-1).ToString("O", CultureInfo.InvariantCulture));
+        using var before = await service.Http.SendAsync(Authorized(HttpMethod.Get, $"/api/alerts/export?format=csv&to={hourAgo}"));
+        Assert.DoesNotContain("r-alert", await before.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var after = await service.Http.SendAsync(Authorized(HttpMethod.Get, $"/api/alerts/export?format=csv&from={hourAgo}"));
+        Assert.Contains(",r-alert,", await after.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task RunsAsync(string id, params (long Ts, double Meters)[] runs)
+    {
+        await using var device = await service.DeviceAsync(id);
+        var birth = """{"v":1,"kind":"shoe","model":"qualrange-1","batch":"2026w20-a","firmware":"1.0","manufactured":"2026-01-10","wearer_kg":70}""";
+        await device.PublishAsync($"devices/{id}/birth", Encoding.UTF8.GetBytes(birth), retain: true);
+        var readings = string.Join(',', runs.Select(r => string.Create(CultureInfo.InvariantCulture, $$$"""{"ts":{{{r.Ts}}},"m":{"distance_m":{{{r.Meters}}}}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"q","seq":0,"readings":[{{readings}}]}"""));
+    }
+
+    /// <summary>The delamination row of qualrange-1/2026w20-a under <paramref name="range"/>, once <paramref name="ready"/> holds.</summary>
+    private async Task<JsonElement> RowAsync(string range, Func<JsonElement, bool> ready)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var response = await service.Http.SendAsync(Authorized(HttpMethod.Get, $"/api/quality/defect-rates?model=qualrange-1&failure_mode=delamination{range}"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var rows = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            if (rows.GetArrayLength() == 1 && ready(rows[0]))
+            {
+                return rows[0];
+            }
+
+            Assert.True(attempt < 200, $"the defect-rate row never became ready: {rows}");
+            await Task.Delay(50);
+        }
+    }
+
     private async Task InServiceAsync(string id, string batch)
     {
         await using var device = await service.DeviceAsync(id);

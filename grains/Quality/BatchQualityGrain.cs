@@ -1,0 +1,146 @@
+using Orleans.Runtime;
+
+namespace Telemetry.Grains.Quality;
+
+[GenerateSerializer, Alias("telemetry.device-exposure")]
+public sealed class DeviceExposure
+{
+    [Id(0)] public long FirstMs { get; set; }
+
+    [Id(1)] public long LastMs { get; set; }
+
+    [Id(2)] public double Km { get; set; }
+}
+
+[GenerateSerializer, Alias("telemetry.batch-quality-state")]
+public sealed class BatchQualityState
+{
+    [Id(0)] public string Kind { get; set; } = string.Empty;
+
+    [Id(1)] public Dictionary<string, DeviceExposure> Devices { get; set; } = [];
+
+    /// <summary>Failure mode → device → when and how it was learned (one failure per device and mode).</summary>
+    [Id(2)] public Dictionary<string, Dictionary<string, FailureReport>> Failures { get; set; } = [];
+
+    /// <summary>Kilometres per UTC day (days since 1970-01-01), for time-range queries.</summary>
+    [Id(3)] public Dictionary<int, double> DailyKm { get; set; } = [];
+}
+
+/// <summary>
+/// Exposure and failures of one (model, batch). Exposure arrives once per device per pipeline round and is
+/// saved every <see cref="SaveEvery"/> reports (failures are saved at once), so a crash can lose a little
+/// exposure, never a failure. The model's grain is told whenever the device count or a failure count changes.
+/// </summary>
+[GrainType("batch-quality")]
+internal sealed class BatchQualityGrain(
+    [PersistentState("batch-quality", Devices.DeviceGrain.StorageName)] IPersistentState<BatchQualityState> quality) : Grain, IBatchQualityGrain
+{
+    private const int SaveEvery = 200;
+    private const long DayMs = 86_400_000;
+
+    private int _unsaved;
+
+    private BatchQualityState State => quality.State;
+
+    private (string Model, string Batch) Key
+    {
+        get
+        {
+            var key = this.GetPrimaryKeyString();
+            var slash = key.IndexOf('/', StringComparison.Ordinal);
+            return (key[..slash], key[(slash + 1)..]);
+        }
+    }
+
+    public async Task ReportExposureAsync(ExposureReport report)
+    {
+        if (State.Kind.Length == 0 && report.Kind.Length > 0)
+        {
+            State.Kind = report.Kind;
+        }
+
+        var isNew = !State.Devices.TryGetValue(report.Device, out var exposure);
+        exposure ??= State.Devices[report.Device] = new DeviceExposure { FirstMs = report.FirstReadingMs, LastMs = report.LastReadingMs };
+        exposure.FirstMs = Math.Min(exposure.FirstMs, report.FirstReadingMs);
+        exposure.LastMs = Math.Max(exposure.LastMs, report.LastReadingMs);
+        exposure.Km += report.DistanceKm;
+        foreach (var (day, km) in report.KmByDay ?? (report.DistanceKm > 0 ? new() { [(int)(report.LastReadingMs / DayMs)] = report.DistanceKm } : []))
+        {
+            State.DailyKm[day] = State.DailyKm.GetValueOrDefault(day) + km;
+        }
+
+        if (isNew)
+        {
+            await TellModelAsync();
+        }
+
+        if (++_unsaved >= SaveEvery)
+        {
+            await quality.WriteStateAsync();
+            _unsaved = 0;
+        }
+    }
+
+    public async Task ReportFailureAsync(FailureReport report)
+    {
+        if (!State.Failures.TryGetValue(report.Mode, out var byDevice))
+        {
+            State.Failures[report.Mode] = byDevice = [];
+        }
+
+        if (!byDevice.TryAdd(report.Device, report))
+        {
+            return;
+        }
+
+        await quality.WriteStateAsync();
+        _unsaved = 0;
+        await TellModelAsync();
+    }
+
+    public Task<BatchExposure> GetExposureAsync(QualityWindow window) => Task.FromResult(Exposure(window));
+
+    private Task TellModelAsync() => GrainFactory.GetGrain<IModelQualityGrain>(Key.Model).UpdateAsync(Exposure(QualityWindow.All));
+
+    private BatchExposure Exposure(QualityWindow window)
+    {
+        var fromMs = window.From?.ToUnixTimeMilliseconds() ?? long.MinValue;
+        var toMs = window.To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+        long devices = 0;
+        double days = 0;
+        foreach (var device in State.Devices.Values)
+        {
+            if (device.LastMs < fromMs || device.FirstMs >= toMs)
+            {
+                continue;
+            }
+
+            devices++;
+            // Days in service inside the window, at least one per device (a device seen once was in use that day).
+            days += Math.Max(1, (Math.Min(device.LastMs, toMs) - Math.Max(device.FirstMs, fromMs)) / (double)DayMs);
+        }
+
+        var km = window.From is null && window.To is null
+            ? State.Devices.Values.Sum(d => d.Km)
+            : State.DailyKm.Where(p => (long)p.Key * DayMs + DayMs > fromMs && (long)p.Key * DayMs < toMs).Sum(p => p.Value);
+        var failures = new Dictionary<string, ModeFailures>();
+        foreach (var (mode, byDevice) in State.Failures)
+        {
+            var inWindow = byDevice.Values.Where(f => window.Contains(f.At)).ToList();
+            if (inWindow.Count > 0)
+            {
+                failures[mode] = new ModeFailures(inWindow.Count, inWindow.Min(f => f.At));
+            }
+        }
+
+        return new BatchExposure
+        {
+            Batch = Key.Batch,
+            Kind = State.Kind,
+            Devices = devices,
+            DeviceDays = Math.Round(days, 1),
+            DeviceKm = Math.Round(km, 1),
+            Failures = failures,
+        };
+    }
+}

@@ -1,0 +1,129 @@
+using Orleans.Runtime;
+using Telemetry.Models.Quality;
+
+namespace Telemetry.Grains.Quality;
+
+[GenerateSerializer, Alias("telemetry.model-quality-state")]
+public sealed class ModelQualityState
+{
+    /// <summary>Each batch's latest counts, as its grain last reported them.</summary>
+    [Id(0)] public Dictionary<string, BatchExposure> Batches { get; set; } = [];
+
+    /// <summary>Batch → failure mode → the status last published.</summary>
+    [Id(1)] public Dictionary<string, Dictionary<string, string>> Status { get; set; } = [];
+}
+
+/// <summary>
+/// A model's batches side by side. Each batch is assessed per failure mode against the pooled rate of the
+/// model's other batches; when any of a batch's statuses changes, its rows are published and the new statuses
+/// saved, so a restart does not publish the same change twice.
+/// </summary>
+[GrainType("model-quality")]
+internal sealed class ModelQualityGrain(
+    [PersistentState("model-quality", Devices.DeviceGrain.StorageName)] IPersistentState<ModelQualityState> quality,
+    IQualitySink sink) : Grain, IModelQualityGrain
+{
+    /// <summary>The failure modes each kind is assessed for even before any failure is seen.</summary>
+    private static readonly Dictionary<string, string[]> ModesByKind = new()
+    {
+        ["shoe"] = ["delamination", "premature_collapse"],
+        ["band"] = ["water_ingress", "battery_fading_fast"],
+    };
+
+    private string Model => this.GetPrimaryKeyString();
+
+    public async Task UpdateAsync(BatchExposure counts)
+    {
+        if (quality.State.Batches.Count == 0)
+        {
+            await GrainFactory.GetGrain<IQualityCatalogGrain>(0).AddModelAsync(Model);
+        }
+
+        quality.State.Batches[counts.Batch] = counts;
+        var published = new List<DefectRateRow[]>();
+        foreach (var batch in quality.State.Batches.Keys)
+        {
+            var rows = Rows(batch, quality.State.Batches).ToArray();
+            var status = quality.State.Status.TryGetValue(batch, out var known) ? known : quality.State.Status[batch] = [];
+            var changed = false;
+            foreach (var row in rows)
+            {
+                if (status.GetValueOrDefault(row.FailureMode, "normal") != row.Status)
+                {
+                    status[row.FailureMode] = row.Status;
+                    changed = true;
+                }
+            }
+
+            if (changed)
+            {
+                published.Add(rows);
+            }
+        }
+
+        await quality.WriteStateAsync();
+        foreach (var rows in published)
+        {
+            await sink.PublishAsync(rows, CancellationToken.None);
+        }
+    }
+
+    public async Task<DefectRateRow[]> GetRatesAsync(QualityWindow window)
+    {
+        var batches = await Task.WhenAll(quality.State.Batches.Keys.Select(b => GrainFactory.Batch(Model, b).GetExposureAsync(window)));
+        var byBatch = batches.ToDictionary(b => b.Batch, StringComparer.Ordinal);
+        return [.. byBatch.Keys.SelectMany(b => Rows(b, byBatch))];
+    }
+
+    private IEnumerable<DefectRateRow> Rows(string batchId, Dictionary<string, BatchExposure> batches)
+    {
+        var batch = batches[batchId];
+        var others = batches.Where(p => p.Key != batchId).Select(p => p.Value).ToList();
+        var modes = ModesByKind.GetValueOrDefault(batch.Kind, []).Union(batch.Failures.Keys).Union(others.SelectMany(o => o.Failures.Keys)).Distinct();
+        foreach (var mode in modes)
+        {
+            var failures = batch.Failures.GetValueOrDefault(mode);
+            var assessment = DefectStatistics.Assess(
+                batch.Devices, failures?.Count ?? 0,
+                others.Sum(o => o.Devices), others.Sum(o => o.Failures.GetValueOrDefault(mode)?.Count ?? 0));
+            yield return new DefectRateRow
+            {
+                Model = Model,
+                Batch = batchId,
+                FailureMode = mode,
+                Devices = batch.Devices,
+                DeviceDays = batch.DeviceDays,
+                DeviceKm = batch.DeviceKm,
+                Failures = failures?.Count ?? 0,
+                Rate = Math.Round(assessment.Rate, 6),
+                CiLow = Math.Round(assessment.CiLow, 6),
+                CiHigh = Math.Round(assessment.CiHigh, 6),
+                Baseline = Math.Round(assessment.Baseline, 6),
+                PValue = assessment.PValue,
+                Status = assessment.Status.ToString().ToLowerInvariant(),
+                FirstFailureAt = failures?.FirstAt,
+            };
+        }
+    }
+}
+
+[GenerateSerializer, Alias("telemetry.quality-catalog-state")]
+public sealed class QualityCatalogState
+{
+    [Id(0)] public SortedSet<string> Models { get; set; } = new(StringComparer.Ordinal);
+}
+
+[GrainType("quality-catalog")]
+internal sealed class QualityCatalogGrain(
+    [PersistentState("quality-catalog", Devices.DeviceGrain.StorageName)] IPersistentState<QualityCatalogState> catalog) : Grain, IQualityCatalogGrain
+{
+    public async Task AddModelAsync(string model)
+    {
+        if (catalog.State.Models.Add(model))
+        {
+            await catalog.WriteStateAsync();
+        }
+    }
+
+    public Task<string[]> GetModelsAsync() => Task.FromResult(catalog.State.Models.ToArray());
+}
