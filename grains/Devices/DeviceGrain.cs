@@ -39,9 +39,10 @@ internal sealed partial class DeviceGrain(
         State.FirstSeen ??= now;
         State.LastSeen = now;
 
+        var events = new List<AlertEvent>();
         if (batch.Birth is { } birth && birth != State.Birth)
         {
-            ApplyBirth(birth);
+            ApplyBirth(birth, now, events);
         }
 
         var duplicates = 0;
@@ -68,7 +69,7 @@ internal sealed partial class DeviceGrain(
         }
 
         State.DuplicateMessages += duplicates;
-        var events = Reassess(now);
+        events.AddRange(Reassess(now));
         try
         {
             await twin.WriteStateAsync();
@@ -179,7 +180,19 @@ internal sealed partial class DeviceGrain(
             return null;
         }
 
-        var now = timeProvider.GetUtcNow();
+        var events = new List<AlertEvent>();
+        ReplacePart(part, timeProvider.GetUtcNow(), actor, note, events);
+        await twin.WriteStateAsync();
+        await PublishAsync(events);
+        return [.. events.Select(e => e.Id)];
+    }
+
+    /// <summary>
+    /// A part was replaced: by after-sales (the service endpoint) or as the device's birth reports (a new serial).
+    /// The replaced part starts from new (its wear, its baselines, its alert ladder) and its open alerts resolve.
+    /// </summary>
+    private void ReplacePart(string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events)
+    {
         string[] families = part switch
         {
             "shoe" => [CushioningFamily, AlertCodes.ShoeDelaminationSuspected],
@@ -189,7 +202,6 @@ internal sealed partial class DeviceGrain(
             _ => throw new ArgumentOutOfRangeException(nameof(part), part, "part must be shoe, insole, battery or band"),
         };
 
-        // The replaced part starts from new: its wear, its baselines and its alert ladder.
         switch (part)
         {
             case "shoe":
@@ -213,7 +225,6 @@ internal sealed partial class DeviceGrain(
 
         State.Wear = null;
         var text = note ?? $"The {part} was replaced.";
-        var events = new List<AlertEvent>();
         foreach (var family in families)
         {
             State.AlertLevels.Remove(family);
@@ -224,9 +235,7 @@ internal sealed partial class DeviceGrain(
             }
         }
 
-        await twin.WriteStateAsync();
-        await PublishAsync(events);
-        return [.. events.Select(e => e.Id)];
+        LogReplaced(logger, DeviceId, part, actor);
     }
 
     /// <summary>Tells the quality view about this round: the device's exposure, and any fault it raised.</summary>
@@ -234,6 +243,8 @@ internal sealed partial class DeviceGrain(
     {
         var km = _roundKm;
         _roundKm = 0;
+        var kmByDay = _roundKmByDay.Count > 0 ? new Dictionary<int, double>(_roundKmByDay) : null;
+        _roundKmByDay.Clear();
         var failures = _newFailures.ToArray();
         _newFailures.Clear();
         if (State.Birth is not { } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
@@ -241,8 +252,8 @@ internal sealed partial class DeviceGrain(
             return;
         }
 
-        var quality = GrainFactory.GetGrain<Quality.IQualityGrain>(0);
-        await quality.ReportExposureAsync(new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, km));
+        var quality = Quality.QualityGrains.Batch(GrainFactory, birth.Model, birth.Batch);
+        await quality.ReportExposureAsync(new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, km) { KmByDay = kmByDay });
         foreach (var (mode, at) in failures)
         {
             await quality.ReportFailureAsync(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
@@ -308,15 +319,37 @@ internal sealed partial class DeviceGrain(
         History = alert.History,
     };
 
-    private void ApplyBirth(DeviceBirth birth) => State.Birth = birth;
+    /// <summary>A new or changed birth. A part whose serial changed since the last birth was replaced (the first
+    /// serial of a part is simply recorded).</summary>
+    private void ApplyBirth(DeviceBirth birth, DateTimeOffset now, List<AlertEvent> events)
+    {
+        var before = State.Birth?.Parts;
+        State.Birth = birth;
+        if (before is null || birth.Parts is not { } after)
+        {
+            return;
+        }
+
+        foreach (var part in InstalledParts.Names)
+        {
+            if (before[part] is { } old && after[part] is { } fitted && old != fitted && Applies(part, birth.Kind))
+            {
+                ReplacePart(part, now, "device", $"The device reports a new {part} ({fitted}) in place of {old}.", events);
+            }
+        }
+
+        static bool Applies(string part, string kind) => kind == "shoe" ? part is "shoe" or "insole" : part is "battery" or "band";
+    }
 
     /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
-    private readonly List<Telemetry.Models.Faults.FaultFinding> _findings = [];
+    private readonly List<(Telemetry.Models.Faults.FaultFinding Finding, long AtMs)> _findings = [];
 
     /// <summary>Newly raised faults of this round, for the quality view once the state is stored.</summary>
     private readonly List<(string Mode, DateTimeOffset At)> _newFailures = [];
 
     private double _roundKm;
+
+    private readonly Dictionary<int, double> _roundKmByDay = [];
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
@@ -333,6 +366,8 @@ internal sealed partial class DeviceGrain(
                 case "distance_m":
                     State.DistanceM += value;
                     _roundKm += value / 1000;
+                    var day = (int)Math.Floor(reading.TimestampMs / 86_400_000.0);
+                    _roundKmByDay[day] = _roundKmByDay.GetValueOrDefault(day) + (value / 1000);
                     distance = value;
                     break;
                 case "duration_s":
@@ -397,7 +432,7 @@ internal sealed partial class DeviceGrain(
         };
         if (finding is not null)
         {
-            _findings.Add(finding);
+            _findings.Add((finding, reading.TimestampMs));
         }
     }
 
@@ -501,7 +536,7 @@ internal sealed partial class DeviceGrain(
     /// </summary>
     private void RaiseFaults(DateTimeOffset now, List<AlertEvent> events)
     {
-        foreach (var finding in _findings)
+        foreach (var (finding, atMs) in _findings)
         {
             var code = AlertCodes.ForFault(finding.Mode);
             EvidenceItem[] evidence =
@@ -519,7 +554,8 @@ internal sealed partial class DeviceGrain(
             var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Warning, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
             State.OpenAlerts[code] = Opened(raised);
             events.Add(raised);
-            _newFailures.Add((finding.Mode, now));
+            // For the quality view the failure happened when the reading showed it, not when it was uploaded.
+            _newFailures.Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
         }
 
         _findings.Clear();
@@ -581,6 +617,9 @@ internal sealed partial class DeviceGrain(
         Message = message,
         Evidence = evidence,
     };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Device {Device}: {Part} replaced ({Actor})")]
+    private static partial void LogReplaced(ILogger logger, string device, string part, string actor);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Alert {Code} {State} for device {Device}")]
     private static partial void LogAlert(ILogger logger, string device, string code, AlertState state);

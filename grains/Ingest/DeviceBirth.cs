@@ -18,4 +18,32 @@ public sealed record DeviceBirth
 
     /// <summary>Optional band field (a v1 addition): the battery's rated capacity, the reference for health.</summary>
     [Id(6)] public double? RatedCapacityMah { get; init; }
+
+    /// <summary>Optional (a v1 addition): serials of the replaceable parts fitted now. A changed serial means the
+    /// part was replaced.</summary>
+    [Id(7)] public InstalledParts? Parts { get; init; }
+}
+
+/// <summary>Serial numbers (or any stable ids) of the parts a device has fitted; null when not reported.</summary>
+[GenerateSerializer, Immutable, Alias("telemetry.installed-parts")]
+public sealed record InstalledParts
+{
+    public static readonly string[] Names = ["shoe", "insole", "battery", "band"];
+
+    [Id(0)] public string? Shoe { get; init; }
+
+    [Id(1)] public string? Insole { get; init; }
+
+    [Id(2)] public string? Battery { get; init; }
+
+    [Id(3)] public string? Band { get; init; }
+
+    public string? this[string part] => part switch
+    {
+        "shoe" => Shoe,
+        "insole" => Insole,
+        "battery" => Battery,
+        "band" => Band,
+        _ => null,
+    };
 }

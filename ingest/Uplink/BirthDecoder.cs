@@ -22,6 +22,7 @@ internal static class BirthDecoder
         int? version = null;
         string? kind = null, model = null, batch = null, firmware = null, manufactured = null;
         double? wearerKg = null, ratedCapacity = null;
+        InstalledParts? parts = null;
         try
         {
             var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 8 });
@@ -56,7 +57,15 @@ internal static class BirthDecoder
                     case "rated_capacity_mah" when reader.TokenType == JsonTokenType.Number:
                         ratedCapacity = reader.GetDouble();
                         break;
-                    case "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah":
+                    case "parts" when reader.TokenType == JsonTokenType.StartObject:
+                        parts = ReadParts(ref reader, out var partProblem);
+                        if (partProblem is not null)
+                        {
+                            return Fail(RejectReason.InvalidField, partProblem, out reason, out detail);
+                        }
+
+                        break;
+                    case "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah" or "parts":
                         return Fail(RejectReason.InvalidField, $"{field} has the wrong type", out reason, out detail);
                     default:
                         reader.Skip();
@@ -120,7 +129,46 @@ internal static class BirthDecoder
             Manufactured = DateOnly.ParseExact(manufactured!, "yyyy-MM-dd", CultureInfo.InvariantCulture),
             WearerKg = wearerKg,
             RatedCapacityMah = ratedCapacity,
+            Parts = parts,
         };
+    }
+
+    /// <summary>
+    /// <c>"parts":{"shoe":"SN-1","insole":"IN-7"}</c>: a serial per replaceable part (shoe, insole, battery, band),
+    /// each like a model id. Part names this version does not know are skipped, as unknown fields are.
+    /// </summary>
+    private static InstalledParts ReadParts(ref Utf8JsonReader reader, out string? problem)
+    {
+        problem = null;
+        var parts = new InstalledParts();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var part = reader.GetString();
+            reader.Read();
+            if (!InstalledParts.Names.Contains(part))
+            {
+                reader.Skip();
+                continue;
+            }
+
+            var serial = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            if (!UplinkIds.IsModelOrBatchId(serial))
+            {
+                problem = $"parts.{part} must be a string matching ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$";
+                reader.Skip();
+                continue;
+            }
+
+            parts = part switch
+            {
+                "shoe" => parts with { Shoe = serial },
+                "insole" => parts with { Insole = serial },
+                "battery" => parts with { Battery = serial },
+                _ => parts with { Band = serial },
+            };
+        }
+
+        return parts;
     }
 
     private static DeviceBirth? Fail(RejectReason why, string text, out RejectReason reason, out string? detail)

@@ -65,6 +65,32 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
         Assert.Empty(twin.GetProperty("open_alerts").EnumerateArray());
     }
 
+    [Fact]
+    public async Task ABirthWithANewShoeSerial_ResolvesTheAlertAndRestartsTheWear_WhileTheFirstSerialIsOnlyRecorded()
+    {
+        const string id = "shoe-life-birth";
+        await using var watcher = await service.WatcherAsync("life-watcher-birth", MqttProtocolVersion.V500, $"alerts/{id}");
+        var alertId = (await RaiseAsync(id, watcher)).GetProperty("id").GetString()!;
+        await using var device = await service.DeviceAsync(id);
+
+        await device.PublishAsync($"devices/{id}/birth", Birth("AR3-0001"), retain: true);
+        await service.WaitForJsonAsync($"/api/devices/{id}", t => t.GetProperty("birth").TryGetProperty("parts", out var p) && p.GetProperty("shoe").GetString() == "AR3-0001", "the first serial");
+        var twin = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative))).RootElement;
+        Assert.Equal(alertId, Assert.Single(twin.GetProperty("open_alerts").EnumerateArray()).GetProperty("id").GetString());
+
+        await device.PublishAsync($"devices/{id}/birth", Birth("AR3-0002"), retain: true);
+
+        var resolved = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "resolved", "resolution by a new serial");
+        Assert.Equal((alertId, "device"), (resolved.GetProperty("id").GetString(), resolved.GetProperty("actor").GetString()));
+        Assert.Contains("AR3-0002", resolved.GetProperty("note").GetString(), StringComparison.Ordinal);
+        twin = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative))).RootElement;
+        Assert.Equal(0, twin.GetProperty("totals").GetProperty("distance_km").GetDouble());
+        Assert.Empty(twin.GetProperty("open_alerts").EnumerateArray());
+
+        static byte[] Birth(string serial) => Encoding.UTF8.GetBytes(
+            $$$"""{"v":1,"kind":"shoe","model":"aerorun-3","batch":"2025w28-sz2","firmware":"1.4.2","manufactured":"2025-07-14","wearer_kg":72,"parts":{"shoe":"{{{serial}}}"}}""");
+    }
+
     [Theory]
     [InlineData("{\"action\":\"replaced\",\"part\":\"laces\"}", HttpStatusCode.BadRequest)]
     [InlineData("{\"action\":\"repaired\",\"part\":\"shoe\"}", HttpStatusCode.BadRequest)]

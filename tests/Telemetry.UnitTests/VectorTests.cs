@@ -74,4 +74,30 @@ public sealed class VectorTests
 
         Assert.Empty(RejectReasons.All.Select(r => r.WireName()).Except(covered));
     }
+
+    [Fact]
+    public void BirthParts_AreRead_AndPartNamesThisVersionDoesNotKnowAreSkipped()
+    {
+        var birth = BirthDecoder.Decode(
+            """{"v":1,"kind":"shoe","model":"m","batch":"b","firmware":"1","manufactured":"2025-07-14","parts":{"insole":"IN-7","laces":"L-1","shoe":"S.2"}}"""u8,
+            out _, out _);
+
+        Assert.NotNull(birth);
+        Assert.Equal(new Telemetry.Grains.Ingest.InstalledParts { Shoe = "S.2", Insole = "IN-7" }, birth.Parts);
+    }
+
+    [Theory]
+    [InlineData("""{"battery":42}""")]
+    [InlineData("""{"battery":"has space"}""")]
+    [InlineData("[]")]
+    public void BirthParts_WithAnInvalidSerial_RejectTheBirthAsInvalidField(string parts)
+    {
+        var birth = BirthDecoder.Decode(
+            System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"kind":"band","model":"m","batch":"b","firmware":"1","manufactured":"2025-07-14","parts":{{parts}}}"""),
+            out var reason, out var detail);
+
+        Assert.Null(birth);
+        Assert.Equal(RejectReason.InvalidField, reason);
+        Assert.Contains("parts", detail, StringComparison.Ordinal);
+    }
 }
