@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using Telemetry.Grains.Quality;
 using Telemetry.Ingest.Broker;
 using Telemetry.Models.Simulation;
 
@@ -14,6 +15,7 @@ internal sealed partial class FleetSimulator(
     IOptions<SimulationOptions> options,
     IOptions<BrokerOptions> broker,
     BrokerSecrets secrets,
+    IGrainFactory grains,
     TimeProvider time,
     ILogger<FleetSimulator> logger) : BackgroundService
 {
@@ -31,13 +33,14 @@ internal sealed partial class FleetSimulator(
         var clock = new SimulationClock(start, settings.Backfill, settings.CatchUp);
         // A new boot id per run: a restarted fleet starts its seq at 0 again, as rebooted firmware does.
         var boot = "sim" + start.ToUnixTimeSeconds().ToString("x", CultureInfo.InvariantCulture);
-        var uplinks = FleetGenerator.Create(settings.Devices, settings.Seed)
-            .Select(d =>
-            {
-                d.Start(clock.SimulatedStart);
-                return new SimulatedUplink(d, boot, settings.ResendAfter, secrets.TokenFor(d.Id));
-            })
-            .ToList();
+        var fleet = FleetGenerator.Create(settings.Devices, settings.Seed, FleetFaults.Default with { OnsetWithin = settings.FaultsWithin });
+        foreach (var device in fleet)
+        {
+            device.Start(clock.SimulatedStart);
+        }
+
+        var uplinks = fleet.Select(d => new SimulatedUplink(d, boot, settings.ResendAfter, secrets.TokenFor(d.Id))).ToList();
+        var cases = new Queue<SimulatedReturn>(settings.AfterSales ? SimulatedAfterSales.Cases(fleet, settings.Seed) : []);
         LogStarting(logger, uplinks.Count, settings.Seed, clock.SimulatedStart, clock.Speed);
 
         var readings = new List<SimulatedReading>();
@@ -69,6 +72,16 @@ internal sealed partial class FleetSimulator(
                     }
                 }
 
+                while (cases.TryPeek(out var next) && next.At <= simulatedNow)
+                {
+                    if (!await TryReportAsync(next))
+                    {
+                        break;
+                    }
+
+                    cases.Dequeue();
+                }
+
                 if (now - lastProgress >= ProgressInterval)
                 {
                     lastProgress = now;
@@ -92,6 +105,22 @@ internal sealed partial class FleetSimulator(
         }
     }
 
+    /// <summary>What the after-sales system posts to <c>/api/quality/events</c>, handed to the same grain.</summary>
+    private async Task<bool> TryReportAsync(SimulatedReturn confirmed)
+    {
+        try
+        {
+            await grains.Batch(confirmed.Model, confirmed.Batch).ReportFailureAsync(
+                new FailureReport(confirmed.Device, confirmed.Model, confirmed.Batch, confirmed.FailureMode, confirmed.At, confirmed.Kind));
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogReportFailed(logger, e, confirmed.Device);
+            return false;
+        }
+    }
+
     private async Task<bool> TryConnectAsync(SimulatedUplink uplink, CancellationToken stoppingToken)
     {
         try
@@ -111,6 +140,9 @@ internal sealed partial class FleetSimulator(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulated time {SimulatedNow:u}: {Acked} messages acked, {Pending} waiting for an ack, {Connected} devices connected")]
     private static partial void LogProgress(ILogger logger, DateTimeOffset simulatedNow, long acked, long pending, int connected);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The simulated after-sales case of {DeviceId} could not be recorded; will retry")]
+    private static partial void LogReportFailed(ILogger logger, Exception exception, string deviceId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Simulated device {DeviceId} cannot connect; will retry")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception, string deviceId);

@@ -19,6 +19,15 @@ public sealed class SimulationOptions
     /// Default 90 s, so a demo shows alerts within its first minute.</summary>
     public TimeSpan CatchUp { get; set; } = TimeSpan.FromSeconds(90);
 
+    /// <summary>Faults of the demo fleet begin between 25% and 100% of this time after the simulated start, so
+    /// that the bad batch shows inside the backfill. Default 14 days. The rates are DOMAIN.md's (yearly) rates:
+    /// the demo compresses a year of failures into its first weeks.</summary>
+    public TimeSpan FaultsWithin { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Whether the simulated after-sales desk confirms faults customers can see or feel (warranty claims and returns,
+    /// as <c>POST /api/quality/events</c> would). Default true.</summary>
+    public bool AfterSales { get; set; } = true;
+
     /// <summary>How often each device uploads what it has measured. Default 1 s.</summary>
     public TimeSpan Tick { get; set; } = TimeSpan.FromSeconds(1);
 
