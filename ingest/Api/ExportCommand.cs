@@ -5,7 +5,7 @@ namespace Telemetry.Ingest.Api;
 
 /// <summary>
 /// <c>dotnet run --project ingest -- export defect-rates|alerts --format csv|json|parquet --out FILE
-/// [--url http://127.0.0.1:8080] [--api-key KEY]</c>: the HTTP exports from the command line, for scheduled
+/// [--url http://127.0.0.1:8080] [--api-key KEY] [--model M] [--batch B] [--failure-mode F] [--from T] [--to T]</c>: the HTTP exports from the command line, for scheduled
 /// jobs. It asks the running service (so the numbers are the live ones), streams to the file and reports
 /// progress. The key defaults to <c>$TELEMETRY_API_KEY</c>, then to the one the service generated.
 /// </summary>
@@ -80,7 +80,7 @@ internal static class ExportCommand
                 }
             }
 
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"wrote {total} bytes of {what} ({format}) to {outPath} in {clock.Elapsed.TotalSeconds:F1} s"));
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"wrote {total} bytes of {what} ({format}) to {Path.GetFullPath(outPath)} in {clock.Elapsed.TotalSeconds:F1} s"));
             return 0;
         }
         catch (HttpRequestException e)
