@@ -66,6 +66,30 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
     }
 
     [Fact]
+    public async Task WhenTheConditionChanges_TheSystemResolvesTheOpenAlert_AndRaisesTheNextOne()
+    {
+        const string id = "shoe-life-auto";
+        await using var watcher = await service.WatcherAsync("life-watcher-auto", MqttProtocolVersion.V500, $"alerts/{id}");
+        var soon = (await RaiseAsync(id, watcher)).GetProperty("id").GetString()!;
+        await using var device = await service.DeviceAsync(id);
+        var start = DateTimeOffset.UtcNow.AddDays(-28).ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 21).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"ts":{{{start + (i * 3_600_000L)}}},"m":{"distance_m":45000}}""")));
+
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"x","seq":1,"readings":[{{readings}}]}"""));
+
+        var resolved = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "resolved", "the warning resolved");
+        Assert.Equal(soon, resolved.GetProperty("id").GetString());
+        var now = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "the critical alert");
+        Assert.Equal(("shoe.cushioning.replace_now", "critical"), (now.GetProperty("code").GetString(), now.GetProperty("severity").GetString()));
+        var view = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts/{soon}", UriKind.Relative))).RootElement;
+        Assert.Equal([("raised", "system"), ("resolved", "system")],
+            view.GetProperty("history").EnumerateArray().Select(h => (h.GetProperty("state").GetString(), h.GetProperty("actor").GetString())));
+        var twin = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative))).RootElement;
+        Assert.Equal(now.GetProperty("id").GetString(), Assert.Single(twin.GetProperty("open_alerts").EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task ABirthWithANewShoeSerial_ResolvesTheAlertAndRestartsTheWear_WhileTheFirstSerialIsOnlyRecorded()
     {
         const string id = "shoe-life-birth";
