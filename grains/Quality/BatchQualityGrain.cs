@@ -27,18 +27,20 @@ public sealed class BatchQualityState
 }
 
 /// <summary>
-/// Exposure and failures of one (model, batch). Exposure arrives once per device per pipeline round and is
-/// saved every <see cref="SaveEvery"/> reports (failures are saved at once), so a crash can lose a little
-/// exposure, never a failure. The model's grain is told whenever the device count or a failure count changes.
+/// Exposure and failures of one (model, batch). Exposure arrives once per device per pipeline round; it is
+/// saved at most every <see cref="SaveInterval"/> (by a grain timer) and when the grain deactivates, so the write
+/// rate does not grow with the fleet and a crash loses at most that much exposure. Failures are saved at once.
+/// The model's grain is told whenever the device count or a failure count changes.
 /// </summary>
 [GrainType("batch-quality")]
 internal sealed class BatchQualityGrain(
     [PersistentState("batch-quality", Devices.DeviceGrain.StorageName)] IPersistentState<BatchQualityState> quality) : Grain, IBatchQualityGrain
 {
-    private const int SaveEvery = 200;
+    private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(30);
     private const long DayMs = 86_400_000;
 
-    private int _unsaved;
+    private IGrainTimer? _saveTimer;
+    private bool _dirty;
 
     private BatchQualityState State => quality.State;
 
@@ -74,10 +76,22 @@ internal sealed class BatchQualityGrain(
             await TellModelAsync();
         }
 
-        if (++_unsaved >= SaveEvery)
+        _dirty = true;
+        _saveTimer ??= this.RegisterGrainTimer(SaveAsync, new GrainTimerCreationOptions(SaveInterval, SaveInterval));
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await SaveAsync(cancellationToken);
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    private async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        if (_dirty)
         {
-            await quality.WriteStateAsync();
-            _unsaved = 0;
+            await quality.WriteStateAsync(cancellationToken);
+            _dirty = false;
         }
     }
 
@@ -94,7 +108,7 @@ internal sealed class BatchQualityGrain(
         }
 
         await quality.WriteStateAsync();
-        _unsaved = 0;
+        _dirty = false;
         await TellModelAsync();
     }
 

@@ -34,6 +34,56 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
         Assert.Equal(1, totals.GetProperty("duplicate_messages").GetInt64());
     }
 
+    [Fact]
+    public async Task QualityExposureAndFailures_SurviveARestart()
+    {
+        const string id = "shoe-restart-quality";
+        // The failure first (saved at once), then the exposure, which the batch grain saves on its own schedule.
+        using (var post = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/quality/events", UriKind.Relative))
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { device = id, model = "restart-run", batch = "2026w01-r", failure_mode = "delamination", kind = "repair" }),
+        })
+        {
+            post.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+            using var accepted = await service.Http.SendAsync(post);
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        await using (var device = await service.DeviceAsync(id, $"devices/{id}/ack"))
+        {
+            await device.PublishAsync($"devices/{id}/birth", System.Text.Encoding.UTF8.GetBytes(
+                """{"v":1,"kind":"shoe","model":"restart-run","batch":"2026w01-r","firmware":"1","manufactured":"2026-01-05"}"""), retain: true);
+            await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
+            await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0");
+        }
+
+        var before = await RateAsync(r => r.GetProperty("devices").GetInt64() == 1 && r.GetProperty("failures").GetInt64() == 1);
+        await service.RestartAsync();
+        var after = await RateAsync(_ => true);
+
+        Assert.Equal(before.GetRawText(), after.GetRawText());
+        Assert.Equal(5.0, after.GetProperty("device_km").GetDouble(), 1);
+    }
+
+    /// <summary>The delamination row of restart-run/2026w01-r once <paramref name="ready"/> holds (exposure arrives one-way).</summary>
+    private async Task<JsonElement> RateAsync(Func<JsonElement, bool> ready)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/quality/defect-rates?model=restart-run&failure_mode=delamination", UriKind.Relative));
+            request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+            using var response = await service.Http.SendAsync(request);
+            var rows = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            if (rows.GetArrayLength() == 1 && ready(rows[0]))
+            {
+                return rows[0].Clone();
+            }
+
+            Assert.True(attempt < 200, $"the defect-rate row never became ready: {rows}");
+            await Task.Delay(50);
+        }
+    }
+
     private async Task<JsonElement> TwinAsync(string id) =>
         JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative))).RootElement;
 
