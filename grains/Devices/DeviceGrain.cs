@@ -551,7 +551,9 @@ internal sealed partial class DeviceGrain(
                 continue;
             }
 
-            var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Warning, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
+            // A suspected fault is an after-sales problem, not a reminder: DOMAIN.md's customers expect a first
+            // response within 2 hours, so it is critical (and a swelling cell or a leaking seal is a safety matter).
+            var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Critical, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
             State.OpenAlerts[code] = Opened(raised);
             events.Add(raised);
             // For the quality view the failure happened when the reading showed it, not when it was uploaded.

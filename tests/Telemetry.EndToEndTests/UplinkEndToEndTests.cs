@@ -229,7 +229,7 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"e2e","seq":0,"readings":[{{readings}}]}"""));
 
         var alert = await consumer.ReceiveAsync($"alerts/{id}", a => a.GetProperty("code").GetString() == "shoe.sole.delamination_suspected", "delamination alert");
-        Assert.Equal(("warning", "raised"), (alert.GetProperty("severity").GetString(), alert.GetProperty("state").GetString()));
+        Assert.Equal(("critical", "raised"), (alert.GetProperty("severity").GetString(), alert.GetProperty("state").GetString()));
         var evidence = alert.GetProperty("evidence");
         Assert.Equal("faults-z-1", evidence.GetProperty("model_version").GetString());
         Assert.True(evidence.GetProperty("impact_z").GetDouble() >= 2.5);
