@@ -225,8 +225,9 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         var (bytes, lines) = _spill.ReadChunk(_replayBuffer, _options.MaxBatchLines);
         if (await SendAsync(_replayBuffer.AsMemory(0, bytes), lines, attempts: 1, cancellationToken))
         {
-            _spill.Advance(bytes);
+            // Count first: whoever sees the spill file empty must also see the lines counted as replayed.
             _counters.AddReplayed(lines);
+            _spill.Advance(bytes);
             _counters.SpillBacklogBytes = _spill.Pending;
             _replayDelay = _options.RetryDelay;
             if (!_spill.HasPending)
