@@ -233,6 +233,11 @@ internal static class ApiEndpoints
             return Results.Problem(statusCode: 400, title: "Invalid filter", detail: "model and batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.");
         }
 
+        if (failure_mode is not null && !UplinkIds.IsFailureMode(failure_mode))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid filter", detail: "failure_mode must match ^[a-z][a-z0-9_]{0,63}$.");
+        }
+
         var rows = (await grains.RatesAsync(model, window))
             .Where(r => (batch is null || r.Batch == batch) && (failure_mode is null || r.FailureMode == failure_mode))
             .ToList();
@@ -295,17 +300,34 @@ internal static class ApiEndpoints
         return null;
     }
 
+    /// <summary>An after-sales event may be dated a little ahead of this clock (another system's clock), not more.</summary>
+    private static readonly TimeSpan EventClockSkew = TimeSpan.FromMinutes(5);
+
+    private static readonly DateTimeOffset EarliestEvent = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     private static async Task<IResult> QualityEventAsync(QualityEventBody? body, IGrainFactory grains, TimeProvider time)
     {
-        if (body is not { Device: { } device, Model: { } model, Batch: { } batch, FailureMode: { Length: > 0 and <= 64 } mode, Kind: "return" or "repair" or "warranty" }
+        if (body is not { Device: { } device, Model: { } model, Batch: { } batch, FailureMode: { } mode, Kind: "return" or "repair" or "warranty" }
             || !UplinkIds.IsDeviceId(device) || !UplinkIds.IsModelOrBatchId(model) || !UplinkIds.IsModelOrBatchId(batch))
         {
             return Results.Problem(statusCode: 400, title: "Invalid quality event",
                 detail: "Send JSON {\"device\",\"model\",\"batch\",\"failure_mode\",\"kind\":\"return\"|\"repair\"|\"warranty\",\"at\"?}.");
         }
 
+        if (!UplinkIds.IsFailureMode(mode))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid quality event", detail: $"failure_mode must match ^[a-z][a-z0-9_]{{0,63}}$ (was '{mode}').");
+        }
+
+        var now = time.GetUtcNow();
+        if (body.At is { } at && (at > now + EventClockSkew || at < EarliestEvent))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid quality event",
+                detail: $"at must lie between {EarliestEvent:yyyy-MM-dd} and now (was {ReplyJson.Time(at)}).");
+        }
+
         await grains.Batch(model, batch).ReportFailureAsync(
-            new FailureReport(device, model, batch, mode, body.At ?? time.GetUtcNow(), body.Kind));
+            new FailureReport(device, model, batch, mode, body.At ?? now, body.Kind));
         return Results.Accepted();
     }
 

@@ -47,6 +47,11 @@ internal static class UplinkIds
         return true;
     }
 
+    /// <summary>A failure mode name: like a metric name, <c>^[a-z][a-z0-9_]{0,63}$</c> (it is a column value in
+    /// CSV exports and a tag in InfluxDB, so nothing that needs quoting).</summary>
+    public static bool IsFailureMode(string? mode) =>
+        mode is { Length: > 0 and <= 64 } && mode.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '_') && mode[0] is >= 'a' and <= 'z';
+
     private static bool IsId(ReadOnlySpan<char> id, bool allowDot)
     {
         if (id.Length is 0 or > 64 || !IsAlnum(id[0]))

@@ -121,6 +121,36 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
         Assert.Contains(",r-alert,", await after.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"device":"d-1","model":"m","batch":"b","failure_mode":"delamination","kind":"complaint"}""", "kind")]
+    [InlineData("""{"device":"d 1","model":"m","batch":"b","failure_mode":"delamination","kind":"return"}""", "device")]
+    [InlineData("""{"device":"d-1","model":"m","batch":"b","failure_mode":"=HYPERLINK(1),x","kind":"return"}""", "failure_mode must match")]
+    [InlineData("""{"device":"d-1","model":"m","batch":"b","failure_mode":"delamination","kind":"return","at":"2200-01-01T00:00:00Z"}""", "at must lie")]
+    [InlineData("""{"device":"d-1","model":"m","batch":"b","kind":"return"}""", "failure_mode")]
+    [InlineData("not json", "")]
+    public async Task AnInvalidQualityEvent_Is400_WithTheReason_AndRecordsNothing(string body, string reason)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/quality/events", UriKind.Relative))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+
+        using var response = await service.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(reason, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var rates = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?model=m"));
+        Assert.Equal("[]", await rates.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ABadFailureModeFilter_Is400()
+    {
+        using var response = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?failure_mode=Bad%20Mode"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
     private async Task RunsAsync(string id, params (long Ts, double Meters)[] runs)
     {
         await using var device = await service.DeviceAsync(id);
