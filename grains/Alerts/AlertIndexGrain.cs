@@ -37,8 +37,13 @@ internal sealed partial class AlertIndexGrain(
     /// <summary>After a failed escalation round, try again this much later.</summary>
     private static readonly TimeSpan RetryAfter = TimeSpan.FromMinutes(1);
 
+    /// <summary>How far behind the stored index may be.</summary>
+    private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(1);
+
     private IGrainTimer? _slaTimer;
+    private IGrainTimer? _saveTimer;
     private DateTimeOffset? _armedFor;
+    private bool _dirty;
 
     private SlaOptions Sla => options.Value.Sla;
 
@@ -48,8 +53,13 @@ internal sealed partial class AlertIndexGrain(
         return Task.CompletedTask;
     }
 
-    public async Task UpsertAsync(AlertSummary alert)
+    public Task UpsertAsync(AlertSummary alert)
     {
+        if (index.State.Alerts.TryGetValue(alert.Id, out var known) && known == alert)
+        {
+            return Task.CompletedTask;
+        }
+
         index.State.Alerts[alert.Id] = alert;
         if (index.State.Alerts.Count > MaxAlerts)
         {
@@ -59,8 +69,28 @@ internal sealed partial class AlertIndexGrain(
             }
         }
 
-        await index.WriteStateAsync();
+        // The index is a view of what device grains have stored: written behind, at most once per
+        // SaveInterval and on deactivation, so its write rate does not grow with the alert rate. What a crash
+        // loses, device grains report again when they next activate.
+        _dirty = true;
+        _saveTimer ??= this.RegisterGrainTimer(SaveAsync, new GrainTimerCreationOptions(SaveInterval, SaveInterval));
         Arm();
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await SaveAsync(cancellationToken);
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    private async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        if (_dirty)
+        {
+            await index.WriteStateAsync(cancellationToken);
+            _dirty = false;
+        }
     }
 
     public Task<AlertPage> QueryAsync(AlertFilter filter, int offset, int limit)
@@ -157,7 +187,7 @@ internal sealed partial class AlertIndexGrain(
 
         if (forgotten)
         {
-            await index.WriteStateAsync(cancellationToken);
+            _dirty = true;
         }
 
         Arm(retryAt);

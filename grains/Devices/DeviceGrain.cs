@@ -33,6 +33,16 @@ internal sealed partial class DeviceGrain(
 
     private string DeviceId => this.GetPrimaryKeyString();
 
+    /// <summary>Reports the open alerts to the alert index again: it is written behind and may have lost the
+    /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var open in State.OpenAlerts.Values)
+        {
+            await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(View(open).Summary);
+        }
+    }
+
     public async Task<IngestResult> IngestAsync(TelemetryBatch batch)
     {
         var now = timeProvider.GetUtcNow();

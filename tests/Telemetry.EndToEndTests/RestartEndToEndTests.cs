@@ -65,6 +65,38 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
         Assert.Equal(5.0, after.GetProperty("device_km").GetDouble(), 1);
     }
 
+    [Fact]
+    public async Task AnAlertIndexThatLostItsState_IsRefilledByTheDeviceWhenItNextActivates()
+    {
+        const string id = "shoe-restart-index";
+        await using (var watcher = await service.WatcherAsync("restart-index-watcher", MQTTnet.Formatter.MqttProtocolVersion.V500, $"alerts/{id}"))
+        {
+            await service.CrossCushioningThresholdAsync(id);
+            await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "the raised alert");
+        }
+
+        // As if the service had crashed before the written-behind index reached the disk.
+        await service.RestartAsync(() =>
+        {
+            using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(service.DataDirectory, "twins.db")};Pooling=false");
+            db.Open();
+            using var delete = db.CreateCommand();
+            delete.CommandText = "DELETE FROM grain_state WHERE state_name = 'alert-index'";
+            Assert.Equal(1, delete.ExecuteNonQuery());
+        });
+        Assert.Equal("[]", await service.Http.GetStringAsync(new Uri($"/api/alerts?device={id}", UriKind.Relative)));
+
+        await using (var device = await service.DeviceAsync(id, $"devices/{id}/ack"))
+        {
+            await device.PublishAsync($"devices/{id}/telemetry", System.Text.Encoding.UTF8.GetBytes(
+                $$$"""{"v":1,"boot":"again","seq":0,"readings":[{"ts":{{{DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds()}}},"m":{"distance_m":1000}}]}"""));
+            await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("boot").GetString() == "again", "the ack");
+        }
+
+        var listed = await service.WaitForJsonAsync($"/api/alerts?device={id}", a => a.GetArrayLength() == 1, "the alert back in the index");
+        Assert.Equal("shoe.cushioning.replace_soon", listed[0].GetProperty("code").GetString());
+    }
+
     /// <summary>The delamination row of restart-run/2026w01-r once <paramref name="ready"/> holds (exposure arrives one-way).</summary>
     private async Task<JsonElement> RateAsync(Func<JsonElement, bool> ready)
     {

@@ -71,8 +71,9 @@ public class ServiceFixture : IAsyncLifetime
         await StartAppAsync();
     }
 
-    /// <summary>Stops the service and starts it again on the same ports and data directory.</summary>
-    public async Task RestartAsync()
+    /// <summary>Stops the service and starts it again on the same ports and data directory; <paramref name="whileStopped"/>
+    /// runs in between (to damage the stored state, for instance).</summary>
+    public async Task RestartAsync(Action? whileStopped = null)
     {
         if (_app is not null)
         {
@@ -80,6 +81,7 @@ public class ServiceFixture : IAsyncLifetime
             await _app.DisposeAsync();
         }
 
+        whileStopped?.Invoke();
         await StartAppAsync();
     }
 
