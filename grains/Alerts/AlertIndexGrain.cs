@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Telemetry.Grains.Devices;
+using Telemetry.Grains.Storage;
 
 namespace Telemetry.Grains.Alerts;
 
@@ -41,9 +42,10 @@ internal sealed partial class AlertIndexGrain(
     private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(1);
 
     private IGrainTimer? _slaTimer;
-    private IGrainTimer? _saveTimer;
     private DateTimeOffset? _armedFor;
-    private bool _dirty;
+    private WriteBehind<AlertIndexState>? _writeBehind;
+
+    private WriteBehind<AlertIndexState> Saver => _writeBehind ??= new(this, index, SaveInterval);
 
     private SlaOptions Sla => options.Value.Sla;
 
@@ -72,25 +74,15 @@ internal sealed partial class AlertIndexGrain(
         // The index is a view of what device grains have stored: written behind, at most once per
         // SaveInterval and on deactivation, so its write rate does not grow with the alert rate. What a crash
         // loses, device grains report again when they next activate.
-        _dirty = true;
-        _saveTimer ??= this.RegisterGrainTimer(SaveAsync, new GrainTimerCreationOptions(SaveInterval, SaveInterval));
+        Saver.Changed();
         Arm();
         return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        await SaveAsync(cancellationToken);
+        await Saver.SaveAsync(cancellationToken);
         await base.OnDeactivateAsync(reason, cancellationToken);
-    }
-
-    private async Task SaveAsync(CancellationToken cancellationToken)
-    {
-        if (_dirty)
-        {
-            await index.WriteStateAsync(cancellationToken);
-            _dirty = false;
-        }
     }
 
     public Task<AlertPage> QueryAsync(AlertFilter filter, int offset, int limit)
@@ -187,7 +179,7 @@ internal sealed partial class AlertIndexGrain(
 
         if (forgotten)
         {
-            _dirty = true;
+            Saver.Changed();
         }
 
         Arm(retryAt);

@@ -251,8 +251,6 @@ internal sealed partial class DeviceGrain(
     /// <summary>Tells the quality view about this round: the device's exposure, and any fault it raised.</summary>
     private async Task ReportQualityAsync()
     {
-        var km = _roundKm;
-        _roundKm = 0;
         var kmByDay = _roundKmByDay.Count > 0 ? new Dictionary<int, double>(_roundKmByDay) : null;
         _roundKmByDay.Clear();
         var failures = _newFailures.ToArray();
@@ -263,7 +261,7 @@ internal sealed partial class DeviceGrain(
         }
 
         var quality = Quality.QualityGrains.Batch(GrainFactory, birth.Model, birth.Batch);
-        await quality.ReportExposureAsync(new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, km) { KmByDay = kmByDay });
+        await quality.ReportExposureAsync(new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, kmByDay));
         foreach (var (mode, at) in failures)
         {
             await quality.ReportFailureAsync(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
@@ -357,8 +355,6 @@ internal sealed partial class DeviceGrain(
     /// <summary>Newly raised faults of this round, for the quality view once the state is stored.</summary>
     private readonly List<(string Mode, DateTimeOffset At)> _newFailures = [];
 
-    private double _roundKm;
-
     private readonly Dictionary<int, double> _roundKmByDay = [];
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
@@ -375,7 +371,6 @@ internal sealed partial class DeviceGrain(
             {
                 case "distance_m":
                     State.DistanceM += value;
-                    _roundKm += value / 1000;
                     var day = (int)Math.Floor(reading.TimestampMs / 86_400_000.0);
                     _roundKmByDay[day] = _roundKmByDay.GetValueOrDefault(day) + (value / 1000);
                     distance = value;

@@ -1,4 +1,5 @@
 using Orleans.Runtime;
+using Telemetry.Grains.Storage;
 
 namespace Telemetry.Grains.Quality;
 
@@ -39,8 +40,9 @@ internal sealed class BatchQualityGrain(
     private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(30);
     private const long DayMs = 86_400_000;
 
-    private IGrainTimer? _saveTimer;
-    private bool _dirty;
+    private WriteBehind<BatchQualityState>? _writeBehind;
+
+    private WriteBehind<BatchQualityState> Saver => _writeBehind ??= new(this, quality, SaveInterval);
 
     private BatchQualityState State => quality.State;
 
@@ -66,7 +68,7 @@ internal sealed class BatchQualityGrain(
         exposure.FirstMs = Math.Min(exposure.FirstMs, report.FirstReadingMs);
         exposure.LastMs = Math.Max(exposure.LastMs, report.LastReadingMs);
         exposure.Km += report.DistanceKm;
-        foreach (var (day, km) in report.KmByDay ?? (report.DistanceKm > 0 ? new() { [(int)(report.LastReadingMs / DayMs)] = report.DistanceKm } : []))
+        foreach (var (day, km) in report.KmByDay ?? [])
         {
             State.DailyKm[day] = State.DailyKm.GetValueOrDefault(day) + km;
         }
@@ -76,23 +78,13 @@ internal sealed class BatchQualityGrain(
             await TellModelAsync();
         }
 
-        _dirty = true;
-        _saveTimer ??= this.RegisterGrainTimer(SaveAsync, new GrainTimerCreationOptions(SaveInterval, SaveInterval));
+        Saver.Changed();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        await SaveAsync(cancellationToken);
+        await Saver.SaveAsync(cancellationToken);
         await base.OnDeactivateAsync(reason, cancellationToken);
-    }
-
-    private async Task SaveAsync(CancellationToken cancellationToken)
-    {
-        if (_dirty)
-        {
-            await quality.WriteStateAsync(cancellationToken);
-            _dirty = false;
-        }
     }
 
     public async Task ReportFailureAsync(FailureReport report)
@@ -107,8 +99,7 @@ internal sealed class BatchQualityGrain(
             return;
         }
 
-        await quality.WriteStateAsync();
-        _dirty = false;
+        await Saver.SaveNowAsync();
         await TellModelAsync();
     }
 

@@ -1,6 +1,6 @@
 namespace Telemetry.Grains.Quality;
 
-/// <summary>A device's use since the last report: its identity and how far it went.</summary>
+/// <summary>A device's use since the last report: its identity, its reading span, and how far it went.</summary>
 [GenerateSerializer, Immutable, Alias("telemetry.exposure")]
 public sealed record ExposureReport(
     [property: Id(0)] string Device,
@@ -9,11 +9,11 @@ public sealed record ExposureReport(
     [property: Id(3)] string Batch,
     [property: Id(4)] long FirstReadingMs,
     [property: Id(5)] long LastReadingMs,
-    [property: Id(6)] double DistanceKm)
+    [property: Id(6)] Dictionary<int, double>? KmByDay)
 {
-    /// <summary>The same distance by the UTC day of its readings (days since 1970-01-01), for time ranges:
-    /// an upload after days offline spreads over the days it was run.</summary>
-    [Id(7)] public Dictionary<int, double>? KmByDay { get; init; }
+    /// <summary>Kilometres by the UTC day of their readings (days since 1970-01-01), so that an upload after days
+    /// offline lands on the days it was run.</summary>
+    public double DistanceKm => KmByDay?.Values.Sum() ?? 0;
 }
 
 /// <summary>A failure of one device by one failure mode: from a fault alert, or confirmed by after-sales.</summary>
