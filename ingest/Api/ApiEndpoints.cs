@@ -187,14 +187,9 @@ internal static class ApiEndpoints
             return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be csv or parquet (was '{format}').");
         }
 
-        if (ParseWindow(from, to, out var window) is { } invalid)
+        if (CheckExportFilters(from, to, model, batch, out var window) is { } invalid)
         {
             return invalid;
-        }
-
-        if ((model is not null && !UplinkIds.IsModelOrBatchId(model)) || (batch is not null && !UplinkIds.IsModelOrBatchId(batch)))
-        {
-            return Results.Problem(statusCode: 400, title: "Invalid filter", detail: "model and batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.");
         }
 
         var index = grains.GetGrain<IAlertIndexGrain>(0);
@@ -223,14 +218,9 @@ internal static class ApiEndpoints
             return Results.Problem(statusCode: 400, title: "Invalid format", detail: $"format must be json, csv or parquet (was '{format}').");
         }
 
-        if (ParseWindow(from, to, out var window) is { } invalid)
+        if (CheckExportFilters(from, to, model, batch, out var window) is { } invalid)
         {
             return invalid;
-        }
-
-        if ((model is not null && !UplinkIds.IsModelOrBatchId(model)) || (batch is not null && !UplinkIds.IsModelOrBatchId(batch)))
-        {
-            return Results.Problem(statusCode: 400, title: "Invalid filter", detail: "model and batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.");
         }
 
         if (failure_mode is not null && !UplinkIds.IsFailureMode(failure_mode))
@@ -260,7 +250,19 @@ internal static class ApiEndpoints
             }), "application/json");
     }
 
-    /// <summary>A confirmed after-sales event (return, repair, warranty claim) with its failure mode.</summary>
+    /// <summary>The filters both exports share: a time range, and model and batch ids. Null when valid, else the 400.</summary>
+    private static IResult? CheckExportFilters(string? from, string? to, string? model, string? batch, out QualityWindow window)
+    {
+        if (ParseWindow(from, to, out window) is { } invalid)
+        {
+            return invalid;
+        }
+
+        return (model is not null && !UplinkIds.IsModelOrBatchId(model)) || (batch is not null && !UplinkIds.IsModelOrBatchId(batch))
+            ? Results.Problem(statusCode: 400, title: "Invalid filter", detail: "model and batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$.")
+            : null;
+    }
+
     /// <summary>An optional half-open time range [from, to) of RFC 3339 timestamps (a date alone means its
     /// start, UTC); null when valid, else the 400 to return.</summary>
     private static IResult? ParseWindow(string? from, string? to, out QualityWindow window)
@@ -305,6 +307,7 @@ internal static class ApiEndpoints
 
     private static readonly DateTimeOffset EarliestEvent = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>A confirmed after-sales event (return, repair, warranty claim) with its failure mode.</summary>
     private static async Task<IResult> QualityEventAsync(QualityEventBody? body, IGrainFactory grains, TimeProvider time)
     {
         if (body is not { Device: { } device, Model: { } model, Batch: { } batch, FailureMode: { } mode, Kind: "return" or "repair" or "warranty" }
