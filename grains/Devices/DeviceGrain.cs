@@ -139,7 +139,8 @@ internal sealed partial class DeviceGrain(
         });
     }
 
-    public Task<DeviceBirth?> GetBirthAsync() => Task.FromResult(State.Birth);
+    public Task<IngestProfile> GetIngestProfileAsync() =>
+        Task.FromResult(new IngestProfile(State.Birth, [.. State.LastValues.Keys]));
 
     public Task<AlertView?> GetAlertAsync(string alertId) =>
         Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);
@@ -255,7 +256,9 @@ internal sealed partial class DeviceGrain(
         _roundKmByDay.Clear();
         var failures = _newFailures.ToArray();
         _newFailures.Clear();
-        if (State.Birth is not { } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
+        // A birth outside the model and batch registry counts in no defect rate: a rogue device must not move a
+        // real batch's statistics, nor create quality grains for batches that do not exist.
+        if (State.Birth is not { Unregistered: false } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
         {
             return;
         }

@@ -22,10 +22,11 @@ public interface IDeviceGrain : IGrainWithStringKey
     [Alias("snapshot")]
     Task<DeviceSnapshot?> GetSnapshotAsync();
 
-    /// <summary>The device's last birth (kind, model, batch), or null if it has sent none. The pipeline asks
-    /// once per device and process, for the tags of the readings it stores.</summary>
-    [Alias("birth")]
-    Task<DeviceBirth?> GetBirthAsync();
+    /// <summary>What the pipeline needs to know of a device before it handles its messages: the last birth (for
+    /// the tags of stored readings, and to skip a birth sent again unchanged) and the metric names the device has
+    /// sent (for the cap on names outside the catalogue). Asked once per device and process.</summary>
+    [Alias("ingest-profile")]
+    Task<IngestProfile> GetIngestProfileAsync();
 
     /// <summary>One of the device's alerts with its history, or null.</summary>
     [Alias("alert")]

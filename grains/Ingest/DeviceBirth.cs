@@ -22,6 +22,15 @@ public sealed record DeviceBirth
     /// <summary>Optional (a v1 addition): serials of the replaceable parts fitted now. A changed serial means the
     /// part was replaced.</summary>
     [Id(7)] public InstalledParts? Parts { get; init; }
+
+    /// <summary>
+    /// Set by the service when <c>Quality:KnownModels</c> or <c>Quality:KnownBatches</c> is configured and the
+    /// model or batch is not in it: the twin keeps the birth, but the device counts in no defect rate and its
+    /// readings are stored without model and batch tags. False (registered) for every birth when no registry is set.
+    /// </summary>
+    [Id(8)]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Unregistered { get; init; }
 }
 
 /// <summary>Serial numbers (or any stable ids) of the parts a device has fitted; null when not reported.</summary>

@@ -57,6 +57,34 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add("Broker:ClientKeyFile needs Broker:ClientCertificateFile.");
         }
 
+        if (!Uplink.UplinkIds.IsDeviceId(options.ClientIdPrefix))
+        {
+            failures.Add($"Broker:ClientIdPrefix must match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$ (was '{options.ClientIdPrefix}').");
+        }
+
+        // An account's name owns the client ids '{name}' and '{name}.*'. Names without dots, outside the service's
+        // ids and distinct from each other keep every client id owned by one identity at most.
+        for (var i = 0; i < options.Accounts.Count; i++)
+        {
+            var account = options.Accounts[i];
+            if (!Uplink.UplinkIds.IsDeviceId(account.Username)
+                || BrokerAccess.IsServiceClientId(account.Username, options.ClientIdPrefix)
+                || account.Username == options.Username
+                || account.Username == BrokerSecrets.DefaultServiceUsername)
+            {
+                failures.Add($"Broker:Accounts:{i}:Username must match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$, must not be the service's account and must not start with '{options.ClientIdPrefix}' (was '{account.Username}').");
+            }
+            else if (options.Accounts.FindIndex(a => a.Username == account.Username) != i)
+            {
+                failures.Add($"Broker:Accounts:{i}:Username '{account.Username}' is configured twice.");
+            }
+
+            if (string.IsNullOrEmpty(account.Password))
+            {
+                failures.Add($"Broker:Accounts:{i}:Password must not be empty.");
+            }
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

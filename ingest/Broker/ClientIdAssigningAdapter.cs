@@ -20,11 +20,20 @@ internal sealed class ClientIdAssigningAdapter : IMqttServerAdapter, IDisposable
 {
     private readonly MqttTcpServerAdapter _tcp = new();
 
+    /// <summary>Ids this adapter assigned whose CONNECT the broker has not validated yet.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _assigned = new(StringComparer.Ordinal);
+
     public Func<IMqttChannelAdapter, Task>? ClientHandler
     {
         get => _tcp.ClientHandler;
-        set => _tcp.ClientHandler = value is null ? null : channel => value(new Channel(channel));
+        set => _tcp.ClientHandler = value is null ? null : channel => value(new Channel(channel, this));
     }
+
+    /// <summary>
+    /// True once for an id this adapter assigned to a CONNECT (which then reaches validation with it), so the
+    /// broker can tell an assigned id from one a client chose: only the latter must belong to the client.
+    /// </summary>
+    public bool TakeAssigned(string clientId) => _assigned.TryRemove(clientId, out _);
 
     public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger) => _tcp.StartAsync(options, logger);
 
@@ -37,7 +46,7 @@ internal sealed class ClientIdAssigningAdapter : IMqttServerAdapter, IDisposable
     internal static string NewClientId() => $"auto.{Guid.NewGuid():N}";
 
     /// <summary>Passes everything through; only the first packet, CONNECT, may get a client id.</summary>
-    private sealed class Channel(IMqttChannelAdapter inner) : IMqttChannelAdapter
+    private sealed class Channel(IMqttChannelAdapter inner, ClientIdAssigningAdapter owner) : IMqttChannelAdapter
     {
         private bool _connectSeen;
 
@@ -70,6 +79,7 @@ internal sealed class ClientIdAssigningAdapter : IMqttServerAdapter, IDisposable
                     && inner.PacketFormatterAdapter.ProtocolVersion is MqttProtocolVersion.V311 or MqttProtocolVersion.V310)
                 {
                     connect.ClientId = NewClientId();
+                    owner._assigned[connect.ClientId] = 0;
                 }
             }
 

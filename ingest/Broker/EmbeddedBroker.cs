@@ -14,14 +14,14 @@ internal sealed partial class EmbeddedBroker(
     IOptions<BrokerOptions> options,
     IOptions<Simulation.SimulationOptions> simulation,
     BrokerSecrets secrets,
+    BrokerCounters counters,
     ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
 {
     /// <summary>Messages queued for one slow subscriber before the broker drops new ones. Devices resend
     /// what is not acked, so a drop delays data rather than losing it.</summary>
     private const int MaxPendingPerClient = 100_000;
 
-    private const string RoleKey = "telemetry.role";
-    private const string DeviceKey = "telemetry.device";
+    private const string IdentityKey = "telemetry.identity";
 
     private MqttServer? _server;
     private ClientIdAssigningAdapter? _adapter;
@@ -51,30 +51,42 @@ internal sealed partial class EmbeddedBroker(
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [_adapter]);
         _server.ValidatingConnectionAsync += e =>
         {
-            Authenticate(e, settings);
+            Validate(e, settings);
+            return Task.CompletedTask;
+        };
+        _server.ClientConnectedAsync += e =>
+        {
+            // A resumed session keeps the items of the connection that created it, so the identity is set
+            // again from this CONNECT's own credentials before any of its packets is processed (MQTTnet raises
+            // this event before it reads the next packet). Nothing a session carries decides who a client is.
+            e.SessionItems[IdentityKey] = Authenticate(e.UserName, e.Password, settings) ?? ClientIdentity.Nobody;
             return Task.CompletedTask;
         };
         _server.InterceptingPublishAsync += e =>
         {
-            var (role, device) = Identity(e.SessionItems);
-            if (!BrokerAccess.CanPublish(role, device, e.ApplicationMessage.Topic))
+            var decision = BrokerAccess.CanPublish(Identity(e.SessionItems), e.ApplicationMessage.Topic, e.ApplicationMessage.Retain);
+            if (decision != PublishDecision.Allowed)
             {
-                // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber and no pipeline.
+                // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber, no retained store
+                // and no pipeline.
                 e.ProcessPublish = false;
                 e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-                e.Response.ReasonString = $"{e.ClientId} may publish only under devices/{device ?? e.ClientId}/";
-                LogRefusedPublish(logger, e.ClientId, e.ApplicationMessage.Topic);
+                e.Response.ReasonString = decision == PublishDecision.RetainedOutsideBirth
+                    ? "only a birth may be retained"
+                    : "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry";
+                counters.PublishRefused(decision == PublishDecision.RetainedOutsideBirth ? BrokerCounters.RetainedOutsideBirth : BrokerCounters.OutsideOwnTopics);
+                LogRefusedPublish(logger, e.ClientId, e.ApplicationMessage.Topic, e.Response.ReasonString);
             }
 
             return Task.CompletedTask;
         };
         _server.InterceptingSubscriptionAsync += e =>
         {
-            var (role, device) = Identity(e.SessionItems);
-            if (!BrokerAccess.CanSubscribe(role, device, e.TopicFilter.Topic))
+            if (!BrokerAccess.CanSubscribe(Identity(e.SessionItems), e.TopicFilter.Topic))
             {
                 e.ProcessSubscription = false;
                 e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+                counters.SubscriptionRefused();
                 LogRefusedSubscription(logger, e.ClientId, e.TopicFilter.Topic);
             }
 
@@ -93,49 +105,38 @@ internal sealed partial class EmbeddedBroker(
     }
 
     /// <summary>
-    /// Decides who a connecting client is: the service, a consumer account, a device presenting its token
-    /// (username and client id are its device id), or, only if allowed, an anonymous client.
+    /// Admits a CONNECT whose credentials name an identity and whose client id belongs to that identity (or was
+    /// left to the broker to assign). Anything else is refused and counted.
     /// </summary>
-    private void Authenticate(ValidatingConnectionEventArgs e, BrokerOptions settings)
+    private void Validate(ValidatingConnectionEventArgs e, BrokerOptions settings)
     {
         var user = e.UserName;
-        ClientRole? role = null;
-        if (string.IsNullOrEmpty(user))
+        if (Authenticate(user, e.Password, settings) is not { } identity)
         {
-            role = settings.AllowAnonymous ? ClientRole.Anonymous : AnonymousConsumers(settings) ? ClientRole.Consumer : null;
-        }
-        else if (user == secrets.ServiceUsername)
-        {
-            role = Same(e.Password, secrets.ServicePassword) ? ClientRole.Service : null;
-        }
-        else if (settings.Accounts.Find(a => a.Username == user) is { } account)
-        {
-            role = Same(e.Password, account.Password) ? ClientRole.Consumer : null;
-        }
-        else if (Uplink.UplinkIds.IsDeviceId(user) && DeviceCredentials.Verify(user, e.Password, secrets.DeviceSecret))
-        {
-            // The client id is the device id. A second connection of the device (a bench tool watching its
-            // acks, say) may use an id outside the device-id syntax, such as "{id}.bench", or let the broker
-            // assign one. Another device's id could take over that device's session, so it is refused.
-            if (Uplink.UplinkIds.IsDeviceId(e.ClientId) && e.ClientId != user)
-            {
-                e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
-                e.ReasonString = "a device connects with its device id as client id and username";
-                return;
-            }
-
-            role = ClientRole.Device;
-        }
-
-        if (role is null)
-        {
-            e.ReasonCode = string.IsNullOrEmpty(user) ? MqttConnectReasonCode.NotAuthorized : MqttConnectReasonCode.BadUserNameOrPassword;
+            var anonymous = string.IsNullOrEmpty(user);
+            e.ReasonCode = anonymous ? MqttConnectReasonCode.NotAuthorized : MqttConnectReasonCode.BadUserNameOrPassword;
+            counters.ConnectionRefused(anonymous ? BrokerCounters.NoCredentials : BrokerCounters.BadCredentials);
             LogRefusedConnection(logger, e.ClientId, user ?? string.Empty);
             return;
         }
 
-        e.SessionItems[RoleKey] = role.Value;
-        e.SessionItems[DeviceKey] = role == ClientRole.Device ? user : null;
+        var assigned = string.IsNullOrEmpty(e.ClientId) || _adapter!.TakeAssigned(e.ClientId);
+        if (!assigned && !BrokerAccess.MayUseClientId(identity, e.ClientId, settings.ClientIdPrefix))
+        {
+            // Another identity's client id would resume that identity's session: its subscriptions and queue.
+            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            e.ReasonString = identity.Role switch
+            {
+                ClientRole.Device or ClientRole.Consumer when identity.Name is { } name => $"client id must be '{name}', '{name}.<suffix>' or empty",
+                ClientRole.Consumer => "clients without credentials must leave the client id empty",
+                _ => $"the service's client ids start with '{settings.ClientIdPrefix}-'",
+            };
+            counters.ConnectionRefused(BrokerCounters.ClientIdNotOwned);
+            LogForeignClientId(logger, e.ClientId, user ?? string.Empty);
+            return;
+        }
+
+        e.SessionItems[IdentityKey] = identity;
         if (string.IsNullOrEmpty(e.ClientId))
         {
             // MQTT 5 lets a client leave its id empty for the broker to assign; MQTTnet refuses that
@@ -144,6 +145,32 @@ internal sealed partial class EmbeddedBroker(
         }
 
         e.ReasonCode = MqttConnectReasonCode.Success;
+    }
+
+    /// <summary>
+    /// Who presents these credentials: the service, a consumer account, a device with its token, or, only if
+    /// allowed, a client without credentials. Null when the credentials name nobody.
+    /// </summary>
+    private ClientIdentity? Authenticate(string? user, string? password, BrokerOptions settings)
+    {
+        if (string.IsNullOrEmpty(user))
+        {
+            return settings.AllowAnonymous ? ClientIdentity.Anonymous : AnonymousConsumers(settings) ? ClientIdentity.Consumer(null) : null;
+        }
+
+        if (user == secrets.ServiceUsername)
+        {
+            return Same(password, secrets.ServicePassword) ? ClientIdentity.Service : null;
+        }
+
+        if (settings.Accounts.Find(a => a.Username == user) is { } account)
+        {
+            return Same(password, account.Password) ? ClientIdentity.Consumer(user) : null;
+        }
+
+        return Uplink.UplinkIds.IsDeviceId(user) && DeviceCredentials.Verify(user, password, secrets.DeviceSecret)
+            ? ClientIdentity.Device(user)
+            : null;
     }
 
     private bool AnonymousConsumers(BrokerOptions settings) =>
@@ -159,8 +186,9 @@ internal sealed partial class EmbeddedBroker(
     /// <summary>Connections the guard closed for announcing too large a packet (null without a guard).</summary>
     public long? GuardRefusals => _guard?.Refused;
 
-    private static (ClientRole Role, string? Device) Identity(System.Collections.IDictionary items) =>
-        items[RoleKey] is ClientRole role ? (role, items[DeviceKey] as string) : (ClientRole.Device, null);
+    /// <summary>The identity this connection's CONNECT established; a session without one may do nothing.</summary>
+    private static ClientIdentity Identity(System.Collections.IDictionary items) =>
+        items[IdentityKey] is ClientIdentity identity ? identity : ClientIdentity.Nobody;
 
     private static bool Same(string? presented, string expected) =>
         presented is not null && expected.Length > 0 && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
@@ -190,8 +218,11 @@ internal sealed partial class EmbeddedBroker(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused connection of client {ClientId} (user '{User}'): bad credentials")]
     private static partial void LogRefusedConnection(ILogger logger, string clientId, string user);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused publish of {ClientId} to {Topic}: outside its own topics")]
-    private static partial void LogRefusedPublish(ILogger logger, string clientId, string topic);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused connection of client {ClientId} (user '{User}'): the client id belongs to another identity")]
+    private static partial void LogForeignClientId(ILogger logger, string clientId, string user);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused publish of {ClientId} to {Topic}: {Reason}")]
+    private static partial void LogRefusedPublish(ILogger logger, string clientId, string topic, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused subscription of {ClientId} to {Filter}")]
     private static partial void LogRefusedSubscription(ILogger logger, string clientId, string filter);

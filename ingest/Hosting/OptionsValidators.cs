@@ -16,7 +16,8 @@ internal sealed class OptionsValidators :
     IValidateOptions<InfluxOptions>,
     IValidateOptions<StorageOptions>,
     IValidateOptions<Twins.TwinOptions>,
-    IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>
+    IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>,
+    IValidateOptions<QualityRegistryOptions>
 {
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
@@ -24,7 +25,10 @@ internal sealed class OptionsValidators :
         (options.AckInterval > TimeSpan.Zero && options.AckInterval <= TimeSpan.FromSeconds(1),
             $"Uplink:AckInterval must be between 0 and 1 s, as the contract promises acks within a second (was {options.AckInterval})."),
         (options.RateLimitPerSecond > 0, $"Uplink:RateLimitPerSecond must be positive (was {options.RateLimitPerSecond})."),
-        (options.RateLimitBurst >= 1, $"Uplink:RateLimitBurst must be at least 1 (was {options.RateLimitBurst})."));
+        (options.RateLimitBurst >= 1, $"Uplink:RateLimitBurst must be at least 1 (was {options.RateLimitBurst})."),
+        (options.BirthRateLimitPerHour > 0, $"Uplink:BirthRateLimitPerHour must be positive (was {options.BirthRateLimitPerHour})."),
+        (options.BirthRateLimitBurst >= 1, $"Uplink:BirthRateLimitBurst must be at least 1 (was {options.BirthRateLimitBurst})."),
+        (options.MaxCustomMetrics is >= 0 and <= 1000, $"Uplink:MaxCustomMetrics must be between 0 and 1000 (was {options.MaxCustomMetrics})."));
 
     public ValidateOptionsResult Validate(string? name, PipelineOptions options) => Check(
         (options.Partitions is >= 1 and <= 256, $"Pipeline:Partitions must be between 1 and 256 (was {options.Partitions})."),
@@ -72,6 +76,17 @@ internal sealed class OptionsValidators :
         (options.Sla.Info is null || options.Sla.Info > TimeSpan.Zero, $"Alerts:Sla:Info must be positive when set (was {options.Sla.Info})."),
         (options.Sla.Critical <= SlaOptions.Longest && options.Sla.Warning <= SlaOptions.Longest && !(options.Sla.Info > SlaOptions.Longest),
             "Alerts:Sla values must not exceed 365 days."));
+
+    public ValidateOptionsResult Validate(string? name, QualityRegistryOptions options) => Check(
+        [.. options.KnownModels.Select((g, i) => (IsGlob(g, allowSlash: false), $"Quality:KnownModels:{i} must be a glob of A-Z a-z 0-9 . _ - * ? (was '{g}')."))
+            .Concat(options.KnownBatches.Select((g, i) => (IsGlob(g, allowSlash: true), $"Quality:KnownBatches:{i} must be a glob of A-Z a-z 0-9 . _ - * ? and at most one / (was '{g}').")))]);
+
+    /// <summary>A glob over model or batch ids: their characters, the wildcards, and for batches one '/' between
+    /// a model glob and a batch glob.</summary>
+    private static bool IsGlob(string glob, bool allowSlash) =>
+        glob.Length is > 0 and <= 129
+        && glob.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '*' or '?' || (allowSlash && c == '/'))
+        && glob.Count(c => c == '/') <= 1;
 
     private static ValidateOptionsResult Check(params (bool Ok, string Failure)[] rules)
     {

@@ -45,6 +45,8 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<IValidateOptions<TwinOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddOptionsWithValidateOnStart<TwinOptions>().BindConfiguration(TwinOptions.SectionName);
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<QualityRegistryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddOptionsWithValidateOnStart<QualityRegistryOptions>().BindConfiguration(QualityRegistryOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddOptionsWithValidateOnStart<Telemetry.Grains.Alerts.AlertsOptions>().BindConfiguration(Telemetry.Grains.Alerts.AlertsOptions.SectionName);
         return builder;
@@ -55,6 +57,7 @@ internal static partial class TelemetryHostingExtensions
     public static WebApplicationBuilder AddTelemetryBroker(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<BrokerSecrets>();
+        builder.Services.AddSingleton<BrokerCounters>();
         builder.Services.AddHostedService<EmbeddedBroker>();
         builder.Services.AddSingleton<MqttClientOptionsFactory>();
         return builder;
@@ -131,6 +134,7 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<IDeviceReplies>(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddSingleton<IAlertSink, MqttAlertSink>();
         builder.Services.AddSingleton<Telemetry.Grains.Quality.IQualitySink, MqttQualitySink>();
+        builder.Services.AddSingleton<QualityRegistry>();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddSingleton<MqttIngestService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttOutbox>());

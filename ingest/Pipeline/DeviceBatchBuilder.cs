@@ -78,7 +78,13 @@ internal sealed class DeviceBatchBuilder
 
         // The measurement and tags are the same for every line of the device: escape them once, copy after.
         var start = lines.Length;
-        lines.Measurement(birth?.Kind ?? GuessKind()).Tag("device", DeviceId).Tag("model", birth?.Model).Tag("batch", birth?.Batch);
+        // A birth naming a model or batch outside the registry (Quality:KnownModels/KnownBatches) is not written
+        // as tags: a rogue device must not create series, nor appear among a real batch's readings.
+        var tagged = birth is { Unregistered: false };
+        lines.Measurement(birth?.Kind ?? GuessKind())
+            .Tag(Storage.ReadingSchema.DeviceTag, DeviceId)
+            .Tag(Storage.ReadingSchema.ModelTag, tagged ? birth!.Model : null)
+            .Tag(Storage.ReadingSchema.BatchTag, tagged ? birth!.Batch : null);
         var prefixLength = lines.Length - start;
         if (_prefix.Length < prefixLength)
         {
@@ -111,7 +117,7 @@ internal sealed class DeviceBatchBuilder
                     }
                 }
 
-                lines.Field("boot", message.Key.Boot).Field("seq", (long)message.Key.Seq).End(reading.TimestampMs);
+                lines.Field(Storage.ReadingSchema.BootField, message.Key.Boot).Field(Storage.ReadingSchema.SeqField, (long)message.Key.Seq).End(reading.TimestampMs);
             }
         }
     }

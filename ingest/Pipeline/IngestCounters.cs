@@ -20,6 +20,7 @@ internal sealed class IngestCounters
     private long _errorsDropped;
     private long _grainFailures;
     private long _invalidTopics;
+    private long _birthsUnregistered;
 
     public IngestCounters(IMeterFactory meterFactory)
     {
@@ -41,6 +42,9 @@ internal sealed class IngestCounters
     public long GrainFailures => Volatile.Read(ref _grainFailures);
 
     public long InvalidTopics => Volatile.Read(ref _invalidTopics);
+
+    /// <summary>Births applied whose model or batch is outside the registry (Quality:KnownModels/KnownBatches).</summary>
+    public long BirthsUnregistered => Volatile.Read(ref _birthsUnregistered);
 
     public long Rejections(RejectReason reason) => Volatile.Read(ref _rejections[(int)reason]);
 
@@ -65,4 +69,6 @@ internal sealed class IngestCounters
     public void GrainFailed() => Interlocked.Increment(ref _grainFailures);
 
     public void InvalidTopic() => Interlocked.Increment(ref _invalidTopics);
+
+    public void BirthUnregistered() => Interlocked.Increment(ref _birthsUnregistered);
 }

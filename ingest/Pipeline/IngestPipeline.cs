@@ -22,7 +22,8 @@ internal sealed class IngestPipeline : BackgroundService
         IOptions<Uplink.UplinkOptions> uplink,
         IOptions<PipelineOptions> options,
         TimeProvider time,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers,
+        Uplink.QualityRegistry registry)
     {
         var settings = options.Value;
         _partitions = new Channel<InboundMessage>[settings.Partitions];
@@ -36,7 +37,7 @@ internal sealed class IngestPipeline : BackgroundService
                 SingleReader = true,
                 SingleWriter = false,
             });
-            _workers[i] = new PartitionWorker(_partitions[i].Reader, grains, replies, store, counters, uplink.Value, settings, time, logger);
+            _workers[i] = new PartitionWorker(_partitions[i].Reader, grains, replies, store, counters, uplink.Value, settings, time, logger, registry);
         }
     }
 

@@ -30,6 +30,7 @@ internal sealed partial class PartitionWorker
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TelemetryDecoder _decoder;
+    private readonly QualityRegistry _registry;
     private readonly DecodedTelemetry _decoded = new();
     private readonly Dictionary<string, DeviceBatchBuilder> _round = new(StringComparer.Ordinal);
     private readonly Stack<DeviceBatchBuilder> _spareBuilders = new();
@@ -45,7 +46,8 @@ internal sealed partial class PartitionWorker
         UplinkOptions uplink,
         PipelineOptions options,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        QualityRegistry? registry = null)
     {
         _reader = reader;
         _grains = grains;
@@ -57,6 +59,7 @@ internal sealed partial class PartitionWorker
         _time = time;
         _logger = logger;
         _decoder = new TelemetryDecoder(uplink);
+        _registry = registry ?? QualityRegistry.Open;
     }
 
     /// <summary>Devices with something to send to their grain in the current round.</summary>
@@ -66,14 +69,24 @@ internal sealed partial class PartitionWorker
     {
         while (await _reader.WaitToReadAsync(cancellationToken))
         {
-            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
             while (_deliveries.Count < _options.MaxRoundMessages && _reader.TryRead(out var message))
             {
                 _deliveries.Add(message);
-                Stage(message, nowMs);
             }
 
-            await FlushAsync(cancellationToken);
+            // Devices new to this partition are looked up first (one grain call each, together), so that
+            // staging knows their birth and metric names; one whose twin cannot be read waits for redelivery.
+            var unknown = await LearnDevicesAsync(cancellationToken);
+            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var message in _deliveries)
+            {
+                if (unknown is null || !unknown.Contains(message.DeviceId))
+                {
+                    Stage(message, nowMs);
+                }
+            }
+
+            await FlushAsync(unknown, cancellationToken);
         }
     }
 
@@ -82,7 +95,7 @@ internal sealed partial class PartitionWorker
     {
         if (message.Topic == UplinkTopic.Birth)
         {
-            StageBirth(message);
+            StageBirth(message, nowMs);
             return;
         }
 
@@ -110,7 +123,7 @@ internal sealed partial class PartitionWorker
 
         var key = new MessageKey(_decoded.Boot!, _decoded.Seq!.Value);
         var device = CacheFor(message.DeviceId);
-        if (!device.TryTake(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
+        if (!device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
         {
             // Not handled and not acked: the device keeps the message and resends it after its timeout.
             Report(new ErrorReport(message.DeviceId, key.Boot, key.Seq, null, RejectReason.RateLimited,
@@ -126,6 +139,11 @@ internal sealed partial class PartitionWorker
             _counters.Duplicate(1);
             builder.AddHandled(key);
             return;
+        }
+
+        if (_decoded.HasCustomMetrics)
+        {
+            CapCustomMetrics(device, message.DeviceId);
         }
 
         if (_decoded.RejectedReadings > 0)
@@ -150,24 +168,18 @@ internal sealed partial class PartitionWorker
     /// duplicate, so the readings must be safe before it sees them. Storing twice is harmless (a point
     /// written again is the same point).
     /// </summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    /// <param name="failed">Devices whose deliveries must not be acknowledged (their twin could not be read).</param>
+    /// <param name="cancellationToken">Stops the round.</param>
+    public async Task FlushAsync(HashSet<string>? failed, CancellationToken cancellationToken)
     {
-        HashSet<string>? failed = null;
         if (_round.Count > 0)
         {
             var builders = new List<DeviceBatchBuilder>(_round.Values);
-            await LearnBirthsAsync(builders, cancellationToken);
-            // A device whose birth could not be learned waits for redelivery rather than being stored untagged.
-            foreach (var unknown in builders.Where(b => !CacheFor(b.DeviceId).BirthKnown && b.ReadingCount > 0).ToList())
-            {
-                Fail(ref failed, unknown.DeviceId);
-                builders.Remove(unknown);
-            }
-
             _lines.Clear();
             foreach (var builder in builders)
             {
-                builder.WriteLines(_lines, CacheFor(builder.DeviceId).Birth);
+                // A birth in this round tags the round's readings; otherwise the one the grain holds.
+                builder.WriteLines(_lines, builder.Birth ?? CacheFor(builder.DeviceId).Birth);
             }
 
             if (!await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken))
@@ -204,6 +216,10 @@ internal sealed partial class PartitionWorker
                         cache.Confirmed.Record(message.Key);
                     }
 
+                    // Only now does the grain hold the birth: a birth of a failed round must not be skipped as
+                    // "unchanged" when it comes again.
+                    cache.Birth = batch.Birth ?? cache.Birth;
+
                     foreach (var ack in result.Acks)
                     {
                         _replies.Ack(deviceId, ack);
@@ -230,30 +246,96 @@ internal sealed partial class PartitionWorker
     private static void Fail(ref HashSet<string>? failed, string deviceId) =>
         (failed ??= new HashSet<string>(StringComparer.Ordinal)).Add(deviceId);
 
-    /// <summary>Asks the grains of devices new to this partition for their birth, which tags stored readings.</summary>
-    private async Task LearnBirthsAsync(List<DeviceBatchBuilder> builders, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks the grains of this round's devices that are new to the partition for their profile: the birth that tags
+    /// stored readings and the metric names they have sent. Returns the devices whose grain did not answer.
+    /// </summary>
+    private async Task<HashSet<string>?> LearnDevicesAsync(CancellationToken cancellationToken)
     {
-        List<(DeviceCache Cache, Task<DeviceBirth?> Call, string DeviceId)>? calls = null;
-        foreach (var builder in builders)
+        Dictionary<string, (DeviceCache Cache, Task<IngestProfile> Call)>? calls = null;
+        foreach (var delivery in _deliveries)
         {
-            var cache = CacheFor(builder.DeviceId);
-            if (!cache.BirthKnown && builder.ReadingCount > 0)
+            var cache = CacheFor(delivery.DeviceId);
+            if (!cache.Learned && (calls is null || !calls.ContainsKey(delivery.DeviceId)))
             {
-                (calls ??= []).Add((cache, _grains.GetGrain<IDeviceGrain>(builder.DeviceId).GetBirthAsync(), builder.DeviceId));
+                (calls ??= new(StringComparer.Ordinal))[delivery.DeviceId] = (cache, _grains.GetGrain<IDeviceGrain>(delivery.DeviceId).GetIngestProfileAsync());
             }
         }
 
-        foreach (var (cache, call, deviceId) in calls ?? [])
+        HashSet<string>? unknown = null;
+        foreach (var (deviceId, (cache, call)) in calls ?? [])
         {
             try
             {
-                cache.Birth = await call.WaitAsync(cancellationToken);
-                cache.BirthKnown = true;
+                var profile = await call.WaitAsync(cancellationToken);
+                cache.Birth = profile.Birth;
+                foreach (var name in profile.Metrics)
+                {
+                    if (!MetricCatalogue.Contains(name))
+                    {
+                        cache.CustomMetrics.Add(name);
+                    }
+                }
+
+                cache.Learned = true;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
                 // Left unknown: the device's messages wait for redelivery rather than being stored untagged.
                 LogGrainCallFailed(_logger, e, deviceId, 1);
+                Fail(ref unknown, deviceId);
+            }
+        }
+
+        return unknown;
+    }
+
+    /// <summary>
+    /// Rejects (<c>too_many_metrics</c>) each accepted reading that would take the device past
+    /// <see cref="UplinkOptions.MaxCustomMetrics"/> distinct names outside the catalogue; a reading within the
+    /// cap records its new names.
+    /// </summary>
+    private void CapCustomMetrics(DeviceCache device, string deviceId)
+    {
+        var limit = _uplink.MaxCustomMetrics;
+        for (var i = 0; i < _decoded.ReadingCount; i++)
+        {
+            var reading = _decoded.Readings[i];
+            if (reading.Reason != RejectReason.None)
+            {
+                continue;
+            }
+
+            var metrics = _decoded.Metrics.AsSpan(reading.MetricStart, reading.MetricCount);
+            var added = 0;
+            string? first = null;
+            foreach (var metric in metrics)
+            {
+                if (!MetricCatalogue.Contains(metric.Name) && !device.CustomMetrics.Contains(metric.Name))
+                {
+                    first ??= metric.Name;
+                    added++;
+                }
+            }
+
+            if (added == 0)
+            {
+                continue;
+            }
+
+            if (device.CustomMetrics.Count + added > limit)
+            {
+                _decoded.RejectReading(i, RejectReason.TooManyMetrics, FormattableString.Invariant(
+                    $"'{first}' would take {deviceId} past {limit} metric names outside the catalogue; send only the names it already uses"));
+                continue;
+            }
+
+            foreach (var metric in metrics)
+            {
+                if (!MetricCatalogue.Contains(metric.Name))
+                {
+                    device.CustomMetrics.Add(metric.Name);
+                }
             }
         }
     }
@@ -269,7 +351,7 @@ internal sealed partial class PartitionWorker
         _round.Clear();
     }
 
-    private void StageBirth(in InboundMessage message)
+    private void StageBirth(in InboundMessage message, long nowMs)
     {
         if (message.Length == 0 && !message.IsTooLarge)
         {
@@ -295,10 +377,30 @@ internal sealed partial class PartitionWorker
             return;
         }
 
-        BuilderFor(message.DeviceId).Birth = birth;
+        birth = birth with { Unregistered = !_registry.Accepts(birth.Model, birth.Batch) };
+        var builder = BuilderFor(message.DeviceId);
         var cache = CacheFor(message.DeviceId);
-        cache.Birth = birth;
-        cache.BirthKnown = true;
+        if (cache.Learned && birth == (builder.Birth ?? cache.Birth))
+        {
+            // Devices send their birth on every connect; the same birth again changes nothing and costs nothing.
+            return;
+        }
+
+        if (!cache.TryTakeBirth(nowMs, _uplink.BirthRateLimitPerHour, _uplink.BirthRateLimitBurst))
+        {
+            // Each changed birth is a twin write, and may be a part replacement or a new model and batch.
+            Report(new ErrorReport(message.DeviceId, null, null, null, RejectReason.RateLimited, FormattableString.Invariant(
+                $"more than {_uplink.BirthRateLimitPerHour} changed births an hour (burst {_uplink.BirthRateLimitBurst}); send it again later")), "birth");
+            return;
+        }
+
+        if (birth.Unregistered)
+        {
+            _counters.BirthUnregistered();
+            LogUnregistered(_logger, message.DeviceId, birth.Model, birth.Batch);
+        }
+
+        builder.Birth = birth;
     }
 
     private async Task<(TelemetryBatch, IngestResult?)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)
@@ -374,7 +476,7 @@ internal sealed partial class PartitionWorker
                 _devices.Clear();
             }
 
-            cache = new DeviceCache(_uplink.RateLimitBurst);
+            cache = new DeviceCache();
             _devices.Add(deviceId, cache);
         }
 
@@ -383,6 +485,9 @@ internal sealed partial class PartitionWorker
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain call for device {DeviceId} failed (attempt {Attempt})")]
     private static partial void LogGrainCallFailed(ILogger logger, Exception exception, string deviceId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId} names model '{Model}' and batch '{Batch}', not in Quality:KnownModels/KnownBatches: kept out of the defect rates")]
+    private static partial void LogUnregistered(ILogger logger, string deviceId, string model, string batch);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Broker acknowledgement for a message of {DeviceId} failed")]
     private static partial void LogBrokerAckFailed(ILogger logger, Exception exception, string deviceId);

@@ -19,6 +19,11 @@ internal static class BirthDecoder
             return Fail(RejectReason.PayloadTooLarge, $"{payload.Length} bytes, limit {TelemetryDecoder.MaxPayloadBytes}", out reason, out detail);
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(payload))
+        {
+            return Fail(RejectReason.MalformedJson, "payload is not valid UTF-8", out reason, out detail);
+        }
+
         int? version = null;
         string? kind = null, model = null, batch = null, firmware = null, manufactured = null;
         double? wearerKg = null, ratedCapacity = null;
@@ -31,9 +36,17 @@ internal static class BirthDecoder
                 return Fail(RejectReason.MalformedJson, "payload must be a JSON object", out reason, out detail);
             }
 
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var field = reader.GetString();
+                if (field is "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah" or "parts"
+                    && !seen.Add(field))
+                {
+                    // Two values for one field: which did the device mean? Neither is applied.
+                    return Fail(RejectReason.InvalidField, $"{field} appears twice", out reason, out detail);
+                }
+
                 reader.Read();
                 switch (field)
                 {
@@ -103,6 +116,7 @@ internal static class BirthDecoder
             : !UplinkIds.IsModelOrBatchId(model) ? "model must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
             : !UplinkIds.IsModelOrBatchId(batch) ? "batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
             : firmware!.Length > MaxFirmwareLength ? $"firmware must be at most {MaxFirmwareLength} characters"
+            : firmware.Any(char.IsControl) ? "firmware must not contain control characters"
             : !DateOnly.TryParseExact(manufactured, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _) ? "manufactured must be an ISO date (yyyy-MM-dd)"
             : null;
         if (invalid is not null)
@@ -152,9 +166,16 @@ internal static class BirthDecoder
             }
 
             var serial = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            if (parts[part!] is not null)
+            {
+                problem ??= $"parts.{part} appears twice";
+                reader.Skip();
+                continue;
+            }
+
             if (!UplinkIds.IsModelOrBatchId(serial))
             {
-                problem = $"parts.{part} must be a string matching ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$";
+                problem ??= $"parts.{part} must be a string matching ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$";
                 reader.Skip();
                 continue;
             }

@@ -33,6 +33,10 @@ internal sealed class DecodedTelemetry
     /// <summary>Readings rejected individually.</summary>
     public int RejectedReadings { get; set; }
 
+    /// <summary>Whether any accepted metric is outside the catalogue, so the per-device cap on such names needs
+    /// checking (most messages carry catalogue metrics only and skip it).</summary>
+    public bool HasCustomMetrics { get; set; }
+
     public ReadOnlySpan<DecodedReading> ReadingSpan => Readings.AsSpan(0, ReadingCount);
 
     public void Reset()
@@ -45,5 +49,22 @@ internal sealed class DecodedTelemetry
         Reason = RejectReason.None;
         Detail = null;
         RejectedReadings = 0;
+        HasCustomMetrics = false;
+    }
+
+    /// <summary>Rejects reading <paramref name="index"/> after decoding (a rule that needs the device, such as the
+    /// cap on metric names); its metrics stay in <see cref="Metrics"/> but are no longer the reading's.</summary>
+    public void RejectReading(int index, RejectReason reason, string detail)
+    {
+        ref var reading = ref Readings[index];
+        if (reading.Reason != RejectReason.None)
+        {
+            return;
+        }
+
+        reading.Reason = reason;
+        reading.Detail = detail;
+        reading.MetricCount = 0;
+        RejectedReadings++;
     }
 }

@@ -63,6 +63,9 @@ internal static class MetricCatalogue
 
     public static MetricDefinition? Find(string name) => All.FirstOrDefault(d => d.Name == name);
 
+    /// <summary>Whether <paramref name="name"/> is a catalogue metric.</summary>
+    public static bool Contains(string name) => ByName.ContainsKey(name);
+
     private static MetricDefinition[][] BuildIndex()
     {
         var index = new MetricDefinition[MaxNameLength + 1][];

@@ -34,6 +34,13 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
             return Reject(into, RejectReason.PayloadTooLarge, $"{payload.Length} bytes, limit {MaxPayloadBytes}");
         }
 
+        // JSON text is UTF-8 (RFC 8259 §8.1); the reader checks only the strings it is asked to decode, so an
+        // invalid byte in a skipped field would otherwise pass. One vectorised pass costs next to nothing.
+        if (!System.Text.Unicode.Utf8.IsValid(payload))
+        {
+            return Reject(into, RejectReason.MalformedJson, "payload is not valid UTF-8");
+        }
+
         try
         {
             var reader = new Utf8JsonReader(payload, ReaderOptions);
@@ -43,9 +50,29 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
             }
 
             var sawReadings = false;
+            var seen = Field.None;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("v"u8))
+                var field = reader.ValueTextEquals("v"u8) ? Field.Version
+                    : reader.ValueTextEquals("boot"u8) ? Field.Boot
+                    : reader.ValueTextEquals("seq"u8) ? Field.Seq
+                    : reader.ValueTextEquals("readings"u8) ? Field.Readings
+                    : Field.None;
+                if ((seen & field) != 0)
+                {
+                    // Which of the two did the device mean? Neither is trusted: a repeated boot or seq also
+                    // leaves the message without a key, so it is not acknowledged on a guess.
+                    if (field is Field.Boot or Field.Seq)
+                    {
+                        into.Boot = null;
+                        into.Seq = null;
+                    }
+
+                    return Reject(into, RejectReason.InvalidField, $"{FieldName(field)} appears twice");
+                }
+
+                seen |= field;
+                if (field == Field.Version)
                 {
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var version))
@@ -55,7 +82,7 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
 
                     into.Version = version;
                 }
-                else if (reader.ValueTextEquals("boot"u8))
+                else if (field == Field.Boot)
                 {
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || !UplinkIds.IsBootId(reader.ValueSpan))
@@ -65,7 +92,7 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
 
                     into.Boot = Encoding.ASCII.GetString(reader.ValueSpan);
                 }
-                else if (reader.ValueTextEquals("seq"u8))
+                else if (field == Field.Seq)
                 {
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt32(out var seq))
@@ -75,7 +102,7 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
 
                     into.Seq = seq;
                 }
-                else if (reader.ValueTextEquals("readings"u8))
+                else if (field == Field.Readings)
                 {
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.StartArray)
@@ -199,9 +226,20 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
         {
             if (reader.ValueTextEquals("ts"u8))
             {
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out reading.TimestampMs))
+                if (sawTs)
                 {
+                    RejectReading(ref reading, into, RejectReason.InvalidField, "ts appears twice");
+                }
+
+                reader.Read();
+                if (reading.Reason != RejectReason.None)
+                {
+                    reader.Skip();
+                }
+                else if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out reading.TimestampMs))
+                {
+                    // An object or array must be skipped whole, or its members would be read as the reading's.
+                    reader.Skip();
                     RejectReading(ref reading, into, RejectReason.InvalidField, "ts must be an integer (Unix epoch ms)");
                 }
 
@@ -209,8 +247,19 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
             }
             else if (reader.ValueTextEquals("m"u8))
             {
+                if (sawMetrics)
+                {
+                    RejectReading(ref reading, into, RejectReason.InvalidField, "m appears twice");
+                }
+
                 reader.Read();
                 sawMetrics = true;
+                if (reading.Reason != RejectReason.None)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
                     reader.Skip();
@@ -269,6 +318,14 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
                 reader.Skip();
                 RejectReading(ref reading, into, RejectReason.InvalidMetricName,
                     $"'{Printable(name)}' does not match ^[a-z][a-z0-9_]{{0,63}}$");
+                continue;
+            }
+
+            if (Storage.ReadingSchema.IsReserved(name))
+            {
+                reader.Skip();
+                RejectReading(ref reading, into, RejectReason.InvalidMetricName,
+                    $"'{Encoding.ASCII.GetString(name)}' is reserved: the store writes it with every reading ({string.Join(", ", Storage.ReadingSchema.Reserved)})");
                 continue;
             }
 
@@ -334,6 +391,7 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
             {
                 into.Metrics[into.MetricCount++] = new MetricValue(metricName, value);
                 reading.MetricCount++;
+                into.HasCustomMetrics |= definition is null;
             }
         }
     }
@@ -397,4 +455,23 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static string FieldName(Field field) => field switch
+    {
+        Field.Version => "v",
+        Field.Boot => "boot",
+        Field.Seq => "seq",
+        _ => "readings",
+    };
+
+    /// <summary>The top-level fields of a telemetry message, as flags of the ones seen.</summary>
+    [Flags]
+    private enum Field
+    {
+        None = 0,
+        Version = 1,
+        Boot = 2,
+        Seq = 4,
+        Readings = 8,
+    }
 }

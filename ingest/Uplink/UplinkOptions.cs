@@ -19,4 +19,18 @@ public sealed class UplinkOptions
 
     /// <summary>Messages a device may send in a burst, e.g. flushing its buffer after a reconnect. Default 200.</summary>
     public int RateLimitBurst { get; set; } = 200;
+
+    /// <summary>Sustained changed births per hour one device may send (a birth sent again unchanged, as on every
+    /// connect, costs nothing). Default 6.</summary>
+    public double BirthRateLimitPerHour { get; set; } = 6;
+
+    /// <summary>Changed births a device may send at once. Default 10.</summary>
+    public int BirthRateLimitBurst { get; set; } = 10;
+
+    /// <summary>
+    /// Distinct metric names outside the catalogue one device may introduce; readings that would add more are
+    /// rejected (<c>too_many_metrics</c>). Each such name becomes a field of the store's measurement for every
+    /// device, so one device must not grow it without bound. Default 16.
+    /// </summary>
+    public int MaxCustomMetrics { get; set; } = 16;
 }

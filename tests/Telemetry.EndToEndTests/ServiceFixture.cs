@@ -49,9 +49,10 @@ public class ServiceFixture : IAsyncLifetime
         TestDevice.ConnectAsync(MqttPort, id, MQTTnet.Formatter.MqttProtocolVersion.V500,
             (id, Ingest.Broker.DeviceCredentials.Token(id, DeviceSecret)), subscriptions);
 
-    /// <summary>A consumer with the watcher account.</summary>
-    public Task<TestDevice> WatcherAsync(string clientId, MQTTnet.Formatter.MqttProtocolVersion protocol, params string[] subscriptions) =>
-        TestDevice.ConnectAsync(MqttPort, clientId, protocol, Watcher, subscriptions);
+    /// <summary>A consumer with the watcher account, as client <c>watcher.{name}</c> (an account owns the client ids
+    /// of its name), or with an id the broker assigns when <paramref name="name"/> is empty.</summary>
+    public Task<TestDevice> WatcherAsync(string name, MQTTnet.Formatter.MqttProtocolVersion protocol, params string[] subscriptions) =>
+        TestDevice.ConnectAsync(MqttPort, name.Length == 0 ? string.Empty : $"{Watcher.User}.{name}", protocol, Watcher, subscriptions);
 
     /// <summary>Makes <paramref name="id"/> a shoe that crosses 70% cushioning: its birth, then four 45 km
     /// outings in the last days (180 km for a 72 kg runner is just under 70%, Cook et al.).</summary>
