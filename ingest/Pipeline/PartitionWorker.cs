@@ -252,32 +252,21 @@ internal sealed partial class PartitionWorker
     /// </summary>
     private async Task<HashSet<string>?> LearnDevicesAsync(CancellationToken cancellationToken)
     {
-        Dictionary<string, (DeviceCache Cache, Task<IngestProfile> Call)>? calls = null;
+        Dictionary<string, Task<IngestProfile>>? calls = null;
         foreach (var delivery in _deliveries)
         {
-            var cache = CacheFor(delivery.DeviceId);
-            if (!cache.Learned && (calls is null || !calls.ContainsKey(delivery.DeviceId)))
+            if (!CacheFor(delivery.DeviceId).Learned && (calls is null || !calls.ContainsKey(delivery.DeviceId)))
             {
-                (calls ??= new(StringComparer.Ordinal))[delivery.DeviceId] = (cache, _grains.GetGrain<IDeviceGrain>(delivery.DeviceId).GetIngestProfileAsync());
+                (calls ??= new(StringComparer.Ordinal))[delivery.DeviceId] = _grains.GetGrain<IDeviceGrain>(delivery.DeviceId).GetIngestProfileAsync();
             }
         }
 
         HashSet<string>? unknown = null;
-        foreach (var (deviceId, (cache, call)) in calls ?? [])
+        foreach (var (deviceId, call) in calls ?? [])
         {
             try
             {
-                var profile = await call.WaitAsync(cancellationToken);
-                cache.Birth = profile.Birth;
-                foreach (var name in profile.Metrics)
-                {
-                    if (!MetricCatalogue.Contains(name))
-                    {
-                        cache.CustomMetrics.Add(name);
-                    }
-                }
-
-                cache.Learned = true;
+                Remember(deviceId, await call.WaitAsync(cancellationToken));
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
@@ -288,6 +277,22 @@ internal sealed partial class PartitionWorker
         }
 
         return unknown;
+    }
+
+    /// <summary>Takes what the twin knows of a device: its birth and the metric names outside the catalogue it has sent.</summary>
+    public void Remember(string deviceId, IngestProfile profile)
+    {
+        var cache = CacheFor(deviceId);
+        cache.Birth = profile.Birth;
+        foreach (var name in profile.Metrics)
+        {
+            if (!MetricCatalogue.Contains(name))
+            {
+                cache.CustomMetrics.Add(name);
+            }
+        }
+
+        cache.Learned = true;
     }
 
     /// <summary>
@@ -378,9 +383,9 @@ internal sealed partial class PartitionWorker
         }
 
         birth = birth with { Unregistered = !_registry.Accepts(birth.Model, birth.Batch) };
-        var builder = BuilderFor(message.DeviceId);
         var cache = CacheFor(message.DeviceId);
-        if (cache.Learned && birth == (builder.Birth ?? cache.Birth))
+        var pending = _round.TryGetValue(message.DeviceId, out var staged) ? staged.Birth : null;
+        if (cache.Learned && birth == (pending ?? cache.Birth))
         {
             // Devices send their birth on every connect; the same birth again changes nothing and costs nothing.
             return;
@@ -400,7 +405,7 @@ internal sealed partial class PartitionWorker
             LogUnregistered(_logger, message.DeviceId, birth.Model, birth.Batch);
         }
 
-        builder.Birth = birth;
+        BuilderFor(message.DeviceId).Birth = birth;
     }
 
     private async Task<(TelemetryBatch, IngestResult?)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)

@@ -15,9 +15,16 @@ public sealed class PartitionWorkerTests
     private readonly RecordingReplies _replies = new();
     private readonly IngestCounters _counters = new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
 
-    private PartitionWorker Worker(UplinkOptions? uplink = null) => new(
+    private PartitionWorker Worker(UplinkOptions? uplink = null, QualityRegistry? registry = null) => new(
         Channel.CreateUnbounded<InboundMessage>().Reader, null!, _replies, null!, _counters, uplink ?? new UplinkOptions(),
-        new PipelineOptions(), TimeProvider.System, NullLogger.Instance);
+        new PipelineOptions(), TimeProvider.System, NullLogger.Instance, registry);
+
+    private const string ShoeBirth = """{"v":1,"kind":"shoe","model":"aerorun-3","batch":"2025w28-sz2","firmware":"1.4.2","manufactured":"2025-07-14"}""";
+
+    private static string Birth(string firmware) => ShoeBirth.Replace("1.4.2", firmware, StringComparison.Ordinal);
+
+    private static string WithMetrics(uint seq, params string[] names) =>
+        $$"""{"v":1,"boot":"b1","seq":{{seq}},"readings":[{"ts":1795428000000,"m":{""" + string.Join(',', names.Select(n => $"\"{n}\":1")) + "}}]}";
 
     private static InboundMessage Message(string device, string json, UplinkTopic topic = UplinkTopic.Telemetry)
     {
@@ -129,6 +136,73 @@ public sealed class PartitionWorkerTests
         worker.Stage(new InboundMessage("shoe-1", UplinkTopic.Telemetry, null, 300_000_000, null), Vectors.NowMs);
 
         Assert.Equal(RejectReason.PayloadTooLarge, Assert.Single(_replies.Errors).Reason);
+    }
+
+    [Fact]
+    public void Birth_SentAgainUnchanged_IsNotAppliedAgain()
+    {
+        var worker = Worker();
+        worker.Remember("shoe-1", new IngestProfile(BirthDecoder.Decode(Encoding.UTF8.GetBytes(ShoeBirth), out _, out _), []));
+
+        worker.Stage(Message("shoe-1", ShoeBirth, UplinkTopic.Birth), Vectors.NowMs);
+
+        Assert.Empty(worker.Round);
+        Assert.Empty(_replies.Errors);
+    }
+
+    [Fact]
+    public void Birth_ChangedTooOften_IsRateLimitedWithItsOwnBudget()
+    {
+        var worker = Worker(new UplinkOptions { BirthRateLimitBurst = 3, BirthRateLimitPerHour = 6 });
+        worker.Remember("shoe-1", new IngestProfile(null, []));
+
+        for (var i = 0; i < 5; i++)
+        {
+            worker.Stage(Message("shoe-1", Birth($"1.{i}"), UplinkTopic.Birth), Vectors.NowMs);
+        }
+
+        Assert.Equal("1.2", worker.Round.Single().Birth!.Firmware);
+        Assert.Equal([RejectReason.RateLimited, RejectReason.RateLimited], _replies.Errors.Select(e => e.Reason));
+        Assert.Equal(2, _counters.Rejections(RejectReason.RateLimited));
+
+        // Six an hour: ten minutes later there is room for one more.
+        worker.Stage(Message("shoe-1", Birth("1.9"), UplinkTopic.Birth), Vectors.NowMs + 600_000);
+        Assert.Equal("1.9", worker.Round.Single().Birth!.Firmware);
+    }
+
+    [Fact]
+    public void Birth_OfAnUnregisteredBatch_IsKeptButMarkedAndCounted_AndItsReadingsCarryNoModelOrBatchTag()
+    {
+        var registry = new QualityRegistry(Microsoft.Extensions.Options.Options.Create(new QualityRegistryOptions { KnownBatches = ["2025w41-*"] }));
+        var worker = Worker(registry: registry);
+
+        worker.Stage(Message("shoe-1", ShoeBirth, UplinkTopic.Birth), Vectors.NowMs);
+        worker.Stage(Message("shoe-1", Telemetry(0)), Vectors.NowMs);
+
+        var builder = worker.Round.Single();
+        Assert.True(builder.Birth!.Unregistered);
+        Assert.Equal(1, _counters.BirthsUnregistered);
+        var lines = new global::Telemetry.Ingest.Storage.LineProtocol();
+        builder.WriteLines(lines, builder.Birth);
+        Assert.StartsWith("shoe,device=shoe-1 distance_m=1000,", Encoding.UTF8.GetString(lines.Written.Span), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Readings_IntroducingMoreMetricNamesThanTheCap_AreRejectedAsTooManyMetrics()
+    {
+        var worker = Worker(new UplinkOptions { MaxCustomMetrics = 3 });
+        // The twin already knows two names outside the catalogue (and catalogue names do not count).
+        worker.Remember("shoe-1", new IngestProfile(null, ["heel_wear_mm", "toe_wear_mm", "steps"]));
+
+        worker.Stage(Message("shoe-1", WithMetrics(0, "heel_wear_mm", "steps", "sole_temp_c")), Vectors.NowMs); // third name: fits
+        worker.Stage(Message("shoe-1", WithMetrics(1, "lace_tension_n")), Vectors.NowMs); // fourth: refused
+        worker.Stage(Message("shoe-1", WithMetrics(2, "toe_wear_mm", "sole_temp_c")), Vectors.NowMs); // known names: fine
+
+        var batch = worker.Round.Single().Build();
+        Assert.Equal([1, 0, 1], batch.Messages.Select(m => m.ReadingCount));
+        var error = Assert.Single(_replies.Errors);
+        Assert.Equal((RejectReason.TooManyMetrics, 1u, 0), (error.Reason, error.Seq!.Value, error.Reading!.Value));
+        Assert.Contains("lace_tension_n", error.Detail, StringComparison.Ordinal);
     }
 
     private sealed class RecordingReplies : IDeviceReplies

@@ -88,6 +88,67 @@ public sealed class TelemetryDecoderTests
         Assert.Equal(("b1", 9u), (_decoded.Boot, _decoded.Seq!.Value));
     }
 
+    [Theory]
+    [InlineData("seq")]
+    [InlineData("boot")]
+    [InlineData("time")]
+    [InlineData("device")]
+    [InlineData("model")]
+    [InlineData("batch")]
+    public void Decode_RejectsAMetricNamedLikeWhatTheStoreWrites(string name)
+    {
+        var reason = Decode($$$"""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"{{{name}}}":1}},{"ts":1795428001000,"m":{"steps":5}}]}""");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal((RejectReason.InvalidMetricName, RejectReason.None), (_decoded.Readings[0].Reason, _decoded.Readings[1].Reason));
+        Assert.Contains("reserved", _decoded.Readings[0].Detail, StringComparison.Ordinal);
+        Assert.Equal(1, _decoded.RejectedReadings);
+    }
+
+    [Fact]
+    public void Decode_RejectsAPayloadThatIsNotUtf8_EvenInAFieldItWouldSkip()
+    {
+        byte[] payload = [.. "{\"v\":1,\"boot\":\"b1\",\"seq\":0,\"x\":\""u8, 0xC3, 0x28, .. "\",\"readings\":[{\"ts\":1795428000000,\"m\":{\"steps\":1}}]}"u8];
+
+        Assert.Equal(RejectReason.MalformedJson, _decoder.Decode(payload, Now, _decoded));
+        Assert.Contains("UTF-8", _decoded.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"boot":"b1","seq":0,"v":1,"v":1,"readings":[{"ts":1795428000000,"m":{"steps":1}}]}""", "v appears twice", true)]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1}}],"readings":[]}""", "readings appears twice", true)]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"seq":1,"readings":[{"ts":1795428000000,"m":{"steps":1}}]}""", "seq appears twice", false)]
+    [InlineData("""{"v":1,"boot":"b1","boot":"b2","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1}}]}""", "boot appears twice", false)]
+    public void Decode_RejectsARepeatedField_AndKeepsNoKeyWhenBootOrSeqRepeats(string json, string detail, bool keyKept)
+    {
+        Assert.Equal(RejectReason.InvalidField, Decode(json));
+        Assert.Equal(detail, _decoded.Detail);
+        Assert.Equal(keyKept, _decoded.Boot is not null && _decoded.Seq is not null);
+    }
+
+    [Theory]
+    [InlineData("""{"ts":1795428000000,"ts":1795428001000,"m":{"steps":1}}""", "ts appears twice")]
+    [InlineData("""{"ts":1795428000000,"m":{"steps":1},"m":{"steps":2}}""", "m appears twice")]
+    public void Decode_RejectsAReadingWithARepeatedField_AndKeepsTheOthers(string reading, string detail)
+    {
+        var reason = Decode($$$"""{"v":1,"boot":"b1","seq":0,"readings":[{{{reading}}},{"ts":1795428002000,"m":{"steps":3}}]}""");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal((RejectReason.InvalidField, detail), (_decoded.Readings[0].Reason, _decoded.Readings[0].Detail));
+        Assert.Equal(RejectReason.None, _decoded.Readings[1].Reason);
+    }
+
+    [Fact]
+    public void Decode_SkipsATimestampThatIsAnObject_WithoutReadingItsMembersAsTheReadings()
+    {
+        var reason = Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":{"ts":1795428000000,"m":{"steps":9}},"m":{"steps":1}},{"ts":1795428002000,"m":{"steps":3}}]}""");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal(2, _decoded.ReadingCount);
+        Assert.Equal(RejectReason.InvalidField, _decoded.Readings[0].Reason);
+        Assert.Equal((RejectReason.None, 1795428002000L), (_decoded.Readings[1].Reason, _decoded.Readings[1].TimestampMs));
+    }
+
     [Fact]
     public void Decode_AllocatesNothingPerReading()
     {
