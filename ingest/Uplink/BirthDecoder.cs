@@ -64,11 +64,12 @@ internal static class BirthDecoder
                             _ => manufactured = text,
                         };
                         break;
+                    // A number too large for a double is out of range, like any other number outside the limits.
                     case "wearer_kg" when reader.TokenType == JsonTokenType.Number:
-                        wearerKg = reader.GetDouble();
+                        wearerKg = reader.TryGetDouble(out var kg) ? kg : double.PositiveInfinity;
                         break;
                     case "rated_capacity_mah" when reader.TokenType == JsonTokenType.Number:
-                        ratedCapacity = reader.GetDouble();
+                        ratedCapacity = reader.TryGetDouble(out var mah) ? mah : double.PositiveInfinity;
                         break;
                     case "parts" when reader.TokenType == JsonTokenType.StartObject:
                         parts = ReadParts(ref reader, out var partProblem);
@@ -124,14 +125,14 @@ internal static class BirthDecoder
             return Fail(RejectReason.InvalidField, invalid, out reason, out detail);
         }
 
-        if (wearerKg is { } kg && kg is < 30 or > 200)
+        if (wearerKg is { } weight && weight is < 30 or > 200)
         {
-            return Fail(RejectReason.ValueOutOfRange, FormattableString.Invariant($"wearer_kg={kg} outside 30..200"), out reason, out detail);
+            return Fail(RejectReason.ValueOutOfRange, FormattableString.Invariant($"wearer_kg={weight} outside 30..200"), out reason, out detail);
         }
 
-        if (ratedCapacity is { } mah && mah is <= 0 or > 5000)
+        if (ratedCapacity is { } capacity && capacity is <= 0 or > 5000)
         {
-            return Fail(RejectReason.ValueOutOfRange, FormattableString.Invariant($"rated_capacity_mah={mah} outside 0..5000"), out reason, out detail);
+            return Fail(RejectReason.ValueOutOfRange, FormattableString.Invariant($"rated_capacity_mah={capacity} outside 0..5000"), out reason, out detail);
         }
 
         return new DeviceBirth
