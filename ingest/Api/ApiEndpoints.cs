@@ -395,7 +395,8 @@ internal static class ApiEndpoints
         _ => null,
     };
 
-    private static IResult GetStats(IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts) => Results.Json(
+    private static IResult GetStats(
+        IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker) => Results.Json(
         new IngestStats
         {
             Messages = counters.Messages,
@@ -407,6 +408,13 @@ internal static class ApiEndpoints
             Queued = pipeline.Queued,
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
             AlertsEscalated = alerts.Escalated,
+            BirthsUnregistered = counters.BirthsUnregistered,
+            Broker = new BrokerStats
+            {
+                ConnectionsRefused = broker.ConnectionsRefused,
+                PublishesRefused = broker.PublishesRefused,
+                SubscriptionsRefused = broker.SubscriptionsRefused,
+            },
             Storage = new StorageStats
             {
                 LinesWritten = storage.Written,

@@ -25,6 +25,24 @@ internal sealed record IngestStats
 
     /// <summary>Alerts escalated for missing their first-response SLA.</summary>
     public required long AlertsEscalated { get; init; }
+
+    /// <summary>Births applied whose model or batch is outside Quality:KnownModels/KnownBatches.</summary>
+    public required long BirthsUnregistered { get; init; }
+
+    /// <summary>What the embedded broker refused (all zero with an external broker).</summary>
+    public required BrokerStats Broker { get; init; }
+}
+
+/// <summary>Embedded-broker refusals since start, by reason.</summary>
+internal sealed record BrokerStats
+{
+    /// <summary>CONNECTs refused: bad_credentials, no_credentials, client_id_not_owned.</summary>
+    public required IReadOnlyDictionary<string, long> ConnectionsRefused { get; init; }
+
+    /// <summary>PUBLISHes refused: outside_own_topics, retained_outside_birth, wildcard_in_topic.</summary>
+    public required IReadOnlyDictionary<string, long> PublishesRefused { get; init; }
+
+    public required long SubscriptionsRefused { get; init; }
 }
 
 /// <summary>Time-series store counters since start (lines of line protocol; one line per reading).</summary>

@@ -27,6 +27,9 @@ internal enum PublishDecision
 
     /// <summary>A retained message anywhere but a device's birth: the broker would keep it forever.</summary>
     RetainedOutsideBirth,
+
+    /// <summary>A topic name with a wildcard, which MQTT forbids in PUBLISH (MQTT 5 §3.3.2.1): a protocol error.</summary>
+    WildcardInTopic,
 }
 
 /// <summary>
@@ -44,6 +47,11 @@ internal static class BrokerAccess
 
     public static PublishDecision CanPublish(ClientIdentity who, string topic, bool retain)
     {
+        if (topic.AsSpan().IndexOfAny('+', '#') >= 0)
+        {
+            return PublishDecision.WildcardInTopic;
+        }
+
         switch (who.Role)
         {
             case ClientRole.Service or ClientRole.Anonymous:

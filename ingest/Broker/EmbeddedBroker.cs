@@ -70,11 +70,21 @@ internal sealed partial class EmbeddedBroker(
                 // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber, no retained store
                 // and no pipeline.
                 e.ProcessPublish = false;
-                e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-                e.Response.ReasonString = decision == PublishDecision.RetainedOutsideBirth
-                    ? "only a birth may be retained"
-                    : "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry";
-                counters.PublishRefused(decision == PublishDecision.RetainedOutsideBirth ? BrokerCounters.RetainedOutsideBirth : BrokerCounters.OutsideOwnTopics);
+                e.Response.ReasonCode = decision == PublishDecision.WildcardInTopic ? MqttPubAckReasonCode.TopicNameInvalid : MqttPubAckReasonCode.NotAuthorized;
+                e.Response.ReasonString = decision switch
+                {
+                    PublishDecision.RetainedOutsideBirth => "only a birth may be retained",
+                    PublishDecision.WildcardInTopic => "a topic name must not contain + or #",
+                    _ => "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry",
+                };
+                // A wildcard in a topic name is a protocol violation: the connection is closed, as MQTT requires.
+                e.CloseConnection = decision == PublishDecision.WildcardInTopic;
+                counters.PublishRefused(decision switch
+                {
+                    PublishDecision.RetainedOutsideBirth => BrokerCounters.RetainedOutsideBirth,
+                    PublishDecision.WildcardInTopic => BrokerCounters.WildcardInTopic,
+                    _ => BrokerCounters.OutsideOwnTopics,
+                });
                 LogRefusedPublish(logger, e.ClientId, e.ApplicationMessage.Topic, e.Response.ReasonString);
             }
 

@@ -19,7 +19,8 @@ public sealed class BrokerAccessTests
     [InlineData("devices/shoe-2/telemetry", false, "OutsideOwnTopics")]
     [InlineData("devices/shoe-1", false, "OutsideOwnTopics")]
     [InlineData("alerts/shoe-1", false, "OutsideOwnTopics")]
-    [InlineData("devices/+/telemetry", false, "OutsideOwnTopics")]
+    [InlineData("devices/+/telemetry", false, "WildcardInTopic")]
+    [InlineData("devices/shoe-1/#", false, "WildcardInTopic")]
     public void Device_PublishesOnlyItsBirthAndTelemetry_AndRetainsOnlyItsBirth(string topic, bool retain, string expected) =>
         Assert.Equal(expected, BrokerAccess.CanPublish(Shoe1, topic, retain).ToString());
 
