@@ -18,6 +18,9 @@ public sealed class ProductionServers : IAsyncLifetime
         .. Enumerable.Range(0, 5).Select(i => $"sys-out-{i}"),
         .. Enumerable.Range(0, 5).Select(i => $"sys-kill-{i}"),
         "sys-a", "sys-b",
+        .. Enumerable.Range(1, 5).Select(i => $"victim-{i}"),
+        .. Enumerable.Range(1, 5).Select(i => $"intruder-{i}"),
+        "tls-device",
     ];
 
     public InfluxServer Influx { get; } = new();
