@@ -78,9 +78,28 @@ for project in tests/*/*.csproj; do
   fi
 done
 
-# docker-compose.yml is validated, never run: there is no Docker engine here.
+# docker-compose.yml is validated, never run: there is no Docker engine here. It has no default for any
+# secret: without one, compose must refuse and name it; with deploy/compose.env.example it must pass.
+# Secrets from the caller's environment or a local .env must not help, hence env -u and --env-file.
+compose_secrets=$(sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' deploy/compose.env.example)
+compose_without_env() { env $(printf -- '-u %s ' $compose_secrets) docker-compose -f docker-compose.yml "$@"; }
+compose_refuses_each_missing_secret() {
+  local secret out ok=0
+  [ -n "$compose_secrets" ] || { echo "deploy/compose.env.example names no variables"; return 1; }
+  for secret in $compose_secrets; do
+    grep -v "^$secret=" deploy/compose.env.example >"$results/compose.env"
+    if out=$(compose_without_env --env-file "$results/compose.env" config -q 2>&1); then
+      echo "docker-compose config passed without $secret"; ok=1
+    elif ! sed 's/.*}//' <<<"$out" | grep -q "$secret"; then  # after the uninterpolated values compose prints
+      echo "docker-compose config failed without $secret but did not name it: $out"; ok=1
+    fi
+  done
+  return $ok
+}
 if ensure_tool docker-compose docker-compose; then
-  check "docker-compose config" docker-compose -f docker-compose.yml config -q
+  check "docker-compose config refuses each missing secret" compose_refuses_each_missing_secret
+  check "docker-compose config with deploy/compose.env.example" \
+    compose_without_env --env-file deploy/compose.env.example config -q
 elif [ "${CI:-}" = "true" ]; then
   check "docker-compose available" false
 else

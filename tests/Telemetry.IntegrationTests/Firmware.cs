@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using MQTTnet;
@@ -22,6 +24,7 @@ public sealed class Firmware : IAsyncDisposable
     private readonly string _secret;
     private long _ackedThrough = -1;
     private uint _next;
+    private int _disconnections;
 
     public Firmware(string id, int port, string secret, string boot = "it1")
     {
@@ -45,6 +48,15 @@ public sealed class Firmware : IAsyncDisposable
 
             return Task.CompletedTask;
         };
+        _client.DisconnectedAsync += e =>
+        {
+            if (e.ClientWasConnected)
+            {
+                Interlocked.Increment(ref _disconnections);
+            }
+
+            return Task.CompletedTask;
+        };
     }
 
     public string Id { get; }
@@ -58,6 +70,13 @@ public sealed class Firmware : IAsyncDisposable
 
     public bool AllAcked => _unacked.IsEmpty;
 
+    /// <summary>PEM file of the CA to trust: connect over TLS (to the broker's 8883 listener) instead of plain TCP.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>How often an established connection was lost (the broker closed it, say, because another
+    /// client took over the session), not counting <see cref="DisposeAsync"/>.</summary>
+    public int Disconnections => Volatile.Read(ref _disconnections);
+
     public async Task ConnectAsync()
     {
         if (_client.IsConnected)
@@ -65,13 +84,18 @@ public sealed class Firmware : IAsyncDisposable
             return;
         }
 
-        var result = await _client.ConnectAsync(new MqttClientOptionsBuilder()
+        var options = new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", _port)
             .WithClientId(Id)
             .WithCredentials(Id, DeviceCredentials.Token(Id, _secret))
             .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithCleanStart()
-            .Build());
+            .WithCleanStart();
+        if (CaFile is not null)
+        {
+            options = options.WithTlsOptions(Tls(CaFile));
+        }
+
+        var result = await _client.ConnectAsync(options.Build());
         if (result.ResultCode != MqttClientConnectResultCode.Success)
         {
             throw new InvalidOperationException($"{Id} was refused: {result.ResultCode}");
@@ -147,6 +171,30 @@ public sealed class Firmware : IAsyncDisposable
             // Kept in _unacked; the next resend tries again.
             _ = seq;
         }
+    }
+
+    /// <summary>TLS that trusts only <paramref name="caFile"/> and checks the broker's name (its address).</summary>
+    internal static MqttClientTlsOptions Tls(string caFile)
+    {
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPemFile(caFile);
+        return new MqttClientTlsOptionsBuilder()
+            .UseTls()
+            .WithTargetHost("127.0.0.1")
+            .WithCertificateValidationHandler(e =>
+            {
+                if (e.SslPolicyErrors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || e.Certificate is null)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(new X509Certificate2(e.Certificate));
+            })
+            .Build();
     }
 
     private static void InterlockedMax(ref long target, long value)

@@ -4,8 +4,9 @@ using Xunit;
 namespace Telemetry.IntegrationTests;
 
 /// <summary>
-/// The production shape on real servers: Mosquitto with the shipped ACL and per-device passwords, InfluxDB
-/// 1.6.7 over the v1 API, and the service as its own process in external broker mode.
+/// The production shape on real servers: Mosquitto with the shipped configuration and per-device passwords,
+/// InfluxDB 1.6.7 over the v1 API, and the service as its own process in external broker mode on the
+/// service listener. Devices use the plain device listener.
 /// </summary>
 public sealed class ProductionServers : IAsyncLifetime
 {
@@ -17,6 +18,9 @@ public sealed class ProductionServers : IAsyncLifetime
         .. Enumerable.Range(0, 5).Select(i => $"sys-out-{i}"),
         .. Enumerable.Range(0, 5).Select(i => $"sys-kill-{i}"),
         "sys-a", "sys-b",
+        .. Enumerable.Range(1, 5).Select(i => $"victim-{i}"),
+        .. Enumerable.Range(1, 5).Select(i => $"intruder-{i}"),
+        "tls-device",
     ];
 
     public InfluxServer Influx { get; } = new();
@@ -31,7 +35,7 @@ public sealed class ProductionServers : IAsyncLifetime
         Service = new ServiceProcess(
             "--Broker:Mode", "External",
             "--Broker:Host", "127.0.0.1",
-            "--Broker:Port", Mosquitto.Port.ToString(CultureInfo.InvariantCulture),
+            "--Broker:Port", Mosquitto.ServicePort.ToString(CultureInfo.InvariantCulture),
             "--Broker:Username", MosquittoServer.ServiceUser,
             "--Broker:Password", MosquittoServer.ServicePassword,
             "--Influx:Url", Influx.Url.ToString(),

@@ -8,7 +8,8 @@ namespace Telemetry.IntegrationTests;
 
 /// <summary>
 /// The service reaches an external Mosquitto over TLS with a client certificate (Broker:UseTls, CaFile,
-/// ClientCertificateFile, ClientKeyFile). Certificates are made by the test; devices use a plain listener.
+/// ClientCertificateFile, ClientKeyFile) on a TLS copy of the service listener. Certificates are made by the
+/// test; devices use the plain device listener.
 /// </summary>
 public sealed class TlsTests : IAsyncLifetime
 {
@@ -20,8 +21,13 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var (caCert, caKey) = WriteCertificates();
-        _mosquitto = new MosquittoServer(Secret, ["tls-shoe-1"], $"""
+        // The shipped service listener again, over TLS with client certificates (per_listener_settings:
+        // a listener has only the accounts and ACL it names).
+        _mosquitto = new MosquittoServer(Secret, ["tls-shoe-1"], server => $"""
             listener {_tlsPort} 127.0.0.1
+            allow_anonymous false
+            password_file {server.Directory}/passwd-service
+            acl_file {server.Directory}/acl-service
             cafile {caCert}
             certfile {_certs}/server.pem
             keyfile {_certs}/server.key
