@@ -32,7 +32,7 @@ check() {
 
 # The integration tests run real servers as child processes. Missing ones are installed when we are root;
 # under CI=true a server that is still missing fails the run rather than skipping its tests.
-for tool in mosquitto:mosquitto influxd:influxdb redis-server:redis-server; do
+for tool in mosquitto:mosquitto influxd:influxdb redis-server:redis-server openssl:openssl; do
   if ! ensure_tool "${tool%%:*}" "${tool##*:}"; then
     note "${tool%%:*} is not installed (apt-get install ${tool##*:}); its integration tests will fail"
     [ "${CI:-}" = "true" ] && check "${tool%%:*} available" false

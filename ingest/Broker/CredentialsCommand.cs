@@ -56,6 +56,14 @@ internal static class CredentialsCommand
             .Build();
         var broker = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
         var storage = configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+        // A device named like the service's client ids would own them on Mosquitto, where a device's client id is
+        // its username; the embedded broker refuses such a device. Neither gets credentials.
+        if (devices.Find(d => BrokerAccess.IsServiceClientId(d, broker.ClientIdPrefix)) is { } reserved)
+        {
+            error.WriteLine($"credentials: '{reserved}' starts with '{broker.ClientIdPrefix}', the prefix of the service's client ids (Broker:ClientIdPrefix); choose another device id.");
+            return 2;
+        }
+
         var secrets = new BrokerSecrets(Options.Create(broker), Options.Create(storage));
         foreach (var device in devices)
         {
