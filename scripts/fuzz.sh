@@ -46,7 +46,7 @@ mkdir -p "$work/seeds"
 while IFS= read -r -d '' file; do
   name=${file#tests/}
   cp "$file" "$work/seeds/${name//\//-}"
-done < <(find tests/vectors tests/fuzz/regressions -type f ! -name manifest.json ! -name README.md -size -16k -print0 2>/dev/null)
+done < <(find tests/vectors tests/fuzz/regressions -type f ! -name manifest.json ! -name '.*' -size -16k -print0)
 
 findings=$work/findings
 if [ -d "$findings" ]; then
