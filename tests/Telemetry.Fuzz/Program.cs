@@ -5,7 +5,9 @@ using Telemetry.Fuzz;
 // uplink decoders. The out-of-process server runs the inputs in a child process, so a hang (killed by afl-fuzz
 // at its timeout) or a stack overflow costs a restart instead of ending the campaign.
 // With files or folders as arguments it checks each once and prints the failure, to reproduce a finding:
-//   dotnet artifacts/fuzz/bin/Telemetry.Fuzz.dll artifacts/fuzz/findings/default/crashes
+//   dotnet run -c Release --project tests/Telemetry.Fuzz -- artifacts/fuzz/findings/default/crashes
+// That is the plain build: the instrumented one in artifacts/fuzz/bin writes its coverage into afl-fuzz's
+// shared memory and dies of an access violation without it.
 if (args.Length == 0)
 {
     var input = new MemoryStream();
