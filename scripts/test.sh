@@ -60,7 +60,7 @@ if ! dotnet build Telemetry.sln -c Release -v q -nologo; then
   exit 1
 fi
 
-for project in tests/*/*.csproj; do
+for project in tests/*Tests/*.csproj; do
   name=$(basename "$project" .csproj)
   note "testing $name"
   dotnet test "$project" -c Release --no-build -nologo \

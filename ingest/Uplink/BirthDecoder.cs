@@ -100,6 +100,11 @@ internal static class BirthDecoder
         {
             return Fail(RejectReason.InvalidField, e.Message, out reason, out detail);
         }
+        catch (InvalidOperationException e)
+        {
+            // GetString throws this, not JsonException, on invalid UTF-8 or a lone surrogate ("\ud800").
+            return Fail(RejectReason.MalformedJson, e.Message, out reason, out detail);
+        }
 
         var missing = version is null ? "v" : kind is null ? "kind" : model is null ? "model" : batch is null ? "batch"
             : firmware is null ? "firmware" : manufactured is null ? "manufactured" : null;

@@ -136,6 +136,12 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
         {
             return Reject(into, RejectReason.MalformedJson, e.Message);
         }
+        catch (InvalidOperationException e)
+        {
+            // The reader throws this, not JsonException, when it unescapes a name with a lone surrogate
+            // ("\ud800"), as ValueTextEquals and CopyString do: broken text, not a bug of ours.
+            return Reject(into, RejectReason.MalformedJson, e.Message);
+        }
     }
 
     private static RejectReason Validate(DecodedTelemetry into, bool sawReadings)
