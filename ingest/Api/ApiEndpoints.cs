@@ -8,30 +8,31 @@ using Telemetry.Ingest.Uplink;
 
 namespace Telemetry.Ingest.Api;
 
-/// <summary>The HTTP API: health, device twins, recent alerts and pipeline counters.</summary>
+/// <summary>The HTTP API: health, device twins, alerts, quality and pipeline counters, each behind its scope.</summary>
 internal static class ApiEndpoints
 {
     private const int DefaultAlertLimit = 100;
     private const int MaxAlertLimit = 1000;
 
+    /// <summary>Maps every endpoint with the scope it needs (<see cref="ApiScope"/>); the README's table lists them.</summary>
     public static WebApplication MapTelemetryApi(this WebApplication app)
     {
-        app.MapHealthChecks("/health");
+        app.MapHealthChecks("/health").AllowAnonymous();
 
         var api = app.MapGroup("/api");
-        api.MapGet("/devices/{id}", GetDeviceAsync);
-        api.MapGet("/alerts", GetAlertsAsync);
-        api.MapPost("/devices/{id}/service", ServiceAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/alerts/stream", StreamAsync);
-        api.MapGet("/alerts/export", ExportAlertsAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/quality/defect-rates", DefectRatesAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapPost("/quality/events", QualityEventAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/alerts/{id}", GetAlertAsync);
+        api.MapGet("/devices/{id}", GetDeviceAsync).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/alerts", GetAlertsAsync).RequireAuthorization(ApiScope.Read);
+        api.MapPost("/devices/{id}/service", ServiceAsync).RequireAuthorization(ApiScope.Operate);
+        api.MapGet("/alerts/stream", StreamAsync).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/alerts/export", ExportAlertsAsync).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/quality/defect-rates", DefectRatesAsync).RequireAuthorization(ApiScope.Read);
+        api.MapPost("/quality/events", QualityEventAsync).RequireAuthorization(ApiScope.Operate);
+        api.MapGet("/alerts/{id}", GetAlertAsync).RequireAuthorization(ApiScope.Read);
         api.MapPost("/alerts/{id}/ack", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Acknowledged, body, grains))
-            .AddEndpointFilter(ApiKeys.Require);
+            .RequireAuthorization(ApiScope.Operate);
         api.MapPost("/alerts/{id}/resolve", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Resolved, body, grains))
-            .AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/ingest/stats", GetStats);
+            .RequireAuthorization(ApiScope.Operate);
+        api.MapGet("/ingest/stats", GetStats).RequireAuthorization(ApiScope.Read);
         return app;
     }
 
