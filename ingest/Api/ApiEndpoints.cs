@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using System.Text.Json;
+using Microsoft.AspNetCore.Authorization;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
 using Telemetry.Grains.Quality;
@@ -36,7 +38,8 @@ internal static class ApiEndpoints
         return app;
     }
 
-    private static async Task<IResult> GetDeviceAsync(string id, IGrainFactory grains)
+    /// <summary>The twin; its personal fields only for an admin key (<see cref="TwinJson"/>).</summary>
+    private static async Task<IResult> GetDeviceAsync(string id, IGrainFactory grains, ClaimsPrincipal user, IAuthorizationService authorization)
     {
         if (!UplinkIds.IsDeviceId(id))
         {
@@ -46,7 +49,7 @@ internal static class ApiEndpoints
         var twin = await grains.GetGrain<IDeviceGrain>(id).GetSnapshotAsync();
         return twin is null
             ? Results.Problem(statusCode: 404, title: "Unknown device", detail: $"No message from device '{id}' has been received.")
-            : Results.Json(twin, ApiJsonContext.Default.DeviceSnapshot);
+            : Results.Json(twin, (await authorization.AuthorizeAsync(user, ApiScope.Admin)).Succeeded ? TwinJson.Whole : TwinJson.WithoutPersonalFields);
     }
 
     /// <summary>Alerts in their current state, newest first, filtered and paged; the total is in X-Total-Count.</summary>
