@@ -113,10 +113,14 @@ internal static class ApiEndpoints
     /// Server-Sent Events: every alert state change as <c>id</c>, <c>event: alert</c> and the MQTT payload as
     /// <c>data</c>. A client that reconnects with <c>Last-Event-ID</c> first receives what it missed; without
     /// one it starts with the changes still held (up to 1000), then live ones. A comment every 15 s keeps
-    /// proxies from closing an idle stream.
+    /// proxies from closing an idle stream. When the keys are reloaded and the stream's key no longer holds
+    /// <c>read</c>, the stream ends: a rotated key must not keep a stream it opened before.
     /// </summary>
-    private static async Task StreamAsync(HttpContext http, AlertFeed feed, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId)
+    private static async Task StreamAsync(
+        HttpContext http, AlertFeed feed, ApiKeyRing keys, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId)
     {
+        var key = http.Request.Headers[ApiKeyAuthenticationHandler.Header].ToString();
+        var reloaded = keys.NextReload;
         long? after = long.TryParse(lastEventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
@@ -137,7 +141,18 @@ internal static class ApiEndpoints
                 }
 
                 await http.Response.Body.FlushAsync(cancel);
-                if (await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(15), cancel)) != next)
+                var woke = await Task.WhenAny(next, reloaded, Task.Delay(TimeSpan.FromSeconds(15), cancel));
+                if (woke == reloaded)
+                {
+                    // Checked against the ring itself: authentication ran once for this request and keeps its result.
+                    reloaded = keys.NextReload;
+                    if (keys.Find(key) is not { } still || !still.Scopes.Contains(ApiScope.Read))
+                    {
+                        await http.Response.WriteAsync(": key no longer in force\n\n", cancel);
+                        return;
+                    }
+                }
+                else if (woke != next)
                 {
                     await http.Response.WriteAsync(": keep-alive\n\n", cancel);
                 }
