@@ -129,6 +129,43 @@ public sealed class ApiKeyRingTests : IDisposable
     }
 
     [Fact]
+    public async Task KeyFileInAKubernetesSecretMount_RotatesWhenTheMountSwapsItsDataLink()
+    {
+        // The layout kubelet's atomic writer keeps: api-keys -> ..data/api-keys, ..data -> a timestamped
+        // directory. An update writes a new directory and renames a new link over ..data; api-keys never changes.
+        var mount = Directory.CreateDirectory(Path.Combine(_directory, "secret")).FullName;
+        await WriteVersionAsync("..2026_01_05", "before-rotation read\n");
+        File.CreateSymbolicLink(Path.Combine(mount, "..data"), "..2026_01_05");
+        File.CreateSymbolicLink(Path.Combine(mount, "api-keys"), Path.Combine("..data", "api-keys"));
+        await using var app = Build("--Api:KeyFile", Path.Combine(mount, "api-keys"));
+        var ring = app.Services.GetRequiredService<ApiKeyRing>();
+        Assert.NotNull(ring.Find("before-rotation"));
+
+        var reloaded = ring.NextReload;
+        await WriteVersionAsync("..2026_02_01", "after-rotation read\n");
+        File.CreateSymbolicLink(Path.Combine(mount, "..data_tmp"), "..2026_02_01");
+        RenameOver(Path.Combine(mount, "..data_tmp"), Path.Combine(mount, "..data"));
+        await AwaitAsync(reloaded, "the mount's ..data swap");
+
+        Assert.Null(ring.Find("before-rotation"));
+        Assert.NotNull(ring.Find("after-rotation"));
+
+        // rename(2) of one link over another, as kubelet does; File.Move follows a link to a directory.
+        static void RenameOver(string source, string target)
+        {
+            using var mv = System.Diagnostics.Process.Start("mv", ["-T", source, target]);
+            mv.WaitForExit();
+            Assert.Equal(0, mv.ExitCode);
+        }
+
+        async Task WriteVersionAsync(string version, string keys)
+        {
+            Directory.CreateDirectory(Path.Combine(mount, version));
+            await File.WriteAllTextAsync(Path.Combine(mount, version, "api-keys"), keys);
+        }
+    }
+
+    [Fact]
     public async Task ConfigurationReload_ReplacesTheKeys()
     {
         var settings = Path.Combine(_directory, "keys.json");
