@@ -17,13 +17,17 @@ internal static class TelemetryApp
             .AddTelemetrySilo()
             .AddTelemetryStorage()
             .AddTelemetryIngest()
+            .AddTelemetryApi()
             .AddTelemetrySimulation();
 
         replaceServices?.Invoke(builder.Services);
         var app = builder.Build();
 
-        // Made now rather than on the first request, so a generated key is on disk before anyone needs it.
-        _ = app.Services.GetRequiredService<Api.ApiKeys>();
+        // Made now rather than on the first request, so a generated key is on disk before anyone needs it and
+        // a bad Api section stops the service here.
+        _ = app.Services.GetRequiredService<ApiKeyRing>();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapTelemetryApi();
         return app;
     }

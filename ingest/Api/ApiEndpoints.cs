@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using System.Text.Json;
+using Microsoft.AspNetCore.Authorization;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
 using Telemetry.Grains.Quality;
@@ -8,34 +10,36 @@ using Telemetry.Ingest.Uplink;
 
 namespace Telemetry.Ingest.Api;
 
-/// <summary>The HTTP API: health, device twins, recent alerts and pipeline counters.</summary>
+/// <summary>The HTTP API: health, device twins, alerts, quality and pipeline counters, each behind its scope.</summary>
 internal static class ApiEndpoints
 {
     private const int DefaultAlertLimit = 100;
     private const int MaxAlertLimit = 1000;
 
+    /// <summary>Maps every endpoint with the scope it needs (<see cref="ApiScope"/>); the README's table lists them.</summary>
     public static WebApplication MapTelemetryApi(this WebApplication app)
     {
-        app.MapHealthChecks("/health");
+        app.MapHealthChecks("/health").AllowAnonymous();
 
         var api = app.MapGroup("/api");
-        api.MapGet("/devices/{id}", GetDeviceAsync);
-        api.MapGet("/alerts", GetAlertsAsync);
-        api.MapPost("/devices/{id}/service", ServiceAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/alerts/stream", StreamAsync);
-        api.MapGet("/alerts/export", ExportAlertsAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/quality/defect-rates", DefectRatesAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapPost("/quality/events", QualityEventAsync).AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/alerts/{id}", GetAlertAsync);
+        api.MapGet("/devices/{id}", GetDeviceAsync).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/alerts", GetAlertsAsync).RequireAuthorization(ApiScope.Read);
+        api.MapPost("/devices/{id}/service", ServiceAsync).RequireAuthorization(ApiScope.Operate);
+        api.MapGet("/alerts/stream", StreamAsync).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/alerts/export", ExportAlertsAsync).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/quality/defect-rates", DefectRatesAsync).RequireAuthorization(ApiScope.Read);
+        api.MapPost("/quality/events", QualityEventAsync).RequireAuthorization(ApiScope.Operate);
+        api.MapGet("/alerts/{id}", GetAlertAsync).RequireAuthorization(ApiScope.Read);
         api.MapPost("/alerts/{id}/ack", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Acknowledged, body, grains))
-            .AddEndpointFilter(ApiKeys.Require);
+            .RequireAuthorization(ApiScope.Operate);
         api.MapPost("/alerts/{id}/resolve", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Resolved, body, grains))
-            .AddEndpointFilter(ApiKeys.Require);
-        api.MapGet("/ingest/stats", GetStats);
+            .RequireAuthorization(ApiScope.Operate);
+        api.MapGet("/ingest/stats", GetStats).RequireAuthorization(ApiScope.Read);
         return app;
     }
 
-    private static async Task<IResult> GetDeviceAsync(string id, IGrainFactory grains)
+    /// <summary>The twin; its personal fields only for an admin key (<see cref="TwinJson"/>).</summary>
+    private static async Task<IResult> GetDeviceAsync(string id, IGrainFactory grains, ClaimsPrincipal user, IAuthorizationService authorization)
     {
         if (!UplinkIds.IsDeviceId(id))
         {
@@ -45,7 +49,7 @@ internal static class ApiEndpoints
         var twin = await grains.GetGrain<IDeviceGrain>(id).GetSnapshotAsync();
         return twin is null
             ? Results.Problem(statusCode: 404, title: "Unknown device", detail: $"No message from device '{id}' has been received.")
-            : Results.Json(twin, ApiJsonContext.Default.DeviceSnapshot);
+            : Results.Json(twin, (await authorization.AuthorizeAsync(user, ApiScope.Admin)).Succeeded ? TwinJson.Whole : TwinJson.WithoutPersonalFields);
     }
 
     /// <summary>Alerts in their current state, newest first, filtered and paged; the total is in X-Total-Count.</summary>
@@ -109,10 +113,14 @@ internal static class ApiEndpoints
     /// Server-Sent Events: every alert state change as <c>id</c>, <c>event: alert</c> and the MQTT payload as
     /// <c>data</c>. A client that reconnects with <c>Last-Event-ID</c> first receives what it missed; without
     /// one it starts with the changes still held (up to 1000), then live ones. A comment every 15 s keeps
-    /// proxies from closing an idle stream.
+    /// proxies from closing an idle stream. When the keys are reloaded and the stream's key no longer holds
+    /// <c>read</c>, the stream ends: a rotated key must not keep a stream it opened before.
     /// </summary>
-    private static async Task StreamAsync(HttpContext http, AlertFeed feed, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId)
+    private static async Task StreamAsync(
+        HttpContext http, AlertFeed feed, ApiKeyRing keys, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId)
     {
+        var key = http.Request.Headers[ApiKeyAuthenticationHandler.Header].ToString();
+        var reloaded = keys.NextReload;
         long? after = long.TryParse(lastEventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
@@ -133,7 +141,18 @@ internal static class ApiEndpoints
                 }
 
                 await http.Response.Body.FlushAsync(cancel);
-                if (await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(15), cancel)) != next)
+                var woke = await Task.WhenAny(next, reloaded, Task.Delay(TimeSpan.FromSeconds(15), cancel));
+                if (woke == reloaded)
+                {
+                    // Checked against the ring itself: authentication ran once for this request and keeps its result.
+                    reloaded = keys.NextReload;
+                    if (keys.Find(key) is not { } still || !still.Scopes.Contains(ApiScope.Read))
+                    {
+                        await http.Response.WriteAsync(": key no longer in force\n\n", cancel);
+                        return;
+                    }
+                }
+                else if (woke != next)
                 {
                     await http.Response.WriteAsync(": keep-alive\n\n", cancel);
                 }

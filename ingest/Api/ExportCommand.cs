@@ -50,7 +50,7 @@ internal static class ExportCommand
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"{url}{path}?{query}"));
         if (key is not null)
         {
-            request.Headers.Add(ApiKeys.Header, key);
+            request.Headers.Add(ApiKeyAuthenticationHandler.Header, key);
         }
 
         var clock = Stopwatch.StartNew();
@@ -60,6 +60,11 @@ internal static class ExportCommand
             if (!response.IsSuccessStatusCode)
             {
                 await error.WriteLineAsync($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                if (response.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+                {
+                    await error.WriteLineAsync("exports need a key with the read scope: --api-key KEY or $TELEMETRY_API_KEY");
+                }
+
                 return 1;
             }
 

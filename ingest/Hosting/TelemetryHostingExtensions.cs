@@ -44,7 +44,6 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddOptionsWithValidateOnStart<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<TwinOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddOptionsWithValidateOnStart<TwinOptions>().BindConfiguration(TwinOptions.SectionName);
-        builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<QualityRegistryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddOptionsWithValidateOnStart<QualityRegistryOptions>().BindConfiguration(QualityRegistryOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
@@ -129,7 +128,6 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<IngestCounters>();
         builder.Services.AddSingleton<AlertFeed>();
-        builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<MqttOutbox>();
         builder.Services.AddSingleton<IDeviceReplies>(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddSingleton<IAlertSink, MqttAlertSink>();

@@ -19,7 +19,8 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
         var raised = await RaiseAsync(id, watcher);
         var alertId = raised.GetProperty("id").GetString()!;
 
-        using (var noKey = await service.Http.PostAsJsonAsync($"/api/alerts/{alertId}/ack", new { actor = "agent-7" }))
+        using (var anonymous = service.Client(null))
+        using (var noKey = await anonymous.PostAsJsonAsync($"/api/alerts/{alertId}/ack", new { actor = "agent-7" }))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
         }
@@ -134,7 +135,8 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
     public async Task ServiceEvent_ForAnUnknownDevice_Is404_AndWithoutAKey_Is401()
     {
         await PostAsync("/api/devices/never-seen-device/service", new { action = "replaced", part = "band" }, HttpStatusCode.NotFound);
-        using var noKey = await service.Http.PostAsJsonAsync("/api/devices/shoe-e2e-1/service", new { action = "replaced", part = "shoe" });
+        using var anonymous = service.Client(null);
+        using var noKey = await anonymous.PostAsJsonAsync("/api/devices/shoe-e2e-1/service", new { action = "replaced", part = "shoe" });
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
     }
 

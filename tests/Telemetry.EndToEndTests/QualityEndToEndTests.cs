@@ -71,7 +71,8 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
         Assert.Equal((40L, 6L, "elevated"), (parquetBad.GetProperty("devices").GetInt64(), parquetBad.GetProperty("failures").GetInt64(), parquetBad.GetProperty("status").GetString()));
         Assert.Equal(bad.GetProperty("ci_high").GetDouble(), parquetBad.GetProperty("ci_high").GetDouble());
 
-        using var noKey = await service.Http.GetAsync(new Uri("/api/quality/defect-rates", UriKind.Relative));
+        using var anonymous = service.Client(null);
+        using var noKey = await anonymous.GetAsync(new Uri("/api/quality/defect-rates", UriKind.Relative));
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
     }
 

@@ -32,14 +32,36 @@ public class ServiceFixture : IAsyncLifetime
 
     public Uri BaseAddress { get; } = new($"http://127.0.0.1:{FreePort()}");
 
+    /// <summary>A client that sends <see cref="ApiKey"/>, an admin key; <see cref="Client"/> makes others.</summary>
     public HttpClient Http { get; } = new();
+
+    /// <summary>The running service's services (the key ring, the endpoint data sources).</summary>
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The service is not running.");
+
+    /// <summary>Every endpoint the running service maps, from its endpoint data sources.</summary>
+    public IEnumerable<Microsoft.AspNetCore.Http.Endpoint> Endpoints =>
+        ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)(_app ?? throw new InvalidOperationException("The service is not running."))).DataSources
+            .SelectMany(source => source.Endpoints);
 
     /// <summary>The service's data directory (spill, dead letters, day files, twins), removed afterwards.</summary>
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("telemetry-e2e-").FullName;
 
     public const string DeviceSecret = "e2e-device-secret";
 
+    /// <summary>Given as a plain string (<c>Api:Keys:0</c>), so it has every scope.</summary>
     public const string ApiKey = "e2e-api-key";
+
+    /// <summary>A client for the service's HTTP API that sends <paramref name="apiKey"/> in X-Api-Key, or no key.</summary>
+    public HttpClient Client(string? apiKey)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        }
+
+        return client;
+    }
 
     /// <summary>The consumer account the fixture configures, for alerts/# and quality/#.</summary>
     public static (string User, string Password) Watcher { get; } = ("watcher", "watcher-password");
@@ -69,6 +91,7 @@ public class ServiceFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;
+        Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
         await StartAppAsync();
     }
 
@@ -106,7 +129,7 @@ public class ServiceFixture : IAsyncLifetime
         await _app.StartAsync();
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Http.Dispose();
         if (_app is not null)

@@ -18,7 +18,11 @@ public sealed class ServiceProcess : ServerProcess
     {
         _args = args;
         _http.BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}/");
+        _http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
+
+    /// <summary>The admin key the service is started with (a plain string has every scope); <see cref="Http"/> sends it.</summary>
+    public string ApiKey { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
     public int HttpPort { get; } = FreePort();
 
@@ -40,6 +44,7 @@ public sealed class ServiceProcess : ServerProcess
             "--Orleans:GatewayPort", _gatewayPort,
             "--Uplink:AckInterval", "00:00:00.100",
             "--Logging:LogLevel:Default", "Warning",
+            "--Api:Keys:0", ApiKey,
             .. _args,
         ]);
     }
