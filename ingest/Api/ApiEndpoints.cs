@@ -327,7 +327,7 @@ internal static class ApiEndpoints
     private static readonly DateTimeOffset EarliestEvent = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>A confirmed after-sales event (return, repair, warranty claim) with its failure mode.</summary>
-    private static async Task<IResult> QualityEventAsync(QualityEventBody? body, IGrainFactory grains, TimeProvider time)
+    private static async Task<IResult> QualityEventAsync(QualityEventBody? body, IGrainFactory grains, TimeProvider time, QualityRegistry registry)
     {
         if (body is not { Device: { } device, Model: { } model, Batch: { } batch, FailureMode: { } mode, Kind: "return" or "repair" or "warranty" }
             || !UplinkIds.IsDeviceId(device) || !UplinkIds.IsModelOrBatchId(model) || !UplinkIds.IsModelOrBatchId(batch))
@@ -339,6 +339,13 @@ internal static class ApiEndpoints
         if (!UplinkIds.IsFailureMode(mode))
         {
             return Results.Problem(statusCode: 400, title: "Invalid quality event", detail: $"failure_mode must match ^[a-z][a-z0-9_]{{0,63}}$ (was '{mode}').");
+        }
+
+        if (!registry.Accepts(model, batch))
+        {
+            // A typo would otherwise start a batch of its own in the defect rates.
+            return Results.Problem(statusCode: 400, title: "Unknown product",
+                detail: $"model '{model}' and batch '{batch}' are not both in Quality:KnownModels and Quality:KnownBatches.");
         }
 
         var now = time.GetUtcNow();

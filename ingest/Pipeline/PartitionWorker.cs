@@ -82,11 +82,32 @@ internal sealed partial class PartitionWorker
             {
                 if (unknown is null || !unknown.Contains(message.DeviceId))
                 {
-                    Stage(message, nowMs);
+                    StageGuarded(message, nowMs);
                 }
             }
 
             await FlushAsync(unknown, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Stage"/>, but a payload that makes the service itself fail (a decoder bug the fuzzer has not
+    /// found yet) is rejected as malformed and logged, not allowed to end the partition: one device's bytes must
+    /// never stop every other device's ingest.
+    /// </summary>
+    private void StageGuarded(in InboundMessage message, long nowMs)
+    {
+        try
+        {
+            Stage(message, nowMs);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Staging changes the device's batch only once a message is fully read, so its other messages of the
+            // round stand; this one is dropped (acknowledged) like any payload that can never be read.
+            LogStageFailed(_logger, e, message.DeviceId, message.Length);
+            Report(new ErrorReport(message.DeviceId, null, null, null, RejectReason.MalformedJson,
+                "the service could not read this payload; it has been logged for investigation"), message.Topic == UplinkTopic.Birth ? "birth" : "message");
         }
     }
 
@@ -490,6 +511,9 @@ internal sealed partial class PartitionWorker
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain call for device {DeviceId} failed (attempt {Attempt})")]
     private static partial void LogGrainCallFailed(ILogger logger, Exception exception, string deviceId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reading a {Length}-byte payload of device {DeviceId} failed; it was rejected as malformed")]
+    private static partial void LogStageFailed(ILogger logger, Exception exception, string deviceId, int length);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId} names model '{Model}' and batch '{Batch}', not in Quality:KnownModels/KnownBatches: kept out of the defect rates")]
     private static partial void LogUnregistered(ILogger logger, string deviceId, string model, string batch);

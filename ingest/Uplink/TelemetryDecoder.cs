@@ -119,7 +119,9 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
                 }
                 else
                 {
-                    // Unknown fields are ignored: v1 may grow optional fields without a new version.
+                    // Unknown fields are ignored: v1 may grow optional fields without a new version. An escaped
+                    // name is still decoded, so a broken one (a lone surrogate) is malformed wherever it stands.
+                    CheckEscapedName(ref reader);
                     reader.Read();
                     reader.Skip();
                 }
@@ -277,6 +279,7 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
             }
             else
             {
+                CheckEscapedName(ref reader);
                 reader.Read();
                 reader.Skip();
             }
@@ -399,6 +402,16 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
                 reading.MetricCount++;
                 into.HasCustomMetrics |= definition is null;
             }
+        }
+    }
+
+    /// <summary>Decodes an escaped property name only to see that it can be (rare: names are plain ASCII).
+    /// Throws <see cref="InvalidOperationException"/> for a lone surrogate, which the caller turns into malformed_json.</summary>
+    private static void CheckEscapedName(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped)
+        {
+            _ = reader.GetString();
         }
     }
 

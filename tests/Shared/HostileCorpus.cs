@@ -29,7 +29,7 @@ public sealed record HostileCase(
 /// <summary>
 /// A deterministic corpus of hostile uplink payloads in classes an attacker or broken firmware would try:
 /// malformed JSON, deep nesting, huge numbers, NaN and infinity spelled every way, bad seqs, repeated keys,
-/// wrong types, reserved and invalid metric names, oversized strings, invalid UTF-8, empty payloads, truncated
+/// wrong types, reserved and invalid metric names, oversized strings, invalid UTF-8, lone surrogates, empty payloads, truncated
 /// payloads, too many readings or metrics, timestamps out of the window, and hostile births. Readings that are
 /// valid sit next to the hostile ones, so a test can check that they are still stored. Timestamps are relative
 /// to <c>nowMs</c> (the service's clock) and unique within a class, so every accepted reading is one stored point.
@@ -46,7 +46,7 @@ public static class HostileCorpus
         foreach (var generate in new Func<Builder, IEnumerable<HostileCase>>[]
         {
             MalformedJson, DeepNesting, HugeNumbers, NanAndInfinity, BadSeq, RepeatedKeys, WrongTypes, MetricNames,
-            OversizedStrings, InvalidUtf8, Empty, Truncated, TooMany, Timestamps, Births,
+            OversizedStrings, InvalidUtf8, LoneSurrogates, Empty, Truncated, TooMany, Timestamps, Births,
         })
         {
             corpus.AddRange(generate(new Builder(nowMs, random)));
@@ -339,6 +339,26 @@ public static class HostileCorpus
                 ? Builder.BirthBytes("utf8", $"birth-{i}", Splice(BirthText(firmware: "1.@@"), bad), "malformed_json")
                 : Builder.MessageBytes("utf8", $"telemetry-{i}", Splice(text, bad), "malformed_json");
         }
+    }
+
+    /// <summary>Escapes of lone UTF-16 surrogates: valid UTF-8 bytes, but text no decoder can turn into a string.</summary>
+    private static IEnumerable<HostileCase> LoneSurrogates(Builder b)
+    {
+        string[] escapes = ["\\ud800", "\\udbff", "\\udc00", "\\udfff", "\\ud800\\ud800", "\\udc00\\ud800", "a\\ud83d", "\\ud83dx"];
+        foreach (var escape in escapes)
+        {
+            yield return Builder.Message("surrogates", $"field-{escape}", b.Telemetry(extra: $"\"{escape}\":1", readings: [b.Valid()]), "malformed_json");
+            yield return Builder.Message("surrogates", $"reading-field-{escape}", b.Plain(b.Valid(), $"{{\"{escape}\":1,\"ts\":{b.NextTs()},\"m\":{{\"steps\":1}}}}"), "malformed_json");
+            yield return Builder.Message("surrogates", $"metric-{escape}", b.Plain(b.Valid(), b.Reading($"\"{escape}\":1")), "malformed_json");
+            yield return Builder.Birth("surrogates", $"birth-field-{escape}", BirthText(extra: $"\"{escape}\":1"), "malformed_json");
+            yield return Builder.Birth("surrogates", $"birth-value-{escape}", BirthText(firmware: escape), "malformed_json");
+        }
+
+        // The value of a field the service ignores is not read, whatever it holds.
+        yield return b.Readings("surrogates", "ignored-value", [b.Valid()]) with
+        {
+            Payload = Encoding.UTF8.GetBytes(b.Telemetry(extra: "\"note\":\"\\ud800\"", readings: [b.Valid()])),
+        };
     }
 
     private static IEnumerable<HostileCase> Empty(Builder b)

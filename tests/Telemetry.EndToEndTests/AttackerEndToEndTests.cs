@@ -177,6 +177,20 @@ public sealed class AttackerEndToEndTests(AttackerServiceFixture service) : ICla
     }
 
     [Fact]
+    public async Task AfterSalesEventNamingAnUnknownBatch_Is400_AndAKnownOneIsAccepted()
+    {
+        using var unknown = await service.Http.PostAsync(new Uri("/api/quality/events", UriKind.Relative), JsonContent(
+            """{"device":"shoe-atk-rogue","model":"aerorun-3","batch":"rogue-batch-1","failure_mode":"sole_delamination","kind":"warranty"}"""));
+        using var known = await service.Http.PostAsync(new Uri("/api/quality/events", UriKind.Relative), JsonContent(
+            """{"device":"shoe-atk-known","model":"aerorun-3","batch":"2025w28-sz2","failure_mode":"sole_delamination","kind":"warranty"}"""));
+
+        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.Accepted), (unknown.StatusCode, known.StatusCode));
+        Assert.Contains("Quality:KnownBatches", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static StringContent JsonContent(string json) => new(json, Encoding.UTF8, "application/json");
+
+    [Fact]
     public async Task DeviceIntroducingMoreMetricNamesThanItsCap_GetsTooManyMetrics_AndTheRestIsStored()
     {
         const string id = "shoe-atk-names";
