@@ -161,6 +161,38 @@ public sealed partial class ApiAccessEndToEndTests(ApiAccessFixture service) : I
     }
 
     [Fact]
+    public async Task ReadKey_CannotDeriveTheWearersWeight_FromAnAlertsEvidence()
+    {
+        // Attack (issue 10 review): the twin hides wearer_kg from a read key, but every cushioning alert carries
+        // evidence.mass_factor = 1 + 0.2 * (wearer_kg - 72) / 40, rounded to 3 decimals, so wearer_kg = 72 + 200 * (mass_factor - 1)
+        // exactly (measured on all 9 shoes with alerts in a --simulate 20 run), through GET /api/alerts/{id}, the SSE
+        // stream and alerts/# on MQTT. The existing twin test uses 72 kg, the one weight for which mass_factor is 1.
+        const string id = "shoe-scope-kg";
+        // Wait for health first: the existing twin test above timed out waiting for last_values in 2 of 3 runs on this
+        // branch (cause not investigated; possibly telemetry sent before the service's subscriber is up).
+        for (var i = 0; i < 300 && (await service.Http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode != HttpStatusCode.OK; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        await using (var device = await service.DeviceAsync(id))
+        {
+            var birth = System.Text.Encoding.UTF8.GetString(TestDevice.Vector("valid/birth-shoe.json")).Replace("\"wearer_kg\":72", "\"wearer_kg\":95", StringComparison.Ordinal);
+            await device.PublishAsync($"devices/{id}/birth", System.Text.Encoding.UTF8.GetBytes(birth), retain: true);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
+            await device.PublishAsync($"devices/{id}/telemetry", System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"x","seq":0,"readings":[{{readings}}]}"""));
+        }
+
+        var alerts = await service.WaitForJsonAsync($"/api/alerts?device={id}", a => a.GetArrayLength() > 0, "the shoe's cushioning alert");
+        using var reader = service.Client(ApiAccessFixture.ReadKey);
+        var alert = await reader.GetStringAsync(new Uri($"/api/alerts/{alerts[0].GetProperty("id").GetString()}", UriKind.Relative));
+
+        Assert.DoesNotContain("\"mass_factor\"", alert, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AlertStream_NeedsRead()
     {
         foreach (var (key, expected) in new (string?, HttpStatusCode)[]

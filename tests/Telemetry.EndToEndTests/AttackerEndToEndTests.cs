@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Formatter;
 using Xunit;
@@ -218,6 +219,76 @@ public sealed class AttackerEndToEndTests(AttackerServiceFixture service) : ICla
         Assert.Equal(
             [MqttClientSubscribeResultCode.GrantedQoS1, MqttClientSubscribeResultCode.NotAuthorized, MqttClientSubscribeResultCode.NotAuthorized],
             anonymous.SubscribeResults);
+    }
+
+    [Fact]
+    public void EmbeddedBroker_ListensOnLoopbackOnly()
+    {
+        // Attack (issue 10 review): with the default Broker:BindAddress 127.0.0.1 the broker also listens on [::]
+        // (MQTTnet's default IPv6 endpoint), so `mosquitto_sub -h fd00::2 -p PORT -t 'alerts/#'` from the network
+        // connects, unguarded (the packet-size guard is only put in front when BindAddress is not loopback), and in the
+        // demo reads alerts without credentials.
+        var listeners = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpListeners()
+            .Where(e => e.Port == service.MqttPort).ToList();
+
+        Assert.NotEmpty(listeners);
+        Assert.All(listeners, e => Assert.True(IPAddress.IsLoopback(e.Address), $"the broker listens on {e}"));
+    }
+
+    [Fact]
+    public async Task RetainedBirthOverThePayloadLimit_IsRefusedByTheBroker()
+    {
+        // Attack (issue 10 review): a device publishes a 50 MB retained birth; the broker acknowledges it (PUBACK 0)
+        // and keeps it forever (+147 MB RSS measured), though the service rejects it as payload_too_large. Without
+        // the guard (the default on loopback) one device may retain up to 256 MiB.
+        const string id = "shoe-atk-bigbirth";
+        await using var device = await service.DeviceAsync(id);
+        var payload = new byte[(100 * 1024) + 1];
+        Array.Fill(payload, (byte)' ');
+        "{}"u8.CopyTo(payload);
+
+        var result = await device.PublishAsync($"devices/{id}/birth", payload, retain: true);
+
+        Assert.NotEqual(MqttClientPublishReasonCode.Success, result.ReasonCode);
+    }
+
+    [Fact]
+    public async Task DeviceIdInTheServicesClientIdNamespace_IsRefused_EvenWithAnAssignedClientId()
+    {
+        // Attack (issue 10 review): docs/uplink.md says ids starting with 'telemetry-' are reserved and CredentialsCommand
+        // says the embedded broker refuses such a device; with an empty client id it is admitted (auto.…), and
+        // devices/telemetry-x/telemetry is ingested into a twin named telemetry-x.
+        await using var device = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, MqttProtocolVersion.V500,
+            ("telemetry-x", Ingest.Broker.DeviceCredentials.Token("telemetry-x", ServiceFixture.DeviceSecret)));
+
+        Assert.NotEqual(MqttClientConnectResultCode.Success, device.ConnectResult);
+    }
+
+    [Fact]
+    public async Task RefusedConnections_DoNotLeaveAssignedClientIdsBehind()
+    {
+        // Attack (issue 10 review): an MQTT 3.1.1 CONNECT with an empty client id and a clean session gets an id from
+        // ClientIdAssigningAdapter, remembered until validation takes it; a CONNECT refused for its credentials
+        // returns before TakeAssigned, so each one leaves an entry behind for good: unauthenticated memory growth.
+        var broker = service.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Ingest.Broker.EmbeddedBroker>().Single();
+        var adapter = typeof(Ingest.Broker.EmbeddedBroker).GetField("_adapter", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(broker)!;
+        var assigned = (System.Collections.ICollection)adapter.GetType().GetField("_assigned", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(adapter)!;
+        var before = assigned.Count;
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(IPAddress.Loopback, service.MqttPort);
+            var stream = tcp.GetStream();
+            // CONNECT, MQTT 3.1.1, clean session, username "nobody", password "x", empty client id.
+            byte[] connect = [0x10, 23, 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0xC2, 0, 30, 0, 0, 0, 6, (byte)'n', (byte)'o', (byte)'b', (byte)'o', (byte)'d', (byte)'y', 0, 1, (byte)'x'];
+            await stream.WriteAsync(connect);
+            var connack = new byte[4];
+            await stream.ReadExactlyAsync(connack);
+            Assert.Equal(4, connack[3]); // bad user name or password
+        }
+
+        Assert.Equal(before, assigned.Count);
     }
 
     private async Task AssertServiceTakesTelemetryAsync(string id)

@@ -166,6 +166,34 @@ public sealed class ApiKeyRingTests : IDisposable
     }
 
     [Fact]
+    public async Task KeyFilesDirectoryRemovedAndRecreated_LaterRotationsStillApply()
+    {
+        // Attack (issue 10 review), reproduced on a running service: rm -rf the key file's directory for 30 s,
+        // recreate it with a rotated file. The watcher died with the directory (nothing logged), so the revoked key
+        // kept answering 200 and the new one 401, also after later rotations, until a restart.
+        var mount = Directory.CreateDirectory(Path.Combine(_directory, "keys")).FullName;
+        var file = Path.Combine(mount, "api-keys");
+        await File.WriteAllTextAsync(file, "before-rotation read\n");
+        await using var app = Build("--Api:KeyFile", file);
+        var ring = app.Services.GetRequiredService<ApiKeyRing>();
+
+        Directory.Delete(mount, recursive: true);
+        await Task.Delay(1000);
+        Directory.CreateDirectory(mount);
+        await File.WriteAllTextAsync(file + ".new", "after-rotation read\n");
+        File.Move(file + ".new", file, overwrite: true);
+
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (ring.Find("before-rotation") is not null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.Null(ring.Find("before-rotation"));
+        Assert.NotNull(ring.Find("after-rotation"));
+    }
+
+    [Fact]
     public async Task ConfigurationReload_ReplacesTheKeys()
     {
         var settings = Path.Combine(_directory, "keys.json");

@@ -38,6 +38,23 @@ public sealed class TelemetryDecoderTests
     }
 
     [Fact]
+    public void Decode_MetricTwice_IsInvalidField_EvenAfterTheInternTableIsFull()
+    {
+        // Attack (issue 10 review): one 44 KB message of 128 readings x 32 new names fills the decoder's table of
+        // 4096 interned names (shared by every device of the partition; the readings themselves are rejected later
+        // as too_many_metrics). From then on a name outside the table is a new string each time, the duplicate check
+        // compares references, and {"zz":1,"zz":2} is accepted and stored as zz=1,zz=2.
+        var readings = string.Join(',', Enumerable.Range(0, 128).Select(r =>
+            "{\"ts\":1795428000000,\"m\":{" + string.Join(',', Enumerable.Range(0, 32).Select(k => $"\"x{(r * 32) + k:D4}\":0")) + "}}"));
+        Decode($$"""{"v":1,"boot":"b1","seq":0,"readings":[{{readings}}]}""");
+
+        var reason = Decode("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428000000,"m":{"zz":1,"zz":2}}]}""");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal((RejectReason.InvalidField, 1), (_decoded.Readings[0].Reason, _decoded.RejectedReadings));
+    }
+
+    [Fact]
     public void Decode_UnescapesMetricNames()
     {
         var reason = Decode("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"st\u0065ps":7}}]}""");
