@@ -473,8 +473,8 @@ internal sealed partial class DeviceGrain(
                     .. Interval("remaining_km", estimate.RemainingKmP10, estimate.RemainingKmP90),
                     .. (input.PaceMinPerKm is { } pace ? [EvidenceItem.Of("pace_min_per_km", Math.Round(pace, 2))] : Array.Empty<EvidenceItem>()),
                     EvidenceItem.Of("weekly_km", Math.Round(weeklyKm, 1)),
-                    EvidenceItem.Of("effective_km", Math.Round(estimate.EffectiveKm, 1)),
-                    EvidenceItem.Of("mass_factor", Math.Round(estimate.MassFactor, 3)),
+                    // Not the mass factor or the effective distance: with the distance they give the wearer's
+                    // weight to the kilogram, and alerts reach people and systems without the admin scope.
                     EvidenceItem.Of("impact_factor", Math.Round(estimate.ImpactFactor, 3)),
                     .. Drivers(AlertLadder.Cushioning, CushioningFamily, estimate.CushioningPct, () => (wearModel as IExplainableWearModel)?.ShoeDrivers(input)),
                     EvidenceItem.Of("model_version", version),

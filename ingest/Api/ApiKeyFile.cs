@@ -5,8 +5,9 @@ namespace Telemetry.Ingest.Api;
 
 /// <summary>
 /// The key file format, shared by <c>Api:KeyFile</c> and the generated <c>{data}/api-key</c>: one key per
-/// line, optionally followed by its scopes (<c>KEY read,operate</c>); a key alone has every scope. Blank lines
-/// and lines starting with <c>#</c> are skipped.
+/// line followed by its scopes (<c>KEY read,operate</c>). In <c>Api:KeyFile</c> the scopes are required: a line
+/// cut short by a write, or <c>KEY,read</c> with the wrong separator, must not become an admin key. The generated
+/// demo file holds one key alone, which has every scope. Blank lines and lines starting with <c>#</c> are skipped.
 /// </summary>
 internal static class ApiKeyFile
 {
@@ -15,7 +16,7 @@ internal static class ApiKeyFile
 
     /// <summary>The keys in <paramref name="text"/>, labelled <c>{source} line N</c>; every malformed line adds
     /// an error naming its line, and is left out.</summary>
-    public static List<ApiKey> Parse(string text, string source, List<string> errors)
+    public static List<ApiKey> Parse(string text, string source, List<string> errors, bool keyAloneHasEveryScope = false)
     {
         var keys = new List<ApiKey>();
         var lines = text.Split('\n');
@@ -31,9 +32,13 @@ internal static class ApiKeyFile
             var split = line.IndexOfAny([' ', '\t']);
             var key = split < 0 ? line : line[..split];
             var scopeText = split < 0 ? null : line[(split + 1)..];
-            if (scopeText is null)
+            if (scopeText is null && keyAloneHasEveryScope)
             {
                 keys.Add(ApiKey.Create(label, key, ApiScope.All));
+            }
+            else if (scopeText is null)
+            {
+                errors.Add($"{label}: name the key's scopes after it, e.g. 'KEY read,operate' ({string.Join(", ", ApiScope.All)}).");
             }
             else if (ApiScope.Parse(scopeText, out var unknown) is { } scopes)
             {
@@ -52,16 +57,29 @@ internal static class ApiKeyFile
 
     /// <summary>The keys in <paramref name="path"/>; an unreadable file is an error, not an empty key set, so
     /// a file caught mid-replacement does not lock everyone out.</summary>
-    public static List<ApiKey> Read(string path, string source, List<string> errors)
+    public static List<ApiKey> Read(string path, string source, List<string> errors, bool keyAloneHasEveryScope = false)
     {
         try
         {
-            return Parse(File.ReadAllText(path), source, errors);
+            return Parse(File.ReadAllText(path), source, errors, keyAloneHasEveryScope);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             errors.Add($"{source} could not be read: {e.Message}");
             return [];
+        }
+    }
+
+    /// <summary>A digest of the file's bytes, or null when it cannot be read: how a poll sees that it changed.</summary>
+    public static byte[]? Digest(string path)
+    {
+        try
+        {
+            return SHA256.HashData(File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

@@ -24,8 +24,18 @@ internal sealed partial class ApiKeyRing : IDisposable
     private FileSystemWatcher? _watcher;
     private string? _watchedFile;
     private bool _disposed;
+    private readonly ITimer _poll;
+    private byte[]? _polledDigest;
 
-    public ApiKeyRing(IOptionsFactory<ApiOptions> options, IOptions<StorageOptions> storage, IConfiguration configuration, ILogger<ApiKeyRing> logger)
+    /// <summary>
+    /// How often the key file is read to compare it with what was loaded. Change events are the fast path, but a
+    /// watcher dies with its directory (a secret mount removed and mounted again) and events can be lost; the
+    /// poll catches both and watches the file again, so a revoked key never outlives its file by more than this.
+    /// </summary>
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
+
+    public ApiKeyRing(
+        IOptionsFactory<ApiOptions> options, IOptions<StorageOptions> storage, IConfiguration configuration, TimeProvider time, ILogger<ApiKeyRing> logger)
     {
         _options = options;
         _logger = logger;
@@ -41,8 +51,40 @@ internal sealed partial class ApiKeyRing : IDisposable
 
         _keys = keys;
         Watch(file)?.Dispose();
+        _polledDigest = file is null ? null : ApiKeyFile.Digest(file);
         LogInForce(_logger, keys.Count, new Sources(keys));
         _configurationChanges = ChangeToken.OnChange(configuration.GetReloadToken, Reload);
+        _poll = time.CreateTimer(_ => Poll(), null, PollInterval, PollInterval);
+    }
+
+    /// <summary>Reloads when the key file's bytes differ from what the last poll saw, watching it afresh.</summary>
+    private void Poll()
+    {
+        string? path;
+        lock (_gate)
+        {
+            path = _watchedFile ?? _lastFile;
+        }
+
+        if (path is null)
+        {
+            return;
+        }
+
+        var digest = ApiKeyFile.Digest(path);
+        if (digest is null ? _polledDigest is null : _polledDigest is not null && digest.AsSpan().SequenceEqual(_polledDigest))
+        {
+            return;
+        }
+
+        _polledDigest = digest;
+        lock (_gate)
+        {
+            // The watcher may have died with the file's directory: make Reload create a new one.
+            _watchedFile = null;
+        }
+
+        Reload();
     }
 
     /// <summary>Completes after the next reload, applied or refused: open streams recheck their key then.</summary>
@@ -85,6 +127,7 @@ internal sealed partial class ApiKeyRing : IDisposable
         }
 
         _configurationChanges.Dispose();
+        _poll.Dispose();
         watcher?.Dispose();
     }
 
@@ -132,6 +175,9 @@ internal sealed partial class ApiKeyRing : IDisposable
         reloaded.TrySetResult();
     }
 
+    /// <summary>The key file the configuration names (or the demo file), for the poll; kept when a load fails.</summary>
+    private string? _lastFile;
+
     /// <summary>The keys <paramref name="options"/> put in force, and the file to watch for changes.</summary>
     private (List<ApiKey> Keys, string? File) Load(ApiOptions options, List<string> errors)
     {
@@ -142,6 +188,7 @@ internal sealed partial class ApiKeyRing : IDisposable
         if (options.KeyFile.Length > 0)
         {
             var path = Path.GetFullPath(options.KeyFile);
+            _lastFile = path;
             keys.AddRange(ApiKeyFile.Read(path, $"Api:KeyFile '{path}'", errors));
             if (errors.Count == 0 && keys.Count == 0)
             {
@@ -153,11 +200,13 @@ internal sealed partial class ApiKeyRing : IDisposable
 
         if (keys.Count > 0)
         {
+            _lastFile = null;
             return (keys, null);
         }
 
+        _lastFile = _demoPath;
         ApiKeyFile.EnsureDemoKey(_demoPath);
-        keys.AddRange(ApiKeyFile.Read(_demoPath, _demoPath, errors));
+        keys.AddRange(ApiKeyFile.Read(_demoPath, _demoPath, errors, keyAloneHasEveryScope: true));
         if (errors.Count == 0 && keys.Count == 0)
         {
             LogNoKeys(_logger, _demoPath);
@@ -188,11 +237,22 @@ internal sealed partial class ApiKeyRing : IDisposable
         // mount by swapping its "..data" link, which never names the file, so those events count too.
         var name = Path.GetFileName(path);
         bool Concerns(string? changed) => changed is not null && (changed == name || changed.StartsWith("..", StringComparison.Ordinal));
-        var watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!)
+        FileSystemWatcher watcher;
+        try
         {
-            IncludeSubdirectories = false,
-            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
-        };
+            watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!)
+            {
+                IncludeSubdirectories = false,
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+            };
+        }
+        catch (ArgumentException e)
+        {
+            // The directory went away between reading the file and watching it: the poll takes over.
+            LogWatchFailed(_logger, path, e.Message);
+            _watchedFile = null;
+            return retired;
+        }
         watcher.Changed += (_, e) => ReloadIf(Concerns(e.Name));
         watcher.Created += (_, e) => ReloadIf(Concerns(e.Name));
         watcher.Deleted += (_, e) => ReloadIf(Concerns(e.Name));

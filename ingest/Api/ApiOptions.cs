@@ -15,8 +15,8 @@ public sealed class ApiOptions
     public List<ApiKeyOptions> Keys { get; } = [];
 
     /// <summary>
-    /// A file of <c>KEY [scope,scope]</c> lines (a key without scopes has every scope; <c>#</c> starts a
-    /// comment), for secret mounts; reread when it changes. Default: empty. With neither this nor
+    /// A file of <c>KEY scope,scope</c> lines (scopes required; <c>#</c> starts a comment), for secret mounts;
+    /// reread when it changes. Default: empty. With neither this nor
     /// <see cref="Keys"/>, the service makes one admin key on first start and keeps it in
     /// <c>{Storage:DataDirectory}/api-key</c>.
     /// </summary>

@@ -39,7 +39,7 @@ internal sealed record BrokerStats
     /// <summary>CONNECTs refused: bad_credentials, no_credentials, client_id_not_owned.</summary>
     public required IReadOnlyDictionary<string, long> ConnectionsRefused { get; init; }
 
-    /// <summary>PUBLISHes refused: outside_own_topics, retained_outside_birth, wildcard_in_topic.</summary>
+    /// <summary>PUBLISHes refused: outside_own_topics, retained_outside_birth, retained_too_large, wildcard_in_topic.</summary>
     public required IReadOnlyDictionary<string, long> PublishesRefused { get; init; }
 
     public required long SubscriptionsRefused { get; init; }

@@ -28,6 +28,9 @@ internal enum PublishDecision
     /// <summary>A retained message anywhere but a device's birth: the broker would keep it forever.</summary>
     RetainedOutsideBirth,
 
+    /// <summary>A retained birth over the uplink's 64 KiB limit: the broker would keep it for good.</summary>
+    RetainedTooLarge,
+
     /// <summary>A topic name with a wildcard, which MQTT forbids in PUBLISH (MQTT 5 §3.3.2.1): a protocol error.</summary>
     WildcardInTopic,
 }

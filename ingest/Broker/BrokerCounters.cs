@@ -18,6 +18,7 @@ internal sealed class BrokerCounters
     public const string OutsideOwnTopics = "outside_own_topics";
     public const string RetainedOutsideBirth = "retained_outside_birth";
     public const string WildcardInTopic = "wildcard_in_topic";
+    public const string RetainedTooLarge = "retained_too_large";
 
     private readonly ConcurrentDictionary<string, long> _connections = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _publishes = new(StringComparer.Ordinal);

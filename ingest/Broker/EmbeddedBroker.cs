@@ -23,6 +23,10 @@ internal sealed partial class EmbeddedBroker(
 
     private const string IdentityKey = "telemetry.identity";
 
+    /// <summary>How long a client may take to send its CONNECT (and the broker to send a packet). MQTTnet's
+    /// default of 100 s lets idle sockets pile up before anyone has authenticated.</summary>
+    private static readonly TimeSpan CommunicationTimeout = TimeSpan.FromSeconds(10);
+
     private MqttServer? _server;
     private ClientIdAssigningAdapter? _adapter;
     private PacketSizeGuard? _guard;
@@ -38,10 +42,15 @@ internal sealed partial class EmbeddedBroker(
         var bind = IPAddress.Parse(settings.BindAddress);
         var guarded = settings.Guard ?? !IPAddress.IsLoopback(bind);
         var brokerPort = guarded ? FreeLoopbackPort() : settings.Port;
+        var listen = guarded ? IPAddress.Loopback : bind;
+        // MQTTnet opens an IPv4 and an IPv6 listener; the one of the other family would listen on every
+        // interface (IPv6Any by default), off loopback and around the guard. IPAddress.None turns it off.
         var serverOptions = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(guarded ? IPAddress.Loopback : bind)
+            .WithDefaultEndpointBoundIPAddress(listen.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? listen : IPAddress.None)
+            .WithDefaultEndpointBoundIPV6Address(listen.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? listen : IPAddress.None)
             .WithDefaultEndpointPort(brokerPort)
+            .WithDefaultCommunicationTimeout(CommunicationTimeout)
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(MaxPendingPerClient)
             .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropNewMessage)
@@ -64,16 +73,31 @@ internal sealed partial class EmbeddedBroker(
         };
         _server.InterceptingPublishAsync += e =>
         {
-            var decision = BrokerAccess.CanPublish(Identity(e.SessionItems), e.ApplicationMessage.Topic, e.ApplicationMessage.Retain);
+            var who = Identity(e.SessionItems);
+            var decision = BrokerAccess.CanPublish(who, e.ApplicationMessage.Topic, e.ApplicationMessage.Retain);
+            if (decision == PublishDecision.Allowed && e.ApplicationMessage.Retain && who.Role == ClientRole.Device
+                && e.ApplicationMessage.Payload.Length > Uplink.TelemetryDecoder.MaxPayloadBytes)
+            {
+                // The broker would keep it for good, though the service can never take it; unretained, an
+                // oversized payload still reaches the service, which answers payload_too_large.
+                decision = PublishDecision.RetainedTooLarge;
+            }
+
             if (decision != PublishDecision.Allowed)
             {
                 // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber, no retained store
                 // and no pipeline.
                 e.ProcessPublish = false;
-                e.Response.ReasonCode = decision == PublishDecision.WildcardInTopic ? MqttPubAckReasonCode.TopicNameInvalid : MqttPubAckReasonCode.NotAuthorized;
+                e.Response.ReasonCode = decision switch
+                {
+                    PublishDecision.WildcardInTopic => MqttPubAckReasonCode.TopicNameInvalid,
+                    PublishDecision.RetainedTooLarge => MqttPubAckReasonCode.QuotaExceeded,
+                    _ => MqttPubAckReasonCode.NotAuthorized,
+                };
                 e.Response.ReasonString = decision switch
                 {
                     PublishDecision.RetainedOutsideBirth => "only a birth may be retained",
+                    PublishDecision.RetainedTooLarge => "a retained birth may be at most 64 KiB",
                     PublishDecision.WildcardInTopic => "a topic name must not contain + or #",
                     _ => "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry",
                 };
@@ -82,6 +106,7 @@ internal sealed partial class EmbeddedBroker(
                 counters.PublishRefused(decision switch
                 {
                     PublishDecision.RetainedOutsideBirth => BrokerCounters.RetainedOutsideBirth,
+                    PublishDecision.RetainedTooLarge => BrokerCounters.RetainedTooLarge,
                     PublishDecision.WildcardInTopic => BrokerCounters.WildcardInTopic,
                     _ => BrokerCounters.OutsideOwnTopics,
                 });
@@ -121,6 +146,8 @@ internal sealed partial class EmbeddedBroker(
     private void Validate(ValidatingConnectionEventArgs e, BrokerOptions settings)
     {
         var user = e.UserName;
+        // Taken first, refused or not: an id the adapter assigned is remembered only until its CONNECT is judged.
+        var assigned = string.IsNullOrEmpty(e.ClientId) || _adapter!.TakeAssigned(e.ClientId);
         if (Authenticate(user, e.Password, settings) is not { } identity)
         {
             var anonymous = string.IsNullOrEmpty(user);
@@ -130,7 +157,6 @@ internal sealed partial class EmbeddedBroker(
             return;
         }
 
-        var assigned = string.IsNullOrEmpty(e.ClientId) || _adapter!.TakeAssigned(e.ClientId);
         if (!assigned && !BrokerAccess.MayUseClientId(identity, e.ClientId, settings.ClientIdPrefix))
         {
             // Another identity's client id would resume that identity's session: its subscriptions and queue.
@@ -178,7 +204,10 @@ internal sealed partial class EmbeddedBroker(
             return Same(password, account.Password) ? ClientIdentity.Consumer(user) : null;
         }
 
-        return Uplink.UplinkIds.IsDeviceId(user) && DeviceCredentials.Verify(user, password, secrets.DeviceSecret)
+        // A device id in the service's client-id namespace gets no credentials (see CredentialsCommand): on
+        // Mosquitto its username would become one of the service's client ids.
+        return Uplink.UplinkIds.IsDeviceId(user) && !BrokerAccess.IsServiceClientId(user, settings.ClientIdPrefix)
+            && DeviceCredentials.Verify(user, password, secrets.DeviceSecret)
             ? ClientIdentity.Device(user)
             : null;
     }

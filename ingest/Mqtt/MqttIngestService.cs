@@ -21,8 +21,10 @@ internal sealed partial class MqttIngestService(
     ILogger<MqttIngestService> logger) : BackgroundService
 {
     private IMqttClient? _client;
+    private volatile bool _subscribed;
 
-    public bool IsConnected => _client?.IsConnected ?? false;
+    /// <summary>Connected and subscribed: only then do device messages reach the pipeline.</summary>
+    public bool IsConnected => _subscribed && (_client?.IsConnected ?? false);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,8 +47,10 @@ internal sealed partial class MqttIngestService(
             {
                 if (!await client.TryPingAsync(stoppingToken))
                 {
+                    _subscribed = false;
                     var result = await client.ConnectAsync(options, stoppingToken);
                     await client.SubscribeAsync(subscription, stoppingToken);
+                    _subscribed = true;
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);
                 }
             }

@@ -129,6 +129,17 @@ internal sealed partial class PartitionWorker
             _decoded.Detail = $"{message.Length} bytes, limit {TelemetryDecoder.MaxPayloadBytes}";
         }
 
+        // Every message spends a token, whatever it holds: a flood of broken messages costs the service an error
+        // report each (and a twin write for those with a key), so it is limited like a flood of good ones.
+        var device = CacheFor(message.DeviceId);
+        if (!device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
+        {
+            // Not handled and not acked: the device keeps the message and resends it after its timeout.
+            Report(new ErrorReport(message.DeviceId, _decoded.Boot, _decoded.Seq, null, RejectReason.RateLimited,
+                FormattableString.Invariant($"more than {_uplink.RateLimitPerSecond} messages/s (burst {_uplink.RateLimitBurst}); resend later")), "message");
+            return;
+        }
+
         if (reason != RejectReason.None)
         {
             Report(new ErrorReport(message.DeviceId, _decoded.Boot, _decoded.Seq, null, reason, _decoded.Detail ?? reason.WireName()), "message");
@@ -143,14 +154,6 @@ internal sealed partial class PartitionWorker
         }
 
         var key = new MessageKey(_decoded.Boot!, _decoded.Seq!.Value);
-        var device = CacheFor(message.DeviceId);
-        if (!device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
-        {
-            // Not handled and not acked: the device keeps the message and resends it after its timeout.
-            Report(new ErrorReport(message.DeviceId, key.Boot, key.Seq, null, RejectReason.RateLimited,
-                FormattableString.Invariant($"more than {_uplink.RateLimitPerSecond} messages/s (burst {_uplink.RateLimitBurst}); resend later")), "message");
-            return;
-        }
 
         var builder = BuilderFor(message.DeviceId);
         _counters.MessageHandled();

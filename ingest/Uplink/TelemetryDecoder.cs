@@ -389,7 +389,9 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
             var metrics = into.Metrics.AsSpan(reading.MetricStart, reading.MetricCount);
             foreach (var existing in metrics)
             {
-                if (ReferenceEquals(existing.Name, metricName))
+                // Interned names compare by reference at once; a name the full intern table could not keep is
+                // a fresh string each time and must compare by value.
+                if (string.Equals(existing.Name, metricName, StringComparison.Ordinal))
                 {
                     RejectReading(ref reading, into, RejectReason.InvalidField, $"{metricName} appears twice");
                     break;

@@ -127,6 +127,23 @@ public class ServiceFixture : IAsyncLifetime
             .. _extraArgs,
         ], services => services.AddKeyedSingleton<TimeProvider>(Orleans.Runtime.TimeProviderNames.Grains, SlaClock));
         await _app.StartAsync();
+
+        // Ready once the subscriber is subscribed (/health): a device message published before that would reach
+        // no subscriber, and a test sending one would wait for an answer that never comes.
+        using var health = new HttpClient { BaseAddress = BaseAddress };
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(30); ; await Task.Delay(50))
+        {
+            using var response = await health.GetAsync(new Uri("/health", UriKind.Relative));
+            if (response.IsSuccessStatusCode)
+            {
+                break;
+            }
+
+            if (DateTimeOffset.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The service was not healthy 30 s after start: {await response.Content.ReadAsStringAsync()}");
+            }
+        }
     }
 
     public virtual async Task DisposeAsync()
@@ -166,10 +183,29 @@ public class ServiceFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Next port to try; shared by every fixture of the run so no two are handed the same one.</summary>
+    private static int _nextPort = 20_000 + (Environment.ProcessId % 500 * 20);
+
+    /// <summary>
+    /// A port that is free now, below Linux's ephemeral range (32768-60999): a port the kernel picks for bind(0)
+    /// is also one it may give any outgoing connection as its source port before the fixture binds it, which made
+    /// fixtures fail with "address already in use" now and then.
+    /// </summary>
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = Interlocked.Increment(ref _nextPort);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: try the next one.
+            }
+        }
     }
 }

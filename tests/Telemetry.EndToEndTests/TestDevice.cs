@@ -64,9 +64,20 @@ public sealed partial class TestDevice : IAsyncDisposable
             .WithRetainFlag(retain)
             .Build());
 
+    /// <summary>Messages a <see cref="ReceiveAsync(string, Func{JsonElement, bool}, string)"/> passed over, oldest
+    /// first: an ack that arrives before the error a test waits for is still there when it waits for the ack.</summary>
+    private readonly List<(string Topic, JsonElement Payload)> _passedOver = [];
+
     /// <summary>Waits for the next message on any topic.</summary>
     public async Task<(string Topic, JsonElement Payload)> ReceiveAsync(string what)
     {
+        if (_passedOver.Count > 0)
+        {
+            var first = _passedOver[0];
+            _passedOver.RemoveAt(0);
+            return first;
+        }
+
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
         {
@@ -78,9 +89,18 @@ public sealed partial class TestDevice : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for a message matching <paramref name="match"/>; fails the test with a message on timeout.</summary>
+    /// <summary>Waits for a message matching <paramref name="match"/>; fails the test with a message on timeout.
+    /// Messages that do not match are kept for later calls, in order.</summary>
     public async Task<JsonElement> ReceiveAsync(string topic, Func<JsonElement, bool> match, string what)
     {
+        var kept = _passedOver.FindIndex(m => m.Topic == topic && match(m.Payload));
+        if (kept >= 0)
+        {
+            var found = _passedOver[kept].Payload;
+            _passedOver.RemoveAt(kept);
+            return found;
+        }
+
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
         {
@@ -91,6 +111,8 @@ public sealed partial class TestDevice : IAsyncDisposable
                 {
                     return payload;
                 }
+
+                _passedOver.Add((received, payload));
             }
         }
         catch (OperationCanceledException)

@@ -76,17 +76,41 @@ public sealed class ApiOptionsTests
     }
 
     [Fact]
-    public void KeyFile_HasKeysWithTheirScopes_AKeyAloneHasEveryScope_AndCommentsAreSkipped()
+    public void KeyFile_HasKeysWithTheirScopes_AndCommentsAreSkipped()
     {
         var errors = new List<string>();
 
-        var keys = ApiKeyFile.Parse("# rotated 2026-01-05\n\nkey-one read\nkey-two\tread, operate\r\nkey-three\n", "keys", errors);
+        var keys = ApiKeyFile.Parse("# rotated 2026-01-05\n\nkey-one read\nkey-two\tread, operate\r\nkey-three admin\n", "keys", errors);
 
         Assert.Empty(errors);
         Assert.Equal(
             [("keys line 3", new[] { "read" }), ("keys line 4", ["read", "operate"]), ("keys line 5", ["read", "operate", "admin"])],
             keys.Select(k => (k.Label, k.Scopes)));
         Assert.Equal(ApiKey.Hash("key-two"), keys[1].Digest);
+    }
+
+    [Theory]
+    [InlineData("key-alone")] // a line cut short by a write that was not atomic
+    [InlineData("key,read")] // the wrong separator
+    public void KeyFileLineWithoutScopes_IsAnError_NotAnAdminKey(string line)
+    {
+        var errors = new List<string>();
+
+        var keys = ApiKeyFile.Parse($"good read\n{line}\n", "keys", errors);
+
+        Assert.Equal(["keys line 1"], keys.Select(k => k.Label));
+        Assert.Contains("keys line 2: name the key's scopes", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GeneratedDemoKeyFile_HoldsOneKeyWithEveryScope()
+    {
+        var errors = new List<string>();
+
+        var keys = ApiKeyFile.Parse("0123abcd\n", "demo", errors, keyAloneHasEveryScope: true);
+
+        Assert.Empty(errors);
+        Assert.Equal(["read", "operate", "admin"], Assert.Single(keys).Scopes);
     }
 
     [Fact]
