@@ -211,6 +211,20 @@ public sealed class AttackerEndToEndTests(AttackerServiceFixture service) : ICla
     }
 
     [Fact]
+    public async Task ConnectionThatNeverSendsConnect_IsClosedByTheBroker()
+    {
+        // Attack (issue 10 review): sockets that never authenticate used to be held for MQTTnet's default 100 s.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, service.MqttPort);
+        // The broker closes it after 10 s; 30 s (not 100) is when this read gives up and fails the test.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var read = await tcp.GetStream().ReadAsync(new byte[1], timeout.Token);
+
+        Assert.Equal(0, read);
+    }
+
+    [Fact]
     public async Task ClientWithoutCredentials_ReadsAlerts_ButNoDeviceTopic()
     {
         await using var anonymous = await TestDevice.ConnectAsync(service.MqttPort, string.Empty, MqttProtocolVersion.V500, null,
