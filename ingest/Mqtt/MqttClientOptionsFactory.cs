@@ -66,7 +66,8 @@ internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options, 
         return tls.Build();
     }
 
-    private static bool IsTrusted(MqttClientCertificateValidationEventArgs e, X509Certificate2Collection roots)
+    /// <summary>The broker's certificate names it and chains to one of <paramref name="roots"/> (and only those).</summary>
+    internal static bool IsTrusted(MqttClientCertificateValidationEventArgs e, X509Certificate2Collection roots)
     {
         if ((e.SslPolicyErrors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0 || e.Certificate is null)
         {

@@ -181,19 +181,8 @@ public sealed class Firmware : IAsyncDisposable
         return new MqttClientTlsOptionsBuilder()
             .UseTls()
             .WithTargetHost("127.0.0.1")
-            .WithCertificateValidationHandler(e =>
-            {
-                if (e.SslPolicyErrors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || e.Certificate is null)
-                {
-                    return false;
-                }
-
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(new X509Certificate2(e.Certificate));
-            })
+            // The same check the service makes of its broker.
+            .WithCertificateValidationHandler(e => Ingest.Mqtt.MqttClientOptionsFactory.IsTrusted(e, roots))
             .Build();
     }
 
