@@ -14,12 +14,26 @@ namespace Telemetry.Ingest.Api;
 internal static class ApiEndpoints
 {
     private const int DefaultAlertLimit = 100;
+
+    private static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        var reasons = report.Entries.Values
+            .Where(e => e.Status != Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy)
+            .Select(e => e.Description ?? e.Exception?.Message ?? e.Status.ToString());
+        var text = report.Status == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy
+            ? "Healthy"
+            : $"{report.Status}: {string.Join("; ", reasons)}";
+        return context.Response.WriteAsync(text, context.RequestAborted);
+    }
     private const int MaxAlertLimit = 1000;
 
     /// <summary>Maps every endpoint with the scope it needs (<see cref="ApiScope"/>); the README's table lists them.</summary>
     public static WebApplication MapTelemetryApi(this WebApplication app)
     {
-        app.MapHealthChecks("/health").AllowAnonymous();
+        // "Healthy" alone when all is well; otherwise the state followed by every failing check's reason.
+        app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { ResponseWriter = WriteHealthAsync })
+            .AllowAnonymous();
 
         var api = app.MapGroup("/api");
         api.MapGet("/devices/{id}", GetDeviceAsync).RequireAuthorization(ApiScope.Read);

@@ -140,7 +140,8 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
         builder.Services.AddSingleton<Telemetry.Grains.Alerts.AlertMetrics>();
         builder.Services.AddHostedService<Alerts.SlaMonitor>();
-        builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt");
+        builder.Services.AddSingleton<ComponentHealth>();
+        builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt").AddCheck<ComponentHealthCheck>("components");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         return builder;
     }
