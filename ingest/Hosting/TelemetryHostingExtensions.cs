@@ -89,6 +89,11 @@ internal static partial class TelemetryHostingExtensions
                 case TwinStore.Redis:
                     orleans.Services.AddRedisGrainStorage(DeviceGrain.StorageName, options =>
                         options.ConfigurationOptions = RedisTwinMonitor.ConnectionOptions(twins));
+                    // Orleans' own binary format, as the SQLite store uses: the default JSON serializer skips private
+                    // fields, so a twin read back from Redis lost its message progress (dedupe and the acks devices wait
+                    // for) whenever its grain was reactivated, after a restart or a failed write.
+                    orleans.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(DeviceGrain.StorageName)
+                        .Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
                     builder.Services.AddHostedService<RedisTwinMonitor>();
                     break;
                 default:
