@@ -19,6 +19,10 @@ internal readonly record struct InboundMessage(
     /// <summary>The subscriber connection (<see cref="SubscriberConnection.Current"/>) that received it.</summary>
     public int Connection { get; init; }
 
+    /// <summary>Staged in an earlier round that then failed: its rate-limit token is spent, its device told of
+    /// its rejected readings and it is counted, so a retry does none of that again.</summary>
+    public bool Staged { get; init; }
+
     public ReadOnlySpan<byte> Payload => Buffer is null ? default : Buffer.AsSpan(0, Length);
 
     public bool IsTooLarge => Buffer is null && Length > TelemetryDecoder.MaxPayloadBytes;

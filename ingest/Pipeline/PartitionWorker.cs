@@ -164,8 +164,12 @@ internal sealed partial class PartitionWorker
                     continue;
                 }
 
-                _restaging = i < retried;
-                if (!StageGuarded(message, nowMs))
+                _restaging = message.Staged;
+                if (StageGuarded(message, nowMs))
+                {
+                    _deliveries[i] = message with { Staged = true };
+                }
+                else
                 {
                     _failures[message.DeviceId] = HoldCause.Clock;
                 }

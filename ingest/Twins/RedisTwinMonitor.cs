@@ -34,6 +34,9 @@ internal sealed partial class RedisTwinMonitor(
         configuration.ConnectTimeout = timeout;
         configuration.SyncTimeout = timeout;
         configuration.AsyncTimeout = timeout;
+        // While disconnected, fail a command at once instead of queueing it until the timeout: the grain call fails
+        // fast, and the pipeline holds its messages and retries with backoff (the retry is the queue).
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         return configuration;
     }
 
