@@ -165,6 +165,39 @@ public sealed class DeliveryRetryTests
     }
 
     [Fact]
+    public async Task HandlerWaitingForAFullPartition_IsDegradedThenUnhealthy_AndClearsWhenItMoves()
+    {
+        var options = new PipelineOptions { Partitions = 1, ChannelCapacity = 1, FullPartitionWarning = TimeSpan.FromSeconds(5), UnhealthyAfter = TimeSpan.FromSeconds(60) };
+        // Not started: nothing reads the partition, as when its worker is stuck.
+        var pipeline = new IngestPipeline(_twins, _replies, _store, _counters, Options.Create(new UplinkOptions()), Options.Create(options),
+            _time, NullLoggerFactory.Instance, QualityRegistry.Open, _health, new SubscriberConnection());
+        await pipeline.WriteAsync(Telemetry("shoe-1", 0), CancellationToken.None);
+        using var cancel = new CancellationTokenSource();
+        var waiting = pipeline.WriteAsync(Telemetry("shoe-1", 1), cancel.Token).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        _time.Advance(TimeSpan.FromSeconds(4));
+        pipeline.CheckFullPartitions();
+        Assert.Empty(_health.Failing());
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        pipeline.CheckFullPartitions();
+        var state = _health.Failing()[IngestPipeline.Component];
+        Assert.Equal(HealthStatus.Degraded, state.Status);
+        Assert.StartsWith("partition 0 full for 6 s", state.Reason, StringComparison.Ordinal);
+
+        _time.Advance(TimeSpan.FromSeconds(60));
+        pipeline.CheckFullPartitions();
+        Assert.Equal(HealthStatus.Unhealthy, _health.Failing()[IngestPipeline.Component].Status);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        pipeline.CheckFullPartitions();
+        Assert.Empty(_health.Failing());
+        pipeline.Dispose();
+    }
+
+    [Fact]
     public async Task ReadingsAheadFromSeveralDevices_AreHeldNotRejected_UntilTheClockIsRight()
     {
         using var stop = new CancellationTokenSource();
