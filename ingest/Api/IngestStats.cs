@@ -24,7 +24,8 @@ internal sealed record IngestStats
     /// <summary>Deliveries held for a retry now.</summary>
     public required int Held { get; init; }
 
-    /// <summary>Messages held because their readings were ahead of a service clock suspected to be slow.</summary>
+    /// <summary>Holds of messages whose readings were ahead of a service clock suspected to be slow (each retry that
+    /// holds again counts).</summary>
     public required long ClockHolds { get; init; }
 
     public required int Queued { get; init; }

@@ -57,7 +57,8 @@ internal sealed class IngestCounters
     /// <summary>Deliveries held unacknowledged for a retry (store or grain failed, twin unreadable, clock suspect).</summary>
     public long DeliveriesHeld => Volatile.Read(ref _deliveriesHeld);
 
-    /// <summary>Messages held because their readings were ahead of a service clock suspected to be slow.</summary>
+    /// <summary>Holds of messages whose readings were ahead of a service clock suspected to be slow (each retry that
+    /// holds again counts).</summary>
     public long ClockHolds => Volatile.Read(ref _clockHolds);
 
     public long Rejections(RejectReason reason) => Volatile.Read(ref _rejections[(int)reason]);
