@@ -54,6 +54,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
 
     // Why the store is unhealthy, by cause; each is cleared by the next success of its kind.
     private string? _diskFault;
+    private string? _deadLetterFault;
     private string? _refusal;
     private string? _loopFault;
 
@@ -161,8 +162,11 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                     _counters.Failed();
                     _loopFault = $"the InfluxDB writer failed ({e.GetType().Name}: {e.Message}); retrying";
                     ReportHealth();
-                    Complete(false);
+
+                    // Queue first: a caller that sees its write fail may write again at once, and that
+                    // write should wait for the loop, not fail with this one.
                     FailQueued();
+                    Complete(false);
                     await Task.Delay(_options.MaxRetryDelay, _time, stoppingToken);
                 }
             }
@@ -251,7 +255,9 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         while (offset < body.Length)
         {
             var (length, lines) = Chunk(body.Span[offset..], _options.MaxBatchLines);
+            var deadLetteredBefore = _counters.DeadLettered;
             var handled = await SendAsync(body.Slice(offset, length), lines, _options.Attempts, cancellationToken);
+            _counters.AddWritten(CountLines(body.Span.Slice(offset, handled)) - (_counters.DeadLettered - deadLetteredBefore));
             if (handled < length)
             {
                 // The database is unavailable: what is not yet stored goes to the spill file, with the rest of
@@ -271,7 +277,6 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                 break;
             }
 
-            _counters.AddWritten(lines);
             offset += length;
         }
 
@@ -337,10 +342,13 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
             return;
         }
 
+        var deadLetteredBefore = _counters.DeadLettered;
         var handled = await SendAsync(_replayBuffer.AsMemory(0, bytes), lines, attempts: 1, cancellationToken);
         if (handled > 0)
         {
-            AdvanceSpill(handled, CountLines(_replayBuffer.AsSpan(0, handled)));
+            // Replayed counts what reached InfluxDB; dead letters are counted on their own, so that
+            // spilled = replayed + dead-lettered from the spill once it is empty.
+            AdvanceSpill(handled, CountLines(_replayBuffer.AsSpan(0, handled)) - (_counters.DeadLettered - deadLetteredBefore));
         }
 
         if (handled == bytes)
@@ -369,10 +377,11 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
 
         _counters.AddDeadLettered(1);
         LogDeadLettered(_logger, problem);
+        _deadLetterFault = null;
         AdvanceSpill(length, 0);
     }
 
-    private void AdvanceSpill(long bytes, int lines)
+    private void AdvanceSpill(long bytes, long lines)
     {
         // Count first: whoever sees the spill file empty must also see the lines counted as replayed.
         _counters.AddReplayed(lines);
@@ -432,6 +441,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
 
                     _counters.AddDeadLettered(1);
                     LogDeadLettered(_logger, response.Message);
+                    _deadLetterFault = null;
                     return lines.Length;
 
                 case WriteOutcome.BadRequest or WriteOutcome.TooLarge:
@@ -539,7 +549,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     {
         LogDeadLetterFailed(_logger, e, _deadLetters.Directory);
         _counters.Failed();
-        _diskFault = $"cannot write dead letters under {_deadLetters.Directory}: {e.Message}";
+        _deadLetterFault = $"cannot write dead letters under {_deadLetters.Directory}: {e.Message}";
         ReportHealth();
     }
 
@@ -557,7 +567,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     /// else Degraded while spilling, else nothing.</summary>
     private void ReportHealth()
     {
-        string[] faults = [.. new[] { _loopFault, _diskFault, _refusal }.OfType<string>()];
+        string[] faults = [.. new[] { _loopFault, _diskFault, _deadLetterFault, _refusal }.OfType<string>()];
         if (faults.Length > 0)
         {
             _health.Report(HealthComponent, HealthStatus.Unhealthy, string.Join("; ", faults));

@@ -31,8 +31,8 @@ internal sealed class SpillFile : IDisposable
     {
     }
 
-    /// <summary>For tests: <paramref name="openAppend"/> opens the stream appends go through (positioned at
-    /// the end of the file), so that a failing disk can be simulated.</summary>
+    /// <summary>For tests: <paramref name="openAppend"/> opens the stream appends go through, so that a
+    /// failing disk can be simulated.</summary>
     internal SpillFile(string directory, Func<string, Stream> openAppend)
     {
         Directory.CreateDirectory(directory);
@@ -63,12 +63,16 @@ internal sealed class SpillFile : IDisposable
     {
         try
         {
-            _append ??= _openAppend(_path);
-            if (_append.Length != _length)
+            if (_append is null)
             {
-                // Whatever lies beyond the known length was never reported stored: a failed append whose
-                // cut did not succeed, or files that could not be deleted after the last replay.
-                _append.SetLength(_length);
+                _append = _openAppend(_path);
+                if (_append.Length != _length)
+                {
+                    // Whatever lies beyond the known length was never reported stored: a failed append whose
+                    // cut did not succeed, or a spill file that could not be deleted after its replay.
+                    _append.SetLength(_length);
+                }
+
                 _append.Position = _length;
             }
 
@@ -213,9 +217,7 @@ internal sealed class SpillFile : IDisposable
     {
         // Unbuffered: a FileStream's own buffer would be written again when it is disposed after a failure,
         // putting bytes on disk that were never reported stored. Every append is one whole batch anyway.
-        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
-        stream.Position = stream.Length;
-        return stream;
+        return new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
     }
 
     /// <summary>Drops the append stream after a failure and cuts the file back to the last length reported
