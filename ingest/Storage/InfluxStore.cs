@@ -41,6 +41,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     private readonly Channel<PendingWrite> _queue;
     private readonly SpillFile _spill;
     private readonly string _directory;
+    private readonly Lock _healthGate = new();
 
     // Gather stops adding writes once MaxBatchLines is reached, so this grows at most to one batch plus one
     // write; it is cleared, not reallocated, between groups.
@@ -51,6 +52,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     private DateTimeOffset _nextReplay;
     private DateTimeOffset? _unavailableSince;
     private bool _databaseChecked;
+    private Task<bool>? _queueWait;
 
     // Why the store is unhealthy, by cause; each is cleared by the next success of its kind.
     private string? _diskFault;
@@ -195,7 +197,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         {
             if (!_spill.HasPending)
             {
-                if (!await _queue.Reader.WaitToReadAsync(stoppingToken))
+                if (!await WaitForWritesAsync(stoppingToken))
                 {
                     return;
                 }
@@ -220,14 +222,53 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                 continue;
             }
 
-            using var wake = new CancellationTokenSource(_nextReplay - _time.GetUtcNow(), _time);
-            using var waitOrStop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, wake.Token);
-            try
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var sleep = Task.Delay(_nextReplay - _time.GetUtcNow(), _time, wake.Token);
+            await Task.WhenAny(WaitForWritesAsync(stoppingToken), sleep);
+            await wake.CancelAsync();
+            stoppingToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>
+    /// Completes when a write is queued (true) or the queue is closed (false). One wait is kept across calls,
+    /// so waits abandoned for a timer or a replay request do not pile up in the channel.
+    /// </summary>
+    private Task<bool> WaitForWritesAsync(CancellationToken stoppingToken)
+    {
+        if (_queueWait is null || _queueWait.IsCompleted)
+        {
+            _queueWait = _queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        }
+
+        return _queueWait;
+    }
+
+    /// <summary>
+    /// Appends new writes to the spill file while <paramref name="request"/> (a replay request) is in flight,
+    /// so that an InfluxDB that is slow or hung holds callers up for a disk append, not for
+    /// <c>Influx:RequestTimeout</c>. Only this thread touches the spill file: the request works on the replay
+    /// buffer, and its outcome is booked after it completes.
+    /// </summary>
+    private async Task SpillWhileAsync(Task request, CancellationToken stoppingToken)
+    {
+        while (!request.IsCompleted)
+        {
+            var writes = WaitForWritesAsync(stoppingToken);
+            if (await Task.WhenAny(request, writes) != writes)
             {
-                await _queue.Reader.WaitToReadAsync(waitOrStop.Token);
+                return;
             }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+
+            if (!await writes)
             {
+                await request;
+                return;
+            }
+
+            while (Gather())
+            {
+                SpillGroup();
             }
         }
     }
@@ -343,7 +384,9 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         }
 
         var deadLetteredBefore = _counters.DeadLettered;
-        var handled = await SendAsync(_replayBuffer.AsMemory(0, bytes), lines, attempts: 1, cancellationToken);
+        var sending = SendAsync(_replayBuffer.AsMemory(0, bytes), lines, attempts: 1, cancellationToken);
+        await SpillWhileAsync(sending, cancellationToken);
+        var handled = await sending;
         if (handled > 0)
         {
             // Replayed counts what reached InfluxDB; dead letters are counted on their own, so that
@@ -566,6 +609,16 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     /// <summary>One entry for the store on <c>/health</c>: Unhealthy with every fault that loses us writes,
     /// else Degraded while spilling, else nothing.</summary>
     private void ReportHealth()
+    {
+        // A replay request reports from its own thread while the loop spills: under the lock each report
+        // reads every cause as it is now, so the last report standing is a current one.
+        lock (_healthGate)
+        {
+            ReportHealthLocked();
+        }
+    }
+
+    private void ReportHealthLocked()
     {
         string[] faults = [.. new[] { _loopFault, _diskFault, _deadLetterFault, _refusal }.OfType<string>()];
         if (faults.Length > 0)

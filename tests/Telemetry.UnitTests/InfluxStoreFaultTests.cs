@@ -74,6 +74,30 @@ public sealed class InfluxStoreFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task NewWrites_AreSpilledWhileAReplayRequestHangs()
+    {
+        File.WriteAllText(Path.Combine(_data, "influx-spill.lp"), "m f=1i 1\n");
+        using var gate = new SemaphoreSlim(0);
+        _influx.Gate = gate;
+        using var store = Store(new InfluxOptions { CreateDatabase = false });
+        await store.StartAsync(CancellationToken.None);
+
+        // The replay request is held by the gate until the new write is stored: it can only be stored by
+        // going to the spill file while that request is in flight.
+        var stored = await store.StoreAsync("m f=2i 2\n"u8.ToArray(), 1, CancellationToken.None).AsTask().WaitAsync(Patience);
+
+        Assert.True(stored);
+        Assert.Equal((1, 0), (_counters.Spilled, _influx.Stored.Length));
+        gate.Release(100);
+        await WaitUntilAsync(() => !store.Spilling, "the spill was not replayed once the request was answered");
+        await store.StopAsync(CancellationToken.None);
+
+        Assert.Equal(["m f=1i 1", "m f=2i 2"], _influx.Stored);
+        Assert.Equal(2, _counters.Replayed);
+        Assert.Equal(HealthStatus.Healthy, _health.Worst());
+    }
+
+    [Fact]
     public async Task UnprocessableEntityOnADirectWrite_IsDeadLetteredNotRetried()
     {
         _influx.OnWrite = lines => lines.Any(l => l.Contains("bad", StringComparison.Ordinal)) ? (422, "unprocessable") : (204, string.Empty);
