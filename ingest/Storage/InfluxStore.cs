@@ -498,18 +498,18 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                         ? first
                         : firstLength + await SendAsync(lines[firstLength..], count - (count / 2), attempts, cancellationToken);
 
-                case WriteOutcome.NotFound when _client.CreatesDatabase && !createdDatabase:
-                    // The database was dropped, or could not be created at start-up: create it and retry at once.
-                    createdDatabase = true;
-                    if (await EnsureDatabaseAsync(cancellationToken))
+                case WriteOutcome.NotFound:
+                    if (_client.CreatesDatabase && !createdDatabase)
                     {
-                        attempt--;
-                        continue;
+                        // Dropped, or not created at start-up (InfluxDB was down): create it and retry at once.
+                        createdDatabase = true;
+                        if (await EnsureDatabaseAsync(cancellationToken))
+                        {
+                            attempt--;
+                            continue;
+                        }
                     }
 
-                    break;
-
-                case WriteOutcome.NotFound:
                     Refused($"InfluxDB has no database or bucket to write to: {response.Message}");
                     break;
 
@@ -518,10 +518,10 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                     break;
             }
 
+            Unavailable();
             if (attempt >= attempts)
             {
                 LogWriteFailed(_logger, attempt, response.Message);
-                Unavailable();
                 return 0;
             }
 
@@ -542,12 +542,10 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
             return true;
         }
 
+        // A user allowed to write but not to create databases is refused here while its writes go through,
+        // so only a write's own answer (404, 401) makes the store unhealthy.
         LogDatabaseNotCreated(_logger, _options.Url, _options.Database, response.Message);
-        if (response.Outcome == WriteOutcome.Refused)
-        {
-            Refused($"InfluxDB refuses to create database {_options.Database}: {response.Message}");
-        }
-        else
+        if (response.Outcome == WriteOutcome.Transient)
         {
             Unavailable();
         }
