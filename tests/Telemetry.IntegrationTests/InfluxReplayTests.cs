@@ -103,6 +103,34 @@ public sealed class InfluxReplayTests : IDisposable
         Assert.Equal(HealthStatus.Healthy, _health.Worst());
     }
 
+    [Fact]
+    public async Task ServiceWithAnInfluxThatNeverAnswers_StartsAndSaysDegraded()
+    {
+        // Before, CREATE DATABASE at start-up waited for HttpClient's 100 s and its exception stopped the host.
+        await using var influx = new SilentInflux();
+        await using var service = new ServiceProcess("--Influx:Url", $"http://127.0.0.1:{influx.Port}", "--Influx:RequestTimeout", "00:00:00.500");
+        await service.StartAsync();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            using var response = await service.Http.GetAsync(new Uri("health", UriKind.Relative));
+            var body = await response.Content.ReadAsStringAsync();
+            if (body.Contains("store: ", StringComparison.Ordinal))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.StartsWith("Degraded: ", body, StringComparison.Ordinal);
+                Assert.Contains("store: InfluxDB unavailable since ", body, StringComparison.Ordinal);
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"/health never named the store: {body}\n{service.Output}");
+            await Task.Delay(100);
+        }
+
+        Assert.True(influx.Held >= 1, "the service never reached the silent InfluxDB");
+    }
+
     private InfluxStore Store(InfluxOptions options) => new(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, Options.Create(options),
         Options.Create(new StorageOptions { DataDirectory = _data }), _counters, _health, TimeProvider.System, NullLogger<InfluxStore>.Instance);
 
