@@ -167,6 +167,42 @@ public sealed class InfluxStoreFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task BucketMissingOnV2_IsUnhealthyWithTheServersAnswerAndTheLinesKept()
+    {
+        _influx.OnWrite = _ => (404, """{"code":"not found","message":"bucket \"telemetry\" not found"}""");
+        using var store = Store(new InfluxOptions { ApiVersion = InfluxApiVersion.V2, Org = "o", Attempts = 1 });
+        await store.StartAsync(CancellationToken.None);
+
+        Assert.True(await store.StoreAsync("m f=1i 1\n"u8.ToArray(), 1, CancellationToken.None).AsTask().WaitAsync(Patience));
+        await store.StopAsync(CancellationToken.None);
+
+        Assert.Equal((1, 0, 0), (_counters.Spilled, _counters.DeadLettered, _influx.Queries));
+        var state = Assert.Single(_health.Failing()).Value;
+        Assert.Equal(HealthStatus.Unhealthy, state.Status);
+        Assert.Equal("InfluxDB has no database or bucket to write to: 404 {\"code\":\"not found\",\"message\":\"bucket \\\"telemetry\\\" not found\"}", state.Reason);
+    }
+
+    [Fact]
+    public async Task SpilledLineLongerThanTheReplayBuffer_IsDeadLetteredAndTheRestReplayed()
+    {
+        var longLine = "m,device=d text=\"" + new string('x', 9 << 20) + "\" 2";
+        File.WriteAllText(Path.Combine(_data, "influx-spill.lp"), $"m f=1i 1\n{longLine}\nm f=3i 3\n");
+        using var store = Store(new InfluxOptions { CreateDatabase = false });
+        await store.StartAsync(CancellationToken.None);
+
+        await WaitUntilAsync(() => !store.Spilling, "replay stopped at the long line");
+        await store.StopAsync(CancellationToken.None);
+
+        Assert.Equal(["m f=1i 1", "m f=3i 3"], _influx.Stored);
+        Assert.Equal((2, 1), (_counters.Replayed, _counters.DeadLettered));
+        var deadLetters = File.ReadAllLines(Directory.GetFiles(Path.Combine(_data, "deadletter")).Single());
+        Assert.Equal(2, deadLetters.Length);
+        Assert.Contains("is longer than 8388608 bytes", deadLetters[0], StringComparison.Ordinal);
+        Assert.Equal(longLine, deadLetters[1]);
+        Assert.Equal(HealthStatus.Healthy, _health.Worst());
+    }
+
+    [Fact]
     public async Task SpillAppendThatFails_IsNotAcknowledgedAndMakesTheStoreUnhealthy()
     {
         _influx.OnWrite = _ => (503, "overloaded");
