@@ -197,9 +197,26 @@ internal sealed class SpillFile : IDisposable
             _fingerprint = 0;
 
             // Cursor first: a spill file without a cursor is replayed again from the start (harmless); a cursor
-            // without its spill file could skip lines of the next one.
-            File.Delete(_cursorPath);
-            File.Delete(_path);
+            // without its spill file could skip lines of the next one, were it not for its fingerprint. So
+            // the spill file goes even when the cursor will not, and the first failure is reported after.
+            Exception? failure = null;
+            foreach (var path in (ReadOnlySpan<string>)[_cursorPath, _path])
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    failure ??= e;
+                }
+            }
+
+            if (failure is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
             return;
         }
 

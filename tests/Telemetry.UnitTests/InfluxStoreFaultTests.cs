@@ -203,6 +203,29 @@ public sealed class InfluxStoreFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task ReplayPositionThatCannotBeRecorded_DoesNotStopReplayOrTheLoop()
+    {
+        File.WriteAllText(Path.Combine(_data, "influx-spill.lp"), "m f=1i 1\nm f=2i 2\nm f=3i 3\n");
+        // A directory where the cursor file goes: every cursor write fails, for root as well.
+        Directory.CreateDirectory(Path.Combine(_data, "influx-spill.cursor"));
+        using var store = Store(new InfluxOptions { CreateDatabase = false, MaxBatchLines = 1 });
+        await store.StartAsync(CancellationToken.None);
+
+        await WaitUntilAsync(() => !store.Spilling, "replay stopped at the first cursor that could not be written");
+
+        Assert.Equal(["m f=1i 1", "m f=2i 2", "m f=3i 3"], _influx.Stored);
+        Assert.Equal(3, _counters.Replayed);
+        Assert.False(File.Exists(Path.Combine(_data, "influx-spill.lp")));
+        Assert.True(_counters.Failures >= 2, $"each failed cursor write is counted (was {_counters.Failures})");
+        Assert.StartsWith("cannot record the InfluxDB replay position under ", _health.Failing()["store"].Reason, StringComparison.Ordinal);
+
+        // The loop is alive: a new write goes straight to InfluxDB.
+        Assert.True(await store.StoreAsync("m f=4i 4\n"u8.ToArray(), 1, CancellationToken.None).AsTask().WaitAsync(Patience));
+        await store.StopAsync(CancellationToken.None);
+        Assert.Equal(1, _counters.Written);
+    }
+
+    [Fact]
     public async Task SpillAppendThatFails_IsNotAcknowledgedAndMakesTheStoreUnhealthy()
     {
         _influx.OnWrite = _ => (503, "overloaded");
