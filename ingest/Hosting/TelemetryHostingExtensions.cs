@@ -161,7 +161,9 @@ internal static partial class TelemetryHostingExtensions
         }
         else
         {
-            builder.Services.AddHttpClient(nameof(InfluxStore));
+            // Every InfluxDB call carries its own Influx:RequestTimeout; HttpClient's 100 s default must never
+            // be the one that applies (it once held start-up for 100 s and then stopped the host).
+            builder.Services.AddHttpClient(nameof(InfluxStore), http => http.Timeout = Timeout.InfiniteTimeSpan);
             builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<InfluxStore>(
                 sp, sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(InfluxStore))));
             builder.Services.AddSingleton<IReadingStore>(sp => sp.GetRequiredService<InfluxStore>());
