@@ -18,7 +18,8 @@ internal sealed partial class EmbeddedBroker(
     ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
 {
     /// <summary>Messages queued for one slow subscriber before the broker drops new ones. Devices resend
-    /// what is not acked, so a drop delays data rather than losing it.</summary>
+    /// what is not acked, so a drop delays data rather than losing it. The service's session never gets near it:
+    /// <see cref="ServiceWindow"/> holds devices back first (at most 65535 places), and a drop there is counted.</summary>
     private const int MaxPendingPerClient = 100_000;
 
     private const string IdentityKey = "telemetry.identity";

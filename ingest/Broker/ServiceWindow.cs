@@ -24,6 +24,9 @@ namespace Telemetry.Ingest.Broker;
 /// back. A reservation that no service session took (no subscriber after all) is given back when its sender
 /// publishes again or disconnects: MQTTnet has finished routing a connection's message before it reads the
 /// next. A session deleted or replaced by a clean start gives back all it held.
+/// A message the service leaves unacknowledged keeps its place until the service acknowledges it, after a
+/// redelivery if need be, as with Mosquitto's Receive Maximum: a service that stops acknowledging stops ingest
+/// once the window is full, and memory stays bounded.
 /// </remarks>
 internal sealed class ServiceWindow(int size, string servicePrefix, BrokerCounters counters, TimeProvider time)
 {
