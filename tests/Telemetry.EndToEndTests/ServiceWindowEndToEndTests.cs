@@ -165,6 +165,21 @@ public sealed class ServiceWindowEndToEndTests : IAsyncLifetime
         await devices[0].DisposeAsync();
     }
 
+    [Fact]
+    public async Task Window_DoesNotHoldDevicesBack_WhenNoServiceSessionExists()
+    {
+        var devices = await DevicesAsync(2);
+
+        // Nothing queues for a service that never connected, so nothing may take a place or wait.
+        var results = await Task.WhenAll(devices.SelectMany((d, i) => Enumerable.Range(0, Window * 2).Select(seq => d.PublishAsync(i, seq))))
+            .WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.All(results, r => Assert.Equal(MqttClientPublishReasonCode.NoMatchingSubscribers, r.ReasonCode));
+        Assert.Equal(0, Counters.ServiceInFlight);
+        Assert.Equal(0, Counters.WindowWaits);
+        await DisposeAllAsync(devices);
+    }
+
     private static string DeviceId(int i) => $"window-dev-{i}";
 
     private async Task<List<Device>> DevicesAsync(int count)
