@@ -454,6 +454,12 @@ internal static class ApiEndpoints
                 ConnectionsRefused = broker.ConnectionsRefused,
                 PublishesRefused = broker.PublishesRefused,
                 SubscriptionsRefused = broker.SubscriptionsRefused,
+                ServiceWindow = broker.WindowSize,
+                ServiceInFlight = broker.ServiceInFlight,
+                WindowWaiting = broker.WindowWaiting,
+                WindowWaits = broker.WindowWaits,
+                WindowPausedSeconds = broker.WindowPaused.TotalSeconds,
+                ServiceDropped = broker.ServiceDropped,
             },
             Storage = new StorageStats
             {

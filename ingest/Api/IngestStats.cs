@@ -43,6 +43,24 @@ internal sealed record BrokerStats
     public required IReadOnlyDictionary<string, long> PublishesRefused { get; init; }
 
     public required long SubscriptionsRefused { get; init; }
+
+    /// <summary>The embedded broker's in-flight window towards the service (<c>Broker:ServiceWindow</c>); null with an external broker.</summary>
+    public int? ServiceWindow { get; init; }
+
+    /// <summary>Device messages queued for or sent to the service and not yet acknowledged by it: at most the window.</summary>
+    public int ServiceInFlight { get; init; }
+
+    /// <summary>Device connections paused now because the window is full.</summary>
+    public int WindowWaiting { get; init; }
+
+    /// <summary>Device messages that had to wait for a place in the window, since start.</summary>
+    public long WindowWaits { get; init; }
+
+    /// <summary>Seconds device connections spent paused by the window, summed over connections, since start.</summary>
+    public double WindowPausedSeconds { get; init; }
+
+    /// <summary>Device messages MQTTnet dropped from the service's full queue (expected 0: the window stays below it).</summary>
+    public long ServiceDropped { get; init; }
 }
 
 /// <summary>Time-series store counters since start (lines of line protocol; one line per reading).</summary>
