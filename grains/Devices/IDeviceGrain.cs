@@ -43,4 +43,9 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// </summary>
     [Alias("replaced")]
     Task<string[]?> PartReplacedAsync(string part, string actor, string? note);
+
+    /// <summary>Delivers the events the twin still holds (after a crash or failed deliveries). Returns true when
+    /// none is left.</summary>
+    [Alias("deliver-pending")]
+    Task<bool> DeliverPendingAsync();
 }
