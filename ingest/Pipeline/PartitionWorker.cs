@@ -246,7 +246,13 @@ internal sealed partial class PartitionWorker
 
                     foreach (var ack in result.Acks)
                     {
-                        _replies.Ack(deviceId, ack);
+                        _replies.Ack(deviceId, ack, result.MissingFor(ack.Boot));
+                    }
+
+                    // Not applied and not acked: the device keeps them and resends once it has filled its gaps.
+                    foreach (var key in result.Refused ?? [])
+                    {
+                        Report(new ErrorReport(deviceId, key.Boot, key.Seq, null, RejectReason.RateLimited, "too many gaps before this seq; send the missing seqs (see the ack) first"), "message");
                     }
                 }
             }
