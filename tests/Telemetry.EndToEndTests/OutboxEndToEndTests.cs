@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Telemetry.Grains.Alerts;
+using Telemetry.Ingest.Mqtt;
+using Telemetry.Ingest.Webhooks;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+/// <summary>
+/// Issue 11, items 5 and 6, through the running service: alert events survive failed deliveries and a restart
+/// between the twin's write and the delivery, keep their event id, reach a signed webhook; acks name missing seqs.
+/// </summary>
+public sealed class OutboxEndToEndTests
+{
+    private const string Secret = "outbox-e2e-webhook-secret";
+
+    [Fact]
+    public async Task AnAlertSinkThatFailsAtFirst_DeliversTheEventLater_WithTheSameEventId_ToMqttAndASignedWebhook()
+    {
+        var sink = new FlakySink(failFirst: 3);
+        await using var receiver = await WebhookReceiver.StartAsync((_, _) => 200);
+        await using var host = await StartAsync(sink, receiver.Url);
+        await using var watcher = await host.WatcherAsync("flaky", "alerts/#");
+        await using var device = await host.DeviceAsync("shoe-flaky", "devices/shoe-flaky/ack");
+
+        await CrossCushioningThresholdAsync(device, "shoe-flaky");
+
+        // The round is stored, so the device is acked although delivery of its alert failed.
+        await device.ReceiveAsync("devices/shoe-flaky/ack", a => a.GetProperty("seq").GetUInt32() == 0, "the ack");
+        var alert = await watcher.ReceiveAsync("alerts/shoe-flaky", a => a.GetProperty("state").GetString() == "raised", "the raised alert");
+        var eventId = alert.GetProperty("event_id").GetString()!;
+        Assert.StartsWith(alert.GetProperty("id").GetString() + ":", eventId, StringComparison.Ordinal);
+
+        var hook = await receiver.NextAsync("the webhook request");
+        Assert.Equal(eventId, hook.EventId);
+        Assert.True(WebhookSignature.Verify(Secret, hook.Timestamp, hook.Body, hook.Signature), "the webhook signature verifies with the secret");
+        Assert.Equal(eventId, JsonDocument.Parse(hook.Body).RootElement.GetProperty("event_id").GetString());
+        Assert.Equal("shoe.cushioning.replace_soon", JsonDocument.Parse(hook.Body).RootElement.GetProperty("code").GetString());
+
+        // Three failures, then the delivery: four attempts at the same event, the last one through.
+        Assert.Equal([eventId, eventId, eventId, eventId], sink.Attempts);
+        Assert.Equal([eventId], sink.Delivered);
+    }
+
+    [Fact]
+    public async Task AnEventStoredButNeverDelivered_IsDeliveredAfterARestart_WithoutTheDeviceSendingAgain()
+    {
+        var sink = new FlakySink(failFirst: int.MaxValue);
+        await using var host = await StartAsync(sink, webhook: null);
+        string eventId;
+        await using (var device = await host.DeviceAsync("shoe-crash", "devices/shoe-crash/ack"))
+        {
+            await CrossCushioningThresholdAsync(device, "shoe-crash");
+            await device.ReceiveAsync("devices/shoe-crash/ack", a => a.GetProperty("seq").GetUInt32() == 0, "the ack");
+            eventId = await sink.FirstAttemptAsync();
+        }
+
+        // As after a crash between the twin's write and the delivery: the event exists only in the stored twin.
+        sink.Heal();
+        await host.RestartAsync();
+        await using var watcher = await host.WatcherAsync("crash", "alerts/#");
+
+        Assert.Equal(eventId, await sink.NextDeliveredAsync());
+        var client = new HttpClient { BaseAddress = host.BaseAddress };
+        client.DefaultRequestHeaders.Add("X-Api-Key", ServiceFixture.ApiKey);
+        using var alerts = await client.GetAsync(new Uri("/api/alerts?device=shoe-crash", UriKind.Relative));
+        Assert.Contains(eventId.Split(':')[0], await alerts.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheAck_NamesTheMissingSeqs_AndDropsThemOnceResent()
+    {
+        await using var host = await StartAsync(new FlakySink(0), webhook: null);
+        await using var device = await host.DeviceAsync("shoe-gap", "devices/shoe-gap/ack");
+
+        await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(0));
+        await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(2));
+        await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(5));
+
+        var gapped = await device.ReceiveAsync("devices/shoe-gap/ack", a => a.TryGetProperty("missing", out var m) && m.GetArrayLength() == 2, "an ack naming two gaps");
+        Assert.Equal(0u, gapped.GetProperty("seq").GetUInt32());
+        Assert.Equal("[[1,1],[3,4]]", gapped.GetProperty("missing").GetRawText());
+
+        foreach (var seq in new uint[] { 1, 3, 4 })
+        {
+            await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(seq));
+        }
+
+        var whole = await device.ReceiveAsync("devices/shoe-gap/ack", a => a.GetProperty("seq").GetUInt32() == 5, "the ack of seq 5");
+        Assert.False(whole.TryGetProperty("missing", out _), "no missing field once nothing is missing");
+    }
+
+    private static async Task<OutboxServiceHost> StartAsync(FlakySink sink, Uri? webhook)
+    {
+        string[] args = webhook is null ? [] :
+        [
+            "--Alerts:Webhooks:0:Url", webhook.ToString(),
+            "--Alerts:Webhooks:0:Secret", Secret,
+            "--Alerts:Webhooks:0:RetryFirst", "00:00:00.050",
+        ];
+        return await OutboxServiceHost.StartAsync(args, services => services.AddSingleton<IAlertSink>(sp =>
+        {
+            sink.Inner = ActivatorUtilities.CreateInstance<MqttAlertSink>(sp);
+            return sink;
+        }));
+    }
+
+    private static byte[] Telemetry(uint seq)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 60_000 + seq;
+        return Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"v":1,"boot":"g1","seq":{{{seq}}},"readings":[{"ts":{{{now}}},"m":{"battery_pct":80}}]}"""));
+    }
+
+    /// <summary>Birth, then four 45 km outings: the shoe crosses its replace-soon threshold (as ServiceFixture does).</summary>
+    private static async Task CrossCushioningThresholdAsync(TestDevice device, string id)
+    {
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));
+        await device.PublishAsync($"devices/{id}/telemetry", Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"x","seq":0,"readings":[{{readings}}]}"""));
+    }
+
+    /// <summary>The real alert sink behind a switch that makes its first calls fail, recording every attempt.</summary>
+    private sealed class FlakySink(int failFirst) : IAlertSink
+    {
+        private readonly Lock _lock = new();
+        private readonly TaskCompletionSource<string> _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Threading.Channels.Channel<string> _delivered = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        private int _failuresLeft = failFirst;
+
+        public MqttAlertSink? Inner { get; set; }
+
+        public List<string> Attempts { get; } = [];
+
+        public List<string> Delivered { get; } = [];
+
+        public void Heal()
+        {
+            lock (_lock)
+            {
+                _failuresLeft = 0;
+            }
+        }
+
+        public async Task<string> FirstAttemptAsync() => await _firstAttempt.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        public async Task<string> NextDeliveredAsync()
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            return await _delivered.Reader.ReadAsync(timeout.Token);
+        }
+
+        public async ValueTask PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
+        {
+            bool fail;
+            lock (_lock)
+            {
+                Attempts.Add(alert.EventId);
+                fail = _failuresLeft > 0;
+                if (fail)
+                {
+                    _failuresLeft--;
+                }
+            }
+
+            _firstAttempt.TrySetResult(alert.EventId);
+            if (fail)
+            {
+                throw new InvalidOperationException("failing on purpose");
+            }
+
+            await Inner!.PublishAsync(alert, cancellationToken);
+            lock (_lock)
+            {
+                Delivered.Add(alert.EventId);
+            }
+
+            _delivered.Writer.TryWrite(alert.EventId);
+        }
+    }
+}
