@@ -237,7 +237,11 @@ internal sealed partial class PartitionWorker
                     var cache = CacheFor(deviceId);
                     foreach (var message in batch.Messages)
                     {
-                        cache.Confirmed.Record(message.Key);
+                        // A message the grain refused (too many gaps) is not handled: its resend must reach the grain.
+                        if (result.Refused is null || Array.IndexOf(result.Refused, message.Key) < 0)
+                        {
+                            cache.Confirmed.Record(message.Key);
+                        }
                     }
 
                     // Only now does the grain hold the birth: a birth of a failed round must not be skipped as

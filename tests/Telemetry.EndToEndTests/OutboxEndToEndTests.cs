@@ -43,6 +43,20 @@ public sealed class OutboxEndToEndTests
         // Three failures, then the delivery: four attempts at the same event, the last one through.
         Assert.Equal([eventId, eventId, eventId, eventId], sink.Attempts);
         Assert.Equal([eventId], sink.Delivered);
+
+        using var client = Client(host);
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(20); ; await Task.Delay(50))
+        {
+            var stats = JsonDocument.Parse(await client.GetStringAsync(new Uri("/api/ingest/stats", UriKind.Relative))).RootElement;
+            var webhook = stats.GetProperty("webhooks").GetProperty("0");
+            if (webhook.GetProperty("delivered").GetInt64() == 1)
+            {
+                Assert.Equal(0, webhook.GetProperty("pending").GetInt64());
+                break;
+            }
+
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"the webhook's delivery is not counted on the stats: {webhook}");
+        }
     }
 
     [Fact]
@@ -64,8 +78,7 @@ public sealed class OutboxEndToEndTests
         await using var watcher = await host.WatcherAsync("crash", "alerts/#");
 
         Assert.Equal(eventId, await sink.NextDeliveredAsync());
-        var client = new HttpClient { BaseAddress = host.BaseAddress };
-        client.DefaultRequestHeaders.Add("X-Api-Key", ServiceFixture.ApiKey);
+        using var client = Client(host);
         using var alerts = await client.GetAsync(new Uri("/api/alerts?device=shoe-crash", UriKind.Relative));
         Assert.Contains(eventId.Split(':')[0], await alerts.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
@@ -76,9 +89,9 @@ public sealed class OutboxEndToEndTests
         await using var host = await StartAsync(new FlakySink(0), webhook: null);
         await using var device = await host.DeviceAsync("shoe-gap", "devices/shoe-gap/ack");
 
-        await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(0));
-        await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(2));
-        await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(5));
+        await device.PublishAsync("devices/shoe-gap/telemetry", Message(0));
+        await device.PublishAsync("devices/shoe-gap/telemetry", Message(2));
+        await device.PublishAsync("devices/shoe-gap/telemetry", Message(5));
 
         var gapped = await device.ReceiveAsync("devices/shoe-gap/ack", a => a.TryGetProperty("missing", out var m) && m.GetArrayLength() == 2, "an ack naming two gaps");
         Assert.Equal(0u, gapped.GetProperty("seq").GetUInt32());
@@ -86,20 +99,101 @@ public sealed class OutboxEndToEndTests
 
         foreach (var seq in new uint[] { 1, 3, 4 })
         {
-            await device.PublishAsync("devices/shoe-gap/telemetry", Telemetry(seq));
+            await device.PublishAsync("devices/shoe-gap/telemetry", Message(seq));
         }
 
         var whole = await device.ReceiveAsync("devices/shoe-gap/ack", a => a.GetProperty("seq").GetUInt32() == 5, "the ack of seq 5");
         Assert.False(whole.TryGetProperty("missing", out _), "no missing field once nothing is missing");
     }
 
-    private static async Task<OutboxServiceHost> StartAsync(FlakySink sink, Uri? webhook)
+    [Fact]
+    public async Task ABootTooFarAheadOfItsGaps_GetsFurtherMessagesRefusedUnacked_AndTheirResendIsApplied()
     {
-        string[] args = webhook is null ? [] :
+        await using var host = await StartAsync(new FlakySink(0), webhook: null, "--Uplink:MaxGapRanges", "2");
+        await using var device = await host.DeviceAsync("shoe-far", "devices/shoe-far/ack", "devices/shoe-far/errors");
+        foreach (var seq in new uint[] { 0, 2, 4, 6 })
+        {
+            await device.PublishAsync("devices/shoe-far/telemetry", Message(seq));
+        }
+
+        var refused = await device.ReceiveAsync("devices/shoe-far/errors", e => e.GetProperty("seq").GetUInt32() == 6, "the refusal of seq 6");
+        Assert.Equal("rate_limited", refused.GetProperty("reason").GetString());
+        var ack = await device.ReceiveAsync("devices/shoe-far/ack", a => a.TryGetProperty("missing", out var m) && m.GetArrayLength() == 2, "an ack naming the two gaps");
+        Assert.Equal((0u, "[[1,1],[3,3]]"), (ack.GetProperty("seq").GetUInt32(), ack.GetProperty("missing").GetRawText()));
+
+        // The device fills the gaps it was told about, then resends what was refused.
+        foreach (var seq in new uint[] { 1, 3, 6, 5 })
+        {
+            await device.PublishAsync("devices/shoe-far/telemetry", Message(seq));
+        }
+
+        await device.ReceiveAsync("devices/shoe-far/ack", a => a.GetProperty("seq").GetUInt32() == 6, "the ack of seq 6");
+        using var client = Client(host);
+        var twin = JsonDocument.Parse(await client.GetStringAsync(new Uri("/api/devices/shoe-far", UriKind.Relative))).RootElement;
+        Assert.Equal(7, twin.GetProperty("totals").GetProperty("readings").GetInt64());
+    }
+
+    [Fact]
+    public async Task AQualitySignalWhosePublicationFails_IsRetriedUntilTheBrokerHasIt()
+    {
+        var quality = new FlakyQualitySink(failFirst: 2);
+        await using var host = await OutboxServiceHost.StartAsync([], services => services.AddSingleton<Telemetry.Grains.Quality.IQualitySink>(sp =>
+        {
+            quality.Inner = ActivatorUtilities.CreateInstance<MqttQualitySink>(sp);
+            return quality;
+        }));
+        await using var watcher = await host.WatcherAsync("quality", "quality/#");
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var model = grains.GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("retry-1");
+
+        await model.UpdateAsync(Exposure("2026w10-good", 1));
+        await model.UpdateAsync(Exposure("2026w11-bad", 6));
+
+        var signal = await watcher.ReceiveAsync("quality/retry-1/2026w11-bad", q => q.GetProperty("status").GetString() == "elevated", "the elevated batch");
+        Assert.Equal("2026w11-bad", signal.GetProperty("batch").GetString());
+        Assert.True(quality.Attempts >= 3, $"two failures and a success ({quality.Attempts} attempts)");
+    }
+
+    [Fact]
+    public async Task AFailureReportSentAgain_CountsOnce()
+    {
+        await using var host = await StartAsync(new FlakySink(0), webhook: null);
+        var batch = host.Services.GetRequiredService<IGrainFactory>().GetGrain<Telemetry.Grains.Quality.IBatchQualityGrain>("dup-1/2026w12");
+        var report = new Telemetry.Grains.Quality.FailureReport("shoe-dup", "dup-1", "2026w12", "delamination", DateTimeOffset.UtcNow, "alert");
+
+        await batch.ReportFailureAsync(report);
+        await batch.ReportFailureAsync(report);
+        await batch.ReportFailureAsync(report with { At = report.At.AddMinutes(1) });
+
+        var exposure = await batch.GetExposureAsync(Telemetry.Grains.Quality.QualityWindow.All);
+        Assert.Equal(1, exposure.Failures["delamination"].Count);
+    }
+
+    private static Telemetry.Grains.Quality.BatchExposure Exposure(string batch, long failures) => new()
+    {
+        Batch = batch,
+        Kind = "shoe",
+        Devices = 40,
+        DeviceDays = 400,
+        DeviceKm = 4000,
+        Failures = new() { ["delamination"] = new Telemetry.Grains.Quality.ModeFailures(failures, DateTimeOffset.UtcNow) },
+    };
+
+    private static HttpClient Client(OutboxServiceHost host)
+    {
+        var client = new HttpClient { BaseAddress = host.BaseAddress };
+        client.DefaultRequestHeaders.Add("X-Api-Key", ServiceFixture.ApiKey);
+        return client;
+    }
+
+    private static async Task<OutboxServiceHost> StartAsync(FlakySink sink, Uri? webhook, params string[] extra)
+    {
+        string[] args = webhook is null ? extra :
         [
             "--Alerts:Webhooks:0:Url", webhook.ToString(),
             "--Alerts:Webhooks:0:Secret", Secret,
             "--Alerts:Webhooks:0:RetryFirst", "00:00:00.050",
+            .. extra,
         ];
         return await OutboxServiceHost.StartAsync(args, services => services.AddSingleton<IAlertSink>(sp =>
         {
@@ -108,7 +202,27 @@ public sealed class OutboxEndToEndTests
         }));
     }
 
-    private static byte[] Telemetry(uint seq)
+    /// <summary>The real quality sink behind a switch that makes its first calls fail.</summary>
+    private sealed class FlakyQualitySink(int failFirst) : Telemetry.Grains.Quality.IQualitySink
+    {
+        private int _attempts;
+
+        public MqttQualitySink? Inner { get; set; }
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public async ValueTask PublishAsync(Telemetry.Grains.Quality.DefectRateRow[] batchRows, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _attempts) <= failFirst)
+            {
+                throw new InvalidOperationException("failing on purpose");
+            }
+
+            await Inner!.PublishAsync(batchRows, cancellationToken);
+        }
+    }
+
+    private static byte[] Message(uint seq)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 60_000 + seq;
         return Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
