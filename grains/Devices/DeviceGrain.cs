@@ -46,6 +46,10 @@ internal sealed partial class DeviceGrain(
     /// <summary>A write failed: this activation's state differs from storage and is being discarded.</summary>
     private bool _stale;
 
+    /// <summary>This device may be listed with the pending-outbox grain: leave it once the outbox is empty, so the
+    /// list (and the twins woken at start-up) holds only devices that really owe events.</summary>
+    private bool _listed;
+
     /// <summary>Distinct metric names kept in the twin's last values: firmware may add metrics, a
     /// misbehaving one must not grow the state without bound.</summary>
     private const int MaxTrackedMetrics = 64;
@@ -69,6 +73,7 @@ internal sealed partial class DeviceGrain(
         if (!State.Outbox.IsEmpty)
         {
             // Stored but never delivered: the process died after the write, or delivery kept failing.
+            _listed = true;
             ScheduleRetry(TimeSpan.Zero);
         }
     }
@@ -93,13 +98,32 @@ internal sealed partial class DeviceGrain(
 
     public async Task<bool> DeliverPendingAsync()
     {
-        var delivered = await DeliverAsync();
-        if (delivered && State.Outbox.IsEmpty)
+        // Asked by the pending-outbox grain, so listed whatever this activation knows.
+        _listed = true;
+        return await DeliverAndSettleAsync();
+    }
+
+    /// <summary><see cref="DeliverAsync"/>, then, with nothing left, leaves the pending-outbox list and saves the
+    /// emptied outbox. Never throws.</summary>
+    private async Task<bool> DeliverAndSettleAsync()
+    {
+        if (!await DeliverAsync() || !State.Outbox.IsEmpty || !_listed)
         {
-            await GrainFactory.GetGrain<IPendingOutboxGrain>(0).RemoveAsync(DeviceId);
+            return State.Outbox.IsEmpty;
         }
 
-        return delivered;
+        try
+        {
+            await GrainFactory.GetGrain<IPendingOutboxGrain>(0).RemoveAsync(DeviceId);
+            _listed = false;
+        }
+        catch (Exception e)
+        {
+            // Harmless: at the next start-up this twin is woken, finds nothing to deliver, and leaves the list then.
+            LogUnlistFailed(logger, e, DeviceId);
+        }
+
+        return true;
     }
 
     public async Task<IngestResult> IngestAsync(TelemetryBatch batch)
@@ -151,7 +175,7 @@ internal sealed partial class DeviceGrain(
         var exposure = QualityRound();
         await StoreAsync(events);
 
-        await DeliverAsync();
+        await DeliverAndSettleAsync();
         await ReportExposureAsync(exposure);
 
         var acks = new List<MessageKey>(boots.Count);
@@ -193,6 +217,7 @@ internal sealed partial class DeviceGrain(
             if (wasEmpty && !outbox.IsEmpty)
             {
                 await GrainFactory.GetGrain<IPendingOutboxGrain>(0).AddAsync(DeviceId);
+                _listed = true;
             }
 
             await twin.WriteStateAsync();
@@ -270,9 +295,8 @@ internal sealed partial class DeviceGrain(
         _retryTimer = this.RegisterGrainTimer(
             async _ =>
             {
-                if (await DeliverAsync() && State.Outbox.IsEmpty)
+                if (await DeliverAndSettleAsync())
                 {
-                    await GrainFactory.GetGrain<IPendingOutboxGrain>(0).RemoveAsync(DeviceId);
                     await SaveDeliveredAsync();
                 }
             },
@@ -372,7 +396,7 @@ internal sealed partial class DeviceGrain(
         }
 
         await StoreAsync([NewEvent(changed.Id, changed.Code, changed.Severity, target, now, changed.Message, changed.Evidence) with { Actor = actor, Note = note }]);
-        await DeliverAsync();
+        await DeliverAndSettleAsync();
         return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
     }
 
@@ -386,7 +410,7 @@ internal sealed partial class DeviceGrain(
         var events = new List<AlertEvent>();
         ReplacePart(part, timeProvider.GetUtcNow(), actor, note, events);
         await StoreAsync(events);
-        await DeliverAsync();
+        await DeliverAndSettleAsync();
         return [.. events.Select(e => e.Id)];
     }
 
@@ -841,6 +865,9 @@ internal sealed partial class DeviceGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: delivering its events failed, {Pending} held in its twin; retrying in {Delay}")]
     private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string device, int pending, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: leaving the pending-outbox list failed; it is woken once more at the next start")]
+    private static partial void LogUnlistFailed(ILogger logger, Exception exception, string device);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: saving its delivered outbox failed; those events may be delivered again after a restart")]
     private static partial void LogOutboxSaveFailed(ILogger logger, Exception exception, string device);
