@@ -162,4 +162,29 @@ public sealed class BootMemoryTests
         Assert.NotNull(loaded.Outbox);
         Assert.True(loaded.Outbox.IsEmpty);
     }
+
+    [Fact]
+    public void DedupeOptions_AreCheckedAtStart()
+    {
+        var validator = new DedupeOptionsValidator();
+        Assert.True(validator.Validate(null, new DedupeOptions()).Succeeded);
+
+        var result = validator.Validate(null, new DedupeOptions { BootMemory = TimeSpan.Zero, MaxBoots = 0, MaxGapRanges = 0, MissingInAck = -1 });
+        Assert.True(result.Failed);
+        foreach (var key in new[] { "Uplink:BootMemory", "Uplink:MaxBoots", "Uplink:MaxGapRanges", "Uplink:MissingInAck" })
+        {
+            Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void OutboxRetries_BackOffExponentially_UpToFiveMinutes()
+    {
+        Assert.Equal(
+            [TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)],
+            Enumerable.Range(1, 4).Select(DeviceGrain.RetryDelay));
+        Assert.Equal(TimeSpan.FromSeconds(256), DeviceGrain.RetryDelay(10));
+        Assert.Equal(TimeSpan.FromMinutes(5), DeviceGrain.RetryDelay(11));
+        Assert.Equal(TimeSpan.FromMinutes(5), DeviceGrain.RetryDelay(1000));
+    }
 }
