@@ -114,7 +114,7 @@ internal sealed partial class DeviceGrain(
 
         try
         {
-            await GrainFactory.GetGrain<IPendingOutboxGrain>(0).RemoveAsync(DeviceId);
+            await GrainFactory.GetGrain<IPendingOutboxGrain>(0).RemoveAsync(this.GetGrainId());
             _listed = false;
         }
         catch (Exception e)
@@ -216,7 +216,7 @@ internal sealed partial class DeviceGrain(
         {
             if (wasEmpty && !outbox.IsEmpty)
             {
-                await GrainFactory.GetGrain<IPendingOutboxGrain>(0).AddAsync(DeviceId);
+                await GrainFactory.GetGrain<IPendingOutboxGrain>(0).AddAsync(this.GetGrainId());
                 _listed = true;
             }
 

@@ -9,7 +9,7 @@ namespace Telemetry.Grains.Devices;
 /// the order the pipeline sends them.
 /// </summary>
 [Alias("telemetry.device")]
-public interface IDeviceGrain : IGrainWithStringKey
+public interface IDeviceGrain : IGrainWithStringKey, IOutboxOwner
 {
     /// <summary>
     /// Applies one round of the device's uplink: its birth if one came, then its telemetry. Skips messages already applied, folds the readings into
@@ -43,9 +43,4 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// </summary>
     [Alias("replaced")]
     Task<string[]?> PartReplacedAsync(string part, string actor, string? note);
-
-    /// <summary>Delivers the events the twin still holds (after a crash or failed deliveries). Returns true when
-    /// none is left.</summary>
-    [Alias("deliver-pending")]
-    Task<bool> DeliverPendingAsync();
 }

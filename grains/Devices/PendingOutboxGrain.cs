@@ -6,7 +6,7 @@ namespace Telemetry.Grains.Devices;
 [GenerateSerializer, Alias("telemetry.pending-outbox-state")]
 public sealed class PendingOutboxState
 {
-    [Id(0)] public HashSet<string> Devices { get; set; } = new(StringComparer.Ordinal);
+    [Id(0)] public HashSet<GrainId> Owners { get; set; } = [];
 }
 
 [GrainType("pending-outbox")]
@@ -14,17 +14,17 @@ internal sealed partial class PendingOutboxGrain(
     [PersistentState("pending-outbox", DeviceGrain.StorageName)] IPersistentState<PendingOutboxState> pending,
     ILogger<PendingOutboxGrain> logger) : Grain, IPendingOutboxGrain
 {
-    public async Task AddAsync(string device)
+    public async Task AddAsync(GrainId owner)
     {
-        if (pending.State.Devices.Add(device))
+        if (pending.State.Owners.Add(owner))
         {
             await pending.WriteStateAsync();
         }
     }
 
-    public async Task RemoveAsync(string device)
+    public async Task RemoveAsync(GrainId owner)
     {
-        if (pending.State.Devices.Remove(device))
+        if (pending.State.Owners.Remove(owner))
         {
             await pending.WriteStateAsync();
         }
@@ -32,23 +32,23 @@ internal sealed partial class PendingOutboxGrain(
 
     public async Task<int> ResumeAsync()
     {
-        var devices = pending.State.Devices.ToArray();
-        // Not awaited one by one: each twin delivers on its own; a twin that fails keeps its events and its timer.
-        // A device grain that finds its outbox empty removes itself from this set, which interleaves here only after
-        // this call has returned (the grain is not reentrant), so take a copy first.
-        foreach (var device in devices)
+        var owners = pending.State.Owners.ToArray();
+        // Not awaited one by one: each grain delivers on its own; one that fails keeps its events and its timer. A
+        // grain that finds its outbox empty removes itself from this set, which runs here only after this call has
+        // returned (this grain is not reentrant), so take a copy first.
+        foreach (var owner in owners)
         {
-            GrainFactory.GetGrain<IDeviceGrain>(device).DeliverPendingAsync().Ignore();
+            GrainFactory.GetGrain<IOutboxOwner>(owner).DeliverPendingAsync().Ignore();
         }
 
-        if (devices.Length > 0)
+        if (owners.Length > 0)
         {
-            LogResumed(logger, devices.Length);
+            LogResumed(logger, owners.Length);
         }
 
-        return devices.Length;
+        return owners.Length;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Resuming delivery of pending events for {Count} devices")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resuming delivery of pending events held by {Count} grains")]
     private static partial void LogResumed(ILogger logger, int count);
 }

@@ -75,9 +75,21 @@ internal sealed partial class ModelQualityGrain(
             }
         }
 
+        if (published.Count > 0 && quality.State.Pending.Count == 0)
+        {
+            // Listed before the write that stores the first pending rows, so a crash after it still finds them.
+            await GrainFactory.GetGrain<Devices.IPendingOutboxGrain>(0).AddAsync(this.GetGrainId());
+        }
+
         quality.State.Pending.AddRange(published.Select(rows => new PendingQualityRows(rows)));
         await quality.WriteStateAsync();
         await DeliverAsync();
+    }
+
+    public async Task<bool> DeliverPendingAsync()
+    {
+        await DeliverAsync(listed: true);
+        return quality.State.Pending.Count == 0;
     }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -92,24 +104,32 @@ internal sealed partial class ModelQualityGrain(
 
     /// <summary>Publishes the pending rows in order; on the first failure keeps the rest and schedules a retry. The
     /// removal is written at once: status changes are rare, and a retained topic should not flap back on a restart.</summary>
-    private async Task DeliverAsync()
+    private async Task DeliverAsync(bool listed = false)
     {
         var pending = quality.State.Pending;
-        if (pending.Count == 0)
+        if (pending.Count == 0 && !listed)
         {
+            // The common case (no status changed): no call to the pending-outbox grain on this hot path.
             return;
         }
 
         try
         {
-            while (pending.Count > 0)
+            if (pending.Count > 0)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                await sink.PublishAsync(pending[0].Rows, timeout.Token);
-                pending.RemoveAt(0);
+                while (pending.Count > 0)
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await sink.PublishAsync(pending[0].Rows, timeout.Token);
+                    pending.RemoveAt(0);
+                }
+
+                await quality.WriteStateAsync();
             }
 
-            await quality.WriteStateAsync();
+            // Also when nothing was pending but the pending-outbox grain asked: it may list a grain that finished
+            // delivering just before a crash.
+            await GrainFactory.GetGrain<Devices.IPendingOutboxGrain>(0).RemoveAsync(this.GetGrainId());
         }
         catch (Exception e)
         {
@@ -128,7 +148,7 @@ internal sealed partial class ModelQualityGrain(
     private void ScheduleRetry(TimeSpan delay)
     {
         _retryTimer?.Dispose();
-        _retryTimer = this.RegisterGrainTimer(_ => DeliverAsync(), new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan));
+        _retryTimer = this.RegisterGrainTimer(_ => DeliverAsync(listed: true), new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan));
     }
 
     public async Task<DefectRateRow[]> GetRatesAsync(QualityWindow window)

@@ -155,6 +155,28 @@ public sealed class OutboxEndToEndTests
     }
 
     [Fact]
+    public async Task AQualitySignalStoredButNeverPublished_IsPublishedAfterARestart_WithoutAnotherUpdate()
+    {
+        var quality = new FlakyQualitySink(failFirst: int.MaxValue);
+        await using var host = await OutboxServiceHost.StartAsync([], services => services.AddSingleton<Telemetry.Grains.Quality.IQualitySink>(sp =>
+        {
+            quality.Inner = ActivatorUtilities.CreateInstance<MqttQualitySink>(sp);
+            return quality;
+        }));
+        var model = host.Services.GetRequiredService<IGrainFactory>().GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("restart-1");
+        await model.UpdateAsync(Exposure("2026w10-good", 1));
+        await model.UpdateAsync(Exposure("2026w11-bad", 6));
+        Assert.True(quality.Attempts >= 1, "the publication was attempted (and failed) before the restart");
+
+        quality.Heal();
+        await host.RestartAsync();
+        await using var watcher = await host.WatcherAsync("quality-restart", "quality/#");
+
+        var signal = await watcher.ReceiveAsync("quality/restart-1/2026w11-bad", q => q.GetProperty("status").GetString() == "elevated", "the elevated batch after the restart");
+        Assert.Equal("restart-1", signal.GetProperty("model").GetString());
+    }
+
+    [Fact]
     public async Task AFailureReportSentAgain_CountsOnce()
     {
         await using var host = await StartAsync(new FlakySink(0), webhook: null);
@@ -206,6 +228,9 @@ public sealed class OutboxEndToEndTests
     private sealed class FlakyQualitySink(int failFirst) : Telemetry.Grains.Quality.IQualitySink
     {
         private int _attempts;
+        private volatile bool _healed;
+
+        public void Heal() => _healed = true;
 
         public MqttQualitySink? Inner { get; set; }
 
@@ -213,7 +238,7 @@ public sealed class OutboxEndToEndTests
 
         public async ValueTask PublishAsync(Telemetry.Grains.Quality.DefectRateRow[] batchRows, CancellationToken cancellationToken)
         {
-            if (Interlocked.Increment(ref _attempts) <= failFirst)
+            if (Interlocked.Increment(ref _attempts) <= failFirst && !_healed)
             {
                 throw new InvalidOperationException("failing on purpose");
             }
