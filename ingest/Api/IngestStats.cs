@@ -31,6 +31,31 @@ internal sealed record IngestStats
 
     /// <summary>What the embedded broker refused (all zero with an external broker).</summary>
     public required BrokerStats Broker { get; init; }
+
+    /// <summary>Alert webhooks by index (<c>Alerts:Webhooks:N</c>); empty when none is configured.</summary>
+    public IReadOnlyDictionary<string, WebhookStats> Webhooks { get; init; } = new Dictionary<string, WebhookStats>();
+}
+
+/// <summary>One webhook's deliveries: counts since start, and what its durable queue holds now.</summary>
+internal sealed record WebhookStats
+{
+    /// <summary>Events the receiver accepted (2xx).</summary>
+    public required long Delivered { get; init; }
+
+    /// <summary>Of those, events that needed more than one attempt.</summary>
+    public required long DeliveredAfterRetry { get; init; }
+
+    /// <summary>Attempts that failed: network error, timeout, 5xx, 429, or a permanent 4xx.</summary>
+    public required long FailedAttempts { get; init; }
+
+    /// <summary>Events given up since start (GiveUpAfter passed, or a permanent 4xx).</summary>
+    public required long DeadLettered { get; init; }
+
+    /// <summary>Dead-lettered events kept in the queue's dead-letter table, with their reason.</summary>
+    public required long DeadLetterHeld { get; init; }
+
+    /// <summary>Events queued and not yet delivered.</summary>
+    public required long Pending { get; init; }
 }
 
 /// <summary>Embedded-broker refusals since start, by reason.</summary>
