@@ -39,4 +39,10 @@ public sealed record AlertEvent
 
     /// <summary>The actor's note, if any.</summary>
     [Id(12)] public string? Note { get; init; }
+
+    /// <summary>
+    /// This state change's own id, <c>{alert id}:{n}</c> with n counting the device's events: made once, stored with
+    /// the event in the twin's outbox, and the same on every retry, so consumers dedupe on it (delivery is at least once).
+    /// </summary>
+    [Id(13)] public string EventId { get; init; } = string.Empty;
 }

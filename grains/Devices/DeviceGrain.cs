@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Ingest;
@@ -9,18 +10,45 @@ namespace Telemetry.Grains.Devices;
 /// <summary>
 /// The device twin. One call per device per pipeline round; the grain is not reentrant, so rounds apply in
 /// order. It dedupes authoritatively (the pipeline's cache is only an optimisation and is lost on restart),
-/// updates totals and wear, moves alerts along their ladders, persists once per round, and only then
-/// publishes alert events, so no event describes a state that was not stored.
+/// updates totals and wear, moves alerts along their ladders, and persists once per round together with the
+/// events the round produced (its outbox); only then does it deliver them, so no event describes a state that
+/// was not stored, and none is lost when delivery fails or the process dies: undelivered events stay in the twin
+/// and are retried (a grain timer with capped backoff, and on the next activation) until they get through.
+/// Delivery is therefore at least once; every event carries a stable <see cref="AlertEvent.EventId"/>.
 /// </summary>
 [GrainType("device")]
 internal sealed partial class DeviceGrain(
     [PersistentState("device", DeviceGrain.StorageName)] IPersistentState<DeviceState> twin,
     IWearModel wearModel,
     IAlertSink alertSink,
+    IOptions<DedupeOptions> dedupeOptions,
     TimeProvider timeProvider,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     public const string StorageName = "devices";
+
+    /// <summary>First retry of an undelivered event; each failure doubles it up to <see cref="RetryCap"/>.</summary>
+    internal static readonly TimeSpan RetryFirst = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest wait between retries: a consumer that was down for hours hears within minutes of its return.</summary>
+    internal static readonly TimeSpan RetryCap = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long one delivery attempt may take inside a grain call (the grain's callers time out at 30 s).</summary>
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
+
+    private IGrainTimer? _retryTimer;
+    private int _failedDeliveries;
+
+    /// <summary>Delivered events were removed from the outbox in memory but not yet in storage: the next write
+    /// (or deactivation) saves that, and until then a crash only delivers them again.</summary>
+    private bool _outboxUnsaved;
+
+    /// <summary>A write failed: this activation's state differs from storage and is being discarded.</summary>
+    private bool _stale;
+
+    /// <summary>This device may be listed with the pending-outbox grain: leave it once the outbox is empty, so the
+    /// list (and the twins woken at start-up) holds only devices that really owe events.</summary>
+    private bool _listed;
 
     /// <summary>Distinct metric names kept in the twin's last values: firmware may add metrics, a
     /// misbehaving one must not grow the state without bound.</summary>
@@ -41,6 +69,61 @@ internal sealed partial class DeviceGrain(
         {
             await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(View(open).Summary);
         }
+
+        if (!State.Outbox.IsEmpty)
+        {
+            // Stored but never delivered: the process died after the write, or delivery kept failing.
+            _listed = true;
+            ScheduleRetry(TimeSpan.Zero);
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_outboxUnsaved)
+        {
+            try
+            {
+                await twin.WriteStateAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Harmless: the stored outbox still holds delivered events, which are delivered again (same ids).
+                LogOutboxSaveFailed(logger, e, DeviceId);
+            }
+        }
+
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    public async Task<bool> DeliverPendingAsync()
+    {
+        // Asked by the pending-outbox grain, so listed whatever this activation knows.
+        _listed = true;
+        return await DeliverAndSettleAsync();
+    }
+
+    /// <summary><see cref="DeliverAsync"/>, then, with nothing left, leaves the pending-outbox list and saves the
+    /// emptied outbox. Never throws.</summary>
+    private async Task<bool> DeliverAndSettleAsync()
+    {
+        if (!await DeliverAsync() || !State.Outbox.IsEmpty || !_listed)
+        {
+            return State.Outbox.IsEmpty;
+        }
+
+        try
+        {
+            await GrainFactory.GetGrain<IPendingOutboxGrain>(0).RemoveAsync(this.GetGrainId());
+            _listed = false;
+        }
+        catch (Exception e)
+        {
+            // Harmless: at the next start-up this twin is woken, finds nothing to deliver, and leaves the list then.
+            LogUnlistFailed(logger, e, DeviceId);
+        }
+
+        return true;
     }
 
     public async Task<IngestResult> IngestAsync(TelemetryBatch batch)
@@ -57,6 +140,8 @@ internal sealed partial class DeviceGrain(
 
         var duplicates = 0;
         var boots = new List<string>(1);
+        List<MessageKey>? refused = null;
+        var dedupe = dedupeOptions.Value;
         foreach (var message in batch.Messages)
         {
             if (!boots.Contains(message.Key.Boot))
@@ -64,7 +149,14 @@ internal sealed partial class DeviceGrain(
                 boots.Add(message.Key.Boot);
             }
 
-            if (!State.Progress.Record(message.Key))
+            var outcome = State.Progress.Record(message.Key, now, dedupe);
+            if (outcome == SeqOutcome.Refused)
+            {
+                (refused ??= []).Add(message.Key);
+                continue;
+            }
+
+            if (outcome == SeqOutcome.Duplicate)
             {
                 duplicates++;
                 continue;
@@ -80,31 +172,155 @@ internal sealed partial class DeviceGrain(
 
         State.DuplicateMessages += duplicates;
         events.AddRange(Reassess(now));
-        try
-        {
-            await twin.WriteStateAsync();
-        }
-        catch
-        {
-            // The batch is not acknowledged and will come again; start from the stored state, not from
-            // in-memory changes that were never saved, so the repeat is applied rather than seen as a duplicate.
-            DeactivateOnIdle();
-            throw;
-        }
+        var exposure = QualityRound();
+        await StoreAsync(events);
 
-        await PublishAsync(events);
-        await ReportQualityAsync();
+        await DeliverAndSettleAsync();
+        await ReportExposureAsync(exposure);
 
         var acks = new List<MessageKey>(boots.Count);
+        Dictionary<string, SeqRange[]>? missing = null;
         foreach (var boot in boots)
         {
             if (State.Progress.AckFor(boot) is { } ack)
             {
                 acks.Add(ack);
+                if (State.Progress.MissingFor(boot, dedupe.MissingInAck) is { Length: > 0 } gaps)
+                {
+                    (missing ??= new(StringComparer.Ordinal))[boot] = gaps;
+                }
             }
         }
 
-        return new IngestResult([.. acks], duplicates);
+        return new IngestResult([.. acks], duplicates) { Missing = missing, Refused = refused?.ToArray() };
+    }
+
+    /// <summary>
+    /// Puts the round's events into the outbox and writes the twin: the state change and the events that describe
+    /// it are stored together or not at all. A device with nothing pending registers with the pending-outbox grain
+    /// first, so that a crash after the write still finds it.
+    /// </summary>
+    private async Task StoreAsync(List<AlertEvent> events)
+    {
+        var outbox = State.Outbox;
+        var wasEmpty = outbox.IsEmpty;
+        foreach (var alert in events)
+        {
+            outbox.EventCount++;
+            outbox.Alerts.Add(alert with { EventId = FormattableString.Invariant($"{alert.Id}:{outbox.EventCount}") });
+        }
+
+        outbox.Failures.AddRange(_roundFailures);
+        _roundFailures.Clear();
+        try
+        {
+            if (wasEmpty && !outbox.IsEmpty)
+            {
+                await GrainFactory.GetGrain<IPendingOutboxGrain>(0).AddAsync(this.GetGrainId());
+                _listed = true;
+            }
+
+            await twin.WriteStateAsync();
+            _outboxUnsaved = false;
+        }
+        catch
+        {
+            // The batch is not acknowledged and will come again; start from the stored state, not from
+            // in-memory changes that were never saved, so the repeat is applied rather than seen as a duplicate.
+            // Nothing of this activation may be written any more, not even at deactivation.
+            _stale = true;
+            _outboxUnsaved = false;
+            _retryTimer?.Dispose();
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Delivers the outbox in order: alert events (index, then the sink), then failure reports. Stops at the first
+    /// failure, keeping that event and everything after it, and schedules a retry. Never throws: the round it
+    /// follows is stored and its acks are due whatever happens here.
+    /// </summary>
+    private async Task<bool> DeliverAsync()
+    {
+        var outbox = State.Outbox;
+        if (_stale)
+        {
+            return false;
+        }
+
+        try
+        {
+            while (outbox.Alerts.Count > 0)
+            {
+                using var timeout = new CancellationTokenSource(DeliveryTimeout);
+                await PublishAsync(outbox.Alerts[0], timeout.Token);
+                outbox.Alerts.RemoveAt(0);
+                _outboxUnsaved = true;
+            }
+
+            while (outbox.Failures.Count > 0)
+            {
+                var failure = outbox.Failures[0];
+                // The batch grain counts one failure per device and mode, so a report sent again is not counted twice.
+                await Quality.QualityGrains.Batch(GrainFactory, failure.Model, failure.Batch).ReportFailureAsync(failure);
+                outbox.Failures.RemoveAt(0);
+                _outboxUnsaved = true;
+            }
+        }
+        catch (Exception e)
+        {
+            _failedDeliveries++;
+            var delay = RetryDelay(_failedDeliveries);
+            LogDeliveryFailed(logger, e, DeviceId, outbox.Alerts.Count + outbox.Failures.Count, delay);
+            ScheduleRetry(delay);
+            return false;
+        }
+
+        _failedDeliveries = 0;
+        _retryTimer?.Dispose();
+        _retryTimer = null;
+        return true;
+    }
+
+    /// <summary>Capped exponential backoff: 0.5 s, 1 s, 2 s, … 5 min.</summary>
+    internal static TimeSpan RetryDelay(int failures) =>
+        TimeSpan.FromTicks(Math.Min(RetryCap.Ticks, RetryFirst.Ticks << Math.Min(failures - 1, 20)));
+
+    private void ScheduleRetry(TimeSpan delay)
+    {
+        _retryTimer?.Dispose();
+        // A one-shot timer, set again after each failure; timers do not interleave with calls, so the outbox is
+        // only ever touched by one turn at a time.
+        _retryTimer = this.RegisterGrainTimer(
+            async _ =>
+            {
+                if (await DeliverAndSettleAsync())
+                {
+                    await SaveDeliveredAsync();
+                }
+            },
+            new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan));
+    }
+
+    /// <summary>After a retry emptied the outbox no round may come soon (the device may be idle): save the removal
+    /// now rather than at deactivation, so a crash does not deliver them all again.</summary>
+    private async Task SaveDeliveredAsync()
+    {
+        if (!_outboxUnsaved || _stale)
+        {
+            return;
+        }
+
+        try
+        {
+            await twin.WriteStateAsync();
+            _outboxUnsaved = false;
+        }
+        catch (Exception e)
+        {
+            LogOutboxSaveFailed(logger, e, DeviceId);
+        }
     }
 
     public Task<DeviceSnapshot?> GetSnapshotAsync()
@@ -179,8 +395,8 @@ internal sealed partial class DeviceGrain(
             State.OpenAlerts[family] = changed;
         }
 
-        await twin.WriteStateAsync();
-        await PublishAsync([NewEvent(changed.Id, changed.Code, changed.Severity, target, now, changed.Message, changed.Evidence) with { Actor = actor, Note = note }]);
+        await StoreAsync([NewEvent(changed.Id, changed.Code, changed.Severity, target, now, changed.Message, changed.Evidence) with { Actor = actor, Note = note }]);
+        await DeliverAndSettleAsync();
         return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
     }
 
@@ -193,8 +409,8 @@ internal sealed partial class DeviceGrain(
 
         var events = new List<AlertEvent>();
         ReplacePart(part, timeProvider.GetUtcNow(), actor, note, events);
-        await twin.WriteStateAsync();
-        await PublishAsync(events);
+        await StoreAsync(events);
+        await DeliverAndSettleAsync();
         return [.. events.Select(e => e.Id)];
     }
 
@@ -249,8 +465,11 @@ internal sealed partial class DeviceGrain(
         LogReplaced(logger, DeviceId, part, actor);
     }
 
-    /// <summary>Tells the quality view about this round: the device's exposure, and any fault it raised.</summary>
-    private async Task ReportQualityAsync()
+    /// <summary>
+    /// What this round tells the quality view: failure reports for the faults it raised go into the outbox (stored
+    /// with the round, delivered at least once); the exposure report is returned to be sent after the write.
+    /// </summary>
+    private Quality.ExposureReport? QualityRound()
     {
         var kmByDay = _roundKmByDay.Count > 0 ? new Dictionary<int, double>(_roundKmByDay) : null;
         _roundKmByDay.Clear();
@@ -260,42 +479,52 @@ internal sealed partial class DeviceGrain(
         // real batch's statistics, nor create quality grains for batches that do not exist.
         if (State.Birth is not { Unregistered: false } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
         {
-            return;
+            return null;
         }
 
-        var quality = Quality.QualityGrains.Batch(GrainFactory, birth.Model, birth.Batch);
-        await quality.ReportExposureAsync(new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, kmByDay));
         foreach (var (mode, at) in failures)
         {
-            await quality.ReportFailureAsync(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
+            _roundFailures.Add(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
+        }
+
+        return new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, kmByDay);
+    }
+
+    /// <summary>
+    /// Exposure stays a one-way, best-effort report: it is additive (kilometres), so sending it again would count
+    /// twice, and the batch grain saves it behind anyway (losing at most its save interval in a crash, by design).
+    /// </summary>
+    private async Task ReportExposureAsync(Quality.ExposureReport? exposure)
+    {
+        if (exposure is not null)
+        {
+            await Quality.QualityGrains.Batch(GrainFactory, exposure.Model, exposure.Batch).ReportExposureAsync(exposure);
         }
     }
 
-    /// <summary>Records alert events in the alert index, then publishes them (MQTT, feed, store).</summary>
-    private async Task PublishAsync(List<AlertEvent> events)
+    /// <summary>Records one alert event in the alert index, then hands it to the sink, which completes only once
+    /// every destination has it (MQTT acknowledged by the broker, feed, store, webhook queue).</summary>
+    private async Task PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
-        foreach (var alert in events)
+        LogAlert(logger, alert.Device, alert.Code, alert.State);
+        var record = FindAlert(alert.Id);
+        await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(new AlertSummary
         {
-            LogAlert(logger, alert.Device, alert.Code, alert.State);
-            var record = FindAlert(alert.Id);
-            await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(new AlertSummary
-            {
-                Id = alert.Id,
-                Device = alert.Device,
-                Kind = alert.Kind,
-                Model = alert.Model,
-                Batch = alert.Batch,
-                Code = alert.Code,
-                Severity = alert.Severity,
-                State = alert.State,
-                RaisedAt = record?.RaisedAt ?? alert.At,
-                UpdatedAt = alert.At,
-                Message = record?.Message ?? alert.Message,
-            });
+            Id = alert.Id,
+            Device = alert.Device,
+            Kind = alert.Kind,
+            Model = alert.Model,
+            Batch = alert.Batch,
+            Code = alert.Code,
+            Severity = alert.Severity,
+            State = alert.State,
+            RaisedAt = record?.RaisedAt ?? alert.At,
+            UpdatedAt = alert.At,
+            Message = record?.Message ?? alert.Message,
+        });
 
-            // After the index, so that whoever hears the event can already find the alert over HTTP.
-            await alertSink.PublishAsync(alert, CancellationToken.None);
-        }
+        // After the index, so that whoever hears the event can already find the alert over HTTP.
+        await alertSink.PublishAsync(alert, cancellationToken);
     }
 
     private OpenAlert? FindAlert(string alertId) =>
@@ -359,6 +588,9 @@ internal sealed partial class DeviceGrain(
     private readonly List<(string Mode, DateTimeOffset At)> _newFailures = [];
 
     private readonly Dictionary<int, double> _roundKmByDay = [];
+
+    /// <summary>Failure reports of this round, moved into the outbox with the round's write.</summary>
+    private readonly List<Quality.FailureReport> _roundFailures = [];
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
@@ -630,6 +862,15 @@ internal sealed partial class DeviceGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Device {Device}: {Part} replaced ({Actor})")]
     private static partial void LogReplaced(ILogger logger, string device, string part, string actor);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: delivering its events failed, {Pending} held in its twin; retrying in {Delay}")]
+    private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string device, int pending, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: leaving the pending-outbox list failed; it is woken once more at the next start")]
+    private static partial void LogUnlistFailed(ILogger logger, Exception exception, string device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: saving its delivered outbox failed; those events may be delivered again after a restart")]
+    private static partial void LogOutboxSaveFailed(ILogger logger, Exception exception, string device);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Alert {Code} {State} for device {Device}")]
     private static partial void LogAlert(ILogger logger, string device, string code, AlertState state);

@@ -61,4 +61,7 @@ public sealed class DeviceState
 
     /// <summary>Recently resolved alerts with their history, newest last (at most 50).</summary>
     [Id(28)] public List<OpenAlert> ClosedAlerts { get; set; } = [];
+
+    /// <summary>Events stored with the change that produced them and not delivered yet (see DeviceOutbox).</summary>
+    [Id(29)] public DeviceOutbox Outbox { get; set; } = new();
 }

@@ -9,7 +9,7 @@ namespace Telemetry.Grains.Devices;
 /// the order the pipeline sends them.
 /// </summary>
 [Alias("telemetry.device")]
-public interface IDeviceGrain : IGrainWithStringKey
+public interface IDeviceGrain : IGrainWithStringKey, IOutboxOwner
 {
     /// <summary>
     /// Applies one round of the device's uplink: its birth if one came, then its telemetry. Skips messages already applied, folds the readings into

@@ -7,4 +7,13 @@ namespace Telemetry.Grains.Ingest;
 [GenerateSerializer, Immutable, Alias("telemetry.ingest-result")]
 public sealed record IngestResult(
     [property: Id(0)] MessageKey[] Acks,
-    [property: Id(1)] int DuplicateMessages);
+    [property: Id(1)] int DuplicateMessages)
+{
+    /// <summary>Per boot in <see cref="Acks"/>: the gaps below its highest seq handled, lowest first (empty when none).</summary>
+    [Id(2)] public Dictionary<string, SeqRange[]>? Missing { get; init; }
+
+    /// <summary>Messages refused because their boot holds too many runs beyond gaps: not applied, not acknowledged.</summary>
+    [Id(3)] public MessageKey[]? Refused { get; init; }
+
+    public SeqRange[] MissingFor(string boot) => Missing?.GetValueOrDefault(boot) ?? [];
+}

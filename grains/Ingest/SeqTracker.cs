@@ -1,16 +1,17 @@
 namespace Telemetry.Grains.Ingest;
 
 /// <summary>
-/// Tracks which messages of one boot have been handled: everything up to <see cref="Contiguous"/> plus
-/// the seqs seen beyond a gap. The ack a device receives is <see cref="Contiguous"/>; a seq at or below it,
-/// or already in the set beyond it, is a duplicate.
+/// Tracks which messages of one boot have been handled: everything up to <see cref="Contiguous"/> plus the
+/// seqs handled beyond a gap, kept as sorted, disjoint ranges. The ack a device receives is
+/// <see cref="Contiguous"/>; a seq at or below it, or inside a range, is a duplicate. A gap is never skipped:
+/// a seq is acknowledged only once it and every seq below it were handled, so a device never deletes a
+/// message the service has not stored.
 /// </summary>
 [GenerateSerializer, Alias("telemetry.seq-tracker")]
 public sealed class SeqTracker
 {
-    /// <summary>Seqs held beyond a gap. A device this far ahead of a missing message has lost it for good;
-    /// the tracker then skips the gap rather than grow (counted by the caller as a gap skipped).</summary>
-    public const int MaxAhead = 4096;
+    /// <summary>The default limit on separate runs held beyond gaps (see <see cref="DedupeOptions.MaxGapRanges"/>).</summary>
+    public const int DefaultMaxRanges = 1024;
 
     public SeqTracker(string boot) => Boot = boot;
 
@@ -22,57 +23,175 @@ public sealed class SeqTracker
     /// <summary>Highest seq with every seq from 0 handled; −1 while seq 0 is missing.</summary>
     [Id(1)] public long Contiguous { get; private set; } = -1;
 
-    [Id(2)] private readonly List<uint> _ahead = [];
+    // Twins stored before ranges kept every seq beyond a gap here; Migrate() moves them into _ranges on first
+    // use. Never written again, kept so that those twins still load (ids are never reused).
+    [Id(2)] private List<uint>? _ahead = [];
 
-    public bool IsDuplicate(uint seq) => seq <= Contiguous || _ahead.BinarySearch(seq) >= 0;
+    /// <summary>Gaps the old format skipped (and acknowledged) to stay bounded. Nothing increments it any more;
+    /// kept so that the history of stored twins is not lost.</summary>
+    [Id(3)] public long GapsSkipped { get; private set; }
 
-    /// <summary>Records <paramref name="seq"/> as handled. Returns false when it was a duplicate.</summary>
-    public bool Record(uint seq)
+    [Id(4)] private List<SeqRange>? _ranges = [];
+
+    /// <summary>When a message of this boot last arrived (service time); boots are forgotten by age. Default
+    /// (unset) for trackers stored before boots had an age: the first use stamps them.</summary>
+    [Id(5)] public DateTimeOffset LastSeen { get; internal set; }
+
+    /// <summary>Messages refused because this boot already held too many separate runs beyond gaps.</summary>
+    [Id(6)] public long Refused { get; private set; }
+
+    private List<SeqRange> Ranges
+    {
+        get
+        {
+            Migrate();
+            return _ranges!;
+        }
+    }
+
+    /// <summary>Separate runs held beyond gaps.</summary>
+    public int RangeCount => Ranges.Count;
+
+    /// <summary>The highest seq handled so far, or −1.</summary>
+    public long Highest => Ranges.Count > 0 ? Ranges[^1].To : Contiguous;
+
+    public bool IsDuplicate(uint seq) => seq <= Contiguous || Find(seq) >= 0;
+
+    /// <summary>Records <paramref name="seq"/> as handled. Returns false when it was a duplicate (or refused).</summary>
+    public bool Record(uint seq) => Record(seq, DefaultMaxRanges) == SeqOutcome.Recorded;
+
+    /// <summary>Records <paramref name="seq"/> as handled, unless it is a duplicate, or it would open a new run
+    /// beyond a gap while <paramref name="maxRanges"/> runs are held already.</summary>
+    public SeqOutcome Record(uint seq, int maxRanges)
     {
         if (seq <= Contiguous)
         {
-            return false;
+            return SeqOutcome.Duplicate;
         }
 
+        var ranges = Ranges;
         if (seq == Contiguous + 1)
         {
             Contiguous = seq;
-            Drain();
-            return true;
+            if (ranges.Count > 0 && ranges[0].From == seq + 1)
+            {
+                Contiguous = ranges[0].To;
+                ranges.RemoveAt(0);
+            }
+
+            return SeqOutcome.Recorded;
         }
 
-        var index = _ahead.BinarySearch(seq);
+        var index = Find(seq);
         if (index >= 0)
         {
-            return false;
+            return SeqOutcome.Duplicate;
         }
 
-        _ahead.Insert(~index, seq);
-        if (_ahead.Count > MaxAhead)
+        // ~index is the first range starting above seq; seq may extend the one before it, that one, or both.
+        var next = ~index;
+        var joinsPrevious = next > 0 && ranges[next - 1].To == seq - 1;
+        var joinsNext = next < ranges.Count && ranges[next].From == seq + 1;
+        if (joinsPrevious && joinsNext)
         {
-            GapsSkipped++;
-            Contiguous = _ahead[0];
-            _ahead.RemoveAt(0);
-            Drain();
+            ranges[next - 1] = ranges[next - 1] with { To = ranges[next].To };
+            ranges.RemoveAt(next);
+        }
+        else if (joinsPrevious)
+        {
+            ranges[next - 1] = ranges[next - 1] with { To = seq };
+        }
+        else if (joinsNext)
+        {
+            ranges[next] = ranges[next] with { From = seq };
+        }
+        else if (ranges.Count >= maxRanges)
+        {
+            // Keep the bookkeeping whole rather than forget (or ack) anything: the device keeps this message.
+            Refused++;
+            return SeqOutcome.Refused;
+        }
+        else
+        {
+            ranges.Insert(next, new SeqRange(seq, seq));
         }
 
-        return true;
+        return SeqOutcome.Recorded;
     }
 
-    [Id(3)] public long GapsSkipped { get; private set; }
-
-    private void Drain()
+    /// <summary>The gaps below the highest seq handled, lowest first, at most <paramref name="max"/>: what the
+    /// device should send again.</summary>
+    public SeqRange[] Missing(int max)
     {
-        var consumed = 0;
-        while (consumed < _ahead.Count && _ahead[consumed] == Contiguous + 1)
+        var ranges = Ranges;
+        var missing = new List<SeqRange>(Math.Min(max, ranges.Count));
+        var from = Contiguous + 1;
+        foreach (var range in ranges)
         {
-            Contiguous = _ahead[consumed];
-            consumed++;
+            if (missing.Count == max)
+            {
+                break;
+            }
+
+            missing.Add(new SeqRange((uint)from, range.From - 1));
+            from = (long)range.To + 1;
         }
 
-        if (consumed > 0)
-        {
-            _ahead.RemoveRange(0, consumed);
-        }
+        return [.. missing];
     }
+
+    /// <summary>Index of the range holding <paramref name="seq"/>, or the complement of where it would go.</summary>
+    private int Find(uint seq)
+    {
+        var ranges = Ranges;
+        int low = 0, high = ranges.Count - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            if (ranges[mid].To < seq)
+            {
+                low = mid + 1;
+            }
+            else if (ranges[mid].From > seq)
+            {
+                high = mid - 1;
+            }
+            else
+            {
+                return mid;
+            }
+        }
+
+        return ~low;
+    }
+
+    /// <summary>Turns the old format's list of single seqs into runs. The list was sorted and above
+    /// <see cref="Contiguous"/> + 1, so runs come out sorted and disjoint.</summary>
+    private void Migrate()
+    {
+        // The serializer may create the object without running field initialisers.
+        _ranges ??= [];
+        if (_ahead is not { Count: > 0 } ahead)
+        {
+            return;
+        }
+
+        foreach (var seq in ahead)
+        {
+            if (_ranges.Count > 0 && _ranges[^1].To == seq - 1)
+            {
+                _ranges[^1] = _ranges[^1] with { To = seq };
+            }
+            else if (_ranges.Count == 0 || _ranges[^1].To < seq)
+            {
+                _ranges.Add(new SeqRange(seq, seq));
+            }
+        }
+
+        ahead.Clear();
+    }
+
+    /// <summary>For migration tests: builds a tracker as the old format stored it.</summary>
+    internal static SeqTracker FromOldFormat(string boot, long contiguous, IEnumerable<uint> ahead) =>
+        new() { Boot = boot, Contiguous = contiguous, _ahead = [.. ahead], _ranges = null };
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Telemetry.Models.Quality;
 
@@ -11,18 +12,31 @@ public sealed class ModelQualityState
 
     /// <summary>Batch → failure mode → the status last published.</summary>
     [Id(1)] public Dictionary<string, Dictionary<string, string>> Status { get; set; } = [];
+
+    /// <summary>Status changes stored with the new statuses and not yet delivered to the sink, oldest first.</summary>
+    [Id(2)] public List<PendingQualityRows> Pending { get; set; } = [];
 }
+
+/// <summary>One batch's rows whose publication is owed (see ModelQualityGrain).</summary>
+[GenerateSerializer, Immutable, Alias("telemetry.pending-quality-rows")]
+public sealed record PendingQualityRows([property: Id(0)] DefectRateRow[] Rows);
 
 /// <summary>
 /// A model's batches side by side. Each batch is assessed per failure mode against the pooled rate of the
 /// model's other batches; when any of a batch's statuses changes, its rows are published and the new statuses
-/// saved, so a restart does not publish the same change twice.
+/// saved together with the rows to publish (a pending list), which are delivered after the write and removed once
+/// the sink has them: a failed publication or a crash never loses a status change, it is retried (capped backoff,
+/// and on the next activation) until delivered, at least once.
 /// </summary>
 [GrainType("model-quality")]
-internal sealed class ModelQualityGrain(
+internal sealed partial class ModelQualityGrain(
     [PersistentState("model-quality", Devices.DeviceGrain.StorageName)] IPersistentState<ModelQualityState> quality,
-    IQualitySink sink) : Grain, IModelQualityGrain
+    IQualitySink sink,
+    ILogger<ModelQualityGrain> logger) : Grain, IModelQualityGrain
 {
+    private IGrainTimer? _retryTimer;
+    private int _failedDeliveries;
+
     /// <summary>The failure modes each kind is assessed for even before any failure is seen.</summary>
     private static readonly Dictionary<string, string[]> ModesByKind = new()
     {
@@ -61,11 +75,80 @@ internal sealed class ModelQualityGrain(
             }
         }
 
-        await quality.WriteStateAsync();
-        foreach (var rows in published)
+        if (published.Count > 0 && quality.State.Pending.Count == 0)
         {
-            await sink.PublishAsync(rows, CancellationToken.None);
+            // Listed before the write that stores the first pending rows, so a crash after it still finds them.
+            await GrainFactory.GetGrain<Devices.IPendingOutboxGrain>(0).AddAsync(this.GetGrainId());
         }
+
+        quality.State.Pending.AddRange(published.Select(rows => new PendingQualityRows(rows)));
+        await quality.WriteStateAsync();
+        await DeliverAsync();
+    }
+
+    public async Task<bool> DeliverPendingAsync()
+    {
+        await DeliverAsync(listed: true);
+        return quality.State.Pending.Count == 0;
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (quality.State.Pending.Count > 0)
+        {
+            ScheduleRetry(TimeSpan.Zero);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Publishes the pending rows in order; on the first failure keeps the rest and schedules a retry. The
+    /// removal is written at once: status changes are rare, and a retained topic should not flap back on a restart.</summary>
+    private async Task DeliverAsync(bool listed = false)
+    {
+        var pending = quality.State.Pending;
+        if (pending.Count == 0 && !listed)
+        {
+            // The common case (no status changed): no call to the pending-outbox grain on this hot path.
+            return;
+        }
+
+        try
+        {
+            if (pending.Count > 0)
+            {
+                while (pending.Count > 0)
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await sink.PublishAsync(pending[0].Rows, timeout.Token);
+                    pending.RemoveAt(0);
+                }
+
+                await quality.WriteStateAsync();
+            }
+
+            // Also when nothing was pending but the pending-outbox grain asked: it may list a grain that finished
+            // delivering just before a crash.
+            await GrainFactory.GetGrain<Devices.IPendingOutboxGrain>(0).RemoveAsync(this.GetGrainId());
+        }
+        catch (Exception e)
+        {
+            _failedDeliveries++;
+            var delay = Devices.DeviceGrain.RetryDelay(_failedDeliveries);
+            LogPublishFailed(logger, e, Model, pending.Count, delay);
+            ScheduleRetry(delay);
+            return;
+        }
+
+        _failedDeliveries = 0;
+        _retryTimer?.Dispose();
+        _retryTimer = null;
+    }
+
+    private void ScheduleRetry(TimeSpan delay)
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = this.RegisterGrainTimer(_ => DeliverAsync(listed: true), new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan));
     }
 
     public async Task<DefectRateRow[]> GetRatesAsync(QualityWindow window)
@@ -105,6 +188,9 @@ internal sealed class ModelQualityGrain(
             };
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model}: publishing quality status failed, {Pending} held; retrying in {Delay}")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, string model, int pending, TimeSpan delay);
 }
 
 [GenerateSerializer, Alias("telemetry.quality-catalog-state")]

@@ -127,7 +127,7 @@ public interface IBatchQualityGrain : IGrainWithStringKey
 /// its status changes, and answers defect-rate queries by asking its batch grains.
 /// </summary>
 [Alias("telemetry.model-quality")]
-public interface IModelQualityGrain : IGrainWithStringKey
+public interface IModelQualityGrain : IGrainWithStringKey, Devices.IOutboxOwner
 {
     [Alias("update")]
     Task UpdateAsync(BatchExposure counts);

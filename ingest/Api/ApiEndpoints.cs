@@ -436,7 +436,8 @@ internal static class ApiEndpoints
     };
 
     private static IResult GetStats(
-        IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker) => Results.Json(
+        IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
+        Webhooks.WebhookSender webhooks) => Results.Json(
         new IngestStats
         {
             Messages = counters.Messages,
@@ -453,11 +454,18 @@ internal static class ApiEndpoints
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
             AlertsEscalated = alerts.Escalated,
             BirthsUnregistered = counters.BirthsUnregistered,
+            Webhooks = webhooks.Stats(),
             Broker = new BrokerStats
             {
                 ConnectionsRefused = broker.ConnectionsRefused,
                 PublishesRefused = broker.PublishesRefused,
                 SubscriptionsRefused = broker.SubscriptionsRefused,
+                ServiceWindow = broker.WindowSize,
+                ServiceInFlight = broker.ServiceInFlight,
+                WindowWaiting = broker.WindowWaiting,
+                WindowWaits = broker.WindowWaits,
+                WindowPausedSeconds = broker.WindowPaused.TotalSeconds,
+                ServiceDropped = broker.ServiceDropped,
             },
             Storage = new StorageStats
             {

@@ -44,6 +44,31 @@ internal sealed record IngestStats
 
     /// <summary>What the embedded broker refused (all zero with an external broker).</summary>
     public required BrokerStats Broker { get; init; }
+
+    /// <summary>Alert webhooks by index (<c>Alerts:Webhooks:N</c>); empty when none is configured.</summary>
+    public IReadOnlyDictionary<string, WebhookStats> Webhooks { get; init; } = new Dictionary<string, WebhookStats>();
+}
+
+/// <summary>One webhook's deliveries: counts since start, and what its durable queue holds now.</summary>
+internal sealed record WebhookStats
+{
+    /// <summary>Events the receiver accepted (2xx).</summary>
+    public required long Delivered { get; init; }
+
+    /// <summary>Of those, events that needed more than one attempt.</summary>
+    public required long DeliveredAfterRetry { get; init; }
+
+    /// <summary>Attempts that failed: network error, timeout, 5xx, 429, or a permanent 4xx.</summary>
+    public required long FailedAttempts { get; init; }
+
+    /// <summary>Events given up since start (GiveUpAfter passed, or a permanent 4xx).</summary>
+    public required long DeadLettered { get; init; }
+
+    /// <summary>Dead-lettered events kept in the queue's dead-letter table, with their reason.</summary>
+    public required long DeadLetterHeld { get; init; }
+
+    /// <summary>Events queued and not yet delivered.</summary>
+    public required long Pending { get; init; }
 }
 
 /// <summary>Embedded-broker refusals since start, by reason.</summary>
@@ -56,6 +81,24 @@ internal sealed record BrokerStats
     public required IReadOnlyDictionary<string, long> PublishesRefused { get; init; }
 
     public required long SubscriptionsRefused { get; init; }
+
+    /// <summary>The embedded broker's in-flight window towards the service (<c>Broker:ServiceWindow</c>); null with an external broker.</summary>
+    public int? ServiceWindow { get; init; }
+
+    /// <summary>Device messages queued for or sent to the service and not yet acknowledged by it: at most the window.</summary>
+    public int ServiceInFlight { get; init; }
+
+    /// <summary>Device connections paused now because the window is full.</summary>
+    public int WindowWaiting { get; init; }
+
+    /// <summary>Device messages that had to wait for a place in the window, since start.</summary>
+    public long WindowWaits { get; init; }
+
+    /// <summary>Seconds device connections spent paused by the window, summed over connections, since start.</summary>
+    public double WindowPausedSeconds { get; init; }
+
+    /// <summary>Device messages MQTTnet dropped from the service's full queue (expected 0: the window stays below it).</summary>
+    public long ServiceDropped { get; init; }
 }
 
 /// <summary>Time-series store counters since start (lines of line protocol; one line per reading).</summary>

@@ -67,8 +67,19 @@ public sealed class BrokerOptions
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>Unacknowledged QoS 1 messages the broker may have in flight to the subscriber (MQTT 5
-    /// receive maximum). Default 1024.</summary>
+    /// receive maximum). Default 1024. Mosquitto honours it; MQTTnet's server does not, so the embedded broker
+    /// enforces <see cref="ServiceWindow"/> instead.</summary>
     public ushort ReceiveMaximum { get; set; } = 1024;
+
+    /// <summary>
+    /// Embedded mode: device messages the broker lets queue for, or be in flight to, the service without its
+    /// acknowledgement; past that, publishing devices are paused (not read, no PUBACK) until the service
+    /// acknowledges. This bounds the service's memory however slow the store is (docs/performance.md).
+    /// Unset (default): <see cref="ReceiveMaximum"/>, 1024. 1..65535 (MQTT packet ids are 16-bit). Larger
+    /// smooths bursts when acknowledgements come in batches; each place may cost up to three copies of a 64 KiB
+    /// payload in this process.
+    /// </summary>
+    public int? ServiceWindow { get; set; }
 
     /// <summary>External mode: connect to the broker over TLS. Default false.</summary>
     public bool UseTls { get; set; }

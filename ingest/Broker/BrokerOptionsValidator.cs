@@ -52,6 +52,17 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:MaxPacketSize must be 1024..268435455 and Broker:MaxConnectPacketSize 64..268435455 (were {options.MaxPacketSize}, {options.MaxConnectPacketSize}).");
         }
 
+        if (options.ServiceWindow is < 1 or > 65_535)
+        {
+            // More unacknowledged messages than packet ids and MQTTnet reuses the id of one still in flight.
+            failures.Add($"Broker:ServiceWindow must be 1..65535 (was {options.ServiceWindow}).");
+        }
+
+        if (options.ReceiveMaximum == 0)
+        {
+            failures.Add("Broker:ReceiveMaximum must be 1..65535 (was 0).");
+        }
+
         if (options.ClientKeyFile.Length > 0 && options.ClientCertificateFile.Length == 0)
         {
             failures.Add("Broker:ClientKeyFile needs Broker:ClientCertificateFile.");

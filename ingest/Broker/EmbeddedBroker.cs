@@ -18,7 +18,8 @@ internal sealed partial class EmbeddedBroker(
     ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
 {
     /// <summary>Messages queued for one slow subscriber before the broker drops new ones. Devices resend
-    /// what is not acked, so a drop delays data rather than losing it.</summary>
+    /// what is not acked, so a drop delays data rather than losing it. The service's session never gets near it:
+    /// <see cref="ServiceWindow"/> holds devices back first (at most 65535 places), and a drop there is counted.</summary>
     private const int MaxPendingPerClient = 100_000;
 
     private const string IdentityKey = "telemetry.identity";
@@ -30,6 +31,7 @@ internal sealed partial class EmbeddedBroker(
     private MqttServer? _server;
     private ClientIdAssigningAdapter? _adapter;
     private PacketSizeGuard? _guard;
+    private ServiceWindow? _window;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -58,6 +60,9 @@ internal sealed partial class EmbeddedBroker(
 
         _adapter = new ClientIdAssigningAdapter();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [_adapter]);
+        _window = new ServiceWindow(settings.ServiceWindow ?? settings.ReceiveMaximum, settings.ClientIdPrefix, counters, TimeProvider.System);
+        _window.Attach(_server);
+        counters.Observe(_window);
         _server.ValidatingConnectionAsync += e =>
         {
             Validate(e, settings);
@@ -71,50 +76,7 @@ internal sealed partial class EmbeddedBroker(
             e.SessionItems[IdentityKey] = Authenticate(e.UserName, e.Password, settings) ?? ClientIdentity.Nobody;
             return Task.CompletedTask;
         };
-        _server.InterceptingPublishAsync += e =>
-        {
-            var who = Identity(e.SessionItems);
-            var decision = BrokerAccess.CanPublish(who, e.ApplicationMessage.Topic, e.ApplicationMessage.Retain);
-            if (decision == PublishDecision.Allowed && e.ApplicationMessage.Retain && who.Role == ClientRole.Device
-                && e.ApplicationMessage.Payload.Length > Uplink.TelemetryDecoder.MaxPayloadBytes)
-            {
-                // The broker would keep it for good, though the service can never take it; unretained, an
-                // oversized payload still reaches the service, which answers payload_too_large.
-                decision = PublishDecision.RetainedTooLarge;
-            }
-
-            if (decision != PublishDecision.Allowed)
-            {
-                // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber, no retained store
-                // and no pipeline.
-                e.ProcessPublish = false;
-                e.Response.ReasonCode = decision switch
-                {
-                    PublishDecision.WildcardInTopic => MqttPubAckReasonCode.TopicNameInvalid,
-                    PublishDecision.RetainedTooLarge => MqttPubAckReasonCode.QuotaExceeded,
-                    _ => MqttPubAckReasonCode.NotAuthorized,
-                };
-                e.Response.ReasonString = decision switch
-                {
-                    PublishDecision.RetainedOutsideBirth => "only a birth may be retained",
-                    PublishDecision.RetainedTooLarge => "a retained birth may be at most 64 KiB",
-                    PublishDecision.WildcardInTopic => "a topic name must not contain + or #",
-                    _ => "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry",
-                };
-                // A wildcard in a topic name is a protocol violation: the connection is closed, as MQTT requires.
-                e.CloseConnection = decision == PublishDecision.WildcardInTopic;
-                counters.PublishRefused(decision switch
-                {
-                    PublishDecision.RetainedOutsideBirth => BrokerCounters.RetainedOutsideBirth,
-                    PublishDecision.RetainedTooLarge => BrokerCounters.RetainedTooLarge,
-                    PublishDecision.WildcardInTopic => BrokerCounters.WildcardInTopic,
-                    _ => BrokerCounters.OutsideOwnTopics,
-                });
-                LogRefusedPublish(logger, e.ClientId, e.ApplicationMessage.Topic, e.Response.ReasonString);
-            }
-
-            return Task.CompletedTask;
-        };
+        _server.InterceptingPublishAsync += e => InterceptPublishAsync(e).AsTask();
         _server.InterceptingSubscriptionAsync += e =>
         {
             if (!BrokerAccess.CanSubscribe(Identity(e.SessionItems), e.TopicFilter.Topic))
@@ -137,6 +99,66 @@ internal sealed partial class EmbeddedBroker(
         }
 
         LogStarted(logger, settings.BindAddress, settings.Port, settings.AllowAnonymous ? "full access" : AnonymousConsumers(settings) ? "read alerts/# and quality/# only" : "refused");
+    }
+
+    /// <summary>
+    /// Applies the access rules to a PUBLISH, then, for one bound for the service, waits for a place in the
+    /// window. MQTTnet awaits this before it routes the message or reads the connection's next packet.
+    /// </summary>
+    private ValueTask InterceptPublishAsync(InterceptingPublishEventArgs e)
+    {
+        var who = Identity(e.SessionItems);
+        var decision = BrokerAccess.CanPublish(who, e.ApplicationMessage.Topic, e.ApplicationMessage.Retain);
+        if (decision == PublishDecision.Allowed && e.ApplicationMessage.Retain && who.Role == ClientRole.Device
+            && e.ApplicationMessage.Payload.Length > Uplink.TelemetryDecoder.MaxPayloadBytes)
+        {
+            // The broker would keep it for good, though the service can never take it; unretained, an
+            // oversized payload still reaches the service, which answers payload_too_large.
+            decision = PublishDecision.RetainedTooLarge;
+        }
+
+        if (decision != PublishDecision.Allowed)
+        {
+            // MQTT 5 clients get 0x87 in their PUBACK; the message reaches no subscriber, no retained store
+            // and no pipeline.
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = decision switch
+            {
+                PublishDecision.WildcardInTopic => MqttPubAckReasonCode.TopicNameInvalid,
+                PublishDecision.RetainedTooLarge => MqttPubAckReasonCode.QuotaExceeded,
+                _ => MqttPubAckReasonCode.NotAuthorized,
+            };
+            e.Response.ReasonString = decision switch
+            {
+                PublishDecision.RetainedOutsideBirth => "only a birth may be retained",
+                PublishDecision.RetainedTooLarge => "a retained birth may be at most 64 KiB",
+                PublishDecision.WildcardInTopic => "a topic name must not contain + or #",
+                _ => "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry",
+            };
+            // A wildcard in a topic name is a protocol violation: the connection is closed, as MQTT requires.
+            e.CloseConnection = decision == PublishDecision.WildcardInTopic;
+            counters.PublishRefused(decision switch
+            {
+                PublishDecision.RetainedOutsideBirth => BrokerCounters.RetainedOutsideBirth,
+                PublishDecision.RetainedTooLarge => BrokerCounters.RetainedTooLarge,
+                PublishDecision.WildcardInTopic => BrokerCounters.WildcardInTopic,
+                _ => BrokerCounters.OutsideOwnTopics,
+            });
+            LogRefusedPublish(logger, e.ClientId, e.ApplicationMessage.Topic, e.Response.ReasonString);
+            return ValueTask.CompletedTask;
+        }
+
+        return e.ProcessPublish ? WaitForWindowAsync(e, who) : ValueTask.CompletedTask;
+    }
+
+    private async ValueTask WaitForWindowAsync(InterceptingPublishEventArgs e, ClientIdentity who)
+    {
+        // The token is the publishing connection's: it ends the wait when the device disconnects or the broker stops.
+        if (!await _window!.EnterAsync(who, e.ApplicationMessage, e.SessionItems, e.CancellationToken).ConfigureAwait(false))
+        {
+            // The device is gone and gets no PUBACK: it resends the message after it reconnects.
+            e.ProcessPublish = false;
+        }
     }
 
     /// <summary>

@@ -147,6 +147,16 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<MqttOutbox>();
         builder.Services.AddSingleton<IDeviceReplies>(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddSingleton<IAlertSink, MqttAlertSink>();
+        builder.Services.AddSingleton<IValidateOptions<Telemetry.Grains.Ingest.DedupeOptions>, Telemetry.Grains.Ingest.DedupeOptionsValidator>();
+        builder.Services.AddOptionsWithValidateOnStart<Telemetry.Grains.Ingest.DedupeOptions>().BindConfiguration(Telemetry.Grains.Ingest.DedupeOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<Webhooks.WebhooksOptions>, Webhooks.WebhooksOptionsValidator>();
+        builder.Services.AddOptionsWithValidateOnStart<Webhooks.WebhooksOptions>().BindConfiguration(Webhooks.WebhooksOptions.SectionName);
+        builder.Services.AddSingleton(sp => new Webhooks.WebhookQueue(
+            Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, "webhooks.db"), sp.GetRequiredService<TimeProvider>().GetUtcNow()));
+        builder.Services.AddSingleton<Webhooks.WebhookCounters>();
+        builder.Services.AddHttpClient(Webhooks.WebhookSender.HttpClientName);
+        builder.Services.AddSingleton<Webhooks.WebhookSender>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookSender>());
         builder.Services.AddSingleton<Telemetry.Grains.Quality.IQualitySink, MqttQualitySink>();
         builder.Services.AddSingleton<QualityRegistry>();
         builder.Services.AddSingleton<IDeviceTwins, DeviceGrainTwins>();
@@ -179,7 +189,9 @@ internal static partial class TelemetryHostingExtensions
         }
         else
         {
-            builder.Services.AddHttpClient(nameof(InfluxStore));
+            // Every InfluxDB call carries its own Influx:RequestTimeout; HttpClient's 100 s default must never
+            // be the one that applies (it once held start-up for 100 s and then stopped the host).
+            builder.Services.AddHttpClient(nameof(InfluxStore), http => http.Timeout = Timeout.InfiniteTimeSpan);
             builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<InfluxStore>(
                 sp, sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(InfluxStore))));
             builder.Services.AddSingleton<IReadingStore>(sp => sp.GetRequiredService<InfluxStore>());

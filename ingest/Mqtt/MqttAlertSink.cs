@@ -1,22 +1,35 @@
 using Telemetry.Grains.Alerts;
 using Telemetry.Ingest.Api;
 using Telemetry.Ingest.Storage;
+using Telemetry.Ingest.Uplink;
+using Telemetry.Ingest.Webhooks;
 
 namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
-/// Where grains' alert events go in this host: the HTTP feed, <c>alerts/{device}</c> on MQTT, and the
-/// <c>maintenance_alert</c> measurement of the time-series store.
+/// Where grains' alert events go in this host: the HTTP feed, <c>alerts/{device}</c> on MQTT, the
+/// <c>maintenance_alert</c> measurement of the time-series store, and the webhooks' durable queue. It completes only
+/// when every one of them has the event, and throws otherwise: the device twin keeps the event in its outbox and
+/// calls again, so each destination gets it at least once (the feed and the webhook queue drop repeats by event id).
 /// </summary>
-internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingStore store) : IAlertSink
+internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks) : IAlertSink
 {
+    /// <summary>How long the broker may take to acknowledge an alert before the twin retries it.</summary>
+    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
+
     public async ValueTask PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
         feed.Add(alert);
-        await outbox.EnqueueAlertAsync(alert, cancellationToken);
+        var payload = ReplyJson.Alert(alert);
+        await outbox.PublishAcknowledgedAsync(new OutboundMessage(DeviceTopics.Alerts(alert.Device), payload), BrokerTimeout, cancellationToken);
         var lines = new LineProtocol(1024);
         WriteLine(lines, alert);
-        await store.StoreAsync(lines.Written, lines.LineCount, cancellationToken);
+        if (!await store.StoreAsync(lines.Written, lines.LineCount, cancellationToken))
+        {
+            throw new InvalidOperationException($"The store did not take the maintenance_alert line of {alert.EventId}.");
+        }
+
+        await webhooks.EnqueueAsync(alert, payload, cancellationToken);
     }
 
     /// <summary>

@@ -3,9 +3,11 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
-using Telemetry.Grains.Alerts;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Telemetry.Grains.Devices;
 using Telemetry.Grains.Ingest;
 using Telemetry.Ingest.Broker;
+using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Uplink;
 
@@ -14,29 +16,37 @@ namespace Telemetry.Ingest.Mqtt;
 /// <summary>
 /// Everything the service publishes, on its own connection so that a stalled consumer never blocks a reply.
 /// Acks coalesce: only the newest ack per (device, boot) waits, and all waiting acks go out every
-/// <see cref="UplinkOptions.AckInterval"/>. Alerts queue with backpressure and are retried until the broker
-/// takes them. Error reports are advisory: when their queue is full they are dropped and counted.
+/// <see cref="UplinkOptions.AckInterval"/>. Alert and quality events are not queued here: the grains hold them
+/// in their own durable outboxes and call <see cref="PublishAcknowledgedAsync"/>, which completes only when the
+/// broker has acknowledged the message. Error reports are advisory: when their queue is full they are dropped
+/// and counted.
 /// </summary>
 internal sealed partial class MqttOutbox(
     MqttClientOptionsFactory clientOptions,
     IOptions<BrokerOptions> brokerOptions,
     IOptions<UplinkOptions> uplinkOptions,
+    IGrainFactory grains,
+    ComponentHealth health,
     TimeProvider time,
     ILogger<MqttOutbox> logger) : BackgroundService, IDeviceReplies
 {
     private const int QueueCapacity = 10_000;
 
-    private readonly ConcurrentDictionary<(string Device, string Boot), MessageKey> _acks = new();
-    private readonly Channel<OutboundMessage> _alerts = Channel.CreateBounded<OutboundMessage>(
-        new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+    /// <summary>The health component of this publisher.</summary>
+    public const string Component = "outbox";
+
+    private readonly ConcurrentDictionary<(string Device, string Boot), (MessageKey Ack, SeqRange[] Missing)> _acks = new();
     private readonly Channel<OutboundMessage> _errors = Channel.CreateBounded<OutboundMessage>(
         new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
 
     public bool IsConnected => _client.IsConnected;
 
-    public void Ack(string deviceId, MessageKey ack) =>
-        _acks.AddOrUpdate((deviceId, ack.Boot), ack, (_, existing) => ack.Seq >= existing.Seq ? ack : existing);
+    public void Ack(string deviceId, MessageKey ack) => Ack(deviceId, ack, []);
+
+    // The same seq may come with fewer gaps (a resend filled one above the ack): the newer report wins then too.
+    public void Ack(string deviceId, MessageKey ack, SeqRange[] missing) =>
+        _acks.AddOrUpdate((deviceId, ack.Boot), (ack, missing), (_, existing) => ack.Seq >= existing.Ack.Seq ? (ack, missing) : existing);
 
     public bool Error(in ErrorReport report)
     {
@@ -51,16 +61,38 @@ internal sealed partial class MqttOutbox(
         return _errors.Writer.TryWrite(message);
     }
 
-    /// <summary>A quality signal, retained so that a consumer that connects later gets the current status.</summary>
-    public ValueTask EnqueueQualityAsync(string topic, byte[] payload, CancellationToken cancellationToken) =>
-        _alerts.Writer.WriteAsync(new OutboundMessage(topic, payload, Retain: true), cancellationToken);
+    /// <summary>
+    /// Publishes at QoS 1 and completes once the broker has acknowledged it (PUBACK; "no matching subscribers"
+    /// counts: the broker has it, nobody listens now). Throws when not connected, when the broker refuses it, or
+    /// after <paramref name="timeout"/>; the caller keeps the message and retries.
+    /// </summary>
+    public async Task PublishAcknowledgedAsync(OutboundMessage message, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!_client.IsConnected)
+        {
+            throw new InvalidOperationException($"The outbox publisher is not connected to {clientOptions.Broker.Host}:{clientOptions.Broker.Port}.");
+        }
 
-    public ValueTask EnqueueAlertAsync(AlertEvent alert, CancellationToken cancellationToken) =>
-        _alerts.Writer.WriteAsync(new OutboundMessage(DeviceTopics.Alerts(alert.Device), ReplyJson.Alert(alert)), cancellationToken);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        MqttClientPublishResult result;
+        try
+        {
+            result = await _client.PublishAsync(Build(message), limit.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The broker did not acknowledge {message.Topic} within {timeout}.");
+        }
+
+        if (!result.IsSuccess && result.ReasonCode != MqttClientPublishReasonCode.NoMatchingSubscribers)
+        {
+            throw new InvalidOperationException($"The broker refused {message.Topic}: {result.ReasonCode} {result.ReasonString}");
+        }
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
         KeepConnectedAsync(stoppingToken),
-        DrainAsync(_alerts.Reader, stoppingToken),
         DrainAsync(_errors.Reader, stoppingToken),
         FlushAcksAsync(stoppingToken));
 
@@ -81,6 +113,8 @@ internal sealed partial class MqttOutbox(
                 {
                     await _client.ConnectAsync(options, stoppingToken);
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);
+                    health.Clear(Component);
+                    await ResumePendingAsync();
                 }
 
                 await Task.Delay(brokerOptions.Value.ReconnectDelay, time, stoppingToken);
@@ -92,6 +126,8 @@ internal sealed partial class MqttOutbox(
             catch (Exception e)
             {
                 LogConnectFailed(logger, e, clientOptions.Broker.Host, clientOptions.Broker.Port);
+                health.Report(Component, HealthStatus.Degraded,
+                    $"cannot reach the broker at {clientOptions.Broker.Host}:{clientOptions.Broker.Port}: acks, alerts and quality signals wait");
                 await Delay(stoppingToken);
             }
         }
@@ -128,10 +164,10 @@ internal sealed partial class MqttOutbox(
                         continue;
                     }
 
-                    if (!await TryPublishAsync(new OutboundMessage(DeviceTopics.Ack(key.Device), ReplyJson.Ack(ack)), stoppingToken))
+                    if (!await TryPublishAsync(new OutboundMessage(DeviceTopics.Ack(key.Device), ReplyJson.Ack(ack.Ack, ack.Missing)), stoppingToken))
                     {
                         // Keep it for the next tick unless a newer ack arrived meanwhile.
-                        Ack(key.Device, ack);
+                        Ack(key.Device, ack.Ack, ack.Missing);
                         break;
                     }
                 }
@@ -151,14 +187,7 @@ internal sealed partial class MqttOutbox(
 
         try
         {
-            var result = await _client.PublishAsync(
-                new MqttApplicationMessageBuilder()
-                    .WithTopic(message.Topic)
-                    .WithPayload(message.Payload)
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                    .WithRetainFlag(message.Retain)
-                    .Build(),
-                stoppingToken);
+            var result = await _client.PublishAsync(Build(message), stoppingToken);
             // "No matching subscribers" is success: nobody listens for this device right now.
             return result.IsSuccess || result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers;
         }
@@ -166,6 +195,31 @@ internal sealed partial class MqttOutbox(
         {
             LogPublishFailed(logger, e, message.Topic);
             return false;
+        }
+    }
+
+    private static MqttApplicationMessage Build(OutboundMessage message) =>
+        new MqttApplicationMessageBuilder()
+            .WithTopic(message.Topic)
+            .WithPayload(message.Payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(message.Retain)
+            .Build();
+
+    /// <summary>
+    /// Once the publisher can deliver again (start-up, or after the broker was away), wakes the twins that still
+    /// hold undelivered events: after a crash nothing else would, when their devices stay silent.
+    /// </summary>
+    private async Task ResumePendingAsync()
+    {
+        try
+        {
+            await grains.GetGrain<IPendingOutboxGrain>(0).ResumeAsync();
+        }
+        catch (Exception e)
+        {
+            // Each twin also retries on its own timer and on its next activation; this only speeds that up.
+            LogResumeFailed(logger, e);
         }
     }
 
@@ -177,6 +231,9 @@ internal sealed partial class MqttOutbox(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox publisher cannot reach {Host}:{Port}; retrying")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception, string host, int port);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Asking twins with undelivered events to deliver failed; they retry on their own")]
+    private static partial void LogResumeFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing to {Topic} failed; will retry")]
     private static partial void LogPublishFailed(ILogger logger, Exception exception, string topic);

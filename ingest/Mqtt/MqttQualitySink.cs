@@ -5,10 +5,14 @@ namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
 /// Quality signals: when a batch's status changes, its rows are published retained on
-/// <c>quality/{model}/{batch}</c> and written to the <c>defect_rate</c> measurement.
+/// <c>quality/{model}/{batch}</c> and written to the <c>defect_rate</c> measurement. Completes only when the broker
+/// acknowledged the message and the store took the lines, and throws otherwise: the model's grain keeps the rows
+/// pending and retries.
 /// </summary>
 internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time) : IQualitySink
 {
+    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
+
     public async ValueTask PublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken)
     {
         if (batchRows.Length == 0)
@@ -34,7 +38,8 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
             w.WriteEndArray();
             w.WriteEndObject();
         });
-        await outbox.EnqueueQualityAsync($"quality/{first.Model}/{first.Batch}", payload, cancellationToken);
+        // Retained, so that a consumer that connects later gets the current status.
+        await outbox.PublishAcknowledgedAsync(new OutboundMessage($"quality/{first.Model}/{first.Batch}", payload, Retain: true), BrokerTimeout, cancellationToken);
 
         var lines = new LineProtocol(1024);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -46,7 +51,10 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
                 .Field("baseline", row.Baseline).Field("status", row.Status).End(now);
         }
 
-        await store.StoreAsync(lines.Written, lines.LineCount, cancellationToken);
+        if (!await store.StoreAsync(lines.Written, lines.LineCount, cancellationToken))
+        {
+            throw new InvalidOperationException($"The store did not take the defect_rate lines of {first.Model}/{first.Batch}.");
+        }
     }
 
     private static int Rank(string status) => status switch { "elevated" => 2, "watch" => 1, _ => 0 };

@@ -10,10 +10,28 @@ namespace Telemetry.Ingest.Mqtt;
 /// <summary>The JSON the service sends: acks and errors to devices, alert events to consumers.</summary>
 internal static class ReplyJson
 {
-    public static byte[] Ack(MessageKey ack) => Write(w =>
+    public static byte[] Ack(MessageKey ack) => Ack(ack, []);
+
+    /// <summary>An ack, with <c>missing</c>: the gaps below the highest seq the service holds, as
+    /// <c>[from, to]</c> pairs (inclusive, lowest first), only when there are any, so v1 devices that do not read it
+    /// see the ack they always saw.</summary>
+    public static byte[] Ack(MessageKey ack, IReadOnlyList<SeqRange> missing) => Write(w =>
     {
         w.WriteString("boot"u8, ack.Boot);
         w.WriteNumber("seq"u8, ack.Seq);
+        if (missing.Count > 0)
+        {
+            w.WriteStartArray("missing"u8);
+            foreach (var range in missing)
+            {
+                w.WriteStartArray();
+                w.WriteNumberValue(range.From);
+                w.WriteNumberValue(range.To);
+                w.WriteEndArray();
+            }
+
+            w.WriteEndArray();
+        }
     });
 
     public static byte[] Error(in ErrorReport report)
@@ -54,6 +72,12 @@ internal static class ReplyJson
     private static void WriteAlertBody(Utf8JsonWriter w, AlertEvent alert)
     {
         w.WriteString("id"u8, alert.Id);
+        // Consumers dedupe on it: the same state change may be delivered more than once, never with another id.
+        if (alert.EventId.Length > 0)
+        {
+            w.WriteString("event_id"u8, alert.EventId);
+        }
+
         w.WriteString("device"u8, alert.Device);
         WriteNullable(w, "kind"u8, alert.Kind);
         WriteNullable(w, "model"u8, alert.Model);

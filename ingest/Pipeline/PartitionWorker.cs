@@ -599,7 +599,11 @@ internal sealed partial class PartitionWorker
                     var cache = CacheFor(deviceId);
                     foreach (var message in batch.Messages)
                     {
-                        cache.Confirmed.Record(message.Key);
+                        // A message the grain refused (too many gaps) is not handled: its resend must reach the grain.
+                        if (result.Refused is null || Array.IndexOf(result.Refused, message.Key) < 0)
+                        {
+                            cache.Confirmed.Record(message.Key);
+                        }
                     }
 
                     // Only now does the grain hold the birth: a birth of a failed round must not be skipped as
@@ -608,7 +612,13 @@ internal sealed partial class PartitionWorker
 
                     foreach (var ack in result.Acks)
                     {
-                        _replies.Ack(deviceId, ack);
+                        _replies.Ack(deviceId, ack, result.MissingFor(ack.Boot));
+                    }
+
+                    // Not applied and not acked: the device keeps them and resends once it has filled its gaps.
+                    foreach (var key in result.Refused ?? [])
+                    {
+                        Report(new ErrorReport(deviceId, key.Boot, key.Seq, null, RejectReason.RateLimited, "too many gaps before this seq; send the missing seqs (see the ack) first"), "message");
                     }
                 }
             }

@@ -5,7 +5,8 @@ namespace Telemetry.Ingest.Storage;
 /// <summary>
 /// Lines the database refused as invalid, kept with the server's reason in <c>deadletter/YYYY-MM-DD.lp</c>
 /// under the data directory: a comment line with the time and the reason, then the line itself, so the file
-/// can be inspected, fixed and loaded with <c>influx -import</c>.
+/// can be inspected, fixed and loaded with <c>influx -import</c>. Each entry is flushed to disk before
+/// <c>Add</c> returns; when it throws, the line must not be treated as handled.
 /// </summary>
 internal sealed class DeadLetters(string directory, TimeProvider time)
 {
@@ -15,13 +16,9 @@ internal sealed class DeadLetters(string directory, TimeProvider time)
 
     public void Add(ReadOnlySpan<byte> line, string reason)
     {
-        var now = time.GetUtcNow();
-        var header = Encoding.UTF8.GetBytes($"# {now:O} {reason.ReplaceLineEndings(" ")}\n");
         lock (_gate)
         {
-            System.IO.Directory.CreateDirectory(Directory);
-            using var file = new FileStream(Path.Combine(Directory, $"{now:yyyy-MM-dd}.lp"), FileMode.Append, FileAccess.Write, FileShare.Read);
-            file.Write(header);
+            using var file = Open(reason);
             file.Write(line);
             if (line.Length == 0 || line[^1] != (byte)'\n')
             {
@@ -30,5 +27,27 @@ internal sealed class DeadLetters(string directory, TimeProvider time)
 
             file.Flush(flushToDisk: true);
         }
+    }
+
+    /// <summary>Dead-letters a line that <paramref name="copyLine"/> streams in (one too long to hold in
+    /// memory), newline included; returns what <paramref name="copyLine"/> returns, the line's length.</summary>
+    public long Add(Func<Stream, long> copyLine, string reason)
+    {
+        lock (_gate)
+        {
+            using var file = Open(reason);
+            var length = copyLine(file);
+            file.Flush(flushToDisk: true);
+            return length;
+        }
+    }
+
+    private FileStream Open(string reason)
+    {
+        var now = time.GetUtcNow();
+        System.IO.Directory.CreateDirectory(Directory);
+        var file = new FileStream(Path.Combine(Directory, $"{now:yyyy-MM-dd}.lp"), FileMode.Append, FileAccess.Write, FileShare.Read);
+        file.Write(Encoding.UTF8.GetBytes($"# {now:O} {reason.ReplaceLineEndings(" ")}\n"));
+        return file;
     }
 }

@@ -13,13 +13,18 @@ internal enum WriteOutcome
     /// <summary>Network error, timeout, 429 or 5xx: the same request may succeed later.</summary>
     Transient,
 
-    /// <summary>400: some line is bad (the rest may or may not have been stored).</summary>
+    /// <summary>400 (1.x) or 422 (2.x): some line is bad and will never be taken; the rest may or may not
+    /// have been stored.</summary>
     BadRequest,
 
     /// <summary>413: the body is too large.</summary>
     TooLarge,
 
-    /// <summary>401, 403, 404 and the like: retrying will not help until someone fixes the configuration.</summary>
+    /// <summary>404: the database (1.x) or bucket (2.x) does not exist; creating it may help.</summary>
+    NotFound,
+
+    /// <summary>401, 403 and other 4xx: retrying will not help until someone fixes the configuration, but
+    /// nothing about the lines is wrong, so they are kept and retried with backoff.</summary>
     Refused,
 }
 
@@ -37,8 +42,8 @@ internal sealed class InfluxClient(HttpClient http, InfluxOptions options, TimeP
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, _writeUri) { Content = Gzip(lines) };
         Authorize(request);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.RequestTimeout);
+        using var expiry = new CancellationTokenSource(options.RequestTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
         try
         {
             using var response = await http.SendAsync(request, timeout.Token);
@@ -51,7 +56,10 @@ internal sealed class InfluxClient(HttpClient http, InfluxOptions options, TimeP
             var message = $"{(int)response.StatusCode} {body.Trim()}";
             return response.StatusCode switch
             {
-                HttpStatusCode.BadRequest => new(WriteOutcome.BadRequest, message, null),
+                // 2.x says 422 where 1.x says 400 for a line it will never take (a field type conflict, a
+                // point outside the retention period): both are the line's fault, not the server's.
+                HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => new(WriteOutcome.BadRequest, message, null),
+                HttpStatusCode.NotFound => new(WriteOutcome.NotFound, message, null),
                 HttpStatusCode.RequestEntityTooLarge => new(WriteOutcome.TooLarge, message, null),
                 HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError
                     => new(WriteOutcome.Transient, message, RetryAfter(response)),
@@ -69,12 +77,18 @@ internal sealed class InfluxClient(HttpClient http, InfluxOptions options, TimeP
         }
     }
 
-    /// <summary>Creates the v1 database when asked to (an idempotent statement in InfluxDB 1.x).</summary>
-    public async Task<bool> EnsureDatabaseAsync(CancellationToken cancellationToken)
+    /// <summary>True when a missing database is ours to create: v1 with <c>Influx:CreateDatabase</c> on.</summary>
+    public bool CreatesDatabase => options.ApiVersion == InfluxApiVersion.V1 && options.CreateDatabase;
+
+    /// <summary>
+    /// Creates the v1 database (an idempotent statement in InfluxDB 1.x), within <c>Influx:RequestTimeout</c>.
+    /// Never throws for the server's state: the answer says whether it worked and, if not, why.
+    /// </summary>
+    public async Task<WriteResponse> EnsureDatabaseAsync(CancellationToken cancellationToken)
     {
-        if (options.ApiVersion != InfluxApiVersion.V1 || !options.CreateDatabase)
+        if (!CreatesDatabase)
         {
-            return true;
+            return new WriteResponse(WriteOutcome.Written, string.Empty, null);
         }
 
         var query = $"CREATE DATABASE \"{options.Database.Replace("\"", "\\\"", StringComparison.Ordinal)}\"";
@@ -83,14 +97,27 @@ internal sealed class InfluxClient(HttpClient http, InfluxOptions options, TimeP
             Content = new FormUrlEncodedContent([new("q", query)]),
         };
         Authorize(request);
+        using var expiry = new CancellationTokenSource(options.RequestTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
         try
         {
-            using var response = await http.SendAsync(request, cancellationToken);
-            return response.IsSuccessStatusCode;
+            using var response = await http.SendAsync(request, timeout.Token);
+            if (response.IsSuccessStatusCode)
+            {
+                return new WriteResponse(WriteOutcome.Written, string.Empty, null);
+            }
+
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            var outcome = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? WriteOutcome.Refused : WriteOutcome.Transient;
+            return new WriteResponse(outcome, $"{(int)response.StatusCode} {body.Trim()}", null);
         }
-        catch (HttpRequestException)
+        catch (HttpRequestException e)
         {
-            return false;
+            return new WriteResponse(WriteOutcome.Transient, e.Message, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new WriteResponse(WriteOutcome.Transient, $"no answer within {options.RequestTimeout.TotalSeconds:0.#} s", null);
         }
     }
 

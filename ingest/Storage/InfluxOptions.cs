@@ -43,14 +43,16 @@ public sealed class InfluxOptions
     /// <summary>v2 API token.</summary>
     public string Token { get; set; } = string.Empty;
 
-    /// <summary>Create the v1 database at start-up if it does not exist. Default true.</summary>
+    /// <summary>Create the v1 database if it does not exist: when the writer starts (not holding up start-up)
+    /// and again whenever a write finds it missing (404). Default true.</summary>
     public bool CreateDatabase { get; set; } = true;
 
     /// <summary>Lines per write request, at most. Default 5000. (A line never waits for a timer: what arrives
     /// while a request is in flight goes out in the next one.)</summary>
     public int MaxBatchLines { get; set; } = 5000;
 
-    /// <summary>Timeout of one write request. Default 10 s.</summary>
+    /// <summary>Timeout of every call to InfluxDB, each write request and <c>CREATE DATABASE</c> alike; it is the
+    /// only timeout that applies (HttpClient's own is off). Default 10 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Attempts of a write before its batch goes to the spill file. Default 4.</summary>

@@ -36,7 +36,8 @@ internal sealed class StorageCounters
     /// <summary>Requests split in two after a 400 or 413.</summary>
     public long Splits => Volatile.Read(ref _splits);
 
-    /// <summary>Writes that could be made durable nowhere (the disk failed too); their messages stay unacked.</summary>
+    /// <summary>Writes that could be made durable nowhere (the disk failed too), failed cursor or dead-letter
+    /// writes, and unexpected failures of the writer loop; the messages concerned stay unacked.</summary>
     public long Failures => Volatile.Read(ref _failures);
 
     /// <summary>Lines waiting in the spill file.</summary>

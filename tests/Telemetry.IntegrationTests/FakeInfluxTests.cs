@@ -6,6 +6,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Storage;
 using Xunit;
 
@@ -88,7 +89,7 @@ public sealed class FakeInfluxTests : IDisposable
             Url = $"http://127.0.0.1:{_port}",
             RetryDelay = TimeSpan.FromMilliseconds(20),
             CreateDatabase = false,
-        }), Options.Create(new StorageOptions { DataDirectory = _data }), _counters, TimeProvider.System, NullLogger<InfluxStore>.Instance);
+        }), Options.Create(new StorageOptions { DataDirectory = _data }), _counters, new ComponentHealth(TimeProvider.System), TimeProvider.System, NullLogger<InfluxStore>.Instance);
         await store.StartAsync(CancellationToken.None);
 
         var stored = await store.StoreAsync(Encoding.UTF8.GetBytes("shoe,device=d steps=1i 1000\n"), 1, CancellationToken.None);
@@ -113,7 +114,7 @@ public sealed class FakeInfluxTests : IDisposable
             RetryDelay = TimeSpan.FromMilliseconds(50),
             MaxRetryDelay = TimeSpan.FromSeconds(1),
             CreateDatabase = false,
-        }), Options.Create(new StorageOptions { DataDirectory = _data }), _counters, TimeProvider.System, NullLogger<InfluxStore>.Instance);
+        }), Options.Create(new StorageOptions { DataDirectory = _data }), _counters, new ComponentHealth(TimeProvider.System), TimeProvider.System, NullLogger<InfluxStore>.Instance);
         await store.StartAsync(CancellationToken.None);
         var batch = new StringBuilder();
         for (var i = 0; i < 500; i++)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using System.Diagnostics.Metrics;
+using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Storage;
 using Xunit;
 
@@ -158,8 +159,8 @@ public sealed class InfluxWriteTests : IAsyncLifetime
     private InfluxOptions Options() => new() { Url = _influx.Url.ToString(), Database = Database, RetryDelay = TimeSpan.FromMilliseconds(50) };
 
     private StartedStore Store() => new(new InfluxStore(new HttpClient(), Microsoft.Extensions.Options.Options.Create(Options()),
-        Microsoft.Extensions.Options.Options.Create(new StorageOptions { DataDirectory = _data }), _counters, TimeProvider.System,
-        NullLogger<InfluxStore>.Instance));
+        Microsoft.Extensions.Options.Options.Create(new StorageOptions { DataDirectory = _data }), _counters, new ComponentHealth(TimeProvider.System),
+        TimeProvider.System, NullLogger<InfluxStore>.Instance));
 
     /// <summary>An <see cref="InfluxStore"/> running its writer loop for the length of a test.</summary>
     private sealed class StartedStore : IAsyncDisposable

@@ -55,28 +55,21 @@ public sealed class DedupeTests
     }
 
     [Fact]
-    public void Tracker_SkipsAGapRatherThanGrowWithoutBound()
+    public void Tracker_NeverSkipsAGap_HoweverFarTheDeviceGetsAhead()
     {
         var tracker = new SeqTracker("b1");
-        for (uint seq = 1; seq <= SeqTracker.MaxAhead + 1; seq++)
+        tracker.Record(0);
+        for (uint seq = 2; seq <= 10_000; seq++)
         {
             tracker.Record(seq);
         }
 
-        Assert.Equal(1, tracker.GapsSkipped);
-        Assert.Equal(SeqTracker.MaxAhead + 1, tracker.Contiguous);
-    }
+        Assert.Equal(0, tracker.Contiguous);
+        Assert.Equal(1, tracker.RangeCount);
+        Assert.Equal([new SeqRange(1, 1)], tracker.Missing(16));
 
-    [Fact]
-    public void Progress_ForgetsTheOldestBootBeyondItsLimit()
-    {
-        var progress = new DeviceProgress();
-        for (var boot = 0; boot <= DeviceProgress.MaxBoots; boot++)
-        {
-            progress.Record(new MessageKey($"b{boot}", 0));
-        }
-
-        Assert.Null(progress.AckFor("b0"));
-        Assert.NotNull(progress.AckFor($"b{DeviceProgress.MaxBoots}"));
+        Assert.True(tracker.Record(1));
+        Assert.Equal(10_000, tracker.Contiguous);
+        Assert.Equal(0, tracker.RangeCount);
     }
 }
