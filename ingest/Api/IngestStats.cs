@@ -15,6 +15,19 @@ internal sealed record IngestStats
 
     public required long GrainFailures { get; init; }
 
+    /// <summary>Partition workers restarted by their supervisor after a fault.</summary>
+    public required long PartitionRestarts { get; init; }
+
+    /// <summary>Deliveries held unacknowledged for a retry since start (store, grain or twin failing, clock suspect).</summary>
+    public required long DeliveriesHeld { get; init; }
+
+    /// <summary>Deliveries held for a retry now.</summary>
+    public required int Held { get; init; }
+
+    /// <summary>Holds of messages whose readings were ahead of a service clock suspected to be slow (each retry that
+    /// holds again counts).</summary>
+    public required long ClockHolds { get; init; }
+
     public required int Queued { get; init; }
 
     /// <summary>Rejections by reason code (messages and readings).</summary>

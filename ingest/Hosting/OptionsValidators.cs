@@ -17,7 +17,9 @@ internal sealed class OptionsValidators :
     IValidateOptions<StorageOptions>,
     IValidateOptions<Twins.TwinOptions>,
     IValidateOptions<Telemetry.Grains.Alerts.AlertsOptions>,
-    IValidateOptions<QualityRegistryOptions>
+    IValidateOptions<QualityRegistryOptions>,
+    IValidateOptions<ClockOptions>,
+    IValidateOptions<ShutdownOptions>
 {
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
@@ -34,7 +36,16 @@ internal sealed class OptionsValidators :
         (options.Partitions is >= 1 and <= 256, $"Pipeline:Partitions must be between 1 and 256 (was {options.Partitions})."),
         (options.ChannelCapacity >= 1, $"Pipeline:ChannelCapacity must be at least 1 (was {options.ChannelCapacity})."),
         (options.MaxRoundMessages >= 1, $"Pipeline:MaxRoundMessages must be at least 1 (was {options.MaxRoundMessages})."),
-        (options.GrainAttempts >= 1, $"Pipeline:GrainAttempts must be at least 1 (was {options.GrainAttempts})."));
+        (options.GrainAttempts >= 1, $"Pipeline:GrainAttempts must be at least 1 (was {options.GrainAttempts})."),
+        (options.RetryDelay > TimeSpan.Zero && options.RetryDelay <= options.MaxRetryDelay,
+            $"Pipeline:RetryDelay must be positive and at most Pipeline:MaxRetryDelay (was {options.RetryDelay}, {options.MaxRetryDelay})."),
+        (options.MaxRetryDelay <= TimeSpan.FromMinutes(5), $"Pipeline:MaxRetryDelay must be at most 5 minutes (was {options.MaxRetryDelay})."),
+        (options.MaxHeldMessages >= 1, $"Pipeline:MaxHeldMessages must be at least 1 (was {options.MaxHeldMessages})."),
+        (options.FullPartitionWarning > TimeSpan.Zero && options.FullPartitionWarning <= options.UnhealthyAfter,
+            $"Pipeline:FullPartitionWarning must be positive and at most Pipeline:UnhealthyAfter (was {options.FullPartitionWarning}, {options.UnhealthyAfter})."),
+        (options.ClockSuspectDevices >= 2, $"Pipeline:ClockSuspectDevices must be at least 2, or one device's wrong clock would hold its messages forever (was {options.ClockSuspectDevices})."),
+        (options.ClockSuspectWindow > TimeSpan.Zero, $"Pipeline:ClockSuspectWindow must be positive (was {options.ClockSuspectWindow})."),
+        (options.DrainTimeout > TimeSpan.Zero, $"Pipeline:DrainTimeout must be positive (was {options.DrainTimeout})."));
 
     public ValidateOptionsResult Validate(string? name, SimulationOptions options) => Check(
         (options.Devices is >= 0 and <= 100_000, $"Simulation:Devices (--simulate) must be between 0 and 100000 (was {options.Devices})."),
@@ -47,7 +58,9 @@ internal sealed class OptionsValidators :
 
     public ValidateOptionsResult Validate(string? name, SiloOptions options) => Check(
         (options.SiloPort is >= 1 and <= 65535, $"Orleans:SiloPort must be between 1 and 65535 (was {options.SiloPort})."),
-        (options.GatewayPort is >= 1 and <= 65535, $"Orleans:GatewayPort must be between 1 and 65535 (was {options.GatewayPort})."));
+        (options.GatewayPort is >= 1 and <= 65535, $"Orleans:GatewayPort must be between 1 and 65535 (was {options.GatewayPort})."),
+        (options.ResponseTimeout >= TimeSpan.FromSeconds(1) && options.ResponseTimeout <= TimeSpan.FromMinutes(5),
+            $"Orleans:ResponseTimeout must be between 1 s and 5 minutes (was {options.ResponseTimeout})."));
 
     public ValidateOptionsResult Validate(string? name, InfluxOptions options) => Check(
         (options.Url.Length == 0 || (Uri.TryCreate(options.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"),
@@ -68,7 +81,16 @@ internal sealed class OptionsValidators :
 
     public ValidateOptionsResult Validate(string? name, Twins.TwinOptions options) => Check(
         (Enum.IsDefined(options.Store), $"Twins:Store must be Sqlite, Redis or Memory (was {options.Store})."),
-        (options.Store != Twins.TwinStore.Redis || options.Redis.Length > 0, "Twins:Redis (a connection string such as 127.0.0.1:6379) is required with Twins:Store=Redis."));
+        (options.Store != Twins.TwinStore.Redis || options.Redis.Length > 0, "Twins:Redis (a connection string such as 127.0.0.1:6379) is required with Twins:Store=Redis."),
+        (options.RedisTimeout >= TimeSpan.FromMilliseconds(100) && options.RedisTimeout <= TimeSpan.FromMinutes(1),
+            $"Twins:RedisTimeout must be between 100 ms and 1 minute (was {options.RedisTimeout})."));
+
+    public ValidateOptionsResult Validate(string? name, ClockOptions options) => Check(
+        (options.Offset.Duration() <= TimeSpan.FromDays(1), $"Clock:Offset is for fault drills and must be within ±1 day (was {options.Offset})."));
+
+    public ValidateOptionsResult Validate(string? name, ShutdownOptions options) => Check(
+        (options.Timeout >= TimeSpan.FromSeconds(1) && options.Timeout <= TimeSpan.FromMinutes(10),
+            $"Shutdown:Timeout must be between 1 s and 10 minutes (was {options.Timeout})."));
 
     public ValidateOptionsResult Validate(string? name, Telemetry.Grains.Alerts.AlertsOptions options) => Check(
         (options.Sla.Critical > TimeSpan.Zero, $"Alerts:Sla:Critical must be positive (was {options.Sla.Critical})."),

@@ -26,7 +26,15 @@ internal static partial class TelemetryHostingExtensions
 
     public static WebApplicationBuilder AddTelemetryOptions(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton(TimeProvider.System);
+        // Clock:Offset shifts the service's clock for fault drills (a service running slow); normally the system clock.
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ClockOptions>>().Value.Offset is { } offset && offset != TimeSpan.Zero
+            ? new OffsetTimeProvider(offset)
+            : TimeProvider.System);
+        builder.Services.AddSingleton<IValidateOptions<ClockOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddSingleton<IValidateOptions<ShutdownOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddOptionsWithValidateOnStart<ClockOptions>().BindConfiguration(ClockOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<ShutdownOptions>().BindConfiguration(ShutdownOptions.SectionName);
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout);
         builder.Services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
         builder.Services.AddSingleton<OptionsValidators>();
         builder.Services.AddSingleton<IValidateOptions<UplinkOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
@@ -71,6 +79,8 @@ internal static partial class TelemetryHostingExtensions
         builder.UseOrleans(orleans =>
         {
             orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
+            // A hung twin store holds a round at most this long; the pipeline then holds and retries its messages.
+            orleans.Configure<Orleans.Configuration.SiloMessagingOptions>(o => o.ResponseTimeout = silo.ResponseTimeout);
             switch (twins.Store)
             {
                 case TwinStore.Memory:
@@ -78,7 +88,13 @@ internal static partial class TelemetryHostingExtensions
                     break;
                 case TwinStore.Redis:
                     orleans.Services.AddRedisGrainStorage(DeviceGrain.StorageName, options =>
-                        options.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(twins.Redis));
+                        options.ConfigurationOptions = RedisTwinMonitor.ConnectionOptions(twins));
+                    // Orleans' own binary format, as the SQLite store uses: the default JSON serializer skips private
+                    // fields, so a twin read back from Redis lost its message progress (dedupe and the acks devices wait
+                    // for) whenever its grain was reactivated, after a restart or a failed write.
+                    orleans.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(DeviceGrain.StorageName)
+                        .Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
+                    builder.Services.AddHostedService<RedisTwinMonitor>();
                     break;
                 default:
                     orleans.Services.AddGrainStorage(DeviceGrain.StorageName, (sp, _) => new SqliteGrainStorage(
@@ -143,6 +159,8 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookSender>());
         builder.Services.AddSingleton<Telemetry.Grains.Quality.IQualitySink, MqttQualitySink>();
         builder.Services.AddSingleton<QualityRegistry>();
+        builder.Services.AddSingleton<IDeviceTwins, DeviceGrainTwins>();
+        builder.Services.AddSingleton<SubscriberConnection>();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddSingleton<MqttIngestService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttOutbox>());

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using Telemetry.Ingest.Broker;
+using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Pipeline;
 using Telemetry.Ingest.Uplink;
 
@@ -10,18 +12,35 @@ namespace Telemetry.Ingest.Mqtt;
 /// The MQTT consumer: one client with a persistent session, subscribed at QoS 1 to device births and
 /// telemetry. It acknowledges nothing itself (manual acknowledgement): the pipeline acknowledges a message
 /// once its grain has it, so a crash means redelivery. MQTTnet 5 has no managed client, so a loop checks the
-/// connection and reconnects.
+/// connection and reconnects; it also reconnects when the pipeline asks (an acknowledgement that could not be
+/// sent), so the broker redelivers what is unacknowledged.
+/// <para>
+/// At shutdown it stops handing messages to the pipeline first, lets the pipeline finish its round in flight
+/// while the connection is still up to carry the acknowledgements, and only then disconnects.
+/// </para>
 /// </summary>
 internal sealed partial class MqttIngestService(
     MqttClientOptionsFactory clientOptions,
     IngestPipeline pipeline,
+    SubscriberConnection connection,
     IngestCounters counters,
+    ComponentHealth health,
     IOptions<BrokerOptions> brokerOptions,
     TimeProvider time,
     ILogger<MqttIngestService> logger) : BackgroundService
 {
+    public const string Component = "broker/ingest";
+
+    /// <summary>
+    /// Longest wait for CONNECT and SUBSCRIBE to be answered: a broker that accepts the TCP connection and
+    /// then says nothing must not hold the reconnect loop (MQTTnet's default is 100 s).
+    /// </summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
     private IMqttClient? _client;
     private volatile bool _subscribed;
+    private volatile bool _accepting = true;
+    private int _connection;
 
     /// <summary>Connected and subscribed: only then do device messages reach the pipeline.</summary>
     public bool IsConnected => _subscribed && (_client?.IsConnected ?? false);
@@ -36,6 +55,7 @@ internal sealed partial class MqttIngestService(
         // The broker sends at most this many unacknowledged messages, and we acknowledge only after the
         // grain has the message: that is what bounds memory end to end when the pipeline backs up.
         options.ReceiveMaximum = brokerOptions.Value.ReceiveMaximum;
+        options.Timeout = ConnectTimeout;
         var subscription = new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.BirthFilter).WithAtLeastOnceQoS())
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryFilter).WithAtLeastOnceQoS())
@@ -45,12 +65,25 @@ internal sealed partial class MqttIngestService(
         {
             try
             {
+                if (connection.TakeReconnectRequest() && client.IsConnected)
+                {
+                    // Unacknowledged deliveries hold places in the broker's in-flight window until the session's
+                    // connection closes; reconnecting makes the broker send them again.
+                    LogReconnecting(logger);
+                    _subscribed = false;
+                    await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), stoppingToken);
+                }
+
                 if (!await client.TryPingAsync(stoppingToken))
                 {
                     _subscribed = false;
                     var result = await client.ConnectAsync(options, stoppingToken);
+                    // Numbered before the subscription delivers anything, so held deliveries of the old
+                    // connection are never acknowledged on this one.
+                    Volatile.Write(ref _connection, connection.Opened());
                     await client.SubscribeAsync(subscription, stoppingToken);
                     _subscribed = true;
+                    health.Clear(Component);
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);
                 }
             }
@@ -60,6 +93,8 @@ internal sealed partial class MqttIngestService(
             }
             catch (Exception e)
             {
+                health.Report(Component, HealthStatus.Unhealthy, FormattableString.Invariant(
+                    $"cannot reach the broker at {clientOptions.Broker.Host}:{clientOptions.Broker.Port}: {e.Message}"));
                 LogConnectFailed(logger, e, clientOptions.Broker.Host, clientOptions.Broker.Port);
             }
 
@@ -79,9 +114,26 @@ internal sealed partial class MqttIngestService(
         }
     }
 
+    /// <summary>
+    /// Stops in the order that loses nothing: no new messages to the pipeline, the pipeline's round in flight
+    /// finished and acknowledged over the still-open connection, then the disconnect.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _accepting = false;
+        await pipeline.StopAsync(cancellationToken);
+        await base.StopAsync(cancellationToken);
+    }
+
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken stoppingToken)
     {
         e.AutoAcknowledge = false;
+        if (!_accepting)
+        {
+            // Shutting down: left unacknowledged, so the broker delivers it to the next run.
+            return;
+        }
+
         if (!DeviceTopics.TryParse(e.ApplicationMessage.Topic, out var deviceId, out var topic))
         {
             // Not a device topic we can answer on (bad id): count it and let the broker forget it.
@@ -91,7 +143,7 @@ internal sealed partial class MqttIngestService(
             return;
         }
 
-        var message = InboundMessage.Copy(deviceId, topic, e.ApplicationMessage.Payload, e);
+        var message = InboundMessage.Copy(deviceId, topic, e.ApplicationMessage.Payload, e, Volatile.Read(ref _connection));
         try
         {
             // Waits while the device's partition is full: backpressure.
@@ -105,6 +157,9 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingest subscriber connected to {Host}:{Port} (session present: {SessionPresent})")]
     private static partial void LogConnected(ILogger logger, string host, int port, bool sessionPresent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber reconnects so that the broker redelivers what it could not acknowledge")]
+    private static partial void LogReconnecting(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber cannot reach {Host}:{Port}; retrying")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception, string host, int port);

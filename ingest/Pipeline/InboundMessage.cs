@@ -16,21 +16,28 @@ internal readonly record struct InboundMessage(
     int Length,
     MqttApplicationMessageReceivedEventArgs? Delivery)
 {
+    /// <summary>The subscriber connection (<see cref="SubscriberConnection.Current"/>) that received it.</summary>
+    public int Connection { get; init; }
+
+    /// <summary>Staged in an earlier round that then failed: its rate-limit token is spent, its device told of
+    /// its rejected readings and it is counted, so a retry does none of that again.</summary>
+    public bool Staged { get; init; }
+
     public ReadOnlySpan<byte> Payload => Buffer is null ? default : Buffer.AsSpan(0, Length);
 
     public bool IsTooLarge => Buffer is null && Length > TelemetryDecoder.MaxPayloadBytes;
 
-    public static InboundMessage Copy(string deviceId, UplinkTopic topic, ReadOnlySequence<byte> payload, MqttApplicationMessageReceivedEventArgs? delivery)
+    public static InboundMessage Copy(string deviceId, UplinkTopic topic, ReadOnlySequence<byte> payload, MqttApplicationMessageReceivedEventArgs? delivery, int connection = 0)
     {
         if (payload.Length > TelemetryDecoder.MaxPayloadBytes)
         {
-            return new InboundMessage(deviceId, topic, null, (int)Math.Min(payload.Length, int.MaxValue), delivery);
+            return new InboundMessage(deviceId, topic, null, (int)Math.Min(payload.Length, int.MaxValue), delivery) { Connection = connection };
         }
 
         var length = (int)payload.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
         payload.CopyTo(buffer);
-        return new InboundMessage(deviceId, topic, buffer, length, delivery);
+        return new InboundMessage(deviceId, topic, buffer, length, delivery) { Connection = connection };
     }
 
     public void Release()

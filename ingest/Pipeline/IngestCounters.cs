@@ -21,6 +21,9 @@ internal sealed class IngestCounters
     private long _grainFailures;
     private long _invalidTopics;
     private long _birthsUnregistered;
+    private long _partitionRestarts;
+    private long _deliveriesHeld;
+    private long _clockHolds;
 
     public IngestCounters(IMeterFactory meterFactory)
     {
@@ -29,6 +32,8 @@ internal sealed class IngestCounters
         _readingCounter = meter.CreateCounter<long>("telemetry.ingest.readings", description: "Readings accepted");
         meter.CreateObservableCounter("telemetry.ingest.messages", () => Volatile.Read(ref _messages), description: "Telemetry messages handled");
         meter.CreateObservableCounter("telemetry.ingest.duplicates", () => Volatile.Read(ref _duplicates), description: "Telemetry messages seen before");
+        meter.CreateObservableCounter("telemetry.ingest.partition_restarts", () => Volatile.Read(ref _partitionRestarts), description: "Partition workers restarted after a fault");
+        meter.CreateObservableCounter("telemetry.ingest.deliveries_held", () => Volatile.Read(ref _deliveriesHeld), description: "Deliveries held unacknowledged for a retry");
     }
 
     public long Messages => Volatile.Read(ref _messages);
@@ -45,6 +50,16 @@ internal sealed class IngestCounters
 
     /// <summary>Births applied whose model or batch is outside the registry (Quality:KnownModels/KnownBatches).</summary>
     public long BirthsUnregistered => Volatile.Read(ref _birthsUnregistered);
+
+    /// <summary>Partition workers restarted by their supervisor after a fault.</summary>
+    public long PartitionRestarts => Volatile.Read(ref _partitionRestarts);
+
+    /// <summary>Deliveries held unacknowledged for a retry (store or grain failed, twin unreadable, clock suspect).</summary>
+    public long DeliveriesHeld => Volatile.Read(ref _deliveriesHeld);
+
+    /// <summary>Holds of messages whose readings were ahead of a service clock suspected to be slow (each retry that
+    /// holds again counts).</summary>
+    public long ClockHolds => Volatile.Read(ref _clockHolds);
 
     public long Rejections(RejectReason reason) => Volatile.Read(ref _rejections[(int)reason]);
 
@@ -71,4 +86,10 @@ internal sealed class IngestCounters
     public void InvalidTopic() => Interlocked.Increment(ref _invalidTopics);
 
     public void BirthUnregistered() => Interlocked.Increment(ref _birthsUnregistered);
+
+    public void PartitionRestarted() => Interlocked.Increment(ref _partitionRestarts);
+
+    public void DeliveryHeld() => Interlocked.Increment(ref _deliveriesHeld);
+
+    public void ClockHeld() => Interlocked.Increment(ref _clockHolds);
 }

@@ -1,7 +1,9 @@
 using System.Threading.Channels;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Telemetry.Grains.Devices;
 using Telemetry.Grains.Ingest;
+using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Storage;
 using Telemetry.Ingest.Uplink;
 
@@ -13,6 +15,13 @@ namespace Telemetry.Ingest.Pipeline;
 /// Only then are the round's deliveries acknowledged to the broker and acks offered to devices, so a crash
 /// at any point means redelivery, never loss. Under light load a round is one message (no added latency);
 /// under heavy load rounds grow and batches with them.
+/// <para>
+/// A delivery whose round fails (the store refused it, its grain call failed, its twin could not be read, or its
+/// readings are ahead of a service clock suspected to be slow) is held, unacknowledged, and tried again after a
+/// capped exponential backoff until it succeeds. Its device's later messages wait behind it, so per-device order
+/// holds; other devices keep flowing. While anything is held, <c>/health</c> names the cause under
+/// <c>partition/N</c>.
+/// </para>
 /// </summary>
 internal sealed partial class PartitionWorker
 {
@@ -20,7 +29,7 @@ internal sealed partial class PartitionWorker
     private const int MaxCachedDevices = 200_000;
 
     private readonly ChannelReader<InboundMessage> _reader;
-    private readonly IGrainFactory _grains;
+    private readonly IDeviceTwins _twins;
     private readonly IDeviceReplies _replies;
     private readonly IReadingStore _store;
     private readonly LineProtocol _lines = new();
@@ -36,10 +45,22 @@ internal sealed partial class PartitionWorker
     private readonly Stack<DeviceBatchBuilder> _spareBuilders = new();
     private readonly List<InboundMessage> _deliveries = [];
     private readonly Dictionary<string, DeviceCache> _devices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HeldDevice> _held = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HoldCause> _failures = new(StringComparer.Ordinal);
+    private readonly ComponentHealth? _health;
+    private readonly ServiceClockWatch _clock;
+    private readonly SubscriberConnection? _connection;
+    private readonly string _component;
+    private readonly Random _jitter;
+    private int _heldMessages;
+    private int _retries;
+    private DateTimeOffset _retryAt;
+    private bool _restaging;
+    private (DateTimeOffset At, string Error)? _fault;
 
     public PartitionWorker(
         ChannelReader<InboundMessage> reader,
-        IGrainFactory grains,
+        IDeviceTwins twins,
         IDeviceReplies replies,
         IReadingStore store,
         IngestCounters counters,
@@ -47,10 +68,14 @@ internal sealed partial class PartitionWorker
         PipelineOptions options,
         TimeProvider time,
         ILogger logger,
-        QualityRegistry? registry = null)
+        QualityRegistry? registry = null,
+        ComponentHealth? health = null,
+        ServiceClockWatch? clock = null,
+        SubscriberConnection? connection = null,
+        int partition = 0)
     {
         _reader = reader;
-        _grains = grains;
+        _twins = twins;
         _replies = replies;
         _store = store;
         _counters = counters;
@@ -60,34 +85,320 @@ internal sealed partial class PartitionWorker
         _logger = logger;
         _decoder = new TelemetryDecoder(uplink);
         _registry = registry ?? QualityRegistry.Open;
+        _health = health;
+        _clock = clock ?? new ServiceClockWatch(options, health, logger);
+        _connection = connection;
+        _component = FormattableString.Invariant($"partition/{partition}");
+        // Seeded per partition: retries spread out the same way in every run, and partitions do not retry in step.
+        _jitter = new Random(partition);
     }
+
+    /// <summary>Why a device's deliveries are held.</summary>
+    private enum HoldCause
+    {
+        Store,
+        Twins,
+        Clock,
+        Fault,
+    }
+
+    /// <summary>A device's held deliveries, in arrival order, since when it has been failing, and why.</summary>
+    private sealed class HeldDevice(DateTimeOffset since)
+    {
+        public Queue<InboundMessage> Messages { get; } = new();
+
+        public DateTimeOffset Since { get; } = since;
+
+        public HoldCause Cause { get; set; }
+    }
+
+    /// <summary>Deliveries held unacknowledged for a retry.</summary>
+    public int HeldMessages => _heldMessages;
 
     /// <summary>Devices with something to send to their grain in the current round.</summary>
     public IReadOnlyCollection<DeviceBatchBuilder> Round => _round.Values;
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        while (await _reader.WaitToReadAsync(cancellationToken))
-        {
-            while (_deliveries.Count < _options.MaxRoundMessages && _reader.TryRead(out var message))
-            {
-                _deliveries.Add(message);
-            }
+    public Task RunAsync(CancellationToken cancellationToken) => RunAsync(cancellationToken, cancellationToken);
 
-            // Devices new to this partition are looked up first (one grain call each, together), so that
-            // staging knows their birth and metric names; one whose twin cannot be read waits for redelivery.
-            var unknown = await LearnDevicesAsync(cancellationToken);
-            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            foreach (var message in _deliveries)
+    /// <summary>Works rounds until <paramref name="stoppingToken"/> fires, then returns after the round in flight.</summary>
+    /// <param name="stoppingToken">Stops taking new rounds.</param>
+    /// <param name="abortToken">Abandons the round in flight; its deliveries stay unacknowledged and come again.</param>
+    public async Task RunAsync(CancellationToken stoppingToken, CancellationToken abortToken)
+    {
+        while (await WaitForWorkAsync(stoppingToken))
+        {
+            // A retry takes every held delivery back, first, so each device's held messages keep their place
+            // ahead of its new ones.
+            var retrying = _held.Count > 0 && _time.GetUtcNow() >= _retryAt;
+            var retried = retrying ? TakeHeld() : 0;
+            while (_deliveries.Count < Math.Max(_options.MaxRoundMessages, retried + 1)
+                && _heldMessages < _options.MaxHeldMessages
+                && _reader.TryRead(out var message))
             {
-                if (unknown is null || !unknown.Contains(message.DeviceId))
+                if (!retrying && _held.TryGetValue(message.DeviceId, out var held))
                 {
-                    StageGuarded(message, nowMs);
+                    // Its device is failing: it must not overtake the messages held before it.
+                    Hold(held, message);
+                }
+                else
+                {
+                    _deliveries.Add(message);
                 }
             }
 
-            await FlushAsync(unknown, cancellationToken);
+            if (_deliveries.Count == 0)
+            {
+                continue;
+            }
+
+            // Devices new to this partition are looked up first (one grain call each, together), so that
+            // staging knows their birth and metric names; one whose twin cannot be read is held.
+            await LearnDevicesAsync(abortToken);
+            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            for (var i = 0; i < _deliveries.Count; i++)
+            {
+                var message = _deliveries[i];
+                if (_failures.ContainsKey(message.DeviceId))
+                {
+                    // Held with the device's earlier message of this round.
+                    continue;
+                }
+
+                _restaging = message.Staged;
+                if (StageGuarded(message, nowMs))
+                {
+                    _deliveries[i] = message with { Staged = true };
+                }
+                else
+                {
+                    _failures[message.DeviceId] = HoldCause.Clock;
+                }
+            }
+
+            _restaging = false;
+            await FlushAsync(null, abortToken);
+            AfterRound(retrying);
         }
+
+        // Stopping: what is still held goes back unacknowledged; the broker redelivers it to the next run.
+        ReleaseHeld();
+    }
+
+    /// <summary>
+    /// Waits for messages, or for the next retry of held deliveries, whichever comes first. False when the
+    /// service stops, or the channel is completed and nothing is held.
+    /// </summary>
+    private async Task<bool> WaitForWorkAsync(CancellationToken stoppingToken)
+    {
+        if (stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (_held.Count == 0)
+            {
+                return await _reader.WaitToReadAsync(stoppingToken);
+            }
+
+            var delay = _retryAt - _time.GetUtcNow();
+            if (delay <= TimeSpan.Zero)
+            {
+                return true;
+            }
+
+            if (_heldMessages >= _options.MaxHeldMessages)
+            {
+                await Task.Delay(delay, _time, stoppingToken);
+                return true;
+            }
+
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var read = _reader.WaitToReadAsync(wake.Token).AsTask();
+            var retry = Task.Delay(delay, _time, wake.Token);
+            await Task.WhenAny(read, retry);
+            await wake.CancelAsync();
+            if (read.IsCompletedSuccessfully && !read.Result)
+            {
+                // Completed channel: nothing new comes, but what is held is still owed a retry.
+                await Task.Delay(delay, _time, stoppingToken);
+            }
+
+            return !stoppingToken.IsCancellationRequested;
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Moves every held delivery into the round, device by device in arrival order.</summary>
+    private int TakeHeld()
+    {
+        var count = 0;
+        var current = _connection?.Current ?? 0;
+        foreach (var held in _held.Values)
+        {
+            while (held.Messages.TryDequeue(out var message))
+            {
+                if (message.Delivery is not null && message.Connection != current)
+                {
+                    // Received on a connection that is gone: it cannot be acknowledged any more, and the broker
+                    // redelivers it on the new one, where its copy takes its place.
+                    message.Release();
+                    continue;
+                }
+
+                _deliveries.Add(message);
+                count++;
+            }
+        }
+
+        _heldMessages = 0;
+        return count;
+    }
+
+    private void Hold(HeldDevice held, InboundMessage message)
+    {
+        held.Messages.Enqueue(message);
+        _heldMessages++;
+    }
+
+    /// <summary>Forgets devices that recovered, schedules the next retry and tells <c>/health</c>.</summary>
+    private void AfterRound(bool retried)
+    {
+        foreach (var (deviceId, held) in _held)
+        {
+            if (held.Messages.Count == 0)
+            {
+                _held.Remove(deviceId);
+            }
+        }
+
+        var now = _time.GetUtcNow();
+        if (_held.Count == 0)
+        {
+            _retries = 0;
+            _fault = null;
+        }
+        else if (retried || _retryAt <= now)
+        {
+            // 100 ms doubling to 5 s by default; jitter keeps partitions (and services) from retrying in step.
+            var delay = Math.Min(_options.RetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(_retries, 30)), _options.MaxRetryDelay.TotalMilliseconds);
+            _retries++;
+            _retryAt = now + TimeSpan.FromMilliseconds(delay * (0.5 + (0.5 * _jitter.NextDouble())));
+        }
+
+        _clock.Refresh(now.ToUnixTimeMilliseconds());
+        ReportHealth(now);
+    }
+
+    private void ReportHealth(DateTimeOffset now)
+    {
+        if (_health is null)
+        {
+            return;
+        }
+
+        if (_held.Count == 0 && _fault is null)
+        {
+            _health.Clear(_component);
+            return;
+        }
+
+        var reasons = new List<string>();
+        var oldest = now;
+        foreach (var cause in (ReadOnlySpan<HoldCause>)[HoldCause.Twins, HoldCause.Store, HoldCause.Clock, HoldCause.Fault])
+        {
+            var devices = 0;
+            var since = now;
+            foreach (var held in _held.Values)
+            {
+                if (held.Cause == cause)
+                {
+                    devices++;
+                    since = held.Since < since ? held.Since : since;
+                }
+            }
+
+            if (devices == 0)
+            {
+                continue;
+            }
+
+            oldest = since < oldest ? since : oldest;
+            reasons.Add(cause switch
+            {
+                HoldCause.Twins => FormattableString.Invariant($"twins: grain calls failing for {devices} devices since {since:O}"),
+                HoldCause.Store => FormattableString.Invariant($"store: writes failing for {devices} devices since {since:O}"),
+                HoldCause.Clock => FormattableString.Invariant($"clock: {devices} devices held for readings ahead of the service clock since {since:O}"),
+                _ => FormattableString.Invariant($"{devices} devices held since {since:O} after the partition failed"),
+            });
+        }
+
+        if (_fault is { } fault)
+        {
+            reasons.Add(FormattableString.Invariant($"restarted after a fault at {fault.At:O}: {fault.Error}"));
+        }
+
+        var status = now - oldest >= _options.UnhealthyAfter ? HealthStatus.Unhealthy : HealthStatus.Degraded;
+        var text = string.Join("; ", reasons);
+        if (_held.Count > 0)
+        {
+            text += FormattableString.Invariant($" ({_heldMessages} deliveries held unacknowledged, retrying)");
+        }
+
+        _health.Report(_component, status, text);
+    }
+
+    /// <summary>
+    /// After <see cref="RunAsync(CancellationToken, CancellationToken)"/> threw: the round in flight is held for
+    /// a retry (none of it was acknowledged), so that the supervisor can start the partition again.
+    /// </summary>
+    public void Recover(Exception fault)
+    {
+        var now = _time.GetUtcNow();
+        _fault = (now, fault.GetType().Name + ": " + fault.Message);
+        foreach (var delivery in _deliveries)
+        {
+            HoldFor(delivery, _failures.TryGetValue(delivery.DeviceId, out var cause) ? cause : HoldCause.Fault);
+        }
+
+        _deliveries.Clear();
+        _failures.Clear();
+        _restaging = false;
+        ReleaseRound();
+        _retryAt = now;
+        AfterRound(retried: true);
+    }
+
+    /// <summary>Returns the buffers of held deliveries at shutdown; they stay unacknowledged.</summary>
+    private void ReleaseHeld()
+    {
+        foreach (var held in _held.Values)
+        {
+            while (held.Messages.TryDequeue(out var message))
+            {
+                message.Release();
+            }
+        }
+
+        _held.Clear();
+        _heldMessages = 0;
+    }
+
+    private void HoldFor(InboundMessage delivery, HoldCause cause)
+    {
+        if (!_held.TryGetValue(delivery.DeviceId, out var held))
+        {
+            held = new HeldDevice(_time.GetUtcNow());
+            _held.Add(delivery.DeviceId, held);
+        }
+
+        held.Cause = cause;
+        Hold(held, delivery);
+        _counters.DeliveryHeld();
     }
 
     /// <summary>
@@ -95,11 +406,11 @@ internal sealed partial class PartitionWorker
     /// found yet) is rejected as malformed and logged, not allowed to end the partition: one device's bytes must
     /// never stop every other device's ingest.
     /// </summary>
-    private void StageGuarded(in InboundMessage message, long nowMs)
+    private bool StageGuarded(in InboundMessage message, long nowMs)
     {
         try
         {
-            Stage(message, nowMs);
+            return Stage(message, nowMs);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -108,16 +419,20 @@ internal sealed partial class PartitionWorker
             LogStageFailed(_logger, e, message.DeviceId, message.Length);
             Report(new ErrorReport(message.DeviceId, null, null, null, RejectReason.MalformedJson,
                 "the service could not read this payload; it has been logged for investigation"), message.Topic == UplinkTopic.Birth ? "birth" : "message");
+            return true;
         }
     }
 
-    /// <summary>Decodes, validates and dedupes one message and adds it to its device's batch.</summary>
-    public void Stage(in InboundMessage message, long nowMs)
+    /// <summary>
+    /// Decodes, validates and dedupes one message and adds it to its device's batch. Returns false when the
+    /// message must be held instead (its readings are ahead of a service clock suspected to be slow).
+    /// </summary>
+    public bool Stage(in InboundMessage message, long nowMs)
     {
         if (message.Topic == UplinkTopic.Birth)
         {
             StageBirth(message, nowMs);
-            return;
+            return true;
         }
 
         var reason = message.IsTooLarge
@@ -132,12 +447,13 @@ internal sealed partial class PartitionWorker
         // Every message spends a token, whatever it holds: a flood of broken messages costs the service an error
         // report each (and a twin write for those with a key), so it is limited like a flood of good ones.
         var device = CacheFor(message.DeviceId);
-        if (!device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
+        // A message tried again spent its token the first time.
+        if (!_restaging && !device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
         {
             // Not handled and not acked: the device keeps the message and resends it after its timeout.
             Report(new ErrorReport(message.DeviceId, _decoded.Boot, _decoded.Seq, null, RejectReason.RateLimited,
                 FormattableString.Invariant($"more than {_uplink.RateLimitPerSecond} messages/s (burst {_uplink.RateLimitBurst}); resend later")), "message");
-            return;
+            return true;
         }
 
         if (reason != RejectReason.None)
@@ -150,19 +466,28 @@ internal sealed partial class PartitionWorker
                 _counters.MessageHandled();
             }
 
-            return;
+            return true;
         }
 
         var key = new MessageKey(_decoded.Boot!, _decoded.Seq!.Value);
+        var duplicate = device.Confirmed.IsDuplicate(key) || (_round.TryGetValue(message.DeviceId, out var staged) && staged.Contains(key));
+        if (!duplicate && _decoded.RejectedReadings > 0 && AheadOfSuspectClock(message.DeviceId, nowMs))
+        {
+            return false;
+        }
 
         var builder = BuilderFor(message.DeviceId);
-        _counters.MessageHandled();
-        if (device.Confirmed.IsDuplicate(key) || builder.Contains(key))
+        if (!_restaging)
+        {
+            _counters.MessageHandled();
+        }
+
+        if (duplicate)
         {
             // Seen before: acknowledged again, never applied again.
             _counters.Duplicate(1);
             builder.AddHandled(key);
-            return;
+            return true;
         }
 
         if (_decoded.HasCustomMetrics)
@@ -183,7 +508,38 @@ internal sealed partial class PartitionWorker
         }
 
         builder.AddAccepted(key, _decoded);
-        _counters.ReadingsAccepted(_decoded.ReadingCount - _decoded.RejectedReadings);
+        if (!_restaging)
+        {
+            _counters.ReadingsAccepted(_decoded.ReadingCount - _decoded.RejectedReadings);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// True when the decoded message has readings refused only for being ahead of service time while the service
+    /// suspects its own clock (see <see cref="ServiceClockWatch"/>): acknowledging it would make the device delete
+    /// readings that were never stored.
+    /// </summary>
+    private bool AheadOfSuspectClock(string deviceId, long nowMs)
+    {
+        var aheadMs = 0L;
+        foreach (var reading in _decoded.ReadingSpan)
+        {
+            if (reading.Reason == RejectReason.TimestampInFuture)
+            {
+                aheadMs = Math.Max(aheadMs, reading.TimestampMs - nowMs);
+            }
+        }
+
+        if (aheadMs == 0 || !_clock.Ahead(deviceId, nowMs, aheadMs))
+        {
+            return false;
+        }
+
+        _counters.ClockHeld();
+        LogHeldForClock(_logger, deviceId, aheadMs / 1000.0);
+        return true;
     }
 
     /// <summary>
@@ -192,10 +548,16 @@ internal sealed partial class PartitionWorker
     /// duplicate, so the readings must be safe before it sees them. Storing twice is harmless (a point
     /// written again is the same point).
     /// </summary>
-    /// <param name="failed">Devices whose deliveries must not be acknowledged (their twin could not be read).</param>
+    /// <param name="failed">Devices whose deliveries must be held (their twin could not be read), besides
+    /// those this round already failed.</param>
     /// <param name="cancellationToken">Stops the round.</param>
     public async Task FlushAsync(HashSet<string>? failed, CancellationToken cancellationToken)
     {
+        foreach (var deviceId in failed ?? [])
+        {
+            _failures.TryAdd(deviceId, HoldCause.Twins);
+        }
+
         if (_round.Count > 0)
         {
             var builders = new List<DeviceBatchBuilder>(_round.Values);
@@ -206,12 +568,12 @@ internal sealed partial class PartitionWorker
                 builder.WriteLines(_lines, builder.Birth ?? CacheFor(builder.DeviceId).Birth);
             }
 
-            if (!await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken))
+            if (_lines.LineCount > 0 && !await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken))
             {
-                // Nothing of this round is acknowledged; the broker and the devices send it again.
+                // Nothing of this round is acknowledged: every device in it is held and tried again.
                 foreach (var builder in builders)
                 {
-                    Fail(ref failed, builder.DeviceId);
+                    _failures[builder.DeviceId] = HoldCause.Store;
                 }
 
                 builders.Clear();
@@ -230,7 +592,7 @@ internal sealed partial class PartitionWorker
                 var deviceId = builders[i].DeviceId;
                 if (result is null)
                 {
-                    Fail(ref failed, deviceId);
+                    _failures.TryAdd(deviceId, HoldCause.Twins);
                 }
                 else
                 {
@@ -266,36 +628,36 @@ internal sealed partial class PartitionWorker
 
         foreach (var delivery in _deliveries)
         {
-            if (failed is null || !failed.Contains(delivery.DeviceId))
+            if (_failures.TryGetValue(delivery.DeviceId, out var cause))
             {
-                await AcknowledgeAsync(delivery, cancellationToken);
+                // Unacknowledged, in its place: tried again after a backoff, until it succeeds.
+                HoldFor(delivery, cause);
+                continue;
             }
 
+            await AcknowledgeAsync(delivery, cancellationToken);
             delivery.Release();
         }
 
         _deliveries.Clear();
+        _failures.Clear();
     }
-
-    private static void Fail(ref HashSet<string>? failed, string deviceId) =>
-        (failed ??= new HashSet<string>(StringComparer.Ordinal)).Add(deviceId);
 
     /// <summary>
     /// Asks the grains of this round's devices that are new to the partition for their profile: the birth that tags
-    /// stored readings and the metric names they have sent. Returns the devices whose grain did not answer.
+    /// stored readings and the metric names they have sent. Devices whose grain did not answer are held.
     /// </summary>
-    private async Task<HashSet<string>?> LearnDevicesAsync(CancellationToken cancellationToken)
+    private async Task LearnDevicesAsync(CancellationToken cancellationToken)
     {
         Dictionary<string, Task<IngestProfile>>? calls = null;
         foreach (var delivery in _deliveries)
         {
             if (!CacheFor(delivery.DeviceId).Learned && (calls is null || !calls.ContainsKey(delivery.DeviceId)))
             {
-                (calls ??= new(StringComparer.Ordinal))[delivery.DeviceId] = _grains.GetGrain<IDeviceGrain>(delivery.DeviceId).GetIngestProfileAsync();
+                (calls ??= new(StringComparer.Ordinal))[delivery.DeviceId] = _twins.GetIngestProfileAsync(delivery.DeviceId);
             }
         }
 
-        HashSet<string>? unknown = null;
         foreach (var (deviceId, call) in calls ?? [])
         {
             try
@@ -304,13 +666,11 @@ internal sealed partial class PartitionWorker
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                // Left unknown: the device's messages wait for redelivery rather than being stored untagged.
+                // Left unknown: the device's messages are held rather than stored untagged.
                 LogGrainCallFailed(_logger, e, deviceId, 1);
-                Fail(ref unknown, deviceId);
+                _failures[deviceId] = HoldCause.Twins;
             }
         }
-
-        return unknown;
     }
 
     /// <summary>Takes what the twin knows of a device: its birth and the metric names outside the catalogue it has sent.</summary>
@@ -444,20 +804,19 @@ internal sealed partial class PartitionWorker
 
     private async Task<(TelemetryBatch, IngestResult?)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)
     {
-        var grain = _grains.GetGrain<IDeviceGrain>(deviceId);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return (batch, await grain.IngestAsync(batch));
+                return (batch, await _twins.IngestAsync(deviceId, batch));
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
                 LogGrainCallFailed(_logger, e, deviceId, attempt);
                 if (attempt >= _options.GrainAttempts)
                 {
-                    // Leave the deliveries unacknowledged: the broker redelivers after a reconnect and the
-                    // device resends after its timeout. Nothing is lost; the dedupe makes the repeat harmless.
+                    // The deliveries are held, unacknowledged, and the round tried again after a backoff.
+                    // Nothing is lost; the dedupe makes the repeat harmless.
                     _counters.GrainFailed();
                     return (batch, null);
                 }
@@ -469,8 +828,9 @@ internal sealed partial class PartitionWorker
 
     private async Task AcknowledgeAsync(InboundMessage delivery, CancellationToken cancellationToken)
     {
-        if (delivery.Delivery is null)
+        if (delivery.Delivery is null || (_connection is not null && delivery.Connection != _connection.Current))
         {
+            // None, or its connection is gone: the broker redelivers it on the new one and the dedupe absorbs it.
             return;
         }
 
@@ -480,13 +840,21 @@ internal sealed partial class PartitionWorker
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            // The connection went away; the broker will redeliver and the dedupe absorbs it.
+            // The broker never learns that this one is done, and it holds a place in the broker's in-flight window
+            // until the connection closes: reconnect, so that it is redelivered and the dedupe absorbs it.
             LogBrokerAckFailed(_logger, e, delivery.DeviceId);
+            _connection?.RequestReconnect();
         }
     }
 
     private void Report(in ErrorReport report, string level)
     {
+        if (_restaging)
+        {
+            // The device was told the first time this message was staged.
+            return;
+        }
+
         _counters.Rejected(report.Reason, level);
         if (!_replies.Error(report))
         {
@@ -531,6 +899,9 @@ internal sealed partial class PartitionWorker
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {DeviceId} names model '{Model}' and batch '{Batch}', not in Quality:KnownModels/KnownBatches: kept out of the defect rates")]
     private static partial void LogUnregistered(ILogger logger, string deviceId, string model, string batch);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Broker acknowledgement for a message of {DeviceId} failed")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Held a message of {DeviceId} with readings {AheadSeconds} s ahead of a service clock suspected to be slow")]
+    private static partial void LogHeldForClock(ILogger logger, string deviceId, double aheadSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Broker acknowledgement for a message of {DeviceId} failed; reconnecting so the broker redelivers it")]
     private static partial void LogBrokerAckFailed(ILogger logger, Exception exception, string deviceId);
 }

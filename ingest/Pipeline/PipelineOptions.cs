@@ -1,6 +1,6 @@
 namespace Telemetry.Ingest.Pipeline;
 
-/// <summary>Sizing of the ingest pipeline. Section <c>Pipeline</c>.</summary>
+/// <summary>Sizing of the ingest pipeline and how it rides out failing dependencies. Section <c>Pipeline</c>.</summary>
 public sealed class PipelineOptions
 {
     public const string SectionName = "Pipeline";
@@ -20,6 +20,49 @@ public sealed class PipelineOptions
     /// <summary>Messages a partition takes into one round (one grain call per device per round). Default 512.</summary>
     public int MaxRoundMessages { get; set; } = 512;
 
-    /// <summary>Attempts of a failing grain call before the round's messages are left unacknowledged. Default 3.</summary>
+    /// <summary>Attempts of a failing grain call within one round before its messages are held for a later
+    /// retry. Default 3.</summary>
     public int GrainAttempts { get; set; } = 3;
+
+    /// <summary>
+    /// First wait before a held delivery (store or grain failed, twin unreadable, service clock suspect) is
+    /// tried again; it doubles per failed retry up to <see cref="MaxRetryDelay"/>, with jitter. Default 100 ms.
+    /// </summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Longest wait between retries of held deliveries. Default 5 s.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Deliveries a partition holds for retry before it stops taking new ones from its channel. Held deliveries
+    /// are unacknowledged at the broker, so its Receive Maximum usually bounds them first; this bounds memory
+    /// (worst case × 64 KiB per partition) with a broker that does not. Default 4096.
+    /// </summary>
+    public int MaxHeldMessages { get; set; } = 4096;
+
+    /// <summary>
+    /// How long deliveries may stay held, or the MQTT handler wait for a full partition, before <c>/health</c>
+    /// turns from Degraded to Unhealthy. Default 60 s.
+    /// </summary>
+    public TimeSpan UnhealthyAfter { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the MQTT handler may wait for a full partition before <c>/health</c> says so
+    /// (Degraded). Default 5 s.</summary>
+    public TimeSpan FullPartitionWarning { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Distinct devices whose readings are <c>timestamp_in_future</c> within <see cref="ClockSuspectWindow"/>
+    /// that make the service suspect its own clock: their messages are then held unacknowledged instead of
+    /// rejected as final. Fewer devices ahead are treated as their clocks being wrong. Default 3.
+    /// </summary>
+    public int ClockSuspectDevices { get; set; } = 3;
+
+    /// <summary>Window over which <see cref="ClockSuspectDevices"/> are counted. Default 1 min.</summary>
+    public TimeSpan ClockSuspectWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// At shutdown, how long a partition may take to finish the round in flight (store, grain, ack) before it is
+    /// abandoned unacknowledged (the broker redelivers it). Keep it below <c>Shutdown:Timeout</c>. Default 10 s.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

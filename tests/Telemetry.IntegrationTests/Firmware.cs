@@ -70,6 +70,9 @@ public sealed class Firmware : IAsyncDisposable
 
     public bool AllAcked => _unacked.IsEmpty;
 
+    /// <summary>The highest seq the service has acked to this device (-1 before the first ack).</summary>
+    public long AckedThrough => Interlocked.Read(ref _ackedThrough);
+
     /// <summary>PEM file of the CA to trust: connect over TLS (to the broker's 8883 listener) instead of plain TCP.</summary>
     public string? CaFile { get; init; }
 

@@ -94,6 +94,41 @@ public abstract class ServerProcess : IAsyncDisposable
         _process = null;
     }
 
+    /// <summary>
+    /// Sends SIGTERM and waits up to <paramref name="within"/> for the process to exit on its own. Returns its exit
+    /// code, or null when it did not exit in time (it is then killed).
+    /// </summary>
+    public async Task<int?> TerminateAsync(TimeSpan within)
+    {
+        if (_process is null || _process.HasExited)
+        {
+            throw new InvalidOperationException("the process is not running");
+        }
+
+        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await term!.WaitForExitAsync();
+        }
+
+        int? exitCode;
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            exitCode = _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            exitCode = null;
+        }
+
+        _process.Dispose();
+        _process = null;
+        return exitCode;
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         await StopAsync(kill: true);

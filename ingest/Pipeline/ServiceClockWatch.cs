@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Telemetry.Ingest.Hosting;
+
+namespace Telemetry.Ingest.Pipeline;
+
+/// <summary>
+/// Tells "the service's clock is slow" from "one device's clock is fast". A reading ahead of service time is
+/// rejected (<c>timestamp_in_future</c>) and its message acknowledged, so the device deletes it: right for one
+/// device with a wrong clock, data loss if the service's clock is the wrong one. When readings ahead come from
+/// <see cref="PipelineOptions.ClockSuspectDevices"/> distinct devices within
+/// <see cref="PipelineOptions.ClockSuspectWindow"/>, the service suspects its own clock: such messages are held
+/// unacknowledged (and retried) until the suspicion lapses, and <c>/health</c> says so under "clock".
+/// Shared by every partition.
+/// </summary>
+internal sealed partial class ServiceClockWatch(PipelineOptions options, ComponentHealth? health, ILogger logger)
+{
+    public const string Component = "clock";
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, long> _aheadAt = new(StringComparer.Ordinal);
+    private readonly long _windowMs = (long)options.ClockSuspectWindow.TotalMilliseconds;
+    private long _maxAheadMs;
+    private long _suspectSinceMs;
+    private volatile bool _suspect;
+
+    /// <summary>True while the service suspects its own clock of running slow.</summary>
+    public bool IsSuspect => _suspect;
+
+    /// <summary>
+    /// Records that <paramref name="deviceId"/> sent a reading <paramref name="aheadMs"/> ahead of service time
+    /// <paramref name="nowMs"/>; returns true when the service clock is suspect, so the message must be held.
+    /// </summary>
+    public bool Ahead(string deviceId, long nowMs, long aheadMs)
+    {
+        lock (_lock)
+        {
+            _aheadAt[deviceId] = nowMs;
+            _maxAheadMs = Math.Max(_maxAheadMs, aheadMs);
+            Evaluate(nowMs);
+            return _suspect;
+        }
+    }
+
+    /// <summary>Lets a suspicion lapse once no device has been ahead for a window (the clock was fixed).</summary>
+    public void Refresh(long nowMs)
+    {
+        if (!_suspect)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            Evaluate(nowMs);
+        }
+    }
+
+    private void Evaluate(long nowMs)
+    {
+        foreach (var (device, at) in _aheadAt)
+        {
+            if (nowMs - at > _windowMs)
+            {
+                _aheadAt.Remove(device);
+            }
+        }
+
+        if (_aheadAt.Count >= options.ClockSuspectDevices)
+        {
+            if (!_suspect)
+            {
+                _suspect = true;
+                _suspectSinceMs = nowMs;
+                LogClockSuspect(logger, _aheadAt.Count, _maxAheadMs / 1000.0, options.ClockSuspectWindow);
+            }
+
+            health?.Report(Component, HealthStatus.Degraded, FormattableString.Invariant(
+                $"{_aheadAt.Count} devices sent readings up to {_maxAheadMs / 1000.0:0.#} s ahead of the service clock within {options.ClockSuspectWindow}; the service clock looks slow (since {DateTimeOffset.FromUnixTimeMilliseconds(_suspectSinceMs):O}): their messages are held unacknowledged, not rejected"));
+        }
+        else if (_suspect && _aheadAt.Count == 0)
+        {
+            _suspect = false;
+            _maxAheadMs = 0;
+            LogClockTrusted(logger);
+            health?.Clear(Component);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The service clock looks slow: {Devices} devices sent readings up to {AheadSeconds} s ahead of it within {Window}. Their messages are held unacknowledged until the clock is right; check NTP on this host")]
+    private static partial void LogClockSuspect(ILogger logger, int devices, double aheadSeconds, TimeSpan window);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No device is ahead of the service clock any more; readings ahead are rejected as final again")]
+    private static partial void LogClockTrusted(ILogger logger);
+}
