@@ -53,11 +53,13 @@ public sealed class PipelineOptions
     /// <summary>
     /// Distinct devices whose readings are <c>timestamp_in_future</c> within <see cref="ClockSuspectWindow"/>
     /// that make the service suspect its own clock: their messages are then held unacknowledged instead of
-    /// rejected as final. Fewer devices ahead are treated as their clocks being wrong. Default 3.
+    /// rejected as final. A device that stays alone (with fewer others) in being ahead for a whole
+    /// <see cref="ClockSuspectWindow"/> is taken to have a wrong clock. Default 3.
     /// </summary>
     public int ClockSuspectDevices { get; set; } = 3;
 
-    /// <summary>Window over which <see cref="ClockSuspectDevices"/> are counted. Default 1 min.</summary>
+    /// <summary>Window over which <see cref="ClockSuspectDevices"/> are counted, and the probation during which a
+    /// device's readings ahead are held, not rejected, while the service finds out whose clock is wrong. Default 1 min.</summary>
     public TimeSpan ClockSuspectWindow { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>

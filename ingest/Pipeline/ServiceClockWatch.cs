@@ -6,10 +6,12 @@ namespace Telemetry.Ingest.Pipeline;
 /// <summary>
 /// Tells "the service's clock is slow" from "one device's clock is fast". A reading ahead of service time is
 /// rejected (<c>timestamp_in_future</c>) and its message acknowledged, so the device deletes it: right for one
-/// device with a wrong clock, data loss if the service's clock is the wrong one. When readings ahead come from
-/// <see cref="PipelineOptions.ClockSuspectDevices"/> distinct devices within
-/// <see cref="PipelineOptions.ClockSuspectWindow"/>, the service suspects its own clock: such messages are held
-/// unacknowledged (and retried) until the suspicion lapses, and <c>/health</c> says so under "clock".
+/// device with a wrong clock, data loss if the service's clock is the wrong one. So nothing ahead is rejected at
+/// first sight: a device's messages with readings ahead are held unacknowledged (and retried) for a probation of
+/// <see cref="PipelineOptions.ClockSuspectWindow"/>. When readings ahead come from
+/// <see cref="PipelineOptions.ClockSuspectDevices"/> distinct devices within that window, the service suspects its
+/// own clock: such messages stay held until the suspicion lapses, and <c>/health</c> says so under "clock". A
+/// device still alone in being ahead when its probation ends has a wrong clock: its readings are rejected as final.
 /// Shared by every partition.
 /// </summary>
 internal sealed partial class ServiceClockWatch(PipelineOptions options, ComponentHealth? health, ILogger logger)
@@ -17,7 +19,8 @@ internal sealed partial class ServiceClockWatch(PipelineOptions options, Compone
     public const string Component = "clock";
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, long> _aheadAt = new(StringComparer.Ordinal);
+    /// <summary>Per device ahead of service time: when first and last seen so (service time, Unix ms).</summary>
+    private readonly Dictionary<string, (long First, long Last)> _aheadAt = new(StringComparer.Ordinal);
     private readonly long _windowMs = (long)options.ClockSuspectWindow.TotalMilliseconds;
     private long _maxAheadMs;
     private long _suspectSinceMs;
@@ -28,16 +31,18 @@ internal sealed partial class ServiceClockWatch(PipelineOptions options, Compone
 
     /// <summary>
     /// Records that <paramref name="deviceId"/> sent a reading <paramref name="aheadMs"/> ahead of service time
-    /// <paramref name="nowMs"/>; returns true when the service clock is suspect, so the message must be held.
+    /// <paramref name="nowMs"/>; returns true when the message must be held: the service clock is suspect, or the
+    /// device is still within its probation (it may yet turn out that the service's clock is the wrong one).
     /// </summary>
     public bool Ahead(string deviceId, long nowMs, long aheadMs)
     {
         lock (_lock)
         {
-            _aheadAt[deviceId] = nowMs;
+            var first = _aheadAt.TryGetValue(deviceId, out var seen) ? seen.First : nowMs;
+            _aheadAt[deviceId] = (first, nowMs);
             _maxAheadMs = Math.Max(_maxAheadMs, aheadMs);
             Evaluate(nowMs);
-            return _suspect;
+            return _suspect || nowMs - first < _windowMs;
         }
     }
 
@@ -59,7 +64,7 @@ internal sealed partial class ServiceClockWatch(PipelineOptions options, Compone
     {
         foreach (var (device, at) in _aheadAt)
         {
-            if (nowMs - at > _windowMs)
+            if (nowMs - at.Last > _windowMs)
             {
                 _aheadAt.Remove(device);
             }
