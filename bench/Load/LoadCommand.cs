@@ -128,6 +128,8 @@ internal static class LoadCommand
             w.WriteString("boot", options.Boot);
             w.WriteNumber("base_ms", options.BaseMs);
             w.WriteNumber("readings_per_message", options.Readings);
+            // Reading n of a device (n = seq × readings_per_message + index) has timestamp base_ms + n × step_ms.
+            w.WriteNumber("step_ms", options.StepMs);
             w.WriteStartArray("devices");
             foreach (var device in devices)
             {
