@@ -84,7 +84,7 @@ internal static class LoadCommand
             w.WriteNumber("devices", options.Devices);
             w.WriteNumber("messages_sent", counters.MessagesSent);
             w.WriteNumber("messages_acked", counters.MessagesAcked);
-            w.WriteNumber("messages_held", devices.Sum(d => d.MessagesSent - (d.AckedUpTo + 1)));
+            w.WriteNumber("messages_held", devices.Sum(d => d.MessagesHeld));
             w.WriteNumber("resends", counters.Resends);
             w.WriteNumber("readings", counters.ReadingsAcked);
             w.WriteNumber("readings_sent", counters.ReadingsSent);

@@ -36,6 +36,7 @@ internal sealed class LoadDevice : IDisposable
     private readonly HashSet<uint> _rejectedMessages = [];
     private long _ackedUpTo = -1;
     private uint _nextSeq;
+    private long _highestPublished = -1;
     private bool _resendAll;
     private int _connectedOnce;
 
@@ -85,7 +86,19 @@ internal sealed class LoadDevice : IDisposable
         {
             lock (_gate)
             {
-                return _nextSeq;
+                return Math.Max(_ackedUpTo, _highestPublished) + 1;
+            }
+        }
+    }
+
+    /// <summary>Messages published and not yet acked: still in the device's buffer.</summary>
+    public long MessagesHeld
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Math.Max(0, _highestPublished - _ackedUpTo);
             }
         }
     }
@@ -191,7 +204,7 @@ internal sealed class LoadDevice : IDisposable
 
     private async Task PublishDueAsync(CancellationToken cancellationToken)
     {
-        while (NextToPublish() is (var seq, var resend))
+        while (NextToPublish() is { } seq)
         {
             await _pacer.WaitAsync(cancellationToken);
             var now = _time.GetTimestamp();
@@ -202,21 +215,20 @@ internal sealed class LoadDevice : IDisposable
                     continue;
                 }
 
+                // Counted when it leaves for the broker, not when it is taken from the buffer: a run that
+                // stops in between has neither sent nor lost it.
                 if (_firstSent[seq] == 0)
                 {
                     _firstSent[seq] = now;
+                    _highestPublished = Math.Max(_highestPublished, seq);
+                    _counters.Sent(_options.Readings);
+                }
+                else
+                {
+                    _counters.Resent();
                 }
 
                 _lastSent[seq] = now;
-            }
-
-            if (resend)
-            {
-                _counters.Resent();
-            }
-            else
-            {
-                _counters.Sent(_options.Readings);
             }
 
             await _client.PublishAsync(new MqttApplicationMessageBuilder()
@@ -228,7 +240,7 @@ internal sealed class LoadDevice : IDisposable
     }
 
     /// <summary>The oldest unacked message due for a resend, else the next new message if the window has room.</summary>
-    private (uint Seq, bool Resend)? NextToPublish()
+    private uint? NextToPublish()
     {
         lock (_gate)
         {
@@ -249,13 +261,13 @@ internal sealed class LoadDevice : IDisposable
             {
                 if (_lastSent[s] == 0 || _time.GetElapsedTime(_lastSent[s], now) >= _options.ResendAfter)
                 {
-                    return (s, _firstSent[s] != 0);
+                    return s;
                 }
             }
 
             if (_nextSeq < _options.Messages && _nextSeq - first < _options.Window)
             {
-                return (_nextSeq++, false);
+                return _nextSeq++;
             }
 
             return null;

@@ -213,9 +213,17 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
         }
         finally
         {
+            var alive = stack.ServiceAlive;
+            record.Note("service_alive_at_end", alive ? "yes" : "no");
+            if (!alive || result?.ExitCode != 0)
+            {
+                record.Note("service_log_tail", string.Join('\n', stack.Service.Output.Split('\n').TakeLast(12)));
+            }
+
             record.Write(output, result, accounting, memory.PeakMiB);
         }
 
+        Assert.True(accounting.TwinsUnreadable is null, $"{accounting.TwinsUnreadable}; the service exited?\n{stack.Service.Output}");
         Assert.Equal(0, accounting.Lost);
         Assert.Equal(0, accounting.Duplicates);
         Assert.True(memory.PeakMiB <= MemoryBoundMiB, $"peak RSS {memory.PeakMiB:0} MiB is over the {MemoryBoundMiB} MiB bound");
@@ -262,13 +270,13 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
     {
         try
         {
-            await stack.Service.StartAsync(TimeSpan.FromSeconds(30));
+            await stack.Service.StartAsync(TimeSpan.FromSeconds(60));
         }
         catch (InvalidOperationException) when (stack.Service.ProcessId is { } pid && ProcessSignals.IsAlive(pid))
         {
             if (await stack.HealthAsync() == 0)
             {
-                throw;
+                throw new InvalidOperationException($"the service does not answer /health 60 s after start while InfluxDB hangs:\n{stack.Service.Output}");
             }
         }
     }

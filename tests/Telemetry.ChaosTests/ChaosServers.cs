@@ -102,26 +102,38 @@ public sealed class ChaosServers : IAsyncDisposable
     public async Task<Accounting> AccountAsync(LoadResult load)
     {
         var stored = Influx is null ? StoredAckedInFiles(load) : await StoredAckedInInfluxAsync(load);
-        long lost = 0, duplicates = 0, twinMissing = 0;
-        foreach (var device in load.Devices)
+        var lost = load.Devices.Sum(d => Math.Max(0, d.ReadingsAcked - stored[d.Id]));
+        long duplicates = 0, twinMissing = 0;
+        try
         {
-            lost += Math.Max(0, device.ReadingsAcked - stored[device.Id]);
-            var twin = await TwinReadingsAsync(device.Id);
-            duplicates += Math.Max(0, twin - device.ReadingsSent);
-            twinMissing += Math.Max(0, device.ReadingsAcked - twin);
+            foreach (var device in load.Devices)
+            {
+                var twin = await TwinReadingsAsync(device.Id);
+                duplicates += Math.Max(0, twin - device.ReadingsSent);
+                twinMissing += Math.Max(0, device.ReadingsAcked - twin);
+            }
+        }
+        catch (HttpRequestException e)
+        {
+            // The store can still be counted; the twins live in the service, which is gone.
+            return new Accounting(load.ReadingsAcked, stored.Values.Sum(), lost, 0, 0, $"twins unreadable: {e.Message}");
         }
 
-        return new Accounting(load.ReadingsAcked, stored.Values.Sum(), lost, duplicates, twinMissing);
+        return new Accounting(load.ReadingsAcked, stored.Values.Sum(), lost, duplicates, twinMissing, null);
     }
 
-    /// <summary>Polls the accounting until nothing acked is missing from the store or the twins, or the bound passes.</summary>
+    /// <summary>
+    /// Polls the accounting until nothing acked is missing from the store or the twins, or the bound passes
+    /// (at once when the service has exited: nothing will change then).
+    /// </summary>
     public async Task<Accounting> SettledAccountingAsync(LoadResult load, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;
         while (true)
         {
             var accounting = await AccountAsync(load);
-            if ((accounting.Lost == 0 && accounting.TwinMissing == 0) || DateTime.UtcNow > deadline)
+            var settled = accounting.Lost == 0 && accounting.TwinMissing == 0 && accounting.TwinsUnreadable is null;
+            if (settled || DateTime.UtcNow > deadline || !ServiceAlive)
             {
                 return accounting;
             }
@@ -129,6 +141,8 @@ public sealed class ChaosServers : IAsyncDisposable
             await Task.Delay(500);
         }
     }
+
+    public bool ServiceAlive => Service.ProcessId is { } pid && ProcessSignals.IsAlive(pid);
 
     public async Task<HttpStatusCode> HealthAsync()
     {

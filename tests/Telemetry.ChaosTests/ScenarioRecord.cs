@@ -25,7 +25,7 @@ public sealed class ScenarioRecord(string scenario, string load, string fault)
             ?? Path.Combine(MosquittoServer.RepositoryRoot, "tests", "Telemetry.ChaosTests", "TestResults", "chaos");
         Directory.CreateDirectory(directory);
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("scenario", scenario);
@@ -40,6 +40,10 @@ public sealed class ScenarioRecord(string scenario, string load, string fault)
                 w.WriteNumber("lost", accounting.Lost);
                 w.WriteNumber("duplicates", accounting.Duplicates);
                 w.WriteNumber("twin_missing", accounting.TwinMissing);
+                if (accounting.TwinsUnreadable is { } why)
+                {
+                    w.WriteString("twins_unreadable", why);
+                }
             }
 
             w.WriteNumber("peak_rss_mib", Math.Round(peakRssMiB, 1));
