@@ -13,6 +13,12 @@ internal static class LoadCommand
 {
     public static async Task<int> RunAsync(IReadOnlyList<string> args)
     {
+        if (args is ["--help"] or ["-h"])
+        {
+            await Console.Out.WriteLineAsync(LoadOptions.Usage);
+            return 0;
+        }
+
         LoadOptions options;
         try
         {

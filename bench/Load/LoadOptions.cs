@@ -27,7 +27,7 @@ internal sealed record LoadOptions
           --timeout T            give up after T seconds (default 600)
           --boot B               the devices' boot id (default b{base seconds}); rerun with the same --boot
                                  and --base-ms to resend the same messages
-          --base-ms MS           first reading's timestamp (default now − 1 h); readings are 1 h apart in all
+          --base-ms MS           first reading's timestamp (default now − 1 h); a device's readings span one hour
           --report FILE          per device: highest contiguous acked seq and readings acked, as JSON
         """;
 
