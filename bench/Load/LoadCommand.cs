@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Telemetry.Ingest.Broker;
+
+namespace Telemetry.Bench.Load;
+
+/// <summary>
+/// <c>bench -- load</c>: plays <c>--devices</c> real devices against a broker and the service behind it, then
+/// prints one JSON line of figures. Exit code 0 only when every message was acknowledged by the service;
+/// 1 when the run timed out with messages still held by their devices; 2 for a bad command line.
+/// </summary>
+internal static class LoadCommand
+{
+    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    {
+        if (args is ["--help"] or ["-h"])
+        {
+            await Console.Out.WriteLineAsync(LoadOptions.Usage);
+            return 0;
+        }
+
+        LoadOptions options;
+        try
+        {
+            options = LoadOptions.Parse(args);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            await Console.Error.WriteLineAsync($"load: {e.Message}\n\n{LoadOptions.Usage}");
+            return 2;
+        }
+
+        // The same derivation the embedded broker checks against (docs/uplink.md, Credentials).
+        string? secret;
+        try
+        {
+            secret = options.DeviceSecretFile is { } file ? (await File.ReadAllTextAsync(file)).Trim() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"load: cannot read the device secret: {e.Message}");
+            return 2;
+        }
+
+        var time = TimeProvider.System;
+        var counters = new LoadCounters();
+        var pacer = new Pacer(options.Rate, time);
+        // Connecting is the expensive step for a broker (TLS, password hashing): a fleet connects in waves.
+        using var connectGate = new SemaphoreSlim(64);
+        var devices = Enumerable.Range(0, options.Devices)
+            .Select(i =>
+            {
+                var id = options.DeviceId(i);
+                var password = secret is not null ? DeviceCredentials.Token(id, secret) : options.Password;
+                return new LoadDevice(options, i, password, counters, pacer, connectGate, time);
+            })
+            .ToList();
+
+        using var stop = new CancellationTokenSource(options.Timeout);
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(devices.Select(d => Task.Run(() => d.RunAsync(stop.Token))));
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        var allAcked = devices.All(d => d.Done);
+        await Console.Out.WriteLineAsync(Summary(options, counters, devices, seconds, allAcked));
+        if (options.ReportFile is { } report)
+        {
+            await File.WriteAllTextAsync(report, Report(options, devices));
+        }
+
+        foreach (var device in devices)
+        {
+            device.Dispose();
+        }
+
+        return allAcked ? 0 : 1;
+    }
+
+    private static string Summary(LoadOptions options, LoadCounters counters, List<LoadDevice> devices, double seconds, bool allAcked)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("devices", options.Devices);
+            w.WriteNumber("messages_sent", counters.MessagesSent);
+            w.WriteNumber("messages_acked", counters.MessagesAcked);
+            w.WriteNumber("messages_held", devices.Sum(d => d.MessagesHeld));
+            w.WriteNumber("resends", counters.Resends);
+            w.WriteNumber("readings", counters.ReadingsAcked);
+            w.WriteNumber("readings_sent", counters.ReadingsSent);
+            w.WriteNumber("readings_acked", counters.ReadingsAcked);
+            w.WriteNumber("seconds", Math.Round(seconds, 3));
+            w.WriteNumber("readings_per_s", Math.Round(counters.ReadingsAcked / Math.Max(seconds, 0.001), 1));
+            w.WriteNumber("ack_p50_ms", Math.Round(counters.AckPercentileMs(0.50), 1));
+            w.WriteNumber("ack_p99_ms", Math.Round(counters.AckPercentileMs(0.99), 1));
+            w.WriteNumber("rate_limited", counters.RateLimitedCount);
+            WriteCounts(w, "messages_rejected", counters.MessagesRejected);
+            WriteCounts(w, "readings_rejected", counters.ReadingsRejected);
+            w.WriteNumber("reconnects", counters.Reconnects);
+            w.WriteNumber("connect_failures", counters.ConnectFailures);
+            w.WriteString("boot", options.Boot);
+            w.WriteNumber("base_ms", options.BaseMs);
+            w.WriteBoolean("all_acked", allAcked);
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteCounts(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, long> counts)
+    {
+        w.WriteStartObject(name);
+        foreach (var (reason, count) in counts.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            w.WriteNumber(reason, count);
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>Per device, what the service acknowledged: the input of a chaos test's set accounting.</summary>
+    private static string Report(LoadOptions options, List<LoadDevice> devices)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("boot", options.Boot);
+            w.WriteNumber("base_ms", options.BaseMs);
+            w.WriteNumber("readings_per_message", options.Readings);
+            // Reading n of a device (n = seq × readings_per_message + index) has timestamp base_ms + n × step_ms.
+            w.WriteNumber("step_ms", options.StepMs);
+            w.WriteStartArray("devices");
+            foreach (var device in devices)
+            {
+                var acked = device.AckedUpTo;
+                w.WriteStartObject();
+                w.WriteString("id", device.Id);
+                w.WriteString("boot", options.Boot);
+                w.WriteNumber("acked_seq", acked);
+                w.WriteNumber("messages_sent", device.MessagesSent);
+                w.WriteNumber("readings_sent", device.MessagesSent * options.Readings);
+                w.WriteNumber("readings_acked", (acked + 1) * options.Readings);
+                w.WriteNumber("readings_rejected", device.ReadingsRejected);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

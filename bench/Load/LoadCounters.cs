@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+
+namespace Telemetry.Bench.Load;
+
+/// <summary>What all devices of a run did, counted as it happens; read once at the end.</summary>
+internal sealed class LoadCounters
+{
+    private readonly ConcurrentDictionary<string, long> _messagesRejected = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _readingsRejected = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<float> _ackMs = [];
+    private long _messagesSent;
+    private long _readingsSent;
+    private long _messagesAcked;
+    private long _readingsAcked;
+    private long _resends;
+    private long _rateLimited;
+    private long _reconnects;
+    private long _connectFailures;
+
+    public long MessagesSent => Interlocked.Read(ref _messagesSent);
+
+    public long ReadingsSent => Interlocked.Read(ref _readingsSent);
+
+    public long MessagesAcked => Interlocked.Read(ref _messagesAcked);
+
+    public long ReadingsAcked => Interlocked.Read(ref _readingsAcked);
+
+    public long Resends => Interlocked.Read(ref _resends);
+
+    public long RateLimitedCount => Interlocked.Read(ref _rateLimited);
+
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+
+    public long ConnectFailures => Interlocked.Read(ref _connectFailures);
+
+    public IReadOnlyDictionary<string, long> MessagesRejected => _messagesRejected;
+
+    public IReadOnlyDictionary<string, long> ReadingsRejected => _readingsRejected;
+
+    public void Sent(int readings)
+    {
+        Interlocked.Increment(ref _messagesSent);
+        Interlocked.Add(ref _readingsSent, readings);
+    }
+
+    public void Resent() => Interlocked.Increment(ref _resends);
+
+    /// <param name="latency">From the first publish to the ack; null when an earlier run sent it.</param>
+    public void Acked(int readings, TimeSpan? latency)
+    {
+        Interlocked.Increment(ref _messagesAcked);
+        Interlocked.Add(ref _readingsAcked, readings);
+        if (latency is { } l)
+        {
+            _ackMs.Add((float)l.TotalMilliseconds);
+        }
+    }
+
+    public void RateLimited() => Interlocked.Increment(ref _rateLimited);
+
+    public void Rejected(string reason, int readings, bool messageLevel)
+    {
+        if (messageLevel)
+        {
+            _messagesRejected.AddOrUpdate(reason, 1, (_, n) => n + 1);
+        }
+
+        _readingsRejected.AddOrUpdate(reason, readings, (_, n) => n + readings);
+    }
+
+    public void Reconnected() => Interlocked.Increment(ref _reconnects);
+
+    public void ConnectFailed() => Interlocked.Increment(ref _connectFailures);
+
+    /// <summary>The ack latency at quantile <paramref name="q"/> (0..1), nearest rank; 0 when nothing was acked.</summary>
+    public double AckPercentileMs(double q)
+    {
+        var sorted = _ackMs.ToArray();
+        if (sorted.Length == 0)
+        {
+            return 0;
+        }
+
+        Array.Sort(sorted);
+        return sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+}
