@@ -45,6 +45,7 @@ internal sealed class OptionsValidators :
             $"Pipeline:FullPartitionWarning must be positive and at most Pipeline:UnhealthyAfter (was {options.FullPartitionWarning}, {options.UnhealthyAfter})."),
         (options.ClockSuspectDevices >= 2, $"Pipeline:ClockSuspectDevices must be at least 2, or one device's wrong clock would hold its messages forever (was {options.ClockSuspectDevices})."),
         (options.ClockSuspectWindow > TimeSpan.Zero, $"Pipeline:ClockSuspectWindow must be positive (was {options.ClockSuspectWindow})."),
+        (options.MaxServiceClockError > TimeSpan.Zero, $"Pipeline:MaxServiceClockError must be positive (was {options.MaxServiceClockError})."),
         (options.DrainTimeout > TimeSpan.Zero, $"Pipeline:DrainTimeout must be positive (was {options.DrainTimeout})."));
 
     public ValidateOptionsResult Validate(string? name, SimulationOptions options) => Check(

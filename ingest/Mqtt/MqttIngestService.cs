@@ -71,16 +71,21 @@ internal sealed partial class MqttIngestService(
                     // connection closes; reconnecting makes the broker send them again.
                     LogReconnecting(logger);
                     _subscribed = false;
+                    // From here on the old connection's deliveries are stale: an acknowledgement of one that fails
+                    // now must not ask for yet another reconnect.
+                    Volatile.Write(ref _connection, connection.Opened());
                     await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), stoppingToken);
                 }
 
                 if (!await client.TryPingAsync(stoppingToken))
                 {
                     _subscribed = false;
-                    var result = await client.ConnectAsync(options, stoppingToken);
-                    // Numbered before the subscription delivers anything, so held deliveries of the old
-                    // connection are never acknowledged on this one.
+                    // Numbered before CONNECT: MQTTnet starts its receive loop inside ConnectAsync, and a resumed
+                    // session's unacknowledged messages come right after CONNACK, before ConnectAsync returns. They
+                    // must carry this connection's number, or they would never be acknowledged on it and hold their
+                    // places in the broker's in-flight window for good.
                     Volatile.Write(ref _connection, connection.Opened());
+                    var result = await client.ConnectAsync(options, stoppingToken);
                     await client.SubscribeAsync(subscription, stoppingToken);
                     _subscribed = true;
                     health.Clear(Component);

@@ -23,6 +23,10 @@ internal readonly record struct InboundMessage(
     /// its rejected readings and it is counted, so a retry does none of that again.</summary>
     public bool Staged { get; init; }
 
+    /// <summary>Held in an earlier round for readings ahead of a service clock under suspicion: its rate-limit token is
+    /// spent and its vote on whose clock is wrong cast, so its retries spend and vote nothing again.</summary>
+    public bool ClockHeld { get; init; }
+
     public ReadOnlySpan<byte> Payload => Buffer is null ? default : Buffer.AsSpan(0, Length);
 
     public bool IsTooLarge => Buffer is null && Length > TelemetryDecoder.MaxPayloadBytes;

@@ -56,6 +56,9 @@ internal sealed partial class PartitionWorker
     private int _retries;
     private DateTimeOffset _retryAt;
     private bool _restaging;
+
+    /// <summary>The message being staged was held for the clock before (see <see cref="InboundMessage.ClockHeld"/>).</summary>
+    private bool _clockHeld;
     private (DateTimeOffset At, string Error)? _fault;
 
     public PartitionWorker(
@@ -165,6 +168,7 @@ internal sealed partial class PartitionWorker
                 }
 
                 _restaging = message.Staged;
+                _clockHeld = message.ClockHeld;
                 if (StageGuarded(message, nowMs))
                 {
                     _deliveries[i] = message with { Staged = true };
@@ -172,10 +176,12 @@ internal sealed partial class PartitionWorker
                 else
                 {
                     _failures[message.DeviceId] = HoldCause.Clock;
+                    _deliveries[i] = message with { ClockHeld = true };
                 }
             }
 
             _restaging = false;
+            _clockHeld = false;
             await FlushAsync(null, abortToken);
             AfterRound(retrying);
         }
@@ -448,7 +454,7 @@ internal sealed partial class PartitionWorker
         // report each (and a twin write for those with a key), so it is limited like a flood of good ones.
         var device = CacheFor(message.DeviceId);
         // A message tried again spent its token the first time.
-        if (!_restaging && !device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
+        if (!_restaging && !_clockHeld && !device.TryTakeMessage(nowMs, _uplink.RateLimitPerSecond, _uplink.RateLimitBurst))
         {
             // Not handled and not acked: the device keeps the message and resends it after its timeout.
             Report(new ErrorReport(message.DeviceId, _decoded.Boot, _decoded.Seq, null, RejectReason.RateLimited,
@@ -471,6 +477,12 @@ internal sealed partial class PartitionWorker
 
         var key = new MessageKey(_decoded.Boot!, _decoded.Seq!.Value);
         var duplicate = device.Confirmed.IsDuplicate(key) || (_round.TryGetValue(message.DeviceId, out var staged) && staged.Contains(key));
+        if (!_restaging && !_clockHeld && !duplicate)
+        {
+            // Every fresh message is a vote on whose clock is wrong: most of them ahead, the service's.
+            _clock.Observed(nowMs, _decoded.RejectedReadings > 0 && HasReadingAhead());
+        }
+
         if (!duplicate && _decoded.RejectedReadings > 0 && AheadOfSuspectClock(message.DeviceId, nowMs))
         {
             return false;
@@ -521,6 +533,19 @@ internal sealed partial class PartitionWorker
     /// suspects its own clock (see <see cref="ServiceClockWatch"/>): acknowledging it would make the device delete
     /// readings that were never stored.
     /// </summary>
+    private bool HasReadingAhead()
+    {
+        foreach (var reading in _decoded.ReadingSpan)
+        {
+            if (reading.Reason == RejectReason.TimestampInFuture)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private bool AheadOfSuspectClock(string deviceId, long nowMs)
     {
         var aheadMs = 0L;
@@ -843,7 +868,11 @@ internal sealed partial class PartitionWorker
             // The broker never learns that this one is done, and it holds a place in the broker's in-flight window
             // until the connection closes: reconnect, so that it is redelivered and the dedupe absorbs it.
             LogBrokerAckFailed(_logger, e, delivery.DeviceId);
-            _connection?.RequestReconnect();
+            if (_connection is not null && delivery.Connection == _connection.Current)
+            {
+                // Only for the connection in use: one already being replaced needs no second reconnect.
+                _connection.RequestReconnect();
+            }
         }
     }
 

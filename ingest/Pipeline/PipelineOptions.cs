@@ -63,6 +63,13 @@ public sealed class PipelineOptions
     public TimeSpan ClockSuspectWindow { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// The most a wrong service clock is taken to explain: a reading further ahead than this is the device's clock,
+    /// rejected as <c>timestamp_in_future</c> at once, never held. Default 1 h (NTP keeps a host far closer; a
+    /// clock that has lost more than an hour is an outage to fix, not to wait out).
+    /// </summary>
+    public TimeSpan MaxServiceClockError { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
     /// At shutdown, how long a partition may take to finish the round in flight (store, grain, ack) before it is
     /// abandoned unacknowledged (the broker redelivers it). Keep it below <c>Shutdown:Timeout</c>. Default 10 s.
     /// </summary>

@@ -13,7 +13,8 @@ internal sealed class SubscriberConnection
     /// <summary>The number of the connection messages arrive on now (0 before the first).</summary>
     public int Current => Volatile.Read(ref _current);
 
-    /// <summary>Called by the subscriber once connected and subscribed; returns the new connection's number.</summary>
+    /// <summary>Called by the subscriber before it (re)connects, and before it drops a connection on purpose; returns
+    /// the new connection's number. Deliveries numbered before it are stale.</summary>
     public int Opened() => Interlocked.Increment(ref _current);
 
     /// <summary>Asks the subscriber to drop and reopen its connection, so the broker redelivers what is unacknowledged.</summary>

@@ -254,6 +254,63 @@ public sealed class DeliveryRetryTests
         await run;
     }
 
+    [Fact]
+    public async Task ReadingsADayAhead_AreNoEvidenceAgainstTheServiceClock_AndAreRejectedAtOnce()
+    {
+        // Review of #11: three devices a day ahead once made the service suspect its own clock, and the retries of
+        // their held messages kept the suspicion alive for good. No merely wrong service clock is a day behind.
+        using var stop = new CancellationTokenSource();
+        var worker = Worker();
+        var run = Task.Run(() => worker.RunAsync(stop.Token));
+        var aDayAhead = Start.AddDays(1).ToUnixTimeMilliseconds();
+        foreach (var device in (string[])["fast-1", "fast-2", "fast-3"])
+        {
+            await _channel.Writer.WriteAsync(Telemetry(device, 0, aDayAhead));
+            await _channel.Writer.WriteAsync(Telemetry(device, 1));
+        }
+
+        await EventuallyAsync(() => _replies.Acks.Count(a => a.Ack.Seq == 1) == 3, "the three devices' acks through seq 1");
+        Assert.Equal(0, worker.HeldMessages);
+        Assert.Equal(3, _counters.Rejections(RejectReason.TimestampInFuture));
+        Assert.Equal(3, _store.LinesStored);
+        Assert.False(_health.Failing().ContainsKey(ServiceClockWatch.Component));
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task AFewFastDevices_InAFleetOnTime_AreNotPutDownToTheServiceClock_AndAreRejectedAfterTheirProbation()
+    {
+        using var stop = new CancellationTokenSource();
+        var worker = Worker();
+        var run = Task.Run(() => worker.RunAsync(stop.Token));
+        var aheadButExplicable = Start.AddMinutes(50).ToUnixTimeMilliseconds();
+        foreach (var device in (string[])["fast-1", "fast-2", "fast-3"])
+        {
+            await _channel.Writer.WriteAsync(Telemetry(device, 0, aheadButExplicable));
+        }
+
+        await EventuallyAsync(() => worker.HeldMessages == 3, "the fast devices' messages held on probation");
+        Assert.Empty(_replies.Acks);
+        for (var i = 0; i < 20; i++)
+        {
+            await _channel.Writer.WriteAsync(Telemetry($"shoe-{i}", 0));
+        }
+
+        // Alone, three devices ahead may well mean a slow service clock; a fleet on time says otherwise.
+        await EventuallyAsync(() => _replies.Acks.Count(a => a.Device.StartsWith("shoe-", StringComparison.Ordinal)) == 20, "the fleet's acks");
+        Assert.False(_health.Failing().ContainsKey(ServiceClockWatch.Component));
+
+        // Their probation ends with the fleet on time: their clocks are wrong, the readings rejected as final.
+        await EventuallyAsync(() => _replies.Acks.Count(a => a.Device.StartsWith("fast-", StringComparison.Ordinal)) == 3, "the fast devices' acks after probation", TimeSpan.FromMilliseconds(250));
+        Assert.Equal(0, worker.HeldMessages);
+        Assert.Equal(3, _counters.Rejections(RejectReason.TimestampInFuture));
+        Assert.Equal(20, _store.LinesStored);
+        Assert.False(_health.Failing().ContainsKey(ServiceClockWatch.Component));
+        await stop.CancelAsync();
+        await run;
+    }
+
     private sealed class Replies : IDeviceReplies
     {
         private readonly ConcurrentQueue<(string Device, MessageKey Ack)> _acks = new();
