@@ -161,17 +161,17 @@ internal sealed partial class WebhookSender(
                     continue;
                 }
 
-                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                if (next.NextMs > now)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(next.NextMs - now), time, stoppingToken);
-                    continue;
-                }
-
                 // Queued under this identity, so it matched at enqueue; checked again in case Codes changed since.
                 if (next.Code is null || !hook.Wants(next.Code))
                 {
                     await DeadLetterAsync(webhook, next, $"code {next.Code ?? "(unknown)"} is not in the webhook's Codes", stoppingToken);
+                    continue;
+                }
+
+                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                if (next.NextMs > now)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(next.NextMs - now), time, stoppingToken);
                     continue;
                 }
 
