@@ -3,9 +3,12 @@ using Telemetry.Ingest.Api;
 
 namespace Telemetry.Ingest.Webhooks;
 
-/// <summary>Delivery counts per webhook since start; pending and dead-lettered totals come from the queue itself.</summary>
+/// <summary>Delivery counts per webhook index since start; pending and dead-lettered totals come from the queue itself.</summary>
 internal sealed class WebhookCounters
 {
+    /// <summary>Pseudo-index counting the events of webhooks no longer configured.</summary>
+    public const int Removed = -1;
+
     private readonly ConcurrentDictionary<int, long[]> _counts = new();
 
     private const int Delivered = 0, Retries = 1, FailedAttempts = 2, DeadLettered = 3;
@@ -21,7 +24,7 @@ internal sealed class WebhookCounters
 
     public void CountFailedAttempt(int webhook) => Increment(webhook, FailedAttempts);
 
-    public void CountDeadLettered(int webhook) => Increment(webhook, DeadLettered);
+    public void CountDeadLettered(int webhook, long count = 1) => Interlocked.Add(ref _counts.GetOrAdd(webhook, _ => new long[4])[DeadLettered], count);
 
     public WebhookStats Snapshot(int webhook, long pending, long deadLetteredHeld)
     {

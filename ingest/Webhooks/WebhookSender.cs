@@ -16,6 +16,9 @@ namespace Telemetry.Ingest.Webhooks;
 /// Network errors, timeouts, 408, 429 and 5xx are retried with capped exponential backoff and jitter; any other
 /// non-2xx answer is permanent and dead-letters the event at once, as does running past <c>GiveUpAfter</c>.
 /// While a webhook's head event fails, <c>/health</c> shows <c>webhooks/N</c> degraded with the reason.
+/// Queued events are keyed by the webhook's <see cref="WebhookOptions.Identity"/>, not its index: at start-up the
+/// events still pending for an identity no longer configured are dead-lettered (<see cref="RemovedReason"/>), never
+/// sent to whichever webhook now has that index; and the <c>Codes</c> filter is checked again before each send.
 /// </summary>
 internal sealed partial class WebhookSender(
     IOptions<WebhooksOptions> options,
@@ -29,7 +32,17 @@ internal sealed partial class WebhookSender(
 {
     public const string HttpClientName = "webhooks";
 
+    /// <summary>Reason of a pending event whose webhook is no longer configured.</summary>
+    public const string RemovedReason = "webhook removed from configuration";
+
+    /// <summary>Stats key of the events of webhooks no longer configured (present once there are any).</summary>
+    public const string RemovedStatsKey = "removed";
+
+    // How often a long-running service purges delivered and dead-lettered rows past their retention (also at start).
+    private static readonly TimeSpan PurgeEvery = TimeSpan.FromHours(6);
+
     private readonly List<WebhookOptions> _webhooks = options.Value.Webhooks;
+    private readonly string[] _identities = [.. options.Value.Webhooks.Select(hook => hook.Identity())];
     private readonly SemaphoreSlim[] _wake = [.. options.Value.Webhooks.Select(_ => new SemaphoreSlim(0))];
     // Jitter spreads the retries of many services after a receiver's outage; tests pass a seeded one.
     private readonly Random _random = random ?? Random.Shared;
@@ -57,7 +70,7 @@ internal sealed partial class WebhookSender(
         }
 
         var eventId = alert.EventId.Length > 0 ? alert.EventId : alert.Id;
-        await queue.EnqueueAsync(targets, eventId, body, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+        await queue.EnqueueAsync([.. targets.Select(i => _identities[i])], eventId, alert.Code, body, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
         foreach (var target in targets)
         {
             if (_wake[target].CurrentCount == 0)
@@ -67,21 +80,71 @@ internal sealed partial class WebhookSender(
         }
     }
 
-    /// <summary>Per webhook, by index: counts since start and what its queue holds.</summary>
+    /// <summary>
+    /// Per webhook, by index: counts since start and what its queue holds. Under <see cref="RemovedStatsKey"/>, once
+    /// there are any: events of webhooks no longer configured, dead-lettered since start and held in the file.
+    /// </summary>
     public Dictionary<string, WebhookStats> Stats()
     {
         var stats = new Dictionary<string, WebhookStats>(StringComparer.Ordinal);
         for (var i = 0; i < _webhooks.Count; i++)
         {
-            var (pending, dead) = queue.Counts(i);
+            var (pending, dead) = queue.Counts(_identities[i]);
             stats[i.ToString(CultureInfo.InvariantCulture)] = counters.Snapshot(i, pending, dead);
+        }
+
+        var removed = counters.Snapshot(WebhookCounters.Removed, pending: 0, queue.DeadExcept(_identities));
+        if (removed.DeadLettered > 0 || removed.DeadLetterHeld > 0)
+        {
+            stats[RemovedStatsKey] = removed;
         }
 
         return stats;
     }
 
+    /// <summary>Settles the queue before any delivery starts: pending events of removed webhooks are dead-lettered.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (queue.MigratedFromIndexKeyed > 0)
+        {
+            counters.CountDeadLettered(WebhookCounters.Removed, queue.MigratedFromIndexKeyed);
+            LogMigrated(logger, queue.MigratedFromIndexKeyed, WebhookQueue.ChangedBeforeUpgrade);
+        }
+
+        var orphans = await queue.DeadLetterPendingExceptAsync(_identities, time.GetUtcNow().ToUnixTimeMilliseconds(), RemovedReason, cancellationToken);
+        foreach (var (identity, count) in orphans)
+        {
+            counters.CountDeadLettered(WebhookCounters.Removed, count);
+            LogRemoved(logger, identity, count);
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_webhooks.Select((_, i) => RunAsync(i, stoppingToken)));
+        Task.WhenAll([.. _webhooks.Select((_, i) => RunAsync(i, stoppingToken)), PurgeAsync(stoppingToken)]);
+
+    private async Task PurgeAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(PurgeEvery, time, stoppingToken);
+                var (delivered, dead) = queue.Purge(time.GetUtcNow());
+                LogPurged(logger, delivered, dead);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // Only housekeeping: the next round tries again, deliveries go on.
+                LogPurgeFailed(logger, e);
+            }
+        }
+    }
 
     private async Task RunAsync(int webhook, CancellationToken stoppingToken)
     {
@@ -91,10 +154,17 @@ internal sealed partial class WebhookSender(
         {
             try
             {
-                var next = await queue.NextAsync(webhook, stoppingToken);
+                var next = await queue.NextAsync(_identities[webhook], stoppingToken);
                 if (next is null)
                 {
                     await _wake[webhook].WaitAsync(stoppingToken);
+                    continue;
+                }
+
+                // Queued under this identity, so it matched at enqueue; checked again in case Codes changed since.
+                if (next.Code is null || !hook.Wants(next.Code))
+                {
+                    await DeadLetterAsync(webhook, next, $"code {next.Code ?? "(unknown)"} is not in the webhook's Codes", stoppingToken);
                     continue;
                 }
 
@@ -220,4 +290,16 @@ internal sealed partial class WebhookSender(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {Webhook}: its queue failed; retrying")]
     private static partial void LogQueueFailed(ILogger logger, Exception exception, int webhook);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook identity {Identity} is no longer configured: {Count} pending events dead-lettered, not sent to any webhook")]
+    private static partial void LogRemoved(ILogger logger, string identity, long count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "webhooks.db was keyed by webhook index: {Count} pending events dead-lettered ({Reason}), not sent")]
+    private static partial void LogMigrated(ILogger logger, long count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook queue purged {Delivered} delivered and {DeadLettered} dead-lettered rows past their retention")]
+    private static partial void LogPurged(ILogger logger, int delivered, int deadLettered);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Webhook queue purge failed; trying again later")]
+    private static partial void LogPurgeFailed(ILogger logger, Exception exception);
 }

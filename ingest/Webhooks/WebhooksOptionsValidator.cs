@@ -1,13 +1,15 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace Telemetry.Ingest.Webhooks;
 
 /// <summary>Stops start-up on a webhook that could never be delivered or verified, with the key that is wrong.</summary>
-internal sealed class WebhooksOptionsValidator : IValidateOptions<WebhooksOptions>
+internal sealed partial class WebhooksOptionsValidator : IValidateOptions<WebhooksOptions>
 {
     public ValidateOptionsResult Validate(string? name, WebhooksOptions options)
     {
         var errors = new List<string>();
+        var identities = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < options.Webhooks.Count; i++)
         {
             var hook = options.Webhooks[i];
@@ -15,6 +17,17 @@ internal sealed class WebhooksOptionsValidator : IValidateOptions<WebhooksOption
             if (!Uri.TryCreate(hook.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
             {
                 errors.Add($"{key}:Url must be an absolute http or https URL (was '{hook.Url}').");
+            }
+
+            if (hook.Name is not null && !NamePattern().IsMatch(hook.Name))
+            {
+                errors.Add($"{key}:Name must be 1-64 of a-z 0-9 . _ - starting with a letter or digit (was '{hook.Name}').");
+            }
+            else if (!identities.TryAdd(hook.Identity(), i))
+            {
+                errors.Add(hook.Name is null
+                    ? $"{key} has the same Url as Alerts:Webhooks:{identities[hook.Identity()]}: give each a distinct Name."
+                    : $"{key}:Name '{hook.Name}' is already the name of Alerts:Webhooks:{identities[hook.Identity()]}.");
             }
 
             if (string.IsNullOrWhiteSpace(hook.Secret) || hook.Secret.Length < 16)
@@ -45,4 +58,8 @@ internal sealed class WebhooksOptionsValidator : IValidateOptions<WebhooksOption
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    // No ':' so that a name never equals a derived 'url:…' identity (or a migrated 'index:N' one).
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
+    private static partial Regex NamePattern();
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Telemetry.Grains.Alerts;
@@ -17,6 +18,9 @@ namespace Telemetry.EndToEndTests;
 public sealed class WebhookSenderTests : IDisposable
 {
     private const string Secret = "webhook-test-secret";
+
+    // Nothing listens here: every attempt is a refused connection, retried.
+    private static readonly Uri Nowhere = new("http://127.0.0.1:9/hook");
     private readonly string _directory = Directory.CreateTempSubdirectory("telemetry-webhooks-").FullName;
 
     [Fact]
@@ -64,7 +68,7 @@ public sealed class WebhookSenderTests : IDisposable
 
         var stats = await WaitForStatsAsync(sender.Sender, s => s.Delivered == 1, "one delivered");
         Assert.Equal(new WebhookStats { Delivered = 1, DeliveredAfterRetry = 0, FailedAttempts = 1, DeadLettered = 1, DeadLetterHeld = 1, Pending = 0 }, stats);
-        Assert.Equal([("A:bad", "HTTP 400")], sender.Queue.DeadLetters(0));
+        Assert.Equal([("A:bad", "HTTP 400")], sender.Queue.DeadLetters(sender.Hook.Identity()));
         Assert.False(receiver.TryTake(out _), "a dead-lettered event must not be sent again");
     }
 
@@ -78,18 +82,17 @@ public sealed class WebhookSenderTests : IDisposable
         var stats = await WaitForStatsAsync(sender.Sender, s => s.DeadLettered == 1, "dead-lettered after 400 ms");
         Assert.True(stats.FailedAttempts >= 2, $"retried before giving up ({stats.FailedAttempts} attempts)");
         Assert.Equal(0, stats.Pending);
-        var (eventId, reason) = Assert.Single(sender.Queue.DeadLetters(0));
+        var (eventId, reason) = Assert.Single(sender.Queue.DeadLetters(sender.Hook.Identity()));
         Assert.Equal("A:e1", eventId);
         Assert.StartsWith("not delivered within", reason, StringComparison.Ordinal);
         Assert.Contains("webhooks/0", sender.Health.Failing().Keys);
     }
 
     [Fact]
-    public async Task TheQueue_SurvivesARestartOfTheSender_AndARepeatOfADeliveredEventIsNotSentAgain()
+    public async Task TheQueue_SurvivesARestartOfTheSender_AndANamedWebhooksUrlChange_AndARepeatOfADeliveredEventIsNotSentAgain()
     {
-        // Nothing listens on the first URL: every attempt is a refused connection, retried.
-        var nowhere = new Uri("http://127.0.0.1:9/hook");
-        await using (var first = await StartAsync(nowhere))
+        // The first URL refuses every connection; the webhook's Name keeps its queue when the URL changes.
+        await using (var first = await StartAsync(Nowhere, hook => hook.Name = "service-desk"))
         {
             await first.Sender.EnqueueAsync(Event("e1"), ReplyJson.Alert(Event("e1")), CancellationToken.None);
             await first.Sender.EnqueueAsync(Event("e2"), ReplyJson.Alert(Event("e2")), CancellationToken.None);
@@ -97,7 +100,7 @@ public sealed class WebhookSenderTests : IDisposable
         }
 
         await using var receiver = await WebhookReceiver.StartAsync((_, _) => 200);
-        await using var second = await StartAsync(receiver.Url);
+        await using var second = await StartAsync(receiver.Url, hook => hook.Name = "service-desk");
         Assert.Equal("A:e1", (await receiver.NextAsync("the first event after the restart")).EventId);
         Assert.Equal("A:e2", (await receiver.NextAsync("the second event after the restart")).EventId);
 
@@ -106,6 +109,99 @@ public sealed class WebhookSenderTests : IDisposable
         await second.Sender.EnqueueAsync(Event("e3"), ReplyJson.Alert(Event("e3")), CancellationToken.None);
         Assert.Equal("A:e3", (await receiver.NextAsync("the new event")).EventId);
         Assert.Equal(2 + 1, (await WaitForStatsAsync(second.Sender, s => s.Delivered == 3, "three delivered")).Delivered);
+    }
+
+    [Fact]
+    public async Task APendingEventOfARemovedWebhook_IsDeadLetteredAtStart_AndCounted_NotSentToTheWebhookNowAtItsIndex()
+    {
+        await using (var first = await StartAsync(Nowhere, hook => hook.Name = "customer-a"))
+        {
+            await first.Sender.EnqueueAsync(Event("e1"), ReplyJson.Alert(Event("e1")), CancellationToken.None);
+            await WaitForStatsAsync(first.Sender, s => s.FailedAttempts >= 1 && s.Pending == 1, "a failed attempt with e1 pending");
+        }
+
+        // customer-a is gone; customer-b now has index 0.
+        await using var receiver = await WebhookReceiver.StartAsync((_, _) => 200);
+        await using var second = await StartAsync(receiver.Url, hook => hook.Name = "customer-b");
+
+        Assert.Equal([("A:e1", WebhookSender.RemovedReason)], second.Queue.DeadLetters("customer-a"));
+        var stats = second.Sender.Stats();
+        Assert.Equal(new WebhookStats { Delivered = 0, DeliveredAfterRetry = 0, FailedAttempts = 0, DeadLettered = 1, DeadLetterHeld = 1, Pending = 0 }, stats[WebhookSender.RemovedStatsKey]);
+        Assert.Equal(0, stats["0"].Pending);
+
+        // Delivery is in queue order, so had e1 been handed to customer-b it would arrive before e2.
+        await second.Sender.EnqueueAsync(Event("e2"), ReplyJson.Alert(Event("e2")), CancellationToken.None);
+        var request = await receiver.NextAsync("customer-b's own event");
+        Assert.Equal("A:e2", request.EventId);
+        await WaitForStatsAsync(second.Sender, s => s.Delivered == 1, "e2 delivered");
+        Assert.False(receiver.TryTake(out var extra), $"customer-b also received {extra?.EventId}");
+    }
+
+    [Fact]
+    public async Task APendingEventOutsideCodesChangedSinceItWasQueued_IsDeadLettered_NotSent()
+    {
+        await using (var first = await StartAsync(Nowhere, hook => hook.Name = "service-desk"))
+        {
+            await first.Sender.EnqueueAsync(Event("e1"), ReplyJson.Alert(Event("e1")), CancellationToken.None);
+            await WaitForStatsAsync(first.Sender, s => s.FailedAttempts >= 1 && s.Pending == 1, "a failed attempt with e1 pending");
+        }
+
+        await using var receiver = await WebhookReceiver.StartAsync((_, _) => 200);
+        await using var second = await StartAsync(receiver.Url, hook => (hook.Name, hook.Codes) = ("service-desk", ["band.*"]));
+        await WaitForStatsAsync(second.Sender, s => s.DeadLettered == 1, "e1 dead-lettered at send time");
+        Assert.Equal([("A:e1", "code shoe.cushioning.replace_soon is not in the webhook's Codes")], second.Queue.DeadLetters("service-desk"));
+        Assert.False(receiver.TryTake(out var sent), $"sent {sent?.EventId} outside the webhook's Codes");
+    }
+
+    [Fact]
+    public async Task AnIndexKeyedQueueFile_IsMigrated_ItsPendingEventsDeadLettered_NotSent()
+    {
+        var path = Path.Combine(_directory, "webhooks.db");
+        using (var old = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            old.Open();
+            using var create = old.CreateCommand();
+            // The first schema, keyed by the webhook's index: one event delivered, one pending for index 0.
+            create.CommandText = """
+                CREATE TABLE webhook_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, webhook INTEGER NOT NULL, event_id TEXT NOT NULL, body BLOB NOT NULL,
+                    queued_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending', done_ms INTEGER, reason TEXT, UNIQUE (webhook, event_id));
+                CREATE INDEX webhook_event_pending ON webhook_event (webhook, state, seq);
+                INSERT INTO webhook_event (webhook, event_id, body, queued_ms, next_ms, state, done_ms)
+                    VALUES (0, 'A:e0', x'', 1, 1, 'delivered', 2);
+                INSERT INTO webhook_event (webhook, event_id, body, queued_ms, next_ms) VALUES (0, 'A:e1', x'7b7d', 1, 1);
+                """;
+            create.ExecuteNonQuery();
+        }
+
+        await using var receiver = await WebhookReceiver.StartAsync((_, _) => 200);
+        await using var sender = await StartAsync(receiver.Url);
+        Assert.Equal(1, sender.Queue.MigratedFromIndexKeyed);
+        Assert.Equal([("A:e1", WebhookQueue.ChangedBeforeUpgrade)], sender.Queue.DeadLetters("index:0"));
+        Assert.Equal(1, sender.Sender.Stats()[WebhookSender.RemovedStatsKey].DeadLettered);
+
+        await sender.Sender.EnqueueAsync(Event("e2"), ReplyJson.Alert(Event("e2")), CancellationToken.None);
+        Assert.Equal("A:e2", (await receiver.NextAsync("the first event after the upgrade")).EventId);
+    }
+
+    [Fact]
+    public async Task DeliveredAndDeadLetteredRows_ArePurgedAfterTheirRetention()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        using var queue = new WebhookQueue(Path.Combine(_directory, "webhooks.db"), t0);
+        await queue.EnqueueAsync(["hook"], "A:e1", "x", [1], t0.ToUnixTimeMilliseconds(), CancellationToken.None);
+        await queue.EnqueueAsync(["hook"], "A:e2", "x", [1], t0.ToUnixTimeMilliseconds(), CancellationToken.None);
+        var first = await queue.NextAsync("hook", CancellationToken.None);
+        await queue.DeliveredAsync(first!.Seq, t0.ToUnixTimeMilliseconds(), CancellationToken.None);
+        var second = await queue.NextAsync("hook", CancellationToken.None);
+        await queue.DeadLetterAsync(second!.Seq, t0.ToUnixTimeMilliseconds(), "HTTP 400", CancellationToken.None);
+
+        Assert.Equal((0, 0), queue.Purge(t0 + WebhookQueue.KeepDelivered - TimeSpan.FromMinutes(1)));
+        Assert.Equal((1, 0), queue.Purge(t0 + WebhookQueue.KeepDelivered + TimeSpan.FromMinutes(1)));
+        Assert.Equal((0, 0), queue.Purge(t0 + WebhookQueue.KeepDeadLettered - TimeSpan.FromMinutes(1)));
+        Assert.Equal((0, 1), queue.Purge(t0 + WebhookQueue.KeepDeadLettered + TimeSpan.FromMinutes(1)));
+        Assert.Empty(queue.DeadLetters("hook"));
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -137,7 +233,7 @@ public sealed class WebhookSenderTests : IDisposable
         var sender = new WebhookSender(Options.Create(options), queue, new PlainHttpClients(), new WebhookCounters(), health,
             TimeProvider.System, NullLogger<WebhookSender>.Instance, new Random(7));
         await sender.StartAsync(CancellationToken.None);
-        return new RunningSender(sender, queue, health);
+        return new RunningSender(sender, queue, health, hook);
     }
 
     private static async Task<WebhookStats> WaitForStatsAsync(WebhookSender sender, Func<WebhookStats, bool> ready, string what)
@@ -160,7 +256,7 @@ public sealed class WebhookSenderTests : IDisposable
         }
     }
 
-    private sealed record RunningSender(WebhookSender Sender, WebhookQueue Queue, ComponentHealth Health) : IAsyncDisposable
+    private sealed record RunningSender(WebhookSender Sender, WebhookQueue Queue, ComponentHealth Health, WebhookOptions Hook) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

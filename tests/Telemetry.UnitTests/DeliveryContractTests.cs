@@ -89,6 +89,34 @@ public sealed class DeliveryContractTests
     }
 
     [Fact]
+    public void WebhookIdentity_IsTheNameOrAHashOfTheUrl_NeverTheIndex_AndUnique()
+    {
+        Assert.Equal("service-desk", new WebhookOptions { Name = "service-desk", Url = "https://cs.example.org/hook" }.Identity());
+        var derived = new WebhookOptions { Url = "https://CS.example.org/hook?token=abc" }.Identity();
+        Assert.Matches("^url:[0-9a-f]{16}$", derived);
+        Assert.Equal(derived, new WebhookOptions { Url = "https://cs.example.org/hook?token=abc" }.Identity());
+        Assert.NotEqual(derived, new WebhookOptions { Url = "https://cs.example.org/other?token=abc" }.Identity());
+
+        var result = new WebhooksOptionsValidator().Validate(null, new WebhooksOptions
+        {
+            Webhooks =
+            [
+                new WebhookOptions { Url = "https://cs.example.org/hook", Secret = "0123456789abcdef" },
+                new WebhookOptions { Url = "https://cs.example.org/hook", Secret = "0123456789abcdef" },
+                new WebhookOptions { Name = "desk", Url = "https://a.example.org/hook", Secret = "0123456789abcdef" },
+                new WebhookOptions { Name = "desk", Url = "https://b.example.org/hook", Secret = "0123456789abcdef" },
+                new WebhookOptions { Name = "url:1234", Url = "https://c.example.org/hook", Secret = "0123456789abcdef" },
+            ],
+        });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Alerts:Webhooks:1 has the same Url as Alerts:Webhooks:0", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Alerts:Webhooks:3:Name 'desk' is already the name of Alerts:Webhooks:2", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Alerts:Webhooks:4:Name must be", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Equal(3, result.Failures!.Count());
+    }
+
+    [Fact]
     public void WebhookCodes_AreGlobs_AndAbsentMeansAll()
     {
         Assert.True(new WebhookOptions().Wants("shoe.cushioning.replace_soon"));
