@@ -52,6 +52,9 @@ internal sealed record IngestStats
 /// <summary>One webhook's deliveries: counts since start, and what its durable queue holds now.</summary>
 internal sealed record WebhookStats
 {
+    /// <summary>The webhook's identity in the queue: its <c>Name</c>, or <c>url:</c> and a hash of its URL.</summary>
+    public string? Name { get; init; }
+
     /// <summary>Events the receiver accepted (2xx).</summary>
     public required long Delivered { get; init; }
 

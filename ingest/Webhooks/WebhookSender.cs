@@ -90,7 +90,7 @@ internal sealed partial class WebhookSender(
         for (var i = 0; i < _webhooks.Count; i++)
         {
             var (pending, dead) = queue.Counts(_identities[i]);
-            stats[i.ToString(CultureInfo.InvariantCulture)] = counters.Snapshot(i, pending, dead);
+            stats[i.ToString(CultureInfo.InvariantCulture)] = counters.Snapshot(i, pending, dead) with { Name = _identities[i] };
         }
 
         var removed = counters.Snapshot(WebhookCounters.Removed, pending: 0, queue.DeadExcept(_identities));

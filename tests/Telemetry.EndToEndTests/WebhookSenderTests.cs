@@ -51,7 +51,7 @@ public sealed class WebhookSenderTests : IDisposable
         Assert.Equal(ReplyJson.Alert(events[1]), seen[4].Body);
         Assert.Contains("\"event_id\":\"A:e2\"", Encoding.UTF8.GetString(seen[4].Body), StringComparison.Ordinal);
         var stats = await WaitForStatsAsync(sender.Sender, s => s.Delivered == 3, "three delivered");
-        Assert.Equal(new WebhookStats { Delivered = 3, DeliveredAfterRetry = 1, FailedAttempts = 3, DeadLettered = 0, DeadLetterHeld = 0, Pending = 0 }, stats);
+        Assert.Equal(new WebhookStats { Name = sender.Hook.Identity(), Delivered = 3, DeliveredAfterRetry = 1, FailedAttempts = 3, DeadLettered = 0, DeadLetterHeld = 0, Pending = 0 }, stats);
         Assert.Empty(sender.Health.Failing());
     }
 
@@ -67,7 +67,7 @@ public sealed class WebhookSenderTests : IDisposable
         Assert.Equal(("A:good", 200), Pair(await receiver.NextAsync("the next event")));
 
         var stats = await WaitForStatsAsync(sender.Sender, s => s.Delivered == 1, "one delivered");
-        Assert.Equal(new WebhookStats { Delivered = 1, DeliveredAfterRetry = 0, FailedAttempts = 1, DeadLettered = 1, DeadLetterHeld = 1, Pending = 0 }, stats);
+        Assert.Equal(new WebhookStats { Name = sender.Hook.Identity(), Delivered = 1, DeliveredAfterRetry = 0, FailedAttempts = 1, DeadLettered = 1, DeadLetterHeld = 1, Pending = 0 }, stats);
         Assert.Equal([("A:bad", "HTTP 400")], sender.Queue.DeadLetters(sender.Hook.Identity()));
         Assert.False(receiver.TryTake(out _), "a dead-lettered event must not be sent again");
     }
