@@ -134,7 +134,9 @@ internal sealed partial class PartitionWorker
             // ahead of its new ones.
             var retrying = _held.Count > 0 && _time.GetUtcNow() >= _retryAt;
             var retried = retrying ? TakeHeld() : 0;
-            while (_deliveries.Count < Math.Max(_options.MaxRoundMessages, retried + 1)
+            // A retry round also takes a full round of new messages: when one failing device has filled the held
+            // list, the other devices of the partition still get a round per retry, not one message.
+            while (_deliveries.Count < retried + _options.MaxRoundMessages
                 && _heldMessages < _options.MaxHeldMessages
                 && _reader.TryRead(out var message))
             {
