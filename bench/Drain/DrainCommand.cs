@@ -1,0 +1,407 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Telemetry.Bench.Load;
+
+namespace Telemetry.Bench.Drain;
+
+/// <summary>
+/// <c>bench -- drain</c>: issue #12's end-to-end measurement. One backlog per phase is queued in Mosquitto for two
+/// persistent sessions, drained first by <c>mosquitto_sub</c> (the reference: what the broker can hand out) and
+/// then by the service, into line files and, with <c>--influx</c>, into InfluxDB next to a plain HTTP write of
+/// the same lines. Prints one JSON line per phase; exit code 0 when every drain completed with nothing missing.
+/// </summary>
+internal static class DrainCommand
+{
+    private const string Prefix = "drain";
+    private const string ApiKey = "drain-admin-key";
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    {
+        if (args is ["--help"] or ["-h"])
+        {
+            await Console.Out.WriteLineAsync(DrainOptions.Usage);
+            return 0;
+        }
+
+        DrainOptions options;
+        try
+        {
+            options = DrainOptions.Parse(args);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            await Console.Error.WriteLineAsync($"drain: {e.Message}\n\n{DrainOptions.Usage}");
+            return 2;
+        }
+
+        var dll = options.ServiceDll ?? Path.Combine(RepositoryRoot(), "ingest", "bin", "Release", "net10.0", "Telemetry.Ingest.dll");
+        if (!File.Exists(dll))
+        {
+            await Console.Error.WriteLineAsync($"drain: {dll} not found; build it first: dotnet build ingest -c Release");
+            return 2;
+        }
+
+        var work = ChildProcess.TemporaryDirectory("run");
+        try
+        {
+            return await RunPhasesAsync(options, dll, work) ? 0 : 1;
+        }
+        finally
+        {
+            if (!options.Keep)
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            else
+            {
+                await Console.Error.WriteLineAsync($"drain: kept {work}");
+            }
+        }
+    }
+
+    private static async Task<bool> RunPhasesAsync(DrainOptions options, string dll, string work)
+    {
+        var mqttPort = ChildProcess.FreePort();
+        await File.WriteAllTextAsync(Path.Combine(work, "mosquitto.conf"), $"""
+            user root
+            listener {mqttPort} 127.0.0.1
+            allow_anonymous true
+            persistence false
+            # The whole backlog waits in each session; the shipped configuration's 100000 would cap a large fleet.
+            max_queued_messages 0
+            log_dest stderr
+            log_type error
+            """);
+        await using var mosquitto = ChildProcess.Start("mosquitto", ["-c", Path.Combine(work, "mosquitto.conf")]);
+        await mosquitto.WaitUntilAsync(() => ChildProcess.AcceptsTcpAsync(mqttPort), TimeSpan.FromSeconds(20), "mosquitto");
+
+        // Both persistent sessions exist before anything is published, so each queues the whole backlog.
+        await RunToEndAsync("mosquitto_sub", ["-p", Port(mqttPort), "-c", "-i", "drain-ref", "-q", "1", "-t", "devices/+/telemetry", "-E"]);
+        await RunToEndAsync("mosquitto_sub", ["-p", Port(mqttPort), "-V", "5", "-c", "-x", "86400", "-i", $"{Prefix}-ingest", "-q", "1",
+            "-t", "devices/+/telemetry", "-t", "devices/+/birth", "-E"]);
+
+        ChildProcess? influx = null;
+        var influxPort = 0;
+        if (options.Influx)
+        {
+            (influx, influxPort) = await StartInfluxAsync(work);
+        }
+
+        var dataDirectory = Path.Combine(work, "service-data");
+        var ok = true;
+        try
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(30));
+            var load = LoadFor(options, "births");
+            await Backlog.PublishBirthsAsync(mqttPort, load, cancel.Token);
+            for (var run = 1; run <= options.Runs; run++)
+            {
+                var files = await PhaseAsync(options, dll, work, dataDirectory, mqttPort, run, "files", [], cancel.Token);
+                ok &= files.Complete;
+                await Console.Out.WriteLineAsync(files.Json);
+                if (influx is not null)
+                {
+                    var database = string.Create(CultureInfo.InvariantCulture, $"drain{run}");
+                    var curl = await HttpReferenceAsync(influxPort, $"reference{run}", files.Lines, cancel.Token);
+                    var stored = await PhaseAsync(options, dll, work, dataDirectory, mqttPort, run, "influx",
+                        ["--Influx:Url", $"http://127.0.0.1:{influxPort}/", "--Influx:Database", database], cancel.Token, curl);
+                    var counted = await CountAsync(influxPort, database, cancel.Token);
+                    ok &= stored.Complete && counted == options.TotalReadings;
+                    await Console.Out.WriteLineAsync(stored.Json.TrimEnd('}') + string.Create(CultureInfo.InvariantCulture, $",\"influx_points\":{counted}}}"));
+                }
+            }
+        }
+        finally
+        {
+            if (influx is not null)
+            {
+                await influx.DisposeAsync();
+            }
+        }
+
+        return ok;
+    }
+
+    private sealed record Phase(bool Complete, string Json, string[] Lines);
+
+    private static async Task<Phase> PhaseAsync(
+        DrainOptions options, string dll, string work, string dataDirectory, int mqttPort, int run, string store,
+        string[] storeArgs, CancellationToken cancellationToken, double? httpReferenceLinesPerSecond = null)
+    {
+        var load = LoadFor(options, string.Create(CultureInfo.InvariantCulture, $"{store}{run}"));
+        var publish = Stopwatch.StartNew();
+        await Backlog.PublishTelemetryAsync(mqttPort, load, cancellationToken);
+        var publishSeconds = publish.Elapsed.TotalSeconds;
+
+        // The reference: the broker's own client drains its session and throws the payloads away.
+        var reference = Stopwatch.StartNew();
+        await RunToEndAsync("sh", ["-c", string.Create(CultureInfo.InvariantCulture,
+            $"mosquitto_sub -p {mqttPort} -c -i drain-ref -q 1 -t 'devices/+/telemetry' -C {(long)options.Devices * options.Messages} -W 600 > /dev/null")]);
+        var referenceSeconds = reference.Elapsed.TotalSeconds;
+
+        var linesDirectory = Path.Combine(dataDirectory, "lines");
+        var before = LineFileLengths(linesDirectory);
+        var httpPort = ChildProcess.FreePort();
+        var environment = new Dictionary<string, string>();
+        if (options.TraceDirectory is { } traces)
+        {
+            Directory.CreateDirectory(traces);
+            environment["DOTNET_EnableEventPipe"] = "1";
+            environment["DOTNET_EventPipeOutputPath"] = Path.Combine(traces, string.Create(CultureInfo.InvariantCulture, $"service-{store}{run}.nettrace"));
+            environment["DOTNET_EventPipeConfig"] = "Microsoft-DotNETCore-SampleProfiler:0:5,Microsoft-Windows-DotNETRuntime:0x1:4";
+        }
+
+        await using var acks = await AckWatch.StartAsync(mqttPort, load.Boot, options.Devices, options.Messages - 1, cancellationToken);
+        var started = Stopwatch.StartNew();
+        await using var service = ChildProcess.Start("dotnet",
+        [
+            dll,
+            "--contentRoot", Path.GetDirectoryName(dll)!,
+            "--urls", $"http://127.0.0.1:{httpPort}",
+            "--Storage:DataDirectory", dataDirectory,
+            "--Orleans:SiloPort", Port(ChildProcess.FreePort()),
+            "--Orleans:GatewayPort", Port(ChildProcess.FreePort()),
+            "--Broker:Mode", "External",
+            "--Broker:Host", "127.0.0.1",
+            "--Broker:Port", Port(mqttPort),
+            "--Broker:ClientIdPrefix", Prefix,
+            "--Api:Keys:0", ApiKey,
+            "--Logging:LogLevel:Default", "Warning",
+            .. storeArgs,
+            .. options.ServiceArgs,
+        ], environment);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
+
+        // The drain is timed from the first line stored to the last device's ack for its last message (stored
+        // and applied to its twin); the service's start-up is reported apart.
+        var expected = options.TotalReadings;
+        double? firstAt = null;
+        TimeSpan cpuAtFirst = default;
+        long peakRss = 0;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+        while (!acks.Complete.IsCompleted && DateTime.UtcNow < deadline && !service.HasExited)
+        {
+            peakRss = Math.Max(peakRss, service.ResidentBytes());
+            if (firstAt is null && await LinesWrittenAsync(http) > 0)
+            {
+                firstAt = started.Elapsed.TotalSeconds;
+                cpuAtFirst = service.CpuTime();
+            }
+
+            await Task.WhenAny(acks.Complete, Task.Delay(firstAt is null ? 10 : 100, cancellationToken));
+        }
+
+        var doneAt = started.Elapsed.TotalSeconds;
+        var cpu = service.HasExited ? TimeSpan.Zero : service.CpuTime() - cpuAtFirst;
+        var complete = acks.Complete.IsCompleted;
+        await service.StopAsync(TimeSpan.FromSeconds(30));
+
+        var lines = store == "files" ? NewLines(linesDirectory, before, $"boot=\"{load.Boot}\"") : [];
+        var written = store == "files" ? lines.Length : complete ? expected : 0;
+        var drainSeconds = doneAt - (firstAt ?? doneAt);
+        var referenceRate = expected / referenceSeconds;
+        var serviceRate = drainSeconds > 0 ? written / drainSeconds : 0;
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("phase", store);
+            w.WriteNumber("run", run);
+            w.WriteNumber("devices", options.Devices);
+            w.WriteNumber("messages", (long)options.Devices * options.Messages);
+            w.WriteNumber("readings", expected);
+            w.WriteNumber("publish_s", Math.Round(publishSeconds, 2));
+            w.WriteNumber("reference_s", Math.Round(referenceSeconds, 2));
+            w.WriteNumber("reference_readings_per_s", Math.Round(referenceRate));
+            w.WriteNumber("service_start_to_first_s", Math.Round(firstAt ?? 0, 2));
+            w.WriteNumber("service_drain_s", Math.Round(drainSeconds, 2));
+            w.WriteNumber("service_readings_per_s", Math.Round(serviceRate));
+            w.WriteNumber("share_of_reference", Math.Round(serviceRate / referenceRate, 3));
+            w.WriteNumber("service_cpu_us_per_reading", Math.Round(cpu.TotalMicroseconds / Math.Max(1, written), 2));
+            w.WriteNumber("service_peak_rss_mib", Math.Round(peakRss / 1048576.0));
+            w.WriteNumber("devices_acked", acks.DevicesDone);
+            if (store == "files")
+            {
+                w.WriteNumber("readings_in_files", lines.Length);
+            }
+
+            if (httpReferenceLinesPerSecond is { } curl)
+            {
+                w.WriteNumber("http_reference_lines_per_s", Math.Round(curl));
+                w.WriteNumber("share_of_http_reference", Math.Round(serviceRate / curl, 3));
+            }
+
+            w.WriteBoolean("complete", complete && (store != "files" || lines.Length == expected));
+            w.WriteEndObject();
+        }
+
+        if (!complete)
+        {
+            await Console.Error.WriteLineAsync($"drain: the {store} drain ended with {acks.DevicesDone} of {options.Devices} devices acked; service output:\n{service.Output}");
+        }
+
+        return new Phase(complete && (store != "files" || lines.Length == expected), Encoding.UTF8.GetString(buffer.ToArray()), lines);
+    }
+
+    private static LoadOptions LoadFor(DrainOptions options, string boot) => new()
+    {
+        Devices = options.Devices,
+        Messages = options.Messages,
+        Readings = options.Readings,
+        Prefix = Prefix,
+        Anonymous = true,
+        Boot = boot,
+        BaseMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000L,
+    };
+
+    private static async Task<long> LinesWrittenAsync(HttpClient http)
+    {
+        try
+        {
+            using var stats = JsonDocument.Parse(await http.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative)));
+            return stats.RootElement.GetProperty("storage").GetProperty("lines_written").GetInt64();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return 0;
+        }
+    }
+
+    private static Dictionary<string, long> LineFileLengths(string directory) =>
+        Directory.Exists(directory)
+            ? Directory.GetFiles(directory, "*.lp").ToDictionary(f => f, f => new FileInfo(f).Length, StringComparer.Ordinal)
+            : new Dictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>The reading lines of <paramref name="boot"/> appended to the day files since <paramref name="before"/>
+    /// (alerts are stored as lines too).</summary>
+    private static string[] NewLines(string directory, Dictionary<string, long> before, string boot)
+    {
+        var lines = new List<string>();
+        foreach (var file in Directory.Exists(directory) ? Directory.GetFiles(directory, "*.lp").Order(StringComparer.Ordinal).ToArray() : [])
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            stream.Position = before.GetValueOrDefault(file);
+            using var reader = new StreamReader(stream);
+            while (reader.ReadLine() is { } line)
+            {
+                if (line.StartsWith("shoe,", StringComparison.Ordinal) && line.Contains(boot, StringComparison.Ordinal))
+                {
+                    lines.Add(line);
+                }
+            }
+        }
+
+        return [.. lines];
+    }
+
+    private static async Task<(ChildProcess Process, int Port)> StartInfluxAsync(string work)
+    {
+        var port = ChildProcess.FreePort();
+        var directory = Path.Combine(work, "influx");
+        Directory.CreateDirectory(directory);
+        var configuration = Path.Combine(directory, "influxdb.conf");
+        await File.WriteAllTextAsync(configuration, $"""
+            reporting-disabled = true
+            bind-address = "127.0.0.1:{ChildProcess.FreePort()}"
+            [meta]
+              dir = "{directory}/meta"
+            [data]
+              dir = "{directory}/data"
+              wal-dir = "{directory}/wal"
+              query-log-enabled = false
+            [monitor]
+              store-enabled = false
+            [http]
+              bind-address = "127.0.0.1:{port}"
+              log-enabled = false
+            [continuous_queries]
+              enabled = false
+            """);
+        var influx = ChildProcess.Start("influxd", ["-config", configuration]);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        await influx.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri("ping", UriKind.Relative));
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60), "influxd");
+        return (influx, port);
+    }
+
+    /// <summary>
+    /// What InfluxDB takes from a plain client: the same lines in 5000-line batches, gzipped before the clock
+    /// starts (as files handed to curl would be), posted by two writers.
+    /// </summary>
+    private static async Task<double> HttpReferenceAsync(int port, string database, string[] lines, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
+        using (var create = await http.PostAsync(new Uri("query", UriKind.Relative), new FormUrlEncodedContent([new("q", $"CREATE DATABASE \"{database}\"")]), cancellationToken))
+        {
+            create.EnsureSuccessStatusCode();
+        }
+
+        var batches = lines.Chunk(5000).Select(chunk =>
+        {
+            using var compressed = new MemoryStream();
+            using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(Encoding.UTF8.GetBytes(string.Join('\n', chunk) + "\n"));
+            }
+
+            return compressed.ToArray();
+        }).ToArray();
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < batches.Length; i = Interlocked.Increment(ref next))
+            {
+                using var content = new ByteArrayContent(batches[i]);
+                content.Headers.ContentEncoding.Add("gzip");
+                content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+                using var response = await http.PostAsync(new Uri($"write?db={database}&precision=ms", UriKind.Relative), content, cancellationToken);
+                response.EnsureSuccessStatusCode();
+            }
+        }, cancellationToken)));
+        return lines.Length / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<long> CountAsync(int port, string database, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var query = Uri.EscapeDataString("SELECT count(seq) FROM shoe");
+        using var result = JsonDocument.Parse(await http.GetStringAsync(new Uri($"query?db={database}&q={query}", UriKind.Relative), cancellationToken));
+        var row = result.RootElement.GetProperty("results")[0];
+        return row.TryGetProperty("series", out var series) ? series[0].GetProperty("values")[0][1].GetInt64() : 0;
+    }
+
+    private static async Task RunToEndAsync(string file, string[] args)
+    {
+        await using var process = ChildProcess.Start(file, args);
+        await process.WaitUntilAsync(() => Task.FromResult(process.HasExited), TimeSpan.FromMinutes(10), file);
+    }
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Telemetry.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? Directory.GetCurrentDirectory();
+    }
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+
+namespace Telemetry.Bench.Drain;
+
+/// <summary>What <c>bench -- drain</c> measures: issue #12's backlog (500 devices × 100 messages × 20 readings) by default.</summary>
+internal sealed record DrainOptions
+{
+    public const string Usage = """
+        dotnet run -c Release --project bench -- drain [options]
+
+        Queues a backlog in a Mosquitto persistent session, drains it with mosquitto_sub (the reference), then
+        with the service (its Release build, started as a process), and prints one JSON line per phase.
+
+          --devices N          devices (default 500)
+          --messages M         telemetry messages per device (default 100)
+          --readings R         readings per message (default 20)
+          --runs K             backlogs per store, one after another (default 1)
+          --influx             also drain into InfluxDB 1.x (influxd), after a plain HTTP reference
+                               (the files phase's lines, 5000-line gzip batches, 2 writers)
+          --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
+          --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
+          --trace DIR          record an EventPipe CPU sample trace of each service drain into DIR
+          --keep               keep the temporary directories
+        """;
+
+    public int Devices { get; init; } = 500;
+
+    public int Messages { get; init; } = 100;
+
+    public int Readings { get; init; } = 20;
+
+    public int Runs { get; init; } = 1;
+
+    public bool Influx { get; init; }
+
+    public string? ServiceDll { get; init; }
+
+    public IReadOnlyList<string> ServiceArgs { get; init; } = [];
+
+    public string? TraceDirectory { get; init; }
+
+    public bool Keep { get; init; }
+
+    public long TotalReadings => (long)Devices * Messages * Readings;
+
+    public static DrainOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new DrainOptions();
+        var serviceArgs = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            int Int() => int.Parse(Value(), CultureInfo.InvariantCulture);
+            options = name switch
+            {
+                "--devices" => options with { Devices = Int() },
+                "--messages" => options with { Messages = Int() },
+                "--readings" => options with { Readings = Int() },
+                "--runs" => options with { Runs = Int() },
+                "--influx" => options with { Influx = true },
+                "--service" => options with { ServiceDll = Value() },
+                "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
+                "--keep" => options with { Keep = true },
+                "--service-arg" => Add(options, Value()),
+                _ => throw new ArgumentException($"unknown option: {name}"),
+            };
+        }
+
+        if (options.Devices < 1 || options.Messages < 1 || options.Readings is < 1 or > 500 || options.Runs < 1)
+        {
+            throw new ArgumentException("--devices, --messages and --runs must be at least 1, --readings 1..500");
+        }
+
+        return options with { ServiceArgs = serviceArgs };
+
+        DrainOptions Add(DrainOptions o, string arg)
+        {
+            // "--Key=Value" is split so that the service's configuration reader sees a switch and its value.
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && equals > 0)
+            {
+                serviceArgs.Add(arg[..equals]);
+                serviceArgs.Add(arg[(equals + 1)..]);
+            }
+            else
+            {
+                serviceArgs.Add(arg);
+            }
+
+            return o;
+        }
+    }
+}
