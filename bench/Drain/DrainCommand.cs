@@ -146,7 +146,7 @@ internal static class DrainCommand
         var linesDirectory = Path.Combine(dataDirectory, "lines");
         var before = LineFileLengths(linesDirectory);
         var httpPort = ChildProcess.FreePort();
-        var environment = new Dictionary<string, string>();
+        var environment = new Dictionary<string, string>(options.ServiceEnvironment);
         if (options.TraceDirectory is { } traces)
         {
             Directory.CreateDirectory(traces);

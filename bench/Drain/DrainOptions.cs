@@ -19,6 +19,7 @@ internal sealed record DrainOptions
                                (the files phase's lines, 5000-line gzip batches, 2 writers)
           --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
           --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
+          --service-env N=V    an environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)
           --trace DIR          record an EventPipe CPU sample trace of each service drain into DIR
           --keep               keep the temporary directories
         """;
@@ -37,6 +38,8 @@ internal sealed record DrainOptions
 
     public IReadOnlyList<string> ServiceArgs { get; init; } = [];
 
+    public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
+
     public string? TraceDirectory { get; init; }
 
     public bool Keep { get; init; }
@@ -47,6 +50,7 @@ internal sealed record DrainOptions
     {
         var options = new DrainOptions();
         var serviceArgs = new List<string>();
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
@@ -63,6 +67,7 @@ internal sealed record DrainOptions
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
                 "--service-arg" => Add(options, Value()),
+                "--service-env" => Environment(options, Value()),
                 _ => throw new ArgumentException($"unknown option: {name}"),
             };
         }
@@ -72,7 +77,19 @@ internal sealed record DrainOptions
             throw new ArgumentException("--devices, --messages and --runs must be at least 1, --readings 1..500");
         }
 
-        return options with { ServiceArgs = serviceArgs };
+        return options with { ServiceArgs = serviceArgs, ServiceEnvironment = environment };
+
+        DrainOptions Environment(DrainOptions o, string assignment)
+        {
+            var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+            if (equals < 1)
+            {
+                throw new ArgumentException($"--service-env wants NAME=VALUE, not {assignment}");
+            }
+
+            environment[assignment[..equals]] = assignment[(equals + 1)..];
+            return o;
+        }
 
         DrainOptions Add(DrainOptions o, string arg)
         {

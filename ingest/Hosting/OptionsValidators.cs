@@ -24,7 +24,7 @@ internal sealed class OptionsValidators :
     public ValidateOptionsResult Validate(string? name, UplinkOptions options) => Check(
         (options.MaxFutureSkew >= TimeSpan.Zero, $"Uplink:MaxFutureSkew must not be negative (was {options.MaxFutureSkew})."),
         (options.MaxAge > TimeSpan.Zero, $"Uplink:MaxAge must be positive (was {options.MaxAge})."),
-        (options.AckInterval > TimeSpan.Zero && options.AckInterval <= TimeSpan.FromSeconds(1),
+        (options.AckInterval >= TimeSpan.Zero && options.AckInterval <= TimeSpan.FromSeconds(1),
             $"Uplink:AckInterval must be between 0 and 1 s, as the contract promises acks within a second (was {options.AckInterval})."),
         (options.RateLimitPerSecond > 0, $"Uplink:RateLimitPerSecond must be positive (was {options.RateLimitPerSecond})."),
         (options.RateLimitBurst >= 1, $"Uplink:RateLimitBurst must be at least 1 (was {options.RateLimitBurst})."),

@@ -15,8 +15,10 @@ namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
 /// Everything the service publishes, on its own connection so that a stalled consumer never blocks a reply.
-/// Acks coalesce: only the newest ack per (device, boot) waits, and all waiting acks go out every
-/// <see cref="UplinkOptions.AckInterval"/>. Alert and quality events are not queued here: the grains hold them
+/// Acks coalesce: only the newest ack per (device, boot) waits. Waiting acks are published as soon as there are any,
+/// many at a time (each still waits for its PUBACK); acks that come due meanwhile wait for the next publication, at
+/// least <see cref="UplinkOptions.AckInterval"/> later. So an idle service acks at once and a busy one sends one ack
+/// per device per publication. Alert and quality events are not queued here: the grains hold them
 /// in their own durable outboxes and call <see cref="PublishAcknowledgedAsync"/>, which completes only when the
 /// broker has acknowledged the message. Error reports are advisory: when their queue is full they are dropped
 /// and counted.
@@ -32,6 +34,10 @@ internal sealed partial class MqttOutbox(
 {
     private const int QueueCapacity = 10_000;
 
+    /// <summary>Ack publishes awaiting their PUBACK at once, at most: enough to keep the connection busy. A broker
+    /// that announces a lower Receive Maximum in its CONNACK gets no more than that.</summary>
+    private const int AcksInFlight = 256;
+
     /// <summary>The health component of this publisher.</summary>
     public const string Component = "outbox";
 
@@ -39,14 +45,22 @@ internal sealed partial class MqttOutbox(
     private readonly Channel<OutboundMessage> _errors = Channel.CreateBounded<OutboundMessage>(
         new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
+    private int _brokerReceiveMaximum = AcksInFlight;
+
+    /// <summary>Wakes the ack publisher: at most one signal waits, however many acks came due.</summary>
+    private readonly Channel<bool> _acksDue = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     public bool IsConnected => _client.IsConnected;
 
     public void Ack(string deviceId, MessageKey ack) => Ack(deviceId, ack, []);
 
     // The same seq may come with fewer gaps (a resend filled one above the ack): the newer report wins then too.
-    public void Ack(string deviceId, MessageKey ack, SeqRange[] missing) =>
+    public void Ack(string deviceId, MessageKey ack, SeqRange[] missing)
+    {
         _acks.AddOrUpdate((deviceId, ack.Boot), (ack, missing), (_, existing) => ack.Seq >= existing.Ack.Seq ? (ack, missing) : existing);
+        _acksDue.Writer.TryWrite(true);
+    }
 
     public bool Error(in ErrorReport report)
     {
@@ -111,7 +125,9 @@ internal sealed partial class MqttOutbox(
             {
                 if (!await _client.TryPingAsync(stoppingToken))
                 {
-                    await _client.ConnectAsync(options, stoppingToken);
+                    var connected = await _client.ConnectAsync(options, stoppingToken);
+                    // 0 means the broker did not say: MQTT 5 takes that as 65,535.
+                    Volatile.Write(ref _brokerReceiveMaximum, connected.ReceiveMaximum is null or 0 ? AcksInFlight : Math.Min((int)connected.ReceiveMaximum.Value, AcksInFlight));
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);
                     health.Clear(Component);
                     await ResumePendingAsync();
@@ -152,11 +168,15 @@ internal sealed partial class MqttOutbox(
 
     private async Task FlushAcksAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(uplinkOptions.Value.AckInterval, time);
+        var interval = uplinkOptions.Value.AckInterval;
+        var publishing = new List<Task<bool>>(AcksInFlight);
+        var sent = new List<((string Device, string Boot) Key, (MessageKey Ack, SeqRange[] Missing) Value)>(AcksInFlight);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (await _acksDue.Reader.WaitToReadAsync(stoppingToken))
             {
+                _acksDue.Reader.TryRead(out _);
+                var failed = false;
                 foreach (var key in _acks.Keys)
                 {
                     if (!_acks.TryRemove(key, out var ack))
@@ -164,17 +184,49 @@ internal sealed partial class MqttOutbox(
                         continue;
                     }
 
-                    if (!await TryPublishAsync(new OutboundMessage(DeviceTopics.Ack(key.Device), ReplyJson.Ack(ack.Ack, ack.Missing)), stoppingToken))
+                    sent.Add((key, ack));
+                    publishing.Add(TryPublishAsync(new OutboundMessage(DeviceTopics.Ack(key.Device), ReplyJson.Ack(ack.Ack, ack.Missing)), stoppingToken));
+                    if (publishing.Count >= Volatile.Read(ref _brokerReceiveMaximum) && !await CompleteAsync())
                     {
-                        // Keep it for the next tick unless a newer ack arrived meanwhile.
-                        Ack(key.Device, ack.Ack, ack.Missing);
+                        failed = true;
                         break;
                     }
+                }
+
+                failed |= publishing.Count > 0 && !await CompleteAsync();
+                if (failed)
+                {
+                    // Not connected or refused: wait for the connection before trying what is kept.
+                    await Delay(stoppingToken);
+                    _acksDue.Writer.TryWrite(true);
+                }
+                else if (interval > TimeSpan.Zero)
+                {
+                    await Task.Delay(interval, time, stoppingToken);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+
+        // True when every publish of the group succeeded; a failed ack is kept for the next publication unless a
+        // newer one for its device and boot arrived meanwhile.
+        async Task<bool> CompleteAsync()
+        {
+            var ok = true;
+            for (var i = 0; i < publishing.Count; i++)
+            {
+                if (!await publishing[i])
+                {
+                    ok = false;
+                    Ack(sent[i].Key.Device, sent[i].Value.Ack, sent[i].Value.Missing);
+                }
+            }
+
+            publishing.Clear();
+            sent.Clear();
+            return ok;
         }
     }
 

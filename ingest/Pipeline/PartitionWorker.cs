@@ -44,6 +44,7 @@ internal sealed partial class PartitionWorker
     private readonly Dictionary<string, DeviceBatchBuilder> _round = new(StringComparer.Ordinal);
     private readonly Stack<DeviceBatchBuilder> _spareBuilders = new();
     private readonly List<InboundMessage> _deliveries = [];
+    private readonly List<Task> _acknowledging = [];
     private readonly Dictionary<string, DeviceCache> _devices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HeldDevice> _held = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HoldCause> _failures = new(StringComparer.Ordinal);
@@ -662,8 +663,27 @@ internal sealed partial class PartitionWorker
                 continue;
             }
 
-            await AcknowledgeAsync(delivery, cancellationToken);
+            // The round's PUBACKs go out together: awaiting each one's write before the next cost a round trip
+            // through the socket per message.
+            var acknowledging = AcknowledgeAsync(delivery, cancellationToken);
+            if (!acknowledging.IsCompletedSuccessfully)
+            {
+                _acknowledging.Add(acknowledging);
+            }
+
             delivery.Release();
+        }
+
+        if (_acknowledging.Count > 0)
+        {
+            try
+            {
+                await Task.WhenAll(_acknowledging);
+            }
+            finally
+            {
+                _acknowledging.Clear();
+            }
         }
 
         _deliveries.Clear();

@@ -14,7 +14,11 @@ namespace Telemetry.Ingest.Storage;
 /// </summary>
 internal sealed class LineProtocol
 {
+    /// <summary>Escaped field keys remembered; more distinct names than this start the cache over.</summary>
+    private const int MaxCachedFieldKeys = 1024;
+
     private readonly ArrayBufferWriter<byte> _buffer;
+    private readonly Dictionary<string, byte[]> _fieldKeys = new(ReferenceEqualityComparer.Instance);
     private bool _firstField = true;
 
     public LineProtocol(int initialCapacity = 64 * 1024) => _buffer = new ArrayBufferWriter<byte>(initialCapacity);
@@ -114,8 +118,24 @@ internal sealed class LineProtocol
     {
         WriteByte(_firstField ? (byte)' ' : (byte)',');
         _firstField = false;
-        WriteEscaped(key, EscapeSet.Key);
-        WriteByte((byte)'=');
+        // Field keys are a handful of metric names, written for every reading: escape each once. Names reach here
+        // interned (the catalogue's, or the decoder's per-partition table), so the lookup is by reference.
+        if (!_fieldKeys.TryGetValue(key, out var escaped))
+        {
+            var start = _buffer.WrittenCount;
+            WriteEscaped(key, EscapeSet.Key);
+            WriteByte((byte)'=');
+            if (_fieldKeys.Count >= MaxCachedFieldKeys)
+            {
+                _fieldKeys.Clear();
+            }
+
+            _fieldKeys[key] = _buffer.WrittenSpan[start..].ToArray();
+            return;
+        }
+
+        escaped.CopyTo(_buffer.GetSpan(escaped.Length));
+        _buffer.Advance(escaped.Length);
     }
 
     private enum EscapeSet

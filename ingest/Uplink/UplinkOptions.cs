@@ -11,8 +11,13 @@ public sealed class UplinkOptions
     /// <summary>Readings older than this are rejected. Default 30 days.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>How long acks are coalesced before they are published (the contract allows 1 s). Default 250 ms.</summary>
-    public TimeSpan AckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// Shortest time between two publications of waiting acks (the contract allows 1 s). Default 0: acks go out as
+    /// soon as they are due, and those that come due while a publication is under way wait for the next one, so
+    /// acks coalesce only while publishing is busy, which is when coalescing saves work. A positive value also
+    /// waits that long after each publication, trading latency for fewer publishes.
+    /// </summary>
+    public TimeSpan AckInterval { get; set; } = TimeSpan.Zero;
 
     /// <summary>Sustained telemetry messages per second one device may send. Default 20.</summary>
     public double RateLimitPerSecond { get; set; } = 20;

@@ -117,7 +117,7 @@ public class ServiceFixture : IAsyncLifetime
             "--Broker:Port", MqttPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--Orleans:SiloPort", _siloPort,
             "--Orleans:GatewayPort", _gatewayPort,
-            "--Uplink:AckInterval", "00:00:00.100",
+            // Acks with the default Uplink:AckInterval (0: published as soon as they are due), the path devices meet.
             // A reading ahead of service time is held on probation before it is rejected as final; the tests that send
             // such readings are about the rejection, not the clock drill (that is SlowClockTests), so keep it short.
             "--Pipeline:ClockSuspectWindow", "00:00:00.300",

@@ -19,6 +19,25 @@ public sealed class LineProtocolTests
         Assert.Equal(1, lines.LineCount);
     }
 
+    [Fact]
+    public void FieldKeys_AreEscapedTheSameWhenRemembered_AndPastTheCachesBound()
+    {
+        var lines = new LineProtocol();
+        var names = Enumerable.Range(0, 1100).Select(i => $"k {i},x=").ToArray();
+        foreach (var round in (int[])[0, 1])
+        {
+            foreach (var name in names)
+            {
+                lines.Measurement("m").Field(name, (double)round).Field("plain", 2L).End(1);
+            }
+        }
+
+        var text = Encoding.UTF8.GetString(lines.Written.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2200, text.Length);
+        Assert.Equal("m k\\ 0\\,x\\==0,plain=2i 1", text[0]);
+        Assert.Equal("m k\\ 1099\\,x\\==1,plain=2i 1", text[^1]);
+    }
+
     [Theory]
     [InlineData(81.0, "81")]
     [InlineData(0.1, "0.1")]
