@@ -103,6 +103,10 @@ internal static class DrainCommand
                 var files = await PhaseAsync(options, dll, work, dataDirectory, mqttPort, run, "files", [], cancel.Token);
                 ok &= files.Complete;
                 await Console.Out.WriteLineAsync(files.Json);
+                if (options.SteadySeconds > 0 && files.Complete)
+                {
+                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, files.ReadingsPerSecond);
+                }
                 if (influx is not null)
                 {
                     var database = string.Create(CultureInfo.InvariantCulture, $"drain{run}");
@@ -126,7 +130,7 @@ internal static class DrainCommand
         return ok;
     }
 
-    private sealed record Phase(bool Complete, string Json, string[] Lines);
+    private sealed record Phase(bool Complete, string Json, string[] Lines, double ReadingsPerSecond);
 
     private static async Task<Phase> PhaseAsync(
         DrainOptions options, string dll, string work, string dataDirectory, int mqttPort, int run, string store,
@@ -145,7 +149,6 @@ internal static class DrainCommand
 
         var linesDirectory = Path.Combine(dataDirectory, "lines");
         var before = LineFileLengths(linesDirectory);
-        var httpPort = ChildProcess.FreePort();
         var environment = new Dictionary<string, string>(options.ServiceEnvironment);
         if (options.TraceDirectory is { } traces)
         {
@@ -157,25 +160,9 @@ internal static class DrainCommand
 
         await using var acks = await AckWatch.StartAsync(mqttPort, load.Boot, options.Devices, options.Messages - 1, cancellationToken);
         var started = Stopwatch.StartNew();
-        await using var service = ChildProcess.Start("dotnet",
-        [
-            dll,
-            "--contentRoot", Path.GetDirectoryName(dll)!,
-            "--urls", $"http://127.0.0.1:{httpPort}",
-            "--Storage:DataDirectory", dataDirectory,
-            "--Orleans:SiloPort", Port(ChildProcess.FreePort()),
-            "--Orleans:GatewayPort", Port(ChildProcess.FreePort()),
-            "--Broker:Mode", "External",
-            "--Broker:Host", "127.0.0.1",
-            "--Broker:Port", Port(mqttPort),
-            "--Broker:ClientIdPrefix", Prefix,
-            "--Api:Keys:0", ApiKey,
-            "--Logging:LogLevel:Default", "Warning",
-            .. storeArgs,
-            .. options.ServiceArgs,
-        ], environment);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = TimeSpan.FromSeconds(10) };
-        http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
+        var (service, http) = StartService(options, dll, dataDirectory, mqttPort, storeArgs, environment);
+        await using var serviceLifetime = service;
+        using var httpLifetime = http;
 
         // The drain is timed from the first line stored to the last device's ack for its last message (stored
         // and applied to its twin); the service's start-up is reported apart.
@@ -245,7 +232,73 @@ internal static class DrainCommand
             await Console.Error.WriteLineAsync($"drain: the {store} drain ended with {acks.DevicesDone} of {options.Devices} devices acked; service output:\n{service.Output}");
         }
 
-        return new Phase(complete && (store != "files" || lines.Length == expected), Encoding.UTF8.GetString(buffer.ToArray()), lines);
+        return new Phase(complete && (store != "files" || lines.Length == expected), Encoding.UTF8.GetString(buffer.ToArray()), lines, serviceRate);
+    }
+
+    private static (ChildProcess Service, HttpClient Http) StartService(
+        DrainOptions options, string dll, string dataDirectory, int mqttPort, string[] storeArgs, Dictionary<string, string> environment)
+    {
+        var httpPort = ChildProcess.FreePort();
+        var service = ChildProcess.Start("dotnet",
+        [
+            dll,
+            "--contentRoot", Path.GetDirectoryName(dll)!,
+            "--urls", $"http://127.0.0.1:{httpPort}",
+            "--Storage:DataDirectory", dataDirectory,
+            "--Orleans:SiloPort", Port(ChildProcess.FreePort()),
+            "--Orleans:GatewayPort", Port(ChildProcess.FreePort()),
+            "--Broker:Mode", "External",
+            "--Broker:Host", "127.0.0.1",
+            "--Broker:Port", Port(mqttPort),
+            "--Broker:ClientIdPrefix", Prefix,
+            "--Api:Keys:0", ApiKey,
+            "--Logging:LogLevel:Default", "Warning",
+            .. storeArgs,
+            .. options.ServiceArgs,
+        ], environment);
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/"), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
+        return (service, http);
+    }
+
+    /// <summary>
+    /// Steady load at half the rate the files drain reached: <c>--steady-devices</c> devices of the load tool, each
+    /// with its own connection and a window of 8, for about <c>--steady-seconds</c>; reports its ack latency.
+    /// </summary>
+    private static async Task<bool> SteadyAsync(DrainOptions options, string dll, string dataDirectory, int mqttPort, double drainReadingsPerSecond)
+    {
+        var messagesPerSecond = Math.Max(1, drainReadingsPerSecond / 2 / options.Readings);
+        var perDevice = Math.Max(1, (int)(messagesPerSecond * options.SteadySeconds / options.SteadyDevices));
+        var (service, http) = StartService(options, dll, dataDirectory, mqttPort, [], new Dictionary<string, string>(options.ServiceEnvironment));
+        await using var serviceLifetime = service;
+        using var httpLifetime = http;
+        await service.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                using var health = await http.GetAsync(new Uri("health", UriKind.Relative));
+                return health.IsSuccessStatusCode;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60), "the service");
+
+        await using var load = ChildProcess.Start("dotnet",
+        [
+            typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "steady",
+            "--devices", Port(options.SteadyDevices), "--messages", Port(perDevice), "--readings", Port(options.Readings),
+            "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", "300",
+        ]);
+        await load.WaitUntilAsync(() => Task.FromResult(load.HasExited), TimeSpan.FromMinutes(6), "the load tool");
+        var summary = load.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{')) ?? "{}";
+        using var figures = JsonDocument.Parse(summary);
+        var root = figures.RootElement;
+        var allAcked = root.TryGetProperty("all_acked", out var a) && a.GetBoolean();
+        await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"phase\":\"steady\",\"devices\":{options.SteadyDevices},\"offered_messages_per_s\":{messagesPerSecond:F1},\"offered_readings_per_s\":{messagesPerSecond * options.Readings:F0},\"load\":{summary}}}"));
+        return allAcked;
     }
 
     private static LoadOptions LoadFor(DrainOptions options, string boot) => new()

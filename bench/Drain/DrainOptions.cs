@@ -17,6 +17,9 @@ internal sealed record DrainOptions
           --runs K             backlogs per store, one after another (default 1)
           --influx             also drain into InfluxDB 1.x (influxd), after a plain HTTP reference
                                (the files phase's lines, 5000-line gzip batches, 2 writers)
+          --steady-seconds S   after the files drain, steady load from the load tool at half the rate the
+                               service drained at, for about S seconds (default 0: none); reports ack latency
+          --steady-devices N   devices of that steady load (default 200)
           --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
           --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
           --service-env N=V    an environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)
@@ -33,6 +36,10 @@ internal sealed record DrainOptions
     public int Runs { get; init; } = 1;
 
     public bool Influx { get; init; }
+
+    public int SteadySeconds { get; init; }
+
+    public int SteadyDevices { get; init; } = 200;
 
     public string? ServiceDll { get; init; }
 
@@ -63,6 +70,8 @@ internal sealed record DrainOptions
                 "--readings" => options with { Readings = Int() },
                 "--runs" => options with { Runs = Int() },
                 "--influx" => options with { Influx = true },
+                "--steady-seconds" => options with { SteadySeconds = Int() },
+                "--steady-devices" => options with { SteadyDevices = Int() },
                 "--service" => options with { ServiceDll = Value() },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
