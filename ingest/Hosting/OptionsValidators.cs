@@ -71,6 +71,7 @@ internal sealed class OptionsValidators :
         (options.Url.Length == 0 || options.ApiVersion != InfluxApiVersion.V2 || (options.Bucket.Length > 0 && options.Org.Length > 0),
             "Influx:Bucket and Influx:Org are required with Influx:ApiVersion=V2."),
         (options.MaxBatchLines is >= 1 and <= 100_000, $"Influx:MaxBatchLines must be between 1 and 100000 (was {options.MaxBatchLines})."),
+        (options.Writers is >= 1 and <= 16, $"Influx:Writers must be between 1 and 16 (was {options.Writers})."),
         (options.RequestTimeout > TimeSpan.Zero, $"Influx:RequestTimeout must be positive (was {options.RequestTimeout})."),
         (options.Attempts >= 1, $"Influx:Attempts must be at least 1 (was {options.Attempts})."),
         (options.RetryDelay > TimeSpan.Zero && options.RetryDelay <= options.MaxRetryDelay,

@@ -51,6 +51,11 @@ public sealed class InfluxOptions
     /// while a request is in flight goes out in the next one.)</summary>
     public int MaxBatchLines { get; set; } = 5000;
 
+    /// <summary>Write requests in flight at once when more than one batch is waiting. InfluxDB takes writes on
+    /// several cores, so two requests store more per second than one; with less than a batch waiting there is one
+    /// request, as the group commit would make anyway. Default 2.</summary>
+    public int Writers { get; set; } = 2;
+
     /// <summary>Timeout of every call to InfluxDB, each write request and <c>CREATE DATABASE</c> alike; it is the
     /// only timeout that applies (HttpClient's own is off). Default 10 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);

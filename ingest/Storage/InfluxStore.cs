@@ -9,9 +9,10 @@ namespace Telemetry.Ingest.Storage;
 /// <summary>
 /// Writes readings to InfluxDB with nothing lost.
 /// <list type="bullet">
-/// <item>Group commit: whatever the partitions handed in while the previous request was in flight goes out
-/// together, up to <c>Influx:MaxBatchLines</c> per request. A line never waits for a timer, so the 1 s
-/// limit on batching is met by construction.</item>
+/// <item>Group commit: whatever the partitions handed in while the previous requests were in flight goes out
+/// together, up to <c>Influx:MaxBatchLines</c> per request and up to <c>Influx:Writers</c> requests at once when
+/// more than a batch is waiting. A line never waits for a timer, so the 1 s limit on batching is met by
+/// construction.</item>
 /// <item>Network errors, timeouts, 429 and 5xx are retried with exponential backoff and jitter, honouring
 /// <c>Retry-After</c>. 413 splits the request in two; 400 (1.x) and 422 (2.x) split it until the bad lines
 /// are alone, store the rest and dead-letter those with the server's message. Repeats are safe: a point
@@ -43,10 +44,10 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     private readonly string _directory;
     private readonly Lock _healthGate = new();
 
-    // Gather stops adding writes once MaxBatchLines is reached, so this grows at most to one batch plus one
-    // write; it is cleared, not reallocated, between groups.
-    private readonly ArrayBufferWriter<byte> _group = new(1 << 20);
-    private readonly List<PendingWrite> _members = [];
+    // One group per concurrent request (Influx:Writers); the first also serves spilling. Failure side effects of
+    // concurrent requests (spill appends, dead letters) are serialised by _sideEffects.
+    private readonly WriteGroup[] _groups;
+    private readonly Lock _sideEffects = new();
     private readonly byte[] _replayBuffer = new byte[8 << 20];
     private TimeSpan _replayDelay;
     private DateTimeOffset _nextReplay;
@@ -99,6 +100,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         });
         _replayDelay = _options.RetryDelay;
         _counters.SpillBacklogBytes = _spill.Pending;
+        _groups = [.. Enumerable.Range(0, Math.Max(1, _options.Writers)).Select(_ => new WriteGroup())];
     }
 
     /// <summary>True while writes go to the spill file rather than to InfluxDB.</summary>
@@ -168,7 +170,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                     // Queue first: a caller that sees its write fail may write again at once, and that
                     // write should wait for the loop, not fail with this one.
                     FailQueued();
-                    Complete(false);
+                    CompleteAll(false);
                     await Task.Delay(_options.MaxRetryDelay, _time, stoppingToken);
                 }
             }
@@ -179,7 +181,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         finally
         {
             // Anything still queued is not acknowledged; its messages are redelivered after the restart.
-            Complete(false);
+            CompleteAll(false);
             FailQueued();
         }
     }
@@ -202,15 +204,28 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                     return;
                 }
 
-                Gather();
-                await SendGroupAsync(stoppingToken);
+                var groups = 0;
+                while (groups < _groups.Length && Gather(_groups[groups]))
+                {
+                    groups++;
+                }
+
+                if (groups == 1)
+                {
+                    await SendGroupAsync(_groups[0], stoppingToken);
+                }
+                else
+                {
+                    await Task.WhenAll(_groups.Take(groups).Select(g => SendGroupAsync(g, stoppingToken)));
+                }
+
                 Recovered();
                 continue;
             }
 
             // Outage or catching up: new writes join the spill so order is kept, and the spill is
             // replayed a chunk at a time in between.
-            while (Gather())
+            while (Gather(_groups[0]))
             {
                 SpillGroup();
             }
@@ -266,7 +281,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                 return;
             }
 
-            while (Gather())
+            while (Gather(_groups[0]))
             {
                 SpillGroup();
             }
@@ -274,31 +289,31 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     }
 
     /// <summary>Takes queued writes into the group, until the group holds a batch's worth (sending chunks it).</summary>
-    private bool Gather()
+    private bool Gather(WriteGroup group)
     {
-        _group.Clear();
-        _members.Clear();
+        group.Body.Clear();
+        group.Members.Clear();
         var lines = 0;
         while (lines < _options.MaxBatchLines && _queue.Reader.TryRead(out var next))
         {
-            _group.Write(next.Lines.Span);
-            _members.Add(next);
+            group.Body.Write(next.Lines.Span);
+            group.Members.Add(next);
             lines += next.LineCount;
         }
 
-        return _members.Count > 0;
+        return group.Members.Count > 0;
     }
 
-    private async Task SendGroupAsync(CancellationToken cancellationToken)
+    private async Task SendGroupAsync(WriteGroup group, CancellationToken cancellationToken)
     {
-        var body = _group.WrittenMemory;
+        var body = group.Body.WrittenMemory;
         var offset = 0;
         while (offset < body.Length)
         {
             var (length, lines) = Chunk(body.Span[offset..], _options.MaxBatchLines);
-            var deadLetteredBefore = _counters.DeadLettered;
-            var handled = await SendAsync(body.Slice(offset, length), lines, _options.Attempts, cancellationToken);
-            _counters.AddWritten(CountLines(body.Span.Slice(offset, handled)) - (_counters.DeadLettered - deadLetteredBefore));
+            var tally = new SendTally();
+            var handled = await SendAsync(body.Slice(offset, length), lines, _options.Attempts, tally, cancellationToken);
+            _counters.AddWritten(CountLines(body.Span.Slice(offset, handled)) - tally.DeadLettered);
             if (handled < length)
             {
                 // The database is unavailable: what is not yet stored goes to the spill file, with the rest of
@@ -308,7 +323,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                 var restLines = CountLines(rest.Span);
                 if (!TryAppendSpill(rest.Span, restLines))
                 {
-                    Complete(false);
+                    Complete(group, false);
                     return;
                 }
 
@@ -321,17 +336,25 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
             offset += length;
         }
 
-        Complete(true);
+        Complete(group, true);
     }
 
     private void SpillGroup()
     {
-        var body = _group.WrittenMemory.Span;
-        Complete(TryAppendSpill(body, CountLines(body)));
+        var body = _groups[0].Body.WrittenMemory.Span;
+        Complete(_groups[0], TryAppendSpill(body, CountLines(body)));
         ReportHealth();
     }
 
     private bool TryAppendSpill(ReadOnlySpan<byte> lines, int count)
+    {
+        lock (_sideEffects)
+        {
+            return TryAppendSpillLocked(lines, count);
+        }
+    }
+
+    private bool TryAppendSpillLocked(ReadOnlySpan<byte> lines, int count)
     {
         try
         {
@@ -383,15 +406,15 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
             return;
         }
 
-        var deadLetteredBefore = _counters.DeadLettered;
-        var sending = SendAsync(_replayBuffer.AsMemory(0, bytes), lines, attempts: 1, cancellationToken);
+        var tally = new SendTally();
+        var sending = SendAsync(_replayBuffer.AsMemory(0, bytes), lines, attempts: 1, tally, cancellationToken);
         await SpillWhileAsync(sending, cancellationToken);
         var handled = await sending;
         if (handled > 0)
         {
             // Replayed counts what reached InfluxDB; dead letters are counted on their own, so that
             // spilled = replayed + dead-lettered from the spill once it is empty.
-            AdvanceSpill(handled, CountLines(_replayBuffer.AsSpan(0, handled)) - (_counters.DeadLettered - deadLetteredBefore));
+            AdvanceSpill(handled, CountLines(_replayBuffer.AsSpan(0, handled)) - tally.DeadLettered);
         }
 
         if (handled == bytes)
@@ -456,7 +479,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     /// Returns the length of the leading part that is stored or dead-lettered (all of it on success); the rest
     /// is not known to be stored and must be kept.
     /// </summary>
-    private async Task<int> SendAsync(ReadOnlyMemory<byte> lines, int count, int attempts, CancellationToken cancellationToken)
+    private async Task<int> SendAsync(ReadOnlyMemory<byte> lines, int count, int attempts, SendTally tally, CancellationToken cancellationToken)
     {
         var delay = _options.RetryDelay;
         var createdDatabase = false;
@@ -473,7 +496,10 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                     Accepted();
                     try
                     {
-                        _deadLetters.Add(lines.Span, response.Message);
+                        lock (_sideEffects)
+                        {
+                            _deadLetters.Add(lines.Span, response.Message);
+                        }
                     }
                     catch (Exception e) when (IsDiskFailure(e))
                     {
@@ -482,6 +508,7 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                         return 0;
                     }
 
+                    tally.DeadLettered++;
                     _counters.AddDeadLettered(1);
                     LogDeadLettered(_logger, response.Message);
                     _deadLetterFault = null;
@@ -493,10 +520,10 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
                     Accepted();
                     _counters.Split();
                     var (firstLength, _) = Chunk(lines.Span, count / 2);
-                    var first = await SendAsync(lines[..firstLength], count / 2, attempts, cancellationToken);
+                    var first = await SendAsync(lines[..firstLength], count / 2, attempts, tally, cancellationToken);
                     return first < firstLength
                         ? first
-                        : firstLength + await SendAsync(lines[firstLength..], count - (count / 2), attempts, cancellationToken);
+                        : firstLength + await SendAsync(lines[firstLength..], count - (count / 2), attempts, tally, cancellationToken);
 
                 case WriteOutcome.NotFound:
                     if (_client.CreatesDatabase && !createdDatabase)
@@ -639,14 +666,22 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
         }
     }
 
-    private void Complete(bool stored)
+    private static void Complete(WriteGroup group, bool stored)
     {
-        foreach (var member in _members)
+        foreach (var member in group.Members)
         {
             member.Done.TrySetResult(stored);
         }
 
-        _members.Clear();
+        group.Members.Clear();
+    }
+
+    private void CompleteAll(bool stored)
+    {
+        foreach (var group in _groups)
+        {
+            Complete(group, stored);
+        }
     }
 
     private void FailQueued()
@@ -686,6 +721,21 @@ internal sealed partial class InfluxStore : BackgroundService, IReadingStore
     }
 
     internal static int CountLines(ReadOnlySpan<byte> lines) => lines.Count((byte)'\n');
+
+    /// <summary>The writes one request carries. Gather stops adding writes once MaxBatchLines is reached, so the body
+    /// grows at most to one batch plus one write; it is cleared, not reallocated, between groups.</summary>
+    private sealed class WriteGroup
+    {
+        public ArrayBufferWriter<byte> Body { get; } = new(1 << 20);
+
+        public List<PendingWrite> Members { get; } = [];
+    }
+
+    /// <summary>What one send (and the halves it split into) dead-lettered, apart from concurrent sends.</summary>
+    private sealed class SendTally
+    {
+        public int DeadLettered { get; set; }
+    }
 
     private sealed class PendingWrite(ReadOnlyMemory<byte> lines, int lineCount)
     {

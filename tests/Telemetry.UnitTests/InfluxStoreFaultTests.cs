@@ -73,6 +73,32 @@ public sealed class InfluxStoreFaultTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_data, "influx-spill.lp")));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task MoreThanABatchWaiting_GoesOutAsConcurrentRequests_UpToWriters(int writers)
+    {
+        using var gate = new SemaphoreSlim(0);
+        _influx.Gate = gate;
+        using var store = Store(new InfluxOptions { MaxBatchLines = 10, Writers = writers });
+        var lines = Enumerable.Range(0, 40).Select(i => $"m,device=d{i % 4} f={i}i {1_000 + i}").ToArray();
+        // Queued before the writer starts, so its first gathering finds four batches' worth.
+        var writes = lines.Chunk(10)
+            .Select(chunk => store.StoreAsync(Encoding.UTF8.GetBytes(string.Join('\n', chunk) + "\n"), chunk.Length, CancellationToken.None).AsTask())
+            .ToArray();
+        await store.StartAsync(CancellationToken.None).WaitAsync(Patience);
+
+        await WaitUntilAsync(() => _influx.Waiting == writers, $"{writers} requests were not in flight together");
+        gate.Release(100);
+        var stored = await Task.WhenAll(writes).WaitAsync(Patience);
+        await store.StopAsync(CancellationToken.None);
+
+        Assert.All(stored, Assert.True);
+        Assert.Equal(writers, _influx.MostWaiting);
+        Assert.Equal([.. lines.Order(StringComparer.Ordinal)], _influx.Stored);
+        Assert.Equal(40, _counters.Written);
+    }
+
     [Fact]
     public async Task NewWrites_AreSpilledWhileAReplayRequestHangs()
     {
@@ -365,7 +391,13 @@ public sealed class InfluxStoreFaultTests : IDisposable
 
         public int Queries => _queries;
 
+        /// <summary>Write requests waiting at the gate now, and the most that ever waited together.</summary>
+        public int Waiting => Volatile.Read(ref _waiting);
+
+        public int MostWaiting { get; private set; }
+
         private int _queries;
+        private int _waiting;
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -377,7 +409,20 @@ public sealed class InfluxStoreFaultTests : IDisposable
 
             if (Gate is not null)
             {
-                await Gate.WaitAsync(cancellationToken);
+                var waiting = Interlocked.Increment(ref _waiting);
+                lock (_stored)
+                {
+                    MostWaiting = Math.Max(MostWaiting, waiting);
+                }
+
+                try
+                {
+                    await Gate.WaitAsync(cancellationToken);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _waiting);
+                }
             }
 
             using var gzip = new GZipStream(await request.Content!.ReadAsStreamAsync(cancellationToken), CompressionMode.Decompress);
