@@ -5,8 +5,8 @@ namespace Telemetry.Ingest.Uplink;
 
 /// <summary>
 /// Decodes a telemetry payload of uplink v1 in JSON with <see cref="Utf8JsonReader"/>, straight off the bytes,
-/// and hands each field, reading and metric to <see cref="TelemetryValidator"/>, which holds the rules, so that
-/// another encoding of the same schema can share them. Message-level faults reject the whole message; reading-level faults
+/// and hands each field, reading and metric to <see cref="TelemetryValidator"/>, which holds the rules it shares
+/// with <see cref="CborTelemetryDecoder"/>. Message-level faults reject the whole message; reading-level faults
 /// reject only that reading. A steady stream allocates nothing per reading. Not thread-safe: each pipeline
 /// partition owns one.
 /// </summary>

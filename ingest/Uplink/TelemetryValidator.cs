@@ -5,8 +5,8 @@ using Telemetry.Grains.Ingest;
 namespace Telemetry.Ingest.Uplink;
 
 /// <summary>
-/// The rules of uplink v1 telemetry, whatever the encoding: a decoder reads the bytes and hands every field,
-/// reading and metric to this class, which applies the limits, names, catalogue ranges and
+/// The rules of uplink v1 telemetry, whatever the encoding: the JSON and the CBOR decoder read their bytes and
+/// hand every field, reading and metric to this class, which applies the limits, names, catalogue ranges and
 /// types, the time window and the repeated-field rules, and fills <see cref="DecodedTelemetry"/>. One place for
 /// the rules is what makes "same validation, same reason codes" true by construction, and the order of the
 /// checks here decides which reason a reading with several faults gets, for both encodings alike.
