@@ -12,9 +12,10 @@ namespace Telemetry.Ingest.Uplink;
 /// strings that are not UTF-8 and nesting deeper than <see cref="MaxDepth"/>.
 /// <para>
 /// System.Formats.Cbor's <c>CborReader</c> is the general-purpose reader, and the tests use it as an independent
-/// check of what this one accepts; on the hot path it costs about 1.4 µs per 8-metric reading (nullable-int
-/// bookkeeping and a frame stack per item), three times the whole JSON decode, so it could not meet the
-/// decode-rate target of issue #12. The uplink format needs eight item types and one level of skipping.
+/// check of what this one accepts. On the hot path, merely walking a message's items with it (nullable counters,
+/// a frame stack and map-key tracking per item) takes half the time of the whole JSON decode and twice that of the
+/// whole decode here (bench/CborBenchmarks.cs, docs/uplink.md), so a decoder on it would miss issue #12's target
+/// of twice the JSON decode rate. The uplink format needs eight item types and a bounded skip.
 /// </para>
 /// </summary>
 internal ref struct CborPayloadReader(ReadOnlySpan<byte> data)
