@@ -140,6 +140,7 @@ internal ref struct CborPayloadReader(ReadOnlySpan<byte> data)
             CborMajorType.UnsignedInteger => "an integer",
             CborMajorType.NegativeInteger => "a negative integer",
             CborMajorType.ByteString => "a byte string",
+            CborMajorType.TextString when head.IsIndefinite => "a string in chunks",
             CborMajorType.TextString => "a string",
             CborMajorType.Array => "an array",
             CborMajorType.Map => "a map",

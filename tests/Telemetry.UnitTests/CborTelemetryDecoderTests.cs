@@ -177,7 +177,7 @@ public sealed class CborTelemetryDecoderTests
     [InlineData("10", "invalid_metric_name", "metric key 16 is not a catalogue index")] // the catalogue has 0..15
     [InlineData("20", "invalid_metric_name", "a negative integer")]
     [InlineData("41 02", "invalid_metric_name", "a byte string")]
-    [InlineData("7F 62 73 74 63 65 70 73 FF", "invalid_metric_name", "definite-length text name")] // "steps" in chunks
+    [InlineData("7F 62 73 74 63 65 70 73 FF", "invalid_metric_name", "definite-length text name, not a string in chunks")] // "steps"
     [InlineData("63 73 65 71", "invalid_metric_name", "reserved")] // "seq"
     [InlineData("68 49 6D 70 61 63 74 2D 47", "invalid_metric_name", "does not match")] // "Impact-G"
     public void Decode_RejectsAReadingWithAMetricKeyThatIsNeitherACatalogueIndexNorAName(string keyHex, string reason, string detail)
