@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Formats.Cbor;
 using System.Text.Json;
 
 namespace Telemetry.Bench;
@@ -42,5 +43,54 @@ internal static class Payloads
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// <see cref="ShoeMessage"/> in the compact CBOR form of docs/uplink.md: integer keys, metrics by catalogue index
+    /// (distance_m 0 … battery_pct 8), whole numbers as integers and the others as doubles, since 5012.3, 9.8 and 24.1
+    /// have no exact half or single.
+    /// </summary>
+    public static byte[] ShoeCborMessage(uint seq, string boot = "b7f3a2")
+    {
+        var w = new CborWriter(CborConformanceMode.Lax);
+        w.WriteStartMap(4);
+        w.WriteInt32(0);
+        w.WriteInt32(1);
+        w.WriteInt32(1);
+        w.WriteTextString(boot);
+        w.WriteInt32(2);
+        w.WriteUInt32(seq);
+        w.WriteInt32(3);
+        w.WriteStartArray(ReadingsPerMessage);
+        for (var i = 0; i < ReadingsPerMessage; i++)
+        {
+            w.WriteStartMap(2);
+            w.WriteInt32(0);
+            w.WriteInt64(NowMs - ((ReadingsPerMessage - i) * 60_000L));
+            w.WriteInt32(1);
+            w.WriteStartMap(8);
+            w.WriteInt32(0); // distance_m
+            w.WriteDouble(5012.3 + i);
+            w.WriteInt32(1); // duration_s
+            w.WriteInt32(1510);
+            w.WriteInt32(2); // steps
+            w.WriteInt32(4310 + i);
+            w.WriteInt32(3); // impact_g
+            w.WriteDouble(9.8);
+            w.WriteInt32(4); // contact_ms
+            w.WriteInt32(248);
+            w.WriteInt32(5); // cadence_spm
+            w.WriteInt32(171);
+            w.WriteInt32(7); // midsole_temp_c
+            w.WriteDouble(24.1);
+            w.WriteInt32(8); // battery_pct
+            w.WriteInt32(81);
+            w.WriteEndMap();
+            w.WriteEndMap();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndMap();
+        return w.Encode();
     }
 }

@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 using Telemetry.Bench.Drain;
 using Telemetry.Bench.Load;
@@ -14,5 +15,8 @@ if (args is ["drain", .. var drainArgs])
     return await DrainCommand.RunAsync(drainArgs);
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Telemetry.Bench.DecodeBenchmarks).Assembly).Run(args);
+// BenchmarkDotNet builds each benchmark in a child project and gives up after 2 minutes by default, which a 2-core
+// machine shared with other builds can exceed (it did on 2026-11-26); a longer wait costs nothing when it is fast.
+BenchmarkSwitcher.FromAssembly(typeof(Telemetry.Bench.DecodeBenchmarks).Assembly)
+    .Run(args, ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(TimeSpan.FromMinutes(10)));
 return 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the uplink decoders (TelemetryDecoder and BirthDecoder) with afl-fuzz through SharpFuzz, then
-# summarises the run. Every input goes to both decoders; tests/Telemetry.Fuzz/DecoderContract.cs says what
+# Fuzzes the uplink decoders (TelemetryDecoder, CborTelemetryDecoder and BirthDecoder) with afl-fuzz through
+# SharpFuzz, then summarises the run. Every input goes to every decoder; tests/Telemetry.Fuzz/DecoderContract.cs says what
 # counts as a crash. docs/fuzzing.md explains how to read and reproduce a finding.
 #
 #   scripts/fuzz.sh [SECONDS]      how long afl-fuzz runs; default 600 (10 minutes)

@@ -234,6 +234,7 @@ internal sealed class LoadDevice : IDisposable
             await _client.PublishAsync(new MqttApplicationMessageBuilder()
                 .WithTopic($"devices/{Id}/telemetry")
                 .WithPayload(LoadPayloads.Telemetry(_options, _index, seq))
+                .WithContentType(LoadPayloads.ContentType(_options))
                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build(), cancellationToken);
         }

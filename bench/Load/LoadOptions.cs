@@ -29,6 +29,7 @@ internal sealed record LoadOptions
                                  and --base-ms to resend the same messages
           --base-ms MS           first reading's timestamp (default now − 1 h); a device's readings span one hour
           --report FILE          per device: highest contiguous acked seq and readings acked, as JSON
+          --cbor                 send telemetry in CBOR (docs/uplink.md) with MQTT 5 content type application/cbor
         """;
 
     public string Host { get; init; } = "127.0.0.1";
@@ -70,6 +71,9 @@ internal sealed record LoadOptions
 
     public string? ReportFile { get; init; }
 
+    /// <summary>Telemetry in the compact CBOR form instead of JSON, marked by its MQTT 5 content type.</summary>
+    public bool Cbor { get; init; }
+
     public string DeviceId(int index) => string.Create(CultureInfo.InvariantCulture, $"{Prefix}-{index:D5}");
 
     /// <summary>Milliseconds between a device's consecutive readings: its readings fill one hour.</summary>
@@ -80,7 +84,7 @@ internal sealed record LoadOptions
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var flags = new HashSet<string>(StringComparer.Ordinal);
-        string[] flagNames = ["--tls", "--anonymous"];
+        string[] flagNames = ["--tls", "--anonymous", "--cbor"];
         string[] valueNames =
         [
             "--host", "--port", "--ca", "--device-secret", "--username", "--password", "--devices", "--prefix",
@@ -125,6 +129,7 @@ internal sealed record LoadOptions
             Boot = values.GetValueOrDefault("--boot", string.Create(CultureInfo.InvariantCulture, $"b{baseMs / 1000}")),
             BaseMs = baseMs,
             ReportFile = values.GetValueOrDefault("--report"),
+            Cbor = flags.Contains("--cbor"),
         };
 
         var accounts = (options.DeviceSecretFile is null ? 0 : 1) + (options.Username is null ? 0 : 1) + (options.Anonymous ? 1 : 0);

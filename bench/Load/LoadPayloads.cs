@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Formats.Cbor;
 using System.Text.Json;
 
 namespace Telemetry.Bench.Load;
@@ -13,7 +14,13 @@ internal static class LoadPayloads
     public static byte[] Birth() =>
         """{"v":1,"kind":"shoe","model":"loadrun-1","batch":"2026w48-load","firmware":"load-1","manufactured":"2026-01-05"}"""u8.ToArray();
 
-    public static byte[] Telemetry(LoadOptions options, int device, uint seq)
+    /// <summary>The MQTT 5 content type of <see cref="Telemetry"/>'s payloads: null for JSON, the uplink's default.</summary>
+    public static string? ContentType(LoadOptions options) => options.Cbor ? "application/cbor" : null;
+
+    public static byte[] Telemetry(LoadOptions options, int device, uint seq) =>
+        options.Cbor ? TelemetryCbor(options, device, seq) : TelemetryJson(options, device, seq);
+
+    private static byte[] TelemetryJson(LoadOptions options, int device, uint seq)
     {
         var buffer = new ArrayBufferWriter<byte>(64 + (options.Readings * 160));
         using (var w = new Utf8JsonWriter(buffer))
@@ -48,5 +55,53 @@ internal static class LoadPayloads
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The same readings as <see cref="TelemetryJson"/> in the compact CBOR form: integer keys, metrics by
+    /// catalogue index (distance_m 0 … battery_pct 8), whole numbers as integers, impact_g as a double.</summary>
+    private static byte[] TelemetryCbor(LoadOptions options, int device, uint seq)
+    {
+        var w = new CborWriter(CborConformanceMode.Lax);
+        w.WriteStartMap(4);
+        w.WriteInt32(0);
+        w.WriteInt32(1);
+        w.WriteInt32(1);
+        w.WriteTextString(options.Boot);
+        w.WriteInt32(2);
+        w.WriteUInt32(seq);
+        w.WriteInt32(3);
+        w.WriteStartArray(options.Readings);
+        for (var r = 0; r < options.Readings; r++)
+        {
+            var n = ((long)seq * options.Readings) + r;
+            var k = (int)((n + device) % 1000);
+            w.WriteStartMap(2);
+            w.WriteInt32(0);
+            w.WriteInt64(options.BaseMs + (n * options.StepMs));
+            w.WriteInt32(1);
+            w.WriteStartMap(8);
+            w.WriteInt32(0); // distance_m
+            w.WriteInt32(1000 + k);
+            w.WriteInt32(1); // duration_s
+            w.WriteInt32(300 + (k % 60));
+            w.WriteInt32(2); // steps
+            w.WriteInt32(900 + k);
+            w.WriteInt32(3); // impact_g
+            w.WriteDouble(8 + (k % 40 / 10.0));
+            w.WriteInt32(4); // contact_ms
+            w.WriteInt32(230 + (k % 40));
+            w.WriteInt32(5); // cadence_spm
+            w.WriteInt32(160 + (k % 20));
+            w.WriteInt32(7); // midsole_temp_c
+            w.WriteInt32(20 + (k % 10));
+            w.WriteInt32(8); // battery_pct
+            w.WriteInt32(100 - (k % 100));
+            w.WriteEndMap();
+            w.WriteEndMap();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndMap();
+        return w.Encode();
     }
 }

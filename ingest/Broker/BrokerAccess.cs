@@ -22,7 +22,7 @@ internal enum PublishDecision
 {
     Allowed,
 
-    /// <summary>A topic outside what the client may write (for a device: its own birth and telemetry).</summary>
+    /// <summary>A topic outside what the client may write (for a device: its own birth, telemetry and telemetry/cbor).</summary>
     OutsideOwnTopics,
 
     /// <summary>A retained message anywhere but a device's birth: the broker would keep it forever.</summary>
@@ -37,8 +37,8 @@ internal enum PublishDecision
 
 /// <summary>
 /// The embedded broker's access rules, the same as deploy/mosquitto/ for Mosquitto:
-/// a device writes only <c>devices/{its id}/birth</c> (retained or not) and <c>devices/{its id}/telemetry</c>
-/// (not retained) and reads only its own ack and errors topics; a consumer reads <c>alerts/#</c> and
+/// a device writes only <c>devices/{its id}/birth</c> (retained or not), <c>devices/{its id}/telemetry</c> and
+/// <c>devices/{its id}/telemetry/cbor</c> (not retained) and reads only its own ack and errors topics; a consumer reads <c>alerts/#</c> and
 /// <c>quality/#</c> and writes nothing; the service may do anything.
 /// A client id belongs to one identity: a device's own id or <c>{id}.{suffix}</c>, an account's name or
 /// <c>{name}.{suffix}</c>, the service's ids <c>{prefix}-…</c>; any client may instead let the broker assign one.
@@ -61,7 +61,8 @@ internal static class BrokerAccess
                 return PublishDecision.Allowed;
             case ClientRole.Device when who.Name is { } device && IsDeviceTopic(topic, device, "birth"):
                 return PublishDecision.Allowed;
-            case ClientRole.Device when who.Name is { } device && IsDeviceTopic(topic, device, "telemetry"):
+            case ClientRole.Device when who.Name is { } device
+                && (IsDeviceTopic(topic, device, "telemetry") || IsDeviceTopic(topic, device, "telemetry/cbor")):
                 // Retained telemetry would be kept by the broker and replayed to every new subscriber.
                 return retain ? PublishDecision.RetainedOutsideBirth : PublishDecision.Allowed;
             default:

@@ -133,7 +133,7 @@ internal sealed partial class EmbeddedBroker(
                 PublishDecision.RetainedOutsideBirth => "only a birth may be retained",
                 PublishDecision.RetainedTooLarge => "a retained birth may be at most 64 KiB",
                 PublishDecision.WildcardInTopic => "a topic name must not contain + or #",
-                _ => "a device may publish only devices/{its id}/birth and devices/{its id}/telemetry",
+                _ => "a device may publish only devices/{its id}/birth, devices/{its id}/telemetry and devices/{its id}/telemetry/cbor",
             };
             // A wildcard in a topic name is a protocol violation: the connection is closed, as MQTT requires.
             e.CloseConnection = decision == PublishDecision.WildcardInTopic;

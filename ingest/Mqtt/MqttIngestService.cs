@@ -59,6 +59,7 @@ internal sealed partial class MqttIngestService(
         var subscription = new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.BirthFilter).WithAtLeastOnceQoS())
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryFilter).WithAtLeastOnceQoS())
+            .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryCborFilter).WithAtLeastOnceQoS())
             .Build();
 
         while (!stoppingToken.IsCancellationRequested)
@@ -139,7 +140,7 @@ internal sealed partial class MqttIngestService(
             return;
         }
 
-        if (!DeviceTopics.TryParse(e.ApplicationMessage.Topic, out var deviceId, out var topic))
+        if (!DeviceTopics.TryParse(e.ApplicationMessage.Topic, e.ApplicationMessage.ContentType, out var deviceId, out var topic, out var encoding))
         {
             // Not a device topic we can answer on (bad id): count it and let the broker forget it.
             counters.InvalidTopic();
@@ -148,7 +149,7 @@ internal sealed partial class MqttIngestService(
             return;
         }
 
-        var message = InboundMessage.Copy(deviceId, topic, e.ApplicationMessage.Payload, e, Volatile.Read(ref _connection));
+        var message = InboundMessage.Copy(deviceId, topic, e.ApplicationMessage.Payload, e, Volatile.Read(ref _connection), encoding);
         try
         {
             // Waits while the device's partition is full: backpressure.
@@ -169,6 +170,6 @@ internal sealed partial class MqttIngestService(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber cannot reach {Host}:{Port}; retrying")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception, string host, int port);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a message on topic {Topic}: not devices/{{valid id}}/birth|telemetry")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a message on topic {Topic}: not devices/{{valid id}}/birth|telemetry|telemetry/cbor")]
     private static partial void LogInvalidTopic(ILogger logger, string topic);
 }

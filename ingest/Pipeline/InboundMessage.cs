@@ -16,6 +16,9 @@ internal readonly record struct InboundMessage(
     int Length,
     MqttApplicationMessageReceivedEventArgs? Delivery)
 {
+    /// <summary>How the payload is encoded: it picks the decoder. A byte, so the struct stays its size.</summary>
+    public PayloadEncoding Encoding { get; init; }
+
     /// <summary>The subscriber connection (<see cref="SubscriberConnection.Current"/>) that received it.</summary>
     public int Connection { get; init; }
 
@@ -31,17 +34,19 @@ internal readonly record struct InboundMessage(
 
     public bool IsTooLarge => Buffer is null && Length > TelemetryDecoder.MaxPayloadBytes;
 
-    public static InboundMessage Copy(string deviceId, UplinkTopic topic, ReadOnlySequence<byte> payload, MqttApplicationMessageReceivedEventArgs? delivery, int connection = 0)
+    public static InboundMessage Copy(
+        string deviceId, UplinkTopic topic, ReadOnlySequence<byte> payload, MqttApplicationMessageReceivedEventArgs? delivery,
+        int connection = 0, PayloadEncoding encoding = PayloadEncoding.Json)
     {
         if (payload.Length > TelemetryDecoder.MaxPayloadBytes)
         {
-            return new InboundMessage(deviceId, topic, null, (int)Math.Min(payload.Length, int.MaxValue), delivery) { Connection = connection };
+            return new InboundMessage(deviceId, topic, null, (int)Math.Min(payload.Length, int.MaxValue), delivery) { Connection = connection, Encoding = encoding };
         }
 
         var length = (int)payload.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
         payload.CopyTo(buffer);
-        return new InboundMessage(deviceId, topic, buffer, length, delivery) { Connection = connection };
+        return new InboundMessage(deviceId, topic, buffer, length, delivery) { Connection = connection, Encoding = encoding };
     }
 
     public void Release()

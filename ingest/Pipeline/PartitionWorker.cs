@@ -39,6 +39,7 @@ internal sealed partial class PartitionWorker
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TelemetryDecoder _decoder;
+    private readonly CborTelemetryDecoder _cborDecoder;
     private readonly QualityRegistry _registry;
     private readonly DecodedTelemetry _decoded = new();
     private readonly Dictionary<string, DeviceBatchBuilder> _round = new(StringComparer.Ordinal);
@@ -88,6 +89,7 @@ internal sealed partial class PartitionWorker
         _time = time;
         _logger = logger;
         _decoder = new TelemetryDecoder(uplink);
+        _cborDecoder = new CborTelemetryDecoder(uplink);
         _registry = registry ?? QualityRegistry.Open;
         _health = health;
         _clock = clock ?? new ServiceClockWatch(options, health, logger);
@@ -446,7 +448,9 @@ internal sealed partial class PartitionWorker
 
         var reason = message.IsTooLarge
             ? RejectReason.PayloadTooLarge
-            : _decoder.Decode(message.Payload, nowMs, _decoded);
+            : message.Encoding == PayloadEncoding.Cbor
+                ? _cborDecoder.Decode(message.Payload, nowMs, _decoded)
+                : _decoder.Decode(message.Payload, nowMs, _decoded);
         if (message.IsTooLarge)
         {
             _decoded.Reset();

@@ -56,12 +56,14 @@ public sealed partial class TestDevice : IAsyncDisposable
     /// <summary>What the broker answered to each subscription, in order.</summary>
     public List<MqttClientSubscribeResultCode> SubscribeResults { get; } = [];
 
-    public Task<MqttClientPublishResult> PublishAsync(string topic, byte[] payload, bool retain = false) => _client.PublishAsync(
+    /// <summary>Publishes at QoS 1; <paramref name="contentType"/> is the MQTT 5 content type (none when null).</summary>
+    public Task<MqttClientPublishResult> PublishAsync(string topic, byte[] payload, bool retain = false, string? contentType = null) => _client.PublishAsync(
         new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag(retain)
+            .WithContentType(contentType)
             .Build());
 
     /// <summary>Messages a <see cref="ReceiveAsync(string, Func{JsonElement, bool}, string)"/> passed over, oldest

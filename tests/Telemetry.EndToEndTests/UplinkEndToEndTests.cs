@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using MQTTnet.Formatter;
+using Telemetry.Tests.Vectors;
 using Xunit;
 
 namespace Telemetry.EndToEndTests;
@@ -159,6 +160,72 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
         Assert.Equal(MQTTnet.MqttClientPublishReasonCode.NotAuthorized, result.ReasonCode);
         // The device's own message after it is processed, so the refused one would have been too.
         await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
+        await device.ReceiveAsync($"devices/{id}/ack", _ => true, "ack of its own message");
+        using var twin = await service.Http.GetAsync(new Uri($"/api/devices/{victim}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, twin.StatusCode);
+        Assert.DoesNotContain(Directory.GetFiles(Path.Combine(service.DataDirectory, "lines")).SelectMany(File.ReadLines),
+            l => l.Contains(victim, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CborTelemetry_IsAckedByContentTypeOnMqtt5_AndByTopicOnMqtt311()
+    {
+        const string id = "shoe-e2e-cbor";
+        var token = Ingest.Broker.DeviceCredentials.Token(id, ServiceFixture.DeviceSecret);
+        await using var mqtt5 = await service.DeviceAsync(id, $"devices/{id}/ack", $"devices/{id}/errors");
+        // Firmware on MQTT 3.1.1 cannot send a content type; here it is the device's second connection, {id}.{suffix}.
+        await using var mqtt311 = await TestDevice.ConnectAsync(service.MqttPort, $"{id}.v311", MqttProtocolVersion.V311, (id, token), $"devices/{id}/ack");
+        // Seq 0 and 1 of boot b7f3a2: the CBOR twins of the one-run and the twenty-run vectors.
+        var first = CborTwin.FromJson(TestDevice.Vector("valid/telemetry-shoe-run.json"));
+        var second = CborTwin.FromJson(TestDevice.Vector("valid/telemetry-shoe-20.json"));
+
+        var published = await mqtt5.PublishAsync($"devices/{id}/telemetry", first, contentType: "application/cbor");
+        await mqtt5.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of the CBOR message sent with its content type");
+        await mqtt311.PublishAsync($"devices/{id}/telemetry/cbor", second);
+        var ack = await mqtt311.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of the CBOR message sent on telemetry/cbor");
+
+        Assert.Equal(MQTTnet.MqttClientPublishReasonCode.Success, published.ReasonCode);
+        Assert.Equal("b7f3a2", ack.GetProperty("boot").GetString());
+        Assert.Equal(2, (await GetTwinAsync(id)).GetProperty("totals").GetProperty("messages").GetInt64());
+        var stored = Directory.GetFiles(Path.Combine(service.DataDirectory, "lines"), "*.lp").SelectMany(File.ReadLines)
+            .Where(l => l.StartsWith($"shoe,device={id} ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(21, stored.Count);
+        Assert.Contains(stored, l => l.Contains("distance_m=5012.3,duration_s=1510,steps=4310i,impact_g=9.8,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CborTelemetryThatIsNotCbor_GetsTheJsonReasonsOnTheErrorsTopic()
+    {
+        const string id = "shoe-e2e-cbor-bad";
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/errors", $"devices/{id}/ack");
+
+        // JSON sent as CBOR: 0x7B ('{') is a CBOR text string of 27 bytes, not a map.
+        await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"), contentType: "application/cbor");
+        var malformed = await device.ReceiveAsync($"devices/{id}/errors", _ => true, "error for JSON sent as CBOR");
+        // A reading out of range, in CBOR: its index, its reason, and the ack for the rest.
+        var outOfRange = CborTwin.FromJson(Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(TestDevice.Vector("invalid/value-out-of-range.json"))
+            .Replace("\"seq\":10", "\"seq\":0", StringComparison.Ordinal)));
+        await device.PublishAsync($"devices/{id}/telemetry/cbor", outOfRange);
+        var reading = await device.ReceiveAsync($"devices/{id}/errors", e => e.TryGetProperty("reading", out _), "reading error");
+
+        Assert.Equal("malformed_json", malformed.GetProperty("reason").GetString());
+        Assert.Equal(("value_out_of_range", 1, 0u), (reading.GetProperty("reason").GetString(), reading.GetProperty("reading").GetInt32(), reading.GetProperty("seq").GetUInt32()));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0");
+    }
+
+    [Fact]
+    public async Task DevicePublishingCborAsAnotherDevice_IsRefusedWith0x87_AndNothingIsStored()
+    {
+        const string id = "shoe-e2e-cbor-7";
+        const string victim = "shoe-e2e-cbor-victim";
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
+        var payload = CborTwin.FromJson(TestDevice.Vector("valid/telemetry-shoe-run.json"));
+
+        var forged = await device.PublishAsync($"devices/{victim}/telemetry/cbor", payload);
+
+        Assert.Equal(MQTTnet.MqttClientPublishReasonCode.NotAuthorized, forged.ReasonCode);
+        // The device's own message after it is processed, so the refused one would have been too.
+        await device.PublishAsync($"devices/{id}/telemetry/cbor", payload);
         await device.ReceiveAsync($"devices/{id}/ack", _ => true, "ack of its own message");
         using var twin = await service.Http.GetAsync(new Uri($"/api/devices/{victim}", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, twin.StatusCode);

@@ -5,8 +5,8 @@ using Telemetry.Ingest.Uplink;
 namespace Telemetry.Fuzz;
 
 /// <summary>
-/// What the uplink decoders promise for any payload whatsoever (docs/uplink.md), checked on one input: no
-/// exception escapes; a message or birth is either accepted or rejected with a reason and a detail; whatever is
+/// What the uplink decoders (telemetry in JSON and in CBOR, births) promise for any payload whatsoever
+/// (docs/uplink.md), checked on one input: no exception escapes; a message or birth is either accepted or rejected with a reason and a detail; whatever is
 /// accepted obeys the contract (finite values, catalogue ranges, name and id rules, 1–500 readings, 1–32 metrics,
 /// the time window); and decoding the same bytes twice gives the same result. The identifier rules are checked
 /// with the documented regular expressions, not with the decoders' own byte checks, so the oracle is independent.
@@ -28,15 +28,17 @@ public static partial class DecoderContract
     // from one message into the next shows up. The lock is for the unit tests; the fuzzer is single-threaded.
     private static readonly Lock Gate = new();
     private static readonly TelemetryDecoder Decoder = new(Options);
+    private static readonly CborTelemetryDecoder CborDecoder = new(Options);
     private static readonly DecodedTelemetry Decoded = new();
 
-    /// <summary>Feeds <paramref name="payload"/> to both decoders; throws on anything the contract forbids.</summary>
+    /// <summary>Feeds <paramref name="payload"/> to every decoder; throws on anything the contract forbids.</summary>
     /// <exception cref="DecoderContractException">A decoder accepted or rejected the payload wrongly.</exception>
     public static void Check(ReadOnlySpan<byte> payload)
     {
         lock (Gate)
         {
             CheckTelemetry(payload, Decoder, Decoded);
+            CheckCborTelemetry(payload, CborDecoder, Decoded);
         }
 
         CheckBirth(payload);
@@ -49,6 +51,16 @@ public static partial class DecoderContract
         if (first != second)
         {
             throw Violation("telemetry", "decoding the same payload twice gave different results");
+        }
+    }
+
+    internal static void CheckCborTelemetry(ReadOnlySpan<byte> payload, CborTelemetryDecoder decoder, DecodedTelemetry into)
+    {
+        var first = Verify(decoder.Decode(payload, NowMs, into), into);
+        var second = Verify(decoder.Decode(payload, NowMs, into), into);
+        if (first != second)
+        {
+            throw Violation("cbor telemetry", "decoding the same payload twice gave different results");
         }
     }
 

@@ -167,6 +167,26 @@ public sealed class MosquittoIdentityTests(ProductionServers stack) : IClassFixt
     }
 
     [Fact]
+    public async Task DeviceSendingCbor_IsAckedOnTelemetryCborAndByContentType_AndRefusedOnAnotherDevicesTopic()
+    {
+        // The shipped ACL lets a device write its own telemetry/cbor (MQTT 3.1.1 firmware has no content type).
+        await using var device = new MqttProbe(stack.Mosquitto.Port, "cbor-device", Token("cbor-device"), "cbor-device");
+        Assert.Equal(MqttClientConnectResultCode.Success, (await device.ConnectAsync()).ResultCode);
+        await device.SubscribeAsync("devices/cbor-device/ack");
+
+        var forged = await device.PublishAsync("devices/victim-cbor/telemetry/cbor", CborTelemetry(seq: 0));
+        var onTopic = await device.PublishAsync("devices/cbor-device/telemetry/cbor", CborTelemetry(seq: 0));
+        await device.WaitForAsync(m => m.Topic == "devices/cbor-device/ack" && m.Payload.Contains("\"seq\":0", StringComparison.Ordinal), Timeout, "ack of CBOR on telemetry/cbor");
+        var byType = await device.PublishAsync("devices/cbor-device/telemetry", CborTelemetry(seq: 1), contentType: "application/cbor");
+        await device.WaitForAsync(m => m.Topic == "devices/cbor-device/ack" && m.Payload.Contains("\"seq\":1", StringComparison.Ordinal), Timeout, "ack of CBOR by content type");
+        await stack.WaitForSpillReplayedAsync();
+
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, forged.ReasonCode);
+        Assert.Equal((MqttClientPublishReasonCode.Success, MqttClientPublishReasonCode.Success), (onTopic.ReasonCode, byType.ReasonCode));
+        Assert.Equal((2L, 0L), (await stack.StoredAsync("cbor-device"), await stack.StoredAsync("victim-cbor")));
+    }
+
+    [Fact]
     public async Task DeviceOverTls_TrustingTheCaFromMakeCerts_IsAcked()
     {
         // MosquittoServer made the listener's certificate with deploy/mosquitto/make-certs.sh (localhost 127.0.0.1).
@@ -183,6 +203,33 @@ public sealed class MosquittoIdentityTests(ProductionServers stack) : IClassFixt
 
     private static string Telemetry(uint seq) => string.Create(CultureInfo.InvariantCulture,
         $$$"""{"v":1,"boot":"probe","seq":{{{seq}}},"readings":[{"ts":{{{BaseMs + seq}}},"m":{"distance_m":1}}]}""");
+
+    /// <summary>{0: 1, 1: "cbor", 2: seq, 3: [{0: ts, 1: {0: 1.0}}]}: one reading of distance_m in the compact CBOR form.</summary>
+    private static byte[] CborTelemetry(uint seq)
+    {
+        var writer = new System.Formats.Cbor.CborWriter();
+        writer.WriteStartMap(4);
+        writer.WriteUInt32(0);
+        writer.WriteUInt32(1);
+        writer.WriteUInt32(1);
+        writer.WriteTextString("cbor");
+        writer.WriteUInt32(2);
+        writer.WriteUInt32(seq);
+        writer.WriteUInt32(3);
+        writer.WriteStartArray(1);
+        writer.WriteStartMap(2);
+        writer.WriteUInt32(0);
+        writer.WriteInt64(BaseMs + seq);
+        writer.WriteUInt32(1);
+        writer.WriteStartMap(1);
+        writer.WriteUInt32(0);
+        writer.WriteUInt32(1);
+        writer.WriteEndMap();
+        writer.WriteEndMap();
+        writer.WriteEndArray();
+        writer.WriteEndMap();
+        return writer.Encode();
+    }
 
     /// <summary>A device connected as itself; a new boot each time, so its messages are never duplicates.</summary>
     private async Task<Firmware> ConnectedDeviceAsync(string id)

@@ -95,8 +95,12 @@ public sealed class MqttProbe : IAsyncDisposable
     }
 
     public Task<MqttClientPublishResult> PublishAsync(string topic, string payload, bool retain = false) =>
+        PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
+
+    /// <summary>Publishes bytes at QoS 1, with an MQTT 5 content type when <paramref name="contentType"/> is set.</summary>
+    public Task<MqttClientPublishResult> PublishAsync(string topic, byte[] payload, bool retain = false, string? contentType = null) =>
         _client.PublishAsync(new MqttApplicationMessageBuilder()
-            .WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload))
+            .WithTopic(topic).WithPayload(payload).WithContentType(contentType)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(retain).Build());
 
     /// <summary>

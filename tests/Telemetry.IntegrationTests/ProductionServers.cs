@@ -20,7 +20,7 @@ public sealed class ProductionServers : IAsyncLifetime
         "sys-a", "sys-b",
         .. Enumerable.Range(1, 5).Select(i => $"victim-{i}"),
         .. Enumerable.Range(1, 5).Select(i => $"intruder-{i}"),
-        "tls-device",
+        "tls-device", "cbor-device",
     ];
 
     public InfluxServer Influx { get; } = new();

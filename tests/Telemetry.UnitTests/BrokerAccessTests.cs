@@ -12,6 +12,11 @@ public sealed class BrokerAccessTests
     [InlineData("devices/shoe-1/birth", false, "Allowed")]
     [InlineData("devices/shoe-1/birth", true, "Allowed")]
     [InlineData("devices/shoe-1/telemetry", true, "RetainedOutsideBirth")]
+    [InlineData("devices/shoe-1/telemetry/cbor", false, "Allowed")] // CBOR from MQTT 3.1.1 firmware
+    [InlineData("devices/shoe-1/telemetry/cbor", true, "RetainedOutsideBirth")]
+    [InlineData("devices/shoe-2/telemetry/cbor", false, "OutsideOwnTopics")]
+    [InlineData("devices/shoe-1/telemetry/json", false, "OutsideOwnTopics")]
+    [InlineData("devices/shoe-1/telemetry/cbor/x", false, "OutsideOwnTopics")]
     [InlineData("devices/shoe-1/anything", false, "OutsideOwnTopics")] // retained, it would be kept forever
     [InlineData("devices/shoe-1/ack", false, "OutsideOwnTopics")] // a forged ack to itself
     [InlineData("devices/shoe-1/birth/x", true, "OutsideOwnTopics")]

@@ -14,7 +14,9 @@ public sealed class FuzzRegressionTests
 {
     private static readonly string Regressions = Path.Combine(AppContext.BaseDirectory, "fuzz-regressions");
 
-    public static TheoryData<string> Seeds => new(Vectors.Entries.Select(e => e.GetProperty("file").GetString()!));
+    public static TheoryData<string> Seeds => new(Vectors.Entries.Select(e => e.GetProperty("file").GetString()!)
+        .Concat(Vectors.Entries.Where(e => e.GetProperty("topic").GetString() == "telemetry")
+            .Select(e => CborVectorTests.TwinName(e.GetProperty("file").GetString()!))));
 
     public static TheoryData<string> PastFindings => Files(Regressions);
 

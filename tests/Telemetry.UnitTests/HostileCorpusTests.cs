@@ -67,7 +67,7 @@ public sealed class HostileCorpusTests
         var device = ClientIdentity.Device("shoe-1");
         foreach (var topic in HostileCorpus.TopicTricks("shoe-1"))
         {
-            Assert.False(DeviceTopics.TryParse(topic, out _, out _) && topic != "devices/shoe-1/telemetry", topic);
+            Assert.False(DeviceTopics.TryParse(topic, null, out _, out _, out _) && topic != "devices/shoe-1/telemetry", topic);
             Assert.NotEqual(PublishDecision.Allowed, BrokerAccess.CanPublish(device, topic, retain: false));
         }
     }

@@ -50,6 +50,20 @@ public sealed class PartitionWorkerTests
     }
 
     [Fact]
+    public void Stage_DecodesACborMessageWithTheCborDecoder_AndTheSameBytesAsJsonAreMalformed()
+    {
+        var worker = Worker();
+        var cbor = global::Telemetry.Tests.Vectors.CborTwin.FromJson(Encoding.UTF8.GetBytes(Telemetry(0)));
+
+        worker.Stage(new InboundMessage("shoe-1", UplinkTopic.Telemetry, cbor, cbor.Length, null) { Encoding = PayloadEncoding.Cbor }, Vectors.NowMs);
+        worker.Stage(new InboundMessage("shoe-2", UplinkTopic.Telemetry, cbor, cbor.Length, null), Vectors.NowMs);
+
+        var builder = Assert.Single(worker.Round);
+        Assert.Equal(("shoe-1", 1000.0), (builder.DeviceId, Assert.Single(builder.Build().Metrics).Value));
+        Assert.Equal(("shoe-2", RejectReason.MalformedJson), (Assert.Single(_replies.Errors).DeviceId, _replies.Errors[0].Reason));
+    }
+
+    [Fact]
     public void Stage_RepeatedMessageInARound_IsHandledOnceAndReAcked()
     {
         var worker = Worker();
