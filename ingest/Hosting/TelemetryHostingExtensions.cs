@@ -98,7 +98,8 @@ internal static partial class TelemetryHostingExtensions
                     break;
                 default:
                     orleans.Services.AddGrainStorage(DeviceGrain.StorageName, (sp, _) => new SqliteGrainStorage(
-                        Path.Combine(storage.DataDirectory, "twins.db"), sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+                        Path.Combine(storage.DataDirectory, "twins.db"), sp.GetRequiredService<Orleans.Serialization.Serializer>(),
+                        sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteGrainStorage>>()));
                     break;
             }
         });
