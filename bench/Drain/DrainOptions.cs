@@ -20,6 +20,8 @@ internal sealed record DrainOptions
           --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
           --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
           --trace DIR          record an EventPipe CPU sample trace of each service drain into DIR
+          --hold SECONDS       keep the service running this long after its drain (to attach dotnet-gcdump, or
+                               to watch idle twins being collected); reports its RSS after the hold
           --keep               keep the temporary directories
         """;
 
@@ -40,6 +42,8 @@ internal sealed record DrainOptions
     public string? TraceDirectory { get; init; }
 
     public bool Keep { get; init; }
+
+    public TimeSpan Hold { get; init; }
 
     public long TotalReadings => (long)Devices * Messages * Readings;
 
@@ -62,6 +66,7 @@ internal sealed record DrainOptions
                 "--service" => options with { ServiceDll = Value() },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
+                "--hold" => options with { Hold = TimeSpan.FromSeconds(Int()) },
                 "--service-arg" => Add(options, Value()),
                 _ => throw new ArgumentException($"unknown option: {name}"),
             };
