@@ -23,6 +23,7 @@ internal sealed partial class DeviceGrain(
     IAlertSink alertSink,
     IOptions<DedupeOptions> dedupeOptions,
     TimeProvider timeProvider,
+    ResidentTwins residents,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     public const string StorageName = "devices";
@@ -36,8 +37,14 @@ internal sealed partial class DeviceGrain(
     /// <summary>How long one delivery attempt may take inside a grain call (the grain's callers time out at 30 s).</summary>
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
 
+    private static readonly DeactivationReason ShedReason = new(DeactivationReasonCode.HighMemoryPressure,
+        "More twins resident than Twins:MaxResidentTwins; the least recently used are read back from the store when next needed.");
+
     private IGrainTimer? _retryTimer;
     private int _failedDeliveries;
+
+    /// <summary>This activation in the silo's count of resident twins (<c>Twins:MaxResidentTwins</c>).</summary>
+    private ResidentTwin? _resident;
 
     /// <summary>Delivered events were removed from the outbox in memory but not yet in storage: the next write
     /// (or deactivation) saves that, and until then a crash only delivers them again.</summary>
@@ -65,6 +72,7 @@ internal sealed partial class DeviceGrain(
     /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _resident = residents.Add(GrainContext, static context => ((IGrainContext)context).Deactivate(ShedReason, CancellationToken.None));
         // Enumerating the pairs, not .Values: the dictionary would keep the values view for the twin's lifetime.
         if (State.HasOpenAlerts)
         {
@@ -84,6 +92,11 @@ internal sealed partial class DeviceGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_resident is { } resident)
+        {
+            residents.Remove(resident);
+        }
+
         if (_outboxUnsaved)
         {
             try
@@ -132,6 +145,11 @@ internal sealed partial class DeviceGrain(
 
     public async Task<IngestResult> IngestAsync(TelemetryBatch batch)
     {
+        if (_resident is { } resident)
+        {
+            residents.Touch(resident);
+        }
+
         var now = timeProvider.GetUtcNow();
         State.FirstSeen ??= now;
         State.LastSeen = now;

@@ -81,6 +81,19 @@ internal static partial class TelemetryHostingExtensions
             orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
             // A hung twin store holds a round at most this long; the pipeline then holds and retries its messages.
             orleans.Configure<Orleans.Configuration.SiloMessagingOptions>(o => o.ResponseTimeout = silo.ResponseTimeout);
+            // Device twins only: the alert index and the quality grains are few and keep Orleans' default.
+            orleans.Configure<Orleans.Configuration.GrainCollectionOptions>(o =>
+            {
+                o.ClassSpecificCollectionAge[typeof(DeviceGrain).FullName!] = twins.CollectionAge;
+                o.EnableActivationSheddingOnMemoryPressure = twins.ShedAtMemoryPercent > 0;
+                if (twins.ShedAtMemoryPercent > 0)
+                {
+                    o.MemoryUsageLimitPercentage = twins.ShedAtMemoryPercent;
+                    o.MemoryUsageTargetPercentage = twins.ShedAtMemoryPercent - 10;
+                }
+            });
+            orleans.Services.AddSingleton(sp => new ResidentTwins(twins.MaxResidentTwins, sp.GetRequiredService<TimeProvider>()));
+            orleans.Services.AddHostedService<ResidentTwinSweeper>();
             switch (twins.Store)
             {
                 case TwinStore.Memory:
