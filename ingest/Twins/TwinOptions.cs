@@ -42,8 +42,8 @@ public sealed class TwinOptions
     /// <summary>
     /// Most device twins resident at once. Past it, the least recently called 10% are deactivated (and read back
     /// from the store on their next message), so memory stays bounded however many devices come back at once. A
-    /// resident twin costs about 3.5 KiB of memory with everything Orleans keeps for it (docs/performance.md):
-    /// the default 100,000 fits the 512 MiB the service is sized for.
+    /// resident twin costs about 4.5 KB of live heap with what Orleans and the pipeline keep for it
+    /// (docs/performance.md). Default 100,000, issue #12's sizing; lower it on a smaller host.
     /// </summary>
     public int MaxResidentTwins { get; set; } = 100_000;
 
