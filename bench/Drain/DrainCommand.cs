@@ -186,6 +186,17 @@ internal static class DrainCommand
         var doneAt = started.Elapsed.TotalSeconds;
         var cpu = service.HasExited ? TimeSpan.Zero : service.CpuTime() - cpuAtFirst;
         var complete = acks.Complete.IsCompleted;
+
+        // What the drained devices leave resident (their twins, the pipeline's caches): RSS once every ack is in,
+        // and again after --hold (time to attach dotnet-gcdump, or for idle twins to be collected).
+        var endRss = service.HasExited ? 0 : service.ResidentBytes();
+        if (options.Hold > TimeSpan.Zero && !service.HasExited)
+        {
+            await Console.Error.WriteLineAsync($"drain: holding the service (pid {service.Id}) for {options.Hold}");
+            await Task.Delay(options.Hold, cancellationToken);
+        }
+
+        var heldRss = service.HasExited ? 0 : service.ResidentBytes();
         await service.StopAsync(TimeSpan.FromSeconds(30));
 
         var lines = store == "files" ? NewLines(linesDirectory, before, $"boot=\"{load.Boot}\"") : [];
@@ -210,7 +221,13 @@ internal static class DrainCommand
             w.WriteNumber("service_readings_per_s", Math.Round(serviceRate));
             w.WriteNumber("share_of_reference", Math.Round(serviceRate / referenceRate, 3));
             w.WriteNumber("service_cpu_us_per_reading", Math.Round(cpu.TotalMicroseconds / Math.Max(1, written), 2));
-            w.WriteNumber("service_peak_rss_mib", Math.Round(peakRss / 1048576.0));
+            w.WriteNumber("service_peak_rss_mib", Math.Round(Math.Max(peakRss, endRss) / 1048576.0));
+            w.WriteNumber("service_end_rss_mib", Math.Round(endRss / 1048576.0));
+            if (options.Hold > TimeSpan.Zero)
+            {
+                w.WriteNumber("service_rss_after_hold_mib", Math.Round(heldRss / 1048576.0));
+            }
+
             w.WriteNumber("devices_acked", acks.DevicesDone);
             if (store == "files")
             {

@@ -24,6 +24,8 @@ internal sealed record DrainOptions
           --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
           --service-env N=V    an environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)
           --trace DIR          record an EventPipe CPU sample trace of each service drain into DIR
+          --hold SECONDS       keep the service running this long after its drain (to attach dotnet-gcdump, or
+                               to watch idle twins being collected); reports its RSS after the hold
           --keep               keep the temporary directories
         """;
 
@@ -51,6 +53,8 @@ internal sealed record DrainOptions
 
     public bool Keep { get; init; }
 
+    public TimeSpan Hold { get; init; }
+
     public long TotalReadings => (long)Devices * Messages * Readings;
 
     public static DrainOptions Parse(IReadOnlyList<string> args)
@@ -75,6 +79,7 @@ internal sealed record DrainOptions
                 "--service" => options with { ServiceDll = Value() },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
+                "--hold" => options with { Hold = TimeSpan.FromSeconds(Int()) },
                 "--service-arg" => Add(options, Value()),
                 "--service-env" => Environment(options, Value()),
                 _ => throw new ArgumentException($"unknown option: {name}"),

@@ -23,6 +23,7 @@ internal sealed partial class DeviceGrain(
     IAlertSink alertSink,
     IOptions<DedupeOptions> dedupeOptions,
     TimeProvider timeProvider,
+    ResidentTwins residents,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     public const string StorageName = "devices";
@@ -36,8 +37,14 @@ internal sealed partial class DeviceGrain(
     /// <summary>How long one delivery attempt may take inside a grain call (the grain's callers time out at 30 s).</summary>
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
 
+    private static readonly DeactivationReason ShedReason = new(DeactivationReasonCode.HighMemoryPressure,
+        "More twins resident than Twins:MaxResidentTwins; the least recently used are read back from the store when next needed.");
+
     private IGrainTimer? _retryTimer;
     private int _failedDeliveries;
+
+    /// <summary>This activation in the silo's count of resident twins (<c>Twins:MaxResidentTwins</c>).</summary>
+    private ResidentTwin? _resident;
 
     /// <summary>Delivered events were removed from the outbox in memory but not yet in storage: the next write
     /// (or deactivation) saves that, and until then a crash only delivers them again.</summary>
@@ -65,9 +72,14 @@ internal sealed partial class DeviceGrain(
     /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var open in State.OpenAlerts.Values)
+        _resident = residents.Add(GrainContext, static context => ((IGrainContext)context).Deactivate(ShedReason, CancellationToken.None));
+        // Enumerating the pairs, not .Values: the dictionary would keep the values view for the twin's lifetime.
+        if (State.HasOpenAlerts)
         {
-            await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(View(open).Summary);
+            foreach (var (_, open) in State.OpenAlerts)
+            {
+                await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(View(open).Summary);
+            }
         }
 
         if (!State.Outbox.IsEmpty)
@@ -80,6 +92,11 @@ internal sealed partial class DeviceGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_resident is { } resident)
+        {
+            residents.Remove(resident);
+        }
+
         if (_outboxUnsaved)
         {
             try
@@ -128,6 +145,11 @@ internal sealed partial class DeviceGrain(
 
     public async Task<IngestResult> IngestAsync(TelemetryBatch batch)
     {
+        if (_resident is { } resident)
+        {
+            residents.Touch(resident);
+        }
+
         var now = timeProvider.GetUtcNow();
         State.FirstSeen ??= now;
         State.LastSeen = now;
@@ -142,6 +164,7 @@ internal sealed partial class DeviceGrain(
         var boots = new List<string>(1);
         List<MessageKey>? refused = null;
         var dedupe = dedupeOptions.Value;
+        var metricsBefore = State.LastValues.Count;
         foreach (var message in batch.Messages)
         {
             if (!boots.Contains(message.Key.Boot))
@@ -171,6 +194,12 @@ internal sealed partial class DeviceGrain(
         }
 
         State.DuplicateMessages += duplicates;
+        if (State.LastValues.Count != metricsBefore)
+        {
+            // A device's metric names rarely change: size the dictionary to them (8 metrics grow it to 17 slots).
+            State.LastValues.TrimExcess();
+        }
+
         events.AddRange(Reassess(now));
         var exposure = QualityRound();
         await StoreAsync(events);
@@ -210,8 +239,12 @@ internal sealed partial class DeviceGrain(
             outbox.Alerts.Add(alert with { EventId = FormattableString.Invariant($"{alert.Id}:{outbox.EventCount}") });
         }
 
-        outbox.Failures.AddRange(_roundFailures);
-        _roundFailures.Clear();
+        if (_roundFailures is { } failures)
+        {
+            outbox.Failures.AddRange(failures);
+            _roundFailures = null;
+        }
+
         try
         {
             if (wasEmpty && !outbox.IsEmpty)
@@ -251,7 +284,7 @@ internal sealed partial class DeviceGrain(
 
         try
         {
-            while (outbox.Alerts.Count > 0)
+            while (!outbox.IsEmpty && outbox.Alerts.Count > 0)
             {
                 using var timeout = new CancellationTokenSource(DeliveryTimeout);
                 await PublishAsync(outbox.Alerts[0], timeout.Token);
@@ -259,7 +292,7 @@ internal sealed partial class DeviceGrain(
                 _outboxUnsaved = true;
             }
 
-            while (outbox.Failures.Count > 0)
+            while (!outbox.IsEmpty && outbox.Failures.Count > 0)
             {
                 var failure = outbox.Failures[0];
                 // The batch grain counts one failure per device and mode, so a report sent again is not counted twice.
@@ -277,6 +310,7 @@ internal sealed partial class DeviceGrain(
             return false;
         }
 
+        outbox.Trim();
         _failedDeliveries = 0;
         _retryTimer?.Dispose();
         _retryTimer = null;
@@ -349,14 +383,14 @@ internal sealed partial class DeviceGrain(
                 DuplicateMessages = State.DuplicateMessages,
             },
             Wear = State.Wear,
-            OpenAlerts = [.. State.OpenAlerts.Values.OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt })],
+            OpenAlerts = [.. State.OpenAlerts.Select(p => p.Value).OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt })],
             LastValues = new Dictionary<string, double>(State.LastValues),
             Acked = State.Progress.Acks(),
         });
     }
 
     public Task<IngestProfile> GetIngestProfileAsync() =>
-        Task.FromResult(new IngestProfile(State.Birth, [.. State.LastValues.Keys]));
+        Task.FromResult(new IngestProfile(State.Birth, [.. State.LastValues.Select(p => p.Key)]));
 
     public Task<AlertView?> GetAlertAsync(string alertId) =>
         Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);
@@ -471,10 +505,11 @@ internal sealed partial class DeviceGrain(
     /// </summary>
     private Quality.ExposureReport? QualityRound()
     {
-        var kmByDay = _roundKmByDay.Count > 0 ? new Dictionary<int, double>(_roundKmByDay) : null;
-        _roundKmByDay.Clear();
-        var failures = _newFailures.ToArray();
-        _newFailures.Clear();
+        // Handed over, not copied: the next round starts its own, and an idle twin holds none.
+        var kmByDay = _roundKmByDay;
+        _roundKmByDay = null;
+        var failures = _newFailures ?? [];
+        _newFailures = null;
         // A birth outside the model and batch registry counts in no defect rate: a rogue device must not move a
         // real batch's statistics, nor create quality grains for batches that do not exist.
         if (State.Birth is not { Unregistered: false } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
@@ -484,7 +519,7 @@ internal sealed partial class DeviceGrain(
 
         foreach (var (mode, at) in failures)
         {
-            _roundFailures.Add(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
+            (_roundFailures ??= []).Add(new Quality.FailureReport(DeviceId, birth.Model, birth.Batch, mode, at, "alert"));
         }
 
         return new Quality.ExposureReport(DeviceId, birth.Kind, birth.Model, birth.Batch, first, last, kmByDay);
@@ -528,7 +563,7 @@ internal sealed partial class DeviceGrain(
     }
 
     private OpenAlert? FindAlert(string alertId) =>
-        State.OpenAlerts.Values.FirstOrDefault(a => a.Id == alertId) ?? State.ClosedAlerts.Find(a => a.Id == alertId);
+        State.OpenAlerts.Select(p => p.Value).FirstOrDefault(a => a.Id == alertId) ?? State.ClosedAlerts.Find(a => a.Id == alertId);
 
     private void Close(OpenAlert alert)
     {
@@ -581,16 +616,20 @@ internal sealed partial class DeviceGrain(
         static bool Applies(string part, string kind) => kind == "shoe" ? part is "shoe" or "insole" : part is "battery" or "band";
     }
 
+    // The round's scratch below is created when a round needs it and dropped when the round is done: with a
+    // hundred thousand resident twins, four empty collections each cost about 30 MB (docs/performance.md).
+
     /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
-    private readonly List<(Telemetry.Models.Faults.FaultFinding Finding, long AtMs)> _findings = [];
+    private List<(Telemetry.Models.Faults.FaultFinding Finding, long AtMs)>? _findings;
 
     /// <summary>Newly raised faults of this round, for the quality view once the state is stored.</summary>
-    private readonly List<(string Mode, DateTimeOffset At)> _newFailures = [];
+    private List<(string Mode, DateTimeOffset At)>? _newFailures;
 
-    private readonly Dictionary<int, double> _roundKmByDay = [];
+    /// <summary>Kilometres of this round per day (Unix days), for the quality view's exposure report.</summary>
+    private Dictionary<int, double>? _roundKmByDay;
 
     /// <summary>Failure reports of this round, moved into the outbox with the round's write.</summary>
-    private readonly List<Quality.FailureReport> _roundFailures = [];
+    private List<Quality.FailureReport>? _roundFailures;
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
@@ -607,7 +646,8 @@ internal sealed partial class DeviceGrain(
                 case "distance_m":
                     State.DistanceM += value;
                     var day = (int)Math.Floor(reading.TimestampMs / 86_400_000.0);
-                    _roundKmByDay[day] = _roundKmByDay.GetValueOrDefault(day) + (value / 1000);
+                    var kmByDay = _roundKmByDay ??= [];
+                    kmByDay[day] = kmByDay.GetValueOrDefault(day) + (value / 1000);
                     distance = value;
                     break;
                 case "duration_s":
@@ -672,7 +712,7 @@ internal sealed partial class DeviceGrain(
         };
         if (finding is not null)
         {
-            _findings.Add((finding, reading.TimestampMs));
+            (_findings ??= []).Add((finding, reading.TimestampMs));
         }
     }
 
@@ -761,7 +801,7 @@ internal sealed partial class DeviceGrain(
     /// few predictions).</summary>
     private EvidenceItem[] Drivers(AlertLadder ladder, string family, double value, Func<string?> explain)
     {
-        var current = State.AlertLevels.GetValueOrDefault(family, -1);
+        var current = State.AlertLevel(family);
         return ladder.Evaluate(current, value) != current && explain() is { Length: > 0 } drivers
             ? [EvidenceItem.Of("drivers", drivers)]
             : [];
@@ -776,7 +816,13 @@ internal sealed partial class DeviceGrain(
     /// </summary>
     private void RaiseFaults(DateTimeOffset now, List<AlertEvent> events)
     {
-        foreach (var (finding, atMs) in _findings)
+        if (_findings is not { } findings)
+        {
+            return;
+        }
+
+        _findings = null;
+        foreach (var (finding, atMs) in findings)
         {
             var code = AlertCodes.ForFault(finding.Mode);
             EvidenceItem[] evidence =
@@ -797,10 +843,8 @@ internal sealed partial class DeviceGrain(
             State.OpenAlerts[code] = Opened(raised);
             events.Add(raised);
             // For the quality view the failure happened when the reading showed it, not when it was uploaded.
-            _newFailures.Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
+            (_newFailures ??= []).Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
         }
-
-        _findings.Clear();
     }
 
     private void Climb(
@@ -813,7 +857,7 @@ internal sealed partial class DeviceGrain(
         Func<string, string> raisedText,
         string what)
     {
-        var current = State.AlertLevels.GetValueOrDefault(family, -1);
+        var current = State.AlertLevel(family);
         var next = ladder.Evaluate(current, value);
         if (next == current)
         {

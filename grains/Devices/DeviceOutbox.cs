@@ -11,14 +11,33 @@ namespace Telemetry.Grains.Devices;
 [GenerateSerializer, Alias("telemetry.device-outbox")]
 public sealed class DeviceOutbox
 {
+    // Created when an event is put in and dropped once delivered (Trim): an outbox is empty almost always.
+    [Id(0)] private List<AlertEvent>? _alerts;
+
+    [Id(1)] private List<FailureReport>? _failures;
+
     /// <summary>Alert events in the order they happened; delivered in that order.</summary>
-    [Id(0)] public List<AlertEvent> Alerts { get; set; } = [];
+    public List<AlertEvent> Alerts { get => _alerts ??= []; set => _alerts = value; }
 
     /// <summary>Failure reports for the quality view (idempotent there: one failure per device and mode).</summary>
-    [Id(1)] public List<FailureReport> Failures { get; set; } = [];
+    public List<FailureReport> Failures { get => _failures ??= []; set => _failures = value; }
 
     /// <summary>Numbers the device's events so their ids are unique and stable.</summary>
     [Id(2)] public long EventCount { get; set; }
 
-    public bool IsEmpty => Alerts.Count == 0 && Failures.Count == 0;
+    public bool IsEmpty => _alerts is not { Count: > 0 } && _failures is not { Count: > 0 };
+
+    /// <summary>Lets go of emptied lists, so a twin whose events are all delivered holds none.</summary>
+    public void Trim()
+    {
+        if (_alerts is { Count: 0 })
+        {
+            _alerts = null;
+        }
+
+        if (_failures is { Count: 0 })
+        {
+            _failures = null;
+        }
+    }
 }

@@ -45,22 +45,42 @@ public sealed class DeviceState
 
     [Id(22)] public WearSnapshot? Wear { get; set; }
 
+    // Alerts, closed alerts and the outbox's lists are created on first use: most twins never have an alert, and
+    // a hundred thousand resident twins would otherwise hold that many empty collections (about 25 MB). The fields
+    // are what is stored, with the ids the properties had, so stored twins still load.
+    [Id(23)] private Dictionary<string, int>? _alertLevels;
+
+    [Id(24)] private Dictionary<string, OpenAlert>? _openAlerts;
+
+    [Id(28)] private List<OpenAlert>? _closedAlerts;
+
     /// <summary>Current level per alert family (the index into its ladder; absent = no alert).</summary>
-    [Id(23)] public Dictionary<string, int> AlertLevels { get; set; } = [];
+    public Dictionary<string, int> AlertLevels { get => _alertLevels ??= []; set => _alertLevels = value; }
 
     /// <summary>Open alerts per family.</summary>
-    [Id(24)] public Dictionary<string, OpenAlert> OpenAlerts { get; set; } = [];
+    public Dictionary<string, OpenAlert> OpenAlerts { get => _openAlerts ??= []; set => _openAlerts = value; }
+
+    public bool HasOpenAlerts => _openAlerts is { Count: > 0 };
+
+    /// <summary>The level of <paramref name="family"/> (−1: none), read on every round without creating anything.</summary>
+    public int AlertLevel(string family) => _alertLevels is { } levels ? levels.GetValueOrDefault(family, -1) : -1;
 
     /// <summary>The sudden-fault detector's memory of this device (its own baselines and recent values).</summary>
     [Id(25)] public Telemetry.Models.Faults.DeviceFaultState Faults { get; set; } = new();
 
-    /// <summary>Usage accumulated for the wear models (the same code builds their training data).</summary>
-    [Id(26)] public Telemetry.Models.Learning.ShoeUsage ShoeUsage { get; set; } = new();
+    /// <summary>Usage accumulated for the wear models (the same code builds their training data). Created on first
+    /// use, so a band carries no shoe usage and a shoe no band usage (the field, not the property, is stored).</summary>
+    public Telemetry.Models.Learning.ShoeUsage ShoeUsage { get => _shoeUsage ??= new(); set => _shoeUsage = value; }
 
-    [Id(27)] public Telemetry.Models.Learning.BandUsage BandUsage { get; set; } = new();
+    /// <summary>A band's battery usage for the wear models; created on first use like <see cref="ShoeUsage"/>.</summary>
+    public Telemetry.Models.Learning.BandUsage BandUsage { get => _bandUsage ??= new(); set => _bandUsage = value; }
+
+    [Id(26)] private Telemetry.Models.Learning.ShoeUsage? _shoeUsage;
+
+    [Id(27)] private Telemetry.Models.Learning.BandUsage? _bandUsage;
 
     /// <summary>Recently resolved alerts with their history, newest last (at most 50).</summary>
-    [Id(28)] public List<OpenAlert> ClosedAlerts { get; set; } = [];
+    public List<OpenAlert> ClosedAlerts { get => _closedAlerts ??= []; set => _closedAlerts = value; }
 
     /// <summary>Events stored with the change that produced them and not delivered yet (see DeviceOutbox).</summary>
     [Id(29)] public DeviceOutbox Outbox { get; set; } = new();

@@ -25,7 +25,7 @@ public sealed class SeqTracker
 
     // Twins stored before ranges kept every seq beyond a gap here; Migrate() moves them into _ranges on first
     // use. Never written again, kept so that those twins still load (ids are never reused).
-    [Id(2)] private List<uint>? _ahead = [];
+    [Id(2)] private List<uint>? _ahead;
 
     /// <summary>Gaps the old format skipped (and acknowledged) to stay bounded. Nothing increments it any more;
     /// kept so that the history of stored twins is not lost.</summary>
@@ -173,6 +173,8 @@ public sealed class SeqTracker
         _ranges ??= [];
         if (_ahead is not { Count: > 0 } ahead)
         {
+            // Twins stored before ranges carry an empty list here: not worth keeping in memory.
+            _ahead = null;
             return;
         }
 
@@ -188,7 +190,7 @@ public sealed class SeqTracker
             }
         }
 
-        ahead.Clear();
+        _ahead = null;
     }
 
     /// <summary>For migration tests: builds a tracker as the old format stored it.</summary>

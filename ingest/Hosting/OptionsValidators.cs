@@ -85,7 +85,13 @@ internal sealed class OptionsValidators :
         (Enum.IsDefined(options.Store), $"Twins:Store must be Sqlite, Redis or Memory (was {options.Store})."),
         (options.Store != Twins.TwinStore.Redis || options.Redis.Length > 0, "Twins:Redis (a connection string such as 127.0.0.1:6379) is required with Twins:Store=Redis."),
         (options.RedisTimeout >= TimeSpan.FromMilliseconds(100) && options.RedisTimeout <= TimeSpan.FromMinutes(1),
-            $"Twins:RedisTimeout must be between 100 ms and 1 minute (was {options.RedisTimeout})."));
+            $"Twins:RedisTimeout must be between 100 ms and 1 minute (was {options.RedisTimeout})."),
+        (options.CollectionAge >= TimeSpan.FromMinutes(1) && options.CollectionAge <= TimeSpan.FromDays(1),
+            $"Twins:CollectionAge must be between 1 minute (Orleans' collection quantum) and 1 day (was {options.CollectionAge})."),
+        (options.MaxResidentTwins is >= 100 and <= 10_000_000,
+            $"Twins:MaxResidentTwins must be between 100 and 10000000 (was {options.MaxResidentTwins})."),
+        (options.ShedAtMemoryPercent == 0 || options.ShedAtMemoryPercent is >= 20 and <= 100,
+            $"Twins:ShedAtMemoryPercent must be 0 (off) or between 20 and 100 (was {options.ShedAtMemoryPercent})."));
 
     public ValidateOptionsResult Validate(string? name, ClockOptions options) => Check(
         (options.Offset.Duration() <= TimeSpan.FromDays(1), $"Clock:Offset is for fault drills and must be within ±1 day (was {options.Offset})."));

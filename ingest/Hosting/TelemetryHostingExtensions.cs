@@ -81,6 +81,19 @@ internal static partial class TelemetryHostingExtensions
             orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
             // A hung twin store holds a round at most this long; the pipeline then holds and retries its messages.
             orleans.Configure<Orleans.Configuration.SiloMessagingOptions>(o => o.ResponseTimeout = silo.ResponseTimeout);
+            // Device twins only: the alert index and the quality grains are few and keep Orleans' default.
+            orleans.Configure<Orleans.Configuration.GrainCollectionOptions>(o =>
+            {
+                o.ClassSpecificCollectionAge[typeof(DeviceGrain).FullName!] = twins.CollectionAge;
+                o.EnableActivationSheddingOnMemoryPressure = twins.ShedAtMemoryPercent > 0;
+                if (twins.ShedAtMemoryPercent > 0)
+                {
+                    o.MemoryUsageLimitPercentage = twins.ShedAtMemoryPercent;
+                    o.MemoryUsageTargetPercentage = twins.ShedAtMemoryPercent - 10;
+                }
+            });
+            orleans.Services.AddSingleton(sp => new ResidentTwins(twins.MaxResidentTwins, sp.GetRequiredService<TimeProvider>()));
+            orleans.Services.AddHostedService<ResidentTwinSweeper>();
             switch (twins.Store)
             {
                 case TwinStore.Memory:
@@ -98,7 +111,8 @@ internal static partial class TelemetryHostingExtensions
                     break;
                 default:
                     orleans.Services.AddGrainStorage(DeviceGrain.StorageName, (sp, _) => new SqliteGrainStorage(
-                        Path.Combine(storage.DataDirectory, "twins.db"), sp.GetRequiredService<Orleans.Serialization.Serializer>()));
+                        Path.Combine(storage.DataDirectory, "twins.db"), sp.GetRequiredService<Orleans.Serialization.Serializer>(),
+                        sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteGrainStorage>>()));
                     break;
             }
         });

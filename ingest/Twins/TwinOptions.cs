@@ -30,4 +30,29 @@ public sealed class TwinOptions
     /// waiting. Default 5 s.
     /// </summary>
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a device twin stays in memory without a message before Orleans deactivates it (its state is in
+    /// the store already: the next message reads it back). Orleans scans once a minute, so a twin goes between
+    /// this and a minute later. Default 15 minutes, Orleans' own default: a device that reports every few minutes
+    /// keeps its twin resident, one that went quiet gives the memory back.
+    /// </summary>
+    public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Most device twins resident at once. Past it, the least recently called 10% are deactivated (and read back
+    /// from the store on their next message), so memory stays bounded however many devices come back at once. A
+    /// resident twin costs about 4.5 KB of live heap with what Orleans and the pipeline keep for it
+    /// (docs/performance.md). Default 100,000, issue #12's sizing; lower it on a smaller host.
+    /// </summary>
+    public int MaxResidentTwins { get; set; } = 100_000;
+
+    /// <summary>
+    /// Share of the memory available to the process (percent) at which Orleans sheds activations, least recently
+    /// used first, down to 10 points below (Orleans' <c>GrainCollectionOptions.EnableActivationSheddingOnMemoryPressure</c>).
+    /// "Available" is what the GC sees: the container's limit or <c>DOTNET_GCHeapHardLimit</c> when set, otherwise
+    /// the machine's memory; so this is the backstop in a sized container, and <see cref="MaxResidentTwins"/> the
+    /// bound that does not depend on the host. Default 80, Orleans' own limit; 0 turns it off.
+    /// </summary>
+    public int ShedAtMemoryPercent { get; set; } = 80;
 }

@@ -7,13 +7,24 @@ namespace Telemetry.Models.Faults;
 [GenerateSerializer, Alias("telemetry.device-fault-state")]
 public sealed class DeviceFaultState
 {
-    [Id(0)] public SignalHistory Impact { get; set; } = new();
+    // Each signal is created on first use: a shoe never feeds humidity or capacity, a band never impact or contact,
+    // and a device twin that stays resident should not carry the other kind's empty histories. The fields are what
+    // is stored (same ids as the properties that held them before, so stored twins still load).
+    [Id(0)] private SignalHistory? _impact;
 
-    [Id(1)] public SignalHistory Contact { get; set; } = new();
+    [Id(1)] private SignalHistory? _contact;
 
-    [Id(2)] public SignalHistory Humidity { get; set; } = new();
+    [Id(2)] private SignalHistory? _humidity;
 
-    [Id(3)] public CapacityTrend Capacity { get; set; } = new();
+    [Id(3)] private CapacityTrend? _capacity;
+
+    public SignalHistory Impact { get => _impact ??= new(); set => _impact = value; }
+
+    public SignalHistory Contact { get => _contact ??= new(); set => _contact = value; }
+
+    public SignalHistory Humidity { get => _humidity ??= new(); set => _humidity = value; }
+
+    public CapacityTrend Capacity { get => _capacity ??= new(); set => _capacity = value; }
 
     /// <summary>Consecutive readings showing delamination, and water ingress.</summary>
     [Id(4)] public int DelaminationStreak { get; set; }

@@ -10,9 +10,17 @@ namespace Telemetry.Models.Faults;
 [GenerateSerializer, Alias("telemetry.signal-history")]
 public sealed class SignalHistory
 {
-    [Id(0)] public List<double> Baseline { get; set; } = [];
+    // Created when first needed and the baseline dropped once summarised: a device holds its baseline readings
+    // only while it fills, and an idle resident twin no list it does not use.
+    [Id(0)] private List<double>? _baseline;
 
-    [Id(1)] public List<double> Recent { get; set; } = [];
+    [Id(1)] private List<double>? _recent;
+
+    /// <summary>Readings of the baseline while it fills; empty once its median and spread are known.</summary>
+    public IReadOnlyList<double> Baseline => _baseline ?? [];
+
+    /// <summary>The last readings (at most the recent window), once the baseline is known.</summary>
+    public IReadOnlyList<double> Recent => _recent ?? [];
 
     [Id(2)] public double? BaselineMedian { get; set; }
 
@@ -23,30 +31,32 @@ public sealed class SignalHistory
     {
         if (BaselineMedian is null)
         {
-            Baseline.Add(value);
-            if (Baseline.Count < baselineSize)
+            var baseline = _baseline ??= new(baselineSize);
+            baseline.Add(value);
+            if (baseline.Count < baselineSize)
             {
                 return null;
             }
 
-            var median = Median(Baseline);
+            var median = Median(baseline);
             BaselineMedian = median;
-            BaselineScale = Math.Max(minScale, 1.4826 * Median(Baseline.Select(v => Math.Abs(v - median)).ToList()));
-            Baseline.Clear();
+            BaselineScale = Math.Max(minScale, 1.4826 * Median(baseline.Select(v => Math.Abs(v - median)).ToList()));
+            _baseline = null;
             return null;
         }
 
-        Recent.Add(value);
-        if (Recent.Count > recentSize)
+        var recent = _recent ??= new(recentSize + 1);
+        recent.Add(value);
+        if (recent.Count > recentSize)
         {
-            Recent.RemoveAt(0);
+            recent.RemoveAt(0);
         }
 
-        return Recent.Count < recentSize ? null : (Median(Recent) - BaselineMedian.Value) / BaselineScale!.Value;
+        return recent.Count < recentSize ? null : (Median(recent) - BaselineMedian.Value) / BaselineScale!.Value;
     }
 
     /// <summary>The recent median (the value an alert reports), or null.</summary>
-    public double? RecentMedian => Recent.Count == 0 ? null : Median(Recent);
+    public double? RecentMedian => _recent is { Count: > 0 } recent ? Median(recent) : null;
 
     private static double Median(List<double> values)
     {

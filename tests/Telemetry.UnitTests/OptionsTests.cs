@@ -59,6 +59,16 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void TwinResidencyOutOfRange_FailsNamingTheKeys()
+    {
+        var result = new OptionsValidators().Validate(null, new Telemetry.Ingest.Twins.TwinOptions { CollectionAge = TimeSpan.FromSeconds(30), MaxResidentTwins = 10 });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Twins:CollectionAge", result.FailureMessage);
+        Assert.Contains("Twins:MaxResidentTwins", result.FailureMessage);
+    }
+
+    [Fact]
     public void MissingCaFile_FailsNamingTheKey()
     {
         var result = new BrokerOptionsValidator().Validate(null, new BrokerOptions { UseTls = true, CaFile = "/nonexistent/ca.pem" });
