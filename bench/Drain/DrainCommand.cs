@@ -103,10 +103,6 @@ internal static class DrainCommand
                 var files = await PhaseAsync(options, dll, work, dataDirectory, mqttPort, run, "files", [], cancel.Token);
                 ok &= files.Complete;
                 await Console.Out.WriteLineAsync(files.Json);
-                if (options.SteadySeconds > 0 && files.Complete)
-                {
-                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, files.ReadingsPerSecond);
-                }
                 if (influx is not null)
                 {
                     var database = string.Create(CultureInfo.InvariantCulture, $"drain{run}");
@@ -116,6 +112,13 @@ internal static class DrainCommand
                     var counted = await CountAsync(influxPort, database, cancel.Token);
                     ok &= stored.Complete && counted == options.TotalReadings;
                     await Console.Out.WriteLineAsync(stored.Json.TrimEnd('}') + string.Create(CultureInfo.InvariantCulture, $",\"influx_points\":{counted}}}"));
+                }
+
+                // Last, so that whatever the steady load leaves unacknowledged in the service's session cannot add
+                // to a drain's work.
+                if (options.SteadySeconds > 0 && files.Complete)
+                {
+                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, files.ReadingsPerSecond);
                 }
             }
         }
@@ -279,12 +282,12 @@ internal static class DrainCommand
     }
 
     /// <summary>
-    /// Steady load at half the rate the files drain reached: <c>--steady-devices</c> devices of the load tool, each
+    /// Steady load at <c>--steady-share</c> (default half) of the rate the files drain reached: <c>--steady-devices</c> devices of the load tool, each
     /// with its own connection and a window of 8, for about <c>--steady-seconds</c>; reports its ack latency.
     /// </summary>
     private static async Task<bool> SteadyAsync(DrainOptions options, string dll, string dataDirectory, int mqttPort, double drainReadingsPerSecond)
     {
-        var messagesPerSecond = Math.Max(1, drainReadingsPerSecond / 2 / options.Readings);
+        var messagesPerSecond = Math.Max(1, drainReadingsPerSecond * options.SteadyShare / options.Readings);
         var perDevice = Math.Max(1, (int)(messagesPerSecond * options.SteadySeconds / options.SteadyDevices));
         var (service, http) = StartService(options, dll, dataDirectory, mqttPort, [], new Dictionary<string, string>(options.ServiceEnvironment));
         await using var serviceLifetime = service;
@@ -306,13 +309,21 @@ internal static class DrainCommand
         [
             typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "steady",
             "--devices", Port(options.SteadyDevices), "--messages", Port(perDevice), "--readings", Port(options.Readings),
-            "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", "300",
+            "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", Port(Math.Max(60, options.SteadySeconds * 3)),
         ]);
         await load.WaitUntilAsync(() => Task.FromResult(load.HasExited), TimeSpan.FromMinutes(6), "the load tool");
         var summary = load.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{')) ?? "{}";
         using var figures = JsonDocument.Parse(summary);
         var root = figures.RootElement;
         var allAcked = root.TryGetProperty("all_acked", out var a) && a.GetBoolean();
+        if (!allAcked)
+        {
+            // Say what the service was doing: its health, its counters and its log.
+            var health = await http.GetStringAsync(new Uri("health", UriKind.Relative));
+            var stats = await http.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative));
+            await Console.Error.WriteLineAsync($"drain: steady load not all acked; service health: {health}\nstats: {stats}\nlog:\n{service.Output}");
+        }
+
         await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{{\"phase\":\"steady\",\"devices\":{options.SteadyDevices},\"offered_messages_per_s\":{messagesPerSecond:F1},\"offered_readings_per_s\":{messagesPerSecond * options.Readings:F0},\"load\":{summary}}}"));
         return allAcked;
@@ -450,7 +461,7 @@ internal static class DrainCommand
     private static async Task<long> CountAsync(int port, string database, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
-        var query = Uri.EscapeDataString("SELECT count(seq) FROM shoe");
+        var query = Uri.EscapeDataString($"SELECT count(seq) FROM shoe WHERE device =~ /^{Prefix}-/");
         using var result = JsonDocument.Parse(await http.GetStringAsync(new Uri($"query?db={database}&q={query}", UriKind.Relative), cancellationToken));
         var row = result.RootElement.GetProperty("results")[0];
         return row.TryGetProperty("series", out var series) ? series[0].GetProperty("values")[0][1].GetInt64() : 0;

@@ -20,6 +20,7 @@ internal sealed record DrainOptions
           --steady-seconds S   after the files drain, steady load from the load tool at half the rate the
                                service drained at, for about S seconds (default 0: none); reports ack latency
           --steady-devices N   devices of that steady load (default 200)
+          --steady-share F     its rate as a share of the files drain's rate (default 0.5)
           --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
           --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
           --service-env N=V    an environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)
@@ -42,6 +43,8 @@ internal sealed record DrainOptions
     public int SteadySeconds { get; init; }
 
     public int SteadyDevices { get; init; } = 200;
+
+    public double SteadyShare { get; init; } = 0.5;
 
     public string? ServiceDll { get; init; }
 
@@ -76,6 +79,7 @@ internal sealed record DrainOptions
                 "--influx" => options with { Influx = true },
                 "--steady-seconds" => options with { SteadySeconds = Int() },
                 "--steady-devices" => options with { SteadyDevices = Int() },
+                "--steady-share" => options with { SteadyShare = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--service" => options with { ServiceDll = Value() },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
