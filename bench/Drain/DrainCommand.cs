@@ -287,7 +287,9 @@ internal static class DrainCommand
     /// </summary>
     private static async Task<bool> SteadyAsync(DrainOptions options, string dll, string dataDirectory, int mqttPort, double drainReadingsPerSecond)
     {
-        var messagesPerSecond = Math.Max(1, drainReadingsPerSecond * options.SteadyShare / options.Readings);
+        var messagesPerSecond = options.SteadyRate > 0
+            ? options.SteadyRate
+            : Math.Max(1, drainReadingsPerSecond * options.SteadyShare / options.Readings);
         var perDevice = Math.Max(1, (int)(messagesPerSecond * options.SteadySeconds / options.SteadyDevices));
         var (service, http) = StartService(options, dll, dataDirectory, mqttPort, [], new Dictionary<string, string>(options.ServiceEnvironment));
         await using var serviceLifetime = service;

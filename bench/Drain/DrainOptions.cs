@@ -21,6 +21,7 @@ internal sealed record DrainOptions
                                service drained at, for about S seconds (default 0: none); reports ack latency
           --steady-devices N   devices of that steady load (default 200)
           --steady-share F     its rate as a share of the files drain's rate (default 0.5)
+          --steady-rate R      or a fixed rate, messages/s in total
           --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
           --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
           --service-env N=V    an environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)
@@ -45,6 +46,8 @@ internal sealed record DrainOptions
     public int SteadyDevices { get; init; } = 200;
 
     public double SteadyShare { get; init; } = 0.5;
+
+    public double SteadyRate { get; init; }
 
     public string? ServiceDll { get; init; }
 
@@ -80,6 +83,7 @@ internal sealed record DrainOptions
                 "--steady-seconds" => options with { SteadySeconds = Int() },
                 "--steady-devices" => options with { SteadyDevices = Int() },
                 "--steady-share" => options with { SteadyShare = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--steady-rate" => options with { SteadyRate = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--service" => options with { ServiceDll = Value() },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
