@@ -72,9 +72,12 @@ internal static class DrainCommand
             allow_anonymous true
             persistence false
             # The whole backlog waits in each session; the shipped configuration's 100000 would cap a large fleet.
-            max_queued_messages 0
+            # Not 0 ("no maximum"): Mosquitto 2.0 has had bugs that drop outgoing messages with that setting.
+            max_queued_messages 10000000
             log_dest stderr
             log_type error
+            log_type warning
+            log_type notice
             """);
         await using var mosquitto = ChildProcess.Start("mosquitto", ["-c", Path.Combine(work, "mosquitto.conf")]);
         await mosquitto.WaitUntilAsync(() => ChildProcess.AcceptsTcpAsync(mqttPort), TimeSpan.FromSeconds(20), "mosquitto");
