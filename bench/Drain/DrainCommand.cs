@@ -121,7 +121,7 @@ internal static class DrainCommand
                 // to a drain's work.
                 if (options.SteadySeconds > 0 && files.Complete)
                 {
-                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, files.ReadingsPerSecond);
+                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, files.ReadingsPerSecond, mosquitto);
                 }
             }
         }
@@ -288,7 +288,8 @@ internal static class DrainCommand
     /// Steady load at <c>--steady-share</c> (default half) of the rate the files drain reached: <c>--steady-devices</c> devices of the load tool, each
     /// with its own connection and a window of 8, for about <c>--steady-seconds</c>; reports its ack latency.
     /// </summary>
-    private static async Task<bool> SteadyAsync(DrainOptions options, string dll, string dataDirectory, int mqttPort, double drainReadingsPerSecond)
+    private static async Task<bool> SteadyAsync(
+        DrainOptions options, string dll, string dataDirectory, int mqttPort, double drainReadingsPerSecond, ChildProcess broker)
     {
         var messagesPerSecond = options.SteadyRate > 0
             ? options.SteadyRate
@@ -326,7 +327,8 @@ internal static class DrainCommand
             // Say what the service was doing: its health, its counters and its log.
             var health = await http.GetStringAsync(new Uri("health", UriKind.Relative));
             var stats = await http.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative));
-            await Console.Error.WriteLineAsync($"drain: steady load not all acked; service health: {health}\nstats: {stats}\nlog:\n{service.Output}");
+            await Console.Error.WriteLineAsync(
+                $"drain: steady load not all acked; service health: {health}\nstats: {stats}\nlog:\n{service.Output}\nmosquitto:\n{broker.Output}");
         }
 
         await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
