@@ -331,8 +331,11 @@ internal static class DrainCommand
                 $"drain: steady load not all acked; service health: {health}\nstats: {stats}\nlog:\n{service.Output}\nmosquitto:\n{broker.Output}");
         }
 
+        // The subscriber's counters: a stall the service recovered from shows as stalls > 0 and as resends in the load.
+        using var subscriberStats = JsonDocument.Parse(await http.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative)));
+        var subscriber = subscriberStats.RootElement.TryGetProperty("subscriber", out var sub) ? sub.GetRawText() : "null";
         await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"phase\":\"steady\",\"devices\":{options.SteadyDevices},\"offered_messages_per_s\":{messagesPerSecond:F1},\"offered_readings_per_s\":{messagesPerSecond * options.Readings:F0},\"load\":{summary}}}"));
+            $"{{\"phase\":\"steady\",\"devices\":{options.SteadyDevices},\"offered_messages_per_s\":{messagesPerSecond:F1},\"offered_readings_per_s\":{messagesPerSecond * options.Readings:F0},\"load\":{summary},\"service_subscriber\":{subscriber}}}"));
         return allAcked;
     }
 

@@ -455,6 +455,14 @@ internal static class ApiEndpoints
             AlertsEscalated = alerts.Escalated,
             BirthsUnregistered = counters.BirthsUnregistered,
             Webhooks = webhooks.Stats(),
+            Subscriber = new SubscriberStats
+            {
+                DeliveriesReceived = counters.DeliveriesReceived,
+                DeliveriesAcknowledged = counters.DeliveriesAcknowledged,
+                DeliveriesAbandoned = counters.DeliveriesAbandoned,
+                DeliveriesOutstanding = counters.DeliveriesOutstanding,
+                Stalls = counters.SubscriberStalls,
+            },
             Broker = new BrokerStats
             {
                 ConnectionsRefused = broker.ConnectionsRefused,

@@ -42,6 +42,9 @@ internal sealed record IngestStats
     /// <summary>Births applied whose model or batch is outside Quality:KnownModels/KnownBatches.</summary>
     public required long BirthsUnregistered { get; init; }
 
+    /// <summary>What the MQTT subscriber received and acknowledged, and how often the broker stalled.</summary>
+    public required SubscriberStats Subscriber { get; init; }
+
     /// <summary>What the embedded broker refused (all zero with an external broker).</summary>
     public required BrokerStats Broker { get; init; }
 
@@ -72,6 +75,25 @@ internal sealed record WebhookStats
 
     /// <summary>Events queued and not yet delivered.</summary>
     public required long Pending { get; init; }
+}
+
+/// <summary>The MQTT subscriber's deliveries since start.</summary>
+internal sealed record SubscriberStats
+{
+    /// <summary>Deliveries received from the broker, delivery probes included.</summary>
+    public required long DeliveriesReceived { get; init; }
+
+    /// <summary>Deliveries whose PUBACK was written.</summary>
+    public required long DeliveriesAcknowledged { get; init; }
+
+    /// <summary>Deliveries whose connection closed before they could be acknowledged; the broker sends them again.</summary>
+    public required long DeliveriesAbandoned { get; init; }
+
+    /// <summary>Received and not yet acknowledged now: what the broker counts against its in-flight window.</summary>
+    public required long DeliveriesOutstanding { get; init; }
+
+    /// <summary>Reconnects because the broker stopped delivering while the pipeline was idle (Broker:StallAfter).</summary>
+    public required long Stalls { get; init; }
 }
 
 /// <summary>Embedded-broker refusals since start, by reason.</summary>

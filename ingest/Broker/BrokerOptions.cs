@@ -97,6 +97,21 @@ public sealed class BrokerOptions
 
     /// <summary>Pause between reconnect attempts and connection checks. Default 1 s.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often the subscriber checks that the broker still delivers to it: while no probe is on its way it
+    /// publishes one to <c>devices/$probe/telemetry</c>, which comes back through its own subscription behind
+    /// whatever the broker has queued for it. Default 5 s; zero turns the check off.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A stall: a probe is on its way, the pipeline has nothing queued or held, and nothing has arrived for this
+    /// long. The broker is then not delivering to a subscriber that is ready for more (Mosquitto 2.0.11 was seen
+    /// to do this, docs/reliability.md), and the subscriber reconnects, which makes the broker start again.
+    /// Default 15 s.
+    /// </summary>
+    public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>A consumer account of the embedded broker: may subscribe to alerts/# and quality/#, may not publish.</summary>

@@ -39,6 +39,16 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:ReconnectDelay must be positive (was {options.ReconnectDelay}).");
         }
 
+        if (options.ProbeInterval < TimeSpan.Zero)
+        {
+            failures.Add($"Broker:ProbeInterval must be zero (off) or positive (was {options.ProbeInterval}).");
+        }
+
+        if (options.ProbeInterval > TimeSpan.Zero && options.StallAfter < options.ProbeInterval)
+        {
+            failures.Add($"Broker:StallAfter must be at least Broker:ProbeInterval (was {options.StallAfter} with a probe every {options.ProbeInterval}).");
+        }
+
         foreach (var (key, path) in new[] { ("Broker:CaFile", options.CaFile), ("Broker:ClientCertificateFile", options.ClientCertificateFile), ("Broker:ClientKeyFile", options.ClientKeyFile) })
         {
             if (path.Length > 0 && !File.Exists(path))

@@ -37,9 +37,11 @@ internal sealed partial class MqttIngestService(
     /// </summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
+    private readonly DeliveryWatch _watch = new(brokerOptions.Value.StallAfter, time);
     private IMqttClient? _client;
     private volatile bool _subscribed;
     private volatile bool _accepting = true;
+    private bool _probeRefusalLogged;
     private int _connection;
 
     /// <summary>Connected and subscribed: only then do device messages reach the pipeline.</summary>
@@ -62,6 +64,7 @@ internal sealed partial class MqttIngestService(
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryCborFilter).WithAtLeastOnceQoS())
             .Build();
 
+        var watching = WatchDeliveriesAsync(client, stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -75,7 +78,11 @@ internal sealed partial class MqttIngestService(
                     // From here on the old connection's deliveries are stale: an acknowledgement of one that fails
                     // now must not ask for yet another reconnect.
                     Volatile.Write(ref _connection, connection.Opened());
-                    await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), stoppingToken);
+                    // Bounded: the DISCONNECT may never get through to a broker that has stopped reading, and MQTTnet
+                    // closes the socket when sending it fails.
+                    using var disconnecting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    disconnecting.CancelAfter(ConnectTimeout);
+                    await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), disconnecting.Token);
                 }
 
                 if (!await client.TryPingAsync(stoppingToken))
@@ -114,9 +121,100 @@ internal sealed partial class MqttIngestService(
             }
         }
 
+        await watching;
         if (client.IsConnected)
         {
             await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Every <c>Broker:ProbeInterval</c>: sends a probe when none is on its way, or reconnects when the broker has
+    /// stalled (<see cref="DeliveryWatch"/>). Reconnecting is what makes a broker deliver again: it resends what is
+    /// unacknowledged and recounts its in-flight window.
+    /// </summary>
+    private async Task WatchDeliveriesAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        var interval = brokerOptions.Value.ProbeInterval;
+        if (interval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var probing = Task.CompletedTask;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                await probing;
+                return;
+            }
+
+            if (!IsConnected || !_accepting)
+            {
+                _watch.Reset();
+                continue;
+            }
+
+            if (!_watch.Waiting)
+            {
+                // Not awaited here: a broker that does not answer must not hold up the judgement below.
+                if (probing.IsCompleted)
+                {
+                    probing = SendProbeAsync(client, stoppingToken);
+                }
+
+                continue;
+            }
+
+            if (_watch.IsStalled(counters.LastDeliveryTimestamp, pipeline.Queued, pipeline.Held))
+            {
+                counters.SubscriberStalled();
+                LogStalled(logger, brokerOptions.Value.StallAfter.TotalSeconds, counters.DeliveriesOutstanding);
+                _watch.Reset();
+                connection.RequestReconnect();
+            }
+        }
+    }
+
+    private async Task SendProbeAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        // Started before the publish: the probe can come back before PublishAsync returns.
+        var payload = _watch.Send();
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            timeout.CancelAfter(ConnectTimeout);
+            var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic(DeliveryWatch.Topic)
+                .WithPayload(payload)
+                .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build(), timeout.Token);
+            if (!result.IsSuccess)
+            {
+                // Refused (an ACL without the probe topic, say): no probe is on its way, so no stall is judged.
+                _watch.Reset();
+                if (!_probeRefusalLogged)
+                {
+                    _probeRefusalLogged = true;
+                    LogProbeRefused(logger, DeliveryWatch.Topic, result.ReasonCode.ToString());
+                }
+            }
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested && IsConnected)
+        {
+            // No PUBACK within the timeout on a connection that is up: the broker is not even reading what the
+            // subscriber sends (its acknowledgements included). The probe stays on its way, so that this is judged
+            // a stall like any other.
+        }
+        catch (Exception)
+        {
+            // Stopping, or the connection is gone: the connection loop deals with that.
+            _watch.Reset();
         }
     }
 
@@ -134,9 +232,19 @@ internal sealed partial class MqttIngestService(
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken stoppingToken)
     {
         e.AutoAcknowledge = false;
+        counters.DeliveryReceived(time.GetTimestamp());
         if (!_accepting)
         {
             // Shutting down: left unacknowledged, so the broker delivers it to the next run.
+            counters.DeliveryAbandoned();
+            return;
+        }
+
+        if (e.ApplicationMessage.Topic == DeliveryWatch.Topic)
+        {
+            // A probe (this instance's or another's): it only had to arrive.
+            _watch.Returned(e.ApplicationMessage.ConvertPayloadToString());
+            await AcknowledgeAsync(e, stoppingToken);
             return;
         }
 
@@ -145,7 +253,7 @@ internal sealed partial class MqttIngestService(
             // Not a device topic we can answer on (bad id): count it and let the broker forget it.
             counters.InvalidTopic();
             LogInvalidTopic(logger, e.ApplicationMessage.Topic);
-            await e.AcknowledgeAsync(stoppingToken);
+            await AcknowledgeAsync(e, stoppingToken);
             return;
         }
 
@@ -157,12 +265,35 @@ internal sealed partial class MqttIngestService(
         }
         catch (OperationCanceledException)
         {
+            counters.DeliveryAbandoned();
             message.Release();
+        }
+    }
+
+    /// <summary>Acknowledges a delivery that never enters the pipeline.</summary>
+    private async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await e.AcknowledgeAsync(stoppingToken);
+            counters.DeliveryAcknowledged();
+        }
+        catch (Exception)
+        {
+            // The connection is going; the broker sends it again on the next one.
+            counters.DeliveryAbandoned();
+            throw;
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingest subscriber connected to {Host}:{Port} (session present: {SessionPresent})")]
     private static partial void LogConnected(ILogger logger, string host, int port, bool sessionPresent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has stopped delivering: a probe and nothing else for {Seconds} s while the pipeline was idle ({Outstanding} deliveries unacknowledged); reconnecting")]
+    private static partial void LogStalled(ILogger logger, double seconds, long outstanding);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker refused the delivery probe on {Topic} ({ReasonCode}); stalls cannot be detected until it is allowed")]
+    private static partial void LogProbeRefused(ILogger logger, string topic, string reasonCode);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber reconnects so that the broker redelivers what it could not acknowledge")]
     private static partial void LogReconnecting(ILogger logger);

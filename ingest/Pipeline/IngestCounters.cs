@@ -24,6 +24,11 @@ internal sealed class IngestCounters
     private long _partitionRestarts;
     private long _deliveriesHeld;
     private long _clockHolds;
+    private long _deliveriesReceived;
+    private long _deliveriesAcknowledged;
+    private long _deliveriesAbandoned;
+    private long _subscriberStalls;
+    private long _lastDeliveryTicks;
 
     public IngestCounters(IMeterFactory meterFactory)
     {
@@ -33,6 +38,9 @@ internal sealed class IngestCounters
         meter.CreateObservableCounter("telemetry.ingest.messages", () => Volatile.Read(ref _messages), description: "Telemetry messages handled");
         meter.CreateObservableCounter("telemetry.ingest.duplicates", () => Volatile.Read(ref _duplicates), description: "Telemetry messages seen before");
         meter.CreateObservableCounter("telemetry.ingest.partition_restarts", () => Volatile.Read(ref _partitionRestarts), description: "Partition workers restarted after a fault");
+        meter.CreateObservableCounter("telemetry.ingest.deliveries_received", () => Volatile.Read(ref _deliveriesReceived), description: "Deliveries the subscriber received from the broker");
+        meter.CreateObservableCounter("telemetry.ingest.deliveries_acknowledged", () => Volatile.Read(ref _deliveriesAcknowledged), description: "Deliveries acknowledged (PUBACK written)");
+        meter.CreateObservableCounter("telemetry.ingest.subscriber_stalls", () => Volatile.Read(ref _subscriberStalls), description: "Reconnects because the broker stopped delivering to an idle subscriber");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_held", () => Volatile.Read(ref _deliveriesHeld), description: "Deliveries held unacknowledged for a retry");
     }
 
@@ -92,4 +100,34 @@ internal sealed class IngestCounters
     public void DeliveryHeld() => Interlocked.Increment(ref _deliveriesHeld);
 
     public void ClockHeld() => Interlocked.Increment(ref _clockHolds);
+
+    /// <summary>Deliveries the subscriber received, probes included.</summary>
+    public long DeliveriesReceived => Volatile.Read(ref _deliveriesReceived);
+
+    /// <summary>Deliveries whose PUBACK was written.</summary>
+    public long DeliveriesAcknowledged => Volatile.Read(ref _deliveriesAcknowledged);
+
+    /// <summary>Deliveries never acknowledged on their connection: it closed first (the broker sends them again), or the service stopped.</summary>
+    public long DeliveriesAbandoned => Volatile.Read(ref _deliveriesAbandoned);
+
+    /// <summary>Received and neither acknowledged nor abandoned: what the broker counts against its in-flight window now.</summary>
+    public long DeliveriesOutstanding => DeliveriesReceived - DeliveriesAcknowledged - DeliveriesAbandoned;
+
+    /// <summary>Reconnects because the broker stopped delivering to a subscriber that was ready for more.</summary>
+    public long SubscriberStalls => Volatile.Read(ref _subscriberStalls);
+
+    /// <summary>When the last delivery arrived (<see cref="TimeProvider.GetTimestamp"/> ticks; 0 before the first).</summary>
+    public long LastDeliveryTimestamp => Volatile.Read(ref _lastDeliveryTicks);
+
+    public void DeliveryReceived(long timestamp)
+    {
+        Interlocked.Increment(ref _deliveriesReceived);
+        Volatile.Write(ref _lastDeliveryTicks, timestamp);
+    }
+
+    public void DeliveryAcknowledged() => Interlocked.Increment(ref _deliveriesAcknowledged);
+
+    public void DeliveryAbandoned() => Interlocked.Increment(ref _deliveriesAbandoned);
+
+    public void SubscriberStalled() => Interlocked.Increment(ref _subscriberStalls);
 }

@@ -257,6 +257,7 @@ internal sealed partial class PartitionWorker
                 {
                     // Received on a connection that is gone: it cannot be acknowledged any more, and the broker
                     // redelivers it on the new one, where its copy takes its place.
+                    _counters.DeliveryAbandoned();
                     message.Release();
                     continue;
                 }
@@ -391,6 +392,11 @@ internal sealed partial class PartitionWorker
         {
             while (held.Messages.TryDequeue(out var message))
             {
+                if (message.Delivery is not null)
+                {
+                    _counters.DeliveryAbandoned();
+                }
+
                 message.Release();
             }
         }
@@ -879,18 +885,31 @@ internal sealed partial class PartitionWorker
 
     private async Task AcknowledgeAsync(InboundMessage delivery, CancellationToken cancellationToken)
     {
-        if (delivery.Delivery is null || (_connection is not null && delivery.Connection != _connection.Current))
+        if (delivery.Delivery is null)
         {
-            // None, or its connection is gone: the broker redelivers it on the new one and the dedupe absorbs it.
+            return;
+        }
+
+        if (_connection is not null && delivery.Connection != _connection.Current)
+        {
+            // Its connection is gone: the broker redelivers it on the new one and the dedupe absorbs it.
+            _counters.DeliveryAbandoned();
             return;
         }
 
         try
         {
             await delivery.Delivery.AcknowledgeAsync(cancellationToken);
+            _counters.DeliveryAcknowledged();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _counters.DeliveryAbandoned();
+            throw;
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            _counters.DeliveryAbandoned();
             // The broker never learns that this one is done, and it holds a place in the broker's in-flight window
             // until the connection closes: reconnect, so that it is redelivered and the dedupe absorbs it.
             LogBrokerAckFailed(_logger, e, delivery.DeviceId);

@@ -88,7 +88,7 @@ public class ServiceFixture : IAsyncLifetime
         await device.PublishAsync($"devices/{id}/telemetry", System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"x","seq":0,"readings":[{{readings}}]}"""));
     }
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
@@ -194,7 +194,7 @@ public class ServiceFixture : IAsyncLifetime
     /// is also one it may give any outgoing connection as its source port before the fixture binds it, which made
     /// fixtures fail with "address already in use" now and then.
     /// </summary>
-    private static int FreePort()
+    internal static int FreePort()
     {
         while (true)
         {

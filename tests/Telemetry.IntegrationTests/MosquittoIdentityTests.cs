@@ -167,6 +167,26 @@ public sealed class MosquittoIdentityTests(ProductionServers stack) : IClassFixt
     }
 
     [Fact]
+    public async Task DeliveryProbe_IsAllowedToTheServiceOnly_AndComesBackThroughTheTelemetrySubscription()
+    {
+        // The subscriber's stall check (Broker:ProbeInterval) publishes to devices/$probe/telemetry and expects it back
+        // through devices/+/telemetry: the shipped ACL must allow it, and '+' must match a level that starts with '$'.
+        await using var service = new MqttProbe(stack.Mosquitto.ServicePort, MosquittoServer.ServiceUser, MosquittoServer.ServicePassword, "telemetry-probe-check");
+        Assert.Equal(MqttClientConnectResultCode.Success, (await service.ConnectAsync()).ResultCode);
+        await service.SubscribeAsync("devices/+/telemetry");
+        await using var device = new MqttProbe(stack.Mosquitto.Port, "victim-4", Token("victim-4"), "victim-4");
+        Assert.Equal(MqttClientConnectResultCode.Success, (await device.ConnectAsync()).ResultCode);
+
+        var spoofed = await device.PublishAsync(Ingest.Mqtt.DeliveryWatch.Topic, "spoofed");
+        var probe = await service.PublishAsync(Ingest.Mqtt.DeliveryWatch.Topic, "probe-1");
+        Assert.Equal(MqttClientPublishReasonCode.Success, probe.ReasonCode);
+        await service.WaitForAsync(m => m.Topic == Ingest.Mqtt.DeliveryWatch.Topic && m.Payload == "probe-1", Timeout, "probe back through devices/+/telemetry");
+
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, spoofed.ReasonCode);
+        Assert.DoesNotContain(service.Received, m => m.Payload == "spoofed");
+    }
+
+    [Fact]
     public async Task DeviceSendingCbor_IsAckedOnTelemetryCborAndByContentType_AndRefusedOnAnotherDevicesTopic()
     {
         // The shipped ACL lets a device write its own telemetry/cbor (MQTT 3.1.1 firmware has no content type).

@@ -1,0 +1,179 @@
+using System.Globalization;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Packets;
+using MQTTnet.Server;
+using Xunit;
+
+namespace Telemetry.EndToEndTests;
+
+/// <summary>
+/// A broker that stops delivering to the subscriber while everything else looks fine: the connection is up, pings
+/// are answered, devices get their PUBACKs. Mosquitto 2.0.11 was seen to do this after a drain (docs/reliability.md).
+/// Here a broker swallows every PUBLISH it sends the service's subscriber once <see cref="StallingBrokerFixture.Stall"/>
+/// is called, until the subscriber connects again; what it swallowed stays unacknowledged in the session and comes
+/// again on the new connection, as with a real broker.
+/// </summary>
+public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IClassFixture<StallingBrokerFixture>
+{
+    [Fact]
+    public async Task Subscriber_ReconnectsWhenTheBrokerStopsDelivering_AndTheStalledMessageIsAcked()
+    {
+        const string id = "stall-dev-1";
+        await using var device = await TestDevice.ConnectAsync(service.BrokerPort, id, MqttProtocolVersion.V500, null, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 0));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0 before the stall");
+        var connectsBefore = service.SubscriberConnects;
+
+        service.Stall();
+        await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 1));
+
+        // The device's message reached the broker, which sent it nowhere; the subscriber notices and reconnects.
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of seq 1 after the stall");
+        Assert.True(service.Swallowed >= 1, $"the broker swallowed {service.Swallowed} publishes");
+        Assert.True(service.SubscriberConnects > connectsBefore, "the subscriber did not reconnect");
+        var stats = await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("messages").GetInt64() >= 2, "both messages handled");
+        var subscriber = stats.GetProperty("subscriber");
+        Assert.True(subscriber.GetProperty("stalls").GetInt64() >= 1, subscriber.ToString());
+        Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
+    }
+
+    [Fact]
+    public async Task Subscriber_ReconnectsWhenTheBrokerStopsReadingIt_AndTheStalledMessageIsAcked()
+    {
+        // The other face of the same stall: the broker ignores what the subscriber sends, its PUBACKs included, so its
+        // in-flight window fills and it delivers nothing more; the probe's own PUBLISH is never acknowledged either.
+        const string id = "stall-dev-2";
+        await using var device = await TestDevice.ConnectAsync(service.BrokerPort, id, MqttProtocolVersion.V500, null, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 0));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0 before the stall");
+        var connectsBefore = service.SubscriberConnects;
+
+        service.StopReading();
+        await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 1));
+
+        // The service stores and app-acks seq 1 (the outbox is another connection), but the broker never took its
+        // PUBACK: after the reconnect it delivers seq 1 again, and the dedupe absorbs it.
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of seq 1");
+        var stats = await service.WaitForJsonAsync("/api/ingest/stats",
+            s => s.GetProperty("subscriber").GetProperty("stalls").GetInt64() >= 1 && s.GetProperty("duplicates").GetInt64() >= 1
+                && s.GetProperty("subscriber").GetProperty("deliveries_outstanding").GetInt64() == 0,
+            "a stall recovered by reconnecting, and seq 1 delivered again");
+        Assert.True(service.Ignored >= 1, $"the broker ignored {service.Ignored} packets of the subscriber");
+        Assert.True(service.SubscriberConnects > connectsBefore, "the subscriber did not reconnect");
+        Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
+    }
+
+    [Fact]
+    public async Task Probes_AreAcknowledgedAndNeverReachThePipeline()
+    {
+        // With a healthy broker the probe goes round every ProbeInterval; the pipeline never sees one.
+        var stats = await service.WaitForJsonAsync("/api/ingest/stats",
+            s => s.GetProperty("subscriber").GetProperty("deliveries_acknowledged").GetInt64() >= 3, "three probes acknowledged");
+        Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
+        Assert.Equal(0, stats.GetProperty("rejections").GetProperty("malformed_json").GetInt64());
+    }
+
+    private static byte[] Telemetry(string id, int seq) => System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+        $$$"""{"v":1,"boot":"{{{id}}}","seq":{{{seq}}},"readings":[{"ts":{{{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1000}}},"m":{"steps":{{{seq + 1}}}}}]}"""));
+}
+
+/// <summary>The service against an MQTTnet broker of the test's own that can be told to stop delivering to the subscriber.</summary>
+public sealed class StallingBrokerFixture : ServiceFixture
+{
+    private const string Subscriber = "telemetry-ingest";
+    private readonly MqttServer _broker;
+    private volatile bool _stalled;
+    private volatile bool _deaf;
+    private int _swallowed;
+    private int _ignored;
+    private int _subscriberConnects;
+
+    public StallingBrokerFixture()
+        : this(FreePort())
+    {
+    }
+
+    private StallingBrokerFixture(int port)
+        : base(
+        [
+            "--Broker:Mode", "External",
+            "--Broker:Host", "127.0.0.1",
+            "--Broker:Port", port.ToString(CultureInfo.InvariantCulture),
+            "--Broker:Username", "telemetry-service",
+            "--Broker:Password", "stall-test",
+            "--Broker:ProbeInterval", "00:00:00.200",
+            "--Broker:StallAfter", "00:00:01",
+        ])
+    {
+        BrokerPort = port;
+        _broker = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(System.Net.IPAddress.Loopback)
+            .WithDefaultEndpointPort(port)
+            .WithPersistentSessions()
+            .Build());
+        _broker.InterceptingOutboundPacketAsync += e =>
+        {
+            if (_stalled && e.ClientId == Subscriber && e.Packet is MqttPublishPacket)
+            {
+                // Sent, as far as the session knows: unacknowledged until the subscriber's next connection.
+                e.ProcessPacket = false;
+                Interlocked.Increment(ref _swallowed);
+            }
+
+            return Task.CompletedTask;
+        };
+        _broker.InterceptingInboundPacketAsync += e =>
+        {
+            if (_deaf && e.ClientId == Subscriber && e.Packet is MqttPublishPacket or MqttPubAckPacket)
+            {
+                // Read from the socket and thrown away: no PUBACK for its probe, its acknowledgements never count.
+                e.ProcessPacket = false;
+                Interlocked.Increment(ref _ignored);
+            }
+
+            return Task.CompletedTask;
+        };
+        _broker.ClientConnectedAsync += e =>
+        {
+            if (e.ClientId == Subscriber)
+            {
+                _stalled = false;
+                _deaf = false;
+                Interlocked.Increment(ref _subscriberConnects);
+            }
+
+            return Task.CompletedTask;
+        };
+    }
+
+    public int BrokerPort { get; }
+
+    /// <summary>PUBLISHes to the subscriber swallowed so far.</summary>
+    public int Swallowed => Volatile.Read(ref _swallowed);
+
+    public int SubscriberConnects => Volatile.Read(ref _subscriberConnects);
+
+    /// <summary>Packets of the subscriber (PUBLISH, PUBACK) ignored so far.</summary>
+    public int Ignored => Volatile.Read(ref _ignored);
+
+    /// <summary>From now until the subscriber connects again, nothing the broker sends it arrives.</summary>
+    public void Stall() => _stalled = true;
+
+    /// <summary>From now until the subscriber connects again, the broker ignores its PUBLISHes and PUBACKs.</summary>
+    public void StopReading() => _deaf = true;
+
+    public override async Task InitializeAsync()
+    {
+        await _broker.StartAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _broker.StopAsync();
+        _broker.Dispose();
+    }
+}

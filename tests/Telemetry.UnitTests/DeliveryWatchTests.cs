@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Time.Testing;
+using Telemetry.Ingest.Mqtt;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+/// <summary>When the subscriber judges that the broker has stopped delivering (Broker:StallAfter).</summary>
+public sealed class DeliveryWatchTests
+{
+    private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(15);
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddDays(20_000));
+
+    [Fact]
+    public void NoProbeOnItsWay_IsNeverAStall()
+    {
+        var watch = new DeliveryWatch(StallAfter, _time);
+        _time.Advance(TimeSpan.FromHours(1));
+
+        Assert.False(watch.IsStalled(lastDelivery: 0, queued: 0, held: 0));
+    }
+
+    [Fact]
+    public void ProbeAndNothingElse_ForStallAfter_WithAnIdlePipeline_IsAStall()
+    {
+        var watch = new DeliveryWatch(StallAfter, _time);
+        watch.Send();
+
+        _time.Advance(StallAfter - TimeSpan.FromMilliseconds(1));
+        Assert.False(watch.IsStalled(0, 0, 0));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(watch.IsStalled(0, 0, 0));
+    }
+
+    [Fact]
+    public void ADeliveryAfterTheProbe_RestartsTheQuietPeriod()
+    {
+        var watch = new DeliveryWatch(StallAfter, _time);
+        watch.Send();
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var delivered = _time.GetTimestamp();
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        // A backlog still draining: the probe waits behind it, and that is no stall.
+        Assert.False(watch.IsStalled(delivered, 0, 0));
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(watch.IsStalled(delivered, 0, 0));
+    }
+
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(0, 1)]
+    public void ABusyPipeline_IsNeverAStall(int queued, int held)
+    {
+        // The broker is rightly waiting for acknowledgements while messages are queued or held for a retry.
+        var watch = new DeliveryWatch(StallAfter, _time);
+        watch.Send();
+        _time.Advance(TimeSpan.FromMinutes(5));
+
+        Assert.False(watch.IsStalled(0, queued, held));
+    }
+
+    [Fact]
+    public void TheProbeComingBack_EndsTheWait_OldAndForeignProbesDoNot()
+    {
+        var watch = new DeliveryWatch(StallAfter, _time);
+        var first = watch.Send();
+        watch.Reset();
+        var second = watch.Send();
+
+        Assert.False(watch.Returned(first));
+        Assert.False(watch.Returned("another-instance:2"));
+        Assert.True(watch.Waiting);
+        Assert.True(watch.Returned(second));
+        Assert.False(watch.Waiting);
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Assert.False(watch.IsStalled(0, 0, 0));
+        Assert.False(watch.Returned(second));
+    }
+}
+
+/// <summary>Broker:ProbeInterval and Broker:StallAfter are checked at start.</summary>
+public sealed class DeliveryWatchOptionsTests
+{
+    [Theory]
+    [InlineData("-00:00:01", "00:00:15", "Broker:ProbeInterval")]
+    [InlineData("00:00:05", "00:00:01", "Broker:StallAfter")]
+    public void Invalid_IsRefusedByName(string probeInterval, string stallAfter, string named)
+    {
+        var result = new Telemetry.Ingest.Broker.BrokerOptionsValidator().Validate(null, new Telemetry.Ingest.Broker.BrokerOptions
+        {
+            ProbeInterval = TimeSpan.Parse(probeInterval, System.Globalization.CultureInfo.InvariantCulture),
+            StallAfter = TimeSpan.Parse(stallAfter, System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Assert.True(result.Failed);
+        Assert.Contains(named, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Off_NeedsNoStallAfter()
+    {
+        var result = new Telemetry.Ingest.Broker.BrokerOptionsValidator().Validate(null, new Telemetry.Ingest.Broker.BrokerOptions
+        {
+            ProbeInterval = TimeSpan.Zero,
+            StallAfter = TimeSpan.Zero,
+        });
+
+        Assert.True(result.Succeeded);
+    }
+}
