@@ -99,6 +99,13 @@ public sealed class BrokerOptions
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Receive and send buffer of the service's MQTT connections (SO_RCVBUF/SO_SNDBUF; Linux caps it at
+    /// net.core.rmem_max/wmem_max). Default 1 MiB. MQTTnet's own default, 8 KiB, throttled the subscriber to about
+    /// ten 3 KB messages a second after a drain (docs/reliability.md). 64 KiB to 64 MiB.
+    /// </summary>
+    public int SocketBufferBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
     /// How often the subscriber checks that the broker still delivers to it: while no probe is on its way it
     /// publishes one to <c>devices/$probe/telemetry</c>, which comes back through its own subscription behind
     /// whatever the broker has queued for it. Default 5 s; zero turns the check off.

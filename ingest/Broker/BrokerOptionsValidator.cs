@@ -39,6 +39,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:ReconnectDelay must be positive (was {options.ReconnectDelay}).");
         }
 
+        if (options.SocketBufferBytes is < 64 * 1024 or > 64 * 1024 * 1024)
+        {
+            failures.Add($"Broker:SocketBufferBytes must be between 65536 and 67108864 (was {options.SocketBufferBytes}).");
+        }
+
         if (options.ProbeInterval < TimeSpan.Zero)
         {
             failures.Add($"Broker:ProbeInterval must be zero (off) or positive (was {options.ProbeInterval}).");

@@ -3,12 +3,13 @@ using System.Globalization;
 namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
-/// Tells a broker that has stopped delivering from a quiet fleet. The subscriber publishes a probe to
-/// <see cref="Topic"/>, which its own subscription matches, so the broker queues it for the subscriber behind
-/// everything else. A quiet fleet sends the probe straight back. A stalled broker does not: the probe waits,
-/// nothing else arrives either, and the pipeline has nothing left to do. That is the stall this class reports.
-/// A busy pipeline (messages queued or held for a retry) is never a stall: the broker is then rightly waiting
-/// for acknowledgements.
+/// Tells a broker that has stopped delivering, or delivers at a crawl, from a quiet fleet. The subscriber publishes a
+/// probe to <see cref="Topic"/>, which its own subscription matches, so the broker queues it for the subscriber
+/// behind everything else. A healthy broker sends it straight back when the pipeline keeps up. A probe still on its
+/// way after <c>stallAfter</c>, while the pipeline was idle at every check since it was sent (nothing queued,
+/// nothing held), means the broker is not sending what it has: that is the stall this class reports. A pipeline
+/// that was busy at any check is the bottleneck itself (the broker is rightly waiting for acknowledgements), and
+/// the probe is simply waiting its turn.
 /// </summary>
 internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
 {
@@ -21,6 +22,7 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
     private readonly object _lock = new();
     private long _sequence;
     private long _sentAt;
+    private bool _busySeen;
 
     /// <summary>A probe is on its way.</summary>
     public bool Waiting
@@ -41,6 +43,7 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
         {
             _sequence++;
             _sentAt = time.GetTimestamp();
+            _busySeen = false;
             return string.Create(CultureInfo.InvariantCulture, $"{_instance}:{_sequence}");
         }
     }
@@ -71,20 +74,25 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
     }
 
     /// <summary>
-    /// Whether the broker has stalled: a probe is on its way, nothing has arrived since
-    /// <paramref name="lastDelivery"/> (a <see cref="TimeProvider.GetTimestamp"/> value, 0 for never) for
-    /// <c>stallAfter</c> measured from the later of it and the probe, and the pipeline is idle.
+    /// A check, every probe interval: whether the broker has stalled. A probe has been on its way for
+    /// <c>stallAfter</c>, and this check and every earlier one since it was sent found the pipeline idle
+    /// (<paramref name="queued"/> and <paramref name="held"/> zero).
     /// </summary>
-    public bool IsStalled(long lastDelivery, int queued, int held)
+    public bool IsStalled(int queued, int held)
     {
         lock (_lock)
         {
-            if (_sentAt == 0 || queued > 0 || held > 0)
+            if (_sentAt == 0)
             {
                 return false;
             }
 
-            return time.GetElapsedTime(Math.Max(_sentAt, lastDelivery)) >= stallAfter;
+            if (queued > 0 || held > 0)
+            {
+                _busySeen = true;
+            }
+
+            return !_busySeen && time.GetElapsedTime(_sentAt) >= stallAfter;
         }
     }
 }

@@ -38,7 +38,18 @@ internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options, 
             builder = builder.WithCredentials(secrets.ServiceUsername, secrets.ServicePassword);
         }
 
-        return builder.Build();
+        var built = builder.Build();
+        if (built.ChannelOptions is MqttClientTcpOptions tcp)
+        {
+            // MQTTnet sets the socket's buffers to its BufferSize, 8 KiB by default, which also turns off TCP
+            // window scaling and autotuning. Under a sustained flow of 3 KB messages such a connection can fall
+            // into a receive window of a few KB reopened only by the sender's zero-window probes, about every
+            // 200 ms: about 30 KB/s, ten messages a second, while the broker's backlog grows
+            // (docs/reliability.md, "A broker that stops delivering").
+            tcp.BufferSize = settings.SocketBufferBytes;
+        }
+
+        return built;
     }
 
     /// <summary>TLS to the broker: its certificate checked against <c>Broker:CaFile</c> (or the system roots)

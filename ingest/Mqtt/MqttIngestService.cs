@@ -171,7 +171,7 @@ internal sealed partial class MqttIngestService(
                 continue;
             }
 
-            if (_watch.IsStalled(counters.LastDeliveryTimestamp, pipeline.Queued, pipeline.Held))
+            if (_watch.IsStalled(pipeline.Queued, pipeline.Held))
             {
                 counters.SubscriberStalled();
                 LogStalled(logger, brokerOptions.Value.StallAfter.TotalSeconds, counters.DeliveriesOutstanding);
@@ -232,7 +232,7 @@ internal sealed partial class MqttIngestService(
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken stoppingToken)
     {
         e.AutoAcknowledge = false;
-        counters.DeliveryReceived(time.GetTimestamp());
+        counters.DeliveryReceived();
         if (!_accepting)
         {
             // Shutting down: left unacknowledged, so the broker delivers it to the next run.
@@ -289,7 +289,7 @@ internal sealed partial class MqttIngestService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingest subscriber connected to {Host}:{Port} (session present: {SessionPresent})")]
     private static partial void LogConnected(ILogger logger, string host, int port, bool sessionPresent);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker has stopped delivering: a probe and nothing else for {Seconds} s while the pipeline was idle ({Outstanding} deliveries unacknowledged); reconnecting")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker is not delivering: its probe has not come back in {Seconds} s while the pipeline was idle ({Outstanding} deliveries unacknowledged); reconnecting")]
     private static partial void LogStalled(ILogger logger, double seconds, long outstanding);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The broker refused the delivery probe on {Topic} ({ReasonCode}); stalls cannot be detected until it is allowed")]

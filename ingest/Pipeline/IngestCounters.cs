@@ -28,7 +28,6 @@ internal sealed class IngestCounters
     private long _deliveriesAcknowledged;
     private long _deliveriesAbandoned;
     private long _subscriberStalls;
-    private long _lastDeliveryTicks;
 
     public IngestCounters(IMeterFactory meterFactory)
     {
@@ -116,14 +115,7 @@ internal sealed class IngestCounters
     /// <summary>Reconnects because the broker stopped delivering to a subscriber that was ready for more.</summary>
     public long SubscriberStalls => Volatile.Read(ref _subscriberStalls);
 
-    /// <summary>When the last delivery arrived (<see cref="TimeProvider.GetTimestamp"/> ticks; 0 before the first).</summary>
-    public long LastDeliveryTimestamp => Volatile.Read(ref _lastDeliveryTicks);
-
-    public void DeliveryReceived(long timestamp)
-    {
-        Interlocked.Increment(ref _deliveriesReceived);
-        Volatile.Write(ref _lastDeliveryTicks, timestamp);
-    }
+    public void DeliveryReceived() => Interlocked.Increment(ref _deliveriesReceived);
 
     public void DeliveryAcknowledged() => Interlocked.Increment(ref _deliveriesAcknowledged);
 
