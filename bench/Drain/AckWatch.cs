@@ -42,7 +42,7 @@ internal sealed class AckWatch : IAsyncDisposable
             .WithTcpServer("127.0.0.1", port)
             .WithClientId($"drain-acks-{Guid.NewGuid():N}")
             .WithProtocolVersion(MqttProtocolVersion.V500)
-            .Build(), cancellationToken);
+            .Build().WithSocketBuffers(), cancellationToken);
         await watch._client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter("devices/+/ack", MqttQualityOfServiceLevel.AtLeastOnce)
             .Build(), cancellationToken);

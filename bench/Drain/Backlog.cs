@@ -54,7 +54,7 @@ internal static class Backlog
                     .WithClientId($"drain-publisher-{i}-{Guid.NewGuid():N}")
                     .WithProtocolVersion(MqttProtocolVersion.V500)
                     .WithTimeout(TimeSpan.FromSeconds(30))
-                    .Build(), cancellationToken);
+                    .Build().WithSocketBuffers(), cancellationToken);
             }
 
             using var gate = new SemaphoreSlim(Connections * InFlightPerConnection);
