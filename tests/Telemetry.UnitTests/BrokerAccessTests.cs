@@ -55,6 +55,17 @@ public sealed class BrokerAccessTests
         Assert.Equal(PublishDecision.OutsideOwnTopics, BrokerAccess.CanPublish(ClientIdentity.Consumer("watcher"), "alerts/shoe-1", retain: false));
 
     [Fact]
+    public void OnlyTheService_PublishesTheDeliveryProbe()
+    {
+        // A forged probe could only make the subscriber think the broker still delivers; nobody else may send one.
+        Assert.Equal(PublishDecision.Allowed, BrokerAccess.CanPublish(ClientIdentity.Service, Ingest.Mqtt.DeliveryWatch.Topic, retain: false));
+        Assert.Equal(PublishDecision.OutsideOwnTopics, BrokerAccess.CanPublish(Shoe1, Ingest.Mqtt.DeliveryWatch.Topic, retain: false));
+        // No device can be called "$probe": the broker authenticates only valid device ids.
+        Assert.False(Ingest.Uplink.UplinkIds.IsDeviceId("$probe"));
+        Assert.Equal(PublishDecision.OutsideOwnTopics, BrokerAccess.CanPublish(ClientIdentity.Consumer("watcher"), Ingest.Mqtt.DeliveryWatch.Topic, retain: false));
+    }
+
+    [Fact]
     public void SessionWithoutAnIdentity_MayDoNothing()
     {
         Assert.Equal(PublishDecision.OutsideOwnTopics, BrokerAccess.CanPublish(ClientIdentity.Nobody, "devices/shoe-1/telemetry", retain: false));
