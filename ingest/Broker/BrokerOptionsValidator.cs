@@ -44,14 +44,14 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:SocketBufferBytes must be between 65536 and 67108864 (was {options.SocketBufferBytes}).");
         }
 
-        if (options.ProbeInterval < TimeSpan.Zero)
+        if (options.ProbeInterval < TimeSpan.Zero || options.ProbeInterval > TimeSpan.FromHours(1))
         {
-            failures.Add($"Broker:ProbeInterval must be zero (off) or positive (was {options.ProbeInterval}).");
+            failures.Add($"Broker:ProbeInterval must be zero (off) or positive and at most 1 hour (was {options.ProbeInterval}).");
         }
 
-        if (options.ProbeInterval > TimeSpan.Zero && options.StallAfter < options.ProbeInterval)
+        if (options.ProbeInterval > TimeSpan.Zero && (options.StallAfter < options.ProbeInterval || options.StallAfter > TimeSpan.FromHours(1)))
         {
-            failures.Add($"Broker:StallAfter must be at least Broker:ProbeInterval (was {options.StallAfter} with a probe every {options.ProbeInterval}).");
+            failures.Add($"Broker:StallAfter must be at least Broker:ProbeInterval and at most 1 hour (was {options.StallAfter} with a probe every {options.ProbeInterval}).");
         }
 
         foreach (var (key, path) in new[] { ("Broker:CaFile", options.CaFile), ("Broker:ClientCertificateFile", options.ClientCertificateFile), ("Broker:ClientKeyFile", options.ClientKeyFile) })

@@ -3,15 +3,16 @@ using System.Globalization;
 namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
-/// Tells a broker that has stopped delivering, or delivers at a crawl, from a quiet fleet. The subscriber publishes a
-/// probe to <see cref="Topic"/>, which its own subscription matches, so the broker queues it for the subscriber
-/// behind everything else. A healthy broker sends it straight back when the pipeline keeps up. A probe still on its
-/// way after <c>stallAfter</c>, while the pipeline was idle at every check since it was sent (nothing queued,
-/// nothing held), means the broker is not sending what it has: that is the stall this class reports. A pipeline
-/// that was busy at any check is the bottleneck itself (the broker is rightly waiting for acknowledgements), and
-/// the probe is simply waiting its turn.
+/// Tells a broker that has stopped delivering, or delivers at a crawl, from a fleet that is quiet or a pipeline that
+/// is the bottleneck. The subscriber publishes a probe to <see cref="Topic"/>, which its own subscription matches, so
+/// the broker queues it for the subscriber behind everything else. A stall is a probe that has not come back while,
+/// for <c>stallAfter</c>, the pipeline was idle at every check and the broker delivered less than one in-flight window
+/// (<c>turnover</c> deliveries): the broker is then not sending what it has. A busy check (messages queued, held or
+/// in a round) or a window's worth of deliveries means the broker is delivering or rightly waiting for
+/// acknowledgements, and the probe is waiting its turn; the stall clock starts again from there. Consecutive stalls
+/// double the wait (up to 8×), so a broker that is slow rather than stuck is not reconnected in a loop.
 /// </summary>
-internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
+internal sealed class DeliveryWatch(TimeSpan stallAfter, int turnover, TimeProvider time)
 {
     /// <summary>Matched by <c>devices/+/telemetry</c>; <c>$probe</c> is no device id, so no device can publish here.</summary>
     public const string Topic = "devices/$probe/telemetry";
@@ -22,7 +23,9 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
     private readonly object _lock = new();
     private long _sequence;
     private long _sentAt;
-    private bool _busySeen;
+    private long _progressAt;
+    private long _receivedAtProgress;
+    private int _consecutiveStalls;
 
     /// <summary>A probe is on its way.</summary>
     public bool Waiting
@@ -36,15 +39,28 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
         }
     }
 
-    /// <summary>Starts a probe; returns the payload to publish.</summary>
-    public string Send()
+    /// <summary>How long an idle pipeline waits for the probe now: <c>stallAfter</c>, doubled per consecutive stall up to 8×.</summary>
+    public TimeSpan StallAfter
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return stallAfter * (1 << Math.Min(_consecutiveStalls, 3));
+            }
+        }
+    }
+
+    /// <summary>Starts a probe; <paramref name="received"/> is the subscriber's delivery count now. Returns the payload to publish.</summary>
+    public string Send(long received)
     {
         lock (_lock)
         {
             _sequence++;
             _sentAt = time.GetTimestamp();
-            _busySeen = false;
-            return string.Create(CultureInfo.InvariantCulture, $"{_instance}:{_sequence}");
+            _progressAt = _sentAt;
+            _receivedAtProgress = received;
+            return Payload();
         }
     }
 
@@ -53,18 +69,18 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
     {
         lock (_lock)
         {
-            var expected = string.Create(CultureInfo.InvariantCulture, $"{_instance}:{_sequence}");
-            if (_sentAt == 0 || !payload.SequenceEqual(expected))
+            if (_sentAt == 0 || !payload.SequenceEqual(Payload()))
             {
                 return false;
             }
 
             _sentAt = 0;
+            _consecutiveStalls = 0;
             return true;
         }
     }
 
-    /// <summary>Forgets the probe on its way: the connection was replaced, or the publish failed.</summary>
+    /// <summary>Forgets the probe on its way: the connection was replaced, or the probe could not be published.</summary>
     public void Reset()
     {
         lock (_lock)
@@ -74,11 +90,11 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
     }
 
     /// <summary>
-    /// A check, every probe interval: whether the broker has stalled. A probe has been on its way for
-    /// <c>stallAfter</c>, and this check and every earlier one since it was sent found the pipeline idle
-    /// (<paramref name="queued"/> and <paramref name="held"/> zero).
+    /// A check, every probe interval. <paramref name="busy"/>: the pipeline has messages queued, held or in a round
+    /// now; <paramref name="received"/>: the subscriber's delivery count now. True (once) when the broker has
+    /// stalled; the probe is then forgotten and the next wait is longer.
     /// </summary>
-    public bool IsStalled(int queued, int held)
+    public bool IsStalled(bool busy, long received)
     {
         lock (_lock)
         {
@@ -87,12 +103,24 @@ internal sealed class DeliveryWatch(TimeSpan stallAfter, TimeProvider time)
                 return false;
             }
 
-            if (queued > 0 || held > 0)
+            var now = time.GetTimestamp();
+            if (busy || received - _receivedAtProgress >= turnover)
             {
-                _busySeen = true;
+                _progressAt = now;
+                _receivedAtProgress = received;
+                return false;
             }
 
-            return !_busySeen && time.GetElapsedTime(_sentAt) >= stallAfter;
+            if (time.GetElapsedTime(_progressAt, now) < stallAfter * (1 << Math.Min(_consecutiveStalls, 3)))
+            {
+                return false;
+            }
+
+            _sentAt = 0;
+            _consecutiveStalls++;
+            return true;
         }
     }
+
+    private string Payload() => string.Create(CultureInfo.InvariantCulture, $"{_instance}:{_sequence}");
 }

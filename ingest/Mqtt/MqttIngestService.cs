@@ -37,11 +37,11 @@ internal sealed partial class MqttIngestService(
     /// </summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly DeliveryWatch _watch = new(brokerOptions.Value.StallAfter, time);
+    private readonly DeliveryWatch _watch = new(brokerOptions.Value.StallAfter, brokerOptions.Value.ReceiveMaximum, time);
     private IMqttClient? _client;
     private volatile bool _subscribed;
     private volatile bool _accepting = true;
-    private bool _probeRefusalLogged;
+    private volatile bool _probeRefused;
     private int _connection;
 
     /// <summary>Connected and subscribed: only then do device messages reach the pipeline.</summary>
@@ -78,11 +78,8 @@ internal sealed partial class MqttIngestService(
                     // From here on the old connection's deliveries are stale: an acknowledgement of one that fails
                     // now must not ask for yet another reconnect.
                     Volatile.Write(ref _connection, connection.Opened());
-                    // Bounded: the DISCONNECT may never get through to a broker that has stopped reading, and MQTTnet
-                    // closes the socket when sending it fails.
-                    using var disconnecting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    disconnecting.CancelAfter(ConnectTimeout);
-                    await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), disconnecting.Token);
+                    _watch.Reset();
+                    await DisconnectBoundedAsync(client, stoppingToken);
                 }
 
                 if (!await client.TryPingAsync(stoppingToken))
@@ -93,6 +90,9 @@ internal sealed partial class MqttIngestService(
                     // must carry this connection's number, or they would never be acknowledged on it and hold their
                     // places in the broker's in-flight window for good.
                     Volatile.Write(ref _connection, connection.Opened());
+                    _watch.Reset();
+                    // A reconnect asked for on the connection that just failed is this one.
+                    connection.TakeReconnectRequest();
                     var result = await client.ConnectAsync(options, stoppingToken);
                     await client.SubscribeAsync(subscription, stoppingToken);
                     _subscribed = true;
@@ -131,7 +131,7 @@ internal sealed partial class MqttIngestService(
     /// <summary>
     /// Every <c>Broker:ProbeInterval</c>: sends a probe when none is on its way, or reconnects when the broker has
     /// stalled (<see cref="DeliveryWatch"/>). Reconnecting is what makes a broker deliver again: it resends what is
-    /// unacknowledged and recounts its in-flight window.
+    /// unacknowledged and recounts its in-flight window, on a new TCP connection.
     /// </summary>
     private async Task WatchDeliveriesAsync(IMqttClient client, CancellationToken stoppingToken)
     {
@@ -154,37 +154,70 @@ internal sealed partial class MqttIngestService(
                 return;
             }
 
-            if (!IsConnected || !_accepting)
+            try
             {
-                _watch.Reset();
-                continue;
+                CheckDeliveries(client, stoppingToken, ref probing);
             }
-
-            if (!_watch.Waiting)
+            catch (Exception e)
             {
-                // Not awaited here: a broker that does not answer must not hold up the judgement below.
-                if (probing.IsCompleted)
-                {
-                    probing = SendProbeAsync(client, stoppingToken);
-                }
-
-                continue;
-            }
-
-            if (_watch.IsStalled(pipeline.Queued, pipeline.Held))
-            {
-                counters.SubscriberStalled();
-                LogStalled(logger, brokerOptions.Value.StallAfter.TotalSeconds, counters.DeliveriesOutstanding);
-                _watch.Reset();
-                connection.RequestReconnect();
+                // The watch must outlive its own faults: a silent watch is the very thing it exists to prevent.
+                LogWatchFailed(logger, e);
             }
         }
     }
 
-    private async Task SendProbeAsync(IMqttClient client, CancellationToken stoppingToken)
+    private void CheckDeliveries(IMqttClient client, CancellationToken stoppingToken, ref Task probing)
+    {
+        if (!IsConnected || !_accepting || _probeRefused)
+        {
+            _watch.Reset();
+            return;
+        }
+
+        if (!_watch.Waiting)
+        {
+            // Not awaited: a broker that does not answer must not hold up the judgement.
+            if (probing.IsCompleted)
+            {
+                probing = SendProbeAsync(client, Volatile.Read(ref _connection), stoppingToken);
+            }
+
+            return;
+        }
+
+        // Busy: work the broker is rightly waiting on (queued, held for a retry, or in a round not yet acknowledged).
+        var busy = pipeline.Queued > 0 || pipeline.Held > 0 || counters.DeliveriesOutstanding > 0;
+        var stallAfter = _watch.StallAfter;
+        if (_watch.IsStalled(busy, counters.DeliveriesReceived))
+        {
+            counters.SubscriberStalled();
+            LogStalled(logger, stallAfter.TotalSeconds);
+            connection.RequestReconnect();
+        }
+    }
+
+    /// <summary>
+    /// A DISCONNECT that may never get through to a broker that has stopped reading: bounded, and a failure is no
+    /// reason to report the broker unreachable (MQTTnet closes the socket when sending it fails).
+    /// </summary>
+    private static async Task DisconnectBoundedAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        using var disconnecting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        disconnecting.CancelAfter(ConnectTimeout);
+        try
+        {
+            await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), disconnecting.Token);
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            // The connection is closed either way; the next pass of the loop connects again.
+        }
+    }
+
+    private async Task SendProbeAsync(IMqttClient client, int onConnection, CancellationToken stoppingToken)
     {
         // Started before the publish: the probe can come back before PublishAsync returns.
-        var payload = _watch.Send();
+        var payload = _watch.Send(counters.DeliveriesReceived);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -196,25 +229,21 @@ internal sealed partial class MqttIngestService(
                 .Build(), timeout.Token);
             if (!result.IsSuccess)
             {
-                // Refused (an ACL without the probe topic, say): no probe is on its way, so no stall is judged.
+                // Refused (an ACL without the probe topic, say): the watch is off until the service restarts.
+                _probeRefused = true;
                 _watch.Reset();
-                if (!_probeRefusalLogged)
-                {
-                    _probeRefusalLogged = true;
-                    LogProbeRefused(logger, DeliveryWatch.Topic, result.ReasonCode.ToString());
-                }
+                LogProbeRefused(logger, DeliveryWatch.Topic, result.ReasonCode.ToString());
             }
         }
-        catch (Exception) when (!stoppingToken.IsCancellationRequested && IsConnected)
+        catch (Exception) when (!stoppingToken.IsCancellationRequested && onConnection == Volatile.Read(ref _connection) && IsConnected)
         {
-            // No PUBACK within the timeout on a connection that is up: the broker is not even reading what the
-            // subscriber sends (its acknowledgements included). The probe stays on its way, so that this is judged
-            // a stall like any other.
+            // No PUBACK within the timeout on the connection it was sent on, still up: the broker is not even reading
+            // what the subscriber sends (its acknowledgements included). The probe stays on its way, so that this is
+            // judged a stall like any other.
         }
         catch (Exception)
         {
-            // Stopping, or the connection is gone: the connection loop deals with that.
-            _watch.Reset();
+            // Stopping, or its connection is gone (a new one forgets every probe): the connection loop deals with it.
         }
     }
 
@@ -289,10 +318,13 @@ internal sealed partial class MqttIngestService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Ingest subscriber connected to {Host}:{Port} (session present: {SessionPresent})")]
     private static partial void LogConnected(ILogger logger, string host, int port, bool sessionPresent);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker is not delivering: its probe has not come back in {Seconds} s while the pipeline was idle ({Outstanding} deliveries unacknowledged); reconnecting")]
-    private static partial void LogStalled(ILogger logger, double seconds, long outstanding);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker is not delivering: its probe has not come back in {Seconds} s while the pipeline was idle and less than a window arrived; reconnecting")]
+    private static partial void LogStalled(ILogger logger, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker refused the delivery probe on {Topic} ({ReasonCode}); stalls cannot be detected until it is allowed")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "The delivery watch failed a check; it goes on")]
+    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker refused the delivery probe on {Topic} ({ReasonCode}); the delivery watch is off until the service restarts with the topic allowed")]
     private static partial void LogProbeRefused(ILogger logger, string topic, string reasonCode);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber reconnects so that the broker redelivers what it could not acknowledge")]

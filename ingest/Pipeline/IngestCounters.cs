@@ -39,6 +39,7 @@ internal sealed class IngestCounters
         meter.CreateObservableCounter("telemetry.ingest.partition_restarts", () => Volatile.Read(ref _partitionRestarts), description: "Partition workers restarted after a fault");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_received", () => Volatile.Read(ref _deliveriesReceived), description: "Deliveries the subscriber received from the broker");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_acknowledged", () => Volatile.Read(ref _deliveriesAcknowledged), description: "Deliveries acknowledged (PUBACK written)");
+        meter.CreateObservableCounter("telemetry.ingest.deliveries_abandoned", () => Volatile.Read(ref _deliveriesAbandoned), description: "Deliveries whose connection closed before they were acknowledged (the broker sends them again)");
         meter.CreateObservableCounter("telemetry.ingest.subscriber_stalls", () => Volatile.Read(ref _subscriberStalls), description: "Reconnects because the broker stopped delivering to an idle subscriber");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_held", () => Volatile.Read(ref _deliveriesHeld), description: "Deliveries held unacknowledged for a retry");
     }
@@ -110,7 +111,15 @@ internal sealed class IngestCounters
     public long DeliveriesAbandoned => Volatile.Read(ref _deliveriesAbandoned);
 
     /// <summary>Received and neither acknowledged nor abandoned: what the broker counts against its in-flight window now.</summary>
-    public long DeliveriesOutstanding => DeliveriesReceived - DeliveriesAcknowledged - DeliveriesAbandoned;
+    public long DeliveriesOutstanding
+    {
+        get
+        {
+            // Done first: a delivery is counted received before it can be done, so this never goes below zero.
+            var done = DeliveriesAcknowledged + DeliveriesAbandoned;
+            return Math.Max(0, DeliveriesReceived - done);
+        }
+    }
 
     /// <summary>Reconnects because the broker stopped delivering to a subscriber that was ready for more.</summary>
     public long SubscriberStalls => Volatile.Read(ref _subscriberStalls);

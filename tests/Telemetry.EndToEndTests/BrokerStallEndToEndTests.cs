@@ -102,8 +102,9 @@ public sealed class StallingBrokerFixture : ServiceFixture
             "--Broker:Port", port.ToString(CultureInfo.InvariantCulture),
             "--Broker:Username", "telemetry-service",
             "--Broker:Password", "stall-test",
-            "--Broker:ProbeInterval", "00:00:00.200",
-            "--Broker:StallAfter", "00:00:01",
+            // Short, so the tests take seconds, and not so short that a busy CI machine looks stalled while idle.
+            "--Broker:ProbeInterval", "00:00:00.500",
+            "--Broker:StallAfter", "00:00:03",
         ])
     {
         BrokerPort = port;

@@ -7,61 +7,98 @@ namespace Telemetry.UnitTests;
 /// <summary>When the subscriber judges that the broker has stopped delivering (Broker:StallAfter).</summary>
 public sealed class DeliveryWatchTests
 {
+    private const int Window = 1024;
     private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Check = TimeSpan.FromSeconds(5);
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddDays(20_000));
 
     [Fact]
     public void NoProbeOnItsWay_IsNeverAStall()
     {
-        var watch = new DeliveryWatch(StallAfter, _time);
+        var watch = new DeliveryWatch(StallAfter, Window, _time);
         _time.Advance(TimeSpan.FromHours(1));
 
-        Assert.False(watch.IsStalled(queued: 0, held: 0));
+        Assert.False(watch.IsStalled(busy: false, received: 0));
     }
 
     [Fact]
-    public void ProbeOnItsWayForStallAfter_WithThePipelineIdleAtEveryCheck_IsAStall()
+    public void ProbeNotBack_AfterStallAfterOfIdleChecks_IsAStall_Once()
     {
-        var watch = new DeliveryWatch(StallAfter, _time);
-        watch.Send();
+        var watch = new DeliveryWatch(StallAfter, Window, _time);
+        watch.Send(received: 0);
 
-        _time.Advance(TimeSpan.FromSeconds(5));
-        Assert.False(watch.IsStalled(0, 0));
-        _time.Advance(StallAfter - TimeSpan.FromSeconds(5) - TimeSpan.FromMilliseconds(1));
-        Assert.False(watch.IsStalled(0, 0));
+        _time.Advance(Check);
+        Assert.False(watch.IsStalled(false, 0));
+        _time.Advance(StallAfter - Check - TimeSpan.FromMilliseconds(1));
+        Assert.False(watch.IsStalled(false, 0));
         _time.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.True(watch.IsStalled(0, 0));
+        Assert.True(watch.IsStalled(false, 0));
+
+        // The probe is forgotten: a reconnect follows, and a new probe starts the next judgement.
+        Assert.False(watch.Waiting);
+        Assert.False(watch.IsStalled(false, 0));
     }
 
-    [Theory]
-    [InlineData(1, 0)]
-    [InlineData(0, 1)]
-    public void APipelineBusyAtAnyCheck_MakesTheProbeJustWaitItsTurn(int queued, int held)
+    [Fact]
+    public void ACrawl_LessThanAWindowInStallAfter_IsAStall()
     {
-        // A backlog draining as fast as the pipeline goes (messages queued), or a store failing (messages held):
-        // the broker is rightly waiting for acknowledgements, and the probe waits behind the backlog.
-        var watch = new DeliveryWatch(StallAfter, _time);
-        watch.Send();
-        _time.Advance(TimeSpan.FromSeconds(5));
-        Assert.False(watch.IsStalled(queued, held));
+        // The 8 KiB-socket crawl: about ten messages a second still arrive, the pipeline idle at every check.
+        var watch = new DeliveryWatch(StallAfter, Window, _time);
+        watch.Send(received: 1000);
+        for (var i = 1; i <= 3; i++)
+        {
+            _time.Advance(Check);
+            Assert.Equal(i == 3, watch.IsStalled(false, 1000 + (i * 50)));
+        }
+    }
 
-        _time.Advance(TimeSpan.FromMinutes(5));
-        Assert.False(watch.IsStalled(0, 0));
+    [Fact]
+    public void AWindowDelivered_OrABusyCheck_StartsTheStallClockAgain()
+    {
+        // A backlog draining (a window turned over since the last check), or the pipeline being the bottleneck:
+        // the probe is waiting its turn behind the backlog.
+        var watch = new DeliveryWatch(StallAfter, Window, _time);
+        watch.Send(received: 0);
+        _time.Advance(Check);
+        Assert.False(watch.IsStalled(false, Window));
+        _time.Advance(StallAfter - TimeSpan.FromMilliseconds(1));
+        Assert.False(watch.IsStalled(true, Window + 10));
+        _time.Advance(StallAfter - TimeSpan.FromMilliseconds(1));
+        Assert.False(watch.IsStalled(false, Window + 20));
 
-        // The next probe is judged on its own checks.
-        watch.Reset();
-        watch.Send();
+        // Busy no more, and a trickle only: a stall, StallAfter after the last sign of progress.
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(watch.IsStalled(false, Window + 30));
+    }
+
+    [Fact]
+    public void ConsecutiveStalls_WaitLonger_UntilAProbeComesBack()
+    {
+        var watch = new DeliveryWatch(StallAfter, Window, _time);
+        watch.Send(0);
         _time.Advance(StallAfter);
-        Assert.True(watch.IsStalled(0, 0));
+        Assert.True(watch.IsStalled(false, 0));
+        Assert.Equal(StallAfter * 2, watch.StallAfter);
+
+        watch.Send(0);
+        _time.Advance(StallAfter);
+        Assert.False(watch.IsStalled(false, 0));
+        _time.Advance(StallAfter);
+        Assert.True(watch.IsStalled(false, 0));
+        Assert.Equal(StallAfter * 4, watch.StallAfter);
+
+        var payload = watch.Send(0);
+        Assert.True(watch.Returned(payload));
+        Assert.Equal(StallAfter, watch.StallAfter);
     }
 
     [Fact]
     public void TheProbeComingBack_EndsTheWait_OldAndForeignProbesDoNot()
     {
-        var watch = new DeliveryWatch(StallAfter, _time);
-        var first = watch.Send();
+        var watch = new DeliveryWatch(StallAfter, Window, _time);
+        var first = watch.Send(0);
         watch.Reset();
-        var second = watch.Send();
+        var second = watch.Send(0);
 
         Assert.False(watch.Returned(first));
         Assert.False(watch.Returned("another-instance:2"));
@@ -69,7 +106,7 @@ public sealed class DeliveryWatchTests
         Assert.True(watch.Returned(second));
         Assert.False(watch.Waiting);
         _time.Advance(TimeSpan.FromMinutes(5));
-        Assert.False(watch.IsStalled(0, 0));
+        Assert.False(watch.IsStalled(false, 0));
         Assert.False(watch.Returned(second));
     }
 }
@@ -80,6 +117,8 @@ public sealed class DeliveryWatchOptionsTests
     [Theory]
     [InlineData("-00:00:01", "00:00:15", "Broker:ProbeInterval")]
     [InlineData("00:00:05", "00:00:01", "Broker:StallAfter")]
+    [InlineData("02:00:00", "03:00:00", "Broker:ProbeInterval")]
+    [InlineData("00:00:05", "02:00:00", "Broker:StallAfter")]
     public void Invalid_IsRefusedByName(string probeInterval, string stallAfter, string named)
     {
         var result = new Telemetry.Ingest.Broker.BrokerOptionsValidator().Validate(null, new Telemetry.Ingest.Broker.BrokerOptions
