@@ -113,10 +113,10 @@ public sealed class BrokerOptions
     public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// A stall: a probe is on its way, the pipeline has nothing queued or held, and nothing has arrived for this
-    /// long. The broker is then not delivering to a subscriber that is ready for more (Mosquitto 2.0.11 was seen
-    /// to do this, docs/reliability.md), and the subscriber reconnects, which makes the broker start again.
-    /// Default 15 s.
+    /// A stall: the probe has not come back while, for this long, every check found the pipeline idle (nothing
+    /// queued, held or in a round) and less than <see cref="ReceiveMaximum"/> deliveries arrived. The broker is then
+    /// not sending what it has (MQTTnet's 8 KiB sockets crawled like this after a drain, docs/reliability.md), and the
+    /// subscriber reconnects, which makes the broker start again. Consecutive stalls double it, up to 8×. Default 15 s.
     /// </summary>
     public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(15);
 }
