@@ -42,9 +42,29 @@ internal sealed class BatchQualityGrain(
 
     private WriteBehind<BatchQualityState>? _writeBehind;
 
+    /// <summary>Device-days and kilometres of the whole batch, kept up to date as reports arrive (and computed once
+    /// at activation): the model grain is told the batch's totals whenever a device joins, and summing every
+    /// device each time made a fleet of one batch coming back cost O(devices²).</summary>
+    private double _allDays;
+    private double _allKm;
+
     private WriteBehind<BatchQualityState> Saver => _writeBehind ??= new(this, quality, SaveInterval);
 
     private BatchQualityState State => quality.State;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var device in State.Devices.Values)
+        {
+            _allDays += DaysInService(device);
+            _allKm += device.Km;
+        }
+
+        return base.OnActivateAsync(cancellationToken);
+    }
+
+    /// <summary>Days in service, at least one per device (a device seen once was in use that day).</summary>
+    private static double DaysInService(DeviceExposure device) => Math.Max(1, (device.LastMs - device.FirstMs) / (double)DayMs);
 
     private (string Model, string Batch) Key
     {
@@ -65,9 +85,12 @@ internal sealed class BatchQualityGrain(
 
         var isNew = !State.Devices.TryGetValue(report.Device, out var exposure);
         exposure ??= State.Devices[report.Device] = new DeviceExposure { FirstMs = report.FirstReadingMs, LastMs = report.LastReadingMs };
+        var daysBefore = isNew ? 0 : DaysInService(exposure);
         exposure.FirstMs = Math.Min(exposure.FirstMs, report.FirstReadingMs);
         exposure.LastMs = Math.Max(exposure.LastMs, report.LastReadingMs);
         exposure.Km += report.DistanceKm;
+        _allDays += DaysInService(exposure) - daysBefore;
+        _allKm += report.DistanceKm;
         foreach (var (day, km) in report.KmByDay ?? [])
         {
             State.DailyKm[day] = State.DailyKm.GetValueOrDefault(day) + km;
@@ -111,23 +134,27 @@ internal sealed class BatchQualityGrain(
     {
         var fromMs = window.From?.ToUnixTimeMilliseconds() ?? long.MinValue;
         var toMs = window.To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
-        long devices = 0;
-        double days = 0;
-        foreach (var device in State.Devices.Values)
+        long devices = State.Devices.Count;
+        double days = _allDays;
+        double km = _allKm;
+        if (window.From is not null || window.To is not null)
         {
-            if (device.LastMs < fromMs || device.FirstMs >= toMs)
+            devices = 0;
+            days = 0;
+            foreach (var device in State.Devices.Values)
             {
-                continue;
+                if (device.LastMs < fromMs || device.FirstMs >= toMs)
+                {
+                    continue;
+                }
+
+                devices++;
+                // Days in service inside the window, at least one per device (a device seen once was in use that day).
+                days += Math.Max(1, (Math.Min(device.LastMs, toMs) - Math.Max(device.FirstMs, fromMs)) / (double)DayMs);
             }
 
-            devices++;
-            // Days in service inside the window, at least one per device (a device seen once was in use that day).
-            days += Math.Max(1, (Math.Min(device.LastMs, toMs) - Math.Max(device.FirstMs, fromMs)) / (double)DayMs);
+            km = State.DailyKm.Where(p => (long)p.Key * DayMs + DayMs > fromMs && (long)p.Key * DayMs < toMs).Sum(p => p.Value);
         }
-
-        var km = window.From is null && window.To is null
-            ? State.Devices.Values.Sum(d => d.Km)
-            : State.DailyKm.Where(p => (long)p.Key * DayMs + DayMs > fromMs && (long)p.Key * DayMs < toMs).Sum(p => p.Value);
         var failures = new Dictionary<string, ModeFailures>();
         foreach (var (mode, byDevice) in State.Failures)
         {

@@ -191,6 +191,55 @@ public sealed class OutboxEndToEndTests
         Assert.Equal(1, exposure.Failures["delamination"].Count);
     }
 
+    [Fact]
+    public async Task BatchTotals_FollowEveryReport_AndAreTheSameAfterARestart()
+    {
+        await using var host = await StartAsync(new FlakySink(0), webhook: null);
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        const long day = 86_400_000;
+        var start = DateTimeOffset.UtcNow.AddDays(-10).ToUnixTimeMilliseconds();
+        var today = (int)(start / day);
+        Telemetry.Grains.Quality.ExposureReport Report(string device, long firstDay, long lastDay, double km) =>
+            new(device, "shoe", "totals-1", "2026w13", start + firstDay * day, start + lastDay * day, new() { [today] = km });
+
+        // A device reported again moves its own span and adds its kilometres; it is still one device.
+        var batch = grains.GetGrain<Telemetry.Grains.Quality.IBatchQualityGrain>("totals-1/2026w13");
+        await batch.ReportExposureAsync(Report("a", 0, 0, 1.5));
+        await batch.ReportExposureAsync(Report("b", 0, 3, 2));
+        await batch.ReportExposureAsync(Report("a", 2, 5, 0.5));
+        await batch.ReportExposureAsync(Report("c", 1, 1, 4));
+
+        // a: days 0..5 = 5 device-days, 2 km; b: 3 days, 2 km; c: seen on one day counts 1, 4 km.
+        var expected = (Devices: 3L, Days: 9.0, Km: 8.0);
+        var before = await UntilAsync(batch, e => e.Devices == 3 && e.DeviceKm == expected.Km);
+        Assert.Equal(expected, (before.Devices, before.DeviceDays, before.DeviceKm));
+
+        await host.RestartAsync();
+        batch = host.Services.GetRequiredService<IGrainFactory>().GetGrain<Telemetry.Grains.Quality.IBatchQualityGrain>("totals-1/2026w13");
+        var after = await batch.GetExposureAsync(Telemetry.Grains.Quality.QualityWindow.All);
+        Assert.Equal(expected, (after.Devices, after.DeviceDays, after.DeviceKm));
+
+        var rates = await host.Services.GetRequiredService<IGrainFactory>().GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("totals-1").GetRatesAsync(Telemetry.Grains.Quality.QualityWindow.All);
+        Assert.NotEmpty(rates);
+        Assert.All(rates, r => Assert.Equal((3L, 9.0, 8.0), (r.Devices, r.DeviceDays, r.DeviceKm)));
+    }
+
+    /// <summary>Exposure reports are one-way: read until the grain has taken them (bounded by the test timeout).</summary>
+    private static async Task<Telemetry.Grains.Quality.BatchExposure> UntilAsync(Telemetry.Grains.Quality.IBatchQualityGrain batch, Func<Telemetry.Grains.Quality.BatchExposure, bool> done)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var exposure = await batch.GetExposureAsync(Telemetry.Grains.Quality.QualityWindow.All);
+            if (done(exposure))
+            {
+                return exposure;
+            }
+
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
     private static Telemetry.Grains.Quality.BatchExposure Exposure(string batch, long failures) => new()
     {
         Batch = batch,
