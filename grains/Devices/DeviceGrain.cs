@@ -150,6 +150,13 @@ internal sealed partial class DeviceGrain(
             residents.Touch(resident);
         }
 
+        if (batch.Messages.Length == 0 && (batch.Birth is null || batch.Birth == State.Birth))
+        {
+            // The birth the twin already holds (a retained birth delivered again, a device new to the pipeline
+            // reconnecting): nothing changes, nothing is written.
+            return new IngestResult([], 0) { Profile = batch.WantsProfile ? Profile() : null };
+        }
+
         var now = timeProvider.GetUtcNow();
         State.FirstSeen ??= now;
         State.LastSeen = now;
@@ -221,7 +228,12 @@ internal sealed partial class DeviceGrain(
             }
         }
 
-        return new IngestResult([.. acks], duplicates) { Missing = missing, Refused = refused?.ToArray() };
+        return new IngestResult([.. acks], duplicates)
+        {
+            Missing = missing,
+            Refused = refused?.ToArray(),
+            Profile = batch.WantsProfile ? Profile() : null,
+        };
     }
 
     /// <summary>
@@ -389,8 +401,9 @@ internal sealed partial class DeviceGrain(
         });
     }
 
-    public Task<IngestProfile> GetIngestProfileAsync() =>
-        Task.FromResult(new IngestProfile(State.Birth, [.. State.LastValues.Select(p => p.Key)]));
+    public Task<IngestProfile> GetIngestProfileAsync() => Task.FromResult(Profile());
+
+    private IngestProfile Profile() => new(State.Birth, [.. State.LastValues.Select(p => p.Key)]);
 
     public Task<AlertView?> GetAlertAsync(string alertId) =>
         Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);

@@ -15,5 +15,8 @@ public sealed record IngestResult(
     /// <summary>Messages refused because their boot holds too many runs beyond gaps: not applied, not acknowledged.</summary>
     [Id(3)] public MessageKey[]? Refused { get; init; }
 
+    /// <summary>The twin's profile after the batch, when the batch asked for it (<see cref="TelemetryBatch.WantsProfile"/>).</summary>
+    [Id(4)] public IngestProfile? Profile { get; init; }
+
     public SeqRange[] MissingFor(string boot) => Missing?.GetValueOrDefault(boot) ?? [];
 }

@@ -15,4 +15,8 @@ public sealed record TelemetryBatch
 
     /// <summary>The newest birth the device sent in this round, applied before the readings.</summary>
     [Id(3)] public DeviceBirth? Birth { get; init; }
+
+    /// <summary>The caller does not know the twin's profile yet: return it with the result
+    /// (<see cref="IngestResult.Profile"/>) instead of a call of its own.</summary>
+    [Id(4)] public bool WantsProfile { get; init; }
 }

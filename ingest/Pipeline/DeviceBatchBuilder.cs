@@ -136,11 +136,12 @@ internal sealed class DeviceBatchBuilder
         return "band";
     }
 
-    public TelemetryBatch Build() => new()
+    public TelemetryBatch Build(bool wantsProfile = false) => new()
     {
         Messages = [.. _messages],
         Readings = [.. _readings],
         Metrics = [.. _metrics],
         Birth = Birth,
+        WantsProfile = wantsProfile,
     };
 }

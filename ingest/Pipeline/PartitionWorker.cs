@@ -620,7 +620,7 @@ internal sealed partial class PartitionWorker
             var calls = new Task<(TelemetryBatch Batch, IngestResult? Result)>[builders.Count];
             for (var i = 0; i < builders.Count; i++)
             {
-                calls[i] = CallGrainAsync(builders[i].DeviceId, builders[i].Build(), cancellationToken);
+                calls[i] = CallGrainAsync(builders[i].DeviceId, builders[i].Build(!CacheFor(builders[i].DeviceId).Learned), cancellationToken);
             }
 
             await Task.WhenAll(calls);
@@ -635,6 +635,11 @@ internal sealed partial class PartitionWorker
                 else
                 {
                     var cache = CacheFor(deviceId);
+                    if (result.Profile is { } profile)
+                    {
+                        Remember(deviceId, profile);
+                    }
+
                     foreach (var message in batch.Messages)
                     {
                         // A message the grain refused (too many gaps) is not handled: its resend must reach the grain.
@@ -702,14 +707,16 @@ internal sealed partial class PartitionWorker
 
     /// <summary>
     /// Asks the grains of this round's devices that are new to the partition for their profile: the birth that tags
-    /// stored readings and the metric names they have sent. Devices whose grain did not answer are held.
+    /// stored readings and the metric names they have sent. Devices whose grain did not answer are held. A device
+    /// that only sent its birth this round needs neither before staging: its batch asks for the profile instead
+    /// (one grain call for a fleet coming back, not two).
     /// </summary>
     private async Task LearnDevicesAsync(CancellationToken cancellationToken)
     {
         Dictionary<string, Task<IngestProfile>>? calls = null;
         foreach (var delivery in _deliveries)
         {
-            if (!CacheFor(delivery.DeviceId).Learned && (calls is null || !calls.ContainsKey(delivery.DeviceId)))
+            if (delivery.Topic != UplinkTopic.Birth && !CacheFor(delivery.DeviceId).Learned && (calls is null || !calls.ContainsKey(delivery.DeviceId)))
             {
                 (calls ??= new(StringComparer.Ordinal))[delivery.DeviceId] = _twins.GetIngestProfileAsync(delivery.DeviceId);
             }

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Telemetry.Grains.Ingest;
+using Telemetry.Ingest.Pipeline;
+using Telemetry.Ingest.Storage;
+using Telemetry.Ingest.Uplink;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+/// <summary>
+/// A fleet coming back: each device new to the pipeline costs one grain call, not a profile call and then its batch.
+/// A device's first round that holds only its birth asks for the profile with the batch; one whose first round holds
+/// telemetry still asks first, because its stored readings are tagged with the twin's birth.
+/// </summary>
+public sealed class NewDeviceCallsTests
+{
+    private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(1795428000000 + 60_000);
+
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly Channel<InboundMessage> _channel = Channel.CreateUnbounded<InboundMessage>();
+    private readonly Twins _twins = new();
+    private readonly Replies _replies = new();
+    private readonly LineStore _store = new();
+
+    private PartitionWorker Worker() => new(
+        _channel.Reader, _twins, _replies, _store,
+        new IngestCounters(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
+        new UplinkOptions(), new PipelineOptions { Partitions = 1 }, _time, NullLogger.Instance);
+
+    private static InboundMessage Message(string device, UplinkTopic topic, string json) =>
+        InboundMessage.Copy(device, topic, new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), null);
+
+    private static InboundMessage Birth(string device) => Message(device, UplinkTopic.Birth,
+        """{"v":1,"kind":"shoe","model":"aerorun-3","batch":"2025w28-sz2","firmware":"1.4.2","manufactured":"2025-07-14"}""");
+
+    private static InboundMessage Telemetry(string device, uint seq) => Message(device, UplinkTopic.Telemetry,
+        $$$"""{"v":1,"boot":"b1","seq":{{{seq}}},"readings":[{"ts":1795428000000,"m":{"distance_m":{{{seq + 1}}},"my_metric":1}}]}""");
+
+    [Fact]
+    public async Task DevicesComingBackWithTheirBirth_CostOneGrainCallEach_AndTheirTelemetryIsTaggedWithIt()
+    {
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker().RunAsync(stop.Token));
+
+        for (var i = 0; i < 50; i++)
+        {
+            await _channel.Writer.WriteAsync(Birth($"back-{i}"));
+        }
+
+        await UntilAsync(() => _twins.Batches.Count == 50, "50 birth batches");
+        Assert.Equal(0, _twins.ProfileCalls);
+        Assert.All(_twins.Batches, b => Assert.True(b.Batch.WantsProfile, "a device new to the pipeline asks for its profile with its batch"));
+
+        // The same birth again (retained, redelivered) is known now and costs nothing; telemetry needs no lookup.
+        for (var i = 0; i < 50; i++)
+        {
+            await _channel.Writer.WriteAsync(Birth($"back-{i}"));
+            await _channel.Writer.WriteAsync(Telemetry($"back-{i}", 0));
+        }
+
+        await UntilAsync(() => _replies.Acks.Count == 50, "50 acks");
+        Assert.Equal(0, _twins.ProfileCalls);
+        Assert.Equal(100, _twins.Batches.Count);
+        Assert.All(_twins.Batches.Skip(50), b => Assert.False(b.Batch.WantsProfile));
+        Assert.All(_twins.Batches.Skip(50), b => Assert.Null(b.Batch.Birth));
+        Assert.Equal(50, _store.Lines.Count(l => l.Contains("model=aerorun-3", StringComparison.Ordinal)));
+
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task ADeviceWhoseFirstMessageIsTelemetry_IsLookedUpFirst_AndItsReadingsCarryTheTwinsBirth()
+    {
+        _twins.Stored["known-1"] = new DeviceBirth { Kind = "shoe", Model = "stored-model", Batch = "2025w01", Firmware = "1", Manufactured = new DateOnly(2025, 1, 1) };
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker().RunAsync(stop.Token));
+
+        await _channel.Writer.WriteAsync(Telemetry("known-1", 0));
+
+        await UntilAsync(() => _replies.Acks.Count == 1, "the ack");
+        Assert.Equal(1, _twins.ProfileCalls);
+        Assert.False(Assert.Single(_twins.Batches).Batch.WantsProfile);
+        Assert.Contains("model=stored-model", Assert.Single(_store.Lines), StringComparison.Ordinal);
+
+        await stop.CancelAsync();
+        await run;
+    }
+
+    private static async Task UntilAsync(Func<bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"waited 20 s for {what}");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Twins that keep the birth they were given and answer with the profile when asked.</summary>
+    private sealed class Twins : IDeviceTwins
+    {
+        private int _profileCalls;
+
+        public ConcurrentDictionary<string, DeviceBirth> Stored { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentQueue<(string Device, TelemetryBatch Batch)> Batches { get; } = new();
+
+        public int ProfileCalls => _profileCalls;
+
+        public Task<IngestProfile> GetIngestProfileAsync(string deviceId)
+        {
+            Interlocked.Increment(ref _profileCalls);
+            return Task.FromResult(new IngestProfile(Stored.GetValueOrDefault(deviceId), []));
+        }
+
+        public Task<IngestResult> IngestAsync(string deviceId, TelemetryBatch batch)
+        {
+            Batches.Enqueue((deviceId, batch));
+            if (batch.Birth is { } birth)
+            {
+                Stored[deviceId] = birth;
+            }
+
+            return Task.FromResult(new IngestResult([.. batch.Messages.Select(m => m.Key)], 0)
+            {
+                Profile = batch.WantsProfile ? new IngestProfile(Stored.GetValueOrDefault(deviceId), []) : null,
+            });
+        }
+    }
+
+    private sealed class Replies : IDeviceReplies
+    {
+        private readonly ConcurrentQueue<(string Device, MessageKey Ack)> _acks = new();
+
+        public List<(string Device, MessageKey Ack)> Acks => [.. _acks];
+
+        public void Ack(string deviceId, MessageKey ack) => _acks.Enqueue((deviceId, ack));
+
+        public bool Error(in ErrorReport report) => true;
+    }
+
+    private sealed class LineStore : IReadingStore
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public List<string> Lines => [.. _lines];
+
+        public ValueTask<bool> StoreAsync(ReadOnlyMemory<byte> lines, int lineCount, CancellationToken cancellationToken)
+        {
+            foreach (var line in Encoding.UTF8.GetString(lines.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                _lines.Enqueue(line);
+            }
+
+            return ValueTask.FromResult(true);
+        }
+    }
+}
