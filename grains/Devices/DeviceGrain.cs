@@ -24,6 +24,7 @@ internal sealed partial class DeviceGrain(
     IOptions<DedupeOptions> dedupeOptions,
     TimeProvider timeProvider,
     ResidentTwins residents,
+    Quality.ExposureCollector exposures,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     public const string StorageName = "devices";
@@ -212,7 +213,7 @@ internal sealed partial class DeviceGrain(
         await StoreAsync(events);
 
         await DeliverAndSettleAsync();
-        await ReportExposureAsync(exposure);
+        ReportExposure(exposure);
 
         var acks = new List<MessageKey>(boots.Count);
         Dictionary<string, SeqRange[]>? missing = null;
@@ -539,14 +540,15 @@ internal sealed partial class DeviceGrain(
     }
 
     /// <summary>
-    /// Exposure stays a one-way, best-effort report: it is additive (kilometres), so sending it again would count
-    /// twice, and the batch grain saves it behind anyway (losing at most its save interval in a crash, by design).
+    /// Exposure stays a best-effort report: it is additive (kilometres), so sending it again would count twice, and
+    /// the batch grain saves it behind anyway (losing at most its save interval in a crash, by design). The silo's
+    /// collector merges it with the other devices' and hands it over about once a second.
     /// </summary>
-    private async Task ReportExposureAsync(Quality.ExposureReport? exposure)
+    private void ReportExposure(Quality.ExposureReport? exposure)
     {
         if (exposure is not null)
         {
-            await Quality.QualityGrains.Batch(GrainFactory, exposure.Model, exposure.Batch).ReportExposureAsync(exposure);
+            exposures.Add(exposure);
         }
     }
 

@@ -28,7 +28,8 @@ public sealed class BatchQualityState
 }
 
 /// <summary>
-/// Exposure and failures of one (model, batch). Exposure arrives once per device per pipeline round; it is
+/// Exposure and failures of one (model, batch). Exposure arrives merged per device, from each silo's
+/// <see cref="ExposureCollector"/> about once a second; it is
 /// saved at most every <see cref="SaveInterval"/> (by a grain timer) and when the grain deactivates, so the write
 /// rate does not grow with the fleet and a crash loses at most that much exposure. Failures are saved at once.
 /// The model's grain is told whenever the device count or a failure count changes.
@@ -76,7 +77,26 @@ internal sealed class BatchQualityGrain(
         }
     }
 
-    public async Task ReportExposureAsync(ExposureReport report)
+    public Task ReportExposureAsync(ExposureReport report) => ReportExposuresAsync([report]);
+
+    public async Task ReportExposuresAsync(ExposureReport[] reports)
+    {
+        var joined = false;
+        foreach (var report in reports)
+        {
+            joined |= Apply(report);
+        }
+
+        if (joined)
+        {
+            await TellModelAsync();
+        }
+
+        Saver.Changed();
+    }
+
+    /// <summary>Adds one device's report; true when the device is new to the batch.</summary>
+    private bool Apply(ExposureReport report)
     {
         if (State.Kind.Length == 0 && report.Kind.Length > 0)
         {
@@ -96,12 +116,7 @@ internal sealed class BatchQualityGrain(
             State.DailyKm[day] = State.DailyKm.GetValueOrDefault(day) + km;
         }
 
-        if (isNew)
-        {
-            await TellModelAsync();
-        }
-
-        Saver.Changed();
+        return isNew;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

@@ -113,6 +113,10 @@ public interface IBatchQualityGrain : IGrainWithStringKey
     [Alias("exposure"), Orleans.Concurrency.OneWay]
     Task ReportExposureAsync(ExposureReport report);
 
+    /// <summary>Many devices' exposure at once, each device at most once (what <see cref="ExposureCollector"/> sends).</summary>
+    [Alias("exposures")]
+    Task ReportExposuresAsync(ExposureReport[] reports);
+
     [Alias("failure")]
     Task ReportFailureAsync(FailureReport report);
 

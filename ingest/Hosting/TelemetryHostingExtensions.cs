@@ -94,6 +94,8 @@ internal static partial class TelemetryHostingExtensions
             });
             orleans.Services.AddSingleton(sp => new ResidentTwins(twins.MaxResidentTwins, sp.GetRequiredService<TimeProvider>()));
             orleans.Services.AddHostedService<ResidentTwinSweeper>();
+            orleans.Services.AddSingleton<Telemetry.Grains.Quality.ExposureCollector>();
+            orleans.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Telemetry.Grains.Quality.ExposureCollector>());
             switch (twins.Store)
             {
                 case TwinStore.Memory:
