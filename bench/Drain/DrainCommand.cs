@@ -74,6 +74,8 @@ internal static class DrainCommand
             # The whole backlog waits in each session; the shipped configuration's 100000 would cap a large fleet.
             # Not 0 ("no maximum"): Mosquitto 2.0 has had bugs that drop outgoing messages with that setting.
             max_queued_messages 10000000
+            # As deploy/mosquitto/mosquitto.conf: no Nagle delay on PUBACKs.
+            set_tcp_nodelay true
             log_dest stderr
             log_type error
             log_type warning

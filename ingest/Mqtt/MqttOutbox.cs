@@ -169,8 +169,11 @@ internal sealed partial class MqttOutbox(
     private async Task FlushAcksAsync(CancellationToken stoppingToken)
     {
         var interval = uplinkOptions.Value.AckInterval;
-        var publishing = new List<Task<bool>>(AcksInFlight);
-        var sent = new List<((string Device, string Boot) Key, (MessageKey Ack, SeqRange[] Missing) Value)>(AcksInFlight);
+        // A sliding window: a new ack goes out as each PUBACK comes back. Sending a group and waiting for all of it
+        // left the connection silent until the last PUBACK, and a broker with Nagle's algorithm on (Mosquitto's
+        // default) holds its later PUBACKs until our ACK, which the kernel then delays: 20 acks per 27 ms, 750 a
+        // second, measured with a fleet of 100,000 devices coming back.
+        var inFlight = new Queue<(Task<bool> Publish, (string Device, string Boot) Key, (MessageKey Ack, SeqRange[] Missing) Value)>(AcksInFlight);
         try
         {
             while (await _acksDue.Reader.WaitToReadAsync(stoppingToken))
@@ -184,16 +187,25 @@ internal sealed partial class MqttOutbox(
                         continue;
                     }
 
-                    sent.Add((key, ack));
-                    publishing.Add(TryPublishAsync(new OutboundMessage(DeviceTopics.Ack(key.Device), ReplyJson.Ack(ack.Ack, ack.Missing)), stoppingToken));
-                    if (publishing.Count >= Volatile.Read(ref _brokerReceiveMaximum) && !await CompleteAsync())
+                    inFlight.Enqueue((TryPublishAsync(new OutboundMessage(DeviceTopics.Ack(key.Device), ReplyJson.Ack(ack.Ack, ack.Missing)), stoppingToken), key, ack));
+                    if (inFlight.Count >= Volatile.Read(ref _brokerReceiveMaximum) && !await CompleteOldestAsync())
                     {
                         failed = true;
                         break;
                     }
                 }
 
-                failed |= publishing.Count > 0 && !await CompleteAsync();
+                // More acks came due meanwhile: keep the window full rather than wait for it to empty.
+                if (!failed && interval == TimeSpan.Zero && _acksDue.Reader.Count > 0)
+                {
+                    continue;
+                }
+
+                while (inFlight.Count > 0)
+                {
+                    failed |= !await CompleteOldestAsync();
+                }
+
                 if (failed)
                 {
                     // Not connected or refused: wait for the connection before trying what is kept.
@@ -210,23 +222,18 @@ internal sealed partial class MqttOutbox(
         {
         }
 
-        // True when every publish of the group succeeded; a failed ack is kept for the next publication unless a
+        // True when the oldest publish in flight succeeded; a failed ack is kept for the next publication unless a
         // newer one for its device and boot arrived meanwhile.
-        async Task<bool> CompleteAsync()
+        async Task<bool> CompleteOldestAsync()
         {
-            var ok = true;
-            for (var i = 0; i < publishing.Count; i++)
+            var (publish, key, value) = inFlight.Dequeue();
+            if (await publish)
             {
-                if (!await publishing[i])
-                {
-                    ok = false;
-                    Ack(sent[i].Key.Device, sent[i].Value.Ack, sent[i].Value.Missing);
-                }
+                return true;
             }
 
-            publishing.Clear();
-            sent.Clear();
-            return ok;
+            Ack(key.Device, value.Ack, value.Missing);
+            return false;
         }
     }
 
