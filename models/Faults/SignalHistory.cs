@@ -45,11 +45,17 @@ public sealed class SignalHistory
             return null;
         }
 
-        var recent = _recent ??= new(recentSize + 1);
-        recent.Add(value);
-        if (recent.Count > recentSize)
+        var recent = _recent ??= new(recentSize);
+        if (recent.Count < recentSize)
         {
-            recent.RemoveAt(0);
+            recent.Add(value);
+        }
+        else
+        {
+            // Oldest out, newest in, without the list's RemoveAt(0) copy (this runs for every reading).
+            var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(recent);
+            window[1..].CopyTo(window);
+            window[^1] = value;
         }
 
         return recent.Count < recentSize ? null : (Median(recent) - BaselineMedian.Value) / BaselineScale!.Value;
@@ -58,10 +64,13 @@ public sealed class SignalHistory
     /// <summary>The recent median (the value an alert reports), or null.</summary>
     public double? RecentMedian => _recent is { Count: > 0 } recent ? Median(recent) : null;
 
+    /// <summary>Sorts a copy on the stack: called for every reading, it must not allocate.</summary>
     private static double Median(List<double> values)
     {
-        var sorted = values.Order().ToList();
-        var mid = sorted.Count / 2;
-        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        Span<double> sorted = values.Count <= 128 ? stackalloc double[values.Count] : new double[values.Count];
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values).CopyTo(sorted);
+        sorted.Sort();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 }
