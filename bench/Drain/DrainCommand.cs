@@ -296,7 +296,7 @@ internal static class DrainCommand
         var messagesPerSecond = options.SteadyRate > 0
             ? options.SteadyRate
             : Math.Max(1, drainReadingsPerSecond * options.SteadyShare / options.Readings);
-        var perDevice = Math.Max(1, (int)(messagesPerSecond * options.SteadySeconds / options.SteadyDevices));
+        var perDevice = Math.Max(1, (int)(messagesPerSecond * (options.SteadySeconds + options.SteadyWarmup) / options.SteadyDevices));
         var (service, http) = StartService(options, dll, dataDirectory, mqttPort, [], new Dictionary<string, string>(options.ServiceEnvironment));
         await using var serviceLifetime = service;
         using var httpLifetime = http;
@@ -317,7 +317,7 @@ internal static class DrainCommand
         [
             typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "steady",
             "--devices", Port(options.SteadyDevices), "--messages", Port(perDevice), "--readings", Port(options.Readings),
-            "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", Port(Math.Max(60, options.SteadySeconds * 3)),
+            "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", Port(Math.Max(60, (options.SteadySeconds + options.SteadyWarmup) * 3)), "--warmup", Port(options.SteadyWarmup),
         ]);
         await load.WaitUntilAsync(() => Task.FromResult(load.HasExited), TimeSpan.FromMinutes(6), "the load tool");
         var summary = load.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{')) ?? "{}";

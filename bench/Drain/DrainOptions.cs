@@ -19,6 +19,9 @@ internal sealed record DrainOptions
                                (the files phase's lines, 5000-line gzip batches, 2 writers)
           --steady-seconds S   after the files drain, steady load from the load tool at half the rate the
                                service drained at, for about S seconds (default 0: none); reports ack latency
+          --steady-warmup W    seconds of that load before its ack latency counts (default 10: the service
+                               starts fresh, JITs and creates the devices' twins); ack_p99_ms_with_warmup
+                               reports them too
           --steady-devices N   devices of that steady load (default 200)
           --steady-share F     its rate as a share of the files drain's rate (default 0.5)
           --steady-rate R      or a fixed rate, messages/s in total
@@ -42,6 +45,8 @@ internal sealed record DrainOptions
     public bool Influx { get; init; }
 
     public int SteadySeconds { get; init; }
+
+    public int SteadyWarmup { get; init; } = 10;
 
     public int SteadyDevices { get; init; } = 200;
 
@@ -82,6 +87,7 @@ internal sealed record DrainOptions
                 "--influx" => options with { Influx = true },
                 "--steady-seconds" => options with { SteadySeconds = Int() },
                 "--steady-devices" => options with { SteadyDevices = Int() },
+                "--steady-warmup" => options with { SteadyWarmup = Int() },
                 "--steady-share" => options with { SteadyShare = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--steady-rate" => options with { SteadyRate = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--service" => options with { ServiceDll = Value() },

@@ -43,7 +43,7 @@ internal static class LoadCommand
         }
 
         var time = TimeProvider.System;
-        var counters = new LoadCounters();
+        var counters = new LoadCounters(options.Warmup);
         var pacer = new Pacer(options.Rate, time);
         // Connecting is the expensive step for a broker (TLS, password hashing): a fleet connects in waves.
         using var connectGate = new SemaphoreSlim(64);
@@ -99,6 +99,16 @@ internal static class LoadCommand
             w.WriteNumber("readings_per_s", Math.Round(counters.ReadingsAcked / Math.Max(seconds, 0.001), 1));
             w.WriteNumber("ack_p50_ms", Math.Round(counters.AckPercentileMs(0.50), 1));
             w.WriteNumber("ack_p99_ms", Math.Round(counters.AckPercentileMs(0.99), 1));
+            w.WriteNumber("ack_max_ms", Math.Round(counters.AckPercentileMs(1), 1));
+            w.WriteNumber("warmup_s", options.Warmup.TotalSeconds);
+            w.WriteNumber("ack_p99_ms_with_warmup", Math.Round(counters.AckPercentileMs(0.99, withWarmup: true), 1));
+            w.WriteStartArray("ack_p99_ms_by_10s");
+            foreach (var p99 in counters.AckP99MsBy10Seconds())
+            {
+                w.WriteNumberValue(p99);
+            }
+
+            w.WriteEndArray();
             w.WriteNumber("rate_limited", counters.RateLimitedCount);
             WriteCounts(w, "messages_rejected", counters.MessagesRejected);
             WriteCounts(w, "readings_rejected", counters.ReadingsRejected);

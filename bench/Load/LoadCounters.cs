@@ -3,11 +3,15 @@ using System.Collections.Concurrent;
 namespace Telemetry.Bench.Load;
 
 /// <summary>What all devices of a run did, counted as it happens; read once at the end.</summary>
-internal sealed class LoadCounters
+internal sealed class LoadCounters(TimeSpan warmup = default)
 {
     private readonly ConcurrentDictionary<string, long> _messagesRejected = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _readingsRejected = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<float> _ackMs = [];
+
+    /// <summary>When each latency was measured (seconds since the counters were made), for the worst 10 s window.</summary>
+    private readonly ConcurrentBag<(float AtS, float Ms)> _ackTimes = [];
+    private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
     private long _messagesSent;
     private long _readingsSent;
     private long _messagesAcked;
@@ -52,7 +56,12 @@ internal sealed class LoadCounters
         Interlocked.Add(ref _readingsAcked, readings);
         if (latency is { } l)
         {
-            _ackMs.Add((float)l.TotalMilliseconds);
+            var at = System.Diagnostics.Stopwatch.GetElapsedTime(_start);
+            _ackTimes.Add(((float)at.TotalSeconds, (float)l.TotalMilliseconds));
+            if (at - l >= warmup)
+            {
+                _ackMs.Add((float)l.TotalMilliseconds);
+            }
         }
     }
 
@@ -72,10 +81,31 @@ internal sealed class LoadCounters
 
     public void ConnectFailed() => Interlocked.Increment(ref _connectFailures);
 
-    /// <summary>The ack latency at quantile <paramref name="q"/> (0..1), nearest rank; 0 when nothing was acked.</summary>
-    public double AckPercentileMs(double q)
+    /// <summary>The ack latency at quantile 0.99 of each 10 s of the run (by when the ack arrived), so that a tail
+    /// from one pause tells itself apart from a tail spread over the whole run.</summary>
+    public double[] AckP99MsBy10Seconds()
     {
-        var sorted = _ackMs.ToArray();
+        var byWindow = _ackTimes.GroupBy(a => (int)(a.AtS / 10)).OrderBy(g => g.Key).ToList();
+        if (byWindow.Count == 0)
+        {
+            return [];
+        }
+
+        var result = new double[byWindow[^1].Key + 1];
+        foreach (var window in byWindow)
+        {
+            var sorted = window.Select(a => a.Ms).Order().ToArray();
+            result[window.Key] = Math.Round(sorted[Math.Clamp((int)Math.Ceiling(0.99 * sorted.Length) - 1, 0, sorted.Length - 1)], 1);
+        }
+
+        return result;
+    }
+
+    /// <summary>The ack latency at quantile <paramref name="q"/> (0..1), nearest rank, of messages first sent after the
+    /// warm-up (or of all, <paramref name="withWarmup"/>); 0 when nothing was acked.</summary>
+    public double AckPercentileMs(double q, bool withWarmup = false)
+    {
+        var sorted = withWarmup ? _ackTimes.Select(a => a.Ms).ToArray() : _ackMs.ToArray();
         if (sorted.Length == 0)
         {
             return 0;

@@ -25,6 +25,8 @@ internal sealed record LoadOptions
           --window W             unacknowledged messages per device (default 8)
           --resend-after T       resend a message not acked after T seconds (default 5)
           --timeout T            give up after T seconds (default 600)
+          --warmup T             leave messages first sent in the first T seconds out of ack_p50_ms and
+                                 ack_p99_ms (default 0); ack_p99_ms_with_warmup still counts them
           --boot B               the devices' boot id (default b{base seconds}); rerun with the same --boot
                                  and --base-ms to resend the same messages
           --base-ms MS           first reading's timestamp (default now − 1 h); a device's readings span one hour
@@ -62,6 +64,10 @@ internal sealed record LoadOptions
 
     public TimeSpan ResendAfter { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Messages first sent this early in the run are left out of the ack percentiles (start-up of a fresh
+    /// service: JIT, new twins); they still count in every other figure.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
+
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
 
     public required string Boot { get; init; }
@@ -88,7 +94,7 @@ internal sealed record LoadOptions
         string[] valueNames =
         [
             "--host", "--port", "--ca", "--device-secret", "--username", "--password", "--devices", "--prefix",
-            "--messages", "--readings", "--rate", "--window", "--resend-after", "--timeout", "--boot", "--base-ms", "--report",
+            "--messages", "--readings", "--rate", "--window", "--resend-after", "--timeout", "--warmup", "--boot", "--base-ms", "--report",
         ];
         for (var i = 0; i < args.Count; i++)
         {
@@ -126,6 +132,7 @@ internal sealed record LoadOptions
             Window = Int("--window", 8),
             ResendAfter = Seconds("--resend-after", 5),
             Timeout = Seconds("--timeout", 600),
+            Warmup = Seconds("--warmup", 0),
             Boot = values.GetValueOrDefault("--boot", string.Create(CultureInfo.InvariantCulture, $"b{baseMs / 1000}")),
             BaseMs = baseMs,
             ReportFile = values.GetValueOrDefault("--report"),
