@@ -318,6 +318,8 @@ internal static class DrainCommand
             typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "steady",
             "--devices", Port(options.SteadyDevices), "--messages", Port(perDevice), "--readings", Port(options.Readings),
             "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", Port(Math.Max(60, (options.SteadySeconds + options.SteadyWarmup) * 3)), "--warmup", Port(options.SteadyWarmup),
+            // Every device develops a fault half-way (after the warm-up): reading-to-alert, one alert each.
+            "--faulty", Port(options.SteadyDevices),
         ]);
         await load.WaitUntilAsync(() => Task.FromResult(load.HasExited), TimeSpan.FromMinutes(6), "the load tool");
         var summary = load.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{')) ?? "{}";

@@ -62,9 +62,34 @@ internal static class LoadCommand
             e.Cancel = true;
             stop.Cancel();
         };
+        AlertWatch? alerts = null;
+        if (options.Faulty > 0)
+        {
+            try
+            {
+                alerts = await AlertWatch.StartAsync(options, counters, time, stop.Token);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync($"load: reading-to-alert is not measured: {e.Message}");
+            }
+        }
+
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(devices.Select(d => Task.Run(() => d.RunAsync(stop.Token))));
         var seconds = clock.Elapsed.TotalSeconds;
+
+        // Every faulty message is acked, so its alert is out (the twin publishes it before it acks); give the broker
+        // a moment to pass the last ones on.
+        for (var wait = 0; alerts is not null && counters.AlertsTimed < counters.FaultsSent && wait < 100; wait++)
+        {
+            await Task.Delay(100, CancellationToken.None);
+        }
+
+        if (alerts is not null)
+        {
+            await alerts.DisposeAsync();
+        }
 
         var allAcked = devices.All(d => d.Done);
         await Console.Out.WriteLineAsync(Summary(options, counters, devices, seconds, allAcked));
@@ -109,6 +134,15 @@ internal static class LoadCommand
             }
 
             w.WriteEndArray();
+            if (options.Faulty > 0)
+            {
+                w.WriteNumber("faults_sent", counters.FaultsSent);
+                w.WriteNumber("alerts_timed", counters.AlertsTimed);
+                w.WriteNumber("alert_p50_ms", Math.Round(counters.AlertPercentileMs(0.50), 1));
+                w.WriteNumber("alert_p99_ms", Math.Round(counters.AlertPercentileMs(0.99), 1));
+                w.WriteNumber("alert_max_ms", Math.Round(counters.AlertPercentileMs(1), 1));
+            }
+
             w.WriteNumber("rate_limited", counters.RateLimitedCount);
             WriteCounts(w, "messages_rejected", counters.MessagesRejected);
             WriteCounts(w, "readings_rejected", counters.ReadingsRejected);

@@ -12,6 +12,39 @@ internal sealed class LoadCounters(TimeSpan warmup = default)
     /// <summary>When each latency was measured (seconds since the counters were made), for the worst 10 s window.</summary>
     private readonly ConcurrentBag<(float AtS, float Ms)> _ackTimes = [];
     private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>When each faulty device first sent its first faulty message, and how long its alert took.</summary>
+    private readonly ConcurrentDictionary<string, long> _faultSent = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, float> _alertMs = new(StringComparer.Ordinal);
+
+    public int FaultsSent => _faultSent.Count;
+
+    public int AlertsTimed => _alertMs.Count;
+
+    public void FaultSent(string device, long timestamp) => _faultSent.TryAdd(device, timestamp);
+
+    /// <summary>An alert raised for <paramref name="device"/> arrived: timed from its first faulty message (the first
+    /// alert per device only; one of a device that sent no fault yet is ignored).</summary>
+    public void AlertRaised(string device, long timestamp)
+    {
+        if (_faultSent.TryGetValue(device, out var sent))
+        {
+            _alertMs.TryAdd(device, (float)System.Diagnostics.Stopwatch.GetElapsedTime(sent, timestamp).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Reading-to-alert latency at quantile <paramref name="q"/>, nearest rank; 0 when none was timed.</summary>
+    public double AlertPercentileMs(double q)
+    {
+        var sorted = _alertMs.Values.ToArray();
+        if (sorted.Length == 0)
+        {
+            return 0;
+        }
+
+        Array.Sort(sorted);
+        return sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
     private long _messagesSent;
     private long _readingsSent;
     private long _messagesAcked;

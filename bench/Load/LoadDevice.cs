@@ -220,6 +220,11 @@ internal sealed class LoadDevice : IDisposable
                 if (_firstSent[seq] == 0)
                 {
                     _firstSent[seq] = now;
+                    if (_options.Faulty > _index && seq == _options.FaultAtSeq)
+                    {
+                        _counters.FaultSent(Id, now);
+                    }
+
                     _highestPublished = Math.Max(_highestPublished, seq);
                     _counters.Sent(_options.Readings);
                 }

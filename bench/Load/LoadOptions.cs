@@ -25,6 +25,11 @@ internal sealed record LoadOptions
           --window W             unacknowledged messages per device (default 8)
           --resend-after T       resend a message not acked after T seconds (default 5)
           --timeout T            give up after T seconds (default 600)
+          --faulty N             the first N devices develop a sole delamination (impact and ground contact
+                                 step up) from --fault-at-seq on, and the tool times each one's alert on
+                                 alerts/{id} from the first publish of that message (default 0; needs
+                                 --anonymous or --username, whose client may subscribe to alerts/+)
+          --fault-at-seq S       the seq at which the fault appears (default: half of --messages)
           --warmup T             leave messages first sent in the first T seconds out of ack_p50_ms and
                                  ack_p99_ms (default 0); ack_p99_ms_with_warmup still counts them
           --boot B               the devices' boot id (default b{base seconds}); rerun with the same --boot
@@ -68,6 +73,13 @@ internal sealed record LoadOptions
     /// service: JIT, new twins); they still count in every other figure.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
 
+    /// <summary>Devices (the first ones) that develop a fault from <see cref="FaultAtSeq"/> on.</summary>
+    public int Faulty { get; init; }
+
+    public int FaultAtSeq { get; init; }
+
+    public bool IsFaulty(int device, uint seq) => device < Faulty && seq >= FaultAtSeq;
+
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
 
     public required string Boot { get; init; }
@@ -94,7 +106,7 @@ internal sealed record LoadOptions
         string[] valueNames =
         [
             "--host", "--port", "--ca", "--device-secret", "--username", "--password", "--devices", "--prefix",
-            "--messages", "--readings", "--rate", "--window", "--resend-after", "--timeout", "--warmup", "--boot", "--base-ms", "--report",
+            "--messages", "--readings", "--rate", "--window", "--resend-after", "--timeout", "--warmup", "--faulty", "--fault-at-seq", "--boot", "--base-ms", "--report",
         ];
         for (var i = 0; i < args.Count; i++)
         {
@@ -133,6 +145,8 @@ internal sealed record LoadOptions
             ResendAfter = Seconds("--resend-after", 5),
             Timeout = Seconds("--timeout", 600),
             Warmup = Seconds("--warmup", 0),
+            Faulty = Int("--faulty", 0),
+            FaultAtSeq = values.ContainsKey("--fault-at-seq") ? Int("--fault-at-seq", 0) : Int("--messages", 100) / 2,
             Boot = values.GetValueOrDefault("--boot", string.Create(CultureInfo.InvariantCulture, $"b{baseMs / 1000}")),
             BaseMs = baseMs,
             ReportFile = values.GetValueOrDefault("--report"),

@@ -7,7 +7,11 @@ namespace Telemetry.Bench.Load;
 /// <summary>
 /// Deterministic uplink payloads (docs/uplink.md): the same (device, boot, seq) always gives the same bytes, so
 /// a resend, or a rerun with the same <c>--boot</c> and <c>--base-ms</c>, is a true duplicate the service must
-/// recognise. Every reading of a device has its own timestamp, so each is its own point in the store.
+/// recognise. Every reading of a device has its own timestamp, so each is its own point in the store. A faulty
+/// device (<c>--faulty</c>) steps its impact and ground contact up by 8 g and 80 ms from <c>--fault-at-seq</c> on,
+/// far outside its own baseline (its first 20 readings): a delamination alert within that message. Healthy
+/// devices' impact and contact repeat in short cycles (7 and 9 readings) that every baseline covers, so that they
+/// never look like a fault.
 /// </summary>
 internal static class LoadPayloads
 {
@@ -41,8 +45,9 @@ internal static class LoadPayloads
                 w.WriteNumber("distance_m", 1000 + k);
                 w.WriteNumber("duration_s", 300 + (k % 60));
                 w.WriteNumber("steps", 900 + k);
-                w.WriteNumber("impact_g", 8 + (k % 40 / 10.0));
-                w.WriteNumber("contact_ms", 230 + (k % 40));
+                var fault = options.IsFaulty(device, seq) ? 1 : 0;
+                w.WriteNumber("impact_g", 8 + (k % 7 / 10.0) + (fault * 8));
+                w.WriteNumber("contact_ms", 230 + (k % 9) + (fault * 80));
                 w.WriteNumber("cadence_spm", 160 + (k % 20));
                 w.WriteNumber("midsole_temp_c", 20 + (k % 10));
                 w.WriteNumber("battery_pct", 100 - (k % 100));
@@ -86,10 +91,11 @@ internal static class LoadPayloads
             w.WriteInt32(300 + (k % 60));
             w.WriteInt32(2); // steps
             w.WriteInt32(900 + k);
+            var fault = options.IsFaulty(device, seq) ? 1 : 0;
             w.WriteInt32(3); // impact_g
-            w.WriteDouble(8 + (k % 40 / 10.0));
+            w.WriteDouble(8 + (k % 7 / 10.0) + (fault * 8));
             w.WriteInt32(4); // contact_ms
-            w.WriteInt32(230 + (k % 40));
+            w.WriteInt32(230 + (k % 9) + (fault * 80));
             w.WriteInt32(5); // cadence_spm
             w.WriteInt32(160 + (k % 20));
             w.WriteInt32(7); // midsole_temp_c
