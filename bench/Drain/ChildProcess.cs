@@ -76,6 +76,12 @@ internal sealed class ChildProcess : IAsyncDisposable
         {
             if (_process.HasExited || DateTime.UtcNow > deadline)
             {
+                // Asked again: "has run to its end" becomes ready exactly when the process exits, possibly just now.
+                if (await ready())
+                {
+                    return;
+                }
+
                 throw new InvalidOperationException($"{what} is not ready (exited: {_process.HasExited}):\n{Output}");
             }
 
