@@ -35,8 +35,9 @@ public sealed class BatchQualityState
 /// The model's grain is told whenever the device count or a failure count changes.
 /// </summary>
 [GrainType("batch-quality")]
-internal sealed class BatchQualityGrain(
-    [PersistentState("batch-quality", Devices.DeviceGrain.StorageName)] IPersistentState<BatchQualityState> quality) : Grain, IBatchQualityGrain
+internal sealed partial class BatchQualityGrain(
+    [PersistentState("batch-quality", Devices.DeviceGrain.StorageName)] IPersistentState<BatchQualityState> quality,
+    Microsoft.Extensions.Logging.ILogger<BatchQualityGrain> logger) : Grain, IBatchQualityGrain
 {
     private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(30);
     private const long DayMs = 86_400_000;
@@ -79,6 +80,9 @@ internal sealed class BatchQualityGrain(
 
     public Task ReportExposureAsync(ExposureReport report) => ReportExposuresAsync([report]);
 
+    /// <summary>Never throws once the reports are applied: the caller would send them again and the kilometres would
+    /// count twice. A model grain that could not be told hears the totals with the next device or failure (and its
+    /// rates are read from this grain live anyway).</summary>
     public async Task ReportExposuresAsync(ExposureReport[] reports)
     {
         var joined = false;
@@ -87,12 +91,18 @@ internal sealed class BatchQualityGrain(
             joined |= Apply(report);
         }
 
+        Saver.Changed();
         if (joined)
         {
-            await TellModelAsync();
+            try
+            {
+                await TellModelAsync();
+            }
+            catch (Exception e)
+            {
+                LogTellModelFailed(logger, e, Key.Model, Key.Batch);
+            }
         }
-
-        Saver.Changed();
     }
 
     /// <summary>Adds one device's report; true when the device is new to the batch.</summary>
@@ -190,4 +200,7 @@ internal sealed class BatchQualityGrain(
             Failures = failures,
         };
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning, Message = "The model grain of {Model} was not told the totals of batch {Batch}; it hears them with the next change")]
+    private static partial void LogTellModelFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string model, string batch);
 }

@@ -26,9 +26,7 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
     private bool _stopped;
 
     public ExposureCollector(IGrainFactory grains, TimeProvider time, ILogger<ExposureCollector> logger)
-        : this((model, batch, reports) => reports.Length == 1
-            ? QualityGrains.Batch(grains, model, batch).ReportExposureAsync(reports[0])
-            : QualityGrains.Batch(grains, model, batch).ReportExposuresAsync(reports), time, logger)
+        : this((model, batch, reports) => QualityGrains.Batch(grains, model, batch).ReportExposuresAsync(reports), time, logger)
     {
     }
 
@@ -71,8 +69,12 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
         _ = SendAsync(report.Model, report.Batch, [report]);
     }
 
-    /// <summary>Sends what has been gathered, one call per (model, batch); a batch whose call failed is kept for the next flush.</summary>
-    public async Task FlushAsync()
+    /// <summary>
+    /// Sends what has been gathered, one call per (model, batch). A batch whose call failed is kept for the next flush,
+    /// unless it timed out: the batch grain may have applied it (it never fails once it has), and kilometres sent
+    /// twice would count twice, so those are dropped and logged, as a lost one-way report was before.
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         Dictionary<(string Model, string Batch), Dictionary<string, ExposureReport>> taken;
         lock (_lock)
@@ -90,18 +92,29 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
         {
             try
             {
-                await _send(pair.Key.Model, pair.Key.Batch, [.. pair.Value.Values]);
+                await _send(pair.Key.Model, pair.Key.Batch, [.. pair.Value.Values]).WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                LogFlushDropped(_logger, e, pair.Key.Model, pair.Key.Batch, pair.Value.Count);
             }
             catch (Exception e)
             {
-                LogFlushFailed(_logger, e, pair.Key.Model, pair.Key.Batch, pair.Value.Count);
                 lock (_lock)
                 {
+                    if (_stopped)
+                    {
+                        LogFlushDropped(_logger, e, pair.Key.Model, pair.Key.Batch, pair.Value.Count);
+                        return;
+                    }
+
                     foreach (var report in pair.Value.Values)
                     {
                         Merge(_pending, report);
                     }
                 }
+
+                LogFlushFailed(_logger, e, pair.Key.Model, pair.Key.Batch, pair.Value.Count);
             }
         });
         await Task.WhenAll(sends);
@@ -115,7 +128,7 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
         }
         catch (Exception e)
         {
-            LogFlushFailed(_logger, e, model, batch, reports.Length);
+            LogFlushDropped(_logger, e, model, batch, reports.Length);
         }
     }
 
@@ -167,7 +180,8 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
         {
             while (await timer.WaitForNextTickAsync(stopping))
             {
-                await FlushAsync();
+                // Not cut short by stopping: reports in a call would be lost. StopAsync bounds the wait instead.
+                await FlushAsync(CancellationToken.None);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -181,7 +195,15 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
         if (_stop is not null)
         {
             await _stop.CancelAsync();
-            await (_loop ?? Task.CompletedTask);
+            try
+            {
+                // A flush in progress finishes first, unless the silo's stop runs out of time.
+                await (_loop ?? Task.CompletedTask).WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                LogStopCut(_logger);
+            }
         }
 
         lock (_lock)
@@ -189,11 +211,17 @@ internal sealed partial class ExposureCollector : ILifecycleParticipant<ISiloLif
             _stopped = true;
         }
 
-        await FlushAsync();
+        await FlushAsync(cancellationToken);
     }
 
     public void Dispose() => _stop?.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Exposure of {Model}/{Batch} ({Devices} devices) could not be handed to its batch grain (kept for the next flush while the silo runs)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The silo stopped before the exposure collector's last flush completed")]
+    private static partial void LogStopCut(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Exposure of {Model}/{Batch} ({Devices} devices) could not be handed to its batch grain; kept for the next flush")]
     private static partial void LogFlushFailed(ILogger logger, Exception exception, string model, string batch, int devices);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Exposure of {Model}/{Batch} ({Devices} devices) was dropped: its batch grain timed out (it may have counted it) or the silo is stopping")]
+    private static partial void LogFlushDropped(ILogger logger, Exception exception, string model, string batch, int devices);
 }

@@ -232,7 +232,12 @@ internal sealed partial class MqttOutbox(
                 return true;
             }
 
-            Ack(key.Device, value.Ack, value.Missing);
+            // A newer ack of the same device and boot is still in flight: it says more, and if it fails it is kept itself.
+            if (!inFlight.Any(i => i.Key == key))
+            {
+                Ack(key.Device, value.Ack, value.Missing);
+            }
+
             return false;
         }
     }

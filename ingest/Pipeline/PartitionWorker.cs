@@ -849,7 +849,10 @@ internal sealed partial class PartitionWorker
             return;
         }
 
-        if (!cache.TryTakeBirth(nowMs, _uplink.BirthRateLimitPerHour, _uplink.BirthRateLimitBurst))
+        // Charged once per birth: not again when a held round is staged anew (a twin store that is down for a minute
+        // must not use up a device's budget with retries). A device new to the pipeline is charged too, though its
+        // birth is most likely the one its twin holds: a flood in its first round must not be free.
+        if (!_restaging && !cache.TryTakeBirth(nowMs, _uplink.BirthRateLimitPerHour, _uplink.BirthRateLimitBurst))
         {
             // Each changed birth is a twin write, and may be a part replacement or a new model and batch.
             Report(new ErrorReport(message.DeviceId, null, null, null, RejectReason.RateLimited, FormattableString.Invariant(

@@ -393,7 +393,7 @@ public sealed class DeliveryRetryTests
                 }
             }
 
-            return Task.FromResult(new IngestResult([batch.Messages[^1].Key], 0));
+            return Task.FromResult(new IngestResult(batch.Messages.Length == 0 ? [] : [batch.Messages[^1].Key], 0));
         }
     }
 }

@@ -14,13 +14,19 @@ public sealed class ExposureCollectorTests
 {
     private readonly ConcurrentQueue<(string Model, string Batch, ExposureReport[] Reports)> _sent = new();
     private readonly HashSet<string> _failing = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _timingOut = new(StringComparer.Ordinal);
 
     private ExposureCollector Collector() => new(
         (model, batch, reports) =>
         {
             if (_failing.Contains(batch))
             {
-                return Task.FromException(new TimeoutException("batch grain unreachable"));
+                return Task.FromException(new InvalidOperationException("batch grain could not be activated"));
+            }
+
+            if (_timingOut.Contains(batch))
+            {
+                return Task.FromException(new TimeoutException("no response within 30 s"));
             }
 
             _sent.Enqueue((model, batch, reports));
@@ -86,6 +92,23 @@ public sealed class ExposureCollectorTests
 
         var down = Assert.Single(_sent, s => s.Batch == "down");
         Assert.Equal(5, Assert.Single(down.Reports).DistanceKm);
+        Assert.Equal(0, collector.Pending);
+    }
+
+    /// <summary>A call that timed out may have been applied by the batch grain: sending it again could count its
+    /// kilometres twice, so it is dropped (exposure is best effort), not kept.</summary>
+    [Fact]
+    public async Task ABatchGrainThatTimesOut_IsNotSentTheSameKilometresAgain()
+    {
+        using var collector = Collector();
+        _timingOut.Add("slow");
+        collector.Add(Report("a", "slow", 1, 2, (1, 4)));
+
+        await collector.FlushAsync();
+        _timingOut.Clear();
+        await collector.FlushAsync();
+
+        Assert.Empty(_sent);
         Assert.Equal(0, collector.Pending);
     }
 

@@ -28,10 +28,10 @@ public sealed class NewDeviceCallsTests
     private readonly Replies _replies = new();
     private readonly LineStore _store = new();
 
-    private PartitionWorker Worker() => new(
+    private PartitionWorker Worker(UplinkOptions? uplink = null) => new(
         _channel.Reader, _twins, _replies, _store,
         new IngestCounters(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
-        new UplinkOptions(), new PipelineOptions { Partitions = 1 }, _time, NullLogger.Instance);
+        uplink ?? new UplinkOptions(), new PipelineOptions { Partitions = 1 }, _time, NullLogger.Instance);
 
     private static InboundMessage Message(string device, UplinkTopic topic, string json) =>
         InboundMessage.Copy(device, topic, new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), null);
@@ -93,6 +93,39 @@ public sealed class NewDeviceCallsTests
         await run;
     }
 
+    /// <summary>Found in review: a held birth was charged to the device's birth budget again at every retry, so a twin
+    /// store down for a minute used the budget up and the birth was then refused as <c>rate_limited</c>.</summary>
+    [Fact]
+    public async Task ABirthHeldWhileTheTwinsAreDown_IsNotChargedAgainAtEachRetry()
+    {
+        _twins.Failing = true;
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker(new UplinkOptions { BirthRateLimitBurst = 1, BirthRateLimitPerHour = 1 }).RunAsync(stop.Token));
+        await _channel.Writer.WriteAsync(Birth("held-1"));
+
+        // A minute of fake time is a dozen retries of the held round, each failing.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (_twins.Attempts < 12)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only {_twins.Attempts} attempts");
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            await Task.Delay(2);
+        }
+
+        _twins.Failing = false;
+        while (_twins.Batches.IsEmpty)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the birth never reached its twin");
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            await Task.Delay(2);
+        }
+
+        Assert.Equal("aerorun-3", Assert.Single(_twins.Batches).Batch.Birth!.Model);
+        Assert.Empty(_replies.Errors);
+        await stop.CancelAsync();
+        await run;
+    }
+
     private static async Task UntilAsync(Func<bool> done, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
@@ -107,6 +140,17 @@ public sealed class NewDeviceCallsTests
     private sealed class Twins : IDeviceTwins
     {
         private int _profileCalls;
+        private int _attempts;
+
+        private volatile bool _failing;
+
+        public bool Failing
+        {
+            get => _failing;
+            set => _failing = value;
+        }
+
+        public int Attempts => _attempts;
 
         public ConcurrentDictionary<string, DeviceBirth> Stored { get; } = new(StringComparer.Ordinal);
 
@@ -122,6 +166,12 @@ public sealed class NewDeviceCallsTests
 
         public Task<IngestResult> IngestAsync(string deviceId, TelemetryBatch batch)
         {
+            Interlocked.Increment(ref _attempts);
+            if (Failing)
+            {
+                return Task.FromException<IngestResult>(new TimeoutException("twin store down"));
+            }
+
             Batches.Enqueue((deviceId, batch));
             if (batch.Birth is { } birth)
             {
@@ -138,12 +188,19 @@ public sealed class NewDeviceCallsTests
     private sealed class Replies : IDeviceReplies
     {
         private readonly ConcurrentQueue<(string Device, MessageKey Ack)> _acks = new();
+        private readonly ConcurrentQueue<ErrorReport> _errors = new();
 
         public List<(string Device, MessageKey Ack)> Acks => [.. _acks];
 
+        public List<ErrorReport> Errors => [.. _errors];
+
         public void Ack(string deviceId, MessageKey ack) => _acks.Enqueue((deviceId, ack));
 
-        public bool Error(in ErrorReport report) => true;
+        public bool Error(in ErrorReport report)
+        {
+            _errors.Enqueue(report);
+            return true;
+        }
     }
 
     private sealed class LineStore : IReadingStore
