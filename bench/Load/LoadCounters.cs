@@ -36,14 +36,7 @@ internal sealed class LoadCounters(TimeSpan warmup = default)
     /// <summary>Reading-to-alert latency at quantile <paramref name="q"/>, nearest rank; 0 when none was timed.</summary>
     public double AlertPercentileMs(double q)
     {
-        var sorted = _alertMs.Values.ToArray();
-        if (sorted.Length == 0)
-        {
-            return 0;
-        }
-
-        Array.Sort(sorted);
-        return sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+        return NearestRank(_alertMs.Values.ToArray(), q);
     }
     private long _messagesSent;
     private long _readingsSent;
@@ -127,8 +120,7 @@ internal sealed class LoadCounters(TimeSpan warmup = default)
         var result = new double[byWindow[^1].Key + 1];
         foreach (var window in byWindow)
         {
-            var sorted = window.Select(a => a.Ms).Order().ToArray();
-            result[window.Key] = Math.Round(sorted[Math.Clamp((int)Math.Ceiling(0.99 * sorted.Length) - 1, 0, sorted.Length - 1)], 1);
+            result[window.Key] = Math.Round(NearestRank([.. window.Select(a => a.Ms)], 0.99), 1);
         }
 
         return result;
@@ -138,13 +130,18 @@ internal sealed class LoadCounters(TimeSpan warmup = default)
     /// warm-up (or of all, <paramref name="withWarmup"/>); 0 when nothing was acked.</summary>
     public double AckPercentileMs(double q, bool withWarmup = false)
     {
-        var sorted = withWarmup ? _ackTimes.Select(a => a.Ms).ToArray() : _ackMs.ToArray();
-        if (sorted.Length == 0)
+        return NearestRank(withWarmup ? [.. _ackTimes.Select(a => a.Ms)] : _ackMs.ToArray(), q);
+    }
+
+    /// <summary>The value at quantile <paramref name="q"/> by nearest rank (sorts <paramref name="values"/>); 0 when empty.</summary>
+    private static double NearestRank(float[] values, double q)
+    {
+        if (values.Length == 0)
         {
             return 0;
         }
 
-        Array.Sort(sorted);
-        return sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+        Array.Sort(values);
+        return values[Math.Clamp((int)Math.Ceiling(q * values.Length) - 1, 0, values.Length - 1)];
     }
 }

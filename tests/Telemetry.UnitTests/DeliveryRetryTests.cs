@@ -26,7 +26,7 @@ public sealed class DeliveryRetryTests
     private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(1795428000000 + 60_000);
 
     private readonly FakeTimeProvider _time = new(Start);
-    private readonly Replies _replies = new();
+    private readonly RecordingReplies _replies = new();
     private readonly FlakyStore _store = new();
     private readonly FlakyTwins _twins = new();
     private readonly Channel<InboundMessage> _channel = Channel.CreateUnbounded<InboundMessage>();
@@ -309,24 +309,6 @@ public sealed class DeliveryRetryTests
         Assert.False(_health.Failing().ContainsKey(ServiceClockWatch.Component));
         await stop.CancelAsync();
         await run;
-    }
-
-    private sealed class Replies : IDeviceReplies
-    {
-        private readonly ConcurrentQueue<(string Device, MessageKey Ack)> _acks = new();
-        private readonly ConcurrentQueue<ErrorReport> _errors = new();
-
-        public List<(string Device, MessageKey Ack)> Acks => [.. _acks];
-
-        public List<ErrorReport> Errors => [.. _errors];
-
-        public void Ack(string deviceId, MessageKey ack) => _acks.Enqueue((deviceId, ack));
-
-        public bool Error(in ErrorReport report)
-        {
-            _errors.Enqueue(report);
-            return true;
-        }
     }
 
     /// <summary>A store that refuses (or throws on) its next writes, then keeps what it is given.</summary>

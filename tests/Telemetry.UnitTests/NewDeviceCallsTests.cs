@@ -25,7 +25,7 @@ public sealed class NewDeviceCallsTests
     private readonly FakeTimeProvider _time = new(Start);
     private readonly Channel<InboundMessage> _channel = Channel.CreateUnbounded<InboundMessage>();
     private readonly Twins _twins = new();
-    private readonly Replies _replies = new();
+    private readonly RecordingReplies _replies = new();
     private readonly LineStore _store = new();
 
     private PartitionWorker Worker(UplinkOptions? uplink = null) => new(
@@ -182,24 +182,6 @@ public sealed class NewDeviceCallsTests
             {
                 Profile = batch.WantsProfile ? new IngestProfile(Stored.GetValueOrDefault(deviceId), []) : null,
             });
-        }
-    }
-
-    private sealed class Replies : IDeviceReplies
-    {
-        private readonly ConcurrentQueue<(string Device, MessageKey Ack)> _acks = new();
-        private readonly ConcurrentQueue<ErrorReport> _errors = new();
-
-        public List<(string Device, MessageKey Ack)> Acks => [.. _acks];
-
-        public List<ErrorReport> Errors => [.. _errors];
-
-        public void Ack(string deviceId, MessageKey ack) => _acks.Enqueue((deviceId, ack));
-
-        public bool Error(in ErrorReport report)
-        {
-            _errors.Enqueue(report);
-            return true;
         }
     }
 

@@ -235,18 +235,4 @@ public sealed class PartitionWorkerTests
         Assert.Contains("lace_tension_n", error.Detail, StringComparison.Ordinal);
     }
 
-    private sealed class RecordingReplies : IDeviceReplies
-    {
-        public List<ErrorReport> Errors { get; } = [];
-
-        public List<(string Device, MessageKey Ack)> Acks { get; } = [];
-
-        public void Ack(string deviceId, MessageKey ack) => Acks.Add((deviceId, ack));
-
-        public bool Error(in ErrorReport report)
-        {
-            Errors.Add(report);
-            return true;
-        }
-    }
 }

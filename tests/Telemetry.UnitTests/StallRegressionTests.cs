@@ -23,7 +23,7 @@ public sealed class StallRegressionTests
     private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(1795428000000 + 60_000);
 
     private readonly FakeTimeProvider _time = new(Start);
-    private readonly Replies _replies = new();
+    private readonly RecordingReplies _replies = new();
     private readonly Store _store = new();
     private readonly Twins _twins = new();
     private readonly Channel<InboundMessage> _channel = Channel.CreateUnbounded<InboundMessage>();
@@ -131,17 +131,6 @@ public sealed class StallRegressionTests
         Assert.True(flowed, $"healthy devices acked after 1 min: {_replies.Acks.Count(a => a.Device.StartsWith("good-", StringComparison.Ordinal))} of 100; held: {worker.HeldMessages}");
         await stop.CancelAsync();
         await run;
-    }
-
-    private sealed class Replies : IDeviceReplies
-    {
-        private readonly ConcurrentQueue<(string Device, MessageKey Ack)> _acks = new();
-
-        public List<(string Device, MessageKey Ack)> Acks => [.. _acks];
-
-        public void Ack(string deviceId, MessageKey ack) => _acks.Enqueue((deviceId, ack));
-
-        public bool Error(in ErrorReport report) => true;
     }
 
     private sealed class Store : IReadingStore
