@@ -11,6 +11,8 @@ public sealed class SignalHistoryTests
     [InlineData(20, 3)]
     [InlineData(5, 4)]
     [InlineData(48, 1)]
+    [InlineData(16, 16)]
+    [InlineData(17, 17)]
     public void ZScores_MatchAPlainMedianOverTheLastReadings(int baselineSize, int recentSize)
     {
         var random = new Random(12);
