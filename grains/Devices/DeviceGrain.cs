@@ -752,7 +752,9 @@ internal sealed partial class DeviceGrain(
                     RemainingP10 = estimate.RemainingKmP10 is { } lo ? Math.Round(lo) : null,
                     RemainingP90 = estimate.RemainingKmP90 is { } hi ? Math.Round(hi) : null,
                 };
-                EvidenceItem[] evidence =
+                // Built only when the alert level moves: most rounds change nothing, and the evidence costs a few
+                // arrays and formatted keys.
+                EvidenceItem[] Evidence() =>
                 [
                     EvidenceItem.Of("distance_km", Math.Round(State.DistanceM / 1000, 1)),
                     EvidenceItem.Of("cushioning_pct", Math.Round(estimate.CushioningPct, 1)),
@@ -766,7 +768,7 @@ internal sealed partial class DeviceGrain(
                     .. Drivers(AlertLadder.Cushioning, CushioningFamily, estimate.CushioningPct, () => (wearModel as IExplainableWearModel)?.ShoeDrivers(input)),
                     EvidenceItem.Of("model_version", version),
                 ];
-                Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, evidence, events, code => code switch
+                Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, Evidence, events, code => code switch
                 {
                     AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
                     _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, weeklyKm),
@@ -788,7 +790,7 @@ internal sealed partial class DeviceGrain(
                     RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
                     RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
                 };
-                EvidenceItem[] evidence =
+                EvidenceItem[] Evidence() =>
                 [
                     EvidenceItem.Of("battery_health_pct", Math.Round(estimate.HealthPct, 1)),
                     EvidenceItem.Of("capacity_mah", Math.Round(smoothed, 1)),
@@ -799,7 +801,7 @@ internal sealed partial class DeviceGrain(
                     .. Drivers(AlertLadder.Battery, BatteryFamily, estimate.HealthPct, () => (wearModel as IExplainableWearModel)?.BandDrivers(input)),
                     EvidenceItem.Of("model_version", version),
                 ];
-                Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, evidence, events,
+                Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, Evidence, events,
                     _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles), "Battery health");
                 break;
             }
@@ -867,7 +869,7 @@ internal sealed partial class DeviceGrain(
         AlertLadder ladder,
         double value,
         DateTimeOffset now,
-        EvidenceItem[] evidence,
+        Func<EvidenceItem[]> evidenceOf,
         List<AlertEvent> events,
         Func<string, string> raisedText,
         string what)
@@ -878,6 +880,8 @@ internal sealed partial class DeviceGrain(
         {
             return;
         }
+
+        var evidence = evidenceOf();
 
         if (State.OpenAlerts.Remove(family, out var open))
         {
