@@ -107,20 +107,15 @@ internal sealed class DeviceBatchBuilder
                 for (var m = reading.MetricStart; m < reading.MetricStart + reading.MetricCount; m++)
                 {
                     var metric = _metrics[m];
-                    if (Uplink.MetricCatalogue.TypeOf(metric.Name) == Uplink.MetricType.Integer)
-                    {
-                        lines.Field(metric.Name, (long)metric.Value);
-                    }
-                    else
-                    {
-                        lines.Field(metric.Name, metric.Value);
-                    }
+                    lines.Field(metric.Name, metric.Value, IsInteger);
                 }
 
                 lines.Field(Storage.ReadingSchema.BootField, message.Key.Boot).Field(Storage.ReadingSchema.SeqField, (long)message.Key.Seq).End(reading.TimestampMs);
             }
         }
     }
+
+    private static readonly Func<string, bool> IsInteger = name => Uplink.MetricCatalogue.TypeOf(name) == Uplink.MetricType.Integer;
 
     /// <summary>For a device that has sent no birth: a shoe if it sends shoe metrics, otherwise a band.</summary>
     private string GuessKind()
