@@ -224,9 +224,11 @@ internal sealed class TelemetryValidator(UplinkOptions options)
 
         foreach (var existing in into.Metrics.AsSpan(reading.MetricStart, reading.MetricCount))
         {
-            // Interned names compare by reference at once; a name the full intern table could not keep is
-            // a fresh string each time and must compare by value.
-            if (string.Equals(existing.Name, metricName, StringComparison.Ordinal))
+            // A catalogue name is one string, so it is a duplicate only of itself: a reference compare. Interned names
+            // compare by reference at once too; a name the full intern table could not keep is a fresh string each
+            // time and must compare by value.
+            if (ReferenceEquals(existing.Name, metricName)
+                || (definition is null && string.Equals(existing.Name, metricName, StringComparison.Ordinal)))
             {
                 RejectReading(ref reading, into, RejectReason.InvalidField, $"{metricName} appears twice");
                 return;

@@ -186,4 +186,58 @@ public sealed class TelemetryDecoderTests
         Assert.Equal(forOne, forTwenty);
         Assert.True(forTwenty <= 64, $"decoding allocated {forTwenty} bytes");
     }
+
+    /// <summary>
+    /// The short-number path returns exactly what the general parser returns, or leaves the number to it: seeded
+    /// decimals of 1 to 18 digits, both signs, with and without a fraction, exponents, and the edges of 15 digits.
+    /// </summary>
+    [Fact]
+    public void ShortNumbers_ParseToTheSameDoubleAsTheGeneralParser()
+    {
+        var random = new Random(3);
+        var numbers = new List<string> { "0", "-0", "0.0", "-0.0", "123456789012345", "1234567890123456", "0.000000000000001", "9.99999999999999", "1e3", "1.5E-2", "-12.250" };
+        for (var i = 0; i < 200_000; i++)
+        {
+            var whole = random.NextInt64(0, (long)Math.Pow(10, random.Next(1, 13))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var fraction = random.Next(0, 4) == 0 ? "" : "." + random.NextInt64(0, (long)Math.Pow(10, random.Next(1, 9))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            numbers.Add((random.Next(2) == 0 ? "-" : "") + whole + fraction);
+        }
+
+        var fast = 0;
+        foreach (var number in numbers)
+        {
+            var expected = double.Parse(number, System.Globalization.CultureInfo.InvariantCulture);
+            if (TelemetryDecoder.TryParseShortNumber(Encoding.ASCII.GetBytes(number), out var value))
+            {
+                fast++;
+                Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(value));
+            }
+            else
+            {
+                Assert.True(number.Contains('e', StringComparison.OrdinalIgnoreCase) || number.Count(char.IsAsciiDigit) > 15, number);
+            }
+        }
+
+        Assert.True(fast > numbers.Count / 2, $"{fast} of {numbers.Count}");
+    }
+
+    [Fact]
+    public void CatalogueNames_PassTheNameChecksTheyNoLongerGo()
+    {
+        foreach (var definition in MetricCatalogue.All)
+        {
+            Assert.True(UplinkIds.IsMetricName(definition.Utf8Name), definition.Name);
+            Assert.False(Telemetry.Ingest.Storage.ReadingSchema.IsReserved(definition.Utf8Name), definition.Name);
+        }
+    }
+
+    [Fact]
+    public void Decode_RejectsACatalogueMetricTwiceInOneReading()
+    {
+        var reason = Decode("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428000000,"m":{"steps":10,"impact_g":9.5,"steps":11}}]}""");
+
+        Assert.Equal(RejectReason.InvalidField, _decoded.Readings[0].Reason);
+        Assert.Contains("steps appears twice", _decoded.Readings[0].Detail, StringComparison.Ordinal);
+        Assert.NotEqual(RejectReason.MalformedJson, reason);
+    }
 }
