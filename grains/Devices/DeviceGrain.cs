@@ -698,9 +698,14 @@ internal sealed partial class DeviceGrain(
                     break;
             }
 
-            if (State.LastValues.Count < MaxTrackedMetrics || State.LastValues.ContainsKey(name))
+            // One hash lookup per metric and reading, not two: this runs for every metric of every reading.
+            var lastValues = State.LastValues;
+            ref var lastValue = ref lastValues.Count < MaxTrackedMetrics
+                ? ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(lastValues, name, out _)
+                : ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(lastValues, name);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref lastValue))
             {
-                State.LastValues[name] = value;
+                lastValue = value;
             }
         }
 
