@@ -231,10 +231,12 @@ public sealed class TelemetryDecoderTests
         }
     }
 
-    [Fact]
-    public void Decode_RejectsACatalogueMetricTwiceInOneReading()
+    [Theory]
+    [InlineData("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428000000,"m":{"steps":10,"impact_g":9.5,"steps":11}}]}""")]
+    [InlineData("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428000000,"m":{"steps":10,"impact_g":9.5,"\u0073teps":11}}]}""")]
+    public void Decode_RejectsACatalogueMetricTwiceInOneReading(string json)
     {
-        var reason = Decode("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428000000,"m":{"steps":10,"impact_g":9.5,"steps":11}}]}""");
+        var reason = Decode(json);
 
         Assert.Equal(RejectReason.InvalidField, _decoded.Readings[0].Reason);
         Assert.Contains("steps appears twice", _decoded.Readings[0].Detail, StringComparison.Ordinal);
