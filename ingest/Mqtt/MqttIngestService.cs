@@ -54,8 +54,10 @@ internal sealed partial class MqttIngestService(
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
 
         var options = clientOptions.Create("ingest", persistentSession: true);
-        // The broker sends at most this many unacknowledged messages, and we acknowledge only after the
-        // grain has the message: that is what bounds memory end to end when the pipeline backs up.
+        // A broker that keeps to this sends at most this many unacknowledged messages, and we acknowledge only after
+        // the grain has the message: that bounds memory end to end when the pipeline backs up. Mosquitto 2.0.11 does
+        // not keep to it for a session with a backlog once PUBACKs flow, and MQTTnet queues whatever arrives without
+        // limit (docs/performance.md, "The broker's window does not hold").
         options.ReceiveMaximum = brokerOptions.Value.ReceiveMaximum;
         options.Timeout = ConnectTimeout;
         var subscription = new MqttClientSubscribeOptionsBuilder()
