@@ -462,6 +462,7 @@ internal static class ApiEndpoints
                 DeliveriesAbandoned = counters.DeliveriesAbandoned,
                 DeliveriesOutstanding = counters.DeliveriesOutstanding,
                 Stalls = counters.SubscriberStalls,
+                WindowExceeded = counters.BrokerWindowExceeded,
             },
             Broker = new BrokerStats
             {

@@ -94,6 +94,10 @@ internal sealed record SubscriberStats
 
     /// <summary>Reconnects because the broker stopped delivering while the pipeline was idle (Broker:StallAfter).</summary>
     public required long Stalls { get; init; }
+
+    /// <summary>Times the broker sent past Broker:ReceiveMaximum and the subscriber stopped reading until its
+    /// acknowledgements caught up (Mosquitto 2.0.11 does this with a backlog).</summary>
+    public required long WindowExceeded { get; init; }
 }
 
 /// <summary>Embedded-broker refusals since start, by reason.</summary>

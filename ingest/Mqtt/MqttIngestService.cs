@@ -49,7 +49,9 @@ internal sealed partial class MqttIngestService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var client = new MqttClientFactory().CreateMqttClient();
+        // The window is kept on this side as well: a broker that sends past it is held back by TCP instead of filling
+        // MQTTnet's queue (ReceiveWindow.cs).
+        using var client = new MqttClientFactory(new MQTTnet.Diagnostics.Logger.MqttNetNullLogger(), new ReceiveWindowAdapterFactory(OnWindowExceeded)).CreateMqttClient();
         _client = client;
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
 
@@ -301,6 +303,12 @@ internal sealed partial class MqttIngestService(
         }
     }
 
+    private void OnWindowExceeded()
+    {
+        counters.BrokerExceededWindow();
+        LogWindowExceeded(logger, brokerOptions.Value.ReceiveMaximum);
+    }
+
     /// <summary>Acknowledges a delivery that never enters the pipeline.</summary>
     private async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken stoppingToken)
     {
@@ -328,6 +336,9 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The broker refused the delivery probe on {Topic} ({ReasonCode}); the delivery watch is off until the service restarts with the topic allowed")]
     private static partial void LogProbeRefused(ILogger logger, string topic, string reasonCode);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The broker sent more than Broker:ReceiveMaximum ({Window}) unacknowledged deliveries; the subscriber stops reading until its acknowledgements catch up (counted as subscriber.window_exceeded)")]
+    private static partial void LogWindowExceeded(ILogger logger, int window);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber reconnects so that the broker redelivers what it could not acknowledge")]
     private static partial void LogReconnecting(ILogger logger);

@@ -28,6 +28,7 @@ internal sealed class IngestCounters
     private long _deliveriesAcknowledged;
     private long _deliveriesAbandoned;
     private long _subscriberStalls;
+    private long _brokerWindowExceeded;
 
     public IngestCounters(IMeterFactory meterFactory)
     {
@@ -41,6 +42,7 @@ internal sealed class IngestCounters
         meter.CreateObservableCounter("telemetry.ingest.deliveries_acknowledged", () => Volatile.Read(ref _deliveriesAcknowledged), description: "Deliveries acknowledged (PUBACK written)");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_abandoned", () => Volatile.Read(ref _deliveriesAbandoned), description: "Deliveries whose connection closed before they were acknowledged (the broker sends them again)");
         meter.CreateObservableCounter("telemetry.ingest.subscriber_stalls", () => Volatile.Read(ref _subscriberStalls), description: "Reconnects because the broker stopped delivering to an idle subscriber");
+        meter.CreateObservableCounter("telemetry.ingest.broker_window_exceeded", () => Volatile.Read(ref _brokerWindowExceeded), description: "Times the broker sent past the subscriber's Receive Maximum and reading was held until acknowledgements caught up");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_held", () => Volatile.Read(ref _deliveriesHeld), description: "Deliveries held unacknowledged for a retry");
     }
 
@@ -131,4 +133,9 @@ internal sealed class IngestCounters
     public void DeliveryAbandoned() => Interlocked.Increment(ref _deliveriesAbandoned);
 
     public void SubscriberStalled() => Interlocked.Increment(ref _subscriberStalls);
+
+    /// <summary>Times the broker sent more unacknowledged deliveries than the subscriber's Receive Maximum allows.</summary>
+    public long BrokerWindowExceeded => Volatile.Read(ref _brokerWindowExceeded);
+
+    public void BrokerExceededWindow() => Interlocked.Increment(ref _brokerWindowExceeded);
 }
