@@ -56,10 +56,10 @@ internal sealed partial class MqttIngestService(
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
 
         var options = clientOptions.Create("ingest", persistentSession: true);
-        // A broker that keeps to this sends at most this many unacknowledged messages, and we acknowledge only after
-        // the grain has the message: that bounds memory end to end when the pipeline backs up. Mosquitto 2.0.11 does
-        // not keep to it for a session with a backlog once PUBACKs flow, and MQTTnet queues whatever arrives without
-        // limit (docs/performance.md, "The broker's window does not hold").
+        // At most this many unacknowledged messages, and we acknowledge only after the grain has the message: that
+        // bounds memory end to end when the pipeline backs up. Mosquitto 2.0.11 does not keep to it for a session
+        // with a backlog once PUBACKs flow, and MQTTnet would queue whatever arrives, so the client's adapter
+        // (ReceiveWindow.cs) keeps it too.
         options.ReceiveMaximum = brokerOptions.Value.ReceiveMaximum;
         options.Timeout = ConnectTimeout;
         var subscription = new MqttClientSubscribeOptionsBuilder()
