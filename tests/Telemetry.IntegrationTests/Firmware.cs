@@ -43,7 +43,7 @@ public sealed class Firmware : IAsyncDisposable
                     _unacked.TryRemove(key, out _);
                 }
 
-                InterlockedMax(ref _ackedThrough, seq);
+                Atomic.Max(ref _ackedThrough, seq);
             }
 
             return Task.CompletedTask;
@@ -187,20 +187,5 @@ public sealed class Firmware : IAsyncDisposable
             // The same check the service makes of its broker.
             .WithCertificateValidationHandler(e => Ingest.Mqtt.MqttClientOptionsFactory.IsTrusted(e, roots))
             .Build();
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Interlocked.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 }

@@ -74,7 +74,7 @@ public sealed class ReceiveWindowTests
             if (e.Direction == MqttPacketFlowDirection.Inbound && type == 3)
             {
                 var open = Interlocked.Increment(ref publishes) - Interlocked.Read(ref pubacks);
-                InterlockedMax(ref most, open);
+                Atomic.Max(ref most, open);
             }
             else if (e.Direction == MqttPacketFlowDirection.Outbound && type == 4)
             {
@@ -125,20 +125,5 @@ public sealed class ReceiveWindowTests
         Assert.True(Interlocked.Read(ref most) <= Window + 1, $"{most} deliveries were unacknowledged at once (window {Window})");
         // The broker did break the window here (Mosquitto 2.0.11); if a later broker keeps to it, this says so.
         Assert.True(exceeded > 0, "the broker never sent past the window: the adapter was not exercised");
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Interlocked.Read(ref target);
-        while (value > current)
-        {
-            var previous = Interlocked.CompareExchange(ref target, value, current);
-            if (previous == current)
-            {
-                return;
-            }
-
-            current = previous;
-        }
     }
 }
