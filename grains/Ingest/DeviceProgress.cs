@@ -11,7 +11,8 @@ public sealed class DeviceProgress
 {
     private static readonly DedupeOptions Defaults = new();
 
-    [Id(0)] private readonly List<SeqTracker> _boots = [];
+    // Room for one boot: nearly every device has one, and a list grows to four on its first insert.
+    [Id(0)] private readonly List<SeqTracker> _boots = new(1);
 
     /// <summary>Boots forgotten because of the cap on their number, not their age.</summary>
     [Id(1)] public long BootsEvicted { get; private set; }
@@ -21,7 +22,7 @@ public sealed class DeviceProgress
 
     public bool IsDuplicate(MessageKey key) => Find(key.Boot)?.IsDuplicate(key.Seq) ?? false;
 
-    /// <summary>Records a handled message without ages (the pipeline's cache of this state). Returns false when it
+    /// <summary>Records a handled message without ages (for stand-ins of the grain in tests). Returns false when it
     /// had been handled before or was refused.</summary>
     public bool Record(MessageKey key) => Record(key, null, Defaults) == SeqOutcome.Recorded;
 

@@ -489,7 +489,7 @@ internal sealed partial class PartitionWorker
         }
 
         var key = new MessageKey(_decoded.Boot!, _decoded.Seq!.Value);
-        var duplicate = device.Confirmed.IsDuplicate(key) || (_round.TryGetValue(message.DeviceId, out var staged) && staged.Contains(key));
+        var duplicate = device.IsAcked(key) || (_round.TryGetValue(message.DeviceId, out var staged) && staged.Contains(key));
         if (!_restaging && !_clockHeld && !duplicate)
         {
             // Every fresh message is a vote on whose clock is wrong: most of them ahead, the service's.
@@ -509,8 +509,7 @@ internal sealed partial class PartitionWorker
 
         if (duplicate)
         {
-            // Seen before: acknowledged again, never applied again.
-            _counters.Duplicate(1);
+            // Seen before: acknowledged again, never applied again (and counted when the grain says so).
             builder.AddHandled(key);
             return true;
         }
@@ -640,13 +639,11 @@ internal sealed partial class PartitionWorker
                         Remember(deviceId, profile);
                     }
 
-                    foreach (var message in batch.Messages)
+                    // The grain is the authority on duplicates: it counts the redeliveries staged here as handled and
+                    // those the cache could not tell (beyond a gap, of an older boot, after a restart).
+                    if (result.DuplicateMessages > 0)
                     {
-                        // A message the grain refused (too many gaps) is not handled: its resend must reach the grain.
-                        if (result.Refused is null || Array.IndexOf(result.Refused, message.Key) < 0)
-                        {
-                            cache.Confirmed.Record(message.Key);
-                        }
+                        _counters.Duplicate(result.DuplicateMessages);
                     }
 
                     // Only now does the grain hold the birth: a birth of a failed round must not be skipped as
@@ -655,6 +652,7 @@ internal sealed partial class PartitionWorker
 
                     foreach (var ack in result.Acks)
                     {
+                        cache.Acked(ack);
                         _replies.Ack(deviceId, ack, result.MissingFor(ack.Boot));
                     }
 
@@ -786,7 +784,7 @@ internal sealed partial class PartitionWorker
                 continue;
             }
 
-            if (device.CustomMetrics.Count + added > limit)
+            if (device.CustomMetricCount + added > limit)
             {
                 _decoded.RejectReading(i, RejectReason.TooManyMetrics, FormattableString.Invariant(
                     $"'{first}' would take {deviceId} past {limit} metric names outside the catalogue; send only the names it already uses"));
