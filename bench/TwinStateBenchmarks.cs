@@ -98,10 +98,9 @@ public class TwinStateBenchmarks : IDisposable
         };
         foreach (var (name, value) in (ReadOnlySpan<(string, double)>)[("distance_m", 1200), ("duration_s", 330), ("steps", 1100), ("impact_g", 8.4), ("contact_ms", 236), ("cadence_spm", 171), ("midsole_temp_c", 24), ("battery_pct", 81)])
         {
-            state.LastValues[name] = value;
+            state.SetLastValue(name, value, 64);
         }
 
-        state.LastValues.TrimExcess();
         for (var seq = 0u; seq < 100; seq++)
         {
             state.Progress.Record(new MessageKey("b1795000000", seq));

@@ -74,6 +74,12 @@ internal sealed partial class DeviceGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _resident = residents.Add(GrainContext, static context => ((IGrainContext)context).Deactivate(ShedReason, CancellationToken.None));
+        if (State.Birth is { } birth)
+        {
+            // Read back from the store with its own copies of the model and batch names.
+            State.Birth = birth.WithSharedStrings();
+        }
+
         // Enumerating the pairs, not .Values: the dictionary would keep the values view for the twin's lifetime.
         if (State.HasOpenAlerts)
         {
@@ -172,7 +178,6 @@ internal sealed partial class DeviceGrain(
         var boots = new List<string>(1);
         List<MessageKey>? refused = null;
         var dedupe = dedupeOptions.Value;
-        var metricsBefore = State.LastValues.Count;
         foreach (var message in batch.Messages)
         {
             if (!boots.Contains(message.Key.Boot))
@@ -202,11 +207,6 @@ internal sealed partial class DeviceGrain(
         }
 
         State.DuplicateMessages += duplicates;
-        if (State.LastValues.Count != metricsBefore)
-        {
-            // A device's metric names rarely change: size the dictionary to them (8 metrics grow it to 17 slots).
-            State.LastValues.TrimExcess();
-        }
 
         events.AddRange(Reassess(now));
         var exposure = QualityRound();
@@ -397,14 +397,24 @@ internal sealed partial class DeviceGrain(
             },
             Wear = State.Wear,
             OpenAlerts = [.. State.OpenAlerts.Select(p => p.Value).OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt })],
-            LastValues = new Dictionary<string, double>(State.LastValues),
+            LastValues = State.LastValuesByName(),
             Acked = State.Progress.Acks(),
         });
     }
 
     public Task<IngestProfile> GetIngestProfileAsync() => Task.FromResult(Profile());
 
-    private IngestProfile Profile() => new(State.Birth, [.. State.LastValues.Select(p => p.Key)]);
+    private IngestProfile Profile()
+    {
+        var lastValues = State.LastValues;
+        var names = new string[lastValues.Length];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = lastValues[i].Name;
+        }
+
+        return new(State.Birth, names);
+    }
 
     public Task<AlertView?> GetAlertAsync(string alertId) =>
         Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);
@@ -698,15 +708,7 @@ internal sealed partial class DeviceGrain(
                     break;
             }
 
-            // One hash lookup per metric and reading, not two: this runs for every metric of every reading.
-            var lastValues = State.LastValues;
-            ref var lastValue = ref lastValues.Count < MaxTrackedMetrics
-                ? ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(lastValues, name, out _)
-                : ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(lastValues, name);
-            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref lastValue))
-            {
-                lastValue = value;
-            }
+            State.SetLastValue(name, value, MaxTrackedMetrics);
         }
 
         if (distance is not null || impact is not null)

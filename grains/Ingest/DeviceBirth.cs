@@ -31,6 +31,15 @@ public sealed record DeviceBirth
     [Id(8)]
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool Unregistered { get; init; }
+
+    /// <summary>This birth with its strings replaced by the copies many twins share (<see cref="SharedStrings"/>).</summary>
+    public DeviceBirth WithSharedStrings()
+    {
+        var (kind, model, batch, firmware) = (SharedStrings.Get(Kind), SharedStrings.Get(Model), SharedStrings.Get(Batch), SharedStrings.Get(Firmware));
+        return ReferenceEquals(kind, Kind) && ReferenceEquals(model, Model) && ReferenceEquals(batch, Batch) && ReferenceEquals(firmware, Firmware)
+            ? this
+            : this with { Kind = kind, Model = model, Batch = batch, Firmware = firmware };
+    }
 }
 
 /// <summary>Serial numbers (or any stable ids) of the parts a device has fitted; null when not reported.</summary>

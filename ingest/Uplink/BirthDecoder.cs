@@ -150,7 +150,7 @@ internal static class BirthDecoder
             WearerKg = wearerKg,
             RatedCapacityMah = ratedCapacity,
             Parts = parts,
-        };
+        }.WithSharedStrings();
     }
 
     /// <summary>
