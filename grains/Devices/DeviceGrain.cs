@@ -175,6 +175,7 @@ internal sealed partial class DeviceGrain(
         }
 
         var duplicates = 0;
+        var unseenDuplicates = 0;
         var boots = new List<string>(1);
         List<MessageKey>? refused = null;
         var dedupe = dedupeOptions.Value;
@@ -195,6 +196,7 @@ internal sealed partial class DeviceGrain(
             if (outcome == SeqOutcome.Duplicate)
             {
                 duplicates++;
+                unseenDuplicates += message.Known ? 0 : 1;
                 continue;
             }
 
@@ -234,6 +236,7 @@ internal sealed partial class DeviceGrain(
             Missing = missing,
             Refused = refused?.ToArray(),
             Profile = batch.WantsProfile ? Profile() : null,
+            UnseenDuplicates = unseenDuplicates,
         };
     }
 

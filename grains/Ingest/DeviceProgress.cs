@@ -61,6 +61,21 @@ public sealed class DeviceProgress
         return tracker.Record(key.Seq, options.MaxGapRanges);
     }
 
+    /// <summary>Whether anything is remembered above <paramref name="seq"/> of <paramref name="boot"/>, or of any
+    /// other boot.</summary>
+    public bool HoldsBeyond(string boot, long seq)
+    {
+        foreach (var tracker in _boots)
+        {
+            if (tracker.Boot != boot || tracker.Highest > seq)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The ack for <paramref name="boot"/>, or null while its seq 0 is missing.</summary>
     public MessageKey? AckFor(string boot) =>
         Find(boot) is { Contiguous: >= 0 } tracker ? new MessageKey(boot, (uint)tracker.Contiguous) : null;

@@ -18,5 +18,9 @@ public sealed record IngestResult(
     /// <summary>The twin's profile after the batch, when the batch asked for it (<see cref="TelemetryBatch.WantsProfile"/>).</summary>
     [Id(4)] public IngestProfile? Profile { get; init; }
 
+    /// <summary>Of <see cref="DuplicateMessages"/>, those among messages the pipeline sent as new (not
+    /// <see cref="BatchMessage.Known"/>): redeliveries only the grain could tell.</summary>
+    [Id(5)] public int UnseenDuplicates { get; init; }
+
     public SeqRange[] MissingFor(string boot) => Missing?.GetValueOrDefault(boot) ?? [];
 }

@@ -17,6 +17,10 @@ internal sealed class DeviceBatchBuilder
 
     public DeviceBirth? Birth { get; set; }
 
+    /// <summary>Some message of this batch was staged before, in a round that was held: the grain may have applied it
+    /// then, so what it reports as duplicates may be that round's, not the device's.</summary>
+    public bool Restaged { get; set; }
+
     /// <summary>Broker deliveries to acknowledge once the grain has the batch.</summary>
     public int MessageCount => _messages.Count;
 
@@ -26,6 +30,7 @@ internal sealed class DeviceBatchBuilder
     {
         DeviceId = deviceId;
         Birth = null;
+        Restaged = false;
         _messages.Clear();
         _readings.Clear();
         _metrics.Clear();
@@ -44,8 +49,9 @@ internal sealed class DeviceBatchBuilder
         return false;
     }
 
-    /// <summary>Adds a handled message without readings: rejected as a whole, or a duplicate to re-ack.</summary>
-    public void AddHandled(MessageKey key) => _messages.Add(new BatchMessage(key, _readings.Count, 0, 0));
+    /// <summary>Adds a handled message without readings, already accounted for here: rejected as a whole, or a
+    /// redelivery to acknowledge again.</summary>
+    public void AddHandled(MessageKey key) => _messages.Add(new BatchMessage(key, _readings.Count, 0, 0, Known: true));
 
     /// <summary>Adds a message and the readings of <paramref name="decoded"/> that passed validation.</summary>
     public void AddAccepted(MessageKey key, Uplink.DecodedTelemetry decoded)

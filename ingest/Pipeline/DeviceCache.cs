@@ -13,11 +13,13 @@ internal sealed class DeviceCache
     private TokenBucket _messages;
     private TokenBucket _births;
 
-    // The grain's latest ack: one boot and its contiguous seq. Not the grain's whole dedupe state (every boot, runs
-    // beyond gaps): that copy cost 230 bytes per device, and what it adds, redeliveries beyond a gap or of an older
-    // boot, is rare and still caught by the grain, which is the authority on duplicates.
+    // The grain's latest ack: one boot and its contiguous seq. Messages handled beyond it (past a gap, or of another
+    // boot) go into a full progress, created only then: a device without gaps, nearly all of them, holds none. The
+    // full copy for every device cost 230 bytes each. A device whose later messages arrived before a lost one
+    // resends them all until the gap is filled, and those resends must not be stored twice.
     private string? _ackedBoot;
     private long _ackedSeq = -1;
+    private DeviceProgress? _beyond;
     private HashSet<string>? _customMetrics;
 
     /// <summary>Whether the twin's profile (birth and metric names) has been asked of the grain.</summary>
@@ -33,8 +35,23 @@ internal sealed class DeviceCache
     /// <summary>How many metric names outside the catalogue this device has sent, without creating the set.</summary>
     public int CustomMetricCount => _customMetrics?.Count ?? 0;
 
-    /// <summary>Whether the grain has acknowledged <paramref name="key"/> already (at or below its latest ack).</summary>
-    public bool IsAcked(MessageKey key) => key.Seq <= _ackedSeq && key.Boot == _ackedBoot;
+    /// <summary>Whether the grain has handled <paramref name="key"/> already: at or below its latest ack, or
+    /// confirmed beyond it.</summary>
+    public bool IsHandled(MessageKey key) =>
+        (key.Seq <= _ackedSeq && key.Boot == _ackedBoot) || (_beyond is { } beyond && beyond.IsDuplicate(key));
+
+    /// <summary>Whether handled messages beyond the latest ack are held (for tests).</summary>
+    internal bool HoldsBeyondAck => _beyond is not null;
+
+    /// <summary>Takes a message the grain confirmed as handled (after the batch's acks): one above the latest ack is
+    /// remembered apart.</summary>
+    public void Handled(MessageKey key)
+    {
+        if (key.Seq > _ackedSeq || key.Boot != _ackedBoot)
+        {
+            (_beyond ??= new DeviceProgress()).Record(key);
+        }
+    }
 
     /// <summary>Takes an ack the grain returned: the highest contiguous seq of its boot handled so far.</summary>
     public void Acked(MessageKey ack)
@@ -47,6 +64,12 @@ internal sealed class DeviceCache
         {
             _ackedBoot = ack.Boot;
             _ackedSeq = ack.Seq;
+        }
+
+        if (_beyond is { } beyond && !beyond.HoldsBeyond(_ackedBoot, _ackedSeq))
+        {
+            // The gaps are filled: the ack covers everything that was held apart.
+            _beyond = null;
         }
     }
 

@@ -489,7 +489,7 @@ internal sealed partial class PartitionWorker
         }
 
         var key = new MessageKey(_decoded.Boot!, _decoded.Seq!.Value);
-        var duplicate = device.IsAcked(key) || (_round.TryGetValue(message.DeviceId, out var staged) && staged.Contains(key));
+        var duplicate = device.IsHandled(key) || (_round.TryGetValue(message.DeviceId, out var staged) && staged.Contains(key));
         if (!_restaging && !_clockHeld && !duplicate)
         {
             // Every fresh message is a vote on whose clock is wrong: most of them ahead, the service's.
@@ -502,6 +502,7 @@ internal sealed partial class PartitionWorker
         }
 
         var builder = BuilderFor(message.DeviceId);
+        builder.Restaged |= _restaging;
         if (!_restaging)
         {
             _counters.MessageHandled();
@@ -509,7 +510,12 @@ internal sealed partial class PartitionWorker
 
         if (duplicate)
         {
-            // Seen before: acknowledged again, never applied again (and counted when the grain says so).
+            // Seen before: acknowledged again, never applied again.
+            if (!_restaging)
+            {
+                _counters.Duplicate(1);
+            }
+
             builder.AddHandled(key);
             return true;
         }
@@ -616,7 +622,7 @@ internal sealed partial class PartitionWorker
                 builders.Clear();
             }
 
-            var calls = new Task<(TelemetryBatch Batch, IngestResult? Result)>[builders.Count];
+            var calls = new Task<(TelemetryBatch Batch, IngestResult? Result, bool FirstAttempt)>[builders.Count];
             for (var i = 0; i < builders.Count; i++)
             {
                 calls[i] = CallGrainAsync(builders[i].DeviceId, builders[i].Build(!CacheFor(builders[i].DeviceId).Learned), cancellationToken);
@@ -625,7 +631,7 @@ internal sealed partial class PartitionWorker
             await Task.WhenAll(calls);
             for (var i = 0; i < builders.Count; i++)
             {
-                var (batch, result) = await calls[i];
+                var (batch, result, firstAttempt) = await calls[i];
                 var deviceId = builders[i].DeviceId;
                 if (result is null)
                 {
@@ -639,11 +645,11 @@ internal sealed partial class PartitionWorker
                         Remember(deviceId, profile);
                     }
 
-                    // The grain is the authority on duplicates: it counts the redeliveries staged here as handled and
-                    // those the cache could not tell (beyond a gap, of an older boot, after a restart).
-                    if (result.DuplicateMessages > 0)
+                    // Redeliveries the cache could not tell (beyond a gap, of an older boot, after a restart) the grain
+                    // found. Not after a retry: the grain may have applied the batch on the attempt that failed.
+                    if (result.UnseenDuplicates > 0 && firstAttempt && !builders[i].Restaged)
                     {
-                        _counters.Duplicate(result.DuplicateMessages);
+                        _counters.Duplicate(result.UnseenDuplicates);
                     }
 
                     // Only now does the grain hold the birth: a birth of a failed round must not be skipped as
@@ -654,6 +660,15 @@ internal sealed partial class PartitionWorker
                     {
                         cache.Acked(ack);
                         _replies.Ack(deviceId, ack, result.MissingFor(ack.Boot));
+                    }
+
+                    foreach (var message in batch.Messages)
+                    {
+                        // A message the grain refused (too many gaps) is not handled: its resend must reach the grain.
+                        if (result.Refused is null || Array.IndexOf(result.Refused, message.Key) < 0)
+                        {
+                            cache.Handled(message.Key);
+                        }
                     }
 
                     // Not applied and not acked: the device keeps them and resends once it has filled its gaps.
@@ -867,13 +882,13 @@ internal sealed partial class PartitionWorker
         BuilderFor(message.DeviceId).Birth = birth;
     }
 
-    private async Task<(TelemetryBatch, IngestResult?)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)
+    private async Task<(TelemetryBatch, IngestResult?, bool FirstAttempt)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return (batch, await _twins.IngestAsync(deviceId, batch));
+                return (batch, await _twins.IngestAsync(deviceId, batch), attempt == 1);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
@@ -883,7 +898,7 @@ internal sealed partial class PartitionWorker
                     // The deliveries are held, unacknowledged, and the round tried again after a backoff.
                     // Nothing is lost; the dedupe makes the repeat harmless.
                     _counters.GrainFailed();
-                    return (batch, null);
+                    return (batch, null, false);
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(100 * (1 << (2 * (attempt - 1)))), _time, cancellationToken);

@@ -114,37 +114,79 @@ public sealed class CompactTwinTests
     }
 
     [Fact]
-    public void TheDeviceCache_KnowsTheLatestAckOfOneBoot()
+    public void TheDeviceCache_KnowsTheLatestAck_AndHoldsWhatIsBeyondItOnlyWhileAGapIsOpen()
     {
         var cache = new DeviceCache();
-        Assert.False(cache.IsAcked(new MessageKey("b1", 0)));
+        Assert.False(cache.IsHandled(new MessageKey("b1", 0)));
 
         cache.Acked(new MessageKey("b1", 4));
         cache.Acked(new MessageKey("b1", 2));
-        Assert.True(cache.IsAcked(new MessageKey("b1", 4)));
-        Assert.False(cache.IsAcked(new MessageKey("b1", 5)));
-        Assert.False(cache.IsAcked(new MessageKey("b2", 0)));
+        cache.Handled(new MessageKey("b1", 3));
+        Assert.True(cache.IsHandled(new MessageKey("b1", 4)));
+        Assert.False(cache.IsHandled(new MessageKey("b1", 5)));
+        Assert.False(cache.IsHandled(new MessageKey("b2", 0)));
+        Assert.False(cache.HoldsBeyondAck);
 
+        // 6 and 7 arrive, 5 is lost: the ack stays at 4, and the resends of 6 and 7 are known.
+        cache.Acked(new MessageKey("b1", 4));
+        cache.Handled(new MessageKey("b1", 6));
+        cache.Handled(new MessageKey("b1", 7));
+        Assert.True(cache.HoldsBeyondAck);
+        Assert.True(cache.IsHandled(new MessageKey("b1", 7)));
+        Assert.False(cache.IsHandled(new MessageKey("b1", 5)));
+
+        // 5 fills the gap: the ack covers it all and nothing is held apart any more.
+        cache.Acked(new MessageKey("b1", 7));
+        cache.Handled(new MessageKey("b1", 5));
+        Assert.False(cache.HoldsBeyondAck);
+        Assert.True(cache.IsHandled(new MessageKey("b1", 6)));
+
+        // A reboot: the new boot's ack, and the old boot is no longer the mark.
         cache.Acked(new MessageKey("b2", 0));
-        Assert.True(cache.IsAcked(new MessageKey("b2", 0)));
-        Assert.False(cache.IsAcked(new MessageKey("b1", 0)));
+        Assert.True(cache.IsHandled(new MessageKey("b2", 0)));
+        Assert.False(cache.IsHandled(new MessageKey("b1", 0)));
         Assert.Equal(0, cache.CustomMetricCount);
     }
 
-    /// <summary>Redeliveries the pipeline's cache cannot tell (beyond a gap, of an older boot) reach the grain, which
-    /// neither applies them again nor fails to count them; those the cache does tell are counted once.</summary>
+    /// <summary>A device whose later messages arrived before a lost one resends all of them until the gap is filled
+    /// (the ack stays below the gap): each reading is stored once, and the cache holds nothing apart afterwards.</summary>
+    [Fact]
+    public async Task ResendsAfterALostMessage_AreStoredOnce()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1795428000000 + 60_000));
+        var twins = new ProgressTwins(time);
+        var store = new NullStore();
+        var (channel, counters, replies, run, stop) = Start(twins, time, store);
+
+        foreach (var seq in new uint[] { 0, 2, 3 })
+        {
+            await channel.Writer.WriteAsync(Telemetry("b1", seq));
+        }
+
+        await UntilAsync(() => twins.Applied == 3, "0, 2 and 3 applied");
+        foreach (var seq in new uint[] { 1, 2, 3 })
+        {
+            await channel.Writer.WriteAsync(Telemetry("b1", seq));
+        }
+
+        await UntilAsync(() => replies.Acks.Any(a => a.Ack == new MessageKey("b1", 3)), "the ack of 3");
+        Assert.Equal(["seq=0", "seq=1", "seq=2", "seq=3"], store.Seqs.Order(StringComparer.Ordinal));
+        Assert.Equal(2, counters.Duplicates);
+        Assert.Equal(4, twins.Applied);
+
+        await stop.CancelAsync();
+        await run;
+    }
+
+    /// <summary>A redelivery the pipeline's cache cannot tell (of an older boot, below the gap it holds) reaches the
+    /// grain as a new message, which the grain neither applies again nor fails to report; those the cache does tell
+    /// (its ack, what it holds beyond a gap) are sent as known, without their readings. Each is counted once.</summary>
     [Fact]
     public async Task Redeliveries_AreAppliedOnce_AndEachIsCountedOnce()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1795428000000 + 60_000));
-        var channel = Channel.CreateUnbounded<InboundMessage>();
         var twins = new ProgressTwins(time);
-        var replies = new RecordingReplies();
-        var counters = new IngestCounters(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
-        var worker = new PartitionWorker(channel.Reader, twins, replies, new NullStore(), counters, new UplinkOptions(),
-            new PipelineOptions { Partitions = 1 }, time, NullLogger.Instance);
-        using var stop = new CancellationTokenSource();
-        var run = Task.Run(() => worker.RunAsync(stop.Token));
+        var (channel, counters, replies, run, stop) = Start(twins, time);
 
         // Seq 0 and 2 of b1 (1 lost), then seq 0 of b2 (a reboot): the cache holds b2's ack only.
         foreach (var (boot, seq) in new[] { ("b1", 0u), ("b1", 2u) })
@@ -155,8 +197,10 @@ public sealed class CompactTwinTests
 
         await channel.Writer.WriteAsync(Telemetry("b2", 0));
         await UntilAsync(() => twins.Applied == 3, "b2:0 applied");
+        Assert.Equal(0, counters.Duplicates);
 
         // Redelivered: b1:2 (beyond b1's gap), b1:0 (an older boot), b2:0 (the cache's own ack).
+        var before = twins.Sent.Count;
         foreach (var (boot, seq) in new[] { ("b1", 2u), ("b1", 0u), ("b2", 0u) })
         {
             await channel.Writer.WriteAsync(Telemetry(boot, seq));
@@ -164,6 +208,10 @@ public sealed class CompactTwinTests
 
         await UntilAsync(() => counters.Duplicates == 3, "three duplicates counted");
         Assert.Equal(3, twins.Applied);
+        var sent = twins.Sent.Skip(before).ToDictionary(m => m.Key);
+        Assert.Equal((true, 0), (sent[new MessageKey("b1", 2)].Known, sent[new MessageKey("b1", 2)].ReadingCount));
+        Assert.Equal((false, 1), (sent[new MessageKey("b1", 0)].Known, sent[new MessageKey("b1", 0)].ReadingCount));
+        Assert.Equal((true, 0), (sent[new MessageKey("b2", 0)].Known, sent[new MessageKey("b2", 0)].ReadingCount));
         // Every redelivery was answered with its boot's ack: b1 stays at 0 (seq 1 is missing), b2 at 0.
         Assert.Equal([new MessageKey("b1", 0), new MessageKey("b2", 0)], replies.Acks.Skip(3).Select(a => a.Ack).Distinct().OrderBy(k => k.Boot, StringComparer.Ordinal));
 
@@ -171,9 +219,59 @@ public sealed class CompactTwinTests
         await run;
     }
 
-    private static InboundMessage Telemetry(string boot, uint seq) => InboundMessage.Copy("shoe-1", UplinkTopic.Telemetry,
-        new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(
-            $$$"""{"v":1,"boot":"{{{boot}}}","seq":{{{seq}}},"readings":[{"ts":1795428000000,"m":{"distance_m":{{{seq + 1}}}}}]}""")), null);
+    /// <summary>Found in review: a grain call that timed out after the grain had applied the batch was tried again, and
+    /// the grain's "already applied" on the retry was counted as a duplicate the device never sent.</summary>
+    [Fact]
+    public async Task AMessageDeliveredOnce_WhoseGrainCallTimedOutAfterApplying_IsNotADuplicate()
+    {
+        var twins = new ProgressTwins(TimeProvider.System) { FailAfterApplying = 1 };
+        var (channel, counters, replies, run, stop) = Start(twins, TimeProvider.System);
+
+        await channel.Writer.WriteAsync(Telemetry("b1", 0));
+        await UntilAsync(() => replies.Acks.Count == 1, "the ack");
+
+        Assert.Equal((1, 2), (twins.Applied, twins.Calls));
+        Assert.Equal(0, counters.Duplicates);
+        await stop.CancelAsync();
+        await run;
+    }
+
+    /// <summary>Found in review: a message rejected as a whole and sent again was counted as a rejection and, by the
+    /// grain, as a duplicate as well.</summary>
+    [Fact]
+    public async Task ARejectedMessageRedelivered_IsCountedAsARejectionOnly()
+    {
+        var twins = new ProgressTwins(TimeProvider.System);
+        var (channel, counters, replies, run, stop) = Start(twins, TimeProvider.System);
+        var rejected = Message("""{"v":2,"boot":"b1","seq":0,"readings":[]}""");
+
+        await channel.Writer.WriteAsync(rejected);
+        await UntilAsync(() => replies.Acks.Count == 1, "the first ack");
+        await channel.Writer.WriteAsync(Message("""{"v":2,"boot":"b1","seq":0,"readings":[]}"""));
+        await UntilAsync(() => replies.Acks.Count == 2, "the second ack");
+
+        Assert.Equal(2, counters.Rejections(RejectReason.UnsupportedVersion));
+        Assert.Equal(0, counters.Duplicates);
+        await stop.CancelAsync();
+        await run;
+    }
+
+    private static (Channel<InboundMessage>, IngestCounters, RecordingReplies, Task, CancellationTokenSource) Start(ProgressTwins twins, TimeProvider time, NullStore? store = null)
+    {
+        var channel = Channel.CreateUnbounded<InboundMessage>();
+        var replies = new RecordingReplies();
+        var counters = new IngestCounters(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+        var worker = new PartitionWorker(channel.Reader, twins, replies, store ?? new NullStore(), counters, new UplinkOptions(),
+            new PipelineOptions { Partitions = 1, GrainAttempts = 2 }, time, NullLogger.Instance);
+        var stop = new CancellationTokenSource();
+        return (channel, counters, replies, Task.Run(() => worker.RunAsync(stop.Token)), stop);
+    }
+
+    private static InboundMessage Message(string json) => InboundMessage.Copy("shoe-1", UplinkTopic.Telemetry,
+        new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), null);
+
+    private static InboundMessage Telemetry(string boot, uint seq) => Message(
+        $$$"""{"v":1,"boot":"{{{boot}}}","seq":{{{seq}}},"readings":[{"ts":1795428000000,"m":{"distance_m":{{{seq + 1}}}}}]}""");
 
     private static async Task UntilAsync(Func<bool> done, string what)
     {
@@ -185,25 +283,37 @@ public sealed class CompactTwinTests
         }
     }
 
-    /// <summary>Twins that dedupe as the device grain does, with its real progress type, and count what they apply.</summary>
+    /// <summary>Twins that dedupe as the device grain does, with its real progress type, report duplicates as it does,
+    /// and record what they were sent. <see cref="FailAfterApplying"/> calls apply the batch, then fail (a response
+    /// that timed out).</summary>
     private sealed class ProgressTwins(TimeProvider time) : IDeviceTwins
     {
         private readonly ConcurrentDictionary<string, DeviceProgress> _progress = new(StringComparer.Ordinal);
+        private readonly ConcurrentQueue<BatchMessage> _sent = new();
         private int _applied;
+        private int _calls;
+
+        public int FailAfterApplying { get; set; }
 
         public int Applied => Volatile.Read(ref _applied);
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public List<BatchMessage> Sent => [.. _sent];
 
         public Task<IngestProfile> GetIngestProfileAsync(string deviceId) => Task.FromResult(new IngestProfile(null, []));
 
         public Task<IngestResult> IngestAsync(string deviceId, TelemetryBatch batch)
         {
+            Interlocked.Increment(ref _calls);
             var progress = _progress.GetOrAdd(deviceId, _ => new DeviceProgress());
             lock (progress)
             {
-                var duplicates = 0;
+                int duplicates = 0, unseen = 0;
                 var boots = new List<string>();
                 foreach (var message in batch.Messages)
                 {
+                    _sent.Enqueue(message);
                     if (!boots.Contains(message.Key.Boot))
                     {
                         boots.Add(message.Key.Boot);
@@ -212,6 +322,7 @@ public sealed class CompactTwinTests
                     if (progress.Record(message.Key, time.GetUtcNow(), new DedupeOptions()) == SeqOutcome.Duplicate)
                     {
                         duplicates++;
+                        unseen += message.Known ? 0 : 1;
                     }
                     else
                     {
@@ -219,14 +330,37 @@ public sealed class CompactTwinTests
                     }
                 }
 
+                if (FailAfterApplying > 0)
+                {
+                    FailAfterApplying--;
+                    return Task.FromException<IngestResult>(new TimeoutException("the response timed out after the batch was applied"));
+                }
+
                 var acks = boots.Select(progress.AckFor).OfType<MessageKey>().ToArray();
-                return Task.FromResult(new IngestResult(acks, duplicates) { Profile = batch.WantsProfile ? new IngestProfile(null, []) : null });
+                return Task.FromResult(new IngestResult(acks, duplicates)
+                {
+                    UnseenDuplicates = unseen,
+                    Profile = batch.WantsProfile ? new IngestProfile(null, []) : null,
+                });
             }
         }
     }
 
+    /// <summary>Takes every write and keeps the seq field of each line.</summary>
     private sealed class NullStore : IReadingStore
     {
-        public ValueTask<bool> StoreAsync(ReadOnlyMemory<byte> lines, int lineCount, CancellationToken cancellationToken) => ValueTask.FromResult(true);
+        private readonly ConcurrentQueue<string> _seqs = new();
+
+        public List<string> Seqs => [.. _seqs];
+
+        public ValueTask<bool> StoreAsync(ReadOnlyMemory<byte> lines, int lineCount, CancellationToken cancellationToken)
+        {
+            foreach (var line in Encoding.UTF8.GetString(lines.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                _seqs.Enqueue(System.Text.RegularExpressions.Regex.Match(line, "seq=[0-9]+").Value);
+            }
+
+            return ValueTask.FromResult(true);
+        }
     }
 }

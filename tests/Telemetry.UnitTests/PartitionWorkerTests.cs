@@ -73,7 +73,8 @@ public sealed class PartitionWorkerTests
         var batch = worker.Round.Single().Build();
         Assert.Equal(2, batch.Messages.Length);
         Assert.Single(batch.Readings);
-        Assert.Equal([batch.Messages[0].Key, batch.Messages[0].Key], batch.Messages.Select(m => m.Key));
+        Assert.Equal([(batch.Messages[0].Key, false), (batch.Messages[0].Key, true)], batch.Messages.Select(m => (m.Key, m.Known)));
+        Assert.Equal(1, _counters.Duplicates);
     }
 
     [Fact]
