@@ -93,7 +93,7 @@ internal static class DrainCommand
         var influxPort = 0;
         if (options.Influx)
         {
-            (influx, influxPort) = await StartInfluxAsync(work);
+            (influx, influxPort) = await StartInfluxAsync(work, options.InfluxCpus);
         }
 
         var dataDirectory = Path.Combine(work, "service-data");
@@ -246,6 +246,10 @@ internal static class DrainCommand
             {
                 w.WriteNumber("http_reference_lines_per_s", Math.Round(curl));
                 w.WriteNumber("share_of_http_reference", Math.Round(serviceRate / curl, 3));
+                if (options.InfluxCpus is { } cpus)
+                {
+                    w.WriteString("influx_cpus", cpus);
+                }
             }
 
             w.WriteBoolean("complete", complete && (store != "files" || lines.Length == expected));
@@ -394,7 +398,7 @@ internal static class DrainCommand
         return [.. lines];
     }
 
-    private static async Task<(ChildProcess Process, int Port)> StartInfluxAsync(string work)
+    private static async Task<(ChildProcess Process, int Port)> StartInfluxAsync(string work, string? cpus)
     {
         var port = ChildProcess.FreePort();
         var directory = Path.Combine(work, "influx");
@@ -417,7 +421,10 @@ internal static class DrainCommand
             [continuous_queries]
               enabled = false
             """);
-        var influx = ChildProcess.Start("influxd", ["-config", configuration]);
+        var influx = cpus is null
+            ? ChildProcess.Start("influxd", ["-config", configuration])
+            // Set at exec, so that every thread influxd starts inherits it.
+            : ChildProcess.Start("taskset", ["-c", cpus, "influxd", "-config", configuration]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         await influx.WaitUntilAsync(async () =>
         {

@@ -31,6 +31,9 @@ internal sealed record DrainOptions
           --trace DIR          record an EventPipe CPU sample trace of each service drain into DIR
           --hold SECONDS       keep the service running this long after its drain (to attach dotnet-gcdump, or
                                to watch idle twins being collected); reports its RSS after the hold
+          --influx-cpus LIST   run influxd on these CPUs only (taskset -c LIST, e.g. 1): a database on cores
+                               of its own, as it would be on its own host, for the service and the plain HTTP
+                               reference alike
           --keep               keep the temporary directories
         """;
 
@@ -66,6 +69,8 @@ internal sealed record DrainOptions
 
     public TimeSpan Hold { get; init; }
 
+    public string? InfluxCpus { get; init; }
+
     public long TotalReadings => (long)Devices * Messages * Readings;
 
     public static DrainOptions Parse(IReadOnlyList<string> args)
@@ -94,6 +99,7 @@ internal sealed record DrainOptions
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
                 "--hold" => options with { Hold = TimeSpan.FromSeconds(Int()) },
+                "--influx-cpus" => options with { InfluxCpus = Value() },
                 "--service-arg" => Add(options, Value()),
                 "--service-env" => Environment(options, Value()),
                 _ => throw new ArgumentException($"unknown option: {name}"),
