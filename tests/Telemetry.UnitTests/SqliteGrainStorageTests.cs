@@ -59,6 +59,66 @@ public sealed class SqliteGrainStorageTests : IDisposable
         }
     }
 
+    /// <summary>A device new to the store is activated without a read that finds nothing; every twin stored, before a
+    /// restart or since, is still read.</summary>
+    [Fact]
+    public async Task TwinsNotInTheStore_AreNotQueried_AndEveryStoredTwinIsStillRead()
+    {
+        using (var store = Open())
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                await store.WriteStateAsync(StateName, Id(i), new GrainState<DeviceState>(new DeviceState { Messages = i }));
+            }
+        }
+
+        // And one written by a second start on the same file.
+        using (var other = Open())
+        {
+            await other.WriteStateAsync(StateName, Id(500), new GrainState<DeviceState>(new DeviceState { Messages = 500 }));
+        }
+
+        using var reopened = Open();
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal(i, (await ReadAsync(reopened, i)).Messages);
+        }
+
+        Assert.Equal(500, (await ReadAsync(reopened, 500)).Messages);
+        var skippedBefore = reopened.ReadsSkipped;
+        for (var i = 1000; i < 2000; i++)
+        {
+            Assert.False((await ReadStateAsync(reopened, i)).RecordExists);
+        }
+
+        // A false "maybe" costs a query that finds nothing; with 201 twins in a 2 MiB filter there is none to expect.
+        Assert.Equal(1000, reopened.ReadsSkipped - skippedBefore);
+
+        // Written now: read back by this store, and by the next one.
+        await reopened.WriteStateAsync(StateName, Id(1500), new GrainState<DeviceState>(new DeviceState { Messages = 1500 }));
+        Assert.Equal(1500, (await ReadAsync(reopened, 1500)).Messages);
+        using var again = Open();
+        Assert.Equal(1500, (await ReadAsync(again, 1500)).Messages);
+    }
+
+    [Fact]
+    public void TheFilter_NeverSaysNoToAKeyItWasGiven()
+    {
+        var filter = new TwinFilter(1000);
+        var random = new Random(15);
+        var added = Enumerable.Range(0, 50_000).Select(_ => $"device/dev-{random.Next():x8}").ToList();
+        foreach (var key in added)
+        {
+            filter.Add("twin", key);
+        }
+
+        Assert.All(added, key => Assert.True(filter.MightContain("twin", key)));
+        // Past the 1,000 it was sized for the filter is at its 2 MiB floor: false "maybe"s stay rare.
+        var absent = Enumerable.Range(0, 50_000).Count(i => filter.MightContain("twin", $"other/{i}"));
+        Assert.InRange(absent, 0, 50);
+        Assert.False(filter.MightContain("other-state", added[0]));
+    }
+
     [Fact]
     public async Task AStaleETag_FailsOnlyItsOwnWrite()
     {
