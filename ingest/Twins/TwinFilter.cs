@@ -14,11 +14,12 @@ internal sealed class TwinFilter
     private readonly ulong _mask;
 
     /// <param name="expected">Twins expected over the process's life: 16 bits each (a false "maybe" about once in
-    /// 2,000 at that count), at least 2 MiB.</param>
+    /// 2,000 at that count), at least 2 MiB and at most 128 MiB (67 million twins; past that, "maybe" grows common
+    /// and costs reads, never a wrong answer).</param>
     public TwinFilter(long expected)
     {
         var bits = 1L << 24;
-        while (bits < expected * 16 && bits < 1L << 34)
+        while (bits < expected * 16 && bits < 1L << 30)
         {
             bits <<= 1;
         }
