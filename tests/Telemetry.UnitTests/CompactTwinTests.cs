@@ -163,13 +163,13 @@ public sealed class CompactTwinTests
             await channel.Writer.WriteAsync(Telemetry("b1", seq));
         }
 
-        await UntilAsync(() => twins.Applied == 3, "0, 2 and 3 applied");
+        await Until.DoneAsync(() => twins.Applied == 3, "0, 2 and 3 applied");
         foreach (var seq in new uint[] { 1, 2, 3 })
         {
             await channel.Writer.WriteAsync(Telemetry("b1", seq));
         }
 
-        await UntilAsync(() => replies.Acks.Any(a => a.Ack == new MessageKey("b1", 3)), "the ack of 3");
+        await Until.DoneAsync(() => replies.Acks.Any(a => a.Ack == new MessageKey("b1", 3)), "the ack of 3");
         Assert.Equal(["seq=0", "seq=1", "seq=2", "seq=3"], store.Seqs.Order(StringComparer.Ordinal));
         Assert.Equal(2, counters.Duplicates);
         Assert.Equal(4, twins.Applied);
@@ -192,11 +192,11 @@ public sealed class CompactTwinTests
         foreach (var (boot, seq) in new[] { ("b1", 0u), ("b1", 2u) })
         {
             await channel.Writer.WriteAsync(Telemetry(boot, seq));
-            await UntilAsync(() => twins.Applied == seq / 2 + 1, $"{boot}:{seq} applied");
+            await Until.DoneAsync(() => twins.Applied == seq / 2 + 1, $"{boot}:{seq} applied");
         }
 
         await channel.Writer.WriteAsync(Telemetry("b2", 0));
-        await UntilAsync(() => twins.Applied == 3, "b2:0 applied");
+        await Until.DoneAsync(() => twins.Applied == 3, "b2:0 applied");
         Assert.Equal(0, counters.Duplicates);
 
         // Redelivered: b1:2 (beyond b1's gap), b1:0 (an older boot), b2:0 (the cache's own ack).
@@ -206,7 +206,7 @@ public sealed class CompactTwinTests
             await channel.Writer.WriteAsync(Telemetry(boot, seq));
         }
 
-        await UntilAsync(() => counters.Duplicates == 3, "three duplicates counted");
+        await Until.DoneAsync(() => counters.Duplicates == 3, "three duplicates counted");
         Assert.Equal(3, twins.Applied);
         var sent = twins.Sent.Skip(before).ToDictionary(m => m.Key);
         Assert.Equal((true, 0), (sent[new MessageKey("b1", 2)].Known, sent[new MessageKey("b1", 2)].ReadingCount));
@@ -228,7 +228,7 @@ public sealed class CompactTwinTests
         var (channel, counters, replies, run, stop) = Start(twins, TimeProvider.System);
 
         await channel.Writer.WriteAsync(Telemetry("b1", 0));
-        await UntilAsync(() => replies.Acks.Count == 1, "the ack");
+        await Until.DoneAsync(() => replies.Acks.Count == 1, "the ack");
 
         Assert.Equal((1, 2), (twins.Applied, twins.Calls));
         Assert.Equal(0, counters.Duplicates);
@@ -246,9 +246,9 @@ public sealed class CompactTwinTests
         var rejected = Message("""{"v":2,"boot":"b1","seq":0,"readings":[]}""");
 
         await channel.Writer.WriteAsync(rejected);
-        await UntilAsync(() => replies.Acks.Count == 1, "the first ack");
+        await Until.DoneAsync(() => replies.Acks.Count == 1, "the first ack");
         await channel.Writer.WriteAsync(Message("""{"v":2,"boot":"b1","seq":0,"readings":[]}"""));
-        await UntilAsync(() => replies.Acks.Count == 2, "the second ack");
+        await Until.DoneAsync(() => replies.Acks.Count == 2, "the second ack");
 
         Assert.Equal(2, counters.Rejections(RejectReason.UnsupportedVersion));
         Assert.Equal(0, counters.Duplicates);
@@ -272,16 +272,6 @@ public sealed class CompactTwinTests
 
     private static InboundMessage Telemetry(string boot, uint seq) => Message(
         $$$"""{"v":1,"boot":"{{{boot}}}","seq":{{{seq}}},"readings":[{"ts":1795428000000,"m":{"distance_m":{{{seq + 1}}}}}]}""");
-
-    private static async Task UntilAsync(Func<bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!done())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"waited 20 s for {what}");
-            await Task.Delay(5);
-        }
-    }
 
     /// <summary>Twins that dedupe as the device grain does, with its real progress type, report duplicates as it does,
     /// and record what they were sent. <see cref="FailAfterApplying"/> calls apply the batch, then fail (a response

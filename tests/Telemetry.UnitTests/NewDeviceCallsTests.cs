@@ -53,7 +53,7 @@ public sealed class NewDeviceCallsTests
             await _channel.Writer.WriteAsync(Birth($"back-{i}"));
         }
 
-        await UntilAsync(() => _twins.Batches.Count == 50, "50 birth batches");
+        await Until.DoneAsync(() => _twins.Batches.Count == 50, "50 birth batches");
         Assert.Equal(0, _twins.ProfileCalls);
         Assert.All(_twins.Batches, b => Assert.True(b.Batch.WantsProfile, "a device new to the pipeline asks for its profile with its batch"));
 
@@ -64,7 +64,7 @@ public sealed class NewDeviceCallsTests
             await _channel.Writer.WriteAsync(Telemetry($"back-{i}", 0));
         }
 
-        await UntilAsync(() => _replies.Acks.Count == 50, "50 acks");
+        await Until.DoneAsync(() => _replies.Acks.Count == 50, "50 acks");
         Assert.Equal(0, _twins.ProfileCalls);
         Assert.Equal(100, _twins.Batches.Count);
         Assert.All(_twins.Batches.Skip(50), b => Assert.False(b.Batch.WantsProfile));
@@ -84,7 +84,7 @@ public sealed class NewDeviceCallsTests
 
         await _channel.Writer.WriteAsync(Telemetry("known-1", 0));
 
-        await UntilAsync(() => _replies.Acks.Count == 1, "the ack");
+        await Until.DoneAsync(() => _replies.Acks.Count == 1, "the ack");
         Assert.Equal(1, _twins.ProfileCalls);
         Assert.False(Assert.Single(_twins.Batches).Batch.WantsProfile);
         Assert.Contains("model=stored-model", Assert.Single(_store.Lines), StringComparison.Ordinal);
@@ -124,16 +124,6 @@ public sealed class NewDeviceCallsTests
         Assert.Empty(_replies.Errors);
         await stop.CancelAsync();
         await run;
-    }
-
-    private static async Task UntilAsync(Func<bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!done())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"waited 20 s for {what}");
-            await Task.Delay(5);
-        }
     }
 
     /// <summary>Twins that keep the birth they were given and answer with the profile when asked.</summary>
