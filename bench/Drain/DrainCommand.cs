@@ -244,8 +244,8 @@ internal static class DrainCommand
 
             if (httpReferenceLinesPerSecond is { } curl)
             {
-                w.WriteNumber("http_reference_lines_per_s", Math.Round(curl));
-                w.WriteNumber("share_of_http_reference", Math.Round(serviceRate / curl, 3));
+                w.WriteNumber("http_reference_lines_per_s", double.IsFinite(curl) ? Math.Round(curl) : 0);
+                w.WriteNumber("share_of_http_reference", curl > 0 ? Math.Round(serviceRate / curl, 3) : 0);
                 if (options.InfluxCpus is { } cpus)
                 {
                     w.WriteString("influx_cpus", cpus);

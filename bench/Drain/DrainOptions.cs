@@ -95,7 +95,7 @@ internal sealed record DrainOptions
                 "--steady-warmup" => options with { SteadyWarmup = Int() },
                 "--steady-share" => options with { SteadyShare = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--steady-rate" => options with { SteadyRate = double.Parse(Value(), CultureInfo.InvariantCulture) },
-                "--service" => options with { ServiceDll = Value() },
+                "--service" => options with { ServiceDll = Path.GetFullPath(Value()) },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
                 "--hold" => options with { Hold = TimeSpan.FromSeconds(Int()) },
