@@ -7,10 +7,13 @@ namespace Telemetry.Ingest.Uplink;
 /// Decodes a telemetry payload of uplink v1 in JSON with <see cref="Utf8JsonReader"/>, straight off the bytes,
 /// and hands each field, reading and metric to <see cref="TelemetryValidator"/>, which holds the rules it shares
 /// with <see cref="CborTelemetryDecoder"/>. Message-level faults reject the whole message; reading-level faults
-/// reject only that reading. A steady stream allocates nothing per reading. Not thread-safe: each pipeline
-/// partition owns one.
+/// reject only that reading. A steady stream allocates nothing per reading. A message of the plain shape firmware
+/// sends is read first by <see cref="PlainTelemetryReader"/>, without the tokenizer; anything else, and every
+/// message-level fault, is read here. Not thread-safe: each pipeline partition owns one.
 /// </summary>
-internal sealed class TelemetryDecoder(UplinkOptions options)
+/// <param name="options">The uplink's limits.</param>
+/// <param name="plainPath">False reads every message with <see cref="Utf8JsonReader"/> (for the tests that compare the two).</param>
+internal sealed class TelemetryDecoder(UplinkOptions options, bool plainPath = true)
 {
     /// <summary>Payloads larger than this are refused before parsing (uplink v1: 64 KiB, whatever the encoding).</summary>
     public const int MaxPayloadBytes = 64 * 1024;
@@ -27,6 +30,13 @@ internal sealed class TelemetryDecoder(UplinkOptions options)
         {
             return TelemetryValidator.Reject(into, RejectReason.PayloadTooLarge, $"{payload.Length} bytes, limit {MaxPayloadBytes}");
         }
+
+        if (plainPath && PlainTelemetryReader.TryDecode(payload, nowMs, _rules, into, out var plain))
+        {
+            return plain;
+        }
+
+        into.Reset();
 
         // JSON text is UTF-8 (RFC 8259 §8.1); the reader checks only the strings it is asked to decode, so an
         // invalid byte in a skipped field would otherwise pass. One vectorised pass costs next to nothing.

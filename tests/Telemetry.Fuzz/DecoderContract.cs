@@ -28,8 +28,10 @@ public static partial class DecoderContract
     // from one message into the next shows up. The lock is for the unit tests; the fuzzer is single-threaded.
     private static readonly Lock Gate = new();
     private static readonly TelemetryDecoder Decoder = new(Options);
+    private static readonly TelemetryDecoder GeneralDecoder = new(Options, plainPath: false);
     private static readonly CborTelemetryDecoder CborDecoder = new(Options);
     private static readonly DecodedTelemetry Decoded = new();
+    private static readonly DecodedTelemetry GeneralDecoded = new();
 
     /// <summary>Feeds <paramref name="payload"/> to every decoder; throws on anything the contract forbids.</summary>
     /// <exception cref="DecoderContractException">A decoder accepted or rejected the payload wrongly.</exception>
@@ -38,6 +40,7 @@ public static partial class DecoderContract
         lock (Gate)
         {
             CheckTelemetry(payload, Decoder, Decoded);
+            CheckPlainReader(payload, Decoded);
             CheckCborTelemetry(payload, CborDecoder, Decoded);
         }
 
@@ -52,6 +55,54 @@ public static partial class DecoderContract
         {
             throw Violation("telemetry", "decoding the same payload twice gave different results");
         }
+    }
+
+    /// <summary>
+    /// The JSON decoder reads the plain shape firmware sends without a tokenizer and leaves the rest to
+    /// Utf8JsonReader: its result for <paramref name="payload"/>, already in <paramref name="decoded"/>, must be
+    /// the general reader's alone, every detail and every value's bits.
+    /// </summary>
+    internal static void CheckPlainReader(ReadOnlySpan<byte> payload, DecodedTelemetry decoded)
+    {
+        GeneralDecoder.Decode(payload, NowMs, GeneralDecoded);
+        if (Difference(GeneralDecoded, decoded) is { } difference)
+        {
+            throw Violation("telemetry", $"the plain reader and the general reader disagree on {difference}");
+        }
+    }
+
+    private static string? Difference(DecodedTelemetry general, DecodedTelemetry decoded)
+    {
+        if ((general.Reason, general.Detail, general.Version, general.Boot, general.Seq) != (decoded.Reason, decoded.Detail, decoded.Version, decoded.Boot, decoded.Seq))
+        {
+            return $"the message: {general.Reason} '{general.Detail}' against {decoded.Reason} '{decoded.Detail}'";
+        }
+
+        if ((general.ReadingCount, general.RejectedReadings, general.MetricCount, general.HasCustomMetrics)
+            != (decoded.ReadingCount, decoded.RejectedReadings, decoded.MetricCount, decoded.HasCustomMetrics))
+        {
+            return "the counts of readings and metrics";
+        }
+
+        for (var i = 0; i < general.ReadingCount; i++)
+        {
+            var (g, d) = (general.Readings[i], decoded.Readings[i]);
+            if ((g.Reason, g.Detail, g.TimestampMs, g.MetricStart, g.MetricCount) != (d.Reason, d.Detail, d.TimestampMs, d.MetricStart, d.MetricCount))
+            {
+                return $"reading {i}: {g.Reason} '{g.Detail}' against {d.Reason} '{d.Detail}'";
+            }
+        }
+
+        for (var m = 0; m < general.MetricCount; m++)
+        {
+            if (general.Metrics[m].Name != decoded.Metrics[m].Name
+                || BitConverter.DoubleToInt64Bits(general.Metrics[m].Value) != BitConverter.DoubleToInt64Bits(decoded.Metrics[m].Value))
+            {
+                return $"metric {m}: {general.Metrics[m]} against {decoded.Metrics[m]}";
+            }
+        }
+
+        return null;
     }
 
     internal static void CheckCborTelemetry(ReadOnlySpan<byte> payload, CborTelemetryDecoder decoder, DecodedTelemetry into)
