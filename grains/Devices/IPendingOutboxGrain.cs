@@ -4,7 +4,7 @@ namespace Telemetry.Grains.Devices;
 /// The grains whose state holds undelivered events (key 0). An <see cref="IOutboxOwner"/> registers here before it
 /// stores its first pending event, so that after a crash the service can wake exactly those grains to deliver, even
 /// when nothing else would activate them (a device that never sends again). Only changes that produce events call
-/// it, and those are rare.
+/// it: rare for one device, but a batch defect raises alerts on many devices at once, and those share its writes.
 /// </summary>
 [Alias("telemetry.pending-outbox")]
 public interface IPendingOutboxGrain : IGrainWithIntegerKey

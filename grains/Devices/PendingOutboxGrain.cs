@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 using Orleans.Runtime;
 
 namespace Telemetry.Grains.Devices;
@@ -9,25 +10,63 @@ public sealed class PendingOutboxState
     [Id(0)] public HashSet<GrainId> Owners { get; set; } = [];
 }
 
+/// <summary>
+/// One grain for the whole service, so registrations that arrive together (a batch defect raises alerts on many
+/// devices at once) must not queue one storage write each: the grain is reentrant, makes each change at once on
+/// its single-threaded turn, and answers it when the first write that started after the change has completed.
+/// Writes never overlap; each stores the whole set, so one write covers every change made before it began.
+/// </summary>
 [GrainType("pending-outbox")]
+[Reentrant]
 internal sealed partial class PendingOutboxGrain(
     [PersistentState("pending-outbox", DeviceGrain.StorageName)] IPersistentState<PendingOutboxState> pending,
     ILogger<PendingOutboxGrain> logger) : Grain, IPendingOutboxGrain
 {
-    public async Task AddAsync(GrainId owner)
+    /// <summary>Callers whose change the next write will store; null when none waits.</summary>
+    private TaskCompletionSource? _waiting;
+
+    private bool _writing;
+
+    /// <summary>The last write failed, so the stored set may lack changes the set in memory has.</summary>
+    private bool _unsaved;
+
+    public Task AddAsync(GrainId owner) => pending.State.Owners.Add(owner) || _unsaved ? SaveAsync() : Task.CompletedTask;
+
+    public Task RemoveAsync(GrainId owner) => pending.State.Owners.Remove(owner) || _unsaved ? SaveAsync() : Task.CompletedTask;
+
+    /// <summary>Completes once a write that began after this call has stored the set; fails if that write failed.</summary>
+    private Task SaveAsync()
     {
-        if (pending.State.Owners.Add(owner))
+        var waiting = _waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_writing)
         {
-            await pending.WriteStateAsync();
+            _writing = true;
+            _ = WriteAsync();
         }
+
+        return waiting.Task;
     }
 
-    public async Task RemoveAsync(GrainId owner)
+    /// <summary>Writes until no caller waits; one write at a time, each for everyone who came before it began.</summary>
+    private async Task WriteAsync()
     {
-        if (pending.State.Owners.Remove(owner))
+        while (_waiting is { } callers)
         {
-            await pending.WriteStateAsync();
+            _waiting = null;
+            try
+            {
+                await pending.WriteStateAsync();
+                _unsaved = false;
+                callers.SetResult();
+            }
+            catch (Exception e)
+            {
+                _unsaved = true;
+                callers.SetException(e);
+            }
         }
+
+        _writing = false;
     }
 
     public async Task<int> ResumeAsync()
