@@ -5,13 +5,16 @@ namespace Telemetry.Ingest.Uplink;
 
 /// <summary>
 /// Reads the telemetry message that firmware actually sends, in one pass over its bytes and without a JSON tokenizer
-/// (tokenizing was the largest single stage of a drain under perf, a sixth of the CPU). It knows only the plain shape:
-/// the known fields once each (and unknown ones that hold a string or a number), ASCII strings without escapes, numbers of at most 15 digits without an exponent, and
-/// numbers wherever the contract wants them. At the first byte outside that shape it gives up, and
-/// <see cref="TelemetryDecoder"/> reads the message again with <see cref="System.Text.Json.Utf8JsonReader"/>, which
-/// knows all of JSON and words every fault. So every message-level rejection is the general reader's, and this reader
-/// only finishes where it cannot differ from it: it hands each reading and metric to the same
-/// <see cref="TelemetryValidator"/> calls in the same order (differential tests and the fuzz harness check it).
+/// (tokenizing was the largest single stage of a drain under perf, a sixth of the CPU). It knows only the plain
+/// shape: <c>v</c>, <c>boot</c>, <c>seq</c> and <c>readings</c> once each, unknown top-level fields that hold a
+/// string or a number, readings of <c>ts</c> and <c>m</c> once each, ASCII strings without escapes, numbers without
+/// an exponent, integers where the contract wants integers (at most 18 digits, no sign), and metric values of at most
+/// 15 digits (<see cref="TelemetryDecoder.TryParseShortNumber"/>). At the first byte outside that shape it gives up,
+/// and <see cref="TelemetryDecoder"/> reads the message again with <see cref="System.Text.Json.Utf8JsonReader"/>,
+/// which knows all of JSON and words every fault of syntax and fields. This reader only finishes where it cannot
+/// differ from it: every reading, metric and the message's final checks go to the same
+/// <see cref="TelemetryValidator"/> calls in the same order (differential tests and the fuzz harness check it). A
+/// message that leaves the shape late is read twice, so it costs more than with the general reader alone.
 /// </summary>
 internal static class PlainTelemetryReader
 {
@@ -19,6 +22,19 @@ internal static class PlainTelemetryReader
     /// control character JSON forbids there, a byte outside ASCII that must be checked as UTF-8).</summary>
     private static readonly SearchValues<byte> StringEnd = SearchValues.Create(
         [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'\\', .. Enumerable.Range(0x80, 0x80).Select(b => (byte)b)]);
+
+    /// <summary>What follows a member of an object or an array.</summary>
+    private enum After
+    {
+        /// <summary>A comma: another member.</summary>
+        More,
+
+        /// <summary>The closing bracket.</summary>
+        End,
+
+        /// <summary>Anything else: not the plain shape.</summary>
+        Other,
+    }
 
     /// <summary>
     /// Decodes <paramref name="payload"/> into <paramref name="into"/> and sets <paramref name="reason"/> when the
@@ -36,6 +52,7 @@ internal static class PlainTelemetryReader
         var seen = TelemetryField.None;
         if (!Close(payload, ref i, (byte)'}'))
         {
+            After after;
             do
             {
                 if (!TryName(payload, ref i, out var name))
@@ -48,33 +65,18 @@ internal static class PlainTelemetryReader
                     : name.SequenceEqual("seq"u8) ? TelemetryField.Seq
                     : name.SequenceEqual("readings"u8) ? TelemetryField.Readings
                     : TelemetryField.None;
-                if (field == TelemetryField.None)
-                {
-                    // Unknown fields are ignored (v1 may grow optional ones); one that holds more than a string or a
-                    // number is for the general reader to skip.
-                    if (!TryString(payload, ref i, out _) && !TryNumber(payload, ref i, out _))
-                    {
-                        return false;
-                    }
-
-                    continue;
-                }
-
                 // A repeated field is for the general reader, which words the rejection.
-                if ((seen & field) != 0)
+                if ((seen & field) != 0 || !TryField(payload, ref i, field, nowMs, rules, into))
                 {
                     return false;
                 }
 
                 seen |= field;
-                if (!TryField(payload, ref i, field, nowMs, rules, into))
-                {
-                    return false;
-                }
+                after = Next(payload, ref i, (byte)'}');
             }
-            while (Separator(payload, ref i, (byte)'}', out var more) && more);
+            while (after == After.More);
 
-            if (i < 0)
+            if (after == After.Other)
             {
                 return false;
             }
@@ -91,32 +93,40 @@ internal static class PlainTelemetryReader
 
     private static bool TryField(ReadOnlySpan<byte> payload, ref int i, TelemetryField field, long nowMs, TelemetryValidator rules, DecodedTelemetry into)
     {
+        long number;
         switch (field)
         {
-            case TelemetryField.Version when TryInteger(payload, ref i, int.MaxValue, out var version):
-                into.Version = (int)version;
+            case TelemetryField.Version:
+                if (!TryInteger(payload, ref i, int.MaxValue, out number))
+                {
+                    return false;
+                }
+
+                into.Version = (int)number;
                 return true;
-            case TelemetryField.Seq when TryInteger(payload, ref i, uint.MaxValue, out var seq):
-                into.Seq = (uint)seq;
+            case TelemetryField.Seq:
+                if (!TryInteger(payload, ref i, uint.MaxValue, out number))
+                {
+                    return false;
+                }
+
+                into.Seq = (uint)number;
                 return true;
             case TelemetryField.Boot:
-                return TryBoot(payload, ref i, into);
+                if (!TryString(payload, ref i, out var boot) || !UplinkIds.IsBootId(boot))
+                {
+                    return false;
+                }
+
+                into.Boot = Encoding.ASCII.GetString(boot);
+                return true;
             case TelemetryField.Readings:
                 return TryReadings(payload, ref i, nowMs, rules, into);
             default:
-                return false;
+                // Unknown fields are ignored (v1 may grow optional ones); one that holds more than a string or a
+                // number is for the general reader to skip.
+                return TryString(payload, ref i, out _) || TryNumber(payload, ref i, out _);
         }
-    }
-
-    private static bool TryBoot(ReadOnlySpan<byte> payload, ref int i, DecodedTelemetry into)
-    {
-        if (!TryString(payload, ref i, out var boot) || !UplinkIds.IsBootId(boot))
-        {
-            return false;
-        }
-
-        into.Boot = Encoding.ASCII.GetString(boot);
-        return true;
     }
 
     private static bool TryReadings(ReadOnlySpan<byte> payload, ref int i, long nowMs, TelemetryValidator rules, DecodedTelemetry into)
@@ -131,6 +141,7 @@ internal static class PlainTelemetryReader
             return true;
         }
 
+        After after;
         do
         {
             // The 501st reading rejects the message, and the general reader says so.
@@ -144,10 +155,12 @@ internal static class PlainTelemetryReader
             {
                 return false;
             }
-        }
-        while (Separator(payload, ref i, (byte)']', out var more) && more);
 
-        return i >= 0;
+            after = Next(payload, ref i, (byte)']');
+        }
+        while (after == After.More);
+
+        return after == After.End;
     }
 
     private static bool TryReading(ReadOnlySpan<byte> payload, ref int i, ref DecodedReading reading, long nowMs, TelemetryValidator rules, DecodedTelemetry into)
@@ -156,6 +169,7 @@ internal static class PlainTelemetryReader
         var sawMetrics = false;
         if (!Close(payload, ref i, (byte)'}'))
         {
+            After after;
             do
             {
                 if (!TryName(payload, ref i, out var name))
@@ -166,12 +180,12 @@ internal static class PlainTelemetryReader
                 if (name.SequenceEqual("ts"u8) && !sawTs)
                 {
                     sawTs = true;
-                    // A reading already rejected by its metrics ignores its ts; the general reader skips any value there.
                     if (!TryInteger(payload, ref i, long.MaxValue, out var ts))
                     {
                         return false;
                     }
 
+                    // A reading its metrics already rejected ignores its ts, as the general reader skips it.
                     reading.TimestampMs = reading.Reason == RejectReason.None ? ts : reading.TimestampMs;
                 }
                 else if (name.SequenceEqual("m"u8) && !sawMetrics)
@@ -184,12 +198,15 @@ internal static class PlainTelemetryReader
                 }
                 else
                 {
+                    // An unknown or repeated field of a reading.
                     return false;
                 }
-            }
-            while (Separator(payload, ref i, (byte)'}', out var more) && more);
 
-            if (i < 0)
+                after = Next(payload, ref i, (byte)'}');
+            }
+            while (after == After.More);
+
+            if (after == After.Other)
             {
                 return false;
             }
@@ -206,6 +223,7 @@ internal static class PlainTelemetryReader
             return true;
         }
 
+        After after;
         do
         {
             if (!TryName(payload, ref i, out var name) || !TryNumber(payload, ref i, out var number))
@@ -215,23 +233,23 @@ internal static class PlainTelemetryReader
 
             // The general reader's order: a rejected reading skips the rest, then the name, then room for one more.
             var definition = MetricCatalogue.Find(name);
-            if (reading.Reason != RejectReason.None
-                || (definition is null && !TelemetryValidator.CheckName(ref reading, into, name))
-                || !TelemetryValidator.CheckRoom(ref reading, into))
+            if (reading.Reason == RejectReason.None
+                && (definition is not null || TelemetryValidator.CheckName(ref reading, into, name))
+                && TelemetryValidator.CheckRoom(ref reading, into))
             {
-                continue;
+                if (!TelemetryDecoder.TryParseShortNumber(number, out var value))
+                {
+                    return false;
+                }
+
+                rules.AddMetric(ref reading, into, definition, name, value);
             }
 
-            if (!TelemetryDecoder.TryParseShortNumber(number, out var value))
-            {
-                return false;
-            }
-
-            rules.AddMetric(ref reading, into, definition, name, value);
+            after = Next(payload, ref i, (byte)'}');
         }
-        while (Separator(payload, ref i, (byte)'}', out var more) && more);
+        while (after == After.More);
 
-        return i >= 0;
+        return after == After.End;
     }
 
     /// <summary>A property name and its colon, with the space around them.</summary>
@@ -273,8 +291,8 @@ internal static class PlainTelemetryReader
     }
 
     /// <summary>
-    /// A JSON number without an exponent (<c>-?(0|[1-9][0-9]*)(\.[0-9]+)?</c>) that a delimiter ends. Anything else
-    /// there, an exponent included, is for the general reader.
+    /// A JSON number without an exponent: <c>-?(0|[1-9][0-9]*)(\.[0-9]+)?</c>. What comes after it is the caller's to
+    /// check, so an exponent (or anything else glued to the number) leaves the plain shape there.
     /// </summary>
     private static bool TryNumber(ReadOnlySpan<byte> payload, ref int i, out ReadOnlySpan<byte> number)
     {
@@ -311,11 +329,6 @@ internal static class PlainTelemetryReader
             {
                 return false;
             }
-        }
-
-        if (at < payload.Length && payload[at] is not ((byte)',' or (byte)'}' or (byte)']' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t'))
-        {
-            return false;
         }
 
         number = payload[start..at];
@@ -380,33 +393,22 @@ internal static class PlainTelemetryReader
         return true;
     }
 
-    /// <summary>
-    /// After a member: a comma (<paramref name="more"/>) or <paramref name="close"/>. Anything else sets
-    /// <paramref name="i"/> to -1, which the caller reads as "not the plain shape".
-    /// </summary>
-    private static bool Separator(ReadOnlySpan<byte> payload, ref int i, byte close, out bool more)
+    /// <summary>After a member: a comma and the space after it, or <paramref name="close"/>.</summary>
+    private static After Next(ReadOnlySpan<byte> payload, ref int i, byte close)
     {
-        more = false;
-        if (i < 0)
-        {
-            return false;
-        }
-
         i = SkipSpace(payload, i);
         if (i < payload.Length && payload[i] == (byte)',')
         {
             i = SkipSpace(payload, i + 1);
-            more = true;
-            return true;
+            return After.More;
         }
 
         if (i < payload.Length && payload[i] == close)
         {
             i++;
-            return true;
+            return After.End;
         }
 
-        i = -1;
-        return false;
+        return After.Other;
     }
 }

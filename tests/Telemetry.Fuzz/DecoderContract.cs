@@ -71,7 +71,8 @@ public static partial class DecoderContract
         }
     }
 
-    private static string? Difference(DecodedTelemetry general, DecodedTelemetry decoded)
+    /// <summary>The first way in which two decoded messages differ, or null when they are the same in every detail.</summary>
+    internal static string? Difference(DecodedTelemetry general, DecodedTelemetry decoded)
     {
         if ((general.Reason, general.Detail, general.Version, general.Boot, general.Seq) != (decoded.Reason, decoded.Detail, decoded.Version, decoded.Boot, decoded.Seq))
         {

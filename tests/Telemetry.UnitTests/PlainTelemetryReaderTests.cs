@@ -1,4 +1,5 @@
 using System.Text;
+using Telemetry.Fuzz;
 using Telemetry.Ingest.Uplink;
 using Xunit;
 
@@ -118,6 +119,10 @@ public sealed class PlainTelemetryReaderTests
     [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":-}}]}""")]
     [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":1.}}]}""")]
     [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"x":1,"x\u0000":2}}]}""")]
+    [InlineData("""{"v":2147483648,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":7}}]}""")]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":9223372036854775807,"m":{"steps":7}}]}""")]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":7},"x":1}]}""")]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":7}}],"note":1e3}""")]
     public void PlainReader_LeavesAnythingElseToTheGeneralReader(string json)
     {
         var payload = Encoding.UTF8.GetBytes(json);
@@ -126,6 +131,75 @@ public sealed class PlainTelemetryReaderTests
 
         Assert.Equal(_general.Decode(payload, Now, _expected), _decoder.Decode(payload, Now, _decoded));
         SameOutcome(_expected, _decoded);
+    }
+
+    [Theory]
+    [InlineData("""{"v":2147483647,"boot":"b1","seq":4294967295,"readings":[{"ts":1795428000000,"m":{"steps":7}}]}""", "unsupported_version")]
+    [InlineData("""{"v":1,"boot":"b1","seq":4294967295,"readings":[{"ts":999999999999999999,"m":{"steps":7}}]}""", "none")]
+    [InlineData("""{"readings":[{"ts":1795428000000,"m":{"steps":7}}],"seq":3,"boot":"b1","v":1}""", "none")]
+    [InlineData("""{"v":1,"note":"firmware 1.4","boot":"b1","build":20261127,"seq":0,"readings":[{"ts":1795428000000,"m":{"steps":7}}]}""", "none")]
+    [InlineData(" \r\n\t{ \"v\" : 1 , \"boot\" : \"b1\" , \"seq\" : 0 , \"readings\" : [ { \"ts\" : 1795428000000 , \"m\" : { \"steps\" : 7 } } ] } \n", "none")]
+    public void PlainReader_TakesTheLimitsAndOrdersThatStayPlain(string json, string expected)
+    {
+        var payload = Encoding.UTF8.GetBytes(json);
+
+        Assert.True(PlainTelemetryReader.TryDecode(payload, Now, _rules, _decoded, out var reason));
+
+        Assert.Equal(expected, reason == RejectReason.None ? "none" : reason.WireName());
+        Assert.Equal(_general.Decode(payload, Now, _expected), reason);
+        SameOutcome(_expected, _decoded);
+    }
+
+    /// <summary>Rejected readings: the ones the general reader skips whole must leave no trace (a custom name after the
+    /// rejection must not count as one), and a bad name is reported before a reading's 33rd metric.</summary>
+    [Theory]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"impact_g":99,"heel_wear_mm":1}}]}""", "value_out_of_range", false)]
+    [InlineData("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"x0":0,"x1":1,"x2":2,"x3":3,"x4":4,"x5":5,"x6":6,"x7":7,"x8":8,"x9":9,"x10":10,"x11":11,"x12":12,"x13":13,"x14":14,"x15":15,"x16":16,"x17":17,"x18":18,"x19":19,"x20":20,"x21":21,"x22":22,"x23":23,"x24":24,"x25":25,"x26":26,"x27":27,"x28":28,"x29":29,"x30":30,"x31":31,"Bad":32}}]}""", "invalid_metric_name", true)]
+    public void PlainReader_LeavesNoTraceOfARejectedReadingsLaterMetrics(string json, string expected, bool custom)
+    {
+        var payload = Encoding.UTF8.GetBytes(json);
+
+        Assert.True(PlainTelemetryReader.TryDecode(payload, Now, _rules, _decoded, out _));
+
+        Assert.Equal((expected, custom), (_decoded.Readings[0].Reason.WireName(), _decoded.HasCustomMetrics));
+        _general.Decode(payload, Now, _expected);
+        SameOutcome(_expected, _decoded);
+    }
+
+    /// <summary>Raw bytes JSON forbids in a string, or that must be checked as UTF-8, anywhere a plain string stands.</summary>
+    [Theory]
+    [InlineData(0x00)]
+    [InlineData(0x1F)]
+    [InlineData(0x80)]
+    [InlineData(0xC3)]
+    [InlineData(0xFF)]
+    public void PlainReader_LeavesRawControlAndNonAsciiBytesToTheGeneralReader(byte raw)
+    {
+        foreach (var at in new[] { "bo|ot", "b|1", "st|eps", "no|te" })
+        {
+            var json = """{"v":1,"boot":"b1","note":"note","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":7}}]}""";
+            var marked = json.Replace(at.Replace("|", string.Empty, StringComparison.Ordinal), at, StringComparison.Ordinal);
+            var payload = Encoding.UTF8.GetBytes(marked);
+            payload[Array.IndexOf(payload, (byte)'|')] = raw;
+
+            Assert.False(PlainTelemetryReader.TryDecode(payload, Now, _rules, new DecodedTelemetry(), out _), $"0x{raw:X2} in {at}");
+            Assert.Equal(_general.Decode(payload, Now, _expected), _decoder.Decode(payload, Now, _decoded));
+            SameOutcome(_expected, _decoded);
+        }
+    }
+
+    [Fact]
+    public void Decoder_ThatGaveUpLate_DecodesTheNextPlainMessageAlone()
+    {
+        var late = Encoding.UTF8.GetBytes("""{"v":1,"boot":"b1","seq":0,"readings":[{"ts":1795428000000,"m":{"steps":7,"heel_wear_mm":0.4}},{"ts":1795428001000,"m":{"distance_m":1234567890.1234567}}]}""");
+        var plain = Encoding.UTF8.GetBytes("""{"v":1,"boot":"b1","seq":1,"readings":[{"ts":1795428002000,"m":{"steps":8}}]}""");
+
+        _decoder.Decode(late, Now, _decoded);
+        var reason = _decoder.Decode(plain, Now, _decoded);
+
+        Assert.Equal(_general.Decode(plain, Now, _expected), reason);
+        SameOutcome(_expected, _decoded);
+        Assert.Equal((1, 1, false), (_decoded.ReadingCount, _decoded.MetricCount, _decoded.HasCustomMetrics));
     }
 
     [Fact]
@@ -161,10 +235,12 @@ public sealed class PlainTelemetryReaderTests
         byte[][] tokens = [.. new[] { "\\u0065", "1e3", "-", "0", "00", ".", ",", "}", "]", "{", "[", "\"", " ", "\t", "\n", "null", "\"x\":1,",
             "\"ts\":", "\"m\":", "\"v\":1,", "\"seq\":", "1.5", "99999999999999999", "\u00e9", "\\", "-0", "4294967296" }.Select(Encoding.UTF8.GetBytes)];
         var (plain, general) = (0, 0);
+        var probe = new DecodedTelemetry();
         for (var n = 0; n < 20_000; n++)
         {
             var payload = Mutate(seeds[random.Next(seeds.Length)], random, tokens);
-            if (PlainTelemetryReader.TryDecode(payload, Now, _rules, new DecodedTelemetry(), out _))
+            probe.Reset();
+            if (PlainTelemetryReader.TryDecode(payload, Now, _rules, probe, out _))
             {
                 plain++;
             }
@@ -224,22 +300,6 @@ public sealed class PlainTelemetryReaderTests
     }
 
     /// <summary>Everything a decoded message holds, details included: the plain path must be indistinguishable.</summary>
-    private static void SameOutcome(DecodedTelemetry expected, DecodedTelemetry actual)
-    {
-        Assert.Equal((expected.Reason, expected.Detail), (actual.Reason, actual.Detail));
-        Assert.Equal((expected.Version, expected.Boot, expected.Seq), (actual.Version, actual.Boot, actual.Seq));
-        Assert.Equal((expected.ReadingCount, expected.RejectedReadings, expected.MetricCount, expected.HasCustomMetrics),
-            (actual.ReadingCount, actual.RejectedReadings, actual.MetricCount, actual.HasCustomMetrics));
-        for (var i = 0; i < expected.ReadingCount; i++)
-        {
-            var (e, a) = (expected.Readings[i], actual.Readings[i]);
-            Assert.Equal((i, e.Reason, e.Detail, e.TimestampMs, e.MetricStart, e.MetricCount), (i, a.Reason, a.Detail, a.TimestampMs, a.MetricStart, a.MetricCount));
-        }
-
-        for (var m = 0; m < expected.MetricCount; m++)
-        {
-            Assert.Equal(expected.Metrics[m].Name, actual.Metrics[m].Name);
-            Assert.Equal(BitConverter.DoubleToInt64Bits(expected.Metrics[m].Value), BitConverter.DoubleToInt64Bits(actual.Metrics[m].Value));
-        }
-    }
+    private static void SameOutcome(DecodedTelemetry expected, DecodedTelemetry actual) =>
+        Assert.Null(DecoderContract.Difference(expected, actual));
 }
