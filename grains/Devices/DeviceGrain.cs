@@ -213,15 +213,8 @@ internal sealed partial class DeviceGrain(
         events.AddRange(Reassess(now));
         var exposure = QualityRound();
         await StoreAsync(events);
-        if (!State.Outbox.IsEmpty)
-        {
-            // Delivered on a turn of its own, right after this one: the round is stored, events and all, so its acks
-            // need not wait for the alert's subscribers and the quality view. A batch defect raises alerts on many
-            // devices at once, and their failure reports queue at one batch grain. A crash before delivery is resumed
-            // from the pending-outbox list.
-            ScheduleRetry(TimeSpan.Zero);
-        }
 
+        await DeliverAndSettleAsync();
         ReportExposure(exposure);
 
         var acks = new List<MessageKey>(boots.Count);

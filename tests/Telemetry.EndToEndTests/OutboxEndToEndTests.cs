@@ -60,27 +60,6 @@ public sealed class OutboxEndToEndTests
     }
 
     [Fact]
-    public async Task TheAck_DoesNotWaitForTheAlertsDelivery_WhichFollowsOnItsOwn()
-    {
-        // A subscriber that takes its time (here: until the test lets it go) must not hold up the device's ack:
-        // when a batch defect raises alerts on many devices at once, their deliveries queue behind each other.
-        var sink = new FlakySink(failFirst: 0) { Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        await using var host = await StartAsync(sink, webhook: null);
-        await using var watcher = await host.WatcherAsync("held", "alerts/#");
-        await using var device = await host.DeviceAsync("shoe-held", "devices/shoe-held/ack");
-
-        await CrossCushioningThresholdAsync(device, "shoe-held");
-
-        var eventId = await sink.FirstAttemptAsync();
-        await device.ReceiveAsync("devices/shoe-held/ack", a => a.GetProperty("seq").GetUInt32() == 0, "the ack while the alert's delivery is held");
-        Assert.Empty(sink.Delivered);
-        sink.Held.SetResult();
-        Assert.Equal(eventId, await sink.NextDeliveredAsync());
-        var alert = await watcher.ReceiveAsync("alerts/shoe-held", a => a.GetProperty("state").GetString() == "raised", "the raised alert");
-        Assert.Equal(eventId, alert.GetProperty("event_id").GetString());
-    }
-
-    [Fact]
     public async Task AnEventStoredButNeverDelivered_IsDeliveredAfterARestart_WithoutTheDeviceSendingAgain()
     {
         var sink = new FlakySink(failFirst: int.MaxValue);
@@ -348,9 +327,6 @@ public sealed class OutboxEndToEndTests
 
         public List<string> Delivered { get; } = [];
 
-        /// <summary>When set, every delivery waits for it (ignoring its deadline) before going through.</summary>
-        public TaskCompletionSource? Held { get; init; }
-
         public void Heal()
         {
             lock (_lock)
@@ -384,11 +360,6 @@ public sealed class OutboxEndToEndTests
             if (fail)
             {
                 throw new InvalidOperationException("failing on purpose");
-            }
-
-            if (Held is { } held)
-            {
-                await held.Task;
             }
 
             await Inner!.PublishAsync(alert, cancellationToken);
