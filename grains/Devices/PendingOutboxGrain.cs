@@ -12,9 +12,10 @@ public sealed class PendingOutboxState
 
 /// <summary>
 /// One grain for the whole service, so registrations that arrive together (a batch defect raises alerts on many
-/// devices at once) must not queue one storage write each: the grain is reentrant, makes each change at once on
-/// its single-threaded turn, and answers it when the first write that started after the change has completed.
-/// Writes never overlap; each stores the whole set, so one write covers every change made before it began.
+/// devices at once) must not queue one storage write each. The grain is reentrant: it makes each change at once on
+/// its single-threaded turn and answers it when the first write that began after the change has stored it, or at
+/// once when the change was already stored. Writes never overlap, and each stores a copy of the whole set, so one
+/// write covers every change made before it began and the set may change while a provider serializes the copy.
 /// </summary>
 [GrainType("pending-outbox")]
 [Reentrant]
@@ -22,25 +23,73 @@ internal sealed partial class PendingOutboxGrain(
     [PersistentState("pending-outbox", DeviceGrain.StorageName)] IPersistentState<PendingOutboxState> pending,
     ILogger<PendingOutboxGrain> logger) : Grain, IPendingOutboxGrain
 {
+    /// <summary>The set as it is now; <c>pending.State</c> holds the copy being, or last, written.</summary>
+    private HashSet<GrainId>? _owners;
+
     /// <summary>Callers whose change the next write will store; null when none waits.</summary>
     private TaskCompletionSource? _waiting;
 
     private bool _writing;
 
-    /// <summary>The last write failed, so the stored set may lack changes the set in memory has.</summary>
-    private bool _unsaved;
+    /// <summary>Counts the changes to the set in memory.</summary>
+    private long _version;
 
-    public Task AddAsync(GrainId owner) => pending.State.Owners.Add(owner) || _unsaved ? SaveAsync() : Task.CompletedTask;
+    /// <summary>The last change a successful write has stored.</summary>
+    private long _stored;
 
-    public Task RemoveAsync(GrainId owner) => pending.State.Owners.Remove(owner) || _unsaved ? SaveAsync() : Task.CompletedTask;
+    private HashSet<GrainId> Owners => _owners ??= [.. pending.State.Owners];
 
-    /// <summary>Completes once a write that began after this call has stored the set; fails if that write failed.</summary>
-    private Task SaveAsync()
+    public Task AddAsync(GrainId owner)
     {
+        var changed = Owners.Add(owner);
+        return SaveAsync(changed);
+    }
+
+    public Task RemoveAsync(GrainId owner)
+    {
+        var changed = Owners.Remove(owner);
+        return SaveAsync(changed);
+    }
+
+    public Task<int> ResumeAsync()
+    {
+        // A copy: each owner woken here may leave the set (another turn of this reentrant grain) while this one runs.
+        var owners = Owners.ToArray();
+        // Not awaited one by one: each grain delivers on its own; one that fails keeps its events and its timer.
+        foreach (var owner in owners)
+        {
+            GrainFactory.GetGrain<IOutboxOwner>(owner).DeliverPendingAsync().Ignore();
+        }
+
+        if (owners.Length > 0)
+        {
+            LogResumed(logger, owners.Length);
+        }
+
+        return Task.FromResult(owners.Length);
+    }
+
+    /// <summary>
+    /// Completes once a write that began after this call has stored the set, and fails if that write failed. A call
+    /// that changed nothing completes at once only when every change so far is stored: the same registration again,
+    /// while the write that holds it is under way or after it failed, waits for a write like the first.
+    /// </summary>
+    private Task SaveAsync(bool changed)
+    {
+        if (changed)
+        {
+            _version++;
+        }
+        else if (_stored == _version)
+        {
+            return Task.CompletedTask;
+        }
+
         var waiting = _waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_writing)
         {
             _writing = true;
+            // Never faults: each write's outcome goes to its callers.
             _ = WriteAsync();
         }
 
@@ -53,39 +102,21 @@ internal sealed partial class PendingOutboxGrain(
         while (_waiting is { } callers)
         {
             _waiting = null;
+            var version = _version;
+            pending.State.Owners = [.. Owners];
             try
             {
                 await pending.WriteStateAsync();
-                _unsaved = false;
+                _stored = Math.Max(_stored, version);
                 callers.SetResult();
             }
             catch (Exception e)
             {
-                _unsaved = true;
                 callers.SetException(e);
             }
         }
 
         _writing = false;
-    }
-
-    public async Task<int> ResumeAsync()
-    {
-        var owners = pending.State.Owners.ToArray();
-        // Not awaited one by one: each grain delivers on its own; one that fails keeps its events and its timer. A
-        // grain that finds its outbox empty removes itself from this set, which runs here only after this call has
-        // returned (this grain is not reentrant), so take a copy first.
-        foreach (var owner in owners)
-        {
-            GrainFactory.GetGrain<IOutboxOwner>(owner).DeliverPendingAsync().Ignore();
-        }
-
-        if (owners.Length > 0)
-        {
-            LogResumed(logger, owners.Length);
-        }
-
-        return owners.Length;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Resuming delivery of pending events held by {Count} grains")]

@@ -53,6 +53,24 @@ public sealed class PendingOutboxGrainTests
     }
 
     [Fact]
+    public async Task TheSameRegistrationWhileItsWriteIsUnderWay_WaitsForAWriteOfItsOwn_AndSurvivesThatWriteFailing()
+    {
+        // A device grain whose first call timed out (a slow store) registers again from a new activation.
+        var grain = new PendingOutboxGrain(_state, NullLogger<PendingOutboxGrain>.Instance);
+        var first = grain.AddAsync(Owner(3));
+
+        var again = grain.AddAsync(Owner(3));
+        Assert.False(again.IsCompleted);
+        _state.Fail(0);
+        await Assert.ThrowsAsync<IOException>(() => first);
+
+        Assert.False(again.IsCompleted);
+        _state.Complete(1);
+        await again;
+        Assert.Equal([1, 1], _state.Written.Select(w => w.Count));
+    }
+
+    [Fact]
     public async Task ARemovalDuringAWrite_IsStoredByTheNextOne()
     {
         var grain = new PendingOutboxGrain(_state, NullLogger<PendingOutboxGrain>.Instance);
