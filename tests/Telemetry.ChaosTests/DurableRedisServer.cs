@@ -15,5 +15,5 @@ public sealed class DurableRedisServer() : ServerProcess("redis")
     protected override (string File, IReadOnlyList<string> Args) Command() => ("redis-server",
         ["--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", Directory, "--save", "", "--appendonly", "yes", "--appendfsync", "always"]);
 
-    protected override Task<bool> IsReadyAsync() => AcceptsTcpAsync(Port);
+    protected override Task<bool> IsReadyAsync() => RedisAnswersAsync(Port);
 }

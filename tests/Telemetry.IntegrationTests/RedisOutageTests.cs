@@ -146,13 +146,21 @@ public sealed class RedisOutageTests : IAsyncLifetime
         {
             if (DateTime.UtcNow >= deadline)
             {
-                var stats = await _service.Http.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative));
-                var twin = _devices.Count > 0 ? await _service.Http.GetStringAsync(new Uri($"api/devices/{_devices[0].Id}", UriKind.Relative)) : "";
-                Assert.Fail($"timed out after {within} waiting for {what()}; /health: {(await HealthAsync()).Body}\nstats: {stats}\ntwin: {twin}");
+                var stats = await AnswerAsync("api/ingest/stats");
+                var twin = _devices.Count > 0 ? await AnswerAsync($"api/devices/{_devices[0].Id}") : "";
+                Assert.Fail($"timed out after {within} waiting for {what()}; /health: {(await HealthAsync()).Body}\nstats: {stats}\ntwin: {twin}" +
+                    $"\nservice output:\n{_service.Output}\nredis output:\n{_redis.Output}");
             }
 
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>An API answer for a failure message, whatever its status.</summary>
+    private async Task<string> AnswerAsync(string path)
+    {
+        using var response = await _service.Http.GetAsync(new Uri(path, UriKind.Relative));
+        return $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
     }
 
     private async Task<(HttpStatusCode Status, string Body)> HealthAsync()

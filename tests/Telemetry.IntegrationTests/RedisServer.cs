@@ -8,7 +8,7 @@ public sealed class RedisServer : ServerProcess
     {
     }
 
-    public int Port { get; } = FreePort();
+    public int Port { get; init; } = FreePort();
 
     /// <summary>Keep data across a stop and start (append-only file, synced on every write), as a production Redis
     /// does: an outage test restarts it and expects the twins it held.</summary>
@@ -18,5 +18,5 @@ public sealed class RedisServer : ServerProcess
         ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", Directory, "--save", "",
             .. Persistent ? (string[])["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]]);
 
-    protected override Task<bool> IsReadyAsync() => AcceptsTcpAsync(Port);
+    protected override Task<bool> IsReadyAsync() => RedisAnswersAsync(Port);
 }

@@ -168,6 +168,43 @@ public abstract class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ready when the Redis on <paramref name="port"/> is this process: its <c>INFO server</c> names our process id.
+    /// Free ports are picked before a server starts (a test may start Redis long after the service that points at
+    /// it), so another test's server can hold the port by then; accepting a connection alone would take that
+    /// server for ours, and this one would exit on "address in use" unnoticed.
+    /// </summary>
+    protected async Task<bool> RedisAnswersAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"u8.ToArray());
+            var buffer = new byte[16384];
+            var text = new System.Text.StringBuilder();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            while (!text.ToString().Contains("\r\nprocess_id:", StringComparison.Ordinal) || !text.ToString().EndsWith("\r\n", StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer, timeout.Token);
+                if (read == 0)
+                {
+                    return false;
+                }
+
+                text.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+            }
+
+            var line = text.ToString().Split("\r\n").First(l => l.StartsWith("process_id:", StringComparison.Ordinal));
+            return int.Parse(line["process_id:".Length..], System.Globalization.CultureInfo.InvariantCulture) == _process?.Id;
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     private void Keep(string? line)
     {
         if (line is null)

@@ -57,7 +57,15 @@ public sealed class ServiceProcess : ServerProcess
         try
         {
             using var response = await _http.GetAsync(new Uri("health", UriKind.Relative));
-            return response.StatusCode == HttpStatusCode.OK;
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return false;
+            }
+
+            // Our own key opens the API only on our own service: another test's service that holds this port by now
+            // (ports are picked before a process starts) would answer /health too.
+            using var stats = await _http.GetAsync(new Uri("api/ingest/stats", UriKind.Relative));
+            return stats.StatusCode == HttpStatusCode.OK;
         }
         catch (HttpRequestException)
         {
