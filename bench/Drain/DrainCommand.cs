@@ -317,6 +317,20 @@ internal static class DrainCommand
             }
         }, TimeSpan.FromSeconds(60), "the service");
 
+        if (options.SteadyPrewarm > 0)
+        {
+            // The same rate from devices of its own, in a load tool process of its own: what follows measures a warm
+            // service (its code compiled, its pools grown), while its devices' twins are still new to it.
+            var prewarmDevice = Math.Max(1, (int)(messagesPerSecond * options.SteadyPrewarm / options.SteadyDevices));
+            await using var prewarm = ChildProcess.Start("dotnet",
+            [
+                typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "prewarm",
+                "--devices", Port(options.SteadyDevices), "--messages", Port(prewarmDevice), "--readings", Port(options.Readings),
+                "--rate", messagesPerSecond.ToString("F1", CultureInfo.InvariantCulture), "--timeout", Port(Math.Max(60, options.SteadyPrewarm * 3)),
+            ]);
+            await prewarm.WaitUntilAsync(() => Task.FromResult(prewarm.HasExited), TimeSpan.FromMinutes(6), "the pre-warming load");
+        }
+
         await using var load = ChildProcess.Start("dotnet",
         [
             typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "steady",

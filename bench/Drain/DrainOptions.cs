@@ -22,6 +22,8 @@ internal sealed record DrainOptions
           --steady-warmup W    seconds of that load before its ack latency counts (default 10: the service
                                starts fresh, JITs and creates the devices' twins); ack_p99_ms_with_warmup
                                reports them too
+          --steady-prewarm S   before that load, S seconds of the same load from other devices and another
+                               load tool process (default 0): the service is warm, its measured devices new
           --steady-devices N   devices of that steady load (default 200)
           --steady-share F     its rate as a share of the files drain's rate (default 0.5)
           --steady-rate R      or a fixed rate, messages/s in total
@@ -50,6 +52,8 @@ internal sealed record DrainOptions
     public int SteadySeconds { get; init; }
 
     public int SteadyWarmup { get; init; } = 10;
+
+    public int SteadyPrewarm { get; init; }
 
     public int SteadyDevices { get; init; } = 200;
 
@@ -93,6 +97,7 @@ internal sealed record DrainOptions
                 "--steady-seconds" => options with { SteadySeconds = Int() },
                 "--steady-devices" => options with { SteadyDevices = Int() },
                 "--steady-warmup" => options with { SteadyWarmup = Int() },
+                "--steady-prewarm" => options with { SteadyPrewarm = Int() },
                 "--steady-share" => options with { SteadyShare = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--steady-rate" => options with { SteadyRate = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--service" => options with { ServiceDll = Path.GetFullPath(Value()) },
