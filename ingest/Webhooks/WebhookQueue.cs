@@ -32,6 +32,7 @@ internal sealed class WebhookQueue : IDisposable
     // One connection, one operation at a time: the queue's rate is the alert rate, far below what SQLite does.
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly List<PendingEvent> _pending = [];
 
     public WebhookQueue(string path, DateTimeOffset now)
     {
@@ -49,34 +50,101 @@ internal sealed class WebhookQueue : IDisposable
     /// <summary>Pending rows of an index-keyed webhooks.db dead-lettered when this queue opened it (0 otherwise).</summary>
     public long MigratedFromIndexKeyed { get; }
 
-    /// <summary>Queues the event for each of <paramref name="webhooks"/> (identities) in one transaction; completes once committed.</summary>
+    /// <summary>
+    /// Queues the event for each of <paramref name="webhooks"/> (identities); completes once committed. Events queued
+    /// together share a transaction: whoever takes the queue next commits every event waiting by then, so an alert
+    /// storm costs a few synchronous commits, not one per alert. A failed commit fails every event in it.
+    /// </summary>
     public async Task EnqueueAsync(IReadOnlyList<string> webhooks, string eventId, string code, byte[] body, long nowMs, CancellationToken cancellationToken)
     {
+        var mine = new PendingEvent(webhooks, eventId, code, body, nowMs);
+        lock (_pending)
+        {
+            _pending.Add(mine);
+        }
+
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            await using var transaction = await _connection.BeginTransactionAsync(cancellationToken);
-            foreach (var webhook in webhooks)
+            if (!mine.Committed.Task.IsCompleted)
             {
-                await using var insert = _connection.CreateCommand();
-                insert.CommandText = """
-                    INSERT OR IGNORE INTO webhook_event (webhook, event_id, code, body, queued_ms, next_ms)
-                    VALUES ($webhook, $event, $code, $body, $now, $now)
-                    """;
-                insert.Parameters.AddWithValue("$webhook", webhook);
-                insert.Parameters.AddWithValue("$event", eventId);
-                insert.Parameters.AddWithValue("$code", code);
-                insert.Parameters.AddWithValue("$body", body);
-                insert.Parameters.AddWithValue("$now", nowMs);
-                await insert.ExecuteNonQueryAsync(cancellationToken);
+                await CommitPendingAsync();
             }
-
-            await transaction.CommitAsync(cancellationToken);
         }
         finally
         {
             _gate.Release();
         }
+
+        await mine.Committed.Task;
+    }
+
+    /// <summary>Transactions that queued events (for tests: fewer than events means they were shared).</summary>
+    internal int EnqueueCommits { get; private set; }
+
+    /// <summary>Awaited with the queue held, before the waiting events are taken; tests hold it to let events gather.</summary>
+    internal Func<Task>? BeforeEnqueueCommit { get; set; }
+
+    /// <summary>Under the gate: commits every waiting event in one transaction and completes its callers.</summary>
+    private async Task CommitPendingAsync()
+    {
+        if (BeforeEnqueueCommit is { } hold)
+        {
+            await hold();
+        }
+
+        List<PendingEvent> events;
+        lock (_pending)
+        {
+            events = [.. _pending];
+            _pending.Clear();
+        }
+
+        try
+        {
+            // Not cancelled by one caller: the transaction is every waiting caller's.
+            await using (var transaction = await _connection.BeginTransactionAsync(CancellationToken.None))
+            {
+                foreach (var queued in events)
+                {
+                    foreach (var webhook in queued.Webhooks)
+                    {
+                        await using var insert = _connection.CreateCommand();
+                        insert.CommandText = """
+                            INSERT OR IGNORE INTO webhook_event (webhook, event_id, code, body, queued_ms, next_ms)
+                            VALUES ($webhook, $event, $code, $body, $now, $now)
+                            """;
+                        insert.Parameters.AddWithValue("$webhook", webhook);
+                        insert.Parameters.AddWithValue("$event", queued.EventId);
+                        insert.Parameters.AddWithValue("$code", queued.Code);
+                        insert.Parameters.AddWithValue("$body", queued.Body);
+                        insert.Parameters.AddWithValue("$now", queued.NowMs);
+                        await insert.ExecuteNonQueryAsync(CancellationToken.None);
+                    }
+                }
+
+                await transaction.CommitAsync(CancellationToken.None);
+            }
+
+            EnqueueCommits++;
+            foreach (var queued in events)
+            {
+                queued.Committed.TrySetResult();
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var queued in events)
+            {
+                queued.Committed.TrySetException(e);
+            }
+        }
+    }
+
+    /// <summary>An event waiting for the transaction that queues it.</summary>
+    private sealed record PendingEvent(IReadOnlyList<string> Webhooks, string EventId, string Code, byte[] Body, long NowMs)
+    {
+        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>The oldest pending event of <paramref name="webhook"/>, or null.</summary>

@@ -186,6 +186,34 @@ public sealed class WebhookSenderTests : IDisposable
     }
 
     [Fact]
+    public async Task EventsQueuedDuringACommit_ShareTheNextOne_AndEachIsQueuedOnceInOrder()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        using var queue = new WebhookQueue(Path.Combine(_directory, "webhooks.db"), t0);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        queue.BeforeEnqueueCommit = () => hold.Task;
+
+        // An alert storm: the first event holds the queue while 50 more arrive.
+        var events = Enumerable.Range(0, 51)
+            .Select(i => queue.EnqueueAsync(["hook"], $"A:e{i}", "x", [(byte)i], t0.ToUnixTimeMilliseconds(), CancellationToken.None))
+            .ToList();
+        Assert.DoesNotContain(events, e => e.IsCompleted);
+        hold.SetResult();
+        await Task.WhenAll(events);
+
+        Assert.Equal(1, queue.EnqueueCommits);
+        await queue.EnqueueAsync(["hook"], "A:e0", "x", [0], t0.ToUnixTimeMilliseconds(), CancellationToken.None);
+        var delivered = new List<string>();
+        while (await queue.NextAsync("hook", CancellationToken.None) is { } next)
+        {
+            delivered.Add(next.EventId);
+            await queue.DeliveredAsync(next.Seq, t0.ToUnixTimeMilliseconds(), CancellationToken.None);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 51).Select(i => $"A:e{i}"), delivered);
+    }
+
+    [Fact]
     public async Task DeliveredAndDeadLetteredRows_ArePurgedAfterTheirRetention()
     {
         var t0 = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
