@@ -37,7 +37,8 @@ internal sealed class StorageCounters
     public long Splits => Volatile.Read(ref _splits);
 
     /// <summary>Writes that could be made durable nowhere (the disk failed too), failed cursor or dead-letter
-    /// writes, and unexpected failures of the writer loop; the messages concerned stay unacked.</summary>
+    /// writes, and unexpected failures of the writer loop; the messages concerned stay unacked. The day-file store
+    /// counts one per failed append or flush, however many writes that flush would have covered.</summary>
     public long Failures => Volatile.Read(ref _failures);
 
     /// <summary>Lines waiting in the spill file.</summary>
