@@ -101,10 +101,25 @@ internal sealed partial class LineFileStore(
 
     public void Dispose()
     {
-        // Writers still waiting get false (not stored, so not acknowledged); the gate stays usable for them.
+        // Writers still waiting are answered: stored if a last flush puts them on disk, otherwise not stored and cut off
+        // the file. Later writers get false. The gate stays usable for them.
         var entered = _gate.Wait(TimeSpan.FromSeconds(10));
         try
         {
+            if (entered && _unflushed && _file is { } file)
+            {
+                try
+                {
+                    FlushToDisk(file);
+                    _stored = file.Length;
+                    Decide(stored: true);
+                }
+                catch (Exception e) when (InfluxStore.IsDiskFailure(e))
+                {
+                    Fail(e);
+                }
+            }
+
             _disposed = true;
             _group.TrySetResult(false);
             _file?.Dispose();

@@ -138,6 +138,31 @@ public sealed class LineFileStoreTests : IDisposable
         Assert.Equal((1, 2), (_counters.Failures, _counters.Written));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task AWriteWaitingWhenTheStoreIsDisposed_IsAnsweredAsItEndsOnDisk()
+    {
+        // Dispose races the write's own flush; whichever wins, the answer must match the file.
+        for (var i = 0; i < 20; i++)
+        {
+            var data = Directory.CreateTempSubdirectory("telemetry-lines-dispose-").FullName;
+            try
+            {
+                var store = new LineFileStore(Options.Create(new StorageOptions { DataDirectory = data }), _counters, new ComponentHealth(_time), _time,
+                    NullLogger<LineFileStore>.Instance);
+                var write = store.StoreAsync("m f=1i 1\n"u8.ToArray(), 1, CancellationToken.None).AsTask();
+                store.Dispose();
+
+                Assert.True(await write);
+                Assert.Equal("m f=1i 1\n", File.ReadAllText(Path.Combine(data, "lines", "2026-11-26.lp")));
+                Assert.False(await store.StoreAsync("m f=2i 2\n"u8.ToArray(), 1, CancellationToken.None));
+            }
+            finally
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
+
     private string DayFile => Path.Combine(_data, "lines", "2026-11-26.lp");
 
     private LineFileStore Store(ScriptedFlushes flushes, ComponentHealth? health = null) =>
