@@ -74,9 +74,7 @@ public sealed class LineFileStoreTests : IDisposable
     {
         using var flushes = new ScriptedFlushes();
         var health = new ComponentHealth(_time);
-        using var store = Store(flushes, health);
-        flushes.Release(1);
-        Assert.True(await store.StoreAsync("m f=0i 0\n"u8.ToArray(), 1, CancellationToken.None));
+        using var store = await StoreWithFirstLineAsync(flushes, health, release: 1);
 
         flushes.FailNext = new IOException("No space left on device");
         var failed = Enumerable.Range(1, 3).Select(i => store.StoreAsync(System.Text.Encoding.ASCII.GetBytes($"m f={i}i {i}\n"), 1, CancellationToken.None).AsTask()).ToList();
@@ -118,9 +116,7 @@ public sealed class LineFileStoreTests : IDisposable
     {
         using var flushes = new ScriptedFlushes();
         var health = new ComponentHealth(_time);
-        using var store = Store(flushes, health);
-        flushes.Release(10);
-        Assert.True(await store.StoreAsync("m f=0i 0\n"u8.ToArray(), 1, CancellationToken.None));
+        using var store = await StoreWithFirstLineAsync(flushes, health, release: 10);
 
         // A write on day one, and before or after its flush, one on day two whose file cannot be opened (a directory
         // is in its place). Whichever runs first, the first write is on disk and must be answered stored.
@@ -164,6 +160,15 @@ public sealed class LineFileStoreTests : IDisposable
     }
 
     private string DayFile => Path.Combine(_data, "lines", "2026-11-26.lp");
+
+    /// <summary>A store whose first line ("m f=0i 0") is on disk, with flushes up to <paramref name="release"/> let through.</summary>
+    private async Task<LineFileStore> StoreWithFirstLineAsync(ScriptedFlushes flushes, ComponentHealth health, int release)
+    {
+        var store = Store(flushes, health);
+        flushes.Release(release);
+        Assert.True(await store.StoreAsync("m f=0i 0\n"u8.ToArray(), 1, CancellationToken.None));
+        return store;
+    }
 
     private LineFileStore Store(ScriptedFlushes flushes, ComponentHealth? health = null) =>
         new(Options.Create(new StorageOptions { DataDirectory = _data }), _counters, health ?? new ComponentHealth(_time), _time, NullLogger<LineFileStore>.Instance)
