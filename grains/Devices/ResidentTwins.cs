@@ -84,7 +84,9 @@ internal sealed class ResidentTwins : IDisposable
     }
 
     /// <summary>Starts deactivating the least recently called twins until <see cref="Target"/> remain; returns how
-    /// many. Deactivation completes asynchronously (each twin leaves the registry in its <c>OnDeactivateAsync</c>).</summary>
+    /// many. Deactivation completes asynchronously (each twin leaves the registry in its <c>OnDeactivateAsync</c>).
+    /// A twin that cannot be asked to deactivate does not keep the others resident: every other one is asked, and the
+    /// failures are thrown together afterwards.</summary>
     public int ShedLeastRecentlyUsed()
     {
         var twins = _twins.Keys.ToArray();
@@ -96,14 +98,27 @@ internal sealed class ResidentTwins : IDisposable
 
         var lastUsed = Array.ConvertAll(twins, t => t.LastUsed);
         Array.Sort(lastUsed, twins);
+        List<Exception>? failures = null;
         for (var i = 0; i < surplus; i++)
         {
             // Out of the registry now, so that the next sweep does not pick it again while it deactivates.
             Remove(twins[i]);
-            twins[i].Deactivate();
+            try
+            {
+                twins[i].Deactivate();
+            }
+            catch (Exception e)
+            {
+                (failures ??= []).Add(e);
+            }
         }
 
-        Shed += surplus;
+        Shed += surplus - (failures?.Count ?? 0);
+        if (failures is not null)
+        {
+            throw new AggregateException($"{failures.Count} of {surplus} twins could not be deactivated", failures);
+        }
+
         return surplus;
     }
 

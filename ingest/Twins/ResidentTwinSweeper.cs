@@ -6,9 +6,21 @@ namespace Telemetry.Ingest.Twins;
 /// Keeps the resident device twins at most <c>Twins:MaxResidentTwins</c>: woken when an activation goes past
 /// the cap, it deactivates the least recently called tenth, then waits again. Runs in the silo's process; the
 /// twins it sheds are already stored, so the cost is only a read when their device next sends.
+/// <para>
+/// A sweep that fails is logged and tried again a second later; it never ends the sweeper. The failure that matters
+/// most is the one it exists for: memory so short that the sweep's own list of twins cannot be allocated. A hosted
+/// service that throws stops the whole service, and with it every device's ingest, when the sweep is the one thing
+/// that would give memory back.
+/// </para>
 /// </summary>
-internal sealed partial class ResidentTwinSweeper(ResidentTwins residents, ILogger<ResidentTwinSweeper> logger) : BackgroundService
+internal sealed partial class ResidentTwinSweeper(ResidentTwins residents, ILogger<ResidentTwinSweeper> logger, TimeProvider time) : BackgroundService
 {
+    /// <summary>Wait after a failed sweep: the activations it did ask to leave have time to go.</summary>
+    internal static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>Sweeps that failed since start.</summary>
+    internal long Failures { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -22,12 +34,33 @@ internal sealed partial class ResidentTwinSweeper(ResidentTwins residents, ILogg
                 return;
             }
 
-            var resident = residents.Count;
-            var shed = residents.ShedLeastRecentlyUsed();
-            LogShed(logger, resident, residents.Max, shed);
+            try
+            {
+                var resident = residents.Count;
+                var shed = residents.ShedLeastRecentlyUsed();
+                LogShed(logger, resident, residents.Max, shed);
+            }
+            catch (Exception e)
+            {
+                LogSweepFailed(logger, e, residents.Count, residents.Max);
+                try
+                {
+                    var retry = Task.Delay(RetryDelay, time, stoppingToken);
+                    // Counted once the retry's timer exists, so a test that sees the count can move its clock past it.
+                    Failures++;
+                    await retry;
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Resident} device twins resident, more than Twins:MaxResidentTwins ({Max}): deactivating the {Shed} least recently used (their state is stored)")]
     private static partial void LogShed(ILogger logger, int resident, int max, int shed);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Deactivating device twins past Twins:MaxResidentTwins ({Max}) failed with {Resident} resident; trying again in a second")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception, int resident, int max);
 }

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Telemetry.Grains.Devices;
+using Telemetry.Ingest.Twins;
 using Xunit;
 
 namespace Telemetry.UnitTests;
@@ -44,5 +46,94 @@ public sealed class ResidentTwinsTests
         residents.Remove(twins[10]);
         Assert.Equal(0, residents.ShedLeastRecentlyUsed());
         Assert.Equal(90, residents.Count);
+    }
+
+    [Fact]
+    public void ATwinThatCannotBeDeactivated_DoesNotKeepTheOthersResident()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+        using var residents = new ResidentTwins(100, time);
+        var deactivated = new List<int>();
+        for (var i = 0; i <= 100; i++)
+        {
+            // The oldest twin's deactivation throws (its activation is already going, say).
+            residents.Add(i, t => deactivated.Add((int)t == 0 ? throw new InvalidOperationException("already deactivating") : (int)t));
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        var failure = Assert.Throws<AggregateException>(() => residents.ShedLeastRecentlyUsed());
+
+        Assert.IsType<InvalidOperationException>(Assert.Single(failure.InnerExceptions));
+        Assert.Equal([.. Enumerable.Range(1, 10)], deactivated.Order());
+        Assert.Equal(90, residents.Count);
+        Assert.Equal(10, residents.Shed);
+    }
+
+    [Fact]
+    public async Task AFailedSweep_IsLoggedAndTriedAgain_TheSweeperKeepsRunning()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+        using var residents = new ResidentTwins(100, time);
+        var deactivated = new List<int>();
+        using var sweeper = new ResidentTwinSweeper(residents, NullLogger<ResidentTwinSweeper>.Instance, time);
+        await sweeper.StartAsync(CancellationToken.None);
+
+        // The oldest twin cannot be deactivated, as when the sweep itself runs out of memory: the sweeper must not end.
+        for (var i = 0; i <= 111; i++)
+        {
+            if (i == 101)
+            {
+                await WaitForAsync(() => sweeper.Failures == 1);
+                Assert.False(sweeper.ExecuteTask!.IsCompleted);
+                Assert.Equal(90, residents.Count);
+
+                // A second later it waits for the cap again; past it once more, the next least recently used go.
+                time.Advance(ResidentTwinSweeper.RetryDelay);
+            }
+
+            residents.Add(i, t =>
+            {
+                lock (deactivated)
+                {
+                    deactivated.Add((int)t == 0 ? throw new InsufficientMemoryException("no room for the sweep") : (int)t);
+                }
+            });
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        await WaitForAsync(() => residents.Shed == 21);
+        Assert.False(sweeper.ExecuteTask!.IsCompleted);
+        Assert.Equal(1, sweeper.Failures);
+        Assert.Equal(90, residents.Count);
+        lock (deactivated)
+        {
+            Assert.Equal([.. Enumerable.Range(1, 21)], deactivated.Order());
+        }
+
+        await sweeper.StopAsync(CancellationToken.None);
+    }
+
+    [Theory]
+    [InlineData(0, 0, 100_000)]
+    [InlineData(0, 384L << 20, 20_336)]
+    [InlineData(0, 24L << 30, 100_000)]
+    [InlineData(0, 16L << 20, 1_000)]
+    [InlineData(5_000, 384L << 20, 5_000)]
+    [InlineData(250_000, 16L << 20, 250_000)]
+    public void TheCap_IsSizedFromTheMemoryTheGcMayUse_UnlessSet(int configured, long available, int expected)
+    {
+        Assert.Equal(expected, new TwinOptions { MaxResidentTwins = configured }.ResolveMaxResidentTwins(available));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        // Real time only bounds the wait; the outcome is asserted by the caller.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition(), "the sweeper did not get there in 10 s");
     }
 }
