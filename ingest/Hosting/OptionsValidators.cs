@@ -88,8 +88,8 @@ internal sealed class OptionsValidators :
             $"Twins:RedisTimeout must be between 100 ms and 1 minute (was {options.RedisTimeout})."),
         (options.CollectionAge >= TimeSpan.FromMinutes(1) && options.CollectionAge <= TimeSpan.FromDays(1),
             $"Twins:CollectionAge must be between 1 minute (Orleans' collection quantum) and 1 day (was {options.CollectionAge})."),
-        (options.MaxResidentTwins is >= 100 and <= 10_000_000,
-            $"Twins:MaxResidentTwins must be between 100 and 10000000 (was {options.MaxResidentTwins})."),
+        (options.MaxResidentTwins == 0 || options.MaxResidentTwins is >= 100 and <= 10_000_000,
+            $"Twins:MaxResidentTwins must be 0 (sized from memory) or between 100 and 10000000 (was {options.MaxResidentTwins})."),
         (options.ShedAtMemoryPercent == 0 || options.ShedAtMemoryPercent is >= 20 and <= 100,
             $"Twins:ShedAtMemoryPercent must be 0 (off) or between 20 and 100 (was {options.ShedAtMemoryPercent})."));
 

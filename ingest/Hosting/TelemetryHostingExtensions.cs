@@ -97,7 +97,16 @@ internal static partial class TelemetryHostingExtensions
                     o.MemoryUsageTargetPercentage = twins.ShedAtMemoryPercent - 10;
                 }
             });
-            orleans.Services.AddSingleton(sp => new ResidentTwins(twins.MaxResidentTwins, sp.GetRequiredService<TimeProvider>()));
+            orleans.Services.AddSingleton(sp =>
+            {
+                // What the GC may use: a container's limit or DOTNET_GCHeapHardLimit when set, else the machine's memory.
+                var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+                var max = twins.ResolveMaxResidentTwins(available);
+                var source = twins.MaxResidentTwins > 0 ? "Twins:MaxResidentTwins" : "sized from memory";
+                var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Telemetry.Twins");
+                LogResidentTwinCap(logger, max, source, available / 1048576);
+                return new ResidentTwins(max, sp.GetRequiredService<TimeProvider>());
+            });
             orleans.Services.AddHostedService<ResidentTwinSweeper>();
             orleans.Services.AddSingleton<Telemetry.Grains.Quality.ExposureCollector>();
             orleans.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Telemetry.Grains.Quality.ExposureCollector>());
@@ -155,6 +164,9 @@ internal static partial class TelemetryHostingExtensions
             return new RuleWearModel();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "At most {Max} device twins resident ({Source}; the GC may use {AvailableMiB} MiB)")]
+    private static partial void LogResidentTwinCap(ILogger logger, int max, string source, long availableMiB);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Learned wear models not loaded, using the rule model: {Reason}")]
     private static partial void LogNoArtifacts(ILogger logger, string reason);

@@ -39,13 +39,35 @@ public sealed class TwinOptions
     /// </summary>
     public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>Most resident twins when <see cref="MaxResidentTwins"/> is left to size itself.</summary>
+    public const int AutoMaxResidentTwins = 100_000;
+
+    /// <summary>Fewest resident twins when <see cref="MaxResidentTwins"/> sizes itself, however small the host.</summary>
+    public const int AutoMinResidentTwins = 1_000;
+
+    /// <summary>Live heap a resident twin costs with Orleans' activation and the pipeline's note of it (docs/performance.md).</summary>
+    public const int BytesPerResidentTwin = 3_300;
+
+    /// <summary>Share of the memory the GC may use that a self-sized cap gives resident twins: one part in this many.</summary>
+    public const int AutoHeapShareDivisor = 6;
+
     /// <summary>
     /// Most device twins resident at once. Past it, the least recently called 10% are deactivated (and read back
     /// from the store on their next message), so memory stays bounded however many devices come back at once. A
-    /// resident twin costs about 4.5 KB of live heap with what Orleans and the pipeline keep for it
-    /// (docs/performance.md). Default 100,000, issue #12's sizing; lower it on a smaller host.
+    /// resident twin costs about 3.3 KB of live heap with what Orleans and the pipeline keep for it
+    /// (docs/performance.md). Default 0: sized from the memory the GC may use (a container's limit, or
+    /// <c>DOTNET_GCHeapHardLimit</c>, otherwise the machine's): a sixth of it at 3.3 KB a twin, between 1,000 and
+    /// 100,000. A 512 MiB container gets about 20,000; any host with 2.6 GiB or more gets 100,000.
     /// </summary>
-    public int MaxResidentTwins { get; set; } = 100_000;
+    public int MaxResidentTwins { get; set; }
+
+    /// <summary>The cap in force: <see cref="MaxResidentTwins"/> when set, otherwise sized from
+    /// <paramref name="availableBytes"/>, the memory the GC may use (0 or less: not known, the largest cap).</summary>
+    public int ResolveMaxResidentTwins(long availableBytes) => MaxResidentTwins > 0
+        ? MaxResidentTwins
+        : availableBytes <= 0
+            ? AutoMaxResidentTwins
+            : (int)Math.Clamp(availableBytes / AutoHeapShareDivisor / BytesPerResidentTwin, AutoMinResidentTwins, AutoMaxResidentTwins);
 
     /// <summary>
     /// Share of the memory available to the process (percent) at which Orleans sheds activations, least recently
