@@ -86,7 +86,8 @@ internal sealed class ResidentTwins : IDisposable
     /// <summary>Starts deactivating the least recently called twins until <see cref="Target"/> remain; returns how
     /// many. Deactivation completes asynchronously (each twin leaves the registry in its <c>OnDeactivateAsync</c>).
     /// A twin that cannot be asked to deactivate does not keep the others resident: every other one is asked, and the
-    /// failures are thrown together afterwards.</summary>
+    /// failures are thrown together afterwards. Such a twin is still resident, so it is registered again: the cap
+    /// keeps counting its memory, and a later sweep asks it again.</summary>
     public int ShedLeastRecentlyUsed()
     {
         var twins = _twins.Keys.ToArray();
@@ -109,6 +110,7 @@ internal sealed class ResidentTwins : IDisposable
             }
             catch (Exception e)
             {
+                Readd(twins[i]);
                 (failures ??= []).Add(e);
             }
         }
@@ -120,6 +122,14 @@ internal sealed class ResidentTwins : IDisposable
         }
 
         return surplus;
+    }
+
+    private void Readd(ResidentTwin twin)
+    {
+        if (_twins.TryAdd(twin, 0))
+        {
+            Interlocked.Increment(ref _count);
+        }
     }
 
     public void Dispose() => _overLimit.Dispose();

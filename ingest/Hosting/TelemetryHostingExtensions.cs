@@ -102,7 +102,8 @@ internal static partial class TelemetryHostingExtensions
                 // What the GC may use: a container's limit or DOTNET_GCHeapHardLimit when set, else the machine's memory.
                 var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
                 var max = twins.ResolveMaxResidentTwins(available);
-                var source = twins.MaxResidentTwins > 0 ? "Twins:MaxResidentTwins" : "sized from memory";
+                var source = twins.MaxResidentTwins > 0 ? "Twins:MaxResidentTwins"
+                    : available > 0 ? "sized from memory" : "the GC did not say how much memory it may use: the largest self-sized cap";
                 var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Telemetry.Twins");
                 LogResidentTwinCap(logger, max, source, available / 1048576);
                 return new ResidentTwins(max, sp.GetRequiredService<TimeProvider>());

@@ -7,7 +7,8 @@ namespace Telemetry.Ingest.Twins;
 /// the cap, it deactivates the least recently called tenth, then waits again. Runs in the silo's process; the
 /// twins it sheds are already stored, so the cost is only a read when their device next sends.
 /// <para>
-/// A sweep that fails is logged and tried again a second later; it never ends the sweeper. The failure that matters
+/// A sweep that fails is logged and tried again after a second, doubling to half a minute while it keeps failing;
+/// it never ends the sweeper, not even when the log itself fails. The failure that matters
 /// most is the one it exists for: memory so short that the sweep's own list of twins cannot be allocated. A hosted
 /// service that throws stops the whole service, and with it every device's ingest, when the sweep is the one thing
 /// that would give memory back.
@@ -15,14 +16,18 @@ namespace Telemetry.Ingest.Twins;
 /// </summary>
 internal sealed partial class ResidentTwinSweeper(ResidentTwins residents, ILogger<ResidentTwinSweeper> logger, TimeProvider time) : BackgroundService
 {
-    /// <summary>Wait after a failed sweep: the activations it did ask to leave have time to go.</summary>
+    /// <summary>Wait after a first failed sweep: the activations it did ask to leave have time to go.</summary>
     internal static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait while sweeps keep failing, so that a lasting failure logs twice a minute, not every second.</summary>
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
     /// <summary>Sweeps that failed since start.</summary>
     internal long Failures { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var failing = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -38,14 +43,24 @@ internal sealed partial class ResidentTwinSweeper(ResidentTwins residents, ILogg
             {
                 var resident = residents.Count;
                 var shed = residents.ShedLeastRecentlyUsed();
+                failing = 0;
                 LogShed(logger, resident, residents.Max, shed);
             }
             catch (Exception e)
             {
-                LogSweepFailed(logger, e, residents.Count, residents.Max);
+                var delay = TimeSpan.FromTicks(Math.Min(RetryDelay.Ticks << Math.Min(failing++, 5), MaxRetryDelay.Ticks));
                 try
                 {
-                    var retry = Task.Delay(RetryDelay, time, stoppingToken);
+                    LogSweepFailed(logger, e, residents.Count, residents.Max, delay.TotalSeconds);
+                }
+                catch (Exception)
+                {
+                    // Short of memory, formatting the log can fail too; the retry matters more than the line.
+                }
+
+                try
+                {
+                    var retry = Task.Delay(delay, time, stoppingToken);
                     // Counted once the retry's timer exists, so a test that sees the count can move its clock past it.
                     Failures++;
                     await retry;
@@ -61,6 +76,6 @@ internal sealed partial class ResidentTwinSweeper(ResidentTwins residents, ILogg
     [LoggerMessage(Level = LogLevel.Information, Message = "{Resident} device twins resident, more than Twins:MaxResidentTwins ({Max}): deactivating the {Shed} least recently used (their state is stored)")]
     private static partial void LogShed(ILogger logger, int resident, int max, int shed);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Deactivating device twins past Twins:MaxResidentTwins ({Max}) failed with {Resident} resident; trying again in a second")]
-    private static partial void LogSweepFailed(ILogger logger, Exception exception, int resident, int max);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Deactivating device twins past Twins:MaxResidentTwins ({Max}) failed with {Resident} resident; trying again in {DelaySeconds} s")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception, int resident, int max, double delaySeconds);
 }

@@ -55,7 +55,7 @@ public sealed class TwinOptions
     /// Most device twins resident at once. Past it, the least recently called 10% are deactivated (and read back
     /// from the store on their next message), so memory stays bounded however many devices come back at once. A
     /// resident twin costs about 3.3 KB of live heap with what Orleans and the pipeline keep for it
-    /// (docs/performance.md). Default 0: sized from the memory the GC may use (a container's limit, or
+    /// (docs/performance.md). Default 0: sized from the memory the GC may use (three quarters of a container's limit, or
     /// <c>DOTNET_GCHeapHardLimit</c>, otherwise the machine's): a sixth of it at 3.3 KB a twin, between 1,000 and
     /// 100,000. A 512 MiB container gets about 20,000; a container of about 2.5 GiB or more (or a machine of 2 GiB without one) gets 100,000.
     /// </summary>

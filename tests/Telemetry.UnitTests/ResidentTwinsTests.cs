@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Telemetry.Grains.Devices;
@@ -65,7 +66,12 @@ public sealed class ResidentTwinsTests
 
         Assert.IsType<InvalidOperationException>(Assert.Single(failure.InnerExceptions));
         Assert.Equal([.. Enumerable.Range(1, 10)], deactivated.Order());
-        Assert.Equal(90, residents.Count);
+        Assert.Equal(10, residents.Shed);
+
+        // Still resident, so still counted, and asked again by the next sweep past the target.
+        Assert.Equal(91, residents.Count);
+        Assert.Throws<AggregateException>(() => residents.ShedLeastRecentlyUsed());
+        Assert.Equal(91, residents.Count);
         Assert.Equal(10, residents.Shed);
     }
 
@@ -75,6 +81,7 @@ public sealed class ResidentTwinsTests
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
         using var residents = new ResidentTwins(100, time);
         var deactivated = new List<int>();
+        var failedOnce = false;
         using var sweeper = new ResidentTwinSweeper(residents, NullLogger<ResidentTwinSweeper>.Instance, time);
         await sweeper.StartAsync(CancellationToken.None);
 
@@ -85,9 +92,10 @@ public sealed class ResidentTwinsTests
             {
                 await WaitForAsync(() => sweeper.Failures == 1);
                 Assert.False(sweeper.ExecuteTask!.IsCompleted);
-                Assert.Equal(90, residents.Count);
+                Assert.Equal(91, residents.Count);
 
                 // A second later it waits for the cap again; past it once more, the next least recently used go.
+                failedOnce = true;
                 time.Advance(ResidentTwinSweeper.RetryDelay);
             }
 
@@ -95,21 +103,50 @@ public sealed class ResidentTwinsTests
             {
                 lock (deactivated)
                 {
-                    deactivated.Add((int)t == 0 ? throw new InsufficientMemoryException("no room for the sweep") : (int)t);
+                    deactivated.Add((int)t == 0 && !failedOnce ? throw new InsufficientMemoryException("no room for the sweep") : (int)t);
                 }
             });
             time.Advance(TimeSpan.FromMilliseconds(1));
         }
 
-        await WaitForAsync(() => residents.Shed == 21);
+        // Twin 0 was registered again and goes now, with the next eleven least recently used.
+        await WaitForAsync(() => residents.Shed == 22);
         Assert.False(sweeper.ExecuteTask!.IsCompleted);
         Assert.Equal(1, sweeper.Failures);
         Assert.Equal(90, residents.Count);
         lock (deactivated)
         {
-            Assert.Equal([.. Enumerable.Range(1, 21)], deactivated.Order());
+            Assert.Equal([.. Enumerable.Range(0, 22)], deactivated.Order());
         }
 
+        await sweeper.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task SweepsThatKeepFailing_BackOffToHalfAMinute_EvenWhenTheLogFailsToo()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+        using var residents = new ResidentTwins(100, time);
+        var logger = new FailingLogger();
+        using var sweeper = new ResidentTwinSweeper(residents, logger, time);
+        await sweeper.StartAsync(CancellationToken.None);
+
+        // No twin can be asked to leave: every sweep fails, and the cap stays exceeded.
+        for (var i = 0; i <= 100; i++)
+        {
+            residents.Add(i, _ => throw new InvalidOperationException("cannot deactivate"));
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        for (var failures = 1; failures <= 7; failures++)
+        {
+            await WaitForAsync(() => sweeper.Failures == failures);
+            Assert.False(sweeper.ExecuteTask!.IsCompleted);
+            time.Advance(TimeSpan.FromSeconds(logger.Delays[^1]));
+        }
+
+        Assert.Equal([1, 2, 4, 8, 16, 30, 30], logger.Delays.Take(7));
+        Assert.Equal(101, residents.Count);
         await sweeper.StopAsync(CancellationToken.None);
     }
 
@@ -123,6 +160,26 @@ public sealed class ResidentTwinsTests
     public void TheCap_IsSizedFromTheMemoryTheGcMayUse_UnlessSet(int configured, long available, int expected)
     {
         Assert.Equal(expected, new TwinOptions { MaxResidentTwins = configured }.ResolveMaxResidentTwins(available));
+    }
+
+    /// <summary>Records each failed sweep's retry delay, then throws, as a log short of memory would.</summary>
+    private sealed class FailingLogger : ILogger<ResidentTwinSweeper>
+    {
+        public List<double> Delays { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields && fields.FirstOrDefault(f => f.Key == "DelaySeconds").Value is double delay)
+            {
+                Delays.Add(delay);
+                throw new InvalidOperationException("the log is failing too");
+            }
+        }
     }
 
     private static async Task WaitForAsync(Func<bool> condition)
