@@ -68,6 +68,12 @@ internal sealed class ResidentTwins : IDisposable
     /// <summary>Unregisters an activation (from <c>OnDeactivateAsync</c>, whatever deactivated it).</summary>
     public void Remove(ResidentTwin twin)
     {
+        twin.MarkGone();
+        Unregister(twin);
+    }
+
+    private void Unregister(ResidentTwin twin)
+    {
         if (_twins.TryRemove(twin, out _))
         {
             Interlocked.Decrement(ref _count);
@@ -83,54 +89,57 @@ internal sealed class ResidentTwins : IDisposable
         }
     }
 
-    /// <summary>Starts deactivating the least recently called twins until <see cref="Target"/> remain; returns how
-    /// many. Deactivation completes asynchronously (each twin leaves the registry in its <c>OnDeactivateAsync</c>).
-    /// A twin that cannot be asked to deactivate does not keep the others resident: every other one is asked, and the
-    /// failures are thrown together afterwards. Such a twin is still resident, so it is registered again: the cap
-    /// keeps counting its memory, and a later sweep asks it again.</summary>
-    public int ShedLeastRecentlyUsed()
+    /// <summary>Starts deactivating the least recently called twins until <see cref="Target"/> remain. Deactivation
+    /// completes asynchronously (each twin leaves the registry in its <c>OnDeactivateAsync</c>). A twin that cannot
+    /// be asked to leave does not keep the others resident: every other one is asked. It is still resident, so it is
+    /// counted again, as most recently used, so that the next sweep asks others first.</summary>
+    public ShedOutcome ShedLeastRecentlyUsed()
     {
         var twins = _twins.Keys.ToArray();
         var surplus = twins.Length - Target;
         if (surplus <= 0)
         {
-            return 0;
+            return new ShedOutcome(0, []);
         }
 
         var lastUsed = Array.ConvertAll(twins, t => t.LastUsed);
         Array.Sort(lastUsed, twins);
         List<Exception>? failures = null;
+        var shed = 0;
         for (var i = 0; i < surplus; i++)
         {
             // Out of the registry now, so that the next sweep does not pick it again while it deactivates.
-            Remove(twins[i]);
+            var twin = twins[i];
+            twin.MarkLeaving();
+            Unregister(twin);
             try
             {
-                twins[i].Deactivate();
+                twin.Deactivate();
+                shed++;
             }
             catch (Exception e)
             {
-                Readd(twins[i]);
                 (failures ??= []).Add(e);
+                // Not if its activation has meanwhile started deactivating anyway: that one is gone for good.
+                twin.Touch(_time.GetTimestamp());
+                if (twin.TryStay() && _twins.TryAdd(twin, 0))
+                {
+                    Interlocked.Increment(ref _count);
+                    if (twin.IsGone)
+                    {
+                        // Its OnDeactivateAsync ran between the two lines above.
+                        Unregister(twin);
+                    }
+                }
             }
         }
 
-        Shed += surplus - (failures?.Count ?? 0);
-        if (failures is not null)
-        {
-            throw new AggregateException($"{failures.Count} of {surplus} twins could not be deactivated", failures);
-        }
-
-        return surplus;
-    }
-
-    private void Readd(ResidentTwin twin)
-    {
-        if (_twins.TryAdd(twin, 0))
-        {
-            Interlocked.Increment(ref _count);
-        }
+        Shed += shed;
+        return new ShedOutcome(shed, failures ?? []);
     }
 
     public void Dispose() => _overLimit.Dispose();
 }
+
+/// <summary>What a sweep did: twins asked to leave, and why others could not be.</summary>
+internal readonly record struct ShedOutcome(int Shed, IReadOnlyList<Exception> Failures);

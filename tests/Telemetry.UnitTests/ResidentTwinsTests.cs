@@ -35,7 +35,7 @@ public sealed class ResidentTwinsTests
         time.Advance(TimeSpan.FromMilliseconds(1));
         twins.Add(residents.Add(100, t => deactivated.Add((int)t)));
         await waiting.WaitAsync(TimeSpan.FromSeconds(5));
-        var shed = residents.ShedLeastRecentlyUsed();
+        var shed = residents.ShedLeastRecentlyUsed().Shed;
 
         Assert.Equal(90, residents.Target);
         Assert.Equal(11, shed);
@@ -45,79 +45,118 @@ public sealed class ResidentTwinsTests
 
         // Their deactivation removes them again (harmless), and nothing more is shed below the cap.
         residents.Remove(twins[10]);
-        Assert.Equal(0, residents.ShedLeastRecentlyUsed());
+        Assert.Equal(0, residents.ShedLeastRecentlyUsed().Shed);
         Assert.Equal(90, residents.Count);
     }
 
     [Fact]
-    public void ATwinThatCannotBeDeactivated_DoesNotKeepTheOthersResident()
+    public void ATwinThatCannotBeDeactivated_DoesNotKeepTheOthersResident_AndStaysCounted()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
         using var residents = new ResidentTwins(100, time);
         var deactivated = new List<int>();
+        var twins = new List<ResidentTwin>();
         for (var i = 0; i <= 100; i++)
         {
-            // The oldest twin's deactivation throws (its activation is already going, say).
-            residents.Add(i, t => deactivated.Add((int)t == 0 ? throw new InvalidOperationException("already deactivating") : (int)t));
+            twins.Add(residents.Add(i, t =>
+            {
+                switch ((int)t)
+                {
+                    case 0:
+                        // Cannot be asked to leave (its activation is busy, say): it stays resident.
+                        throw new InvalidOperationException("cannot deactivate now");
+                    case 1:
+                        // Its deactivation ran at once, then the call failed: it is gone all the same.
+                        residents.Remove(twins[1]);
+                        throw new InvalidOperationException("deactivated, then failed");
+                    default:
+                        deactivated.Add((int)t);
+                        break;
+                }
+            }));
             time.Advance(TimeSpan.FromMilliseconds(1));
         }
 
-        var failure = Assert.Throws<AggregateException>(() => residents.ShedLeastRecentlyUsed());
+        var outcome = residents.ShedLeastRecentlyUsed();
 
-        Assert.IsType<InvalidOperationException>(Assert.Single(failure.InnerExceptions));
-        Assert.Equal([.. Enumerable.Range(1, 10)], deactivated.Order());
-        Assert.Equal(10, residents.Shed);
+        Assert.Equal(9, outcome.Shed);
+        Assert.Equal(2, outcome.Failures.Count);
+        Assert.Equal([.. Enumerable.Range(2, 9)], deactivated.Order());
+        Assert.Equal(9, residents.Shed);
 
-        // Still resident, so still counted, and asked again by the next sweep past the target.
+        // Twin 0 is counted again, as the most recently used; twin 1 is not.
         Assert.Equal(91, residents.Count);
-        Assert.Throws<AggregateException>(() => residents.ShedLeastRecentlyUsed());
-        Assert.Equal(91, residents.Count);
-        Assert.Equal(10, residents.Shed);
+        var next = residents.ShedLeastRecentlyUsed();
+        Assert.Equal((1, 0), (next.Shed, next.Failures.Count));
+        Assert.Equal(11, deactivated[^1]);
+        Assert.Equal(90, residents.Count);
     }
 
     [Fact]
-    public async Task AFailedSweep_IsLoggedAndTriedAgain_TheSweeperKeepsRunning()
+    public async Task ATwinThatCannotLeave_DoesNotSlowTheSweeps()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
         using var residents = new ResidentTwins(100, time);
-        var deactivated = new List<int>();
-        var failedOnce = false;
         using var sweeper = new ResidentTwinSweeper(residents, NullLogger<ResidentTwinSweeper>.Instance, time);
         await sweeper.StartAsync(CancellationToken.None);
 
-        // The oldest twin cannot be deactivated, as when the sweep itself runs out of memory: the sweeper must not end.
         // Each batch crosses the cap only with its last twin, so each sweep sees the same count however the threads run.
         for (var i = 0; i <= 110; i++)
         {
             if (i == 101)
             {
-                await WaitForAsync(() => sweeper.Failures == 1);
-                Assert.False(sweeper.ExecuteTask!.IsCompleted);
-                Assert.Equal(91, residents.Count);
-
-                // A second later it waits for the cap again; past it once more, the next least recently used go.
-                failedOnce = true;
-                time.Advance(ResidentTwinSweeper.RetryDelay);
+                await WaitForAsync(() => residents.Shed == 10);
             }
 
+            residents.Add(i, t => _ = (int)t == 0 ? throw new InvalidOperationException("cannot deactivate now") : 0);
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        // No back-off: the second sweep ran without the clock moving a second.
+        await WaitForAsync(() => residents.Shed == 21);
+        Assert.Equal(0, sweeper.Failures);
+        Assert.Equal(90, residents.Count);
+        await sweeper.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task ASweepThatShedsNothing_IsLoggedAndTriedAgain_TheSweeperKeepsRunning()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+        using var residents = new ResidentTwins(100, time);
+        var deactivated = new List<int>();
+        var failing = true;
+        using var sweeper = new ResidentTwinSweeper(residents, NullLogger<ResidentTwinSweeper>.Instance, time);
+        await sweeper.StartAsync(CancellationToken.None);
+
+        // Every twin fails to leave, as when the sweep itself runs out of memory: the sweeper must not end.
+        for (var i = 0; i <= 100; i++)
+        {
             residents.Add(i, t =>
             {
                 lock (deactivated)
                 {
-                    deactivated.Add((int)t == 0 && !failedOnce ? throw new InsufficientMemoryException("no room for the sweep") : (int)t);
+                    deactivated.Add(Volatile.Read(ref failing) ? throw new InsufficientMemoryException("no room for the sweep") : (int)t);
                 }
             });
             time.Advance(TimeSpan.FromMilliseconds(1));
         }
 
-        // Twin 0 was registered again and goes now, with the next ten least recently used.
-        await WaitForAsync(() => residents.Shed == 21);
+        await WaitForAsync(() => sweeper.Failures == 1);
+        Assert.False(sweeper.ExecuteTask!.IsCompleted);
+        Assert.Equal(101, residents.Count);
+
+        // A second later it sweeps again. The eleven that failed now count as the most recently used, so the next
+        // eleven go.
+        Volatile.Write(ref failing, false);
+        time.Advance(ResidentTwinSweeper.RetryDelay);
+        await WaitForAsync(() => residents.Shed == 11);
         Assert.False(sweeper.ExecuteTask!.IsCompleted);
         Assert.Equal(1, sweeper.Failures);
         Assert.Equal(90, residents.Count);
         lock (deactivated)
         {
-            Assert.Equal([.. Enumerable.Range(0, 21)], deactivated.Order());
+            Assert.Equal([.. Enumerable.Range(11, 11)], deactivated.Order());
         }
 
         await sweeper.StopAsync(CancellationToken.None);
@@ -143,10 +182,14 @@ public sealed class ResidentTwinsTests
         {
             await WaitForAsync(() => sweeper.Failures == failures);
             Assert.False(sweeper.ExecuteTask!.IsCompleted);
-            time.Advance(TimeSpan.FromSeconds(logger.Delays[^1]));
+            if (failures < 7)
+            {
+                time.Advance(TimeSpan.FromSeconds(logger.Delays[^1]));
+            }
         }
 
-        Assert.Equal([1, 2, 4, 8, 16, 30, 30], logger.Delays.Take(7));
+        // The seventh retry waits for its 30 s: nothing sweeps meanwhile.
+        Assert.Equal([1, 2, 4, 8, 16, 30, 30], logger.Delays);
         Assert.Equal(101, residents.Count);
         await sweeper.StopAsync(CancellationToken.None);
     }
