@@ -102,23 +102,5 @@ public sealed class OutboxServiceHost : IAsyncDisposable
         }
     }
 
-    // Below ServiceFixture's range (20000+), and below the kernel's ephemeral range, for the same reason as there.
-    private static int _nextPort = 10_000 + (Environment.ProcessId % 500 * 20);
-
-    private static int FreePort()
-    {
-        while (true)
-        {
-            var port = Interlocked.Increment(ref _nextPort);
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-    }
+    private static int FreePort() => Telemetry.Tests.TestPorts.Next();
 }

@@ -186,29 +186,6 @@ public class ServiceFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Next port to try; shared by every fixture of the run so no two are handed the same one.</summary>
-    private static int _nextPort = 20_000 + (Environment.ProcessId % 500 * 20);
-
-    /// <summary>
-    /// A port that is free now, below Linux's ephemeral range (32768-60999): a port the kernel picks for bind(0)
-    /// is also one it may give any outgoing connection as its source port before the fixture binds it, which made
-    /// fixtures fail with "address already in use" now and then.
-    /// </summary>
-    internal static int FreePort()
-    {
-        while (true)
-        {
-            var port = Interlocked.Increment(ref _nextPort);
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken: try the next one.
-            }
-        }
-    }
+    /// <summary>A free loopback port below the kernel's ephemeral range (see <see cref="Telemetry.Tests.TestPorts"/>).</summary>
+    internal static int FreePort() => Telemetry.Tests.TestPorts.Next();
 }

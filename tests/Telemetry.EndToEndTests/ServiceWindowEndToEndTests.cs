@@ -214,12 +214,7 @@ public sealed class ServiceWindowEndToEndTests : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Telemetry.Tests.TestPorts.Next();
 
     /// <summary>A device that publishes <c>{id}/{seq}</c> as its telemetry payload, QoS 1, as firmware does.</summary>
     private sealed class Device : IAsyncDisposable

@@ -147,12 +147,8 @@ public abstract class ServerProcess : IAsyncDisposable
 
     protected abstract Task<bool> IsReadyAsync();
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free loopback port below the kernel's ephemeral range (see <see cref="Telemetry.Tests.TestPorts"/>).</summary>
+    public static int FreePort() => Telemetry.Tests.TestPorts.Next();
 
     protected static async Task<bool> AcceptsTcpAsync(int port)
     {
