@@ -120,7 +120,8 @@ internal sealed class ResidentTwins : IDisposable
             catch (Exception e)
             {
                 (failures ??= []).Add(e);
-                // Not if its activation has meanwhile started deactivating anyway: that one is gone for good.
+                // Counted again as the most recently used, so the next sweep asks others first; but not if its
+                // activation has meanwhile started deactivating anyway: that one is gone for good.
                 twin.Touch(_time.GetTimestamp());
                 if (twin.TryStay() && _twins.TryAdd(twin, 0))
                 {
