@@ -151,13 +151,15 @@ internal sealed partial class LineFileStore(
             {
                 FlushToDisk(file);
                 _stored = file.Length;
-                Decide(stored: true);
+                // Health first: a writer told its write is stored may look at /health at once.
                 if (_failing)
                 {
                     _failing = false;
                     health.Clear(InfluxStore.HealthComponent);
                     LogRecovered(logger, _directory);
                 }
+
+                Decide(stored: true);
             }
         }
         catch (Exception e)
@@ -192,9 +194,17 @@ internal sealed partial class LineFileStore(
         LogWriteFailed(logger, e, _directory);
         counters.Failed();
         Abandon();
-        Decide(stored: false);
-        _failing = true;
-        health.Report(InfluxStore.HealthComponent, HealthStatus.Unhealthy, $"cannot write readings under {_directory}: {e.Message}");
+        // Health before the writers hear of it (a writer told its write failed may look at once), but they hear of it
+        // whatever happens.
+        try
+        {
+            _failing = true;
+            health.Report(InfluxStore.HealthComponent, HealthStatus.Unhealthy, $"cannot write readings under {_directory}: {e.Message}");
+        }
+        finally
+        {
+            Decide(stored: false);
+        }
     }
 
     private FileStream FileFor(DateOnly day)
