@@ -463,6 +463,7 @@ internal static class ApiEndpoints
                 DeliveriesOutstanding = counters.DeliveriesOutstanding,
                 Stalls = counters.SubscriberStalls,
                 WindowExceeded = counters.BrokerWindowExceeded,
+                WindowBytesFull = counters.WindowBytesFull,
             },
             Broker = new BrokerStats
             {

@@ -98,6 +98,10 @@ internal sealed record SubscriberStats
     /// <summary>Times the broker sent past Broker:ReceiveMaximum and the subscriber stopped reading until its
     /// acknowledgements caught up (Mosquitto 2.0.11 does this with a backlog).</summary>
     public required long WindowExceeded { get; init; }
+
+    /// <summary>Times the deliveries read and not yet acknowledged reached Broker:ReceiveWindowBytes and the subscriber
+    /// stopped reading until its acknowledgements caught up: the service's own flow control, normal under a backlog.</summary>
+    public required long WindowBytesFull { get; init; }
 }
 
 /// <summary>Embedded-broker refusals since start, by reason.</summary>

@@ -72,14 +72,33 @@ public sealed class BrokerOptions
     public ushort ReceiveMaximum { get; set; } = 1024;
 
     /// <summary>
+    /// The same window in bytes: payload bytes the subscriber has read and not yet acknowledged. Above it the
+    /// subscriber stops reading its connection until acknowledgements bring it back under (TCP holds the broker back;
+    /// counted as <c>subscriber.window_bytes_full</c>). MQTT has no such limit, so it is kept on this side only. It
+    /// bounds the memory of deliveries in the pipeline, which hold up to two copies of each payload, whatever
+    /// <see cref="ReceiveMaximum"/> and the payloads' sizes. Default 32 MiB. 64 KiB to 1 GiB.
+    /// </summary>
+    public long ReceiveWindowBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>
     /// Embedded mode: device messages the broker lets queue for, or be in flight to, the service without its
     /// acknowledgement; past that, publishing devices are paused (not read, no PUBACK) until the service
     /// acknowledges. This bounds the service's memory however slow the store is (docs/performance.md).
-    /// Unset (default): <see cref="ReceiveMaximum"/>, 1024. 1..65535 (MQTT packet ids are 16-bit). Larger
+    /// Unset (default): <see cref="ReceiveMaximum"/>, at most 1024 (<see cref="EffectiveServiceWindow"/>). 1..65535 (MQTT packet ids are 16-bit). Larger
     /// smooths bursts when acknowledgements come in batches; each place may cost up to three copies of a 64 KiB
     /// payload in this process.
     /// </summary>
     public int? ServiceWindow { get; set; }
+
+    /// <summary>
+    /// <see cref="ServiceWindow"/>, or when unset <see cref="ReceiveMaximum"/> up to 1024. The embedded broker's window
+    /// is in messages only (its session queue is not this side's to bound in bytes), so it does not grow with a larger
+    /// Receive Maximum unless asked to.
+    /// </summary>
+    public int EffectiveServiceWindow => ServiceWindow ?? Math.Min((int)ReceiveMaximum, DefaultServiceWindow);
+
+    /// <summary>The embedded broker's window when neither it nor a smaller Receive Maximum is set.</summary>
+    public const int DefaultServiceWindow = 1024;
 
     /// <summary>External mode: connect to the broker over TLS. Default false.</summary>
     public bool UseTls { get; set; }

@@ -78,6 +78,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add("Broker:ReceiveMaximum must be 1..65535 (was 0).");
         }
 
+        if (options.ReceiveWindowBytes is < 64 * 1024 or > 1024L * 1024 * 1024)
+        {
+            failures.Add($"Broker:ReceiveWindowBytes must be 65536..1073741824 (was {options.ReceiveWindowBytes}).");
+        }
+
         if (options.ClientKeyFile.Length > 0 && options.ClientCertificateFile.Length == 0)
         {
             failures.Add("Broker:ClientKeyFile needs Broker:ClientCertificateFile.");

@@ -60,7 +60,7 @@ internal sealed partial class EmbeddedBroker(
 
         _adapter = new ClientIdAssigningAdapter();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [_adapter]);
-        _window = new ServiceWindow(settings.ServiceWindow ?? settings.ReceiveMaximum, settings.ClientIdPrefix, counters, TimeProvider.System);
+        _window = new ServiceWindow(settings.EffectiveServiceWindow, settings.ClientIdPrefix, counters, TimeProvider.System);
         _window.Attach(_server);
         counters.Observe(_window);
         _server.ValidatingConnectionAsync += e =>

@@ -51,7 +51,7 @@ internal sealed partial class MqttIngestService(
     {
         // The window is kept on this side as well: a broker that sends past it is held back by TCP instead of filling
         // MQTTnet's queue (ReceiveWindow.cs).
-        using var client = new MqttClientFactory(new MQTTnet.Diagnostics.Logger.MqttNetNullLogger(), new ReceiveWindowAdapterFactory(OnWindowExceeded)).CreateMqttClient();
+        using var client = new MqttClientFactory(new MQTTnet.Diagnostics.Logger.MqttNetNullLogger(), new ReceiveWindowAdapterFactory(brokerOptions.Value.ReceiveWindowBytes, OnWindowExceeded, counters.WindowBytesFilled)).CreateMqttClient();
         _client = client;
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
 

@@ -10,16 +10,22 @@ using MQTTnet.Protocol;
 namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
-/// Keeps the subscriber's Receive Maximum on the client side. MQTT 5 lets a client name how many QoS 1 and 2
-/// deliveries may be unacknowledged at once, and the service's memory bound rests on it: MQTTnet queues every PUBLISH
-/// it reads ahead of the application, without limit. Mosquitto 2.0.11 keeps to the window only until acknowledgements
-/// start to flow; then it sends a session's whole backlog (docs/performance.md, "The broker's window does not hold").
-/// This adapter counts QoS&gt;0 PUBLISH packets read and PUBACK/PUBREC packets sent on its connection, and stops
-/// reading the socket while the count is above the window, so that TCP holds the broker back. A broker that keeps
-/// to the window never trips it. While it is tripped, nothing else is read either (a PINGRESP waits too), which is
-/// why it only acts on a broker that has already broken the protocol.
+/// Keeps the subscriber's Receive Maximum on the client side, and bounds it in bytes. MQTT 5 lets a client name how
+/// many QoS 1 and 2 deliveries may be unacknowledged at once, and the service's memory bound rests on it: MQTTnet queues
+/// every PUBLISH it reads ahead of the application, without limit. Mosquitto 2.0.11 keeps to the window only until
+/// acknowledgements start to flow; then it sends a session's whole backlog (docs/performance.md, "The broker's window
+/// does not hold"). This adapter counts QoS&gt;0 PUBLISH packets read and PUBACK/PUBREC packets sent on its connection,
+/// and stops reading the socket while the count is above the window, so that TCP holds the broker back. A broker that
+/// keeps to the window never trips that gate.
+/// <para>
+/// MQTT has no window in bytes, so the second gate is this side's alone: the payload bytes of the deliveries read and
+/// not yet acknowledged. Above <c>Broker:ReceiveWindowBytes</c> reading stops the same way. That is what lets the
+/// window in messages be large (fewer, larger grain calls per device) without letting a fleet of large payloads take
+/// the window times 64 KiB of memory. While either gate is closed nothing else is read either (a PINGRESP waits too);
+/// acknowledgements keep flowing, so the broker keeps hearing from the subscriber.
+/// </para>
 /// </summary>
-internal sealed class ReceiveWindowAdapterFactory(Action? exceeded = null) : IMqttClientAdapterFactory
+internal sealed class ReceiveWindowAdapterFactory(long windowBytes = long.MaxValue, Action? exceeded = null, Action? bytesFull = null) : IMqttClientAdapterFactory
 {
     private readonly MqttClientAdapterFactory _inner = new();
 
@@ -27,19 +33,28 @@ internal sealed class ReceiveWindowAdapterFactory(Action? exceeded = null) : IMq
     {
         var adapter = _inner.CreateClientAdapter(options, packetInspector, logger);
         // 0 means "not sent": the protocol's default of 65,535 applies.
-        return new ReceiveWindowAdapter(adapter, options.ReceiveMaximum == 0 ? ushort.MaxValue : options.ReceiveMaximum, exceeded);
+        return new ReceiveWindowAdapter(adapter, options.ReceiveMaximum == 0 ? ushort.MaxValue : options.ReceiveMaximum, windowBytes, exceeded, bytesFull);
     }
 }
 
 /// <summary>One connection's adapter with the window kept (see <see cref="ReceiveWindowAdapterFactory"/>);
-/// <paramref name="exceeded"/> is told each time the broker goes past the window and reading stops.</summary>
-internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window, Action? exceeded = null) : IMqttChannelAdapter
+/// <paramref name="exceeded"/> is told each time the broker goes past the window in messages and reading stops,
+/// <paramref name="bytesFull"/> each time the deliveries held reach <paramref name="windowBytes"/> and reading stops.</summary>
+internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window, long windowBytes = long.MaxValue, Action? exceeded = null, Action? bytesFull = null) : IMqttChannelAdapter
 {
     private readonly SemaphoreSlim _acked = new(0);
+
+    // Payload bytes of each unacknowledged delivery by packet identifier (16-bit), so that its PUBACK gives them back.
+    private readonly int[] _bytesById = new int[ushort.MaxValue + 1];
     private int _unacknowledged;
+    private long _unacknowledgedBytes;
+    private int _waiting;
 
     /// <summary>QoS&gt;0 deliveries read on this connection and not yet acknowledged (PUBACK) or received (PUBREC).</summary>
     public int Unacknowledged => Volatile.Read(ref _unacknowledged);
+
+    /// <summary>Payload bytes of those deliveries.</summary>
+    public long UnacknowledgedBytes => Interlocked.Read(ref _unacknowledgedBytes);
 
     public long BytesReceived => inner.BytesReceived;
 
@@ -62,19 +77,40 @@ internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window
     public async Task<MqttPacket> ReceivePacketAsync(CancellationToken cancellationToken)
     {
         // Above the window: the broker sent more than it may. One packet past it is read (that is how it shows), the
-        // next waits for an acknowledgement.
-        if (Volatile.Read(ref _unacknowledged) > window)
+        // next waits for an acknowledgement. Likewise the bytes: the delivery that crosses the limit is read.
+        if (IsClosed())
         {
-            exceeded?.Invoke();
-            while (Volatile.Read(ref _unacknowledged) > window)
+            if (Volatile.Read(ref _unacknowledged) > window)
             {
+                exceeded?.Invoke();
+            }
+            else
+            {
+                bytesFull?.Invoke();
+            }
+
+            while (true)
+            {
+                Volatile.Write(ref _waiting, 1);
+                Interlocked.MemoryBarrier();
+                if (!IsClosed())
+                {
+                    Volatile.Write(ref _waiting, 0);
+                    break;
+                }
+
                 await _acked.WaitAsync(cancellationToken);
             }
         }
 
         var packet = await inner.ReceivePacketAsync(cancellationToken);
-        if (packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce })
+        if (packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish)
         {
+            var bytes = (int)Math.Min(publish.Payload.Length, int.MaxValue);
+            // A packet identifier still counted (a broker that reuses one before its acknowledgement): the newer
+            // delivery replaces it, so that the bytes cannot leak and close the gate for good.
+            var previous = Interlocked.Exchange(ref _bytesById[publish.PacketIdentifier], bytes);
+            Interlocked.Add(ref _unacknowledgedBytes, bytes - previous);
             Interlocked.Increment(ref _unacknowledged);
         }
 
@@ -84,16 +120,28 @@ internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window
     public async Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken)
     {
         await inner.SendPacketAsync(packet, cancellationToken);
-        if (packet is MqttPubAckPacket or MqttPubRecPacket)
+        var id = packet switch
         {
-            // Counted once written: the broker frees the place when it reads it. The reader waits only above the
-            // window, so only the step down to it wakes it (the semaphore's count stays small).
-            if (Interlocked.Decrement(ref _unacknowledged) == window)
-            {
-                _acked.Release();
-            }
+            MqttPubAckPacket ack => (int)ack.PacketIdentifier,
+            MqttPubRecPacket rec => rec.PacketIdentifier,
+            _ => -1,
+        };
+        if (id < 0)
+        {
+            return;
+        }
+
+        // Counted once written: the broker frees the place when it reads it.
+        Interlocked.Add(ref _unacknowledgedBytes, -Interlocked.Exchange(ref _bytesById[id], 0));
+        Interlocked.Decrement(ref _unacknowledged);
+        // The reader says it waits before it looks again, so either it sees these counts or this sees it waiting.
+        if (Volatile.Read(ref _waiting) == 1 && !IsClosed() && Interlocked.Exchange(ref _waiting, 0) == 1)
+        {
+            _acked.Release();
         }
     }
+
+    private bool IsClosed() => Volatile.Read(ref _unacknowledged) > window || Interlocked.Read(ref _unacknowledgedBytes) > windowBytes;
 
     public void ResetStatistics() => inner.ResetStatistics();
 

@@ -29,6 +29,7 @@ internal sealed class IngestCounters
     private long _deliveriesAbandoned;
     private long _subscriberStalls;
     private long _brokerWindowExceeded;
+    private long _windowBytesFull;
 
     public IngestCounters(IMeterFactory meterFactory)
     {
@@ -43,6 +44,7 @@ internal sealed class IngestCounters
         meter.CreateObservableCounter("telemetry.ingest.deliveries_abandoned", () => Volatile.Read(ref _deliveriesAbandoned), description: "Deliveries whose connection closed before they were acknowledged (the broker sends them again)");
         meter.CreateObservableCounter("telemetry.ingest.subscriber_stalls", () => Volatile.Read(ref _subscriberStalls), description: "Reconnects because the broker stopped delivering to an idle subscriber");
         meter.CreateObservableCounter("telemetry.ingest.broker_window_exceeded", () => Volatile.Read(ref _brokerWindowExceeded), description: "Times the broker sent past the subscriber's Receive Maximum and reading was held until acknowledgements caught up");
+        meter.CreateObservableCounter("telemetry.ingest.window_bytes_full", () => Volatile.Read(ref _windowBytesFull), description: "Times the deliveries read and not yet acknowledged reached Broker:ReceiveWindowBytes and reading was held until acknowledgements caught up");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_held", () => Volatile.Read(ref _deliveriesHeld), description: "Deliveries held unacknowledged for a retry");
     }
 
@@ -138,4 +140,9 @@ internal sealed class IngestCounters
     public long BrokerWindowExceeded => Volatile.Read(ref _brokerWindowExceeded);
 
     public void BrokerExceededWindow() => Interlocked.Increment(ref _brokerWindowExceeded);
+
+    /// <summary>Times the subscriber stopped reading because its unacknowledged deliveries reached Broker:ReceiveWindowBytes.</summary>
+    public long WindowBytesFull => Volatile.Read(ref _windowBytesFull);
+
+    public void WindowBytesFilled() => Interlocked.Increment(ref _windowBytesFull);
 }

@@ -31,7 +31,7 @@ public sealed class ReceiveWindowTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var cancel = timeout.Token;
         var exceeded = 0;
-        using var subscriber = new MqttClientFactory(new MqttNetNullLogger(), new ReceiveWindowAdapterFactory(() => Interlocked.Increment(ref exceeded))).CreateMqttClient();
+        using var subscriber = new MqttClientFactory(new MqttNetNullLogger(), new ReceiveWindowAdapterFactory(exceeded: () => Interlocked.Increment(ref exceeded))).CreateMqttClient();
         var options = new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", mosquitto.ServicePort)
             .WithCredentials(MosquittoServer.ServiceUser, MosquittoServer.ServicePassword)

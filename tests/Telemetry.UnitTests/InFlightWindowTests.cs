@@ -127,6 +127,18 @@ public sealed class InFlightWindowTests
         Assert.Contains("Broker:ServiceWindow", result.FailureMessage, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, (ushort)1024, 1024)]
+    [InlineData(null, (ushort)8192, 1024)]
+    [InlineData(null, (ushort)100, 100)]
+    [InlineData(5000, (ushort)8192, 5000)]
+    public void TheEmbeddedWindow_FollowsASmallerReceiveMaximum_ButDoesNotGrowWithALargerOne(int? serviceWindow, ushort receiveMaximum, int expected)
+    {
+        // The subscriber's window is bounded in bytes as well; the embedded broker's session queue is not, so a Receive
+        // Maximum raised for larger rounds must not raise what the embedded broker may queue for the service.
+        Assert.Equal(expected, new BrokerOptions { ServiceWindow = serviceWindow, ReceiveMaximum = receiveMaximum }.EffectiveServiceWindow);
+    }
+
     [Fact]
     public void Validator_AcceptsTheDefaults()
     {
