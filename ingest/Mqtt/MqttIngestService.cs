@@ -37,7 +37,9 @@ internal sealed partial class MqttIngestService(
     /// </summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly DeliveryWatch _watch = new(brokerOptions.Value.StallAfter, brokerOptions.Value.ReceiveMaximum, time);
+    // Progress is a thousand deliveries (or the whole window, when smaller) since the probe left: a larger Receive Maximum
+    // is for larger rounds under a backlog, not a reason to call a slow but moving broker stalled.
+    private readonly DeliveryWatch _watch = new(brokerOptions.Value.StallAfter, Math.Min((int)brokerOptions.Value.ReceiveMaximum, BrokerOptions.DefaultServiceWindow), time);
     private IMqttClient? _client;
     private volatile bool _subscribed;
     private volatile bool _accepting = true;

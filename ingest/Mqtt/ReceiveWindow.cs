@@ -42,10 +42,13 @@ internal sealed class ReceiveWindowAdapterFactory(long windowBytes = long.MaxVal
 /// <paramref name="bytesFull"/> each time the deliveries held reach <paramref name="windowBytes"/> and reading stops.</summary>
 internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window, long windowBytes = long.MaxValue, Action? exceeded = null, Action? bytesFull = null) : IMqttChannelAdapter
 {
+    // Not disposed: an acknowledgement written as the connection closes may still release it.
     private readonly SemaphoreSlim _acked = new(0);
 
-    // Payload bytes of each unacknowledged delivery by packet identifier (16-bit), so that its PUBACK gives them back.
-    private readonly int[] _bytesById = new int[ushort.MaxValue + 1];
+    // Per packet identifier (16-bit): 0 when nothing is outstanding under it, else 1 + the payload bytes of the
+    // delivery its PUBACK will give back. An acknowledgement of an identifier not outstanding (a delivery of an earlier
+    // connection, acknowledged late) then frees nothing, so the counts can neither leak nor drift below the truth.
+    private readonly int[] _outstanding = new int[ushort.MaxValue + 1];
     private int _unacknowledged;
     private long _unacknowledgedBytes;
     private int _waiting;
@@ -89,29 +92,38 @@ internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window
                 bytesFull?.Invoke();
             }
 
-            while (true)
+            try
             {
-                Volatile.Write(ref _waiting, 1);
-                Interlocked.MemoryBarrier();
-                if (!IsClosed())
+                while (true)
                 {
-                    Volatile.Write(ref _waiting, 0);
-                    break;
-                }
+                    Volatile.Write(ref _waiting, 1);
+                    Interlocked.MemoryBarrier();
+                    if (!IsClosed())
+                    {
+                        break;
+                    }
 
-                await _acked.WaitAsync(cancellationToken);
+                    await _acked.WaitAsync(cancellationToken);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _waiting, 0);
             }
         }
 
         var packet = await inner.ReceivePacketAsync(cancellationToken);
         if (packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish)
         {
-            var bytes = (int)Math.Min(publish.Payload.Length, int.MaxValue);
-            // A packet identifier still counted (a broker that reuses one before its acknowledgement): the newer
-            // delivery replaces it, so that the bytes cannot leak and close the gate for good.
-            var previous = Interlocked.Exchange(ref _bytesById[publish.PacketIdentifier], bytes);
-            Interlocked.Add(ref _unacknowledgedBytes, bytes - previous);
-            Interlocked.Increment(ref _unacknowledged);
+            var bytes = (int)Math.Min(publish.Payload.Length, int.MaxValue - 1);
+            // An identifier still outstanding (a broker that reuses one before its acknowledgement): the newer delivery
+            // replaces it, so that nothing leaks and closes the gate for good.
+            var previous = Interlocked.Exchange(ref _outstanding[publish.PacketIdentifier], bytes + 1);
+            Interlocked.Add(ref _unacknowledgedBytes, previous == 0 ? bytes : bytes - (previous - 1));
+            if (previous == 0)
+            {
+                Interlocked.Increment(ref _unacknowledged);
+            }
         }
 
         return packet;
@@ -119,25 +131,34 @@ internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window
 
     public async Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken)
     {
-        await inner.SendPacketAsync(packet, cancellationToken);
         var id = packet switch
         {
             MqttPubAckPacket ack => (int)ack.PacketIdentifier,
             MqttPubRecPacket rec => rec.PacketIdentifier,
             _ => -1,
         };
-        if (id < 0)
-        {
-            return;
-        }
 
-        // Counted once written: the broker frees the place when it reads it.
-        Interlocked.Add(ref _unacknowledgedBytes, -Interlocked.Exchange(ref _bytesById[id], 0));
-        Interlocked.Decrement(ref _unacknowledged);
-        // The reader says it waits before it looks again, so either it sees these counts or this sees it waiting.
-        if (Volatile.Read(ref _waiting) == 1 && !IsClosed() && Interlocked.Exchange(ref _waiting, 0) == 1)
+        // Taken before the write: once the broker reads it, it may send a new delivery under the same identifier, and
+        // that one must not be the one freed here.
+        var taken = id < 0 ? 0 : Interlocked.Exchange(ref _outstanding[id], 0);
+        try
         {
-            _acked.Release();
+            await inner.SendPacketAsync(packet, cancellationToken);
+        }
+        finally
+        {
+            if (taken != 0)
+            {
+                // Counted once written (or failed, when the connection is going anyway): the broker frees the place
+                // when it reads it.
+                Interlocked.Add(ref _unacknowledgedBytes, -(taken - 1));
+                Interlocked.Decrement(ref _unacknowledged);
+                // The reader says it waits before it looks again, so either it sees these counts or this sees it waiting.
+                if (Volatile.Read(ref _waiting) == 1 && !IsClosed() && Interlocked.Exchange(ref _waiting, 0) == 1)
+                {
+                    _acked.Release();
+                }
+            }
         }
     }
 
@@ -145,9 +166,5 @@ internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window
 
     public void ResetStatistics() => inner.ResetStatistics();
 
-    public void Dispose()
-    {
-        inner.Dispose();
-        _acked.Dispose();
-    }
+    public void Dispose() => inner.Dispose();
 }

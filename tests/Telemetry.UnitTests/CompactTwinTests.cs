@@ -171,8 +171,9 @@ public sealed class CompactTwinTests
 
         // 1 may be a round of its own, acknowledged as 3 (it closes the gap) before the resends of 2 and 3 are taken:
         // they are handled once both are counted. A resend that were stored would be counted after its store write.
-        await Until.DoneAsync(() => replies.Acks.Any(a => a.Ack == new MessageKey("b1", 3)) && counters.Duplicates == 2, "the ack of 3, and both resends counted");
+        await Until.DoneAsync(() => replies.Acks.Any(a => a.Ack == new MessageKey("b1", 3)) && counters.Duplicates >= 2, "the ack of 3, and both resends counted");
         Assert.Equal(["seq=0", "seq=1", "seq=2", "seq=3"], store.Seqs.Order(StringComparer.Ordinal));
+        Assert.Equal(2, counters.Duplicates);
         Assert.Equal(4, twins.Applied);
 
         await stop.CancelAsync();

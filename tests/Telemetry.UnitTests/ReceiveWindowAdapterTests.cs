@@ -24,8 +24,8 @@ public sealed class ReceiveWindowAdapterTests
     public async Task PastTheBytes_ReadingWaitsForAnAcknowledgement_AndTheCountSaysSo()
     {
         var wire = new FakeWire();
-        var full = 0;
-        using var adapter = new ReceiveWindowAdapter(wire, window: 1000, windowBytes: 10_000, bytesFull: () => full++);
+        int full = 0, exceeded = 0;
+        using var adapter = new ReceiveWindowAdapter(wire, window: 1000, windowBytes: 10_000, exceeded: () => exceeded++, bytesFull: () => full++);
         for (ushort id = 1; id <= 4; id++)
         {
             wire.Deliver(Publish(id, 3_000));
@@ -43,7 +43,8 @@ public sealed class ReceiveWindowAdapterTests
         // The gate is checked before the read, synchronously: a closed gate leaves the packet on the wire.
         Assert.False(fifth.IsCompleted, "the fifth delivery was read past the window in bytes");
         Assert.Equal(1, wire.Pending);
-        Assert.Equal(1, full);
+        // Counted as this side's own flow control, not as a broker past its window.
+        Assert.Equal((1, 0), (full, exceeded));
 
         // One PUBACK takes it to 9,000: reading resumes.
         await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 2 }, Cancel);
@@ -88,8 +89,42 @@ public sealed class ReceiveWindowAdapterTests
         await adapter.ReceivePacketAsync(Cancel);
         Assert.Equal(4_000, adapter.UnacknowledgedBytes);
 
+        Assert.Equal(1, adapter.Unacknowledged);
+
         await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 7 }, Cancel);
-        Assert.Equal(0, adapter.UnacknowledgedBytes);
+        Assert.Equal((0, 0L), (adapter.Unacknowledged, adapter.UnacknowledgedBytes));
+    }
+
+    [Fact]
+    public async Task AnAcknowledgementOfAnIdentifierNotOutstanding_FreesNothing()
+    {
+        // A delivery of an earlier connection acknowledged late, on this one: it must not open the gate for others.
+        var wire = new FakeWire();
+        using var adapter = new ReceiveWindowAdapter(wire, window: 1000, windowBytes: 10_000);
+        wire.Deliver(Publish(1, 12_000));
+        await adapter.ReceivePacketAsync(Cancel);
+
+        await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 2 }, Cancel);
+        await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 2 }, Cancel);
+
+        Assert.Equal((1, 12_000L), (adapter.Unacknowledged, adapter.UnacknowledgedBytes));
+    }
+
+    [Fact]
+    public async Task ADeliveryThatReusesAnIdentifierWhileItsAcknowledgementIsBeingWritten_StaysCounted()
+    {
+        // The broker may reuse an identifier as soon as it reads the PUBACK, before the write returns here: the new
+        // delivery is the one outstanding afterwards, not nothing.
+        var wire = new FakeWire();
+        using var adapter = new ReceiveWindowAdapter(wire, window: 1000, windowBytes: 10_000);
+        wire.Deliver(Publish(9, 1_000));
+        await adapter.ReceivePacketAsync(Cancel);
+        wire.Deliver(Publish(9, 6_000));
+        wire.DuringSend = async () => await adapter.ReceivePacketAsync(Cancel);
+
+        await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 9 }, Cancel);
+
+        Assert.Equal((1, 6_000L), (adapter.Unacknowledged, adapter.UnacknowledgedBytes));
     }
 
     [Fact]
@@ -118,14 +153,15 @@ public sealed class ReceiveWindowAdapterTests
             wire.Deliver(Publish((ushort)(i % 60_000 + 1), 1_000));
         }
 
+        // Acknowledged from several threads at once, as the partitions do.
         var received = Channel.CreateUnbounded<ushort>();
-        var acking = Task.Run(async () =>
+        var acking = Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
         {
             await foreach (var id in received.Reader.ReadAllAsync(Cancel))
             {
                 await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = id }, Cancel);
             }
-        }, Cancel);
+        }, Cancel)));
         for (var i = 0; i < Deliveries; i++)
         {
             var packet = (MqttPublishPacket)await adapter.ReceivePacketAsync(Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel);
@@ -165,11 +201,14 @@ public sealed class ReceiveWindowAdapterTests
         /// <summary>Sent and not yet read.</summary>
         public int Pending => _packets.Reader.Count;
 
+        /// <summary>Runs while a packet is being written, as a broker that answers at once would make happen.</summary>
+        public Func<Task>? DuringSend { get; set; }
+
         public void Deliver(MqttPacket packet) => _packets.Writer.TryWrite(packet);
 
         public async Task<MqttPacket> ReceivePacketAsync(CancellationToken cancellationToken) => await _packets.Reader.ReadAsync(cancellationToken);
 
-        public Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken) => DuringSend?.Invoke() ?? Task.CompletedTask;
 
         public long BytesReceived => 0;
 
