@@ -67,9 +67,11 @@ public sealed class BrokerOptions
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>Unacknowledged QoS 1 messages the broker may have in flight to the subscriber (MQTT 5
-    /// receive maximum). Default 1024. Mosquitto honours it; MQTTnet's server does not, so the embedded broker
-    /// enforces <see cref="ServiceWindow"/> instead.</summary>
-    public ushort ReceiveMaximum { get; set; } = 1024;
+    /// receive maximum). Default 4096: with a backlog, a device's messages then reach its grain several to a call
+    /// (docs/performance.md, "seventh session"); <see cref="ReceiveWindowBytes"/> bounds what they may weigh. The
+    /// subscriber keeps to it even when the broker does not (Mosquitto 2.0.11 with a backlog); MQTTnet's server does
+    /// not honour it, so the embedded broker enforces <see cref="ServiceWindow"/> instead.</summary>
+    public ushort ReceiveMaximum { get; set; } = 4096;
 
     /// <summary>
     /// The same window in bytes: payload bytes the subscriber has read and not yet acknowledged. Above it the
@@ -133,7 +135,7 @@ public sealed class BrokerOptions
 
     /// <summary>
     /// A stall: the probe has not come back while, for this long, every check found the pipeline idle (nothing
-    /// queued, held or in a round) and less than <see cref="ReceiveMaximum"/> deliveries arrived. The broker is then
+    /// queued, held or in a round) and fewer than <see cref="ReceiveMaximum"/> deliveries (at most 1024) arrived. The broker is then
     /// not sending what it has (MQTTnet's 8 KiB sockets crawled like this after a drain, docs/reliability.md), and the
     /// subscriber reconnects, which makes the broker start again. Consecutive stalls double it, up to 8×. Default 15 s.
     /// </summary>

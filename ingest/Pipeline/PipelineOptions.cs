@@ -12,13 +12,16 @@ public sealed class PipelineOptions
     public int Partitions { get; set; } = Math.Max(2, Environment.ProcessorCount);
 
     /// <summary>
-    /// Messages queued per partition before the MQTT consumer is slowed down. Larger absorbs bursts; smaller
-    /// bounds memory (worst case capacity × 64 KiB per partition) and redelivery after a crash. Default 1024.
+    /// Messages queued per partition before the MQTT consumer is slowed down. Every queued message is unacknowledged,
+    /// so <c>Broker:ReceiveMaximum</c> and <c>Broker:ReceiveWindowBytes</c> bound the channels together first; this
+    /// bounds one partition. Default 4096, the Receive Maximum, so that devices that hash to one partition cannot
+    /// fill it and hold the others' messages back.
     /// </summary>
-    public int ChannelCapacity { get; set; } = 1024;
+    public int ChannelCapacity { get; set; } = 4096;
 
-    /// <summary>Messages a partition takes into one round (one grain call per device per round). Default 512.</summary>
-    public int MaxRoundMessages { get; set; } = 512;
+    /// <summary>Messages a partition takes into one round (one grain call per device per round). Larger rounds give a
+    /// device's grain more of its messages per call. Default 4096.</summary>
+    public int MaxRoundMessages { get; set; } = 4096;
 
     /// <summary>Attempts of a failing grain call within one round before its messages are held for a later
     /// retry. Default 3.</summary>

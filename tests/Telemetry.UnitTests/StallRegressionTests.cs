@@ -110,7 +110,9 @@ public sealed class StallRegressionTests
     {
         _twins.Failing["poison"] = true;
         using var stop = new CancellationTokenSource();
-        var options = new PipelineOptions { Partitions = 1, MaxHeldMessages = 600 };
+        // Rounds smaller than what is held, as the defaults were when this was found (512 and 4096): with rounds larger
+        // than the hold the throttle could not show.
+        var options = new PipelineOptions { Partitions = 1, MaxHeldMessages = 600, MaxRoundMessages = 512 };
         var worker = Worker(options);
         var run = Task.Run(() => worker.RunAsync(stop.Token));
 
