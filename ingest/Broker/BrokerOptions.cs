@@ -77,8 +77,9 @@ public sealed class BrokerOptions
     /// The same window in bytes: payload bytes the subscriber has read and not yet acknowledged. Above it the
     /// subscriber stops reading its connection until acknowledgements bring it back under (TCP holds the broker back;
     /// counted as <c>subscriber.window_bytes_full</c>). MQTT has no such limit, so it is kept on this side only. It
-    /// bounds the memory of deliveries in the pipeline, which hold up to two copies of each payload, whatever
-    /// <see cref="ReceiveMaximum"/> and the payloads' sizes. Default 32 MiB. 64 KiB to 1 GiB.
+    /// bounds the memory of deliveries in the pipeline (MQTTnet's packet and the pipeline's pooled copy: at most three
+    /// times this, docs/deployment.md), whatever <see cref="ReceiveMaximum"/> and the payloads' sizes. Default 32 MiB.
+    /// 64 KiB to 1 GiB.
     /// </summary>
     public long ReceiveWindowBytes { get; set; } = 32L * 1024 * 1024;
 

@@ -32,8 +32,8 @@ internal sealed partial class MqttIngestService(
     public const string Component = "broker/ingest";
 
     /// <summary>
-    /// Longest wait for CONNECT and SUBSCRIBE to be answered: a broker that accepts the TCP connection and
-    /// then says nothing must not hold the reconnect loop (MQTTnet's default is 100 s).
+    /// Longest wait for CONNECT, SUBSCRIBE and a ping to be answered (<see cref="BoundedMqtt"/>): a broker that accepts
+    /// the TCP connection and then says nothing must not hold the reconnect loop.
     /// </summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
@@ -88,7 +88,7 @@ internal sealed partial class MqttIngestService(
                     await DisconnectBoundedAsync(client, stoppingToken);
                 }
 
-                if (!await client.TryPingAsync(stoppingToken))
+                if (!await BoundedMqtt.TryPingAsync(client, stoppingToken))
                 {
                     _subscribed = false;
                     // Numbered before CONNECT: MQTTnet starts its receive loop inside ConnectAsync, and a resumed
@@ -99,8 +99,8 @@ internal sealed partial class MqttIngestService(
                     _watch.Reset();
                     // A reconnect asked for on the connection that just failed is this one.
                     connection.TakeReconnectRequest();
-                    var result = await client.ConnectAsync(options, stoppingToken);
-                    await client.SubscribeAsync(subscription, stoppingToken);
+                    var result = await BoundedMqtt.ConnectAsync(client, options, stoppingToken);
+                    await BoundedMqtt.SubscribeAsync(client, subscription, stoppingToken);
                     _subscribed = true;
                     health.Clear(Component);
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);

@@ -123,9 +123,9 @@ internal sealed partial class MqttOutbox(
         {
             try
             {
-                if (!await _client.TryPingAsync(stoppingToken))
+                if (!await BoundedMqtt.TryPingAsync(_client, stoppingToken))
                 {
-                    var connected = await _client.ConnectAsync(options, stoppingToken);
+                    var connected = await BoundedMqtt.ConnectAsync(_client, options, stoppingToken);
                     // 0 means the broker did not say: MQTT 5 takes that as 65,535.
                     Volatile.Write(ref _brokerReceiveMaximum, connected.ReceiveMaximum is null or 0 ? AcksInFlight : Math.Min((int)connected.ReceiveMaximum.Value, AcksInFlight));
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);

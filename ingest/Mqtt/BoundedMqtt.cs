@@ -1,0 +1,67 @@
+using MQTTnet;
+
+namespace Telemetry.Ingest.Mqtt;
+
+/// <summary>
+/// Requests that wait for the broker's answer, each bounded by the client's <see cref="MqttClientOptions.Timeout"/>.
+/// MQTTnet 5 applies that timeout only when the caller's token cannot be cancelled; the service's connection loops pass
+/// their stopping token, so without this a broker that accepts the TCP connection and then says nothing would hold a
+/// loop for good: no reconnect, no health report, ingest stalled without a word.
+/// </summary>
+internal static class BoundedMqtt
+{
+    public static async Task<MqttClientConnectResult> ConnectAsync(IMqttClient client, MqttClientOptions options, CancellationToken stoppingToken)
+    {
+        using var bounded = Bound(options.Timeout, stoppingToken);
+        try
+        {
+            return await client.ConnectAsync(options, bounded.Token);
+        }
+        catch (Exception) when (bounded.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+            // MQTTnet reports a cancelled wait as cancellation or as its own timeout exception, by where it was.
+            throw new TimeoutException(FormattableString.Invariant($"the broker did not answer CONNECT within {options.Timeout.TotalSeconds:0.#} s"));
+        }
+    }
+
+    public static async Task SubscribeAsync(IMqttClient client, MqttClientSubscribeOptions subscription, CancellationToken stoppingToken)
+    {
+        var timeout = client.Options.Timeout;
+        using var bounded = Bound(timeout, stoppingToken);
+        try
+        {
+            await client.SubscribeAsync(subscription, bounded.Token);
+        }
+        catch (Exception) when (bounded.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(FormattableString.Invariant($"the broker did not answer SUBSCRIBE within {timeout.TotalSeconds:0.#} s"));
+        }
+    }
+
+    /// <summary>True when connected and the broker answered a ping in time. Throws only when stopping.</summary>
+    public static async Task<bool> TryPingAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        if (!client.IsConnected)
+        {
+            return false;
+        }
+
+        using var bounded = Bound(client.Options.Timeout, stoppingToken);
+        try
+        {
+            await client.PingAsync(bounded.Token);
+            return true;
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private static CancellationTokenSource Bound(TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        bounded.CancelAfter(timeout);
+        return bounded;
+    }
+}
