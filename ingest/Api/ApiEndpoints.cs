@@ -464,6 +464,7 @@ internal static class ApiEndpoints
                 Stalls = counters.SubscriberStalls,
                 WindowExceeded = counters.BrokerWindowExceeded,
                 WindowBytesFull = counters.WindowBytesFull,
+                Unanswered = counters.SubscriberUnanswered,
             },
             Broker = new BrokerStats
             {

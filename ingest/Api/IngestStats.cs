@@ -102,6 +102,10 @@ internal sealed record SubscriberStats
     /// <summary>Times the deliveries read and not yet acknowledged reached Broker:ReceiveWindowBytes and the subscriber
     /// stopped reading until its acknowledgements caught up: the service's own flow control, normal under a backlog.</summary>
     public required long WindowBytesFull { get; init; }
+
+    /// <summary>Reconnects because the broker, connected as far as the client knew, delivered nothing and did not answer
+    /// a ping within Broker:ResponseTimeout.</summary>
+    public required long Unanswered { get; init; }
 }
 
 /// <summary>Embedded-broker refusals since start, by reason.</summary>

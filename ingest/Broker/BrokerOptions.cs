@@ -121,6 +121,13 @@ public sealed class BrokerOptions
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Longest wait for the broker to answer CONNECT, SUBSCRIBE, a ping or a DISCONNECT on the service's own
+    /// connections. A connection whose check is not answered in time is closed and opened again. Default 10 s;
+    /// 100 ms to 5 minutes.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Receive and send buffer of the service's MQTT connections (SO_RCVBUF/SO_SNDBUF; Linux caps it at
     /// net.core.rmem_max/wmem_max). Default 1 MiB. MQTTnet's own default, 8 KiB, throttled the subscriber to about
     /// ten 3 KB messages a second after a drain (docs/reliability.md). 64 KiB to 64 MiB.

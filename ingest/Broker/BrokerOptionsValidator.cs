@@ -39,6 +39,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:ReconnectDelay must be positive (was {options.ReconnectDelay}).");
         }
 
+        if (options.ResponseTimeout < TimeSpan.FromMilliseconds(100) || options.ResponseTimeout > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"Broker:ResponseTimeout must be between 100 ms and 5 minutes (was {options.ResponseTimeout}).");
+        }
+
         if (options.SocketBufferBytes is < 64 * 1024 or > 64 * 1024 * 1024)
         {
             failures.Add($"Broker:SocketBufferBytes must be between 65536 and 67108864 (was {options.SocketBufferBytes}).");

@@ -38,7 +38,11 @@ internal static class BoundedMqtt
         }
     }
 
-    /// <summary>True when connected and the broker answered a ping in time. Throws only when stopping.</summary>
+    /// <summary>
+    /// True when connected and the broker answered a ping in time. Throws only when stopping. A ping that was not
+    /// answered leaves MQTTnet's client connected, as far as it knows, and it refuses to connect again until it is
+    /// disconnected (<see cref="DisconnectAsync"/>).
+    /// </summary>
     public static async Task<bool> TryPingAsync(IMqttClient client, CancellationToken stoppingToken)
     {
         if (!client.IsConnected)
@@ -55,6 +59,24 @@ internal static class BoundedMqtt
         catch (Exception) when (!stoppingToken.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// A DISCONNECT that may never get through to a broker that has stopped reading: bounded, and a failure is no reason
+    /// to report the broker unreachable (MQTTnet closes the socket when sending it fails). Afterwards the client can
+    /// connect again.
+    /// </summary>
+    public static async Task DisconnectAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        using var bounded = Bound(client.Options?.Timeout ?? TimeSpan.FromSeconds(10), stoppingToken);
+        try
+        {
+            await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), bounded.Token);
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            // The connection is closed either way; the caller's next pass connects again.
         }
     }
 

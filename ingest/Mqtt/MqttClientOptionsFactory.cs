@@ -21,7 +21,7 @@ internal sealed class MqttClientOptionsFactory(IOptions<BrokerOptions> options, 
             .WithClientId($"{settings.ClientIdPrefix}-{role}")
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
-            .WithTimeout(TimeSpan.FromSeconds(10));
+            .WithTimeout(settings.ResponseTimeout);
         if (persistentSession)
         {
             // A persistent session keeps the subscription and queues QoS 1 messages while the service is away.

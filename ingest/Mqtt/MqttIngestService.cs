@@ -31,11 +31,6 @@ internal sealed partial class MqttIngestService(
 {
     public const string Component = "broker/ingest";
 
-    /// <summary>
-    /// Longest wait for CONNECT, SUBSCRIBE and a ping to be answered (<see cref="BoundedMqtt"/>): a broker that accepts
-    /// the TCP connection and then says nothing must not hold the reconnect loop.
-    /// </summary>
-    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     // Progress is a thousand deliveries (or the whole window, when smaller) since the probe left: a larger Receive Maximum
     // is for larger rounds under a backlog, not a reason to call a slow but moving broker stalled.
@@ -45,6 +40,7 @@ internal sealed partial class MqttIngestService(
     private volatile bool _accepting = true;
     private volatile bool _probeRefused;
     private int _connection;
+    private long _heardAt = -1;
 
     /// <summary>Connected and subscribed: only then do device messages reach the pipeline.</summary>
     public bool IsConnected => _subscribed && (_client?.IsConnected ?? false);
@@ -63,7 +59,6 @@ internal sealed partial class MqttIngestService(
         // with a backlog once PUBACKs flow, and MQTTnet would queue whatever arrives, so the client's adapter
         // (ReceiveWindow.cs) keeps it too.
         options.ReceiveMaximum = brokerOptions.Value.ReceiveMaximum;
-        options.Timeout = ConnectTimeout;
         var subscription = new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.BirthFilter).WithAtLeastOnceQoS())
             .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryFilter).WithAtLeastOnceQoS())
@@ -85,12 +80,21 @@ internal sealed partial class MqttIngestService(
                     // now must not ask for yet another reconnect.
                     Volatile.Write(ref _connection, connection.Opened());
                     _watch.Reset();
-                    await DisconnectBoundedAsync(client, stoppingToken);
+                    await BoundedMqtt.DisconnectAsync(client, stoppingToken);
                 }
 
-                if (!await BoundedMqtt.TryPingAsync(client, stoppingToken))
+                if (!await HearsFromBrokerAsync(client, stoppingToken))
                 {
                     _subscribed = false;
+                    if (client.IsConnected)
+                    {
+                        // Connected as far as MQTTnet knows, but the broker did not answer: MQTTnet refuses to connect
+                        // a client it thinks is connected, so the connection is closed first.
+                        counters.SubscriberNotAnswered();
+                        LogUnanswered(logger, options.Timeout.TotalSeconds);
+                        await BoundedMqtt.DisconnectAsync(client, stoppingToken);
+                    }
+
                     // Numbered before CONNECT: MQTTnet starts its receive loop inside ConnectAsync, and a resumed
                     // session's unacknowledged messages come right after CONNACK, before ConnectAsync returns. They
                     // must carry this connection's number, or they would never be acknowledged on it and hold their
@@ -203,21 +207,26 @@ internal sealed partial class MqttIngestService(
     }
 
     /// <summary>
-    /// A DISCONNECT that may never get through to a broker that has stopped reading: bounded, and a failure is no
-    /// reason to report the broker unreachable (MQTTnet closes the socket when sending it fails).
+    /// Whether the broker is still there: it delivered something since the last check, or the pipeline holds
+    /// deliveries of this connection (the receive window may be holding the socket, and a ping's answer would wait
+    /// behind them), or it answers a ping in time. A ping's answer comes behind whatever the broker sent before it,
+    /// so deliveries that arrive while it waits say the same.
     /// </summary>
-    private static async Task DisconnectBoundedAsync(IMqttClient client, CancellationToken stoppingToken)
+    private async Task<bool> HearsFromBrokerAsync(IMqttClient client, CancellationToken stoppingToken)
     {
-        using var disconnecting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        disconnecting.CancelAfter(ConnectTimeout);
-        try
+        if (!client.IsConnected)
         {
-            await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), disconnecting.Token);
+            return false;
         }
-        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+
+        var received = counters.DeliveriesReceived;
+        var before = Interlocked.Exchange(ref _heardAt, received);
+        if (received != before || counters.DeliveriesOutstanding > 0)
         {
-            // The connection is closed either way; the next pass of the loop connects again.
+            return true;
         }
+
+        return await BoundedMqtt.TryPingAsync(client, stoppingToken) || counters.DeliveriesReceived != received;
     }
 
     private async Task SendProbeAsync(IMqttClient client, int onConnection, CancellationToken stoppingToken)
@@ -227,7 +236,7 @@ internal sealed partial class MqttIngestService(
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            timeout.CancelAfter(ConnectTimeout);
+            timeout.CancelAfter(brokerOptions.Value.ResponseTimeout);
             var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
                 .WithTopic(DeliveryWatch.Topic)
                 .WithPayload(payload)
@@ -341,6 +350,9 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The broker sent more than Broker:ReceiveMaximum ({Window}) unacknowledged deliveries; the subscriber stops reading until its acknowledgements catch up (counted as subscriber.window_exceeded)")]
     private static partial void LogWindowExceeded(ILogger logger, int window);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The broker delivered nothing and did not answer a ping within {Seconds} s; the ingest subscriber reconnects")]
+    private static partial void LogUnanswered(ILogger logger, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber reconnects so that the broker redelivers what it could not acknowledge")]
     private static partial void LogReconnecting(ILogger logger);

@@ -125,6 +125,12 @@ internal sealed partial class MqttOutbox(
             {
                 if (!await BoundedMqtt.TryPingAsync(_client, stoppingToken))
                 {
+                    if (_client.IsConnected)
+                    {
+                        // Not answered in time: MQTTnet still counts the client connected and would refuse CONNECT.
+                        await BoundedMqtt.DisconnectAsync(_client, stoppingToken);
+                    }
+
                     var connected = await BoundedMqtt.ConnectAsync(_client, options, stoppingToken);
                     // 0 means the broker did not say: MQTT 5 takes that as 65,535.
                     Volatile.Write(ref _brokerReceiveMaximum, connected.ReceiveMaximum is null or 0 ? AcksInFlight : Math.Min((int)connected.ReceiveMaximum.Value, AcksInFlight));

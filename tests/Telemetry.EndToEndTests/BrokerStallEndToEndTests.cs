@@ -74,27 +74,37 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
         Assert.Equal(0, stats.GetProperty("rejections").GetProperty("malformed_json").GetInt64());
     }
 
-    private static byte[] Telemetry(string id, int seq) => System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+    internal static byte[] Telemetry(string id, int seq) => System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $$$"""{"v":1,"boot":"{{{id}}}","seq":{{{seq}}},"readings":[{"ts":{{{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1000}}},"m":{"steps":{{{seq + 1}}}}}]}"""));
 }
 
 /// <summary>The service against an MQTTnet broker of the test's own that can be told to stop delivering to the subscriber.</summary>
-public sealed class StallingBrokerFixture : ServiceFixture
+public class StallingBrokerFixture : ServiceFixture
 {
     private const string Subscriber = "telemetry-ingest";
+    private const string Outbox = "telemetry-outbox";
     private readonly MqttServer _broker;
     private volatile bool _stalled;
     private volatile bool _deaf;
+    private volatile bool _subscriberMuted;
+    private volatile bool _outboxMuted;
+    private int _pingsIgnored;
+    private int _outboxConnects;
     private int _swallowed;
     private int _ignored;
     private int _subscriberConnects;
 
     public StallingBrokerFixture()
-        : this(FreePort())
+        : this(FreePort(),
+        [
+            // Short, so the tests take seconds, and not so short that a busy CI machine looks stalled while idle.
+            "--Broker:ProbeInterval", "00:00:00.500",
+            "--Broker:StallAfter", "00:00:03",
+        ])
     {
     }
 
-    private StallingBrokerFixture(int port)
+    protected StallingBrokerFixture(int port, string[] settings)
         : base(
         [
             "--Broker:Mode", "External",
@@ -102,9 +112,7 @@ public sealed class StallingBrokerFixture : ServiceFixture
             "--Broker:Port", port.ToString(CultureInfo.InvariantCulture),
             "--Broker:Username", "telemetry-service",
             "--Broker:Password", "stall-test",
-            // Short, so the tests take seconds, and not so short that a busy CI machine looks stalled while idle.
-            "--Broker:ProbeInterval", "00:00:00.500",
-            "--Broker:StallAfter", "00:00:03",
+            .. settings,
         ])
     {
         BrokerPort = port;
@@ -116,7 +124,7 @@ public sealed class StallingBrokerFixture : ServiceFixture
             .Build());
         _broker.InterceptingOutboundPacketAsync += e =>
         {
-            if (_stalled && e.ClientId == Subscriber && e.Packet is MqttPublishPacket)
+            if ((_stalled || _subscriberMuted) && e.ClientId == Subscriber && e.Packet is MqttPublishPacket)
             {
                 // Sent, as far as the session knows: unacknowledged until the subscriber's next connection.
                 e.ProcessPacket = false;
@@ -134,6 +142,13 @@ public sealed class StallingBrokerFixture : ServiceFixture
                 Interlocked.Increment(ref _ignored);
             }
 
+            if (e.Packet is MqttPingReqPacket && ((_subscriberMuted && e.ClientId == Subscriber) || (_outboxMuted && e.ClientId == Outbox)))
+            {
+                // Read and never answered: the connection is up, as far as the client can tell, and silent.
+                e.ProcessPacket = false;
+                Interlocked.Increment(ref _pingsIgnored);
+            }
+
             return Task.CompletedTask;
         };
         _broker.ClientConnectedAsync += e =>
@@ -142,7 +157,13 @@ public sealed class StallingBrokerFixture : ServiceFixture
             {
                 _stalled = false;
                 _deaf = false;
+                _subscriberMuted = false;
                 Interlocked.Increment(ref _subscriberConnects);
+            }
+            else if (e.ClientId == Outbox)
+            {
+                _outboxMuted = false;
+                Interlocked.Increment(ref _outboxConnects);
             }
 
             return Task.CompletedTask;
@@ -156,6 +177,11 @@ public sealed class StallingBrokerFixture : ServiceFixture
 
     public int SubscriberConnects => Volatile.Read(ref _subscriberConnects);
 
+    public int OutboxConnects => Volatile.Read(ref _outboxConnects);
+
+    /// <summary>Pings of the subscriber and the outbox left unanswered so far.</summary>
+    public int PingsIgnored => Volatile.Read(ref _pingsIgnored);
+
     /// <summary>Packets of the subscriber (PUBLISH, PUBACK) ignored so far.</summary>
     public int Ignored => Volatile.Read(ref _ignored);
 
@@ -164,6 +190,16 @@ public sealed class StallingBrokerFixture : ServiceFixture
 
     /// <summary>From now until the subscriber connects again, the broker ignores its PUBLISHes and PUBACKs.</summary>
     public void StopReading() => _deaf = true;
+
+    /// <summary>
+    /// From now until each connects again, the broker delivers nothing to the subscriber and answers neither its pings
+    /// nor the outbox's: both connections stay open and go silent.
+    /// </summary>
+    public void Mute()
+    {
+        _subscriberMuted = true;
+        _outboxMuted = true;
+    }
 
     public override async Task InitializeAsync()
     {
@@ -176,5 +212,49 @@ public sealed class StallingBrokerFixture : ServiceFixture
         await base.DisposeAsync();
         await _broker.StopAsync();
         _broker.Dispose();
+    }
+}
+
+/// <summary>
+/// The same broker with the delivery watch off and a short Broker:ResponseTimeout, so that only the connection check
+/// (deliveries since the last check, or a ping answered in time) can find a silent broker.
+/// </summary>
+public sealed class SilentBrokerFixture : StallingBrokerFixture
+{
+    public SilentBrokerFixture()
+        : base(FreePort(), ["--Broker:ProbeInterval", "00:00:00", "--Broker:ResponseTimeout", "00:00:01"])
+    {
+    }
+}
+
+/// <summary>
+/// A broker that goes silent on connections that stay open: pings unanswered, nothing delivered. MQTTnet's client still
+/// counts itself connected and refuses to connect again until it is disconnected; the service must close and reopen both
+/// its connections, and the device's message must come through.
+/// </summary>
+public sealed class SilentBrokerEndToEndTests(SilentBrokerFixture service) : IClassFixture<SilentBrokerFixture>
+{
+    [Fact]
+    public async Task Subscriber_AndOutbox_ReconnectWhenTheBrokerStopsAnswering_AndTheMessageIsAcked()
+    {
+        const string id = "silent-dev-1";
+        await using var device = await TestDevice.ConnectAsync(service.BrokerPort, id, MqttProtocolVersion.V500, null, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 0));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0 before the silence");
+        var subscriberConnects = service.SubscriberConnects;
+        var outboxConnects = service.OutboxConnects;
+
+        service.Mute();
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 1));
+
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of seq 1 after the silence");
+        Assert.True(service.PingsIgnored >= 2, $"the broker left {service.PingsIgnored} pings unanswered");
+        Assert.True(service.SubscriberConnects > subscriberConnects, "the subscriber did not reconnect");
+        await service.WaitForJsonAsync("/api/ingest/stats",
+            s => s.GetProperty("subscriber").GetProperty("unanswered").GetInt64() >= 1 && s.GetProperty("subscriber").GetProperty("stalls").GetInt64() == 0,
+            "the subscriber's reconnect counted as unanswered, not as a stall");
+        // The outbox checks on its own schedule: it may reconnect a moment after the subscriber.
+        await service.WaitForJsonAsync("/api/ingest/stats", _ => service.OutboxConnects > outboxConnects, "the outbox reconnected");
+        await service.WaitForTextAsync("/health", h => h == "Healthy", "healthy again");
     }
 }

@@ -162,16 +162,26 @@ public class ServiceFixture : IAsyncLifetime
     /// <summary>Polls <paramref name="path"/> until <paramref name="ready"/> holds; fails with <paramref name="what"/> after 30 s.</summary>
     public async Task<System.Text.Json.JsonElement> WaitForJsonAsync(string path, Func<System.Text.Json.JsonElement, bool> ready, string what)
     {
+        var text = await PollTextAsync(path, t => t is not null && ready(System.Text.Json.JsonDocument.Parse(t).RootElement), what, successOnly: true);
+        return System.Text.Json.JsonDocument.Parse(text!).RootElement;
+    }
+
+    /// <summary>Polls <paramref name="path"/> until <paramref name="ready"/> holds for its body, whatever the status; fails with <paramref name="what"/> after 30 s.</summary>
+    public Task<string?> WaitForTextAsync(string path, Func<string, bool> ready, string what) =>
+        PollTextAsync(path, t => t is not null && ready(t), what, successOnly: false);
+
+    private async Task<string?> PollTextAsync(string path, Func<string?, bool> ready, string what, bool successOnly)
+    {
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
         while (true)
         {
             using var response = await Http.GetAsync(new Uri(path, UriKind.Relative));
-            if (response.IsSuccessStatusCode)
+            if (response.IsSuccessStatusCode || !successOnly)
             {
-                var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-                if (ready(json))
+                var text = await response.Content.ReadAsStringAsync();
+                if (ready(text))
                 {
-                    return json;
+                    return text;
                 }
             }
 

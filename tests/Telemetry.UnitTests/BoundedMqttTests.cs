@@ -45,6 +45,29 @@ public sealed class BoundedMqttTests
     }
 
     [Fact]
+    public async Task AClientWhosePingWentUnanswered_ConnectsAgainOnceDisconnected()
+    {
+        // MQTTnet still counts such a client connected and refuses CONNECT ("not allowed to connect with a server after
+        // the connection is established"): a connection loop that went straight to CONNECT failed that way for good,
+        // and the subscriber's deliveries, numbered for a connection that never came, were never acknowledged.
+        using var broker = new SilentBroker(answerConnect: true);
+        using var client = new MqttClientFactory().CreateMqttClient();
+        using var stopping = new CancellationTokenSource();
+        var options = broker.Options(Bound);
+        await BoundedMqtt.ConnectAsync(client, options, stopping.Token);
+        Assert.False(await BoundedMqtt.TryPingAsync(client, stopping.Token).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(client.IsConnected);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.ConnectAsync(options, stopping.Token));
+
+        await BoundedMqtt.DisconnectAsync(client, stopping.Token).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.False(client.IsConnected);
+        await BoundedMqtt.ConnectAsync(client, options, stopping.Token).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(client.IsConnected);
+        Assert.Equal(2, broker.Accepted);
+    }
+
+    [Fact]
     public async Task Stopping_StillCancels_ARequestInFlight()
     {
         using var broker = new SilentBroker(answerConnect: false);
@@ -71,6 +94,17 @@ public sealed class BoundedMqttTests
         {
             _listener.Start();
             _ = AcceptAsync(answerConnect);
+        }
+
+        public int Accepted
+        {
+            get
+            {
+                lock (_accepted)
+                {
+                    return _accepted.Count;
+                }
+            }
         }
 
         public MqttClientOptions Options(TimeSpan timeout) => new MqttClientOptionsBuilder()

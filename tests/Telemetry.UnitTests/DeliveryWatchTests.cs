@@ -159,6 +159,29 @@ public sealed class SocketBufferTests
         Assert.Equal(1024 * 1024, tcp.BufferSize);
     }
 
+    [Fact]
+    public void ServiceClients_WaitForAnswers_ForBrokerResponseTimeout()
+    {
+        var options = Microsoft.Extensions.Options.Options.Create(new Telemetry.Ingest.Broker.BrokerOptions { Password = "p", ResponseTimeout = TimeSpan.FromSeconds(3) });
+        var secrets = new Telemetry.Ingest.Broker.BrokerSecrets(options, Microsoft.Extensions.Options.Options.Create(new Telemetry.Ingest.Storage.StorageOptions()));
+
+        Assert.Equal(TimeSpan.FromSeconds(3), new Telemetry.Ingest.Mqtt.MqttClientOptionsFactory(options, secrets).Create("outbox", persistentSession: false).Timeout);
+    }
+
+    [Theory]
+    [InlineData("00:00:00.050")]
+    [InlineData("00:05:01")]
+    public void ResponseTimeout_OutOfRange_IsRefusedByName(string timeout)
+    {
+        var result = new Telemetry.Ingest.Broker.BrokerOptionsValidator().Validate(null, new Telemetry.Ingest.Broker.BrokerOptions
+        {
+            ResponseTimeout = TimeSpan.Parse(timeout, System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Broker:ResponseTimeout", result.FailureMessage, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(8192)]
     [InlineData(128 * 1024 * 1024)]
