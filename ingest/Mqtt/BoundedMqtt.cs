@@ -63,9 +63,9 @@ internal static class BoundedMqtt
     }
 
     /// <summary>
-    /// A DISCONNECT that may never get through to a broker that has stopped reading: bounded, and a failure is no reason
-    /// to report the broker unreachable (MQTTnet closes the socket when sending it fails). Afterwards the client can
-    /// connect again.
+    /// A DISCONNECT that may never get through to a broker that has stopped reading: its sending is bounded, and a failure
+    /// is no reason to report the broker unreachable (MQTTnet closes the socket when sending it fails). Afterwards the
+    /// client can connect again. MQTTnet also waits, unbounded, for its message handler to return.
     /// </summary>
     public static async Task DisconnectAsync(IMqttClient client, CancellationToken stoppingToken)
     {

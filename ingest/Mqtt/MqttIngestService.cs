@@ -41,6 +41,7 @@ internal sealed partial class MqttIngestService(
     private volatile bool _probeRefused;
     private int _connection;
     private long _heardAt = -1;
+    private ReceiveWindowAdapterFactory? _adapters;
 
     /// <summary>Connected and subscribed: only then do device messages reach the pipeline.</summary>
     public bool IsConnected => _subscribed && (_client?.IsConnected ?? false);
@@ -49,7 +50,9 @@ internal sealed partial class MqttIngestService(
     {
         // The window is kept on this side as well: a broker that sends past it is held back by TCP instead of filling
         // MQTTnet's queue (ReceiveWindow.cs).
-        using var client = new MqttClientFactory(new MQTTnet.Diagnostics.Logger.MqttNetNullLogger(), new ReceiveWindowAdapterFactory(brokerOptions.Value.ReceiveWindowBytes, OnWindowExceeded, counters.WindowBytesFilled)).CreateMqttClient();
+        var adapters = new ReceiveWindowAdapterFactory(brokerOptions.Value.ReceiveWindowBytes, OnWindowExceeded, counters.WindowBytesFilled);
+        _adapters = adapters;
+        using var client = new MqttClientFactory(new MQTTnet.Diagnostics.Logger.MqttNetNullLogger(), adapters).CreateMqttClient();
         _client = client;
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
 
@@ -89,9 +92,13 @@ internal sealed partial class MqttIngestService(
                     if (client.IsConnected)
                     {
                         // Connected as far as MQTTnet knows, but the broker did not answer: MQTTnet refuses to connect
-                        // a client it thinks is connected, so the connection is closed first.
+                        // a client it thinks is connected, so the connection is closed first. Its deliveries are stale
+                        // from here on, as on a requested reconnect: an acknowledgement that fails as it closes must not
+                        // ask for yet another reconnect.
                         counters.SubscriberNotAnswered();
                         LogUnanswered(logger, options.Timeout.TotalSeconds);
+                        Volatile.Write(ref _connection, connection.Opened());
+                        _watch.Reset();
                         await BoundedMqtt.DisconnectAsync(client, stoppingToken);
                     }
 
@@ -207,10 +214,11 @@ internal sealed partial class MqttIngestService(
     }
 
     /// <summary>
-    /// Whether the broker is still there: it delivered something since the last check, or the pipeline holds
-    /// deliveries of this connection (the receive window may be holding the socket, and a ping's answer would wait
-    /// behind them), or it answers a ping in time. A ping's answer comes behind whatever the broker sent before it,
-    /// so deliveries that arrive while it waits say the same.
+    /// Whether the broker is still there: it delivered something since the last check, or the receive window has
+    /// stopped reading the socket (a ping's answer would wait there behind deliveries, until acknowledgements reopen
+    /// it), or it answers a ping in time. A ping's answer comes behind whatever the broker sent before it, so
+    /// deliveries that arrive while it waits say the same. Deliveries held in the pipeline are no such sign: while the
+    /// window is open, MQTTnet reads on behind them.
     /// </summary>
     private async Task<bool> HearsFromBrokerAsync(IMqttClient client, CancellationToken stoppingToken)
     {
@@ -221,7 +229,7 @@ internal sealed partial class MqttIngestService(
 
         var received = counters.DeliveriesReceived;
         var before = Interlocked.Exchange(ref _heardAt, received);
-        if (received != before || counters.DeliveriesOutstanding > 0)
+        if (received != before || (_adapters?.Holding ?? false))
         {
             return true;
         }

@@ -28,12 +28,19 @@ namespace Telemetry.Ingest.Mqtt;
 internal sealed class ReceiveWindowAdapterFactory(long windowBytes = long.MaxValue, Action? exceeded = null, Action? bytesFull = null) : IMqttClientAdapterFactory
 {
     private readonly MqttClientAdapterFactory _inner = new();
+    private ReceiveWindowAdapter? _current;
+
+    /// <summary>True while the latest connection's adapter has stopped reading its socket: nothing the broker sent
+    /// since, a PINGRESP included, can be read until acknowledgements reopen it.</summary>
+    public bool Holding => Volatile.Read(ref _current)?.Holding ?? false;
 
     public IMqttChannelAdapter CreateClientAdapter(MqttClientOptions options, MqttPacketInspector packetInspector, IMqttNetLogger logger)
     {
         var adapter = _inner.CreateClientAdapter(options, packetInspector, logger);
         // 0 means "not sent": the protocol's default of 65,535 applies.
-        return new ReceiveWindowAdapter(adapter, options.ReceiveMaximum == 0 ? ushort.MaxValue : options.ReceiveMaximum, windowBytes, exceeded, bytesFull);
+        var windowed = new ReceiveWindowAdapter(adapter, options.ReceiveMaximum == 0 ? ushort.MaxValue : options.ReceiveMaximum, windowBytes, exceeded, bytesFull);
+        Volatile.Write(ref _current, windowed);
+        return windowed;
     }
 }
 
@@ -58,6 +65,9 @@ internal sealed class ReceiveWindowAdapter(IMqttChannelAdapter inner, int window
 
     /// <summary>Payload bytes of those deliveries.</summary>
     public long UnacknowledgedBytes => Interlocked.Read(ref _unacknowledgedBytes);
+
+    /// <summary>True while reading waits for acknowledgements to bring the window back under its limits.</summary>
+    public bool Holding => Volatile.Read(ref _waiting) == 1;
 
     public long BytesReceived => inner.BytesReceived;
 

@@ -43,6 +43,8 @@ public sealed class ReceiveWindowAdapterTests
         // The gate is checked before the read, synchronously: a closed gate leaves the packet on the wire.
         Assert.False(fifth.IsCompleted, "the fifth delivery was read past the window in bytes");
         Assert.Equal(1, wire.Pending);
+        // Said, so that the connection check does not take an unanswered ping for a dead broker (a PINGRESP waits too).
+        Assert.True(adapter.Holding);
         // Counted as this side's own flow control, not as a broker past its window.
         Assert.Equal((1, 0), (full, exceeded));
 
@@ -50,6 +52,7 @@ public sealed class ReceiveWindowAdapterTests
         await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 2 }, Cancel);
         var packet = Assert.IsType<MqttPublishPacket>(await fifth.WaitAsync(TimeSpan.FromSeconds(10), Cancel));
         Assert.Equal(5, packet.PacketIdentifier);
+        Assert.False(adapter.Holding);
         Assert.Equal(12_000, adapter.UnacknowledgedBytes);
         Assert.Equal(4, adapter.Unacknowledged);
     }
