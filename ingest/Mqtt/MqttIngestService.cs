@@ -86,17 +86,24 @@ internal sealed partial class MqttIngestService(
                     await BoundedMqtt.DisconnectAsync(client, stoppingToken);
                 }
 
-                if (!await HearsFromBrokerAsync(client, stoppingToken))
+                // Connected but never subscribed (SUBSCRIBE failed or went unanswered) is no connection to keep: a new
+                // session would get nothing on it, and the check below would find it alive.
+                var subscribed = _subscribed;
+                if (!subscribed || !await HearsFromBrokerAsync(client, stoppingToken))
                 {
                     _subscribed = false;
                     if (client.IsConnected)
                     {
-                        // Connected as far as MQTTnet knows, but the broker did not answer: MQTTnet refuses to connect
-                        // a client it thinks is connected, so the connection is closed first. Its deliveries are stale
-                        // from here on, as on a requested reconnect: an acknowledgement that fails as it closes must not
-                        // ask for yet another reconnect.
-                        counters.SubscriberNotAnswered();
-                        LogUnanswered(logger, options.Timeout.TotalSeconds);
+                        // Connected as far as MQTTnet knows, but the broker did not answer (or the subscription is
+                        // missing): MQTTnet refuses to connect a client it thinks is connected, so the connection is
+                        // closed first. Its deliveries are stale from here on, as on a requested reconnect: an
+                        // acknowledgement that fails as it closes must not ask for yet another reconnect.
+                        if (subscribed)
+                        {
+                            counters.SubscriberNotAnswered();
+                            LogUnanswered(logger, options.Timeout.TotalSeconds);
+                        }
+
                         Volatile.Write(ref _connection, connection.Opened());
                         _watch.Reset();
                         await BoundedMqtt.DisconnectAsync(client, stoppingToken);

@@ -90,6 +90,9 @@ public class StallingBrokerFixture : ServiceFixture
     private volatile bool _outboxMuted;
     private int _pingsIgnored;
     private int _outboxConnects;
+    private int _subscribesToIgnore;
+    private int _subscribesIgnored;
+    private int _subscriberSubscriptions;
     private int _swallowed;
     private int _ignored;
     private int _subscriberConnects;
@@ -104,7 +107,7 @@ public class StallingBrokerFixture : ServiceFixture
     {
     }
 
-    protected StallingBrokerFixture(int port, string[] settings)
+    protected StallingBrokerFixture(int port, string[] settings, int subscribesToIgnore = 0)
         : base(
         [
             "--Broker:Mode", "External",
@@ -116,6 +119,7 @@ public class StallingBrokerFixture : ServiceFixture
         ])
     {
         BrokerPort = port;
+        _subscribesToIgnore = subscribesToIgnore;
         _broker = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
             .WithDefaultEndpointBoundIPAddress(System.Net.IPAddress.Loopback)
@@ -142,11 +146,27 @@ public class StallingBrokerFixture : ServiceFixture
                 Interlocked.Increment(ref _ignored);
             }
 
+            if (e.Packet is MqttSubscribePacket && e.ClientId == Subscriber && Interlocked.Decrement(ref _subscribesToIgnore) >= 0)
+            {
+                // Never answered, and no subscription made: the session stays without one.
+                e.ProcessPacket = false;
+                Interlocked.Increment(ref _subscribesIgnored);
+            }
+
             if (e.Packet is MqttPingReqPacket && ((_subscriberMuted && e.ClientId == Subscriber) || (_outboxMuted && e.ClientId == Outbox)))
             {
                 // Read and never answered: the connection is up, as far as the client can tell, and silent.
                 e.ProcessPacket = false;
                 Interlocked.Increment(ref _pingsIgnored);
+            }
+
+            return Task.CompletedTask;
+        };
+        _broker.ClientSubscribedTopicAsync += e =>
+        {
+            if (e.ClientId == Subscriber)
+            {
+                Interlocked.Increment(ref _subscriberSubscriptions);
             }
 
             return Task.CompletedTask;
@@ -178,6 +198,12 @@ public class StallingBrokerFixture : ServiceFixture
     public int SubscriberConnects => Volatile.Read(ref _subscriberConnects);
 
     public int OutboxConnects => Volatile.Read(ref _outboxConnects);
+
+    /// <summary>SUBSCRIBEs of the subscriber left unanswered and without effect.</summary>
+    public int SubscribesIgnored => Volatile.Read(ref _subscribesIgnored);
+
+    /// <summary>Topic filters the broker subscribed the subscriber to.</summary>
+    public int SubscriberSubscriptions => Volatile.Read(ref _subscriberSubscriptions);
 
     /// <summary>Pings of the subscriber and the outbox left unanswered so far.</summary>
     public int PingsIgnored => Volatile.Read(ref _pingsIgnored);
@@ -217,12 +243,13 @@ public class StallingBrokerFixture : ServiceFixture
 
 /// <summary>
 /// The same broker with the delivery watch off and a short Broker:ResponseTimeout, so that only the connection check
-/// (deliveries since the last check, or a ping answered in time) can find a silent broker.
+/// (deliveries since the last check, or a ping answered in time) can find a silent broker. It leaves the subscriber's
+/// first SUBSCRIBE unanswered, so the service starts with a connection and a fresh session without a subscription.
 /// </summary>
 public sealed class SilentBrokerFixture : StallingBrokerFixture
 {
     public SilentBrokerFixture()
-        : base(FreePort(), ["--Broker:ProbeInterval", "00:00:00", "--Broker:ResponseTimeout", "00:00:01"])
+        : base(FreePort(), ["--Broker:ProbeInterval", "00:00:00", "--Broker:ResponseTimeout", "00:00:01"], subscribesToIgnore: 1)
     {
     }
 }
@@ -237,6 +264,12 @@ public sealed class SilentBrokerEndToEndTests(SilentBrokerFixture service) : ICl
     [Fact]
     public async Task Subscriber_AndOutbox_ReconnectWhenTheBrokerStopsAnswering_AndTheMessageIsAcked()
     {
+        // Connected, its SUBSCRIBE unanswered: the subscriber must start over rather than keep a connection on which a
+        // fresh session delivers nothing.
+        await service.WaitForJsonAsync("/api/ingest/stats", _ => service.SubscriberSubscriptions > 0, "the subscriber subscribed");
+        Assert.Equal(1, service.SubscribesIgnored);
+        Assert.True(service.SubscriberConnects >= 2, $"{service.SubscriberConnects} connections of the subscriber");
+
         const string id = "silent-dev-1";
         await using var device = await TestDevice.ConnectAsync(service.BrokerPort, id, MqttProtocolVersion.V500, null, $"devices/{id}/ack");
         await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 0));
