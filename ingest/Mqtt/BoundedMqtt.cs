@@ -24,18 +24,30 @@ internal static class BoundedMqtt
         }
     }
 
-    public static async Task SubscribeAsync(IMqttClient client, MqttClientSubscribeOptions subscription, CancellationToken stoppingToken)
+    /// <summary>
+    /// SUBSCRIBE, bounded; returns the filters the broker refused or granted below QoS 1, with its reason codes
+    /// ("devices/+/birth: NotAuthorized"), or null when it granted each at QoS 1 or above. MQTTnet reports refusals in
+    /// the result, not by throwing.
+    /// </summary>
+    public static async Task<string?> SubscribeAsync(IMqttClient client, MqttClientSubscribeOptions subscription, CancellationToken stoppingToken)
     {
         var timeout = client.Options.Timeout;
         using var bounded = Bound(timeout, stoppingToken);
+        MqttClientSubscribeResult result;
         try
         {
-            await client.SubscribeAsync(subscription, bounded.Token);
+            result = await client.SubscribeAsync(subscription, bounded.Token);
         }
         catch (Exception) when (bounded.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
         {
             throw new TimeoutException(FormattableString.Invariant($"the broker did not answer SUBSCRIBE within {timeout.TotalSeconds:0.#} s"));
         }
+
+        var refused = result.Items
+            .Where(i => i.ResultCode is not (MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2))
+            .Select(i => $"{i.TopicFilter.Topic}: {i.ResultCode}")
+            .ToList();
+        return refused.Count == 0 ? null : string.Join(", ", refused);
     }
 
     /// <summary>

@@ -86,11 +86,20 @@ internal sealed partial class MqttIngestService(
                     await BoundedMqtt.DisconnectAsync(client, stoppingToken);
                 }
 
-                // Connected but never subscribed (SUBSCRIBE failed or went unanswered) is no connection to keep: a new
-                // session would get nothing on it, and the check below would find it alive.
                 var subscribed = _subscribed;
-                if (!subscribed || !await HearsFromBrokerAsync(client, stoppingToken))
+                if (!subscribed && client.IsConnected && Delivering())
                 {
+                    // SUBSCRIBE went unanswered in time on a connection that delivers: a resumed session's backlog comes
+                    // right after CONNACK, and the SUBACK waits behind it (and behind the window, when it holds the
+                    // socket). A delivery can only come through the subscription, so it is there.
+                    _subscribed = true;
+                    health.Clear(Component);
+                    LogSubscribedByDelivery(logger);
+                }
+                else if (!subscribed || !await HearsFromBrokerAsync(client, stoppingToken))
+                {
+                    // Connected but not subscribed, and nothing delivered: a new session would get nothing on this
+                    // connection, and its pings are answered, so it is opened again.
                     _subscribed = false;
                     if (client.IsConnected)
                     {
@@ -117,10 +126,22 @@ internal sealed partial class MqttIngestService(
                     _watch.Reset();
                     // A reconnect asked for on the connection that just failed is this one.
                     connection.TakeReconnectRequest();
+                    // What this connection delivers counts from here (Delivering).
+                    Interlocked.Exchange(ref _heardAt, counters.DeliveriesReceived);
                     var result = await BoundedMqtt.ConnectAsync(client, options, stoppingToken);
-                    await BoundedMqtt.SubscribeAsync(client, subscription, stoppingToken);
+                    var refused = await BoundedMqtt.SubscribeAsync(client, subscription, stoppingToken);
                     _subscribed = true;
-                    health.Clear(Component);
+                    if (refused is null)
+                    {
+                        health.Clear(Component);
+                    }
+                    else
+                    {
+                        // Kept connected: what was granted still delivers, and an ACL does not change by reconnecting.
+                        health.Report(Component, HealthStatus.Unhealthy, $"the broker refused the subscription to {refused}");
+                        LogSubscriptionRefused(logger, refused);
+                    }
+
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);
                 }
             }
@@ -235,13 +256,20 @@ internal sealed partial class MqttIngestService(
         }
 
         var received = counters.DeliveriesReceived;
-        var before = Interlocked.Exchange(ref _heardAt, received);
-        if (received != before || (_adapters?.Holding ?? false))
+        if (Delivering())
         {
             return true;
         }
 
         return await BoundedMqtt.TryPingAsync(client, stoppingToken) || counters.DeliveriesReceived != received;
+    }
+
+    /// <summary>Something was delivered since the last check, or the receive window holds the socket (what waits there
+    /// behind the deliveries cannot be read until acknowledgements reopen it).</summary>
+    private bool Delivering()
+    {
+        var received = counters.DeliveriesReceived;
+        return Interlocked.Exchange(ref _heardAt, received) != received || (_adapters?.Holding ?? false);
     }
 
     private async Task SendProbeAsync(IMqttClient client, int onConnection, CancellationToken stoppingToken)
@@ -365,6 +393,12 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The broker sent more than Broker:ReceiveMaximum ({Window}) unacknowledged deliveries; the subscriber stops reading until its acknowledgements catch up (counted as subscriber.window_exceeded)")]
     private static partial void LogWindowExceeded(ILogger logger, int window);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SUBSCRIBE was not answered in time, but the connection delivers: the subscription is there, the connection is kept")]
+    private static partial void LogSubscribedByDelivery(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The broker refused the ingest subscription to {Refused}; the connection is kept for what was granted")]
+    private static partial void LogSubscriptionRefused(ILogger logger, string refused);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The broker delivered nothing and did not answer a ping within {Seconds} s; the ingest subscriber reconnects")]
     private static partial void LogUnanswered(ILogger logger, double seconds);

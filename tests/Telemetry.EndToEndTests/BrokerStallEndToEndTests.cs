@@ -2,6 +2,7 @@ using System.Globalization;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
+using MQTTnet.Protocol;
 using MQTTnet.Server;
 using Xunit;
 
@@ -93,6 +94,7 @@ public class StallingBrokerFixture : ServiceFixture
     private int _subscribesToIgnore;
     private int _subscribesIgnored;
     private int _subscriberSubscriptions;
+    private volatile bool _refuseCbor;
     private int _swallowed;
     private int _ignored;
     private int _subscriberConnects;
@@ -162,6 +164,16 @@ public class StallingBrokerFixture : ServiceFixture
 
             return Task.CompletedTask;
         };
+        _broker.InterceptingSubscriptionAsync += e =>
+        {
+            if (_refuseCbor && e.ClientId == Subscriber && e.TopicFilter.Topic.EndsWith("/cbor", StringComparison.Ordinal))
+            {
+                e.ProcessSubscription = false;
+                e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            }
+
+            return Task.CompletedTask;
+        };
         _broker.ClientSubscribedTopicAsync += e =>
         {
             if (e.ClientId == Subscriber)
@@ -201,6 +213,12 @@ public class StallingBrokerFixture : ServiceFixture
 
     /// <summary>SUBSCRIBEs of the subscriber left unanswered and without effect.</summary>
     public int SubscribesIgnored => Volatile.Read(ref _subscribesIgnored);
+
+    /// <summary>From now on the subscriber's next SUBSCRIBE goes unanswered and without effect.</summary>
+    public void IgnoreNextSubscribe() => Interlocked.Exchange(ref _subscribesToIgnore, 1);
+
+    /// <summary>From now on the broker refuses the subscriber's CBOR telemetry filter (NotAuthorized), as an ACL would.</summary>
+    public void RefuseCborSubscription() => _refuseCbor = true;
 
     /// <summary>Topic filters the broker subscribed the subscriber to.</summary>
     public int SubscriberSubscriptions => Volatile.Read(ref _subscriberSubscriptions);
@@ -291,5 +309,23 @@ public sealed class SilentBrokerEndToEndTests(SilentBrokerFixture service) : ICl
         await service.WaitForJsonAsync("/api/ingest/stats", _ => service.OutboxConnects > outboxConnects, "the outbox reconnected");
         Assert.True(service.PingsIgnored >= pingsIgnored + 2, $"the broker left {service.PingsIgnored - pingsIgnored} pings unanswered");
         await service.WaitForTextAsync("/health", h => h == "Healthy", "healthy");
+
+        // Silent again; on the new connection the resumed session delivers seq 2 at once while its SUBACK never comes
+        // (as a SUBACK queued behind a backlog): the delivery shows the subscription is there, and the connection is kept.
+        subscriberConnects = service.SubscriberConnects;
+        service.IgnoreNextSubscribe();
+        service.Mute();
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 2));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 2, "ack of seq 2");
+        await service.WaitForTextAsync("/health", h => h == "Healthy", "healthy with the SUBSCRIBE unanswered");
+        Assert.Equal(2, service.SubscribesIgnored);
+        Assert.Equal(subscriberConnects + 1, service.SubscriberConnects);
+
+        // An ACL that refuses one filter: reported, by filter and reason, and the connection kept for the rest.
+        service.RefuseCborSubscription();
+        service.Mute();
+        await service.WaitForTextAsync("/health", h => h.Contains("refused the subscription to devices/+/telemetry/cbor: NotAuthorized", StringComparison.Ordinal), "the refusal reported");
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 3));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 3, "ack of seq 3 with the CBOR filter refused");
     }
 }
