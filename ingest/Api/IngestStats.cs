@@ -104,7 +104,7 @@ internal sealed record SubscriberStats
     public required long WindowBytesFull { get; init; }
 
     /// <summary>Reconnects because the broker, connected as far as the client knew, delivered nothing and did not answer
-    /// a ping within Broker:ResponseTimeout.</summary>
+    /// a ping or the SUBSCRIBE within Broker:ResponseTimeout.</summary>
     public required long Unanswered { get; init; }
 }
 

@@ -25,29 +25,54 @@ internal static class BoundedMqtt
     }
 
     /// <summary>
-    /// SUBSCRIBE, bounded; returns the filters the broker refused or granted below QoS 1, with its reason codes
-    /// ("devices/+/birth: NotAuthorized"), or null when it granted each at QoS 1 or above. MQTTnet reports refusals in
-    /// the result, not by throwing.
+    /// SUBSCRIBE, answered or given up on; returns the filters the broker refused or granted below QoS 1, with its
+    /// reason codes, empty when it granted each at QoS 1 or above. MQTTnet reports refusals in the result, not by
+    /// throwing.
+    /// <para>
+    /// The wait is given up only after a whole <see cref="MqttClientOptions.Timeout"/> in which
+    /// <paramref name="progressing"/> saw nothing come in. A resumed session's backlog comes right after CONNACK and
+    /// the SUBACK waits behind it, for as long as the pipeline takes to acknowledge its way through. Given up on, the
+    /// SUBACK would still arrive (MQTTnet 5.2 ignores it, and keeps the connection), but nobody would read which filters
+    /// it refused: so while deliveries come, the wait goes on.
+    /// </para>
     /// </summary>
-    public static async Task<string?> SubscribeAsync(IMqttClient client, MqttClientSubscribeOptions subscription, CancellationToken stoppingToken)
+    public static async Task<IReadOnlyList<(string Filter, MqttClientSubscribeResultCode Code)>> SubscribeAsync(
+        IMqttClient client, MqttClientSubscribeOptions subscription, Func<bool> progressing, TimeProvider time, CancellationToken stoppingToken)
     {
         var timeout = client.Options.Timeout;
-        using var bounded = Bound(timeout, stoppingToken);
-        MqttClientSubscribeResult result;
-        try
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var subscribing = client.SubscribeAsync(subscription, abandon.Token);
+        while (!subscribing.IsCompleted)
         {
-            result = await client.SubscribeAsync(subscription, bounded.Token);
-        }
-        catch (Exception) when (bounded.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
-        {
-            throw new TimeoutException(FormattableString.Invariant($"the broker did not answer SUBSCRIBE within {timeout.TotalSeconds:0.#} s"));
+            using var waited = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var delay = Task.Delay(timeout, time, waited.Token);
+            if (await Task.WhenAny(subscribing, delay) == subscribing)
+            {
+                await waited.CancelAsync();
+                break;
+            }
+
+            if (stoppingToken.IsCancellationRequested || progressing())
+            {
+                continue;
+            }
+
+            await abandon.CancelAsync();
+            try
+            {
+                await subscribing;
+            }
+            catch (Exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                throw new TimeoutException(FormattableString.Invariant($"the broker did not answer SUBSCRIBE within {timeout.TotalSeconds:0.#} s"));
+            }
         }
 
-        var refused = result.Items
+        var result = await subscribing;
+        return result.Items
             .Where(i => i.ResultCode is not (MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2))
-            .Select(i => $"{i.TopicFilter.Topic}: {i.ResultCode}")
+            .Select(i => (i.TopicFilter.Topic, i.ResultCode))
             .ToList();
-        return refused.Count == 0 ? null : string.Join(", ", refused);
     }
 
     /// <summary>

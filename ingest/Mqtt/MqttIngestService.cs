@@ -87,19 +87,10 @@ internal sealed partial class MqttIngestService(
                 }
 
                 var subscribed = _subscribed;
-                if (!subscribed && client.IsConnected && Delivering())
+                if (!subscribed || !await HearsFromBrokerAsync(client, stoppingToken))
                 {
-                    // SUBSCRIBE went unanswered in time on a connection that delivers: a resumed session's backlog comes
-                    // right after CONNACK, and the SUBACK waits behind it (and behind the window, when it holds the
-                    // socket). A delivery can only come through the subscription, so it is there.
-                    _subscribed = true;
-                    health.Clear(Component);
-                    LogSubscribedByDelivery(logger);
-                }
-                else if (!subscribed || !await HearsFromBrokerAsync(client, stoppingToken))
-                {
-                    // Connected but not subscribed, and nothing delivered: a new session would get nothing on this
-                    // connection, and its pings are answered, so it is opened again.
+                    // Not subscribed (SUBSCRIBE given up on: a new session would get nothing on this connection, and
+                    // its pings are answered), or the broker went silent: the connection is opened again.
                     _subscribed = false;
                     if (client.IsConnected)
                     {
@@ -107,9 +98,9 @@ internal sealed partial class MqttIngestService(
                         // missing): MQTTnet refuses to connect a client it thinks is connected, so the connection is
                         // closed first. Its deliveries are stale from here on, as on a requested reconnect: an
                         // acknowledgement that fails as it closes must not ask for yet another reconnect.
+                        counters.SubscriberNotAnswered();
                         if (subscribed)
                         {
-                            counters.SubscriberNotAnswered();
                             LogUnanswered(logger, options.Timeout.TotalSeconds);
                         }
 
@@ -129,17 +120,25 @@ internal sealed partial class MqttIngestService(
                     // What this connection delivers counts from here (Delivering).
                     Interlocked.Exchange(ref _heardAt, counters.DeliveriesReceived);
                     var result = await BoundedMqtt.ConnectAsync(client, options, stoppingToken);
-                    var refused = await BoundedMqtt.SubscribeAsync(client, subscription, stoppingToken);
+                    // Waited for as long as deliveries come: the SUBACK queues behind a resumed session's backlog.
+                    var refused = await BoundedMqtt.SubscribeAsync(client, subscription, Delivering, time, stoppingToken);
                     _subscribed = true;
-                    if (refused is null)
+                    if (refused.Count == 0)
                     {
                         health.Clear(Component);
                     }
                     else
                     {
                         // Kept connected: what was granted still delivers, and an ACL does not change by reconnecting.
-                        health.Report(Component, HealthStatus.Unhealthy, $"the broker refused the subscription to {refused}");
-                        LogSubscriptionRefused(logger, refused);
+                        var named = string.Join(", ", refused.Select(r => $"{r.Filter}: {r.Code}"));
+                        health.Report(Component, HealthStatus.Unhealthy, $"the broker refused the subscription to {named}");
+                        LogSubscriptionRefused(logger, named);
+                        if (refused.Any(r => r.Filter == DeviceTopics.TelemetryFilter))
+                        {
+                            // The probe travels on the telemetry filter: it could never come back, and the watch would
+                            // reconnect for ever.
+                            _probeRefused = true;
+                        }
                     }
 
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);
@@ -393,9 +392,6 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The broker sent more than Broker:ReceiveMaximum ({Window}) unacknowledged deliveries; the subscriber stops reading until its acknowledgements catch up (counted as subscriber.window_exceeded)")]
     private static partial void LogWindowExceeded(ILogger logger, int window);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "SUBSCRIBE was not answered in time, but the connection delivers: the subscription is there, the connection is kept")]
-    private static partial void LogSubscribedByDelivery(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The broker refused the ingest subscription to {Refused}; the connection is kept for what was granted")]
     private static partial void LogSubscriptionRefused(ILogger logger, string refused);

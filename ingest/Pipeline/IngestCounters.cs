@@ -46,7 +46,7 @@ internal sealed class IngestCounters
         meter.CreateObservableCounter("telemetry.ingest.subscriber_stalls", () => Volatile.Read(ref _subscriberStalls), description: "Reconnects because the broker stopped delivering to an idle subscriber");
         meter.CreateObservableCounter("telemetry.ingest.broker_window_exceeded", () => Volatile.Read(ref _brokerWindowExceeded), description: "Times the broker sent past the subscriber's Receive Maximum and reading was held until acknowledgements caught up");
         meter.CreateObservableCounter("telemetry.ingest.window_bytes_full", () => Volatile.Read(ref _windowBytesFull), description: "Times the deliveries read and not yet acknowledged reached Broker:ReceiveWindowBytes and reading was held until acknowledgements caught up");
-        meter.CreateObservableCounter("telemetry.ingest.subscriber_unanswered", () => Volatile.Read(ref _subscriberUnanswered), description: "Reconnects because the broker delivered nothing and did not answer the subscriber's ping in time");
+        meter.CreateObservableCounter("telemetry.ingest.subscriber_unanswered", () => Volatile.Read(ref _subscriberUnanswered), description: "Reconnects because the broker delivered nothing and did not answer the subscriber's ping or SUBSCRIBE in time");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_held", () => Volatile.Read(ref _deliveriesHeld), description: "Deliveries held unacknowledged for a retry");
     }
 
@@ -148,7 +148,7 @@ internal sealed class IngestCounters
 
     public void WindowBytesFilled() => Interlocked.Increment(ref _windowBytesFull);
 
-    /// <summary>Reconnects because the broker delivered nothing and did not answer the subscriber's ping within Broker:ResponseTimeout.</summary>
+    /// <summary>Reconnects because the broker delivered nothing and did not answer the subscriber's ping or SUBSCRIBE within Broker:ResponseTimeout.</summary>
     public long SubscriberUnanswered => Volatile.Read(ref _subscriberUnanswered);
 
     public void SubscriberNotAnswered() => Interlocked.Increment(ref _subscriberUnanswered);

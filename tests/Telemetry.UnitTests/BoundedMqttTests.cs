@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using MQTTnet;
 using MQTTnet.Formatter;
+using MQTTnet.Server;
 using Telemetry.Ingest.Mqtt;
+using Telemetry.Tests;
 using Xunit;
 
 namespace Telemetry.UnitTests;
@@ -81,6 +83,166 @@ public sealed class BoundedMqttTests
         var error = await Record.ExceptionAsync(() => connecting.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.NotNull(error);
         Assert.IsNotType<TimeoutException>(error);
+    }
+
+    [Fact]
+    public async Task ASubackThatComesLate_WhileTheConnectionDelivers_IsWaitedFor_AndTheConnectionKept()
+    {
+        // Under a resumed session's backlog the SUBACK waits behind the deliveries; what it says about each filter is
+        // read only if the wait lasts until it comes.
+        await using var broker = await HoldingBroker.StartAsync();
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+        using var checkedTwice = new SemaphoreSlim(0);
+        var checks = 0;
+
+        var subscribing = BoundedMqtt.SubscribeAsync(client, Subscription, () =>
+        {
+            if (Interlocked.Increment(ref checks) == 2)
+            {
+                checkedTwice.Release();
+            }
+
+            return true;
+        }, TimeProvider.System, CancellationToken.None);
+        Assert.True(await checkedTwice.WaitAsync(TimeSpan.FromSeconds(10)), "the wait was not extended twice");
+        broker.Release();
+
+        var refused = await subscribing.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(refused);
+        Assert.True(await BoundedMqtt.TryPingAsync(client, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)), "the connection was dropped");
+        Assert.True(client.IsConnected);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task MqttNet_KeepsTheConnection_WhenAnAnswerComesAfterItsWaitWasGivenUp(bool subscribe)
+    {
+        // What the service relies on when it gives up on a SUBACK or a PUBACK (a probe's, an alert's): the answer may
+        // still come, and must not cost the connection and its unacknowledged deliveries. MQTTnet 5.2 ignores it.
+        await using var broker = await HoldingBroker.StartAsync(holdPublish: !subscribe);
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+        var disconnected = new TaskCompletionSource<MqttClientDisconnectedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.DisconnectedAsync += e =>
+        {
+            disconnected.TrySetResult(e);
+            return Task.CompletedTask;
+        };
+        using (var giveUp = new CancellationTokenSource(Bound))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => subscribe
+                ? client.SubscribeAsync(Subscription, giveUp.Token)
+                : client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("a/1").WithPayload("x").WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build(), giveUp.Token));
+        }
+
+        broker.Release();
+
+        var ping = await BoundedMqtt.TryPingAsync(client, CancellationToken.None);
+        Assert.False(disconnected.Task.IsCompleted, disconnected.Task.IsCompleted ? (await disconnected.Task).Exception?.ToString() : "");
+        Assert.True(ping);
+    }
+
+    [Fact]
+    public async Task ASubscribeUnansweredWhileNothingComesIn_IsGivenUpOn_NamingWhatItWaitedFor()
+    {
+        await using var broker = await HoldingBroker.StartAsync();
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+        var checks = 0;
+
+        var subscribing = BoundedMqtt.SubscribeAsync(client, Subscription, () => Interlocked.Increment(ref checks) < 0, TimeProvider.System, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => subscribing.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("did not answer SUBSCRIBE", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, checks);
+    }
+
+    [Fact]
+    public async Task RefusedFilters_AreReturnedWithTheBrokersReason()
+    {
+        await using var broker = await HoldingBroker.StartAsync(hold: false, refuse: "b/#");
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+
+        var refused = await BoundedMqtt.SubscribeAsync(client, Subscription, () => false, TimeProvider.System, CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([("b/#", MqttClientSubscribeResultCode.NotAuthorized)], refused);
+    }
+
+    private static readonly MqttClientSubscribeOptions Subscription = new MqttClientSubscribeOptionsBuilder()
+        .WithTopicFilter(f => f.WithTopic("a/#").WithAtLeastOnceQoS())
+        .WithTopicFilter(f => f.WithTopic("b/#").WithAtLeastOnceQoS())
+        .Build();
+
+    /// <summary>An MQTTnet broker that holds every SUBSCRIBE unanswered until <see cref="Release"/>, when asked to, and
+    /// refuses one filter, when asked to.</summary>
+    private sealed class HoldingBroker : IAsyncDisposable
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly MqttServer _server;
+        private readonly int _port;
+
+        private HoldingBroker(int port, bool hold, string? refuse, bool holdPublish)
+        {
+            _port = port;
+            _server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+                .WithDefaultEndpoint()
+                .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback)
+                .WithDefaultEndpointPort(port)
+                .Build());
+            _server.InterceptingInboundPacketAsync += async e =>
+            {
+                if ((hold && e.Packet is MQTTnet.Packets.MqttSubscribePacket) || (holdPublish && e.Packet is MQTTnet.Packets.MqttPublishPacket))
+                {
+                    await _released.Task;
+                }
+            };
+            _server.InterceptingSubscriptionAsync += e =>
+            {
+                if (e.TopicFilter.Topic == refuse)
+                {
+                    e.ProcessSubscription = false;
+                    e.Response.ReasonCode = MQTTnet.Protocol.MqttSubscribeReasonCode.NotAuthorized;
+                }
+
+                return Task.CompletedTask;
+            };
+        }
+
+        public static async Task<HoldingBroker> StartAsync(bool hold = true, string? refuse = null, bool holdPublish = false)
+        {
+            var broker = new HoldingBroker(TestPorts.Next(), hold && !holdPublish, refuse, holdPublish);
+            await broker._server.StartAsync();
+            return broker;
+        }
+
+        public MqttClientOptions Options(TimeSpan timeout) => new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", _port)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithClientId("holding-test")
+            .WithTimeout(timeout)
+            .WithKeepAlivePeriod(TimeSpan.FromMinutes(5))
+            .Build();
+
+        /// <summary>Connects with <see cref="Bound"/> as the client's timeout, and ten seconds to connect (MQTTnet applies
+        /// its own timeout only to a token that cannot be cancelled).</summary>
+        public async Task ConnectAsync(IMqttClient client)
+        {
+            using var connecting = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await client.ConnectAsync(Options(Bound), connecting.Token);
+        }
+
+        public void Release() => _released.TrySetResult();
+
+        public async ValueTask DisposeAsync()
+        {
+            Release();
+            await _server.StopAsync();
+            _server.Dispose();
+        }
     }
 
     /// <summary>Accepts connections; answers the first CONNECT with a CONNACK when asked to, and then nothing more.</summary>
