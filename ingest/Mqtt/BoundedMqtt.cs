@@ -3,10 +3,11 @@ using MQTTnet;
 namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
-/// Requests that wait for the broker's answer, each bounded by the client's <see cref="MqttClientOptions.Timeout"/>.
-/// MQTTnet 5 applies that timeout only when the caller's token cannot be cancelled; the service's connection loops pass
-/// their stopping token, so without this a broker that accepts the TCP connection and then says nothing would hold a
-/// loop for good: no reconnect, no health report, ingest stalled without a word.
+/// Requests that wait for the broker's answer, each bounded by the client's <see cref="MqttClientOptions.Timeout"/>
+/// (SUBSCRIBE: by that long without any delivery, <see cref="SubscribeAsync"/>). MQTTnet 5 applies that timeout only
+/// when the caller's token cannot be cancelled; the service's connection loops pass their stopping token, so without
+/// this a broker that accepts the TCP connection and then says nothing would hold a loop for good: no reconnect, no
+/// health report, ingest stalled without a word.
 /// </summary>
 internal static class BoundedMqtt
 {
@@ -52,20 +53,34 @@ internal static class BoundedMqtt
                 break;
             }
 
-            if (stoppingToken.IsCancellationRequested || progressing())
+            if (stoppingToken.IsCancellationRequested)
+            {
+                // MQTTnet ends a cancelled wait with its own timeout exception: stopping must read as stopping.
+                await AbandonAsync(abandon, subscribing);
+                stoppingToken.ThrowIfCancellationRequested();
+            }
+
+            if (progressing())
             {
                 continue;
             }
 
-            await abandon.CancelAsync();
-            try
+            await AbandonAsync(abandon, subscribing);
+            if (subscribing.IsCompletedSuccessfully || !client.IsConnected)
             {
-                await subscribing;
+                // Answered as it was given up on, or the connection went: either way its outcome stands.
+                break;
             }
-            catch (Exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                throw new TimeoutException(FormattableString.Invariant($"the broker did not answer SUBSCRIBE within {timeout.TotalSeconds:0.#} s"));
-            }
+
+            throw new SubscribeNotAnsweredException(FormattableString.Invariant(
+                $"the broker did not answer SUBSCRIBE, and delivered nothing, for {timeout.TotalSeconds:0.#} s"));
+        }
+
+        if (!subscribing.IsCompletedSuccessfully && stoppingToken.IsCancellationRequested)
+        {
+            // Ended by the stop (the wait shares its token): MQTTnet says "timed out", but the service is stopping.
+            await AbandonAsync(abandon, subscribing);
+            stoppingToken.ThrowIfCancellationRequested();
         }
 
         var result = await subscribing;
@@ -73,6 +88,19 @@ internal static class BoundedMqtt
             .Where(i => i.ResultCode is not (MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2))
             .Select(i => (i.TopicFilter.Topic, i.ResultCode))
             .ToList();
+    }
+
+    private static async Task AbandonAsync(CancellationTokenSource abandon, Task subscribing)
+    {
+        await abandon.CancelAsync();
+        try
+        {
+            await subscribing;
+        }
+        catch (Exception)
+        {
+            // Given up on: what it threw is no longer the point.
+        }
     }
 
     /// <summary>
@@ -124,3 +152,6 @@ internal static class BoundedMqtt
         return bounded;
     }
 }
+
+/// <summary>A SUBSCRIBE given up on: no SUBACK, and nothing delivered, for a whole <see cref="MqttClientOptions.Timeout"/>.</summary>
+internal sealed class SubscribeNotAnsweredException(string message) : TimeoutException(message);
