@@ -161,7 +161,7 @@ internal sealed partial class DeviceGrain(
         {
             // The birth the twin already holds (a retained birth delivered again, a device new to the pipeline
             // reconnecting): nothing changes, nothing is written.
-            return new IngestResult([], 0) { Profile = batch.WantsProfile ? Profile() : null };
+            return new IngestResult([], 0) { Profile = batch.NeedsProfile(State.Birth) ? Profile() : null };
         }
 
         var now = timeProvider.GetUtcNow();
@@ -235,7 +235,7 @@ internal sealed partial class DeviceGrain(
         {
             Missing = missing,
             Refused = refused?.ToArray(),
-            Profile = batch.WantsProfile ? Profile() : null,
+            Profile = batch.NeedsProfile(State.Birth) ? Profile() : null,
             UnseenDuplicates = unseenDuplicates,
         };
     }

@@ -32,6 +32,34 @@ public sealed record DeviceBirth
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool Unregistered { get; init; }
 
+    /// <summary>
+    /// What a birth makes of stored readings, as a number every process computes alike: the kind (the measurement) and,
+    /// when registered, the model and batch (the tags). 0 for no birth. The pipeline sends the stamp of the birth it
+    /// tagged a batch's readings with (<see cref="TelemetryBatch.TaggedWith"/>), and the twin answers with its profile
+    /// when its own birth stamps otherwise: in a cluster another instance may have applied a birth this one has not seen.
+    /// </summary>
+    public static int TagStamp(DeviceBirth? birth)
+    {
+        if (birth is null)
+        {
+            return 0;
+        }
+
+        // FNV-1a: string.GetHashCode differs from process to process.
+        var hash = 2166136261u;
+        foreach (var part in (ReadOnlySpan<string>)[birth.Kind, birth.Unregistered ? string.Empty : birth.Model, birth.Unregistered ? string.Empty : birth.Batch])
+        {
+            foreach (var c in part)
+            {
+                hash = (hash ^ c) * 16777619u;
+            }
+
+            hash = (hash ^ 0xFFFF) * 16777619u;
+        }
+
+        return hash == 0 ? 1 : (int)hash;
+    }
+
     /// <summary>This birth with its strings replaced by the copies many twins share (<see cref="SharedStrings"/>).</summary>
     public DeviceBirth WithSharedStrings()
     {

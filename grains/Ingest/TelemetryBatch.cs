@@ -19,4 +19,12 @@ public sealed record TelemetryBatch
     /// <summary>The caller does not know the twin's profile yet: return it with the result
     /// (<see cref="IngestResult.Profile"/>) instead of a call of its own.</summary>
     [Id(4)] public bool WantsProfile { get; init; }
+
+    /// <summary>The <see cref="DeviceBirth.TagStamp"/> of the birth this batch's readings were stored under. A twin whose
+    /// own birth stamps otherwise returns its profile, so the caller tags its next rounds as the twin says.</summary>
+    [Id(5)] public int TaggedWith { get; init; }
+
+    /// <summary>Whether the twin should return its profile with the result: asked for, or the readings were tagged
+    /// with a birth other than <paramref name="held"/>.</summary>
+    public bool NeedsProfile(DeviceBirth? held) => WantsProfile || TaggedWith != DeviceBirth.TagStamp(held);
 }

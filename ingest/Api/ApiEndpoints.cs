@@ -49,7 +49,21 @@ internal static class ApiEndpoints
         api.MapPost("/alerts/{id}/resolve", (string id, AlertActionBody? body, IGrainFactory grains) => ChangeAsync(id, AlertState.Resolved, body, grains))
             .RequireAuthorization(ApiScope.Operate);
         api.MapGet("/ingest/stats", GetStats).RequireAuthorization(ApiScope.Read);
+        api.MapGet("/cluster", GetClusterAsync).RequireAuthorization(ApiScope.Read);
         return app;
+    }
+
+    /// <summary>The silos of this instance's cluster as the membership table has them (one, on a single node).</summary>
+    private static async Task<IResult> GetClusterAsync(
+        IGrainFactory grains, Orleans.Runtime.ILocalSiloDetails silo, Microsoft.Extensions.Options.IOptions<Hosting.SiloOptions> options)
+    {
+        var hosts = await grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).GetHosts(onlyActive: false);
+        var view = new ClusterView(
+            options.Value.Clustered ? options.Value.Clustering.ProviderType : "single",
+            options.Value.Clustered ? options.Value.ClusterId : string.Empty,
+            silo.SiloAddress.ToParsableString(),
+            [.. hosts.OrderBy(h => h.Key.ToParsableString(), StringComparer.Ordinal).Select(h => new ClusterSilo(h.Key.ToParsableString(), h.Value.ToString()))]);
+        return Results.Json(view, ApiJsonContext.Default.ClusterView);
     }
 
     /// <summary>The twin; its personal fields only for an admin key (<see cref="TwinJson"/>).</summary>

@@ -11,6 +11,7 @@ namespace Telemetry.Ingest.Api;
     Converters = [typeof(LowerCaseEnumConverter<AlertSeverity>)])]
 [JsonSerializable(typeof(DeviceSnapshot))]
 [JsonSerializable(typeof(IngestStats))]
+[JsonSerializable(typeof(ClusterView))]
 [JsonSerializable(typeof(AlertActionBody))]
 [JsonSerializable(typeof(ServiceBody))]
 [JsonSerializable(typeof(QualityEventBody))]

@@ -60,8 +60,17 @@ public sealed class BrokerOptions
     /// <summary>Consumers of <c>alerts/#</c> and <c>quality/#</c> on the embedded broker (customer service, the app backend).</summary>
     public List<BrokerAccount> Accounts { get; set; } = [];
 
-    /// <summary>Prefix of the service's MQTT client ids; the subscriber is <c>{prefix}-ingest</c>. Default <c>telemetry</c>.</summary>
+    /// <summary>Prefix of the service's MQTT client ids; the subscriber is <c>{prefix}-ingest</c>. Default <c>telemetry</c>.
+    /// In a cluster each instance needs its own, kept across restarts: it names the persistent session that holds
+    /// what the broker assigned to that instance.</summary>
     public string ClientIdPrefix { get; set; } = "telemetry";
+
+    /// <summary>
+    /// A shared-subscription group (MQTT 5 <c>$share/{group}/...</c>; Mosquitto accepts it from MQTT 3.1.1 clients too):
+    /// every instance subscribes to <c>$share/{group}/devices/+/telemetry</c> and the rest, and the broker gives each
+    /// message to one of them. Empty (the default): a plain subscription, every message to this instance.
+    /// </summary>
+    public string SharedGroup { get; set; } = string.Empty;
 
     /// <summary>How long the broker keeps the subscriber's session (and queues for it) while it is away. Default 1 day.</summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);

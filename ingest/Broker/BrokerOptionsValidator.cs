@@ -98,6 +98,17 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:ClientIdPrefix must match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$ (was '{options.ClientIdPrefix}').");
         }
 
+        if (options.SharedGroup.Length > 0 && !Uplink.UplinkIds.IsDeviceId(options.SharedGroup))
+        {
+            // A topic level of its own: no '/', '+' or '#'.
+            failures.Add($"Broker:SharedGroup must be empty or match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$ (was '{options.SharedGroup}').");
+        }
+
+        if (options.SharedGroup.Length > 0 && options.Mode == BrokerMode.Embedded)
+        {
+            failures.Add("Broker:SharedGroup needs Broker:Mode External: the embedded broker serves one instance, and shares its messages with no other.");
+        }
+
         // An account's name owns the client ids '{name}' and '{name}.*'. Names without dots, outside the service's
         // ids and distinct from each other keep every client id owned by one identity at most.
         for (var i = 0; i < options.Accounts.Count; i++)

@@ -46,7 +46,9 @@ internal sealed class OptionsValidators :
         (options.ClockSuspectDevices >= 2, $"Pipeline:ClockSuspectDevices must be at least 2, or one device's wrong clock would hold its messages forever (was {options.ClockSuspectDevices})."),
         (options.ClockSuspectWindow > TimeSpan.Zero, $"Pipeline:ClockSuspectWindow must be positive (was {options.ClockSuspectWindow})."),
         (options.MaxServiceClockError > TimeSpan.Zero, $"Pipeline:MaxServiceClockError must be positive (was {options.MaxServiceClockError})."),
-        (options.DrainTimeout > TimeSpan.Zero, $"Pipeline:DrainTimeout must be positive (was {options.DrainTimeout})."));
+        (options.DrainTimeout > TimeSpan.Zero, $"Pipeline:DrainTimeout must be positive (was {options.DrainTimeout})."),
+        (options.BirthWait >= TimeSpan.Zero && options.BirthWait <= TimeSpan.FromMinutes(1),
+            $"Pipeline:BirthWait must be between 0 and 1 minute (was {options.BirthWait})."));
 
     public ValidateOptionsResult Validate(string? name, SimulationOptions options) => Check(
         (options.Devices is >= 0 and <= 100_000, $"Simulation:Devices (--simulate) must be between 0 and 100000 (was {options.Devices})."),

@@ -41,9 +41,11 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<IValidateOptions<PipelineOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddSingleton<IValidateOptions<SimulationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         builder.Services.AddSingleton<IValidateOptions<SiloOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        builder.Services.AddSingleton<IValidateOptions<SiloOptions>, ClusterValidator>();
         builder.Services.AddOptionsWithValidateOnStart<BrokerOptions>().BindConfiguration(BrokerOptions.SectionName);
         builder.Services.AddOptionsWithValidateOnStart<UplinkOptions>().BindConfiguration(UplinkOptions.SectionName);
-        builder.Services.AddOptionsWithValidateOnStart<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName)
+            .PostConfigure<IOptions<BrokerOptions>>((pipeline, broker) => pipeline.SharedSubscription = broker.Value.SharedGroup.Length > 0);
         builder.Services.AddOptionsWithValidateOnStart<SimulationOptions>().BindConfiguration(SimulationOptions.SectionName);
         builder.Services.AddOptionsWithValidateOnStart<SiloOptions>().BindConfiguration(SiloOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<InfluxOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
@@ -70,22 +72,79 @@ internal static partial class TelemetryHostingExtensions
         return builder;
     }
 
+    /// <summary>
+    /// A silo that joins others: its name and the service's (Orleans:ClusterId, Orleans:ServiceId), the address the
+    /// others reach it at, and the keyed Redis connections that Orleans' providers ask for by <c>ServiceKey</c>, made from
+    /// <c>ConnectionStrings:{key}</c> (.NET Aspire would register them; a plain host does it here).
+    /// </summary>
+    private static void ConfigureCluster(ISiloBuilder orleans, SiloOptions silo, IConfiguration configuration)
+    {
+        orleans.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ClusterId = silo.ClusterId;
+            o.ServiceId = silo.ServiceId;
+        });
+        var advertised = silo.AdvertisedAddress.Length > 0 ? silo.AdvertisedAddress : System.Net.Dns.GetHostName();
+        if (System.Net.IPAddress.TryParse(advertised, out var address))
+        {
+            orleans.ConfigureEndpoints(address, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else
+        {
+            orleans.ConfigureEndpoints(advertised, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
+        }
+
+        foreach (var key in new[] { silo.Clustering.ServiceKey, silo.Reminders.ServiceKey }.Where(k => k.Length > 0).Distinct(StringComparer.Ordinal))
+        {
+            orleans.Services.AddKeyedSingleton<StackExchange.Redis.IConnectionMultiplexer>(key, (_, _) =>
+            {
+                var options = StackExchange.Redis.ConfigurationOptions.Parse(configuration.GetConnectionString(key) ?? string.Empty);
+                // Connects in the background and reconnects by itself: a Redis that is down at start is waited for
+                // (membership retries), not a reason to exit.
+                options.AbortOnConnectFail = false;
+                return StackExchange.Redis.ConnectionMultiplexer.Connect(options);
+            });
+        }
+    }
+
     /// <summary>The Orleans silo (localhost clustering; twins in SQLite by default, or Redis) and the grains' services.</summary>
     public static WebApplicationBuilder AddTelemetrySilo(this WebApplicationBuilder builder)
     {
         var silo = builder.Configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
         var twins = builder.Configuration.GetSection(TwinOptions.SectionName).Get<TwinOptions>() ?? new TwinOptions();
         var storage = builder.Configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+        // Checked before Orleans is configured: its providers resolve their Redis connections as the host builds, so a
+        // missing key would otherwise surface as a stack trace from deep inside the membership table.
+        var clusterFailures = new ClusterValidator(builder.Configuration).Validate(null, silo);
+        if (clusterFailures.Failed)
+        {
+            throw new OptionsValidationException(SiloOptions.SectionName, typeof(SiloOptions), clusterFailures.Failures);
+        }
+
         builder.UseOrleans(orleans =>
         {
-            orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
+            if (silo.Clustered)
+            {
+                // Membership, and reminders when configured, come from Orleans' own reading of Orleans:Clustering and
+                // Orleans:Reminders (Microsoft.Orleans.Clustering.Redis, .Reminders.Redis); this adds what it leaves out.
+                ConfigureCluster(orleans, silo, builder.Configuration);
+            }
+            else
+            {
+                orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort);
+            }
+
             // A hung twin store holds a round at most this long; the pipeline then holds and retries its messages.
             orleans.Configure<Orleans.Configuration.SiloMessagingOptions>(o => o.ResponseTimeout = silo.ResponseTimeout);
-            // One silo owns every activation and the whole directory, so a cache of where grains live only repeats
-            // the directory: Orleans' default LRU cache kept an entry for every twin (about 330 bytes each, 33 MB
-            // with 100,000 twins resident; docs/performance.md). A cluster (issue #13) will want it back.
-            orleans.Configure<Orleans.Configuration.GrainDirectoryOptions>(o =>
-                o.CachingStrategy = Orleans.Configuration.GrainDirectoryOptions.CachingStrategyType.None);
+            if (!silo.Clustered)
+            {
+                // One silo owns every activation and the whole directory, so a cache of where grains live only repeats
+                // the directory: Orleans' default LRU cache kept an entry for every twin (about 330 bytes each, 33 MB
+                // with 100,000 twins resident; docs/performance.md). A cluster keeps it: there it saves a hop.
+                orleans.Configure<Orleans.Configuration.GrainDirectoryOptions>(o =>
+                    o.CachingStrategy = Orleans.Configuration.GrainDirectoryOptions.CachingStrategyType.None);
+            }
+
             // Device twins only: the alert index and the quality grains are few and keep Orleans' default.
             orleans.Configure<Orleans.Configuration.GrainCollectionOptions>(o =>
             {

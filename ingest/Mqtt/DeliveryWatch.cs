@@ -15,7 +15,10 @@ namespace Telemetry.Ingest.Mqtt;
 internal sealed class DeliveryWatch(TimeSpan stallAfter, int turnover, TimeProvider time)
 {
     /// <summary>Matched by <c>devices/+/telemetry</c>; <c>$probe</c> is no device id, so no device can publish here.</summary>
-    public const string Topic = "devices/$probe/telemetry";
+    public const string Topic = TopicPrefix + "telemetry";
+
+    /// <summary>Every probe's topic starts so, an instance's own in a shared group too (<see cref="SubscriberTopics"/>).</summary>
+    public const string TopicPrefix = "devices/$probe/";
 
     /// <summary>Tells this process's probes from another instance's.</summary>
     private readonly string _instance = Guid.NewGuid().ToString("N");

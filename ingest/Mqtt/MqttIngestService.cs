@@ -35,10 +35,12 @@ internal sealed partial class MqttIngestService(
     // Progress is a thousand deliveries (or the whole window, when smaller) since the probe left: a larger Receive Maximum
     // is for larger rounds under a backlog, not a reason to call a slow but moving broker stalled.
     private readonly DeliveryWatch _watch = new(brokerOptions.Value.StallAfter, Math.Min((int)brokerOptions.Value.ReceiveMaximum, BrokerOptions.DefaultServiceWindow), time);
+    private readonly SubscriberTopics _topics = SubscriberTopics.For(brokerOptions.Value, $"{brokerOptions.Value.ClientIdPrefix}-ingest");
     private IMqttClient? _client;
     private volatile bool _subscribed;
     private volatile bool _accepting = true;
     private volatile bool _probeRefused;
+    private volatile bool _probeFilterRefused;
     private int _connection;
     private long _heardAt = -1;
     private ReceiveWindowAdapterFactory? _adapters;
@@ -62,11 +64,13 @@ internal sealed partial class MqttIngestService(
         // with a backlog once PUBACKs flow, and MQTTnet would queue whatever arrives, so the client's adapter
         // (ReceiveWindow.cs) keeps it too.
         options.ReceiveMaximum = brokerOptions.Value.ReceiveMaximum;
-        var subscription = new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(f => f.WithTopic(DeviceTopics.BirthFilter).WithAtLeastOnceQoS())
-            .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryFilter).WithAtLeastOnceQoS())
-            .WithTopicFilter(f => f.WithTopic(DeviceTopics.TelemetryCborFilter).WithAtLeastOnceQoS())
-            .Build();
+        var subscriptionBuilder = new MqttClientSubscribeOptionsBuilder();
+        foreach (var filter in _topics.Filters)
+        {
+            subscriptionBuilder = subscriptionBuilder.WithTopicFilter(f => f.WithTopic(filter).WithAtLeastOnceQoS());
+        }
+
+        var subscription = subscriptionBuilder.Build();
 
         var watching = WatchDeliveriesAsync(client, stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
@@ -98,9 +102,9 @@ internal sealed partial class MqttIngestService(
                         // missing): MQTTnet refuses to connect a client it thinks is connected, so the connection is
                         // closed first. Its deliveries are stale from here on, as on a requested reconnect: an
                         // acknowledgement that fails as it closes must not ask for yet another reconnect.
-                        counters.SubscriberNotAnswered();
                         if (subscribed)
                         {
+                            counters.SubscriberNotAnswered();
                             LogUnanswered(logger, options.Timeout.TotalSeconds);
                         }
 
@@ -121,8 +125,10 @@ internal sealed partial class MqttIngestService(
                     Interlocked.Exchange(ref _heardAt, counters.DeliveriesReceived);
                     var result = await BoundedMqtt.ConnectAsync(client, options, stoppingToken);
                     // Waited for as long as deliveries come: the SUBACK queues behind a resumed session's backlog.
-                    var refused = await BoundedMqtt.SubscribeAsync(client, subscription, Delivering, time, stoppingToken);
+                    var refused = await BoundedMqtt.SubscribeAsync(client, subscription, DeliveringWhileSubscribing, time, stoppingToken);
                     _subscribed = true;
+                    // Recomputed at every SUBACK: an ACL fixed since the last one turns the watch back on.
+                    _probeFilterRefused = refused.Any(r => r.Filter == _topics.ProbeFilter && (int)r.Code >= 0x80);
                     if (refused.Count == 0)
                     {
                         health.Clear(Component);
@@ -133,12 +139,6 @@ internal sealed partial class MqttIngestService(
                         var named = string.Join(", ", refused.Select(r => $"{r.Filter}: {r.Code}"));
                         health.Report(Component, HealthStatus.Unhealthy, $"the broker refused the subscription to {named}");
                         LogSubscriptionRefused(logger, named);
-                        if (refused.Any(r => r.Filter == DeviceTopics.TelemetryFilter))
-                        {
-                            // The probe travels on the telemetry filter: it could never come back, and the watch would
-                            // reconnect for ever.
-                            _probeRefused = true;
-                        }
                     }
 
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);
@@ -147,6 +147,15 @@ internal sealed partial class MqttIngestService(
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 break;
+            }
+            catch (SubscribeNotAnsweredException e)
+            {
+                // Connected, and neither answered nor delivering: a new session would get nothing on this connection,
+                // and its pings are answered. The next pass closes it and starts over.
+                _subscribed = false;
+                counters.SubscriberNotAnswered();
+                health.Report(Component, HealthStatus.Unhealthy, e.Message);
+                LogSubscribeNotAnswered(logger, e.Message);
             }
             catch (Exception e)
             {
@@ -212,7 +221,7 @@ internal sealed partial class MqttIngestService(
 
     private void CheckDeliveries(IMqttClient client, CancellationToken stoppingToken, ref Task probing)
     {
-        if (!IsConnected || !_accepting || _probeRefused)
+        if (!IsConnected || !_accepting || _probeRefused || _probeFilterRefused)
         {
             _watch.Reset();
             return;
@@ -263,6 +272,26 @@ internal sealed partial class MqttIngestService(
         return await BoundedMqtt.TryPingAsync(client, stoppingToken) || counters.DeliveriesReceived != received;
     }
 
+    /// <summary>
+    /// <see cref="Delivering"/>, while the SUBACK is awaited: a connection that delivers is up, and is reported so (health,
+    /// delivery watch) rather than as down for as long as a resumed session's backlog keeps the SUBACK behind it.
+    /// </summary>
+    private bool DeliveringWhileSubscribing()
+    {
+        if (!Delivering())
+        {
+            return false;
+        }
+
+        if (!_subscribed)
+        {
+            _subscribed = true;
+            LogAwaitingSuback(logger);
+        }
+
+        return true;
+    }
+
     /// <summary>Something was delivered since the last check, or the receive window holds the socket (what waits there
     /// behind the deliveries cannot be read until acknowledgements reopen it).</summary>
     private bool Delivering()
@@ -280,7 +309,7 @@ internal sealed partial class MqttIngestService(
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(brokerOptions.Value.ResponseTimeout);
             var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic(DeliveryWatch.Topic)
+                .WithTopic(_topics.ProbeTopic)
                 .WithPayload(payload)
                 .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build(), timeout.Token);
@@ -289,7 +318,7 @@ internal sealed partial class MqttIngestService(
                 // Refused (an ACL without the probe topic, say): the watch is off until the service restarts.
                 _probeRefused = true;
                 _watch.Reset();
-                LogProbeRefused(logger, DeliveryWatch.Topic, result.ReasonCode.ToString());
+                LogProbeRefused(logger, _topics.ProbeTopic, result.ReasonCode.ToString());
             }
         }
         catch (Exception) when (!stoppingToken.IsCancellationRequested && onConnection == Volatile.Read(ref _connection) && IsConnected)
@@ -326,9 +355,9 @@ internal sealed partial class MqttIngestService(
             return;
         }
 
-        if (e.ApplicationMessage.Topic == DeliveryWatch.Topic)
+        if (e.ApplicationMessage.Topic.StartsWith(DeliveryWatch.TopicPrefix, StringComparison.Ordinal))
         {
-            // A probe (this instance's or another's): it only had to arrive.
+            // A probe (this instance's, or another's, or one of an earlier run's topic): it only had to arrive.
             _watch.Returned(e.ApplicationMessage.ConvertPayloadToString());
             await AcknowledgeAsync(e, stoppingToken);
             return;
@@ -392,6 +421,12 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The broker sent more than Broker:ReceiveMaximum ({Window}) unacknowledged deliveries; the subscriber stops reading until its acknowledgements catch up (counted as subscriber.window_exceeded)")]
     private static partial void LogWindowExceeded(ILogger logger, int window);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The connection delivers while its SUBACK waits behind the deliveries (a resumed session's backlog); it counts as up, and the SUBACK is still awaited")]
+    private static partial void LogAwaitingSuback(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}; the ingest subscriber starts over on a new connection")]
+    private static partial void LogSubscribeNotAnswered(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The broker refused the ingest subscription to {Refused}; the connection is kept for what was granted")]
     private static partial void LogSubscriptionRefused(ILogger logger, string refused);

@@ -137,12 +137,15 @@ internal sealed class DeviceBatchBuilder
         return "band";
     }
 
-    public TelemetryBatch Build(bool wantsProfile = false) => new()
+    /// <param name="wantsProfile">The caller does not know the twin's profile yet.</param>
+    /// <param name="taggedWith">The birth the readings were stored under (<see cref="WriteLines"/>).</param>
+    public TelemetryBatch Build(bool wantsProfile = false, DeviceBirth? taggedWith = null) => new()
     {
         Messages = [.. _messages],
         Readings = [.. _readings],
         Metrics = [.. _metrics],
         Birth = Birth,
         WantsProfile = wantsProfile,
+        TaggedWith = DeviceBirth.TagStamp(taggedWith ?? Birth),
     };
 }

@@ -106,6 +106,9 @@ internal sealed partial class PartitionWorker
         Twins,
         Clock,
         Fault,
+
+        /// <summary>Waiting for a birth another instance may be applying (<see cref="PipelineOptions.BirthWait"/>): no fault.</summary>
+        Birth,
     }
 
     /// <summary>A device's held deliveries, in arrival order, since when it has been failing, and why.</summary>
@@ -313,8 +316,15 @@ internal sealed partial class PartitionWorker
             return;
         }
 
-        if (_held.Count == 0 && _fault is null)
+        var failing = 0;
+        foreach (var held in _held.Values)
         {
+            failing += held.Cause == HoldCause.Birth ? 0 : 1;
+        }
+
+        if (failing == 0 && _fault is null)
+        {
+            // Nothing held, or only devices waiting for their birth: a cluster's normal course, not a fault.
             _health.Clear(_component);
             return;
         }
@@ -625,7 +635,10 @@ internal sealed partial class PartitionWorker
             var calls = new Task<(TelemetryBatch Batch, IngestResult? Result, bool FirstAttempt)>[builders.Count];
             for (var i = 0; i < builders.Count; i++)
             {
-                calls[i] = CallGrainAsync(builders[i].DeviceId, builders[i].Build(!CacheFor(builders[i].DeviceId).Learned), cancellationToken);
+                // Tagged as stored: a twin that holds another birth (applied by another instance of a cluster) answers
+                // with its profile, and the next rounds are tagged as it says.
+                var cache = CacheFor(builders[i].DeviceId);
+                calls[i] = CallGrainAsync(builders[i].DeviceId, builders[i].Build(!cache.Learned, builders[i].Birth ?? cache.Birth), cancellationToken);
             }
 
             await Task.WhenAll(calls);
@@ -739,7 +752,14 @@ internal sealed partial class PartitionWorker
         {
             try
             {
-                Remember(deviceId, await call.WaitAsync(cancellationToken));
+                var profile = await call.WaitAsync(cancellationToken);
+                Remember(deviceId, profile);
+                if (profile.Birth is null && WaitsForBirth(deviceId))
+                {
+                    // Asked again at the retry.
+                    CacheFor(deviceId).Learned = false;
+                    _failures[deviceId] = HoldCause.Birth;
+                }
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
@@ -748,6 +768,36 @@ internal sealed partial class PartitionWorker
                 _failures[deviceId] = HoldCause.Twins;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a device whose twin has no birth should be held for one: only with a shared subscription (another
+    /// instance may be applying the birth the device sent just before), only within <see cref="PipelineOptions.BirthWait"/>
+    /// of finding it birthless, and not when its birth is in this round (it tags the round's readings).
+    /// </summary>
+    private bool WaitsForBirth(string deviceId)
+    {
+        if (!_options.SharedSubscription || _options.BirthWait <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        foreach (var delivery in _deliveries)
+        {
+            if (delivery.Topic == UplinkTopic.Birth && delivery.DeviceId == deviceId)
+            {
+                return false;
+            }
+        }
+
+        var cache = CacheFor(deviceId);
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (cache.BirthlessSinceMs == 0)
+        {
+            cache.BirthlessSinceMs = nowMs;
+        }
+
+        return nowMs - cache.BirthlessSinceMs < _options.BirthWait.TotalMilliseconds;
     }
 
     /// <summary>Takes what the twin knows of a device: its birth and the metric names outside the catalogue it has sent.</summary>

@@ -37,6 +37,19 @@ public sealed class PipelineOptions
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// With a shared subscription (<c>Broker:SharedGroup</c>), how long telemetry is held for a device whose twin has
+    /// no birth yet, retried until the twin has one. A device sends its birth on connecting and its telemetry right
+    /// after; in a cluster the two may go to different instances, and readings stored before the birth is applied
+    /// carry no model or batch tags. A reading sent again after that would be stored a second time, tagged: two
+    /// points. After this long the readings are stored untagged, as the contract says of telemetry without a birth.
+    /// Such holds do not count against <c>/health</c>. 0 turns it off. Default 3 s.
+    /// </summary>
+    public TimeSpan BirthWait { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Set from <c>Broker:SharedGroup</c>: other instances may handle a device's birth.</summary>
+    internal bool SharedSubscription { get; set; }
+
+    /// <summary>
     /// Deliveries a partition holds for retry before it stops taking new ones from its channel. Held deliveries
     /// are unacknowledged at the broker, so its Receive Maximum usually bounds them first; this bounds memory
     /// (worst case × 64 KiB per partition) with a broker that does not. Default 4096.

@@ -20,6 +20,9 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
     private static readonly TimeSpan LoadBound = TimeSpan.FromMinutes(4);
     private static readonly TimeSpan SettleBound = TimeSpan.FromSeconds(60);
 
+    /// <summary>The last run's settled accounting (<see cref="RunAsync"/>).</summary>
+    private Accounting? _accounting;
+
     [Fact]
     [Trait("Scenario", "ServiceKill")]
     public async Task ServiceKilledMidLoad_RestartedService_LosesNothingAndAppliesNothingTwice()
@@ -186,6 +189,45 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
         });
     }
 
+    [Fact]
+    [Trait("Scenario", "ClusterKill")]
+    public async Task TwoInstancesShareTheLoad_OneKilledMidLoadAndRestarted_NothingLostNothingAppliedTwice()
+    {
+        // Issue #13: a cluster on Redis (membership and twins), the devices' messages split by a Mosquitto shared group.
+        await using var stack = new ChaosServers("ck9", 50, influx: true, redis: true, cluster: true, mosquittoConfig: null);
+        await stack.StartAsync();
+        // One cluster, not two lone silos: the second instance joined the first.
+        Assert.Equal(2, (await ClusterAsync(stack.Peer!)).GetProperty("active").GetInt32());
+        var record = new ScenarioRecord("ClusterKill", "2 instances, shared group, 50 devices × 100 messages × 10 readings at 100 msg/s",
+            "the second instance kill -9 after 10,000 readings stored, restarted on its ports and session 10 s later");
+        long first = 0, second = 0;
+        await RunAsync(stack, record, ["--devices", "50", "--messages", "100", "--readings", "10", "--rate", "100", "--timeout", "200"], faultAt: 10_000, async () =>
+        {
+            first = (await stack.Service.StatsAsync()).GetProperty("messages").GetInt64();
+            second = (await stack.Peer!.StatsAsync()).GetProperty("messages").GetInt64();
+            record.Note("messages_by_instance_before_kill", $"{first}, {second}");
+            await stack.Peer.StopAsync(kill: true);
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            await stack.Peer.StartAsync();
+        });
+
+        // Each took its part: the broker shared the devices' messages between the two.
+        Assert.True(first > 0 && second > 0, $"messages handled before the kill: {first} and {second}");
+        // The restarted instance is back in the cluster, and the one it replaced is no longer counted active.
+        var rejoined = await SecondsUntilAsync(async () => (await ClusterAsync(stack.Service)).GetProperty("active").GetInt32() == 2, TimeSpan.FromSeconds(60));
+        Assert.True(rejoined is not null, $"the first instance does not count two active silos: {await ClusterAsync(stack.Service)}");
+        // Stored once: a reading stored under two sets of tags (one instance had not seen the birth the other applied)
+        // is two points in InfluxDB.
+        if (_accounting!.ReadingsAcked != _accounting.ReadingsStored)
+        {
+            using var http = new HttpClient { BaseAddress = stack.Influx!.Url };
+            var q = await http.PostAsync(new Uri("query?epoch=ms", UriKind.Relative), new FormUrlEncodedContent([new("db", ChaosServers.Database), new("q", "SELECT count(seq) FROM shoe WHERE device =~ /^ck9-/ GROUP BY *")]));
+            output.WriteLine("points by device and tags: " + await q.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(_accounting!.ReadingsAcked, _accounting.ReadingsStored);
+    }
+
     /// <summary>
     /// The common shape: start the load; once <paramref name="faultAt"/> readings are stored (or at once), inject
     /// the fault and time the recovery (the store growing again); wait for the load; settle and account; record;
@@ -210,6 +252,7 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
             record.RecoverySeconds = run.HasExited ? null : await SecondsUntilAsync(async () => await StoredOrZeroAsync(stack) > storedAfterFault || run.HasExited, TimeSpan.FromSeconds(120));
             result = await run.WaitAsync(LoadBound);
             accounting = await stack.SettledAccountingAsync(result, SettleBound);
+            _accounting = accounting;
         }
         finally
         {
@@ -235,6 +278,9 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
 
         return result;
     }
+
+    private static async Task<System.Text.Json.JsonElement> ClusterAsync(Telemetry.IntegrationTests.ServiceProcess service) =>
+        System.Text.Json.JsonDocument.Parse(await service.Http.GetStringAsync(new Uri("api/cluster", UriKind.Relative))).RootElement;
 
     private static async Task<long> StoredOrZeroAsync(ChaosServers stack)
     {

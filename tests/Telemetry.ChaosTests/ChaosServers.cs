@@ -23,7 +23,15 @@ public sealed class ChaosServers : IAsyncDisposable
     /// <param name="mosquittoConfig">Appended to Mosquitto's shipped configuration.</param>
     /// <param name="serviceArgs">More service options, after the stack's own.</param>
     public ChaosServers(string prefix, int devices, bool influx = true, bool redis = false, string? mosquittoConfig = null, params string[] serviceArgs)
+        : this(prefix, devices, influx, redis, cluster: false, mosquittoConfig, serviceArgs)
     {
+    }
+
+    /// <param name="cluster">Two instances of the service in one Orleans cluster on Redis (membership and twins), sharing
+    /// the devices' messages through a Mosquitto shared subscription: <see cref="Service"/> and <see cref="Peer"/>.</param>
+    public ChaosServers(string prefix, int devices, bool influx, bool redis, bool cluster, string? mosquittoConfig, params string[] serviceArgs)
+    {
+        redis |= cluster;
         Prefix = prefix;
         DeviceIds = [.. Enumerable.Range(0, devices).Select(i => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D5}")), $"{prefix}probe-00000"];
         Mosquitto = new MosquittoServer(Secret, DeviceIds, mosquittoConfig is null ? null : _ => mosquittoConfig);
@@ -31,7 +39,7 @@ public sealed class ChaosServers : IAsyncDisposable
         Redis = redis ? new DurableRedisServer() : null;
         _secretFile = Path.Combine(Mosquitto.Directory, "device-secret");
         File.WriteAllText(_secretFile, Secret);
-        Service = new ServiceProcess(
+        string[] common =
         [
             "--Broker:Mode", "External",
             "--Broker:Host", "127.0.0.1",
@@ -46,8 +54,21 @@ public sealed class ChaosServers : IAsyncDisposable
                 "--Influx:MaxRetryDelay", "00:00:01",
             ],
             .. Redis is null ? [] : (string[])["--Twins:Store", "Redis", "--Twins:Redis", $"127.0.0.1:{Redis.Port}"],
-            .. serviceArgs,
-        ]);
+            .. cluster ? (string[])
+            [
+                "--Orleans:Clustering:ProviderType", "Redis",
+                "--Orleans:Clustering:ServiceKey", "redis",
+                "--Orleans:Reminders:ProviderType", "Redis",
+                "--Orleans:Reminders:ServiceKey", "redis",
+                "--ConnectionStrings:redis", $"127.0.0.1:{Redis!.Port}",
+                "--Orleans:ClusterId", prefix,
+                "--Orleans:ServiceId", "telemetry",
+                "--Orleans:AdvertisedAddress", "127.0.0.1",
+                "--Broker:SharedGroup", "ingest",
+            ] : [],
+        ];
+        Service = new ServiceProcess([.. common, .. cluster ? (string[])["--Broker:ClientIdPrefix", "node-a"] : [], .. serviceArgs]);
+        Peer = cluster ? new ServiceProcess([.. common, "--Broker:ClientIdPrefix", "node-b", .. serviceArgs]) : null;
     }
 
     public string Prefix { get; }
@@ -62,6 +83,9 @@ public sealed class ChaosServers : IAsyncDisposable
 
     public ServiceProcess Service { get; }
 
+    /// <summary>The cluster's second instance; null for a single node.</summary>
+    public ServiceProcess? Peer { get; }
+
     /// <summary>Starts the servers the service depends on; the service itself when <paramref name="service"/>.</summary>
     public async Task StartAsync(bool service = true)
     {
@@ -72,6 +96,10 @@ public sealed class ChaosServers : IAsyncDisposable
         if (service)
         {
             await Service.StartAsync();
+            if (Peer is not null)
+            {
+                await Peer.StartAsync();
+            }
         }
     }
 
@@ -142,7 +170,12 @@ public sealed class ChaosServers : IAsyncDisposable
         }
     }
 
-    public bool ServiceAlive => Service.ProcessId is { } pid && ProcessSignals.IsAlive(pid);
+    public bool ServiceAlive => Alive(Service) || (Peer is not null && Alive(Peer));
+
+    private static bool Alive(ServiceProcess service) => service.ProcessId is { } pid && ProcessSignals.IsAlive(pid);
+
+    /// <summary>The API of an instance that is up: in a cluster any instance reaches every twin.</summary>
+    private HttpClient Api => Peer is not null && !Alive(Service) ? Peer.Http : Service.Http;
 
     public async Task<HttpStatusCode> HealthAsync()
     {
@@ -160,6 +193,11 @@ public sealed class ChaosServers : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Service.DisposeAsync();
+        if (Peer is not null)
+        {
+            await Peer.DisposeAsync();
+        }
+
         await Mosquitto.DisposeAsync();
         if (Influx is not null)
         {
@@ -174,7 +212,7 @@ public sealed class ChaosServers : IAsyncDisposable
 
     private async Task<long> TwinReadingsAsync(string id)
     {
-        using var response = await Service.Http.GetAsync(new Uri($"api/devices/{id}", UriKind.Relative));
+        using var response = await Api.GetAsync(new Uri($"api/devices/{id}", UriKind.Relative));
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return 0;

@@ -28,10 +28,10 @@ public sealed class NewDeviceCallsTests
     private readonly RecordingReplies _replies = new();
     private readonly LineStore _store = new();
 
-    private PartitionWorker Worker(UplinkOptions? uplink = null) => new(
+    private PartitionWorker Worker(UplinkOptions? uplink = null, bool shared = false) => new(
         _channel.Reader, _twins, _replies, _store,
         new IngestCounters(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
-        uplink ?? new UplinkOptions(), new PipelineOptions { Partitions = 1 }, _time, NullLogger.Instance);
+        uplink ?? new UplinkOptions(), new PipelineOptions { Partitions = 1, SharedSubscription = shared }, _time, NullLogger.Instance);
 
     private static InboundMessage Message(string device, UplinkTopic topic, string json) =>
         InboundMessage.Copy(device, topic, new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), null);
@@ -126,6 +126,109 @@ public sealed class NewDeviceCallsTests
         await run;
     }
 
+    /// <summary>
+    /// Issue #13: in a cluster a device's birth and its telemetry may go to two instances. This instance learned the
+    /// twin before the other had applied the birth, so it stored the first readings untagged; the twin then answers a
+    /// batch tagged otherwise with its profile, and the following readings carry the model and batch. Before, the
+    /// instance stored the device's readings untagged for as long as it ran.
+    /// </summary>
+    [Fact]
+    public async Task ABirthAppliedByAnotherInstance_ReachesTheTagsOfTheNextRound()
+    {
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker().RunAsync(stop.Token));
+        await _channel.Writer.WriteAsync(Telemetry("moved-1", 0));
+        await Until.DoneAsync(() => _replies.Acks.Count == 1, "the ack of seq 0");
+
+        var birth = new DeviceBirth { Kind = "shoe", Model = "elsewhere-model", Batch = "2025w30", Firmware = "1" };
+        _twins.Stored["moved-1"] = birth;
+        await _channel.Writer.WriteAsync(Telemetry("moved-1", 1));
+        await Until.DoneAsync(() => _replies.Acks.Count == 2, "the ack of seq 1");
+        await _channel.Writer.WriteAsync(Telemetry("moved-1", 2));
+        await Until.DoneAsync(() => _replies.Acks.Count == 3, "the ack of seq 2");
+
+        Assert.Equal([0, 0, DeviceBirth.TagStamp(birth)], _twins.Batches.Select(b => b.Batch.TaggedWith));
+        Assert.Equal([false, false, true], _store.Lines.Select(l => l.Contains("model=elsewhere-model,batch=2025w30", StringComparison.Ordinal)));
+        Assert.Equal(1, _twins.ProfileCalls);
+
+        await stop.CancelAsync();
+        await run;
+    }
+
+    /// <summary>
+    /// With a shared subscription the birth a device sent just before its telemetry may be on another instance, not yet
+    /// applied: the telemetry waits for it (Pipeline:BirthWait), unacknowledged, and is stored tagged once the twin has it.
+    /// Stored untagged at once, a resend of it would have been stored a second time, tagged.
+    /// </summary>
+    [Fact]
+    public async Task InASharedGroup_TelemetryWaitsForTheBirthAnotherInstanceIsApplying_AndIsStoredTagged()
+    {
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker(shared: true).RunAsync(stop.Token));
+        await _channel.Writer.WriteAsync(Telemetry("early-1", 0));
+        await Until.DoneAsync(() => _twins.ProfileCalls >= 2 && _twins.Batches.IsEmpty, "the telemetry held and the twin asked again", advance: _time);
+        Assert.Empty(_store.Lines);
+        Assert.Empty(_replies.Acks);
+
+        _twins.Stored["early-1"] = new DeviceBirth { Kind = "shoe", Model = "aerorun-3", Batch = "2025w28-sz2", Firmware = "1" };
+        await Until.DoneAsync(() => _replies.Acks.Count == 1, "the ack once the birth is there", advance: _time);
+
+        Assert.Contains("model=aerorun-3,batch=2025w28-sz2", Assert.Single(_store.Lines), StringComparison.Ordinal);
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task InASharedGroup_ABirthThatNeverComes_IsWaitedForOnlyBirthWait_ThenTheReadingsAreStoredUntagged()
+    {
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker(shared: true).RunAsync(stop.Token));
+        await _channel.Writer.WriteAsync(Telemetry("never-1", 0));
+
+        await Until.DoneAsync(() => _replies.Acks.Count == 1, "the ack after the wait", advance: _time);
+
+        Assert.True(_time.GetUtcNow() - Start >= new PipelineOptions().BirthWait, $"acked after {_time.GetUtcNow() - Start}");
+        Assert.DoesNotContain("model=", Assert.Single(_store.Lines), StringComparison.Ordinal);
+        // Waited for once: the device's later telemetry is not held again.
+        var acked = _time.GetUtcNow();
+        await _channel.Writer.WriteAsync(Telemetry("never-1", 1));
+        await Until.DoneAsync(() => _replies.Acks.Count == 2, "the ack of seq 1");
+        Assert.Equal(acked, _time.GetUtcNow());
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task Alone_TelemetryWithoutABirth_IsNotHeld()
+    {
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker().RunAsync(stop.Token));
+        await _channel.Writer.WriteAsync(Telemetry("alone-1", 0));
+
+        await Until.DoneAsync(() => _replies.Acks.Count == 1, "the ack");
+
+        Assert.Equal(Start, _time.GetUtcNow());
+        Assert.Equal(1, _twins.ProfileCalls);
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public void TheTagStamp_IsTheSameInEveryProcess_AndFollowsOnlyWhatTagsReadings()
+    {
+        var birth = new DeviceBirth { Kind = "shoe", Model = "aerorun-3", Batch = "2025w28-sz2", Firmware = "1.4.2" };
+
+        // A constant: string.GetHashCode would differ from process to process, and two instances would never agree.
+        Assert.Equal(548497459, DeviceBirth.TagStamp(birth));
+        Assert.Equal(0, DeviceBirth.TagStamp(null));
+        Assert.Equal(DeviceBirth.TagStamp(birth), DeviceBirth.TagStamp(birth with { Firmware = "2.0.0", WearerKg = 70 }));
+        Assert.NotEqual(DeviceBirth.TagStamp(birth), DeviceBirth.TagStamp(birth with { Batch = "2025w29-sz2" }));
+        Assert.NotEqual(DeviceBirth.TagStamp(birth), DeviceBirth.TagStamp(birth with { Unregistered = true }));
+        Assert.Equal(DeviceBirth.TagStamp(birth with { Unregistered = true }), DeviceBirth.TagStamp(birth with { Unregistered = true, Model = "rogue" }));
+        Assert.False(new TelemetryBatch { Messages = [], Readings = [], Metrics = [], TaggedWith = DeviceBirth.TagStamp(birth) }.NeedsProfile(birth));
+        Assert.True(new TelemetryBatch { Messages = [], Readings = [], Metrics = [] }.NeedsProfile(birth));
+    }
+
     /// <summary>Twins that keep the birth they were given and answer with the profile when asked.</summary>
     private sealed class Twins : IDeviceTwins
     {
@@ -170,7 +273,7 @@ public sealed class NewDeviceCallsTests
 
             return Task.FromResult(new IngestResult([.. batch.Messages.Select(m => m.Key)], 0)
             {
-                Profile = batch.WantsProfile ? new IngestProfile(Stored.GetValueOrDefault(deviceId), []) : null,
+                Profile = batch.NeedsProfile(Stored.GetValueOrDefault(deviceId)) ? new IngestProfile(Stored.GetValueOrDefault(deviceId), []) : null,
             });
         }
     }

@@ -1,0 +1,122 @@
+using Telemetry.Ingest.Broker;
+using Telemetry.Ingest.Hosting;
+using Telemetry.Ingest.Mqtt;
+using Telemetry.Ingest.Twins;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+/// <summary>Start-up checks of cluster mode (each failure names its key) and the subscriber's topics in a shared group.</summary>
+public sealed class ClusterConfigurationTests
+{
+    private static readonly Dictionary<string, string> ConnectionStrings = new(StringComparer.Ordinal) { ["redis"] = "127.0.0.1:6379" };
+
+    private static SiloOptions Cluster() => new()
+    {
+        ClusterId = "telemetry",
+        ServiceId = "telemetry",
+        Clustering = new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis" },
+    };
+
+    private static List<string> Check(SiloOptions silo, TwinStore store = TwinStore.Redis, BrokerMode mode = BrokerMode.External,
+        string group = "ingest", bool prefixSet = true) =>
+        ClusterRequirements.Check(silo, new TwinOptions { Store = store }, new BrokerOptions { Mode = mode, SharedGroup = group }, prefixSet,
+            name => ConnectionStrings.GetValueOrDefault(name));
+
+    [Fact]
+    public void ASingleNode_NeedsNothingMore()
+    {
+        Assert.Empty(ClusterRequirements.Check(new SiloOptions(), new TwinOptions(), new BrokerOptions(), false, _ => null));
+        Assert.False(new SiloOptions().Clustered);
+    }
+
+    [Fact]
+    public void ACompleteCluster_Passes()
+    {
+        Assert.Empty(Check(Cluster()));
+        var reminders = Cluster();
+        reminders.Reminders = new OrleansProvider { ProviderType = "Redis", ConnectionString = "127.0.0.1:6379" };
+        Assert.Empty(Check(reminders));
+    }
+
+    [Fact]
+    public void EachMissingKey_IsNamed()
+    {
+        var failures = Check(new SiloOptions { Clustering = new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis" } },
+            TwinStore.Sqlite, BrokerMode.Embedded, group: "", prefixSet: false);
+
+        Assert.Collection(failures,
+            f => Assert.StartsWith("Orleans:ClusterId is required", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("Orleans:ServiceId is required", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("Twins:Store must be Redis", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("Broker:Mode must be External", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("Broker:SharedGroup is required", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("Broker:ClientIdPrefix must be set", f, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("AdoNet", "redis", "", "Orleans:Clustering:ProviderType must be Redis")]
+    [InlineData("Redis", "cache", "", "Orleans:Clustering:ServiceKey names 'cache', but ConnectionStrings:cache is not set")]
+    [InlineData("Redis", "", "", "Orleans:Clustering needs its Redis")]
+    public void AProviderWithoutItsRedis_IsNamed(string type, string serviceKey, string connectionString, string expected)
+    {
+        var silo = Cluster();
+        silo.Clustering = new OrleansProvider { ProviderType = type, ServiceKey = serviceKey, ConnectionString = connectionString };
+
+        Assert.Contains(Check(silo), f => f.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RemindersWithoutTheirRedis_AreNamed_EvenOnASingleNode()
+    {
+        var silo = new SiloOptions { Reminders = new OrleansProvider { ProviderType = "Redis", ConnectionName = "missing" } };
+
+        var failure = Assert.Single(ClusterRequirements.Check(silo, new TwinOptions(), new BrokerOptions(), false, _ => null));
+        Assert.StartsWith("Orleans:Reminders:ConnectionName names 'missing'", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("+")]
+    [InlineData("#")]
+    public void ASharedGroupThatIsNotOneTopicLevel_FailsNamingTheKey(string group)
+    {
+        var result = new BrokerOptionsValidator().Validate(null, new BrokerOptions { Mode = BrokerMode.External, SharedGroup = group });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Broker:SharedGroup must be empty or match", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ASharedGroupOnTheEmbeddedBroker_FailsNamingTheKey()
+    {
+        var result = new BrokerOptionsValidator().Validate(null, new BrokerOptions { SharedGroup = "ingest" });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Broker:SharedGroup needs Broker:Mode External", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Alone_TheSubscriberTakesEveryDeviceFilter_AndProbesOnTheTelemetryFilter()
+    {
+        var topics = SubscriberTopics.For(new BrokerOptions(), "telemetry-ingest");
+
+        Assert.Equal(["devices/+/birth", "devices/+/telemetry", "devices/+/telemetry/cbor"], topics.Filters);
+        Assert.Equal("devices/$probe/telemetry", topics.ProbeTopic);
+        Assert.Equal("devices/+/telemetry", topics.ProbeFilter);
+    }
+
+    [Fact]
+    public void InASharedGroup_DeviceFiltersAreShared_AndTheProbeHasATopicOfItsOwn()
+    {
+        var topics = SubscriberTopics.For(new BrokerOptions { Mode = BrokerMode.External, SharedGroup = "ingest" }, "node-a-ingest");
+
+        Assert.Equal(
+            ["$share/ingest/devices/+/birth", "$share/ingest/devices/+/telemetry", "$share/ingest/devices/+/telemetry/cbor", "devices/$probe/node-a-ingest/telemetry"],
+            topics.Filters);
+        Assert.Equal("devices/$probe/node-a-ingest/telemetry", topics.ProbeTopic);
+        Assert.Equal(topics.ProbeTopic, topics.ProbeFilter);
+        // No shared filter matches it, so the broker cannot hand this instance's probe to another.
+        Assert.DoesNotContain(topics.Filters.Take(3), f => MQTTnet.MqttTopicFilterComparer.Compare(topics.ProbeTopic, f[("$share/ingest/".Length)..]) == MQTTnet.MqttTopicFilterCompareResult.IsMatch);
+    }
+}
