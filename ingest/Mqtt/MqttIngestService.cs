@@ -286,6 +286,7 @@ internal sealed partial class MqttIngestService(
         if (!_subscribed)
         {
             _subscribed = true;
+            health.Clear(Component);
             LogAwaitingSuback(logger);
         }
 

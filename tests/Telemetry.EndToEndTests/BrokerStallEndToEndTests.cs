@@ -95,6 +95,8 @@ public class StallingBrokerFixture : ServiceFixture
     private int _subscribesIgnored;
     private int _subscriberSubscriptions;
     private volatile bool _refuseCbor;
+    private TaskCompletionSource? _subscribeHold;
+    private int _subscribesHeld;
     private int _swallowed;
     private int _ignored;
     private int _subscriberConnects;
@@ -146,6 +148,13 @@ public class StallingBrokerFixture : ServiceFixture
                 // Read from the socket and thrown away: no PUBACK for its probe, its acknowledgements never count.
                 e.ProcessPacket = false;
                 Interlocked.Increment(ref _ignored);
+            }
+
+            if (e.Packet is MqttSubscribePacket && e.ClientId == Subscriber && Interlocked.Exchange(ref _subscribeHold, null) is { } hold)
+            {
+                // Not read on until released, as a SUBACK queued behind a backlog: the session's deliveries still go out.
+                Interlocked.Increment(ref _subscribesHeld);
+                return hold.Task;
             }
 
             if (e.Packet is MqttSubscribePacket && e.ClientId == Subscriber && Interlocked.Decrement(ref _subscribesToIgnore) >= 0)
@@ -216,6 +225,21 @@ public class StallingBrokerFixture : ServiceFixture
 
     /// <summary>From now on the subscriber's next SUBSCRIBE goes unanswered and without effect.</summary>
     public void IgnoreNextSubscribe() => Interlocked.Exchange(ref _subscribesToIgnore, 1);
+
+    /// <summary>SUBSCRIBEs of the subscriber held so far (<see cref="HoldNextSubscribe"/>).</summary>
+    public int SubscribesHeld => Volatile.Read(ref _subscribesHeld);
+
+    /// <summary>The subscriber's next SUBSCRIBE is held unanswered until the returned source is completed; nothing else
+    /// the subscriber sends is read meanwhile, and the broker goes on delivering to it.</summary>
+    public TaskCompletionSource HoldNextSubscribe()
+    {
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _subscribeHold, hold);
+        return hold;
+    }
+
+    /// <summary>Closes the subscriber's connection from the broker's side; its persistent session stays.</summary>
+    public Task KickSubscriberAsync() => _broker.DisconnectClientAsync(Subscriber, new MqttServerClientDisconnectOptions());
 
     /// <summary>From now on the broker refuses the subscriber's CBOR telemetry filter (NotAuthorized), as an ACL would.</summary>
     public void RefuseCborSubscription() => _refuseCbor = true;
@@ -332,5 +356,50 @@ public sealed class SilentBrokerEndToEndTests(SilentBrokerFixture service) : ICl
         await service.WaitForTextAsync("/health", h => h.Contains("refused the subscription to devices/+/telemetry/cbor: NotAuthorized", StringComparison.Ordinal), "the refusal reported");
         await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 3));
         await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 3, "ack of seq 3 with the CBOR filter refused");
+    }
+}
+
+/// <summary>The stalling broker with a SUBACK that can be held back, a 5 s Broker:ResponseTimeout and no delivery watch.</summary>
+public sealed class SubackBehindBacklogFixture : StallingBrokerFixture
+{
+    public SubackBehindBacklogFixture()
+        : base(FreePort(), ["--Broker:ProbeInterval", "00:00:00", "--Broker:ResponseTimeout", "00:00:05"])
+    {
+    }
+}
+
+/// <summary>
+/// After a reconnect, a resumed session's deliveries come before the SUBACK, which waits behind them (Mosquitto under a
+/// backlog). The connection delivers, so it is up: found in review, <c>/health</c> said "ingest down" for as long as the
+/// SUBACK waited, which under a backlog is the whole drain.
+/// </summary>
+public sealed class SubackBehindBacklogEndToEndTests(SubackBehindBacklogFixture service) : IClassFixture<SubackBehindBacklogFixture>
+{
+    [Fact]
+    public async Task WhileTheSubackWaitsBehindDeliveries_TheSubscriberCountsAsUp_AndKeepsItsConnection()
+    {
+        const string id = "suback-dev-1";
+        await using var device = await TestDevice.ConnectAsync(service.BrokerPort, id, MqttProtocolVersion.V500, null, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 0));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0");
+        var unanswered = (await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "stats")).GetProperty("subscriber").GetProperty("unanswered").GetInt64();
+        var connects = service.SubscriberConnects;
+
+        var hold = service.HoldNextSubscribe();
+        await service.KickSubscriberAsync();
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 1));
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 2));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 2, "ack of seq 2, delivered before the SUBACK");
+
+        await service.WaitForTextAsync("/health", h => h == "Healthy", "healthy while the SUBACK is held");
+        Assert.Equal(1, service.SubscribesHeld);
+        Assert.False(hold.Task.IsCompleted);
+        hold.SetResult();
+
+        await device.PublishAsync($"devices/{id}/telemetry", BrokerStallEndToEndTests.Telemetry(id, 3));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 3, "ack of seq 3 after the SUBACK");
+        Assert.Equal(connects + 1, service.SubscriberConnects);
+        var stats = await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "stats");
+        Assert.Equal(unanswered, stats.GetProperty("subscriber").GetProperty("unanswered").GetInt64());
     }
 }
