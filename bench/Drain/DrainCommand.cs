@@ -86,8 +86,31 @@ internal static class DrainCommand
 
         // Both persistent sessions exist before anything is published, so each queues the whole backlog.
         await RunToEndAsync("mosquitto_sub", ["-p", Port(mqttPort), "-c", "-i", "drain-ref", "-q", "1", "-t", "devices/+/telemetry", "-E"]);
-        await RunToEndAsync("mosquitto_sub", ["-p", Port(mqttPort), "-V", "5", "-c", "-x", "86400", "-i", $"{Prefix}-ingest", "-q", "1",
-            "-t", "devices/+/telemetry", "-t", "devices/+/birth", "-E"]);
+        if (options.Cluster == 0)
+        {
+            await RunToEndAsync("mosquitto_sub", ["-p", Port(mqttPort), "-V", "5", "-c", "-x", "86400", "-i", $"{Prefix}-ingest", "-q", "1",
+                "-t", "devices/+/telemetry", "-t", "devices/+/birth", "-E"]);
+        }
+        else
+        {
+            // One session per instance in the shared group: Mosquitto splits the backlog between them as it is published.
+            for (var i = 0; i < options.Cluster; i++)
+            {
+                await RunToEndAsync("mosquitto_sub", ["-p", Port(mqttPort), "-V", "5", "-c", "-x", "86400", "-i", $"{InstancePrefix(i)}-ingest", "-q", "1",
+                    "-t", $"$share/{SharedGroup}/devices/+/telemetry", "-t", $"$share/{SharedGroup}/devices/+/birth", "-E"]);
+            }
+        }
+
+        ChildProcess? redis = null;
+        var redisPort = 0;
+        if (options.Cluster > 0)
+        {
+            redisPort = ChildProcess.FreePort();
+            redis = ChildProcess.Start("redis-server", ["--port", Port(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work]);
+            await redis.WaitUntilAsync(() => ChildProcess.AcceptsTcpAsync(redisPort), TimeSpan.FromSeconds(20), "redis-server");
+        }
+
+        await using var redisLifetime = redis;
 
         ChildProcess? influx = null;
         var influxPort = 0;
@@ -105,7 +128,7 @@ internal static class DrainCommand
             await Backlog.PublishBirthsAsync(mqttPort, load, cancel.Token);
             for (var run = 1; run <= options.Runs; run++)
             {
-                var files = await PhaseAsync(options, dll, work, dataDirectory, mqttPort, run, "files", [], cancel.Token);
+                var files = await PhaseAsync(options, dll, work, dataDirectory, mqttPort, run, "files", ClusterArgs(options, redisPort), cancel.Token);
                 ok &= files.Complete;
                 await Console.Out.WriteLineAsync(files.Json);
                 if (influx is not null)
@@ -155,8 +178,9 @@ internal static class DrainCommand
             $"mosquitto_sub -p {mqttPort} -c -i drain-ref -q 1 -t 'devices/+/telemetry' -C {(long)options.Devices * options.Messages} -W 600 > /dev/null")]);
         var referenceSeconds = reference.Elapsed.TotalSeconds;
 
-        var linesDirectory = Path.Combine(dataDirectory, "lines");
-        var before = LineFileLengths(linesDirectory);
+        var instances = Math.Max(1, options.Cluster);
+        var dataDirectories = options.Cluster == 0 ? [dataDirectory] : Enumerable.Range(0, instances).Select(i => $"{dataDirectory}-{i}").ToArray();
+        var befores = dataDirectories.Select(d => LineFileLengths(Path.Combine(d, "lines"))).ToArray();
         var environment = new Dictionary<string, string>(options.ServiceEnvironment);
         if (options.TraceDirectory is { } traces)
         {
@@ -168,9 +192,12 @@ internal static class DrainCommand
 
         await using var acks = await AckWatch.StartAsync(mqttPort, load.Boot, options.Devices, options.Messages - 1, cancellationToken);
         var started = Stopwatch.StartNew();
-        var (service, http) = StartService(options, dll, dataDirectory, mqttPort, storeArgs, environment);
-        await using var serviceLifetime = service;
-        using var httpLifetime = http;
+        var running = Enumerable.Range(0, instances)
+            .Select(i => StartService(options, dll, dataDirectories[i], mqttPort,
+                options.Cluster == 0 ? storeArgs : [.. storeArgs, "--Broker:ClientIdPrefix", InstancePrefix(i)], environment))
+            .ToArray();
+        await using var servicesLifetime = new Instances(running);
+        var (service, http) = running[0];
 
         // The drain is timed from the first line stored to the last device's ack for its last message (stored
         // and applied to its twin); the service's start-up is reported apart.
@@ -179,25 +206,25 @@ internal static class DrainCommand
         TimeSpan cpuAtFirst = default;
         long peakRss = 0;
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
-        while (!acks.Complete.IsCompleted && DateTime.UtcNow < deadline && !service.HasExited)
+        while (!acks.Complete.IsCompleted && DateTime.UtcNow < deadline && !servicesLifetime.AnyExited)
         {
-            peakRss = Math.Max(peakRss, service.ResidentBytes());
-            if (firstAt is null && await LinesWrittenAsync(http) > 0)
+            peakRss = Math.Max(peakRss, servicesLifetime.ResidentBytes());
+            if (firstAt is null && await servicesLifetime.AnyLinesWrittenAsync())
             {
                 firstAt = started.Elapsed.TotalSeconds;
-                cpuAtFirst = service.CpuTime();
+                cpuAtFirst = servicesLifetime.CpuTime();
             }
 
             await Task.WhenAny(acks.Complete, Task.Delay(firstAt is null ? 10 : 100, cancellationToken));
         }
 
         var doneAt = started.Elapsed.TotalSeconds;
-        var cpu = service.HasExited ? TimeSpan.Zero : service.CpuTime() - cpuAtFirst;
+        var cpu = servicesLifetime.AnyExited ? TimeSpan.Zero : servicesLifetime.CpuTime() - cpuAtFirst;
         var complete = acks.Complete.IsCompleted;
 
         // What the drained devices leave resident (their twins, the pipeline's caches): RSS once every ack is in,
         // and again after --hold (time to attach dotnet-gcdump, or for idle twins to be collected).
-        var endRss = service.HasExited ? 0 : service.ResidentBytes();
+        var endRss = servicesLifetime.AnyExited ? 0 : servicesLifetime.ResidentBytes();
         if (options.Hold > TimeSpan.Zero && !service.HasExited)
         {
             await Console.Error.WriteLineAsync($"drain: holding the service (pid {service.Id}) for {options.Hold}");
@@ -205,9 +232,14 @@ internal static class DrainCommand
         }
 
         var heldRss = service.HasExited ? 0 : service.ResidentBytes();
-        await service.StopAsync(TimeSpan.FromSeconds(30));
+        foreach (var (each, _) in running)
+        {
+            await each.StopAsync(TimeSpan.FromSeconds(30));
+        }
 
-        var lines = store == "files" ? NewLines(linesDirectory, before, $"boot=\"{load.Boot}\"") : [];
+        var lines = store == "files"
+            ? dataDirectories.SelectMany((d, i) => NewLines(Path.Combine(d, "lines"), befores[i], $"boot=\"{load.Boot}\"")).ToArray()
+            : [];
         var written = store == "files" ? lines.Length : complete ? expected : 0;
         var drainSeconds = doneAt - (firstAt ?? doneAt);
         var referenceRate = expected / referenceSeconds;
@@ -218,6 +250,11 @@ internal static class DrainCommand
             w.WriteStartObject();
             w.WriteString("phase", store);
             w.WriteNumber("run", run);
+            if (options.Cluster > 0)
+            {
+                w.WriteNumber("cluster_instances", options.Cluster);
+            }
+
             w.WriteNumber("devices", options.Devices);
             w.WriteNumber("messages", (long)options.Devices * options.Messages);
             w.WriteNumber("readings", expected);
@@ -262,6 +299,56 @@ internal static class DrainCommand
         }
 
         return new Phase(complete && (store != "files" || lines.Length == expected), Encoding.UTF8.GetString(buffer.ToArray()), lines, serviceRate);
+    }
+
+    private const string SharedGroup = "ingest";
+
+    private static string InstancePrefix(int instance) => string.Create(CultureInfo.InvariantCulture, $"{Prefix}{instance}");
+
+    /// <summary>What every instance of <c>--cluster</c> shares: the cluster on Redis, twins there, the shared group.</summary>
+    private static string[] ClusterArgs(DrainOptions options, int redisPort) => options.Cluster == 0 ? [] :
+    [
+        "--Orleans:Clustering:ProviderType", "Redis",
+        "--Orleans:Clustering:ServiceKey", "redis",
+        "--ConnectionStrings:redis", $"127.0.0.1:{redisPort}",
+        "--Orleans:ClusterId", "drain",
+        "--Orleans:ServiceId", "drain",
+        "--Orleans:AdvertisedAddress", "127.0.0.1",
+        "--Twins:Store", "Redis",
+        "--Twins:Redis", $"127.0.0.1:{redisPort}",
+        "--Broker:SharedGroup", SharedGroup,
+    ];
+
+    /// <summary>The service processes of one phase, disposed together, measured as one.</summary>
+    private sealed class Instances((ChildProcess Service, HttpClient Http)[] instances) : IAsyncDisposable
+    {
+        public bool AnyExited => instances.Any(i => i.Service.HasExited);
+
+        public long ResidentBytes() => instances.Sum(i => i.Service.ResidentBytes());
+
+        public TimeSpan CpuTime() => instances.Aggregate(TimeSpan.Zero, (sum, i) => sum + i.Service.CpuTime());
+
+        public async Task<bool> AnyLinesWrittenAsync()
+        {
+            foreach (var (_, http) in instances)
+            {
+                if (await LinesWrittenAsync(http) > 0)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var (service, http) in instances)
+            {
+                await service.DisposeAsync();
+                http.Dispose();
+            }
+        }
     }
 
     private static (ChildProcess Service, HttpClient Http) StartService(

@@ -36,6 +36,10 @@ internal sealed record DrainOptions
           --influx-cpus LIST   run influxd on these CPUs only (taskset -c LIST, e.g. 1): a database on cores
                                of its own, as it would be on its own host, for the service and the plain HTTP
                                reference alike
+          --cluster N          N instances of the service in one Orleans cluster (issue #13): Redis for
+                               membership and twins (redis-server), a Mosquitto shared group splitting the
+                               backlog between their sessions, files phase only; --cluster 1 is the same
+                               shape with one instance, to compare against (default 0: one plain instance)
           --keep               keep the temporary directories
         """;
 
@@ -75,6 +79,9 @@ internal sealed record DrainOptions
 
     public string? InfluxCpus { get; init; }
 
+    /// <summary>Instances in cluster mode; 0 for the plain single instance.</summary>
+    public int Cluster { get; init; }
+
     public long TotalReadings => (long)Devices * Messages * Readings;
 
     public static DrainOptions Parse(IReadOnlyList<string> args)
@@ -103,6 +110,7 @@ internal sealed record DrainOptions
                 "--service" => options with { ServiceDll = Path.GetFullPath(Value()) },
                 "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
                 "--keep" => options with { Keep = true },
+                "--cluster" => options with { Cluster = Int() },
                 "--hold" => options with { Hold = TimeSpan.FromSeconds(Int()) },
                 "--influx-cpus" => options with { InfluxCpus = Value() },
                 "--service-arg" => Add(options, Value()),
@@ -114,6 +122,16 @@ internal sealed record DrainOptions
         if (options.Devices < 1 || options.Messages < 1 || options.Readings is < 1 or > 500 || options.Runs < 1)
         {
             throw new ArgumentException("--devices, --messages and --runs must be at least 1, --readings 1..500");
+        }
+
+        if (options.Cluster is < 0 or > 4)
+        {
+            throw new ArgumentException("--cluster must be between 0 and 4");
+        }
+
+        if (options.Cluster > 0 && (options.Influx || options.SteadySeconds > 0 || options.TraceDirectory is not null || options.Hold > TimeSpan.Zero))
+        {
+            throw new ArgumentException("--cluster measures the files drain only: not with --influx, --steady-seconds, --trace or --hold");
         }
 
         return options with { ServiceArgs = serviceArgs, ServiceEnvironment = environment };
