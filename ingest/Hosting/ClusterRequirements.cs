@@ -95,7 +95,9 @@ internal static class ClusterRequirements
 }
 
 /// <summary>Runs <see cref="ClusterRequirements"/> with the <c>Orleans</c> section's validation at start-up.</summary>
-internal sealed class ClusterValidator(IConfiguration configuration) : IValidateOptions<SiloOptions>
+/// <param name="configuration">The whole configuration (Twins, Broker, ConnectionStrings).</param>
+/// <param name="hostNameProblem">Why this host's name cannot be the advertised address; the DNS lookup by default.</param>
+internal sealed class ClusterValidator(IConfiguration configuration, Func<string?>? hostNameProblem = null) : IValidateOptions<SiloOptions>
 {
     public ValidateOptionsResult Validate(string? name, SiloOptions options)
     {
@@ -104,6 +106,27 @@ internal sealed class ClusterValidator(IConfiguration configuration) : IValidate
         var failures = ClusterRequirements.Check(options, twins, broker,
             !string.IsNullOrWhiteSpace(configuration[$"{BrokerOptions.SectionName}:{nameof(BrokerOptions.ClientIdPrefix)}"]),
             configuration.GetConnectionString);
+        if (options.Clustered && string.IsNullOrWhiteSpace(options.AdvertisedAddress) && (hostNameProblem ?? HostNameReachesNoOtherHost)() is { } why)
+        {
+            failures.Add($"Orleans:AdvertisedAddress is required here: {why}, and the other instances would be told to reach this one there. Give an address they can reach (127.0.0.1 only when every instance runs on this host).");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Why this host's name is no address for other hosts (it resolves to loopback only, or not at all); null when it is.</summary>
+    private static string? HostNameReachesNoOtherHost()
+    {
+        var name = System.Net.Dns.GetHostName();
+        try
+        {
+            var addresses = System.Net.Dns.GetHostAddresses(name);
+            return addresses.Any(a => !System.Net.IPAddress.IsLoopback(a))
+                ? null
+                : $"this host's name '{name}' resolves to loopback only ({string.Join(", ", addresses.Select(a => a.ToString()))})";
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return $"this host's name '{name}' does not resolve ({e.Message})";
+        }
     }
 }

@@ -63,4 +63,10 @@ public sealed class OrleansProvider
     public string ConnectionName { get; set; } = string.Empty;
 
     public bool Configured => !string.IsNullOrWhiteSpace(ProviderType);
+
+    /// <summary>The Redis connection string this provider uses, however it was given; null when none is.</summary>
+    public string? ResolveConnectionString(Func<string, string?> connectionStrings) =>
+        ServiceKey.Length > 0 ? connectionStrings(ServiceKey)
+        : ConnectionName.Length > 0 ? connectionStrings(ConnectionName)
+        : ConnectionString.Length > 0 ? ConnectionString : null;
 }

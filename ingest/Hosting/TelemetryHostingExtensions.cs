@@ -73,9 +73,8 @@ internal static partial class TelemetryHostingExtensions
     }
 
     /// <summary>
-    /// A silo that joins others: its name and the service's (Orleans:ClusterId, Orleans:ServiceId), the address the
-    /// others reach it at, and the keyed Redis connections that Orleans' providers ask for by <c>ServiceKey</c>, made from
-    /// <c>ConnectionStrings:{key}</c> (.NET Aspire would register them; a plain host does it here).
+    /// A silo that joins others: its name and the service's (Orleans:ClusterId, Orleans:ServiceId), and the address the
+    /// others reach it at.
     /// </summary>
     private static void ConfigureCluster(ISiloBuilder orleans, SiloOptions silo, IConfiguration configuration)
     {
@@ -94,16 +93,34 @@ internal static partial class TelemetryHostingExtensions
             orleans.ConfigureEndpoints(advertised, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
         }
 
-        foreach (var key in new[] { silo.Clustering.ServiceKey, silo.Reminders.ServiceKey }.Where(k => k.Length > 0).Distinct(StringComparer.Ordinal))
+    }
+
+    /// <summary>
+    /// The keyed Redis connections that Orleans' providers (clustering, reminders) ask for by <c>ServiceKey</c>, made from
+    /// <c>ConnectionStrings:{key}</c>, and a start-up gate that waits until each provider's Redis answers: Orleans sets up
+    /// its membership table once at start and exits when Redis is not there.
+    /// </summary>
+    private static void AddProviderConnections(IServiceCollection services, SiloOptions silo, IConfiguration configuration)
+    {
+        foreach (var key in new[] { silo.Clustering, silo.Reminders }.Where(p => p.Configured).Select(p => p.ServiceKey)
+            .Where(k => k.Length > 0).Distinct(StringComparer.Ordinal))
         {
-            orleans.Services.AddKeyedSingleton<StackExchange.Redis.IConnectionMultiplexer>(key, (_, _) =>
+            services.AddKeyedSingleton<StackExchange.Redis.IConnectionMultiplexer>(key, (_, _) =>
             {
                 var options = StackExchange.Redis.ConfigurationOptions.Parse(configuration.GetConnectionString(key) ?? string.Empty);
-                // Connects in the background and reconnects by itself: a Redis that is down at start is waited for
-                // (membership retries), not a reason to exit.
+                // Connects in the background and reconnects by itself after a Redis outage.
                 options.AbortOnConnectFail = false;
                 return StackExchange.Redis.ConnectionMultiplexer.Connect(options);
             });
+        }
+
+        var stores = new[] { silo.Clustering, silo.Reminders }.Where(p => p.Configured)
+            .Select(p => p.ResolveConnectionString(configuration.GetConnectionString))
+            .Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).ToArray();
+        if (stores.Length > 0)
+        {
+            // Registered before the silo, so that it starts (and waits) first: hosted services start in order.
+            services.AddHostedService(sp => new OrleansStoreGate(stores!, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OrleansStoreGate>>()));
         }
     }
 
@@ -121,6 +138,7 @@ internal static partial class TelemetryHostingExtensions
             throw new OptionsValidationException(SiloOptions.SectionName, typeof(SiloOptions), clusterFailures.Failures);
         }
 
+        AddProviderConnections(builder.Services, silo, builder.Configuration);
         builder.UseOrleans(orleans =>
         {
             if (silo.Clustered)

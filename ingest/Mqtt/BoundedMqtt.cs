@@ -90,6 +90,27 @@ internal static class BoundedMqtt
             .ToList();
     }
 
+    /// <summary>UNSUBSCRIBE, bounded by the client's timeout; best effort: false when it failed or went unanswered.</summary>
+    public static async Task<bool> TryUnsubscribeAsync(IMqttClient client, IReadOnlyList<string> filters, CancellationToken stoppingToken)
+    {
+        var builder = new MqttClientUnsubscribeOptionsBuilder();
+        foreach (var filter in filters)
+        {
+            builder = builder.WithTopicFilter(filter);
+        }
+
+        using var bounded = Bound(client.Options.Timeout, stoppingToken);
+        try
+        {
+            await client.UnsubscribeAsync(builder.Build(), bounded.Token);
+            return true;
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     private static async Task AbandonAsync(CancellationTokenSource abandon, Task subscribing)
     {
         await abandon.CancelAsync();

@@ -127,6 +127,11 @@ internal sealed partial class MqttIngestService(
                     // Waited for as long as deliveries come: the SUBACK queues behind a resumed session's backlog.
                     var refused = await BoundedMqtt.SubscribeAsync(client, subscription, DeliveringWhileSubscribing, time, stoppingToken);
                     _subscribed = true;
+                    if (_topics.Stale.Count > 0 && !await BoundedMqtt.TryUnsubscribeAsync(client, _topics.Stale, stoppingToken))
+                    {
+                        LogUnsubscribeFailed(logger, string.Join(", ", _topics.Stale));
+                    }
+
                     // Recomputed at every SUBACK: an ACL fixed since the last one turns the watch back on.
                     _probeFilterRefused = refused.Any(r => r.Filter == _topics.ProbeFilter && (int)r.Code >= 0x80);
                     if (refused.Count == 0)
@@ -425,6 +430,9 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The connection delivers while its SUBACK waits behind the deliveries (a resumed session's backlog); it counts as up, and the SUBACK is still awaited")]
     private static partial void LogAwaitingSuback(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not drop the plain subscriptions {Filters} of this session (from before Broker:SharedGroup); if they are there, this instance receives every message besides its share. Tried again on the next connection")]
+    private static partial void LogUnsubscribeFailed(ILogger logger, string filters);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}; the ingest subscriber starts over on a new connection")]
     private static partial void LogSubscribeNotAnswered(ILogger logger, string reason);

@@ -797,7 +797,8 @@ internal sealed partial class PartitionWorker
             cache.BirthlessSinceMs = nowMs;
         }
 
-        return nowMs - cache.BirthlessSinceMs < _options.BirthWait.TotalMilliseconds;
+        // A clock stepped back does not lengthen the wait: it ends.
+        return nowMs >= cache.BirthlessSinceMs && nowMs - cache.BirthlessSinceMs < _options.BirthWait.TotalMilliseconds;
     }
 
     /// <summary>Takes what the twin knows of a device: its birth and the metric names outside the catalogue it has sent.</summary>

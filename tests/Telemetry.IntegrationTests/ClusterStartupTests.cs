@@ -34,6 +34,38 @@ public sealed class ClusterStartupTests
         }
     }
 
+    /// <summary>
+    /// Orleans sets up its Redis stores once when the silo starts and ends the process when Redis is not there (found
+    /// in review: exit 134, a crash loop under docker-compose's restart policy). The service waits for it instead. A
+    /// single node with reminders in Redis also gets its keyed connection (before, it passed validation and crashed).
+    /// </summary>
+    [Fact]
+    public async Task AnInstanceStartedBeforeItsRedis_WaitsForIt_AndStarts()
+    {
+        await using var redis = new RedisServer();
+        await using var service = new ServiceProcess(
+            "--Broker:Port", ServerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--Orleans:Reminders:ProviderType", "Redis",
+            "--Orleans:Reminders:ServiceKey", "redis",
+            "--ConnectionStrings:redis", $"127.0.0.1:{redis.Port}",
+            "--Logging:LogLevel:Telemetry.Ingest.Hosting.OrleansStoreGate", "Information");
+
+        var starting = service.StartAsync(TimeSpan.FromSeconds(90));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!service.Output.Contains("does not answer", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !starting.IsCompleted, $"the service did not wait for Redis:\n{service.Output}");
+            await Task.Delay(100);
+        }
+
+        await redis.StartAsync();
+        await starting;
+
+        Assert.Contains("answers after", service.Output, StringComparison.Ordinal);
+        using var health = await service.Http.GetAsync(new Uri("health", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+    }
+
     private static async Task<(int ExitCode, string Output)> RunServiceAsync(params string[] args)
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";

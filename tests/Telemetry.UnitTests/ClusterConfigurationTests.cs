@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Telemetry.Ingest.Broker;
 using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Mqtt;
@@ -75,6 +76,38 @@ public sealed class ClusterConfigurationTests
         Assert.StartsWith("Orleans:Reminders:ConnectionName names 'missing'", failure, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AHostNameThatResolvesToLoopbackOnly_MakesTheAdvertisedAddressRequired()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Twins:Store"] = "Redis",
+            ["Broker:Mode"] = "External",
+            ["Broker:SharedGroup"] = "ingest",
+            ["Broker:ClientIdPrefix"] = "node-a",
+            ["ConnectionStrings:redis"] = "127.0.0.1:6379",
+        }).Build();
+        var loopbackOnly = new ClusterValidator(configuration, () => "this host's name 'vm' resolves to loopback only (127.0.0.1)");
+
+        var result = loopbackOnly.Validate(null, Cluster());
+
+        Assert.True(result.Failed);
+        Assert.StartsWith("Orleans:AdvertisedAddress is required here: this host's name 'vm' resolves to loopback only", Assert.Single(result.Failures!), StringComparison.Ordinal);
+        var given = Cluster();
+        given.AdvertisedAddress = "127.0.0.1";
+        Assert.True(loopbackOnly.Validate(null, given).Succeeded);
+        Assert.True(new ClusterValidator(configuration, () => null).Validate(null, Cluster()).Succeeded);
+    }
+
+    [Fact]
+    public void AProvidersConnectionString_IsFoundHoweverItIsGiven()
+    {
+        Assert.Equal("127.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis" }.ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
+        Assert.Equal("127.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ConnectionName = "redis" }.ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
+        Assert.Equal("10.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ConnectionString = "10.0.0.1:6379" }.ResolveConnectionString(_ => null));
+        Assert.Null(new OrleansProvider { ProviderType = "Redis" }.ResolveConnectionString(_ => null));
+    }
+
     [Theory]
     [InlineData("a/b")]
     [InlineData("+")]
@@ -104,6 +137,7 @@ public sealed class ClusterConfigurationTests
         Assert.Equal(["devices/+/birth", "devices/+/telemetry", "devices/+/telemetry/cbor"], topics.Filters);
         Assert.Equal("devices/$probe/telemetry", topics.ProbeTopic);
         Assert.Equal("devices/+/telemetry", topics.ProbeFilter);
+        Assert.Empty(topics.Stale);
     }
 
     [Fact]
@@ -116,6 +150,8 @@ public sealed class ClusterConfigurationTests
             topics.Filters);
         Assert.Equal("devices/$probe/node-a-ingest/telemetry", topics.ProbeTopic);
         Assert.Equal(topics.ProbeTopic, topics.ProbeFilter);
+        // A session that had the plain filters before (the same client id, moved into the group) drops them.
+        Assert.Equal(["devices/+/birth", "devices/+/telemetry", "devices/+/telemetry/cbor"], topics.Stale);
         // No shared filter matches it, so the broker cannot hand this instance's probe to another.
         Assert.DoesNotContain(topics.Filters.Take(3), f => MQTTnet.MqttTopicFilterComparer.Compare(topics.ProbeTopic, f[("$share/ingest/".Length)..]) == MQTTnet.MqttTopicFilterCompareResult.IsMatch);
     }
