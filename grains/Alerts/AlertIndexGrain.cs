@@ -24,6 +24,16 @@ public sealed class AlertIndexState
 /// (<see cref="TimeProviderNames.Grains"/>), so tests move time instead of waiting; it keeps the grain active
 /// while a deadline is pending, and the host wakes the grain at start-up so deadlines survive a restart.
 /// </para>
+/// <para>
+/// A timer lives and dies with its silo. When the silo has a reminder store (<c>Orleans:Reminders</c>, required in a
+/// cluster), the index also keeps one Orleans reminder, <see cref="WakeReminder"/>, registered while any deadline is
+/// pending: if the silo holding the index dies, the reminder activates it on a survivor within
+/// <see cref="WakePeriod"/> (plus the time the cluster takes to declare the silo dead), where it reads its stored
+/// state and arms its timer again. One reminder for the index rather than one per alert: deadlines keep the
+/// timer's precision, the reminder store sees a write only when the first deadline appears or the last one goes
+/// (not per alert raised or acknowledged), and 100,000 open alerts cost one row, not 100,000 rows each ticking on
+/// its own. Without a reminder store (a single node by default) only the timer runs.
+/// </para>
 /// </summary>
 [GrainType("alert-index")]
 internal sealed partial class AlertIndexGrain(
@@ -31,9 +41,16 @@ internal sealed partial class AlertIndexGrain(
     IOptions<AlertsOptions> options,
     [FromKeyedServices(TimeProviderNames.Grains)] TimeProvider clock,
     AlertMetrics metrics,
-    ILogger<AlertIndexGrain> logger) : Grain, IAlertIndexGrain
+    ILogger<AlertIndexGrain> logger) : Grain, IAlertIndexGrain, IRemindable
 {
     public const int MaxAlerts = 100_000;
+
+    /// <summary>The reminder that wakes the index on a surviving silo while deadlines are pending.</summary>
+    public const string WakeReminder = "sla-wake";
+
+    /// <summary>How often the reminder ticks: Orleans' shortest reminder period by default; the timer keeps the
+    /// precision, this only bounds how late a deadline can be after its silo died.</summary>
+    public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
 
     /// <summary>After a failed escalation round, try again this much later.</summary>
     private static readonly TimeSpan RetryAfter = TimeSpan.FromMinutes(1);
@@ -43,23 +60,31 @@ internal sealed partial class AlertIndexGrain(
 
     private IGrainTimer? _slaTimer;
     private DateTimeOffset? _armedFor;
+
+    /// <summary>Whether the wake reminder is registered, as far as this activation knows (null: not yet checked).</summary>
+    private bool? _reminderHeld;
+
+    /// <summary>An escalation round is running (the timer and the reminder may both start one).</summary>
+    private bool _escalating;
+
+    private bool RemindersAvailable => ServiceProvider.GetService<IReminderTable>() is not null;
     private WriteBehind<AlertIndexState>? _writeBehind;
 
     private WriteBehind<AlertIndexState> Saver => _writeBehind ??= new(this, index, SaveInterval);
 
     private SlaOptions Sla => options.Value.Sla;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         Arm();
-        return Task.CompletedTask;
+        await HoldReminderAsync();
     }
 
-    public Task UpsertAsync(AlertSummary alert)
+    public async Task UpsertAsync(AlertSummary alert)
     {
         if (index.State.Alerts.TryGetValue(alert.Id, out var known) && known == alert)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         index.State.Alerts[alert.Id] = alert;
@@ -76,7 +101,7 @@ internal sealed partial class AlertIndexGrain(
         // loses, device grains report again when they next activate.
         Saver.Changed();
         Arm();
-        return Task.CompletedTask;
+        await HoldReminderAsync();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -146,7 +171,79 @@ internal sealed partial class AlertIndexGrain(
         }
     }
 
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WakeReminder)
+        {
+            return;
+        }
+
+        // Activating the grain armed the timer for anything already due; a tick on a live activation changes
+        // nothing unless a deadline has passed without the timer firing (it was lost with a silo, or the clock jumped).
+        if (!_escalating && Sla.Due(index.State.Alerts.Values, clock.GetUtcNow()).Any())
+        {
+            await EscalateDueAsync(CancellationToken.None);
+        }
+        else
+        {
+            await HoldReminderAsync();
+        }
+    }
+
+    /// <summary>
+    /// Keeps the wake reminder registered exactly while a deadline is pending. The store is written only when that
+    /// changes (or once per activation, to learn what it holds). A failure is logged and tried again at the next
+    /// change or tick: the timer still runs, so only a silo's death in the meantime would delay a deadline.
+    /// </summary>
+    private async Task HoldReminderAsync()
+    {
+        var wanted = NextDeadline() is not null;
+        if (_reminderHeld == wanted || !RemindersAvailable)
+        {
+            return;
+        }
+
+        try
+        {
+            if (wanted)
+            {
+                await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
+            }
+            else if (await this.GetReminder(WakeReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderHeld = wanted;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _reminderHeld = null;
+            LogReminderFailed(logger, e, wanted ? "register" : "unregister");
+        }
+    }
+
     private async Task EscalateDueAsync(CancellationToken cancellationToken)
+    {
+        if (_escalating)
+        {
+            return;
+        }
+
+        _escalating = true;
+        try
+        {
+            await EscalateRoundAsync();
+        }
+        finally
+        {
+            _escalating = false;
+        }
+
+        await HoldReminderAsync();
+    }
+
+    private async Task EscalateRoundAsync()
     {
         _armedFor = null;
         DateTimeOffset? retryAt = null;
@@ -187,6 +284,9 @@ internal sealed partial class AlertIndexGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Alert {AlertId} ({Code}) of {Device} escalated: SLA missed")]
     private static partial void LogEscalated(ILogger logger, string alertId, string device, string code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Action} the SLA wake reminder; the SLA timer still runs, and the reminder is tried again at the next change")]
+    private static partial void LogReminderFailed(ILogger logger, Exception exception, string action);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Escalating alert {AlertId} failed; trying again in a minute")]
     private static partial void LogEscalationFailed(ILogger logger, Exception exception, string alertId);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
+using Telemetry.Grains.Hosting;
 using Telemetry.Ingest.Api;
 using Telemetry.Ingest.Broker;
 using Telemetry.Ingest.Mqtt;
@@ -185,9 +186,8 @@ internal static partial class TelemetryHostingExtensions
                 LogResidentTwinCap(logger, max, source, available / 1048576);
                 return new ResidentTwins(max, sp.GetRequiredService<TimeProvider>());
             });
-            orleans.Services.AddHostedService<ResidentTwinSweeper>();
-            orleans.Services.AddSingleton<Telemetry.Grains.Quality.ExposureCollector>();
-            orleans.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Telemetry.Grains.Quality.ExposureCollector>());
+            // Options, metrics, the twin sweeper, the exposure collector and the alert index's wake-up: the grains' own.
+            orleans.AddTelemetryGrains();
             switch (twins.Store)
             {
                 case TwinStore.Memory:
@@ -277,8 +277,6 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
-        builder.Services.AddSingleton<Telemetry.Grains.Alerts.AlertMetrics>();
-        builder.Services.AddHostedService<Alerts.SlaMonitor>();
         builder.Services.AddSingleton<ComponentHealth>();
         builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt").AddCheck<ComponentHealthCheck>("components");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));

@@ -1,6 +1,7 @@
-using Telemetry.Grains.Devices;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
-namespace Telemetry.Ingest.Twins;
+namespace Telemetry.Grains.Devices;
 
 /// <summary>
 /// Keeps the resident device twins at most <c>Twins:MaxResidentTwins</c>: woken when an activation goes past

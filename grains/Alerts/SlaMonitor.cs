@@ -1,11 +1,13 @@
-using Telemetry.Grains.Alerts;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
-namespace Telemetry.Ingest.Alerts;
+namespace Telemetry.Grains.Alerts;
 
 /// <summary>
-/// Wakes the alert index when the service starts, so that its SLA timer (an Orleans grain timer, see
+/// Wakes the alert index when the silo starts, so that its SLA timer (an Orleans grain timer, see
 /// <see cref="AlertIndexGrain"/>) is armed for deadlines that were pending before a restart. Retries until
-/// the silo answers.
+/// the silo answers. In a cluster every silo asks; the index lives on one of them, and a reminder (when a reminder
+/// store is configured) wakes it again on a survivor if that silo dies.
 /// </summary>
 internal sealed partial class SlaMonitor(IGrainFactory grains, TimeProvider time, ILogger<SlaMonitor> logger) : BackgroundService
 {

@@ -1,0 +1,86 @@
+using Orleans.Runtime;
+using Telemetry.Grains.Alerts;
+using Telemetry.Grains.Devices;
+using Xunit;
+
+namespace Telemetry.GrainTests;
+
+/// <summary>
+/// The device grain in a two-silo cluster, as the service registers it: the alert ladder, a part replaced, and a twin
+/// that moves to the other silo when its silo stops, read back whole from the store.
+/// </summary>
+public sealed class DeviceGrainClusterTests
+{
+    [Fact]
+    public async Task Cushioning_ClimbsTheLadder_WarningThenCritical_OneOpenAlertAtATime()
+    {
+        await using var cluster = await GrainCluster.StartAsync();
+        var shoe = cluster.Grains.GetGrain<IDeviceGrain>("shoe-ladder");
+
+        // 100 km: cushioning about 75%, no alert. 200 km in all: below 70%, replace soon. 800 km: below 60%, replace now.
+        await shoe.IngestAsync(Uplink.Run(1, 100, Uplink.Shoe()));
+        Assert.Empty((await shoe.GetSnapshotAsync())!.OpenAlerts);
+
+        await shoe.IngestAsync(Uplink.Run(2, 100));
+        var warning = Assert.Single((await shoe.GetSnapshotAsync())!.OpenAlerts);
+        Assert.Equal(AlertCodes.ShoeReplaceSoon, warning.Code);
+
+        await shoe.IngestAsync(Uplink.Run(3, 600));
+        var critical = Assert.Single((await shoe.GetSnapshotAsync())!.OpenAlerts);
+        Assert.Equal(AlertCodes.ShoeReplaceNow, critical.Code);
+        Assert.True(cluster.Alerts.Has("shoe-ladder", AlertCodes.ShoeReplaceSoon, AlertState.Raised));
+        Assert.True(cluster.Alerts.Has("shoe-ladder", AlertCodes.ShoeReplaceNow, AlertState.Raised));
+
+        // The index, on whichever silo, lists the same one alert open.
+        var page = await cluster.Grains.GetGrain<IAlertIndexGrain>(0).QueryAsync(new AlertFilter { Device = "shoe-ladder" }, 0, 10);
+        var open = Assert.Single(page.Items, a => a.State != AlertState.Resolved);
+        Assert.Equal(critical.Id, open.Id);
+    }
+
+    [Fact]
+    public async Task ShoeReplaced_ResolvesItsAlerts_AndWearStartsFromNew()
+    {
+        await using var cluster = await GrainCluster.StartAsync();
+        var shoe = cluster.Grains.GetGrain<IDeviceGrain>("shoe-replaced");
+        await shoe.IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
+        var alert = Assert.Single((await shoe.GetSnapshotAsync())!.OpenAlerts);
+
+        var resolved = await shoe.PartReplacedAsync("shoe", "agent-7", "new pair under warranty");
+
+        Assert.Equal([alert.Id], resolved!);
+        var twin = (await shoe.GetSnapshotAsync())!;
+        Assert.Empty(twin.OpenAlerts);
+        Assert.True(twin.Wear?.CushioningPct is null or >= 99, $"cushioning after replacement: {twin.Wear?.CushioningPct}");
+        Assert.Contains(cluster.Alerts.Events, e => e.Id == alert.Id && e.State == AlertState.Resolved && e.Actor == "agent-7");
+
+        // The device keeps running on the new pair: 100 km is no alert.
+        await shoe.IngestAsync(Uplink.Run(2, 100));
+        Assert.Empty((await shoe.GetSnapshotAsync())!.OpenAlerts);
+    }
+
+    [Fact]
+    public async Task SiloStops_TwinMovesToTheOtherSilo_Intact()
+    {
+        await using var cluster = await GrainCluster.StartAsync();
+        var shoe = cluster.Grains.GetGrain<IDeviceGrain>("shoe-moving");
+        await shoe.IngestAsync(Uplink.Run(1, 150, Uplink.Shoe()));
+        await shoe.IngestAsync(Uplink.Run(2, 100));
+        var before = (await shoe.GetSnapshotAsync())!;
+        var from = cluster.SiloOf(shoe.GetGrainId());
+
+        await cluster.Cluster.StopSiloAsync(from);
+
+        var after = (await shoe.GetSnapshotAsync())!;
+        Assert.NotEqual(from.SiloAddress, cluster.SiloOf(shoe.GetGrainId()).SiloAddress);
+        Assert.Equal(before.Totals, after.Totals);
+        Assert.Equal(before.Wear?.CushioningPct, after.Wear?.CushioningPct);
+        Assert.Equal(before.Birth, after.Birth);
+        Assert.Equal(before.OpenAlerts.Select(a => (a.Id, a.Code, a.State)), after.OpenAlerts.Select(a => (a.Id, a.Code, a.State)));
+        Assert.Equal(before.Acked, after.Acked);
+
+        // Its message progress came along: the same message again is a duplicate, not 100 km more.
+        var again = await shoe.IngestAsync(Uplink.Run(2, 100));
+        Assert.Equal(1, again.DuplicateMessages);
+        Assert.Equal(before.Totals.DistanceKm, (await shoe.GetSnapshotAsync())!.Totals.DistanceKm);
+    }
+}
