@@ -16,7 +16,7 @@ namespace Telemetry.UnitTests;
 public sealed class StoredTwinFormatTests
 {
     private static readonly IServiceProvider Services = new ServiceCollection()
-        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly).AddAssembly(typeof(DeviceFaultState).Assembly))
+        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly))
         .BuildServiceProvider();
 
     private static readonly Serializer Serializer = Services.GetRequiredService<Serializer>();
@@ -51,6 +51,10 @@ public sealed class StoredTwinFormatTests
         Assert.Equal(CapacityTrend.Window, loaded.BandUsage.Trend.Cycles.Count);
         Assert.NotNull(loaded.BandUsage.Trend.FittedPct);
         Assert.Equal(26, loaded.ShoeUsage.TemperatureCount);
+
+        // A list not in use stays absent, not empty: the baseline dropped once summarised, the recent one not yet created.
+        Assert.Null(loaded.Faults.Impact.StoredBaseline);
+        Assert.Null(loaded.Faults.Humidity.StoredRecent);
 
         AssertSameFaults(expected.Faults, loaded.Faults);
         AssertSameShoeUsage(expected.ShoeUsage, loaded.ShoeUsage);
@@ -176,6 +180,15 @@ public sealed class StoredTwinFormatTests
         var fresh = new DeviceState();
         var bytes = Serializer.SerializeToArray(fresh);
         Assert.Equal(bytes, Serializer.SerializeToArray(Serializer.Deserialize<DeviceState>(bytes)!));
+
+        // A shoe's fault state holds no humidity history or capacity trend, and does not gain one by a round trip.
+        var shoe = new DeviceFaultState();
+        shoe.ObserveShoe(8.1, 250);
+        var shoeAgain = RoundTrip(shoe);
+        Assert.Equal(shoe.Impact.Baseline, shoeAgain.StoredImpact!.Baseline);
+        Assert.Null(shoeAgain.StoredHumidity);
+        Assert.Null(shoeAgain.StoredCapacity);
+        Assert.Null(Copier.Copy(shoe).StoredHumidity);
 
         var band = RoundTrip(new BandUsage());
         Assert.True(double.IsNaN(band.FirstCycles));
