@@ -21,7 +21,7 @@ public class TwinStateBenchmarks : IDisposable
     private const int Concurrent = 256;
 
     private readonly Serializer _serializer = new ServiceCollection()
-        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly).AddAssembly(typeof(Telemetry.Models.Faults.DeviceFaultState).Assembly))
+        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly))
         .BuildServiceProvider()
         .GetRequiredService<Serializer>();
 

@@ -5,17 +5,16 @@ namespace Telemetry.Models.Faults;
 /// <see cref="Window"/> charge summaries (capacity against cycles), in percent of the reference capacity per
 /// cycle. It answers "is this cell losing capacity faster than its cycles explain?".
 /// </summary>
-[GenerateSerializer, Alias("telemetry.capacity-trend")]
 public sealed class CapacityTrend
 {
     public const int Window = 60;
 
-    [Id(0)] public List<double> Cycles { get; set; } = [];
+    public List<double> Cycles { get; set; } = [];
 
-    [Id(1)] public List<double> CapacityPct { get; set; } = [];
+    public List<double> CapacityPct { get; set; } = [];
 
     /// <summary>The fitted capacity (percent of reference) at the newest cycle, once the window is full.</summary>
-    [Id(2)] public double? FittedPct { get; set; }
+    public double? FittedPct { get; set; }
 
     /// <summary>Adds a summary; returns the fade in %/cycle once the window spans enough cycles, else null.</summary>
     public double? Observe(double cycles, double capacityMah, double referenceMah, double minSpanCycles = 30)

@@ -2,21 +2,47 @@ namespace Telemetry.Models.Faults;
 
 /// <summary>
 /// Everything the fault detector remembers about one device, fed one reading at a time by the device grain
-/// (and by the evaluation, through exactly the same calls).
+/// (and by the evaluation, through exactly the same calls). Stored with the twin through Telemetry.Grains' serializer.
 /// </summary>
-[GenerateSerializer, Alias("telemetry.device-fault-state")]
 public sealed class DeviceFaultState
 {
     // Each signal is created on first use: a shoe never feeds humidity or capacity, a band never impact or contact,
-    // and a device twin that stays resident should not carry the other kind's empty histories. The fields are what
-    // is stored (same ids as the properties that held them before, so stored twins still load).
-    [Id(0)] private SignalHistory? _impact;
+    // and a device twin that stays resident should not carry the other kind's empty histories. The fields, not the
+    // properties, are what is stored, so a signal never fed stays absent after a load.
+    private SignalHistory? _impact;
 
-    [Id(1)] private SignalHistory? _contact;
+    private SignalHistory? _contact;
 
-    [Id(2)] private SignalHistory? _humidity;
+    private SignalHistory? _humidity;
 
-    [Id(3)] private CapacityTrend? _capacity;
+    private CapacityTrend? _capacity;
+
+    public DeviceFaultState()
+    {
+    }
+
+    /// <summary>A state as it was stored, its signals as they were (null where never fed).</summary>
+    internal DeviceFaultState(SignalHistory? impact, SignalHistory? contact, SignalHistory? humidity, CapacityTrend? capacity, int delaminationStreak, int ingressStreak)
+    {
+        _impact = impact;
+        _contact = contact;
+        _humidity = humidity;
+        _capacity = capacity;
+        DelaminationStreak = delaminationStreak;
+        IngressStreak = ingressStreak;
+    }
+
+    /// <summary>Stored: the impact history, null when never fed (unlike <see cref="Impact"/>, does not create it).</summary>
+    internal SignalHistory? StoredImpact => _impact;
+
+    /// <summary>Stored: the contact history, null when never fed.</summary>
+    internal SignalHistory? StoredContact => _contact;
+
+    /// <summary>Stored: the humidity history, null when never fed.</summary>
+    internal SignalHistory? StoredHumidity => _humidity;
+
+    /// <summary>Stored: the capacity trend, null when never fed.</summary>
+    internal CapacityTrend? StoredCapacity => _capacity;
 
     public SignalHistory Impact { get => _impact ??= new(); set => _impact = value; }
 
@@ -27,9 +53,9 @@ public sealed class DeviceFaultState
     public CapacityTrend Capacity { get => _capacity ??= new(); set => _capacity = value; }
 
     /// <summary>Consecutive readings showing delamination, and water ingress.</summary>
-    [Id(4)] public int DelaminationStreak { get; set; }
+    public int DelaminationStreak { get; set; }
 
-    [Id(5)] public int IngressStreak { get; set; }
+    public int IngressStreak { get; set; }
 
     /// <summary>A shoe run: impact and ground contact of one reading.</summary>
     public FaultFinding? ObserveShoe(double? impactG, double? contactMs)

@@ -5,16 +5,35 @@ namespace Telemetry.Models.Faults;
 /// the baseline; after that the median of the last <c>recentSize</c> readings is compared with the baseline
 /// median, in units of the baseline's robust spread (1.4826 × median absolute deviation). Medians make a
 /// single wild reading harmless, and a device's own baseline makes the test fair to heavy runners and
-/// humid climates alike. The state is small and kept in the device grain.
+/// humid climates alike. The state is small and kept in the device grain (stored through Telemetry.Grains' serializer,
+/// which reads and writes the parts marked "stored" below).
 /// </summary>
-[GenerateSerializer, Alias("telemetry.signal-history")]
 public sealed class SignalHistory
 {
     // Created when first needed and the baseline dropped once summarised: a device holds its baseline readings
     // only while it fills, and an idle resident twin no list it does not use.
-    [Id(0)] private List<double>? _baseline;
+    private List<double>? _baseline;
 
-    [Id(1)] private List<double>? _recent;
+    private List<double>? _recent;
+
+    public SignalHistory()
+    {
+    }
+
+    /// <summary>A history as it was stored, its lists as they were (null where not created).</summary>
+    internal SignalHistory(List<double>? baseline, List<double>? recent, double? baselineMedian, double? baselineScale)
+    {
+        _baseline = baseline;
+        _recent = recent;
+        BaselineMedian = baselineMedian;
+        BaselineScale = baselineScale;
+    }
+
+    /// <summary>Stored: the baseline list itself, null when not created yet or already summarised.</summary>
+    internal List<double>? StoredBaseline => _baseline;
+
+    /// <summary>Stored: the recent list itself, null until the baseline is known.</summary>
+    internal List<double>? StoredRecent => _recent;
 
     /// <summary>Readings of the baseline while it fills; empty once its median and spread are known.</summary>
     public IReadOnlyList<double> Baseline => _baseline ?? [];
@@ -22,9 +41,9 @@ public sealed class SignalHistory
     /// <summary>The last readings (at most the recent window), once the baseline is known.</summary>
     public IReadOnlyList<double> Recent => _recent ?? [];
 
-    [Id(2)] public double? BaselineMedian { get; set; }
+    public double? BaselineMedian { get; set; }
 
-    [Id(3)] public double? BaselineScale { get; set; }
+    public double? BaselineScale { get; set; }
 
     /// <summary>Adds a reading; returns the robust z-score of the recent median, or null while the baseline fills.</summary>
     public double? Observe(double value, int baselineSize, int recentSize, double minScale)

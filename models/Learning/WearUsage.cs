@@ -8,31 +8,30 @@ namespace Telemetry.Models.Learning;
 /// and the training data both go through this class, so a model is scored on exactly the inputs it was
 /// trained on.
 /// </summary>
-[GenerateSerializer, Alias("telemetry.shoe-usage")]
 public sealed class ShoeUsage
 {
     public const int ImpactBaselineReadings = 10;
     private const double ImpactSmoothing = 0.1;
 
-    [Id(0)] public double DistanceKm { get; set; }
+    public double DistanceKm { get; set; }
 
-    [Id(1)] public double RunningSeconds { get; set; }
+    public double RunningSeconds { get; set; }
 
-    [Id(2)] public double KmWithDuration { get; set; }
+    public double KmWithDuration { get; set; }
 
-    [Id(3)] public int ImpactBaselineCount { get; set; }
+    public int ImpactBaselineCount { get; set; }
 
-    [Id(4)] public double ImpactBaselineSum { get; set; }
+    public double ImpactBaselineSum { get; set; }
 
-    [Id(5)] public double? ImpactRecentG { get; set; }
+    public double? ImpactRecentG { get; set; }
 
-    [Id(6)] public long? FirstMs { get; set; }
+    public long? FirstMs { get; set; }
 
-    [Id(7)] public long? LastMs { get; set; }
+    public long? LastMs { get; set; }
 
-    [Id(8)] public double TemperatureSum { get; set; }
+    public double TemperatureSum { get; set; }
 
-    [Id(9)] public int TemperatureCount { get; set; }
+    public int TemperatureCount { get; set; }
 
     /// <summary>Mean midsole temperature of the runs (EVA wears faster in the cold), or null.</summary>
     public double? MeanTemperatureC => TemperatureCount > 0 ? TemperatureSum / TemperatureCount : null;
@@ -84,35 +83,34 @@ public sealed class ShoeUsage
 }
 
 /// <summary>The running battery history of a band that the wear models need (see <see cref="ShoeUsage"/>).</summary>
-[GenerateSerializer, Alias("telemetry.band-usage")]
 public sealed class BandUsage
 {
     private const int ReferenceSamples = 5;
     private const double Smoothing = 0.3;
 
-    [Id(0)] public double? ReferenceMah { get; set; }
+    public double? ReferenceMah { get; set; }
 
-    [Id(1)] public double ReferenceCycles { get; set; }
+    public double ReferenceCycles { get; set; }
 
-    [Id(2)] public double? SmoothedMah { get; set; }
+    public double? SmoothedMah { get; set; }
 
-    [Id(3)] public double Cycles { get; set; }
+    public double Cycles { get; set; }
 
-    [Id(4)] public int Samples { get; set; }
+    public int Samples { get; set; }
 
-    [Id(5)] public CapacityTrend Trend { get; set; } = new();
+    public CapacityTrend Trend { get; set; } = new();
 
-    [Id(6)] public double? LastFadePctPerCycle { get; set; }
+    public double? LastFadePctPerCycle { get; set; }
 
-    [Id(7)] public long? FirstMs { get; set; }
+    public long? FirstMs { get; set; }
 
-    [Id(8)] public long? LastMs { get; set; }
+    public long? LastMs { get; set; }
 
-    [Id(9)] public double FirstCycles { get; set; } = double.NaN;
+    public double FirstCycles { get; set; } = double.NaN;
 
-    [Id(10)] public double TemperatureSum { get; set; }
+    public double TemperatureSum { get; set; }
 
-    [Id(11)] public int TemperatureCount { get; set; }
+    public int TemperatureCount { get; set; }
 
     /// <summary>A periodic sample's temperature (heat speeds fade).</summary>
     public void ObserveTemperature(double temperatureC)

@@ -23,7 +23,7 @@ namespace Telemetry.UnitTests;
 public sealed class CompactTwinTests
 {
     private static readonly Serializer Serializer = new ServiceCollection()
-        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly).AddAssembly(typeof(Telemetry.Models.Faults.DeviceFaultState).Assembly))
+        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly))
         .BuildServiceProvider()
         .GetRequiredService<Serializer>();
 

@@ -19,7 +19,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
     private const string StateName = "device";
 
     private static readonly Serializer Serializer = new ServiceCollection()
-        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly).AddAssembly(typeof(Telemetry.Models.Faults.DeviceFaultState).Assembly))
+        .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly))
         .BuildServiceProvider()
         .GetRequiredService<Serializer>();
 
