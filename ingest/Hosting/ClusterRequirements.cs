@@ -40,6 +40,11 @@ internal static class ClusterRequirements
             failures.Add($"Orleans:ServiceId is required {Cluster}: it names what stored reminders and state belong to.");
         }
 
+        if (!silo.Reminders.Configured)
+        {
+            failures.Add($"Orleans:Reminders:ProviderType is required {Cluster} (Redis, like the clustering): the alert index keeps its SLA deadlines on a reminder so that a silo that dies takes none with it.");
+        }
+
         if (twins.Store != TwinStore.Redis)
         {
             failures.Add($"Twins:Store must be Redis {Cluster} (was {twins.Store}): a device's grain moves between instances, and its twin must be where every instance can read it.");

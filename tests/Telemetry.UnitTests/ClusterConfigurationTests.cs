@@ -17,6 +17,7 @@ public sealed class ClusterConfigurationTests
         ClusterId = "telemetry",
         ServiceId = "telemetry",
         Clustering = new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis" },
+        Reminders = new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis" },
     };
 
     private static List<string> Check(SiloOptions silo, TwinStore store = TwinStore.Redis, BrokerMode mode = BrokerMode.External,
@@ -49,6 +50,7 @@ public sealed class ClusterConfigurationTests
         Assert.Collection(failures,
             f => Assert.StartsWith("Orleans:ClusterId is required", f, StringComparison.Ordinal),
             f => Assert.StartsWith("Orleans:ServiceId is required", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("Orleans:Reminders:ProviderType is required", f, StringComparison.Ordinal),
             f => Assert.StartsWith("Twins:Store must be Redis", f, StringComparison.Ordinal),
             f => Assert.StartsWith("Broker:Mode must be External", f, StringComparison.Ordinal),
             f => Assert.StartsWith("Broker:SharedGroup is required", f, StringComparison.Ordinal),
