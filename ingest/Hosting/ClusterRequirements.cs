@@ -77,8 +77,9 @@ internal static class ClusterRequirements
             return;
         }
 
+        // Orleans' order: a ConnectionString given directly wins over a ConnectionName (OrleansProvider.ResolveConnectionString).
         var named = provider.ServiceKey.Length > 0 ? (Key: "ServiceKey", Name: provider.ServiceKey)
-            : provider.ConnectionName.Length > 0 ? (Key: "ConnectionName", Name: provider.ConnectionName)
+            : provider.ConnectionName.Length > 0 && provider.ConnectionString.Length == 0 ? (Key: "ConnectionName", Name: provider.ConnectionName)
             : (Key: (string?)null, Name: (string?)null);
         if (named.Key is not null)
         {

@@ -64,9 +64,11 @@ public sealed class OrleansProvider
 
     public bool Configured => !string.IsNullOrWhiteSpace(ProviderType);
 
-    /// <summary>The Redis connection string this provider uses, however it was given; null when none is.</summary>
+    /// <summary>The Redis connection string this provider uses, however it was given; null when none is. In Orleans'
+    /// order (Microsoft.Orleans.Clustering.Redis' provider builder): <see cref="ServiceKey"/>, then
+    /// <see cref="ConnectionString"/>, then <see cref="ConnectionName"/>.</summary>
     public string? ResolveConnectionString(Func<string, string?> connectionStrings) =>
         ServiceKey.Length > 0 ? connectionStrings(ServiceKey)
-        : ConnectionName.Length > 0 ? connectionStrings(ConnectionName)
-        : ConnectionString.Length > 0 ? ConnectionString : null;
+        : ConnectionString.Length > 0 ? ConnectionString
+        : ConnectionName.Length > 0 ? connectionStrings(ConnectionName) : null;
 }

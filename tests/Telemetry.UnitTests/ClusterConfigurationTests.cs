@@ -108,6 +108,21 @@ public sealed class ClusterConfigurationTests
         Assert.Null(new OrleansProvider { ProviderType = "Redis" }.ResolveConnectionString(_ => null));
     }
 
+    /// <summary>Review of b8080b5: a ConnectionName was preferred to a ConnectionString, so start-up gated (and checked)
+    /// another Redis than the one Orleans then used: its provider builder takes the ConnectionString first.</summary>
+    [Fact]
+    public void AConnectionStringGivenDirectly_WinsOverAConnectionName_AsInOrleans()
+    {
+        var both = new OrleansProvider { ProviderType = "Redis", ConnectionString = "10.0.0.1:6379", ConnectionName = "redis" };
+
+        Assert.Equal("10.0.0.1:6379", both.ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
+        var silo = Cluster();
+        silo.Clustering = new OrleansProvider { ProviderType = "Redis", ConnectionString = "10.0.0.1:6379", ConnectionName = "missing" };
+        Assert.Empty(Check(silo));
+        Assert.Equal("127.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis", ConnectionString = "10.0.0.1:6379" }
+            .ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
+    }
+
     [Theory]
     [InlineData("a/b")]
     [InlineData("+")]
