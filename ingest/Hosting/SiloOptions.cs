@@ -35,7 +35,8 @@ public sealed class SiloOptions
 
     /// <summary>
     /// The address the other instances reach this silo at, an IP address or a host name (a container's name in
-    /// docker-compose). Cluster mode only; empty: this machine's host name. The silo listens on every address.
+    /// docker-compose). Cluster mode only; empty: the first address of this machine's host name that is not loopback,
+    /// IPv4 first (<see cref="ClusterRequirements.AdvertisableAddress"/>). The silo listens on every address.
     /// </summary>
     public string AdvertisedAddress { get; set; } = string.Empty;
 

@@ -83,16 +83,22 @@ internal static partial class TelemetryHostingExtensions
             o.ClusterId = silo.ClusterId;
             o.ServiceId = silo.ServiceId;
         });
-        var advertised = silo.AdvertisedAddress.Length > 0 ? silo.AdvertisedAddress : System.Net.Dns.GetHostName();
-        if (System.Net.IPAddress.TryParse(advertised, out var address))
+        if (silo.AdvertisedAddress.Length == 0)
+        {
+            // Resolved here rather than by Orleans, which takes the host name's smallest IPv4 address: 127.0.1.1 on Debian.
+            // The validator has refused a name with no other address; this throws only if the name changed since.
+            var (hostAddress, problem) = ClusterRequirements.HostAddress();
+            orleans.ConfigureEndpoints(hostAddress ?? throw new InvalidOperationException($"Orleans:AdvertisedAddress is required here: {problem}"),
+                silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else if (System.Net.IPAddress.TryParse(silo.AdvertisedAddress, out var address))
         {
             orleans.ConfigureEndpoints(address, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
         }
         else
         {
-            orleans.ConfigureEndpoints(advertised, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
+            orleans.ConfigureEndpoints(silo.AdvertisedAddress, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
         }
-
     }
 
     /// <summary>

@@ -99,6 +99,21 @@ public sealed class ClusterConfigurationTests
         Assert.True(new ClusterValidator(configuration, () => null).Validate(null, Cluster()).Succeeded);
     }
 
+    /// <summary>Review of b8080b5: start-up accepted a host name with any non-loopback address, and Orleans then advertised
+    /// the smallest IPv4 one, 127.0.1.1 on Debian. The silo is now given the address this chooses.</summary>
+    [Theory]
+    [InlineData("127.0.1.1,192.168.1.20", "192.168.1.20")]
+    [InlineData("2001:db8::5,127.0.1.1,10.0.0.7,10.0.0.3", "10.0.0.7")]
+    [InlineData("::1,fe80::1,2001:db8::5,127.0.0.1", "2001:db8::5")]
+    [InlineData("fe80::1,::1", "fe80::1")]
+    [InlineData("127.0.1.1,::1,::ffff:127.0.0.1", null)]
+    public void TheAdvertisedAddress_IsTheHostNamesFirstIPv4AddressOffLoopback_ElseIPv6(string resolved, string? expected)
+    {
+        var address = ClusterRequirements.AdvertisableAddress(resolved.Split(',').Select(System.Net.IPAddress.Parse));
+
+        Assert.Equal(expected, address?.ToString());
+    }
+
     [Fact]
     public void AProvidersConnectionString_IsFoundHoweverItIsGiven()
     {
