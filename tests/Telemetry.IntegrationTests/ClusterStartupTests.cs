@@ -99,6 +99,28 @@ public sealed class ClusterStartupTests
         Assert.StartsWith("127.0.0.1:", cluster.GetProperty("self").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Review of b8080b5: SIGTERM while the instance waited for its Redis ended it with an unhandled
+    /// TaskCanceledException (exit 134, a crash to a supervisor). A stop while starting is a clean exit.
+    /// </summary>
+    [Fact]
+    public async Task AnInstanceStoppedWhileWaitingForItsRedis_ExitsCleanly()
+    {
+        await using var service = new ServiceProcess(
+            "--Broker:Port", ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            "--Orleans:Reminders:ProviderType", "Redis",
+            "--Orleans:Reminders:ServiceKey", "redis",
+            "--ConnectionStrings:redis", $"127.0.0.1:{ServerProcess.FreePort()}");
+        var starting = service.StartAsync(TimeSpan.FromSeconds(90));
+        await WaitForOutputAsync(service, starting, "does not answer", "the service did not wait for Redis");
+
+        var exitCode = await service.TerminateAsync(TimeSpan.FromSeconds(30));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => starting);
+        Assert.True(exitCode == 0, $"exit code {exitCode?.ToString(CultureInfo.InvariantCulture) ?? "none (killed)"}:\n{service.Output}");
+        Assert.DoesNotContain("Unhandled exception", service.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>Starts <paramref name="service"/> before <paramref name="redis"/>: it must wait (say so), start once Redis
     /// is up, and say it answered. Each line is looked for while the output arrives, not in its last lines afterwards.</summary>
     private static async Task StartBeforeRedisAsync(ServiceProcess service, RedisServer redis)
