@@ -68,6 +68,34 @@ internal static class ClusterRequirements
         return failures;
     }
 
+    /// <summary>
+    /// The address this host's name gives other hosts: a non-loopback IPv4 address, in the resolver's order, else a
+    /// non-loopback IPv6 one (global before link-local); null when the name resolves to loopback only. Orleans, given
+    /// the host name, takes its smallest IPv4 address instead, which is 127.0.1.1 on Debian's /etc/hosts even when the
+    /// host has another.
+    /// </summary>
+    public static System.Net.IPAddress? AdvertisableAddress(IEnumerable<System.Net.IPAddress> addresses) =>
+        addresses.Where(a => !System.Net.IPAddress.IsLoopback(a) && !(a.IsIPv4MappedToIPv6 && System.Net.IPAddress.IsLoopback(a.MapToIPv4())))
+            .OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : a.IsIPv6LinkLocal ? 2 : 1)
+            .FirstOrDefault();
+
+    /// <summary>This host's name resolved (<see cref="AdvertisableAddress"/>): the address, or why there is none.</summary>
+    public static (System.Net.IPAddress? Address, string? Problem) HostAddress()
+    {
+        var name = System.Net.Dns.GetHostName();
+        try
+        {
+            var addresses = System.Net.Dns.GetHostAddresses(name);
+            return AdvertisableAddress(addresses) is { } address
+                ? (address, null)
+                : (null, $"this host's name '{name}' resolves to loopback only ({string.Join(", ", addresses.Select(a => a.ToString()))})");
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return (null, $"this host's name '{name}' does not resolve ({e.Message})");
+        }
+    }
+
     private static void CheckProvider(string section, OrleansProvider provider, Func<string, string?> connectionString, List<string> failures)
     {
         if (!provider.Configured)
@@ -82,8 +110,9 @@ internal static class ClusterRequirements
             return;
         }
 
+        // Orleans' order: a ConnectionString given directly wins over a ConnectionName (OrleansProvider.ResolveConnectionString).
         var named = provider.ServiceKey.Length > 0 ? (Key: "ServiceKey", Name: provider.ServiceKey)
-            : provider.ConnectionName.Length > 0 ? (Key: "ConnectionName", Name: provider.ConnectionName)
+            : provider.ConnectionName.Length > 0 && provider.ConnectionString.Length == 0 ? (Key: "ConnectionName", Name: provider.ConnectionName)
             : (Key: (string?)null, Name: (string?)null);
         if (named.Key is not null)
         {
@@ -119,19 +148,5 @@ internal sealed class ClusterValidator(IConfiguration configuration, Func<string
     }
 
     /// <summary>Why this host's name is no address for other hosts (it resolves to loopback only, or not at all); null when it is.</summary>
-    private static string? HostNameReachesNoOtherHost()
-    {
-        var name = System.Net.Dns.GetHostName();
-        try
-        {
-            var addresses = System.Net.Dns.GetHostAddresses(name);
-            return addresses.Any(a => !System.Net.IPAddress.IsLoopback(a))
-                ? null
-                : $"this host's name '{name}' resolves to loopback only ({string.Join(", ", addresses.Select(a => a.ToString()))})";
-        }
-        catch (System.Net.Sockets.SocketException e)
-        {
-            return $"this host's name '{name}' does not resolve ({e.Message})";
-        }
-    }
+    private static string? HostNameReachesNoOtherHost() => ClusterRequirements.HostAddress().Problem;
 }

@@ -35,7 +35,8 @@ public sealed class SiloOptions
 
     /// <summary>
     /// The address the other instances reach this silo at, an IP address or a host name (a container's name in
-    /// docker-compose). Cluster mode only; empty: this machine's host name. The silo listens on every address.
+    /// docker-compose). Cluster mode only; empty: the first address of this machine's host name that is not loopback,
+    /// IPv4 first (<see cref="ClusterRequirements.AdvertisableAddress"/>). The silo listens on every address.
     /// </summary>
     public string AdvertisedAddress { get; set; } = string.Empty;
 
@@ -64,9 +65,11 @@ public sealed class OrleansProvider
 
     public bool Configured => !string.IsNullOrWhiteSpace(ProviderType);
 
-    /// <summary>The Redis connection string this provider uses, however it was given; null when none is.</summary>
+    /// <summary>The Redis connection string this provider uses, however it was given; null when none is. In Orleans'
+    /// order (Microsoft.Orleans.Clustering.Redis' provider builder): <see cref="ServiceKey"/>, then
+    /// <see cref="ConnectionString"/>, then <see cref="ConnectionName"/>.</summary>
     public string? ResolveConnectionString(Func<string, string?> connectionStrings) =>
         ServiceKey.Length > 0 ? connectionStrings(ServiceKey)
-        : ConnectionName.Length > 0 ? connectionStrings(ConnectionName)
-        : ConnectionString.Length > 0 ? ConnectionString : null;
+        : ConnectionString.Length > 0 ? ConnectionString
+        : ConnectionName.Length > 0 ? connectionStrings(ConnectionName) : null;
 }

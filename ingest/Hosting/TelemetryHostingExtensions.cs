@@ -84,27 +84,35 @@ internal static partial class TelemetryHostingExtensions
             o.ClusterId = silo.ClusterId;
             o.ServiceId = silo.ServiceId;
         });
-        var advertised = silo.AdvertisedAddress.Length > 0 ? silo.AdvertisedAddress : System.Net.Dns.GetHostName();
-        if (System.Net.IPAddress.TryParse(advertised, out var address))
+        if (silo.AdvertisedAddress.Length == 0)
+        {
+            // Resolved here rather than by Orleans, which takes the host name's smallest IPv4 address: 127.0.1.1 on Debian.
+            // The validator has refused a name with no other address; this throws only if the name changed since.
+            var (hostAddress, problem) = ClusterRequirements.HostAddress();
+            orleans.ConfigureEndpoints(hostAddress ?? throw new InvalidOperationException($"Orleans:AdvertisedAddress is required here: {problem}"),
+                silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else if (System.Net.IPAddress.TryParse(silo.AdvertisedAddress, out var address))
         {
             orleans.ConfigureEndpoints(address, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
         }
         else
         {
-            orleans.ConfigureEndpoints(advertised, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
+            orleans.ConfigureEndpoints(silo.AdvertisedAddress, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: true);
         }
-
     }
 
     /// <summary>
     /// The keyed Redis connections that Orleans' providers (clustering, reminders) ask for by <c>ServiceKey</c>, made from
-    /// <c>ConnectionStrings:{key}</c>, and a start-up gate that waits until each provider's Redis answers: Orleans sets up
-    /// its membership table once at start and exits when Redis is not there.
+    /// <c>ConnectionStrings:{key}</c>, and a start-up gate that waits until each provider's Redis answers through the
+    /// connection that provider will use: Orleans sets up its membership table once at start and exits when Redis is not
+    /// there.
     /// </summary>
     private static void AddProviderConnections(IServiceCollection services, SiloOptions silo, IConfiguration configuration)
     {
-        foreach (var key in new[] { silo.Clustering, silo.Reminders }.Where(p => p.Configured).Select(p => p.ServiceKey)
-            .Where(k => k.Length > 0).Distinct(StringComparer.Ordinal))
+        var providers = new[] { silo.Clustering, silo.Reminders }.Where(p => p.Configured).ToArray();
+        var keys = providers.Select(p => p.ServiceKey).Where(k => k.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
+        foreach (var key in keys)
         {
             services.AddKeyedSingleton<StackExchange.Redis.IConnectionMultiplexer>(key, (_, _) =>
             {
@@ -115,14 +123,31 @@ internal static partial class TelemetryHostingExtensions
             });
         }
 
-        var stores = new[] { silo.Clustering, silo.Reminders }.Where(p => p.Configured)
+        // A provider without a ServiceKey makes its own connection from its connection string when the silo starts.
+        var connectionStrings = providers.Where(p => p.ServiceKey.Length == 0)
             .Select(p => p.ResolveConnectionString(configuration.GetConnectionString))
-            .Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).ToArray();
-        if (stores.Length > 0)
+            .OfType<string>().Where(c => c.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
+        if (keys.Length + connectionStrings.Length == 0)
         {
-            // Registered before the silo, so that it starts (and waits) first: hosted services start in order.
-            services.AddHostedService(sp => new OrleansStoreGate(stores!, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OrleansStoreGate>>()));
+            return;
         }
+
+        // Registered before the silo, so that it starts (and waits) first: hosted services start in order.
+        services.AddHostedService(sp => new OrleansStoreGate(
+        [
+            .. keys.Select(key => new OrleansStoreGate.Store(
+                $"{Endpoint(configuration.GetConnectionString(key)!)} (ConnectionStrings:{key})",
+                () => sp.GetRequiredKeyedService<StackExchange.Redis.IConnectionMultiplexer>(key), Owned: false)),
+            .. connectionStrings.Select(connectionString => new OrleansStoreGate.Store(Endpoint(connectionString), () =>
+            {
+                var options = StackExchange.Redis.ConfigurationOptions.Parse(connectionString);
+                options.AbortOnConnectFail = false;
+                return StackExchange.Redis.ConnectionMultiplexer.Connect(options);
+            }, Owned: true)),
+        ], sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OrleansStoreGate>>()));
+
+        static string Endpoint(string connectionString) =>
+            StackExchange.Redis.ConfigurationOptions.Parse(connectionString).EndPoints.FirstOrDefault()?.ToString() ?? "Redis";
     }
 
     /// <summary>The Orleans silo (localhost clustering; twins in SQLite by default, or Redis) and the grains' services.</summary>

@@ -4,7 +4,7 @@ namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
 /// Requests that wait for the broker's answer, each bounded by the client's <see cref="MqttClientOptions.Timeout"/>
-/// (SUBSCRIBE: by that long without any delivery, <see cref="SubscribeAsync"/>). MQTTnet 5 applies that timeout only
+/// (SUBSCRIBE and UNSUBSCRIBE: by that long without any delivery, <see cref="SubscribeAsync"/>). MQTTnet 5 applies that timeout only
 /// when the caller's token cannot be cancelled; the service's connection loops pass their stopping token, so without
 /// this a broker that accepts the TCP connection and then says nothing would hold a loop for good: no reconnect, no
 /// health report, ingest stalled without a word.
@@ -40,14 +40,59 @@ internal static class BoundedMqtt
     public static async Task<IReadOnlyList<(string Filter, MqttClientSubscribeResultCode Code)>> SubscribeAsync(
         IMqttClient client, MqttClientSubscribeOptions subscription, Func<bool> progressing, TimeProvider time, CancellationToken stoppingToken)
     {
+        var result = await AwaitAnswerAsync(client, "SUBSCRIBE", token => client.SubscribeAsync(subscription, token), progressing, time, stoppingToken);
+        return result.Items
+            .Where(i => i.ResultCode is not (MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2))
+            .Select(i => (i.TopicFilter.Topic, i.ResultCode))
+            .ToList();
+    }
+
+    /// <summary>
+    /// UNSUBSCRIBE, best effort: returns the filters the broker may still hold, each with why (its reason code, or the
+    /// request's failure), empty when every one is gone. 0x11 (No subscription existed) is gone too: a session that never
+    /// had the filter. Its UNSUBACK queues behind deliveries on the socket like a SUBACK, so it is waited for the same way
+    /// (<see cref="SubscribeAsync"/>): while <paramref name="progressing"/> sees deliveries come. Throws only when stopping.
+    /// </summary>
+    public static async Task<IReadOnlyList<(string Filter, string Reason)>> TryUnsubscribeAsync(
+        IMqttClient client, IReadOnlyList<string> filters, Func<bool> progressing, TimeProvider time, CancellationToken stoppingToken)
+    {
+        var builder = new MqttClientUnsubscribeOptionsBuilder();
+        foreach (var filter in filters)
+        {
+            builder = builder.WithTopicFilter(filter);
+        }
+
+        var unsubscribe = builder.Build();
+        try
+        {
+            var result = await AwaitAnswerAsync(client, "UNSUBSCRIBE", token => client.UnsubscribeAsync(unsubscribe, token), progressing, time, stoppingToken);
+            // Reason codes below 0x80 are successes (MQTT 5, 3.11.2.2): 0x00 Success, 0x11 No subscription existed.
+            return result.Items
+                .Where(i => (int)i.ResultCode >= 0x80)
+                .Select(i => (i.TopicFilter, $"{i.ResultCode} (0x{(int)i.ResultCode:X2})"))
+                .ToList();
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            return filters.Select(f => (f, e.Message)).ToList();
+        }
+    }
+
+    /// <summary>
+    /// A request answered, given up on after a whole <see cref="MqttClientOptions.Timeout"/> in which
+    /// <paramref name="progressing"/> saw nothing come in (<see cref="SubscribeNotAnsweredException"/>), or ended by the stop.
+    /// </summary>
+    private static async Task<T> AwaitAnswerAsync<T>(
+        IMqttClient client, string packet, Func<CancellationToken, Task<T>> send, Func<bool> progressing, TimeProvider time, CancellationToken stoppingToken)
+    {
         var timeout = client.Options.Timeout;
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var subscribing = client.SubscribeAsync(subscription, abandon.Token);
-        while (!subscribing.IsCompleted)
+        var request = send(abandon.Token);
+        while (!request.IsCompleted)
         {
             using var waited = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             var delay = Task.Delay(timeout, time, waited.Token);
-            if (await Task.WhenAny(subscribing, delay) == subscribing)
+            if (await Task.WhenAny(request, delay) == request)
             {
                 await waited.CancelAsync();
                 break;
@@ -56,7 +101,7 @@ internal static class BoundedMqtt
             if (stoppingToken.IsCancellationRequested)
             {
                 // MQTTnet ends a cancelled wait with its own timeout exception: stopping must read as stopping.
-                await AbandonAsync(abandon, subscribing);
+                await AbandonAsync(abandon, request);
                 stoppingToken.ThrowIfCancellationRequested();
             }
 
@@ -65,58 +110,33 @@ internal static class BoundedMqtt
                 continue;
             }
 
-            await AbandonAsync(abandon, subscribing);
-            if (subscribing.IsCompletedSuccessfully || !client.IsConnected)
+            await AbandonAsync(abandon, request);
+            if (request.IsCompletedSuccessfully || !client.IsConnected)
             {
                 // Answered as it was given up on, or the connection went: either way its outcome stands.
                 break;
             }
 
             throw new SubscribeNotAnsweredException(FormattableString.Invariant(
-                $"the broker did not answer SUBSCRIBE, and delivered nothing, for {timeout.TotalSeconds:0.#} s"));
+                $"the broker did not answer {packet}, and delivered nothing, for {timeout.TotalSeconds:0.#} s"));
         }
 
-        if (!subscribing.IsCompletedSuccessfully && stoppingToken.IsCancellationRequested)
+        if (!request.IsCompletedSuccessfully && stoppingToken.IsCancellationRequested)
         {
             // Ended by the stop (the wait shares its token): MQTTnet says "timed out", but the service is stopping.
-            await AbandonAsync(abandon, subscribing);
+            await AbandonAsync(abandon, request);
             stoppingToken.ThrowIfCancellationRequested();
         }
 
-        var result = await subscribing;
-        return result.Items
-            .Where(i => i.ResultCode is not (MqttClientSubscribeResultCode.GrantedQoS1 or MqttClientSubscribeResultCode.GrantedQoS2))
-            .Select(i => (i.TopicFilter.Topic, i.ResultCode))
-            .ToList();
+        return await request;
     }
 
-    /// <summary>UNSUBSCRIBE, bounded by the client's timeout; best effort: false when it failed or went unanswered.</summary>
-    public static async Task<bool> TryUnsubscribeAsync(IMqttClient client, IReadOnlyList<string> filters, CancellationToken stoppingToken)
-    {
-        var builder = new MqttClientUnsubscribeOptionsBuilder();
-        foreach (var filter in filters)
-        {
-            builder = builder.WithTopicFilter(filter);
-        }
-
-        using var bounded = Bound(client.Options.Timeout, stoppingToken);
-        try
-        {
-            await client.UnsubscribeAsync(builder.Build(), bounded.Token);
-            return true;
-        }
-        catch (Exception) when (!stoppingToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-
-    private static async Task AbandonAsync(CancellationTokenSource abandon, Task subscribing)
+    private static async Task AbandonAsync(CancellationTokenSource abandon, Task request)
     {
         await abandon.CancelAsync();
         try
         {
-            await subscribing;
+            await request;
         }
         catch (Exception)
         {
@@ -174,5 +194,5 @@ internal static class BoundedMqtt
     }
 }
 
-/// <summary>A SUBSCRIBE given up on: no SUBACK, and nothing delivered, for a whole <see cref="MqttClientOptions.Timeout"/>.</summary>
+/// <summary>A SUBSCRIBE (or UNSUBSCRIBE) given up on: no answer, and nothing delivered, for a whole <see cref="MqttClientOptions.Timeout"/>.</summary>
 internal sealed class SubscribeNotAnsweredException(string message) : TimeoutException(message);

@@ -41,6 +41,8 @@ internal sealed partial class MqttIngestService(
     private volatile bool _accepting = true;
     private volatile bool _probeRefused;
     private volatile bool _probeFilterRefused;
+    private bool _staleDropped;
+    private bool _staleFailureLogged;
     private int _connection;
     private long _heardAt = -1;
     private ReceiveWindowAdapterFactory? _adapters;
@@ -127,11 +129,6 @@ internal sealed partial class MqttIngestService(
                     // Waited for as long as deliveries come: the SUBACK queues behind a resumed session's backlog.
                     var refused = await BoundedMqtt.SubscribeAsync(client, subscription, DeliveringWhileSubscribing, time, stoppingToken);
                     _subscribed = true;
-                    if (_topics.Stale.Count > 0 && !await BoundedMqtt.TryUnsubscribeAsync(client, _topics.Stale, stoppingToken))
-                    {
-                        LogUnsubscribeFailed(logger, string.Join(", ", _topics.Stale));
-                    }
-
                     // Recomputed at every SUBACK: an ACL fixed since the last one turns the watch back on.
                     _probeFilterRefused = refused.Any(r => r.Filter == _topics.ProbeFilter && (int)r.Code >= 0x80);
                     if (refused.Count == 0)
@@ -147,6 +144,7 @@ internal sealed partial class MqttIngestService(
                     }
 
                     LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port, result.IsSessionPresent);
+                    await DropStaleFiltersAsync(client, stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -183,6 +181,31 @@ internal sealed partial class MqttIngestService(
         if (client.IsConnected)
         {
             await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Drops the plain filters a persistent session may hold from before <c>Broker:SharedGroup</c>
+    /// (<see cref="SubscriberTopics.Stale"/>), once per run: dropped, they stay dropped in the session. Its UNSUBACK can
+    /// queue behind a backlog of deliveries, so it is waited for while they come, as the SUBACK is; a failure is logged
+    /// once, and tried again on the next connection.
+    /// </summary>
+    private async Task DropStaleFiltersAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        if (_topics.Stale.Count == 0 || _staleDropped)
+        {
+            return;
+        }
+
+        var failed = await BoundedMqtt.TryUnsubscribeAsync(client, _topics.Stale, Delivering, time, stoppingToken);
+        if (failed.Count == 0)
+        {
+            _staleDropped = true;
+        }
+        else if (!_staleFailureLogged)
+        {
+            _staleFailureLogged = true;
+            LogUnsubscribeFailed(logger, string.Join(", ", failed.Select(f => $"{f.Filter}: {f.Reason}")));
         }
     }
 
@@ -431,8 +454,8 @@ internal sealed partial class MqttIngestService(
     [LoggerMessage(Level = LogLevel.Information, Message = "The connection delivers while its SUBACK waits behind the deliveries (a resumed session's backlog); it counts as up, and the SUBACK is still awaited")]
     private static partial void LogAwaitingSuback(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not drop the plain subscriptions {Filters} of this session (from before Broker:SharedGroup); if they are there, this instance receives every message besides its share. Tried again on the next connection")]
-    private static partial void LogUnsubscribeFailed(ILogger logger, string filters);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not drop the plain subscriptions of this session from before Broker:SharedGroup ({Failures}); if they are there, this instance receives every message besides its share. Tried again on each new connection, logged only once")]
+    private static partial void LogUnsubscribeFailed(ILogger logger, string failures);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Reason}; the ingest subscriber starts over on a new connection")]
     private static partial void LogSubscribeNotAnswered(ILogger logger, string reason);

@@ -23,8 +23,9 @@ internal sealed class DeviceCache
     private HashSet<string>? _customMetrics;
 
     /// <summary>When this partition first found the device's twin without a birth while another instance could be
-    /// applying it (<see cref="PipelineOptions.BirthWait"/>); 0 when it never did.</summary>
-    public long BirthlessSinceMs { get; set; }
+    /// applying it (<see cref="PipelineOptions.BirthWait"/>), as a <see cref="TimeProvider.GetTimestamp"/> (monotonic:
+    /// a clock step neither shortens nor lengthens the wait); 0 when it never did.</summary>
+    public long BirthlessSince { get; set; }
 
     /// <summary>Whether the twin's profile (birth and metric names) has been asked of the grain.</summary>
     public bool Learned { get; set; }

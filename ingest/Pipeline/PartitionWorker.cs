@@ -791,14 +791,12 @@ internal sealed partial class PartitionWorker
         }
 
         var cache = CacheFor(deviceId);
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (cache.BirthlessSinceMs == 0)
+        if (cache.BirthlessSince == 0)
         {
-            cache.BirthlessSinceMs = nowMs;
+            cache.BirthlessSince = _time.GetTimestamp();
         }
 
-        // A clock stepped back does not lengthen the wait: it ends.
-        return nowMs >= cache.BirthlessSinceMs && nowMs - cache.BirthlessSinceMs < _options.BirthWait.TotalMilliseconds;
+        return _time.GetElapsedTime(cache.BirthlessSince) < _options.BirthWait;
     }
 
     /// <summary>Takes what the twin knows of a device: its birth and the metric names outside the catalogue it has sent.</summary>

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
 using Xunit;
 
 namespace Telemetry.IntegrationTests;
@@ -44,26 +47,110 @@ public sealed class ClusterStartupTests
     {
         await using var redis = new RedisServer();
         await using var service = new ServiceProcess(
-            "--Broker:Port", ServerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--Broker:Port", ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             "--Orleans:Reminders:ProviderType", "Redis",
             "--Orleans:Reminders:ServiceKey", "redis",
             "--ConnectionStrings:redis", $"127.0.0.1:{redis.Port}",
             "--Logging:LogLevel:Telemetry.Ingest.Hosting.OrleansStoreGate", "Information");
 
+        await StartBeforeRedisAsync(service, redis);
+
+        using var health = await service.Http.GetAsync(new Uri("health", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    /// <summary>
+    /// The same in a cluster (membership and reminders in Redis, through one keyed connection): the instance waits for
+    /// its Redis, joins, and <c>GET /api/cluster</c> counts it as the one active silo.
+    /// </summary>
+    [Fact]
+    public async Task AClusteredInstanceStartedBeforeItsRedis_WaitsForIt_JoinsAndAnswersApiCluster()
+    {
+        await using var mosquitto = new MosquittoServer(ProductionServers.Secret, ["cluster-1"]);
+        await mosquitto.StartAsync();
+        await using var redis = new RedisServer();
+        var clusterId = $"startup-{Guid.NewGuid():N}";
+        await using var service = new ServiceProcess(
+            "--Broker:Mode", "External",
+            "--Broker:Host", "127.0.0.1",
+            "--Broker:Port", mosquitto.ServicePort.ToString(CultureInfo.InvariantCulture),
+            "--Broker:Username", MosquittoServer.ServiceUser,
+            "--Broker:Password", MosquittoServer.ServicePassword,
+            "--Broker:SharedGroup", "ingest",
+            "--Broker:ClientIdPrefix", "node-a",
+            "--Twins:Store", "Redis",
+            "--Twins:Redis", $"127.0.0.1:{redis.Port}",
+            "--Orleans:Clustering:ProviderType", "Redis",
+            "--Orleans:Clustering:ServiceKey", "redis",
+            "--Orleans:Reminders:ProviderType", "Redis",
+            "--Orleans:Reminders:ServiceKey", "redis",
+            "--ConnectionStrings:redis", $"127.0.0.1:{redis.Port}",
+            "--Orleans:ClusterId", clusterId,
+            "--Orleans:ServiceId", "telemetry",
+            "--Orleans:AdvertisedAddress", "127.0.0.1",
+            "--Logging:LogLevel:Telemetry.Ingest.Hosting.OrleansStoreGate", "Information");
+
+        await StartBeforeRedisAsync(service, redis);
+
+        var cluster = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri("api/cluster", UriKind.Relative))).RootElement;
+        Assert.Equal("Redis", cluster.GetProperty("mode").GetString());
+        Assert.Equal(clusterId, cluster.GetProperty("cluster_id").GetString());
+        Assert.Equal(1, cluster.GetProperty("active").GetInt32());
+        Assert.StartsWith("127.0.0.1:", cluster.GetProperty("self").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Review of b8080b5: SIGTERM while the instance waited for its Redis ended it with an unhandled
+    /// TaskCanceledException (exit 134, a crash to a supervisor). A stop while starting is a clean exit.
+    /// </summary>
+    [Fact]
+    public async Task AnInstanceStoppedWhileWaitingForItsRedis_ExitsCleanly()
+    {
+        await using var service = new ServiceProcess(
+            "--Broker:Port", ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            "--Orleans:Reminders:ProviderType", "Redis",
+            "--Orleans:Reminders:ServiceKey", "redis",
+            "--ConnectionStrings:redis", $"127.0.0.1:{ServerProcess.FreePort()}");
         var starting = service.StartAsync(TimeSpan.FromSeconds(90));
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!service.Output.Contains("does not answer", StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline && !starting.IsCompleted, $"the service did not wait for Redis:\n{service.Output}");
-            await Task.Delay(100);
-        }
+        await WaitForOutputAsync(service, starting, "does not answer", "the service did not wait for Redis");
+
+        var exitCode = await service.TerminateAsync(TimeSpan.FromSeconds(30));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => starting);
+        Assert.True(exitCode == 0, $"exit code {exitCode?.ToString(CultureInfo.InvariantCulture) ?? "none (killed)"}:\n{service.Output}");
+        Assert.DoesNotContain("Unhandled exception", service.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts <paramref name="service"/> before <paramref name="redis"/>: it must wait (say so), start once Redis
+    /// is up, and say it answered. Each line is looked for while the output arrives, not in its last lines afterwards.</summary>
+    private static async Task StartBeforeRedisAsync(ServiceProcess service, RedisServer redis)
+    {
+        var starting = service.StartAsync(TimeSpan.FromSeconds(90));
+        await WaitForOutputAsync(service, starting, "does not answer", "the service did not wait for Redis");
 
         await redis.StartAsync();
-        await starting;
+        var answered = false;
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!starting.IsCompleted)
+        {
+            answered |= service.Output.Contains("answers after", StringComparison.Ordinal);
+            Assert.True(DateTime.UtcNow < deadline, $"the service did not start once Redis was up:\n{service.Output}");
+            await Task.WhenAny(starting, Task.Delay(50));
+        }
 
-        Assert.Contains("answers after", service.Output, StringComparison.Ordinal);
-        using var health = await service.Http.GetAsync(new Uri("health", UriKind.Relative));
-        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        await starting;
+        answered |= service.Output.Contains("answers after", StringComparison.Ordinal);
+        Assert.True(answered, $"the gate did not say Redis answered:\n{service.Output}");
+    }
+
+    private static async Task WaitForOutputAsync(ServiceProcess service, Task starting, string line, string failure)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!service.Output.Contains(line, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !starting.IsCompleted, $"{failure}:\n{service.Output}");
+            await Task.WhenAny(starting, Task.Delay(50));
+        }
     }
 
     private static async Task<(int ExitCode, string Output)> RunServiceAsync(params string[] args)

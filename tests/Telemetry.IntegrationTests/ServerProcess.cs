@@ -43,18 +43,21 @@ public abstract class ServerProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        _process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start");
-        _process.OutputDataReceived += (_, e) => Keep(e.Data);
-        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start");
+        _process = process;
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
 
         var deadline = DateTime.UtcNow + readyWithin;
         while (!await IsReadyAsync())
         {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
+            // A test may stop it while it starts (TerminateAsync), which forgets it here.
+            var exited = _process != process || process.HasExited;
+            if (exited || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"{file} did not become ready (exited: {_process.HasExited}).\n{Output}");
+                throw new InvalidOperationException($"{file} did not become ready (exited: {exited}).\n{Output}");
             }
 
             await Task.Delay(50);

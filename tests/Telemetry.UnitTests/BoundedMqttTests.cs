@@ -202,6 +202,66 @@ public sealed class BoundedMqttTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => subscribing.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    /// <summary>
+    /// Review of b8080b5: the UNSUBSCRIBE of a session's stale plain filters was given up on after the client's timeout,
+    /// while its UNSUBACK waited behind a backlog of deliveries: a false warning, and the filters' fate never read.
+    /// </summary>
+    [Fact]
+    public async Task AnUnsubackThatComesLate_WhileTheConnectionDelivers_IsWaitedFor()
+    {
+        await using var broker = await HoldingBroker.StartAsync(hold: false, holdUnsubscribe: true);
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+        Assert.Empty(await BoundedMqtt.SubscribeAsync(client, Subscription, () => true, TimeProvider.System, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+        using var checkedTwice = new SemaphoreSlim(0);
+        var checks = 0;
+
+        var unsubscribing = BoundedMqtt.TryUnsubscribeAsync(client, ["a/#", "b/#"], () =>
+        {
+            if (Interlocked.Increment(ref checks) == 2)
+            {
+                checkedTwice.Release();
+            }
+
+            return true;
+        }, TimeProvider.System, CancellationToken.None);
+        Assert.True(await checkedTwice.WaitAsync(TimeSpan.FromSeconds(10)), "the wait was not extended twice");
+        broker.Release();
+
+        Assert.Empty(await unsubscribing.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task AnUnsubscribeUnansweredWhileNothingComesIn_IsGivenUpOn_AsAFailureOfEachFilter()
+    {
+        await using var broker = await HoldingBroker.StartAsync(hold: false, holdUnsubscribe: true);
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+
+        var failed = await BoundedMqtt.TryUnsubscribeAsync(client, ["a/#", "b/#"], () => false, TimeProvider.System, CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(["a/#", "b/#"], failed.Select(f => f.Filter));
+        Assert.All(failed, f => Assert.Contains("did not answer UNSUBSCRIBE, and delivered nothing", f.Reason, StringComparison.Ordinal));
+    }
+
+    /// <summary>Review of b8080b5: the UNSUBACK's reason codes were not read, so a refused UNSUBSCRIBE passed for done. A
+    /// filter the session never had (0x11, No subscription existed) is no failure: it is not there.</summary>
+    [Fact]
+    public async Task AnUnsubscribeRefusedForAFilter_ReturnsThatFilterWithItsReason_ButNoSubscriptionExistedIsNoFailure()
+    {
+        await using var broker = await HoldingBroker.StartAsync(hold: false, refuseUnsubscribe: "b/#");
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await broker.ConnectAsync(client);
+        Assert.Empty(await BoundedMqtt.SubscribeAsync(client, Subscription, () => true, TimeProvider.System, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        var failed = await BoundedMqtt.TryUnsubscribeAsync(client, ["a/#", "b/#", "never/#"], () => true, TimeProvider.System, CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([("b/#", "NotAuthorized (0x87)")], failed);
+    }
+
     private static async Task ConnectWithinTenSecondsAsync(IMqttClient client, MqttClientOptions options)
     {
         using var connecting = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -213,15 +273,15 @@ public sealed class BoundedMqttTests
         .WithTopicFilter(f => f.WithTopic("b/#").WithAtLeastOnceQoS())
         .Build();
 
-    /// <summary>An MQTTnet broker that holds every SUBSCRIBE unanswered until <see cref="Release"/>, when asked to, and
-    /// refuses one filter, when asked to.</summary>
+    /// <summary>An MQTTnet broker that holds every SUBSCRIBE (PUBLISH, UNSUBSCRIBE) unanswered until <see cref="Release"/>,
+    /// when asked to, and refuses one filter (to subscribe to, or to drop), when asked to.</summary>
     private sealed class HoldingBroker : IAsyncDisposable
     {
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly MqttServer _server;
         private readonly int _port;
 
-        private HoldingBroker(int port, bool hold, string? refuse, bool holdPublish)
+        private HoldingBroker(int port, bool hold, string? refuse, bool holdPublish, bool holdUnsubscribe, string? refuseUnsubscribe)
         {
             _port = port;
             _server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
@@ -231,7 +291,8 @@ public sealed class BoundedMqttTests
                 .Build());
             _server.InterceptingInboundPacketAsync += async e =>
             {
-                if ((hold && e.Packet is MQTTnet.Packets.MqttSubscribePacket) || (holdPublish && e.Packet is MQTTnet.Packets.MqttPublishPacket))
+                if ((hold && e.Packet is MQTTnet.Packets.MqttSubscribePacket) || (holdPublish && e.Packet is MQTTnet.Packets.MqttPublishPacket)
+                    || (holdUnsubscribe && e.Packet is MQTTnet.Packets.MqttUnsubscribePacket))
                 {
                     await _released.Task;
                 }
@@ -246,11 +307,22 @@ public sealed class BoundedMqttTests
 
                 return Task.CompletedTask;
             };
+            _server.InterceptingUnsubscriptionAsync += e =>
+            {
+                if (e.Topic == refuseUnsubscribe)
+                {
+                    e.ProcessUnsubscription = false;
+                    e.Response.ReasonCode = MQTTnet.Protocol.MqttUnsubscribeReasonCode.NotAuthorized;
+                }
+
+                return Task.CompletedTask;
+            };
         }
 
-        public static async Task<HoldingBroker> StartAsync(bool hold = true, string? refuse = null, bool holdPublish = false)
+        public static async Task<HoldingBroker> StartAsync(bool hold = true, string? refuse = null, bool holdPublish = false, bool holdUnsubscribe = false,
+            string? refuseUnsubscribe = null)
         {
-            var broker = new HoldingBroker(TestPorts.Next(), hold && !holdPublish, refuse, holdPublish);
+            var broker = new HoldingBroker(TestPorts.Next(), hold && !holdPublish, refuse, holdPublish, holdUnsubscribe, refuseUnsubscribe);
             await broker._server.StartAsync();
             return broker;
         }

@@ -101,6 +101,21 @@ public sealed class ClusterConfigurationTests
         Assert.True(new ClusterValidator(configuration, () => null).Validate(null, Cluster()).Succeeded);
     }
 
+    /// <summary>Review of b8080b5: start-up accepted a host name with any non-loopback address, and Orleans then advertised
+    /// the smallest IPv4 one, 127.0.1.1 on Debian. The silo is now given the address this chooses.</summary>
+    [Theory]
+    [InlineData("127.0.1.1,192.168.1.20", "192.168.1.20")]
+    [InlineData("2001:db8::5,127.0.1.1,10.0.0.7,10.0.0.3", "10.0.0.7")]
+    [InlineData("::1,fe80::1,2001:db8::5,127.0.0.1", "2001:db8::5")]
+    [InlineData("fe80::1,::1", "fe80::1")]
+    [InlineData("127.0.1.1,::1,::ffff:127.0.0.1", null)]
+    public void TheAdvertisedAddress_IsTheHostNamesFirstIPv4AddressOffLoopback_ElseIPv6(string resolved, string? expected)
+    {
+        var address = ClusterRequirements.AdvertisableAddress(resolved.Split(',').Select(System.Net.IPAddress.Parse));
+
+        Assert.Equal(expected, address?.ToString());
+    }
+
     [Fact]
     public void AProvidersConnectionString_IsFoundHoweverItIsGiven()
     {
@@ -108,6 +123,21 @@ public sealed class ClusterConfigurationTests
         Assert.Equal("127.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ConnectionName = "redis" }.ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
         Assert.Equal("10.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ConnectionString = "10.0.0.1:6379" }.ResolveConnectionString(_ => null));
         Assert.Null(new OrleansProvider { ProviderType = "Redis" }.ResolveConnectionString(_ => null));
+    }
+
+    /// <summary>Review of b8080b5: a ConnectionName was preferred to a ConnectionString, so start-up gated (and checked)
+    /// another Redis than the one Orleans then used: its provider builder takes the ConnectionString first.</summary>
+    [Fact]
+    public void AConnectionStringGivenDirectly_WinsOverAConnectionName_AsInOrleans()
+    {
+        var both = new OrleansProvider { ProviderType = "Redis", ConnectionString = "10.0.0.1:6379", ConnectionName = "redis" };
+
+        Assert.Equal("10.0.0.1:6379", both.ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
+        var silo = Cluster();
+        silo.Clustering = new OrleansProvider { ProviderType = "Redis", ConnectionString = "10.0.0.1:6379", ConnectionName = "missing" };
+        Assert.Empty(Check(silo));
+        Assert.Equal("127.0.0.1:6379", new OrleansProvider { ProviderType = "Redis", ServiceKey = "redis", ConnectionString = "10.0.0.1:6379" }
+            .ResolveConnectionString(n => ConnectionStrings.GetValueOrDefault(n)));
     }
 
     [Theory]

@@ -28,10 +28,10 @@ public sealed class NewDeviceCallsTests
     private readonly RecordingReplies _replies = new();
     private readonly LineStore _store = new();
 
-    private PartitionWorker Worker(UplinkOptions? uplink = null, bool shared = false) => new(
+    private PartitionWorker Worker(UplinkOptions? uplink = null, bool shared = false, TimeProvider? time = null) => new(
         _channel.Reader, _twins, _replies, _store,
         new IngestCounters(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
-        uplink ?? new UplinkOptions(), new PipelineOptions { Partitions = 1, SharedSubscription = shared }, _time, NullLogger.Instance);
+        uplink ?? new UplinkOptions(), new PipelineOptions { Partitions = 1, SharedSubscription = shared }, time ?? _time, NullLogger.Instance);
 
     private static InboundMessage Message(string device, UplinkTopic topic, string json) =>
         InboundMessage.Copy(device, topic, new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), null);
@@ -198,6 +198,33 @@ public sealed class NewDeviceCallsTests
         await run;
     }
 
+    /// <summary>
+    /// Review of b8080b5: the birth wait was measured on the wall clock, so a clock stepped forward (NTP correcting it,
+    /// a VM resumed) ended it at the next retry, and the readings were stored untagged while their birth was on its way.
+    /// </summary>
+    [Fact]
+    public async Task InASharedGroup_TheBirthWait_IsNotEndedByTheWallClockSteppingForward()
+    {
+        var clock = new SteppedClock(_time);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => Worker(shared: true, time: clock).RunAsync(stop.Token));
+        await _channel.Writer.WriteAsync(Telemetry("stepped-1", 0));
+        await Until.DoneAsync(() => _twins.ProfileCalls >= 2 && _twins.Batches.IsEmpty, "the telemetry held and the twin asked again", advance: _time);
+
+        clock.Step = TimeSpan.FromHours(1);
+        var asked = _twins.ProfileCalls;
+        // Two more rounds held: stored at the first retry after the step, the device would not be asked again.
+        await Until.DoneAsync(() => _twins.ProfileCalls >= asked + 2, "two more rounds held after the clock stepped", advance: _time);
+        Assert.Empty(_replies.Acks);
+        Assert.True(_time.GetUtcNow() - Start < new PipelineOptions().BirthWait, $"still held after {_time.GetUtcNow() - Start}");
+
+        _twins.Stored["stepped-1"] = new DeviceBirth { Kind = "shoe", Model = "aerorun-3", Batch = "2025w28-sz2", Firmware = "1" };
+        await Until.DoneAsync(() => _replies.Acks.Count == 1, "the ack once the birth is there", advance: _time);
+        Assert.Contains("model=aerorun-3,batch=2025w28-sz2", Assert.Single(_store.Lines), StringComparison.Ordinal);
+        await stop.CancelAsync();
+        await run;
+    }
+
     [Fact]
     public async Task Alone_TelemetryWithoutABirth_IsNotHeld()
     {
@@ -227,6 +254,30 @@ public sealed class NewDeviceCallsTests
         Assert.Equal(DeviceBirth.TagStamp(birth with { Unregistered = true }), DeviceBirth.TagStamp(birth with { Unregistered = true, Model = "rogue" }));
         Assert.False(new TelemetryBatch { Messages = [], Readings = [], Metrics = [], TaggedWith = DeviceBirth.TagStamp(birth) }.NeedsProfile(birth));
         Assert.True(new TelemetryBatch { Messages = [], Readings = [], Metrics = [] }.NeedsProfile(birth));
+    }
+
+    /// <summary>The fake clock's wall time moved by <see cref="Step"/>, as NTP or a resumed VM sets a clock; its timestamps
+    /// and timers are the fake clock's, which a step does not move (as the system's monotonic clock).</summary>
+    private sealed class SteppedClock(FakeTimeProvider inner) : TimeProvider
+    {
+        private long _stepTicks;
+
+        public TimeSpan Step
+        {
+            get => TimeSpan.FromTicks(Volatile.Read(ref _stepTicks));
+            set => Volatile.Write(ref _stepTicks, value.Ticks);
+        }
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow() + Step;
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override TimeZoneInfo LocalTimeZone => inner.LocalTimeZone;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            inner.CreateTimer(callback, state, dueTime, period);
     }
 
     /// <summary>Twins that keep the birth they were given and answer with the profile when asked.</summary>
