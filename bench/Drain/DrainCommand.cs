@@ -310,6 +310,8 @@ internal static class DrainCommand
     [
         "--Orleans:Clustering:ProviderType", "Redis",
         "--Orleans:Clustering:ServiceKey", "redis",
+        "--Orleans:Reminders:ProviderType", "Redis",
+        "--Orleans:Reminders:ServiceKey", "redis",
         "--ConnectionStrings:redis", $"127.0.0.1:{redisPort}",
         "--Orleans:ClusterId", "drain",
         "--Orleans:ServiceId", "drain",

@@ -27,6 +27,7 @@ public sealed class ClusterStartupTests
             "Orleans:Clustering:ServiceKey names 'redis', but ConnectionStrings:redis is not set",
             "Orleans:ClusterId is required",
             "Orleans:ServiceId is required",
+            "Orleans:Reminders:ProviderType is required",
             "Twins:Store must be Redis",
             "Broker:Mode must be External",
             "Broker:SharedGroup is required",
