@@ -764,20 +764,7 @@ internal sealed partial class DeviceGrain(
                 };
                 // Built only when the alert level moves: most rounds change nothing, and the evidence costs a few
                 // arrays and formatted keys.
-                EvidenceItem[] Evidence() =>
-                [
-                    EvidenceItem.Of("distance_km", Math.Round(State.DistanceM / 1000, 1)),
-                    EvidenceItem.Of("cushioning_pct", Math.Round(estimate.CushioningPct, 1)),
-                    EvidenceItem.Of("remaining_km", Math.Round(estimate.RemainingKm)),
-                    .. Interval("remaining_km", estimate.RemainingKmP10, estimate.RemainingKmP90),
-                    .. (input.PaceMinPerKm is { } pace ? [EvidenceItem.Of("pace_min_per_km", Math.Round(pace, 2))] : Array.Empty<EvidenceItem>()),
-                    EvidenceItem.Of("weekly_km", Math.Round(weeklyKm, 1)),
-                    // Not the mass factor or the effective distance: with the distance they give the wearer's
-                    // weight to the kilogram, and alerts reach people and systems without the admin scope.
-                    EvidenceItem.Of("impact_factor", Math.Round(estimate.ImpactFactor, 3)),
-                    .. Drivers(AlertLadder.Cushioning, CushioningFamily, estimate.CushioningPct, () => (wearModel as IExplainableWearModel)?.ShoeDrivers(input)),
-                    EvidenceItem.Of("model_version", version),
-                ];
+                EvidenceItem[] Evidence() => EvidenceBuilder.Shoe(State.DistanceM, input, estimate, version, wearModel);
                 Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, Evidence, events, code => code switch
                 {
                     AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
@@ -788,7 +775,6 @@ internal sealed partial class DeviceGrain(
 
             case "band" when State.BandUsage.Input() is { } input:
             {
-                var smoothed = input.SmoothedCapacityMah;
                 var estimate = wearModel.EstimateBand(input);
                 var version = estimate.ModelVersion ?? wearModel.Version;
                 State.Wear = new WearSnapshot
@@ -800,17 +786,7 @@ internal sealed partial class DeviceGrain(
                     RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
                     RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
                 };
-                EvidenceItem[] Evidence() =>
-                [
-                    EvidenceItem.Of("battery_health_pct", Math.Round(estimate.HealthPct, 1)),
-                    EvidenceItem.Of("capacity_mah", Math.Round(smoothed, 1)),
-                    EvidenceItem.Of("reference_capacity_mah", input.ReferenceCapacityMah),
-                    .. Interval("remaining_cycles", estimate.RemainingCyclesP10, estimate.RemainingCyclesP90),
-                    EvidenceItem.Of("charge_cycles", State.ChargeCycles ?? 0),
-                    EvidenceItem.Of("fade_pct_per_cycle", Math.Round(estimate.FadePctPerCycle, 4)),
-                    .. Drivers(AlertLadder.Battery, BatteryFamily, estimate.HealthPct, () => (wearModel as IExplainableWearModel)?.BandDrivers(input)),
-                    EvidenceItem.Of("model_version", version),
-                ];
+                EvidenceItem[] Evidence() => EvidenceBuilder.Band(State.ChargeCycles, input, estimate, version, wearModel);
                 Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, Evidence, events,
                     _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles), "Battery health");
                 break;
@@ -823,19 +799,6 @@ internal sealed partial class DeviceGrain(
         RaiseFaults(now, events);
         return events;
     }
-
-    /// <summary>The model's main drivers, computed only when the alert level is about to change (they cost a
-    /// few predictions).</summary>
-    private EvidenceItem[] Drivers(AlertLadder ladder, string family, double value, Func<string?> explain)
-    {
-        var current = State.AlertLevel(family);
-        return ladder.Evaluate(current, value) != current && explain() is { Length: > 0 } drivers
-            ? [EvidenceItem.Of("drivers", drivers)]
-            : [];
-    }
-
-    private static EvidenceItem[] Interval(string key, double? p10, double? p90) =>
-        p10 is { } low && p90 is { } high ? [EvidenceItem.Of($"{key}_p10", Math.Round(low)), EvidenceItem.Of($"{key}_p90", Math.Round(high))] : [];
 
     /// <summary>
     /// One open alert per fault code: a fault stays suspected until after-sales closes it (a repeat of the
@@ -852,11 +815,7 @@ internal sealed partial class DeviceGrain(
         foreach (var (finding, atMs) in findings)
         {
             var code = AlertCodes.ForFault(finding.Mode);
-            EvidenceItem[] evidence =
-            [
-                .. finding.Evidence.Select(e => EvidenceItem.Of(e.Key, e.Value)),
-                EvidenceItem.Of("model_version", Telemetry.Models.Faults.FaultDetector.Version),
-            ];
+            var evidence = EvidenceBuilder.Fault(finding);
             if (State.OpenAlerts.TryGetValue(code, out var existing))
             {
                 // The condition again: the open alert's evidence is brought up to date; no new alert.
