@@ -69,6 +69,9 @@ internal sealed partial class DeviceGrain(
 
     private string DeviceId => this.GetPrimaryKeyString();
 
+    /// <summary>The twin's alerts, for one call: made when needed, so a resident twin holds nothing for them.</summary>
+    private AlertStepper Alerts() => new(DeviceId, State);
+
     /// <summary>Reports the open alerts to the alert index again: it is written behind and may have lost the
     /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -83,9 +86,10 @@ internal sealed partial class DeviceGrain(
         // Enumerating the pairs, not .Values: the dictionary would keep the values view for the twin's lifetime.
         if (State.HasOpenAlerts)
         {
+            var alerts = Alerts();
             foreach (var (_, open) in State.OpenAlerts)
             {
-                await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(View(open).Summary);
+                await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(alerts.View(open).Summary);
             }
         }
 
@@ -169,9 +173,10 @@ internal sealed partial class DeviceGrain(
         State.LastSeen = now;
 
         var events = new List<AlertEvent>();
+        var alerts = Alerts();
         if (batch.Birth is { } birth && birth != State.Birth)
         {
-            ApplyBirth(birth, now, events);
+            ApplyBirth(alerts, birth, now, events);
         }
 
         var duplicates = 0;
@@ -210,7 +215,7 @@ internal sealed partial class DeviceGrain(
 
         State.DuplicateMessages += duplicates;
 
-        events.AddRange(Reassess(now));
+        events.AddRange(Reassess(alerts, now));
         var exposure = QualityRound();
         await StoreAsync(events);
 
@@ -419,46 +424,23 @@ internal sealed partial class DeviceGrain(
         return new(State.Birth, names);
     }
 
-    public Task<AlertView?> GetAlertAsync(string alertId) =>
-        Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);
+    public Task<AlertView?> GetAlertAsync(string alertId)
+    {
+        var alerts = Alerts();
+        return Task.FromResult(alerts.Find(alertId) is { } alert ? alerts.View(alert) : null);
+    }
 
     public async Task<AlertChange> ChangeAlertAsync(string alertId, AlertState target, string actor, string? note)
     {
-        var now = timeProvider.GetUtcNow();
-        var family = State.OpenAlerts.FirstOrDefault(p => p.Value.Id == alertId).Key;
-        if (family is null)
+        var events = new List<AlertEvent>(1);
+        var change = Alerts().Change(alertId, target, actor, note, timeProvider.GetUtcNow(), events);
+        if (change.Outcome == AlertChangeOutcome.Changed)
         {
-            return State.ClosedAlerts.Find(a => a.Id == alertId) is { } closed
-                ? new AlertChange(AlertChangeOutcome.Conflict, View(closed), "the alert is already resolved")
-                : new AlertChange(AlertChangeOutcome.NotFound, null, null);
+            await StoreAsync(events);
+            await DeliverAndSettleAsync();
         }
 
-        var open = State.OpenAlerts[family];
-        if (target == AlertState.Acknowledged && open.State == AlertState.Acknowledged)
-        {
-            return new AlertChange(AlertChangeOutcome.Unchanged, View(open), "already acknowledged");
-        }
-
-        if (target == AlertState.Escalated && open.State != AlertState.Raised)
-        {
-            // Someone responded (or it escalated already): the SLA is met or already acted on.
-            return new AlertChange(AlertChangeOutcome.Unchanged, View(open), $"the alert is {open.State}");
-        }
-
-        var changed = open.Then(target, now, actor, note);
-        if (target == AlertState.Resolved)
-        {
-            State.OpenAlerts.Remove(family);
-            Close(changed);
-        }
-        else
-        {
-            State.OpenAlerts[family] = changed;
-        }
-
-        await StoreAsync([NewEvent(changed.Id, changed.Code, changed.Severity, target, now, changed.Message, changed.Evidence) with { Actor = actor, Note = note }]);
-        await DeliverAndSettleAsync();
-        return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
+        return change;
     }
 
     public async Task<string[]?> PartReplacedAsync(string part, string actor, string? note)
@@ -469,7 +451,7 @@ internal sealed partial class DeviceGrain(
         }
 
         var events = new List<AlertEvent>();
-        ReplacePart(part, timeProvider.GetUtcNow(), actor, note, events);
+        ReplacePart(Alerts(), part, timeProvider.GetUtcNow(), actor, note, events);
         await StoreAsync(events);
         await DeliverAndSettleAsync();
         return [.. events.Select(e => e.Id)];
@@ -479,7 +461,7 @@ internal sealed partial class DeviceGrain(
     /// A part was replaced: by after-sales (the service endpoint) or as the device's birth reports (a new serial).
     /// The replaced part starts from new (its wear, its baselines, its alert ladder) and its open alerts resolve.
     /// </summary>
-    private void ReplacePart(string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events)
+    private void ReplacePart(AlertStepper alerts, string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events)
     {
         string[] families = part switch
         {
@@ -516,11 +498,7 @@ internal sealed partial class DeviceGrain(
         foreach (var family in families)
         {
             State.AlertLevels.Remove(family);
-            if (State.OpenAlerts.Remove(family, out var open))
-            {
-                Close(open.Then(AlertState.Resolved, now, actor, text));
-                events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, open.Evidence) with { Actor = actor, Note = note });
-            }
+            alerts.Resolve(family, now, actor, text, note, evidence: null, events);
         }
 
         LogReplaced(logger, DeviceId, part, actor);
@@ -570,61 +548,15 @@ internal sealed partial class DeviceGrain(
     private async Task PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
         LogAlert(logger, alert.Device, alert.Code, alert.State);
-        var record = FindAlert(alert.Id);
-        await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(new AlertSummary
-        {
-            Id = alert.Id,
-            Device = alert.Device,
-            Kind = alert.Kind,
-            Model = alert.Model,
-            Batch = alert.Batch,
-            Code = alert.Code,
-            Severity = alert.Severity,
-            State = alert.State,
-            RaisedAt = record?.RaisedAt ?? alert.At,
-            UpdatedAt = alert.At,
-            Message = record?.Message ?? alert.Message,
-        });
+        await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(Alerts().Summary(alert));
 
         // After the index, so that whoever hears the event can already find the alert over HTTP.
         await alertSink.PublishAsync(alert, cancellationToken);
     }
 
-    private OpenAlert? FindAlert(string alertId) =>
-        State.OpenAlerts.Select(p => p.Value).FirstOrDefault(a => a.Id == alertId) ?? State.ClosedAlerts.Find(a => a.Id == alertId);
-
-    private void Close(OpenAlert alert)
-    {
-        State.ClosedAlerts.Add(alert);
-        if (State.ClosedAlerts.Count > 50)
-        {
-            State.ClosedAlerts.RemoveAt(0);
-        }
-    }
-
-    private AlertView View(OpenAlert alert) => new()
-    {
-        Summary = new AlertSummary
-        {
-            Id = alert.Id,
-            Device = DeviceId,
-            Kind = State.Birth?.Kind,
-            Model = State.Birth?.Model,
-            Batch = State.Birth?.Batch,
-            Code = alert.Code,
-            Severity = alert.Severity,
-            State = alert.State,
-            RaisedAt = alert.RaisedAt,
-            UpdatedAt = alert.UpdatedAt == default ? alert.RaisedAt : alert.UpdatedAt,
-            Message = alert.Message,
-        },
-        Evidence = alert.Evidence,
-        History = alert.History,
-    };
-
     /// <summary>A new or changed birth. A part whose serial changed since the last birth was replaced (the first
     /// serial of a part is simply recorded).</summary>
-    private void ApplyBirth(DeviceBirth birth, DateTimeOffset now, List<AlertEvent> events)
+    private void ApplyBirth(AlertStepper alerts, DeviceBirth birth, DateTimeOffset now, List<AlertEvent> events)
     {
         var before = State.Birth?.Parts;
         State.Birth = birth;
@@ -637,7 +569,7 @@ internal sealed partial class DeviceGrain(
         {
             if (before[part] is { } old && after[part] is { } fitted && old != fitted && Applies(part, birth.Kind))
             {
-                ReplacePart(part, now, "device", $"The device reports a new {part} ({fitted}) in place of {old}.", events);
+                ReplacePart(alerts, part, now, "device", $"The device reports a new {part} ({fitted}) in place of {old}.", events);
             }
         }
 
@@ -741,7 +673,7 @@ internal sealed partial class DeviceGrain(
         }
     }
 
-    private List<AlertEvent> Reassess(DateTimeOffset now)
+    private List<AlertEvent> Reassess(AlertStepper alerts, DateTimeOffset now)
     {
         var events = new List<AlertEvent>();
 
@@ -762,14 +694,20 @@ internal sealed partial class DeviceGrain(
                     RemainingP10 = estimate.RemainingKmP10 is { } lo ? Math.Round(lo) : null,
                     RemainingP90 = estimate.RemainingKmP90 is { } hi ? Math.Round(hi) : null,
                 };
-                // Built only when the alert level moves: most rounds change nothing, and the evidence costs a few
-                // arrays and formatted keys.
-                EvidenceItem[] Evidence() => EvidenceBuilder.Shoe(State.DistanceM, input, estimate, version, wearModel);
-                Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, Evidence, events, code => code switch
-                {
-                    AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
-                    _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, weeklyKm),
-                }, "Cushioning");
+                alerts.Climb(
+                    new WearAssessment(
+                        CushioningFamily,
+                        AlertLadder.Cushioning,
+                        estimate.CushioningPct,
+                        "Cushioning",
+                        () => EvidenceBuilder.Shoe(State.DistanceM, input, estimate, version, wearModel),
+                        code => code switch
+                        {
+                            AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
+                            _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, weeklyKm),
+                        }),
+                    now,
+                    events);
                 break;
             }
 
@@ -786,9 +724,16 @@ internal sealed partial class DeviceGrain(
                     RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
                     RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
                 };
-                EvidenceItem[] Evidence() => EvidenceBuilder.Band(State.ChargeCycles, input, estimate, version, wearModel);
-                Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, Evidence, events,
-                    _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles), "Battery health");
+                alerts.Climb(
+                    new WearAssessment(
+                        BatteryFamily,
+                        AlertLadder.Battery,
+                        estimate.HealthPct,
+                        "Battery health",
+                        () => EvidenceBuilder.Band(State.ChargeCycles, input, estimate, version, wearModel),
+                        _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles)),
+                    now,
+                    events);
                 break;
             }
 
@@ -796,7 +741,7 @@ internal sealed partial class DeviceGrain(
                 break;
         }
 
-        RaiseFaults(now, events);
+        RaiseFaults(alerts, now, events);
         return events;
     }
 
@@ -804,7 +749,7 @@ internal sealed partial class DeviceGrain(
     /// One open alert per fault code: a fault stays suspected until after-sales closes it (a repeat of the
     /// finding does not raise another). The evidence names the detector and its numbers.
     /// </summary>
-    private void RaiseFaults(DateTimeOffset now, List<AlertEvent> events)
+    private void RaiseFaults(AlertStepper alerts, DateTimeOffset now, List<AlertEvent> events)
     {
         if (_findings is not { } findings)
         {
@@ -825,70 +770,9 @@ internal sealed partial class DeviceGrain(
 
             // A suspected fault is an after-sales problem, not a reminder: DOMAIN.md's customers expect a first
             // response within 2 hours, so it is critical (and a swelling cell or a leaking seal is a safety matter).
-            var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Critical, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
-            State.OpenAlerts[code] = Opened(raised);
-            events.Add(raised);
+            alerts.Raise(code, AlertSeverity.Critical, now, AlertTexts.Fault(code), evidence, events);
             // For the quality view the failure happened when the reading showed it, not when it was uploaded.
             (_newFailures ??= []).Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
         }
     }
-
-    private void Climb(
-        string family,
-        AlertLadder ladder,
-        double value,
-        DateTimeOffset now,
-        Func<EvidenceItem[]> evidenceOf,
-        List<AlertEvent> events,
-        Func<string, string> raisedText,
-        string what)
-    {
-        var current = State.AlertLevel(family);
-        var next = ladder.Evaluate(current, value);
-        if (next == current)
-        {
-            return;
-        }
-
-        var evidence = evidenceOf();
-
-        if (State.OpenAlerts.Remove(family, out var open))
-        {
-            var text = next >= 0 ? AlertTexts.Superseded(ladder.Levels[next].Code) : AlertTexts.Recovered(what, value);
-            Close(open.Then(AlertState.Resolved, now, "system", text) with { Evidence = evidence });
-            events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, evidence));
-        }
-
-        if (next < 0)
-        {
-            State.AlertLevels.Remove(family);
-            return;
-        }
-
-        var level = ladder.Levels[next];
-        var raised = NewEvent(Ulid.New(now), level.Code, level.Severity, AlertState.Raised, now, raisedText(level.Code), evidence);
-        State.AlertLevels[family] = next;
-        State.OpenAlerts[family] = Opened(raised);
-        events.Add(raised);
-    }
-
-    private static OpenAlert Opened(AlertEvent raised) =>
-        new OpenAlert(raised.Id, raised.Code, raised.Severity, raised.At, raised.Message) { Evidence = raised.Evidence, UpdatedAt = raised.At }
-            .Then(AlertState.Raised, raised.At, "system", null) with { State = AlertState.Raised };
-
-    private AlertEvent NewEvent(
-        string id, string code, AlertSeverity severity, AlertState state, DateTimeOffset at, string message, EvidenceItem[] evidence) => new()
-    {
-        Id = id,
-        Device = DeviceId,
-        Kind = State.Birth?.Kind,
-        Model = State.Birth?.Model,
-        Batch = State.Birth?.Batch,
-        Code = code,
-        Severity = severity,
-        State = state,
-        At = at,
-        Message = message,
-        Evidence = evidence,
-    };
 }
