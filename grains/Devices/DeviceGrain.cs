@@ -58,13 +58,6 @@ internal sealed partial class DeviceGrain(
     /// list (and the twins woken at start-up) holds only devices that really owe events.</summary>
     private bool _listed;
 
-    /// <summary>Distinct metric names kept in the twin's last values: firmware may add metrics, a
-    /// misbehaving one must not grow the state without bound.</summary>
-    private const int MaxTrackedMetrics = 64;
-
-    private const string CushioningFamily = "cushioning";
-    private const string BatteryFamily = "battery";
-
     private DeviceState State => twin.State;
 
     private string DeviceId => this.GetPrimaryKeyString();
@@ -465,10 +458,10 @@ internal sealed partial class DeviceGrain(
     {
         string[] families = part switch
         {
-            "shoe" => [CushioningFamily, AlertCodes.ShoeDelaminationSuspected],
-            "insole" => [CushioningFamily],
-            "battery" => [BatteryFamily, AlertCodes.BandBatteryFadingFast],
-            "band" => [BatteryFamily, AlertCodes.BandBatteryFadingFast, AlertCodes.BandWaterIngressSuspected],
+            "shoe" => [WearAssessor.CushioningFamily, AlertCodes.ShoeDelaminationSuspected],
+            "insole" => [WearAssessor.CushioningFamily],
+            "battery" => [WearAssessor.BatteryFamily, AlertCodes.BandBatteryFadingFast],
+            "band" => [WearAssessor.BatteryFamily, AlertCodes.BandBatteryFadingFast, AlertCodes.BandWaterIngressSuspected],
             _ => throw new ArgumentOutOfRangeException(nameof(part), part, "part must be shoe, insole, battery or band"),
         };
 
@@ -593,78 +586,11 @@ internal sealed partial class DeviceGrain(
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
-        State.Readings++;
-        double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
-        double? midsoleTemp = null, bandTemp = null;
-        State.FirstReadingMs = State.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
-        State.LastReadingMs = State.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
-
-        foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
-        {
-            switch (name)
-            {
-                case "distance_m":
-                    State.DistanceM += value;
-                    var day = (int)Math.Floor(reading.TimestampMs / 86_400_000.0);
-                    var kmByDay = _roundKmByDay ??= [];
-                    kmByDay[day] = kmByDay.GetValueOrDefault(day) + (value / 1000);
-                    distance = value;
-                    break;
-                case "duration_s":
-                    State.DurationS += value;
-                    duration = value;
-                    break;
-                case "steps":
-                    State.Steps += (long)value;
-                    break;
-                case "charge_cycles":
-                    State.ChargeCycles = Math.Max(State.ChargeCycles ?? 0, (long)value);
-                    cycles = value;
-                    break;
-                case "impact_g":
-                    impact = value;
-                    break;
-                case "contact_ms":
-                    contact = value;
-                    break;
-                case "humidity_pct":
-                    humidity = value;
-                    break;
-                case "midsole_temp_c":
-                    midsoleTemp = value;
-                    break;
-                case "temp_c":
-                    bandTemp = value;
-                    break;
-                case "capacity_mah":
-                    capacity = value;
-                    break;
-                default:
-                    break;
-            }
-
-            State.SetLastValue(name, value, MaxTrackedMetrics);
-        }
-
-        if (distance is not null || impact is not null)
-        {
-            State.ShoeUsage.Observe(reading.TimestampMs, distance, duration, impact, midsoleTemp);
-        }
-
-        if (bandTemp is { } temperature)
-        {
-            State.BandUsage.ObserveTemperature(temperature);
-        }
-
-        if (cycles is { } c && capacity is { } mah)
-        {
-            State.BandUsage.Observe(reading.TimestampMs, c, mah, State.Birth?.RatedCapacityMah);
-        }
-
+        var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay);
         var finding = State.Birth?.Kind switch
         {
-            "shoe" => State.Faults.ObserveShoe(impact, contact),
-            "band" => State.Faults.ObserveBand(humidity, cycles, capacity, State.BandUsage.ReferenceMah),
+            "shoe" => State.Faults.ObserveShoe(signals.ImpactG, signals.ContactMs),
+            "band" => State.Faults.ObserveBand(signals.HumidityPct, signals.ChargeCycles, signals.CapacityMah, State.BandUsage.ReferenceMah),
             _ => null,
         };
         if (finding is not null)
@@ -676,69 +602,9 @@ internal sealed partial class DeviceGrain(
     private List<AlertEvent> Reassess(AlertStepper alerts, DateTimeOffset now)
     {
         var events = new List<AlertEvent>();
-
-        switch (State.Birth?.Kind)
+        if (WearAssessor.Assess(State, wearModel, now) is { } wear)
         {
-            case "shoe":
-            {
-                var input = State.ShoeUsage.Input(State.Birth.WearerKg);
-                var weeklyKm = input.WeeklyKm;
-                var estimate = wearModel.EstimateShoe(input);
-                var version = estimate.ModelVersion ?? wearModel.Version;
-                State.Wear = new WearSnapshot
-                {
-                    ModelVersion = version,
-                    EstimatedAt = now,
-                    CushioningPct = Math.Round(estimate.CushioningPct, 1),
-                    RemainingKm = Math.Round(estimate.RemainingKm, 1),
-                    RemainingP10 = estimate.RemainingKmP10 is { } lo ? Math.Round(lo) : null,
-                    RemainingP90 = estimate.RemainingKmP90 is { } hi ? Math.Round(hi) : null,
-                };
-                alerts.Climb(
-                    new WearAssessment(
-                        CushioningFamily,
-                        AlertLadder.Cushioning,
-                        estimate.CushioningPct,
-                        "Cushioning",
-                        () => EvidenceBuilder.Shoe(State.DistanceM, input, estimate, version, wearModel),
-                        code => code switch
-                        {
-                            AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
-                            _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, weeklyKm),
-                        }),
-                    now,
-                    events);
-                break;
-            }
-
-            case "band" when State.BandUsage.Input() is { } input:
-            {
-                var estimate = wearModel.EstimateBand(input);
-                var version = estimate.ModelVersion ?? wearModel.Version;
-                State.Wear = new WearSnapshot
-                {
-                    ModelVersion = version,
-                    EstimatedAt = now,
-                    BatteryHealthPct = Math.Round(estimate.HealthPct, 1),
-                    RemainingCycles = double.IsFinite(estimate.RemainingCycles) ? Math.Round(estimate.RemainingCycles) : null,
-                    RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
-                    RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
-                };
-                alerts.Climb(
-                    new WearAssessment(
-                        BatteryFamily,
-                        AlertLadder.Battery,
-                        estimate.HealthPct,
-                        "Battery health",
-                        () => EvidenceBuilder.Band(State.ChargeCycles, input, estimate, version, wearModel),
-                        _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles)),
-                    now,
-                    events);
-                break;
-            }
-
-            default:
-                break;
+            alerts.Climb(wear, now, events);
         }
 
         RaiseFaults(alerts, now, events);
