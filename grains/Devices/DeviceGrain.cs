@@ -208,7 +208,12 @@ internal sealed partial class DeviceGrain(
 
         State.DuplicateMessages += duplicates;
 
-        events.AddRange(Reassess(alerts, now));
+        if (WearAssessor.Assess(State, wearModel, now) is { } wear)
+        {
+            alerts.Climb(wear, now, events);
+        }
+
+        _faults?.Raise(State, alerts, now, events);
         var exposure = QualityRound();
         await StoreAsync(events);
 
@@ -506,8 +511,8 @@ internal sealed partial class DeviceGrain(
         // Handed over, not copied: the next round starts its own, and an idle twin holds none.
         var kmByDay = _roundKmByDay;
         _roundKmByDay = null;
-        var failures = _newFailures ?? [];
-        _newFailures = null;
+        var failures = _faults?.TakeNewFailures() ?? [];
+        _faults = null;
         // A birth outside the model and batch registry counts in no defect rate: a rogue device must not move a
         // real batch's statistics, nor create quality grains for batches that do not exist.
         if (State.Birth is not { Unregistered: false } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
@@ -572,11 +577,9 @@ internal sealed partial class DeviceGrain(
     // The round's scratch below is created when a round needs it and dropped when the round is done: with a
     // hundred thousand resident twins, four empty collections each cost about 30 MB (docs/performance.md).
 
-    /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
-    private List<(Telemetry.Models.Faults.FaultFinding Finding, long AtMs)>? _findings;
-
-    /// <summary>Newly raised faults of this round, for the quality view once the state is stored.</summary>
-    private List<(string Mode, DateTimeOffset At)>? _newFailures;
+    /// <summary>Faults the detector found in this round, raised once its readings are in and then reported to
+    /// the quality view.</summary>
+    private FaultRaiser? _faults;
 
     /// <summary>Kilometres of this round per day (Unix days), for the quality view's exposure report.</summary>
     private Dictionary<int, double>? _roundKmByDay;
@@ -587,58 +590,9 @@ internal sealed partial class DeviceGrain(
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
         var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay);
-        var finding = State.Birth?.Kind switch
+        if (FaultRaiser.Detect(State, signals) is { } finding)
         {
-            "shoe" => State.Faults.ObserveShoe(signals.ImpactG, signals.ContactMs),
-            "band" => State.Faults.ObserveBand(signals.HumidityPct, signals.ChargeCycles, signals.CapacityMah, State.BandUsage.ReferenceMah),
-            _ => null,
-        };
-        if (finding is not null)
-        {
-            (_findings ??= []).Add((finding, reading.TimestampMs));
-        }
-    }
-
-    private List<AlertEvent> Reassess(AlertStepper alerts, DateTimeOffset now)
-    {
-        var events = new List<AlertEvent>();
-        if (WearAssessor.Assess(State, wearModel, now) is { } wear)
-        {
-            alerts.Climb(wear, now, events);
-        }
-
-        RaiseFaults(alerts, now, events);
-        return events;
-    }
-
-    /// <summary>
-    /// One open alert per fault code: a fault stays suspected until after-sales closes it (a repeat of the
-    /// finding does not raise another). The evidence names the detector and its numbers.
-    /// </summary>
-    private void RaiseFaults(AlertStepper alerts, DateTimeOffset now, List<AlertEvent> events)
-    {
-        if (_findings is not { } findings)
-        {
-            return;
-        }
-
-        _findings = null;
-        foreach (var (finding, atMs) in findings)
-        {
-            var code = AlertCodes.ForFault(finding.Mode);
-            var evidence = EvidenceBuilder.Fault(finding);
-            if (State.OpenAlerts.TryGetValue(code, out var existing))
-            {
-                // The condition again: the open alert's evidence is brought up to date; no new alert.
-                State.OpenAlerts[code] = existing with { Evidence = evidence };
-                continue;
-            }
-
-            // A suspected fault is an after-sales problem, not a reminder: DOMAIN.md's customers expect a first
-            // response within 2 hours, so it is critical (and a swelling cell or a leaking seal is a safety matter).
-            alerts.Raise(code, AlertSeverity.Critical, now, AlertTexts.Fault(code), evidence, events);
-            // For the quality view the failure happened when the reading showed it, not when it was uploaded.
-            (_newFailures ??= []).Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
+            (_faults ??= new()).Found(finding, reading.TimestampMs);
         }
     }
 }
