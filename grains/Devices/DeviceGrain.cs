@@ -15,6 +15,10 @@ namespace Telemetry.Grains.Devices;
 /// was not stored, and none is lost when delivery fails or the process dies: undelivered events stay in the twin
 /// and are retried (a grain timer with capped backoff, and on the next activation) until they get through.
 /// Delivery is therefore at least once; every event carries a stable <see cref="AlertEvent.EventId"/>.
+/// What a round means for the device is worked out by plain classes that know nothing of Orleans, each of which can
+/// be tested on a <see cref="DeviceState"/> alone: <see cref="WearAssessor"/> (usage and wear), <see cref="FaultRaiser"/>
+/// (sudden faults), <see cref="AlertStepper"/> (alert ladders and after-sales transitions), <see cref="EvidenceBuilder"/>
+/// and <see cref="PartReplacement"/>; the grain orders their calls, stores the result and delivers its events.
 /// </summary>
 [GrainType("device")]
 internal sealed partial class DeviceGrain(
@@ -169,7 +173,10 @@ internal sealed partial class DeviceGrain(
         var alerts = Alerts();
         if (batch.Birth is { } birth && birth != State.Birth)
         {
-            ApplyBirth(alerts, birth, now, events);
+            foreach (var part in PartReplacement.ApplyBirth(State, alerts, birth, now, events))
+            {
+                LogReplaced(logger, DeviceId, part, "device");
+            }
         }
 
         var duplicates = 0;
@@ -449,57 +456,11 @@ internal sealed partial class DeviceGrain(
         }
 
         var events = new List<AlertEvent>();
-        ReplacePart(Alerts(), part, timeProvider.GetUtcNow(), actor, note, events);
+        PartReplacement.Replace(State, Alerts(), part, timeProvider.GetUtcNow(), actor, note, events);
+        LogReplaced(logger, DeviceId, part, actor);
         await StoreAsync(events);
         await DeliverAndSettleAsync();
         return [.. events.Select(e => e.Id)];
-    }
-
-    /// <summary>
-    /// A part was replaced: by after-sales (the service endpoint) or as the device's birth reports (a new serial).
-    /// The replaced part starts from new (its wear, its baselines, its alert ladder) and its open alerts resolve.
-    /// </summary>
-    private void ReplacePart(AlertStepper alerts, string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events)
-    {
-        string[] families = part switch
-        {
-            "shoe" => [WearAssessor.CushioningFamily, AlertCodes.ShoeDelaminationSuspected],
-            "insole" => [WearAssessor.CushioningFamily],
-            "battery" => [WearAssessor.BatteryFamily, AlertCodes.BandBatteryFadingFast],
-            "band" => [WearAssessor.BatteryFamily, AlertCodes.BandBatteryFadingFast, AlertCodes.BandWaterIngressSuspected],
-            _ => throw new ArgumentOutOfRangeException(nameof(part), part, "part must be shoe, insole, battery or band"),
-        };
-
-        switch (part)
-        {
-            case "shoe":
-                State.ShoeUsage = new();
-                State.Faults = new();
-                State.DistanceM = 0;
-                break;
-            case "insole":
-                State.ShoeUsage = new();
-                State.DistanceM = 0;
-                break;
-            case "battery":
-                State.BandUsage = new();
-                State.Faults.Capacity = new();
-                break;
-            default:
-                State.BandUsage = new();
-                State.Faults = new();
-                break;
-        }
-
-        State.Wear = null;
-        var text = note ?? $"The {part} was replaced.";
-        foreach (var family in families)
-        {
-            State.AlertLevels.Remove(family);
-            alerts.Resolve(family, now, actor, text, note, evidence: null, events);
-        }
-
-        LogReplaced(logger, DeviceId, part, actor);
     }
 
     /// <summary>
@@ -550,28 +511,6 @@ internal sealed partial class DeviceGrain(
 
         // After the index, so that whoever hears the event can already find the alert over HTTP.
         await alertSink.PublishAsync(alert, cancellationToken);
-    }
-
-    /// <summary>A new or changed birth. A part whose serial changed since the last birth was replaced (the first
-    /// serial of a part is simply recorded).</summary>
-    private void ApplyBirth(AlertStepper alerts, DeviceBirth birth, DateTimeOffset now, List<AlertEvent> events)
-    {
-        var before = State.Birth?.Parts;
-        State.Birth = birth;
-        if (before is null || birth.Parts is not { } after)
-        {
-            return;
-        }
-
-        foreach (var part in InstalledParts.Names)
-        {
-            if (before[part] is { } old && after[part] is { } fitted && old != fitted && Applies(part, birth.Kind))
-            {
-                ReplacePart(alerts, part, now, "device", $"The device reports a new {part} ({fitted}) in place of {old}.", events);
-            }
-        }
-
-        static bool Applies(string part, string kind) => kind == "shoe" ? part is "shoe" or "insole" : part is "battery" or "band";
     }
 
     // The round's scratch below is created when a round needs it and dropped when the round is done: with a
