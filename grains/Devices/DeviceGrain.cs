@@ -15,6 +15,10 @@ namespace Telemetry.Grains.Devices;
 /// was not stored, and none is lost when delivery fails or the process dies: undelivered events stay in the twin
 /// and are retried (a grain timer with capped backoff, and on the next activation) until they get through.
 /// Delivery is therefore at least once; every event carries a stable <see cref="AlertEvent.EventId"/>.
+/// What a round means for the device is worked out by plain classes that know nothing of Orleans, each of which can
+/// be tested on a <see cref="DeviceState"/> alone: <see cref="WearAssessor"/> (usage and wear), <see cref="FaultRaiser"/>
+/// (sudden faults), <see cref="AlertStepper"/> (alert ladders and after-sales transitions), <see cref="EvidenceBuilder"/>
+/// and <see cref="PartReplacement"/>; the grain orders their calls, stores the result and delivers its events.
 /// </summary>
 [GrainType("device")]
 internal sealed partial class DeviceGrain(
@@ -58,16 +62,12 @@ internal sealed partial class DeviceGrain(
     /// list (and the twins woken at start-up) holds only devices that really owe events.</summary>
     private bool _listed;
 
-    /// <summary>Distinct metric names kept in the twin's last values: firmware may add metrics, a
-    /// misbehaving one must not grow the state without bound.</summary>
-    private const int MaxTrackedMetrics = 64;
-
-    private const string CushioningFamily = "cushioning";
-    private const string BatteryFamily = "battery";
-
     private DeviceState State => twin.State;
 
     private string DeviceId => this.GetPrimaryKeyString();
+
+    /// <summary>The twin's alerts, for one call: made when needed, so a resident twin holds nothing for them.</summary>
+    private AlertStepper Alerts() => new(DeviceId, State);
 
     /// <summary>Reports the open alerts to the alert index again: it is written behind and may have lost the
     /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>
@@ -83,9 +83,10 @@ internal sealed partial class DeviceGrain(
         // Enumerating the pairs, not .Values: the dictionary would keep the values view for the twin's lifetime.
         if (State.HasOpenAlerts)
         {
+            var alerts = Alerts();
             foreach (var (_, open) in State.OpenAlerts)
             {
-                await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(View(open).Summary);
+                await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(alerts.View(open).Summary);
             }
         }
 
@@ -169,9 +170,13 @@ internal sealed partial class DeviceGrain(
         State.LastSeen = now;
 
         var events = new List<AlertEvent>();
+        var alerts = Alerts();
         if (batch.Birth is { } birth && birth != State.Birth)
         {
-            ApplyBirth(birth, now, events);
+            foreach (var part in PartReplacement.ApplyBirth(State, alerts, birth, now, events))
+            {
+                LogReplaced(logger, DeviceId, part, "device");
+            }
         }
 
         var duplicates = 0;
@@ -210,7 +215,12 @@ internal sealed partial class DeviceGrain(
 
         State.DuplicateMessages += duplicates;
 
-        events.AddRange(Reassess(now));
+        if (WearAssessor.Assess(State, wearModel, now) is { } wear)
+        {
+            alerts.Climb(wear, now, events);
+        }
+
+        _faults?.Raise(State, alerts, now, events);
         var exposure = QualityRound();
         await StoreAsync(events);
 
@@ -419,46 +429,23 @@ internal sealed partial class DeviceGrain(
         return new(State.Birth, names);
     }
 
-    public Task<AlertView?> GetAlertAsync(string alertId) =>
-        Task.FromResult(FindAlert(alertId) is { } alert ? View(alert) : null);
+    public Task<AlertView?> GetAlertAsync(string alertId)
+    {
+        var alerts = Alerts();
+        return Task.FromResult(alerts.Find(alertId) is { } alert ? alerts.View(alert) : null);
+    }
 
     public async Task<AlertChange> ChangeAlertAsync(string alertId, AlertState target, string actor, string? note)
     {
-        var now = timeProvider.GetUtcNow();
-        var family = State.OpenAlerts.FirstOrDefault(p => p.Value.Id == alertId).Key;
-        if (family is null)
+        var events = new List<AlertEvent>(1);
+        var change = Alerts().Change(alertId, target, actor, note, timeProvider.GetUtcNow(), events);
+        if (change.Outcome == AlertChangeOutcome.Changed)
         {
-            return State.ClosedAlerts.Find(a => a.Id == alertId) is { } closed
-                ? new AlertChange(AlertChangeOutcome.Conflict, View(closed), "the alert is already resolved")
-                : new AlertChange(AlertChangeOutcome.NotFound, null, null);
+            await StoreAsync(events);
+            await DeliverAndSettleAsync();
         }
 
-        var open = State.OpenAlerts[family];
-        if (target == AlertState.Acknowledged && open.State == AlertState.Acknowledged)
-        {
-            return new AlertChange(AlertChangeOutcome.Unchanged, View(open), "already acknowledged");
-        }
-
-        if (target == AlertState.Escalated && open.State != AlertState.Raised)
-        {
-            // Someone responded (or it escalated already): the SLA is met or already acted on.
-            return new AlertChange(AlertChangeOutcome.Unchanged, View(open), $"the alert is {open.State}");
-        }
-
-        var changed = open.Then(target, now, actor, note);
-        if (target == AlertState.Resolved)
-        {
-            State.OpenAlerts.Remove(family);
-            Close(changed);
-        }
-        else
-        {
-            State.OpenAlerts[family] = changed;
-        }
-
-        await StoreAsync([NewEvent(changed.Id, changed.Code, changed.Severity, target, now, changed.Message, changed.Evidence) with { Actor = actor, Note = note }]);
-        await DeliverAndSettleAsync();
-        return new AlertChange(AlertChangeOutcome.Changed, View(changed), null);
+        return change;
     }
 
     public async Task<string[]?> PartReplacedAsync(string part, string actor, string? note)
@@ -469,61 +456,11 @@ internal sealed partial class DeviceGrain(
         }
 
         var events = new List<AlertEvent>();
-        ReplacePart(part, timeProvider.GetUtcNow(), actor, note, events);
+        PartReplacement.Replace(State, Alerts(), part, timeProvider.GetUtcNow(), actor, note, events);
+        LogReplaced(logger, DeviceId, part, actor);
         await StoreAsync(events);
         await DeliverAndSettleAsync();
         return [.. events.Select(e => e.Id)];
-    }
-
-    /// <summary>
-    /// A part was replaced: by after-sales (the service endpoint) or as the device's birth reports (a new serial).
-    /// The replaced part starts from new (its wear, its baselines, its alert ladder) and its open alerts resolve.
-    /// </summary>
-    private void ReplacePart(string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events)
-    {
-        string[] families = part switch
-        {
-            "shoe" => [CushioningFamily, AlertCodes.ShoeDelaminationSuspected],
-            "insole" => [CushioningFamily],
-            "battery" => [BatteryFamily, AlertCodes.BandBatteryFadingFast],
-            "band" => [BatteryFamily, AlertCodes.BandBatteryFadingFast, AlertCodes.BandWaterIngressSuspected],
-            _ => throw new ArgumentOutOfRangeException(nameof(part), part, "part must be shoe, insole, battery or band"),
-        };
-
-        switch (part)
-        {
-            case "shoe":
-                State.ShoeUsage = new();
-                State.Faults = new();
-                State.DistanceM = 0;
-                break;
-            case "insole":
-                State.ShoeUsage = new();
-                State.DistanceM = 0;
-                break;
-            case "battery":
-                State.BandUsage = new();
-                State.Faults.Capacity = new();
-                break;
-            default:
-                State.BandUsage = new();
-                State.Faults = new();
-                break;
-        }
-
-        State.Wear = null;
-        var text = note ?? $"The {part} was replaced.";
-        foreach (var family in families)
-        {
-            State.AlertLevels.Remove(family);
-            if (State.OpenAlerts.Remove(family, out var open))
-            {
-                Close(open.Then(AlertState.Resolved, now, actor, text));
-                events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, open.Evidence) with { Actor = actor, Note = note });
-            }
-        }
-
-        LogReplaced(logger, DeviceId, part, actor);
     }
 
     /// <summary>
@@ -535,8 +472,8 @@ internal sealed partial class DeviceGrain(
         // Handed over, not copied: the next round starts its own, and an idle twin holds none.
         var kmByDay = _roundKmByDay;
         _roundKmByDay = null;
-        var failures = _newFailures ?? [];
-        _newFailures = null;
+        var failures = _faults?.TakeNewFailures() ?? [];
+        _faults = null;
         // A birth outside the model and batch registry counts in no defect rate: a rogue device must not move a
         // real batch's statistics, nor create quality grains for batches that do not exist.
         if (State.Birth is not { Unregistered: false } birth || State.FirstReadingMs is not { } first || State.LastReadingMs is not { } last)
@@ -570,88 +507,18 @@ internal sealed partial class DeviceGrain(
     private async Task PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
         LogAlert(logger, alert.Device, alert.Code, alert.State);
-        var record = FindAlert(alert.Id);
-        await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(new AlertSummary
-        {
-            Id = alert.Id,
-            Device = alert.Device,
-            Kind = alert.Kind,
-            Model = alert.Model,
-            Batch = alert.Batch,
-            Code = alert.Code,
-            Severity = alert.Severity,
-            State = alert.State,
-            RaisedAt = record?.RaisedAt ?? alert.At,
-            UpdatedAt = alert.At,
-            Message = record?.Message ?? alert.Message,
-        });
+        await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(Alerts().Summary(alert));
 
         // After the index, so that whoever hears the event can already find the alert over HTTP.
         await alertSink.PublishAsync(alert, cancellationToken);
     }
 
-    private OpenAlert? FindAlert(string alertId) =>
-        State.OpenAlerts.Select(p => p.Value).FirstOrDefault(a => a.Id == alertId) ?? State.ClosedAlerts.Find(a => a.Id == alertId);
-
-    private void Close(OpenAlert alert)
-    {
-        State.ClosedAlerts.Add(alert);
-        if (State.ClosedAlerts.Count > 50)
-        {
-            State.ClosedAlerts.RemoveAt(0);
-        }
-    }
-
-    private AlertView View(OpenAlert alert) => new()
-    {
-        Summary = new AlertSummary
-        {
-            Id = alert.Id,
-            Device = DeviceId,
-            Kind = State.Birth?.Kind,
-            Model = State.Birth?.Model,
-            Batch = State.Birth?.Batch,
-            Code = alert.Code,
-            Severity = alert.Severity,
-            State = alert.State,
-            RaisedAt = alert.RaisedAt,
-            UpdatedAt = alert.UpdatedAt == default ? alert.RaisedAt : alert.UpdatedAt,
-            Message = alert.Message,
-        },
-        Evidence = alert.Evidence,
-        History = alert.History,
-    };
-
-    /// <summary>A new or changed birth. A part whose serial changed since the last birth was replaced (the first
-    /// serial of a part is simply recorded).</summary>
-    private void ApplyBirth(DeviceBirth birth, DateTimeOffset now, List<AlertEvent> events)
-    {
-        var before = State.Birth?.Parts;
-        State.Birth = birth;
-        if (before is null || birth.Parts is not { } after)
-        {
-            return;
-        }
-
-        foreach (var part in InstalledParts.Names)
-        {
-            if (before[part] is { } old && after[part] is { } fitted && old != fitted && Applies(part, birth.Kind))
-            {
-                ReplacePart(part, now, "device", $"The device reports a new {part} ({fitted}) in place of {old}.", events);
-            }
-        }
-
-        static bool Applies(string part, string kind) => kind == "shoe" ? part is "shoe" or "insole" : part is "battery" or "band";
-    }
-
     // The round's scratch below is created when a round needs it and dropped when the round is done: with a
     // hundred thousand resident twins, four empty collections each cost about 30 MB (docs/performance.md).
 
-    /// <summary>Faults the detector reported in this round, raised in <see cref="Reassess"/>.</summary>
-    private List<(Telemetry.Models.Faults.FaultFinding Finding, long AtMs)>? _findings;
-
-    /// <summary>Newly raised faults of this round, for the quality view once the state is stored.</summary>
-    private List<(string Mode, DateTimeOffset At)>? _newFailures;
+    /// <summary>Faults the detector found in this round, raised once its readings are in and then reported to
+    /// the quality view.</summary>
+    private FaultRaiser? _faults;
 
     /// <summary>Kilometres of this round per day (Unix days), for the quality view's exposure report.</summary>
     private Dictionary<int, double>? _roundKmByDay;
@@ -661,290 +528,10 @@ internal sealed partial class DeviceGrain(
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
-        State.Readings++;
-        double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
-        double? midsoleTemp = null, bandTemp = null;
-        State.FirstReadingMs = State.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
-        State.LastReadingMs = State.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
-
-        foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
+        var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay);
+        if (FaultRaiser.Detect(State, signals) is { } finding)
         {
-            switch (name)
-            {
-                case "distance_m":
-                    State.DistanceM += value;
-                    var day = (int)Math.Floor(reading.TimestampMs / 86_400_000.0);
-                    var kmByDay = _roundKmByDay ??= [];
-                    kmByDay[day] = kmByDay.GetValueOrDefault(day) + (value / 1000);
-                    distance = value;
-                    break;
-                case "duration_s":
-                    State.DurationS += value;
-                    duration = value;
-                    break;
-                case "steps":
-                    State.Steps += (long)value;
-                    break;
-                case "charge_cycles":
-                    State.ChargeCycles = Math.Max(State.ChargeCycles ?? 0, (long)value);
-                    cycles = value;
-                    break;
-                case "impact_g":
-                    impact = value;
-                    break;
-                case "contact_ms":
-                    contact = value;
-                    break;
-                case "humidity_pct":
-                    humidity = value;
-                    break;
-                case "midsole_temp_c":
-                    midsoleTemp = value;
-                    break;
-                case "temp_c":
-                    bandTemp = value;
-                    break;
-                case "capacity_mah":
-                    capacity = value;
-                    break;
-                default:
-                    break;
-            }
-
-            State.SetLastValue(name, value, MaxTrackedMetrics);
-        }
-
-        if (distance is not null || impact is not null)
-        {
-            State.ShoeUsage.Observe(reading.TimestampMs, distance, duration, impact, midsoleTemp);
-        }
-
-        if (bandTemp is { } temperature)
-        {
-            State.BandUsage.ObserveTemperature(temperature);
-        }
-
-        if (cycles is { } c && capacity is { } mah)
-        {
-            State.BandUsage.Observe(reading.TimestampMs, c, mah, State.Birth?.RatedCapacityMah);
-        }
-
-        var finding = State.Birth?.Kind switch
-        {
-            "shoe" => State.Faults.ObserveShoe(impact, contact),
-            "band" => State.Faults.ObserveBand(humidity, cycles, capacity, State.BandUsage.ReferenceMah),
-            _ => null,
-        };
-        if (finding is not null)
-        {
-            (_findings ??= []).Add((finding, reading.TimestampMs));
+            (_faults ??= new()).Found(finding, reading.TimestampMs);
         }
     }
-
-    private List<AlertEvent> Reassess(DateTimeOffset now)
-    {
-        var events = new List<AlertEvent>();
-
-        switch (State.Birth?.Kind)
-        {
-            case "shoe":
-            {
-                var input = State.ShoeUsage.Input(State.Birth.WearerKg);
-                var weeklyKm = input.WeeklyKm;
-                var estimate = wearModel.EstimateShoe(input);
-                var version = estimate.ModelVersion ?? wearModel.Version;
-                State.Wear = new WearSnapshot
-                {
-                    ModelVersion = version,
-                    EstimatedAt = now,
-                    CushioningPct = Math.Round(estimate.CushioningPct, 1),
-                    RemainingKm = Math.Round(estimate.RemainingKm, 1),
-                    RemainingP10 = estimate.RemainingKmP10 is { } lo ? Math.Round(lo) : null,
-                    RemainingP90 = estimate.RemainingKmP90 is { } hi ? Math.Round(hi) : null,
-                };
-                // Built only when the alert level moves: most rounds change nothing, and the evidence costs a few
-                // arrays and formatted keys.
-                EvidenceItem[] Evidence() =>
-                [
-                    EvidenceItem.Of("distance_km", Math.Round(State.DistanceM / 1000, 1)),
-                    EvidenceItem.Of("cushioning_pct", Math.Round(estimate.CushioningPct, 1)),
-                    EvidenceItem.Of("remaining_km", Math.Round(estimate.RemainingKm)),
-                    .. Interval("remaining_km", estimate.RemainingKmP10, estimate.RemainingKmP90),
-                    .. (input.PaceMinPerKm is { } pace ? [EvidenceItem.Of("pace_min_per_km", Math.Round(pace, 2))] : Array.Empty<EvidenceItem>()),
-                    EvidenceItem.Of("weekly_km", Math.Round(weeklyKm, 1)),
-                    // Not the mass factor or the effective distance: with the distance they give the wearer's
-                    // weight to the kilogram, and alerts reach people and systems without the admin scope.
-                    EvidenceItem.Of("impact_factor", Math.Round(estimate.ImpactFactor, 3)),
-                    .. Drivers(AlertLadder.Cushioning, CushioningFamily, estimate.CushioningPct, () => (wearModel as IExplainableWearModel)?.ShoeDrivers(input)),
-                    EvidenceItem.Of("model_version", version),
-                ];
-                Climb(CushioningFamily, AlertLadder.Cushioning, estimate.CushioningPct, now, Evidence, events, code => code switch
-                {
-                    AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
-                    _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, weeklyKm),
-                }, "Cushioning");
-                break;
-            }
-
-            case "band" when State.BandUsage.Input() is { } input:
-            {
-                var smoothed = input.SmoothedCapacityMah;
-                var estimate = wearModel.EstimateBand(input);
-                var version = estimate.ModelVersion ?? wearModel.Version;
-                State.Wear = new WearSnapshot
-                {
-                    ModelVersion = version,
-                    EstimatedAt = now,
-                    BatteryHealthPct = Math.Round(estimate.HealthPct, 1),
-                    RemainingCycles = double.IsFinite(estimate.RemainingCycles) ? Math.Round(estimate.RemainingCycles) : null,
-                    RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
-                    RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
-                };
-                EvidenceItem[] Evidence() =>
-                [
-                    EvidenceItem.Of("battery_health_pct", Math.Round(estimate.HealthPct, 1)),
-                    EvidenceItem.Of("capacity_mah", Math.Round(smoothed, 1)),
-                    EvidenceItem.Of("reference_capacity_mah", input.ReferenceCapacityMah),
-                    .. Interval("remaining_cycles", estimate.RemainingCyclesP10, estimate.RemainingCyclesP90),
-                    EvidenceItem.Of("charge_cycles", State.ChargeCycles ?? 0),
-                    EvidenceItem.Of("fade_pct_per_cycle", Math.Round(estimate.FadePctPerCycle, 4)),
-                    .. Drivers(AlertLadder.Battery, BatteryFamily, estimate.HealthPct, () => (wearModel as IExplainableWearModel)?.BandDrivers(input)),
-                    EvidenceItem.Of("model_version", version),
-                ];
-                Climb(BatteryFamily, AlertLadder.Battery, estimate.HealthPct, now, Evidence, events,
-                    _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, State.ChargeCycles), "Battery health");
-                break;
-            }
-
-            default:
-                break;
-        }
-
-        RaiseFaults(now, events);
-        return events;
-    }
-
-    /// <summary>The model's main drivers, computed only when the alert level is about to change (they cost a
-    /// few predictions).</summary>
-    private EvidenceItem[] Drivers(AlertLadder ladder, string family, double value, Func<string?> explain)
-    {
-        var current = State.AlertLevel(family);
-        return ladder.Evaluate(current, value) != current && explain() is { Length: > 0 } drivers
-            ? [EvidenceItem.Of("drivers", drivers)]
-            : [];
-    }
-
-    private static EvidenceItem[] Interval(string key, double? p10, double? p90) =>
-        p10 is { } low && p90 is { } high ? [EvidenceItem.Of($"{key}_p10", Math.Round(low)), EvidenceItem.Of($"{key}_p90", Math.Round(high))] : [];
-
-    /// <summary>
-    /// One open alert per fault code: a fault stays suspected until after-sales closes it (a repeat of the
-    /// finding does not raise another). The evidence names the detector and its numbers.
-    /// </summary>
-    private void RaiseFaults(DateTimeOffset now, List<AlertEvent> events)
-    {
-        if (_findings is not { } findings)
-        {
-            return;
-        }
-
-        _findings = null;
-        foreach (var (finding, atMs) in findings)
-        {
-            var code = AlertCodes.ForFault(finding.Mode);
-            EvidenceItem[] evidence =
-            [
-                .. finding.Evidence.Select(e => EvidenceItem.Of(e.Key, e.Value)),
-                EvidenceItem.Of("model_version", Telemetry.Models.Faults.FaultDetector.Version),
-            ];
-            if (State.OpenAlerts.TryGetValue(code, out var existing))
-            {
-                // The condition again: the open alert's evidence is brought up to date; no new alert.
-                State.OpenAlerts[code] = existing with { Evidence = evidence };
-                continue;
-            }
-
-            // A suspected fault is an after-sales problem, not a reminder: DOMAIN.md's customers expect a first
-            // response within 2 hours, so it is critical (and a swelling cell or a leaking seal is a safety matter).
-            var raised = NewEvent(Ulid.New(now), code, AlertSeverity.Critical, AlertState.Raised, now, AlertTexts.Fault(code), evidence);
-            State.OpenAlerts[code] = Opened(raised);
-            events.Add(raised);
-            // For the quality view the failure happened when the reading showed it, not when it was uploaded.
-            (_newFailures ??= []).Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
-        }
-    }
-
-    private void Climb(
-        string family,
-        AlertLadder ladder,
-        double value,
-        DateTimeOffset now,
-        Func<EvidenceItem[]> evidenceOf,
-        List<AlertEvent> events,
-        Func<string, string> raisedText,
-        string what)
-    {
-        var current = State.AlertLevel(family);
-        var next = ladder.Evaluate(current, value);
-        if (next == current)
-        {
-            return;
-        }
-
-        var evidence = evidenceOf();
-
-        if (State.OpenAlerts.Remove(family, out var open))
-        {
-            var text = next >= 0 ? AlertTexts.Superseded(ladder.Levels[next].Code) : AlertTexts.Recovered(what, value);
-            Close(open.Then(AlertState.Resolved, now, "system", text) with { Evidence = evidence });
-            events.Add(NewEvent(open.Id, open.Code, open.Severity, AlertState.Resolved, now, text, evidence));
-        }
-
-        if (next < 0)
-        {
-            State.AlertLevels.Remove(family);
-            return;
-        }
-
-        var level = ladder.Levels[next];
-        var raised = NewEvent(Ulid.New(now), level.Code, level.Severity, AlertState.Raised, now, raisedText(level.Code), evidence);
-        State.AlertLevels[family] = next;
-        State.OpenAlerts[family] = Opened(raised);
-        events.Add(raised);
-    }
-
-    private static OpenAlert Opened(AlertEvent raised) =>
-        new OpenAlert(raised.Id, raised.Code, raised.Severity, raised.At, raised.Message) { Evidence = raised.Evidence, UpdatedAt = raised.At }
-            .Then(AlertState.Raised, raised.At, "system", null) with { State = AlertState.Raised };
-
-    private AlertEvent NewEvent(
-        string id, string code, AlertSeverity severity, AlertState state, DateTimeOffset at, string message, EvidenceItem[] evidence) => new()
-    {
-        Id = id,
-        Device = DeviceId,
-        Kind = State.Birth?.Kind,
-        Model = State.Birth?.Model,
-        Batch = State.Birth?.Batch,
-        Code = code,
-        Severity = severity,
-        State = state,
-        At = at,
-        Message = message,
-        Evidence = evidence,
-    };
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Device {Device}: {Part} replaced ({Actor})")]
-    private static partial void LogReplaced(ILogger logger, string device, string part, string actor);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: delivering its events failed, {Pending} held in its twin; retrying in {Delay}")]
-    private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string device, int pending, TimeSpan delay);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: leaving the pending-outbox list failed; it is woken once more at the next start")]
-    private static partial void LogUnlistFailed(ILogger logger, Exception exception, string device);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: saving its delivered outbox failed; those events may be delivered again after a restart")]
-    private static partial void LogOutboxSaveFailed(ILogger logger, Exception exception, string device);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Alert {Code} {State} for device {Device}")]
-    private static partial void LogAlert(ILogger logger, string device, string code, AlertState state);
 }

@@ -1,0 +1,9 @@
+namespace Telemetry.Grains.Devices;
+
+/// <summary>The values of one reading that the sudden-fault detector reads (null: not in the reading).</summary>
+internal readonly record struct FaultSignals(
+    double? ImpactG,
+    double? ContactMs,
+    double? HumidityPct,
+    double? ChargeCycles,
+    double? CapacityMah);

@@ -1,0 +1,164 @@
+using Telemetry.Grains.Alerts;
+using Telemetry.Grains.Ingest;
+using Telemetry.Models.Wear;
+
+namespace Telemetry.Grains.Devices;
+
+/// <summary>
+/// A device's usage and wear: each reading adds to the twin's totals and to the usage the wear models read (the same
+/// code builds their training data), and once a round the model estimates the wear and the remaining life that the
+/// twin shows and its alert ladder reads.
+/// </summary>
+internal static class WearAssessor
+{
+    /// <summary>The alert family of a shoe's cushioning ladder (<see cref="AlertLadder.Cushioning"/>).</summary>
+    public const string CushioningFamily = "cushioning";
+
+    /// <summary>The alert family of a band's battery-health ladder (<see cref="AlertLadder.Battery"/>).</summary>
+    public const string BatteryFamily = "battery";
+
+    /// <summary>Distinct metric names kept in the twin's last values: firmware may add metrics, a
+    /// misbehaving one must not grow the state without bound.</summary>
+    public const int MaxTrackedMetrics = 64;
+
+    /// <summary>
+    /// Adds one accepted reading to the twin: counts, totals, last values and the wear models' usage, and its distance
+    /// to <paramref name="kmByDay"/> (kilometres per Unix day, created on the first distance). Returns what the fault
+    /// detector reads of it.
+    /// </summary>
+    public static FaultSignals ApplyReading(DeviceState state, in ReadingRecord reading, MetricValue[] metrics, ref Dictionary<int, double>? kmByDay)
+    {
+        state.Readings++;
+        double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
+        double? midsoleTemp = null, bandTemp = null;
+        state.FirstReadingMs = state.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
+        state.LastReadingMs = state.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
+
+        foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
+        {
+            switch (name)
+            {
+                case "distance_m":
+                    state.DistanceM += value;
+                    var day = (int)Math.Floor(reading.TimestampMs / 86_400_000.0);
+                    kmByDay ??= [];
+                    kmByDay[day] = kmByDay.GetValueOrDefault(day) + (value / 1000);
+                    distance = value;
+                    break;
+                case "duration_s":
+                    state.DurationS += value;
+                    duration = value;
+                    break;
+                case "steps":
+                    state.Steps += (long)value;
+                    break;
+                case "charge_cycles":
+                    state.ChargeCycles = Math.Max(state.ChargeCycles ?? 0, (long)value);
+                    cycles = value;
+                    break;
+                case "impact_g":
+                    impact = value;
+                    break;
+                case "contact_ms":
+                    contact = value;
+                    break;
+                case "humidity_pct":
+                    humidity = value;
+                    break;
+                case "midsole_temp_c":
+                    midsoleTemp = value;
+                    break;
+                case "temp_c":
+                    bandTemp = value;
+                    break;
+                case "capacity_mah":
+                    capacity = value;
+                    break;
+                default:
+                    break;
+            }
+
+            state.SetLastValue(name, value, MaxTrackedMetrics);
+        }
+
+        if (distance is not null || impact is not null)
+        {
+            state.ShoeUsage.Observe(reading.TimestampMs, distance, duration, impact, midsoleTemp);
+        }
+
+        if (bandTemp is { } temperature)
+        {
+            state.BandUsage.ObserveTemperature(temperature);
+        }
+
+        if (cycles is { } c && capacity is { } mah)
+        {
+            state.BandUsage.Observe(reading.TimestampMs, c, mah, state.Birth?.RatedCapacityMah);
+        }
+
+        return new FaultSignals(impact, contact, humidity, cycles, capacity);
+    }
+
+    /// <summary>
+    /// Estimates the device's wear with <paramref name="model"/> and records it in the twin (<see cref="DeviceState.Wear"/>).
+    /// Returns the estimate as its alert ladder reads it, or null for a device with no wear to assess yet (no birth,
+    /// another kind, a band before its first charge summary).
+    /// </summary>
+    public static WearAssessment? Assess(DeviceState state, IWearModel model, DateTimeOffset now)
+    {
+        switch (state.Birth?.Kind)
+        {
+            case "shoe":
+            {
+                var input = state.ShoeUsage.Input(state.Birth.WearerKg);
+                var estimate = model.EstimateShoe(input);
+                var version = estimate.ModelVersion ?? model.Version;
+                state.Wear = new WearSnapshot
+                {
+                    ModelVersion = version,
+                    EstimatedAt = now,
+                    CushioningPct = Math.Round(estimate.CushioningPct, 1),
+                    RemainingKm = Math.Round(estimate.RemainingKm, 1),
+                    RemainingP10 = estimate.RemainingKmP10 is { } lo ? Math.Round(lo) : null,
+                    RemainingP90 = estimate.RemainingKmP90 is { } hi ? Math.Round(hi) : null,
+                };
+                return new WearAssessment(
+                    CushioningFamily,
+                    AlertLadder.Cushioning,
+                    estimate.CushioningPct,
+                    "Cushioning",
+                    () => EvidenceBuilder.Shoe(state.DistanceM, input, estimate, version, model),
+                    code => code switch
+                    {
+                        AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
+                        _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, input.WeeklyKm),
+                    });
+            }
+
+            case "band" when state.BandUsage.Input() is { } input:
+            {
+                var estimate = model.EstimateBand(input);
+                var version = estimate.ModelVersion ?? model.Version;
+                state.Wear = new WearSnapshot
+                {
+                    ModelVersion = version,
+                    EstimatedAt = now,
+                    BatteryHealthPct = Math.Round(estimate.HealthPct, 1),
+                    RemainingCycles = double.IsFinite(estimate.RemainingCycles) ? Math.Round(estimate.RemainingCycles) : null,
+                    RemainingP10 = estimate.RemainingCyclesP10 is { } lo ? Math.Round(lo) : null,
+                    RemainingP90 = estimate.RemainingCyclesP90 is { } hi ? Math.Round(hi) : null,
+                };
+                return new WearAssessment(
+                    BatteryFamily,
+                    AlertLadder.Battery,
+                    estimate.HealthPct,
+                    "Battery health",
+                    () => EvidenceBuilder.Band(state.ChargeCycles, input, estimate, version, model),
+                    _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, state.ChargeCycles));
+            }
+
+            default:
+                return null;
+        }
+    }
+}
