@@ -11,10 +11,12 @@ namespace Telemetry.Grains.Devices;
 /// The device twin. One call per device per pipeline round; the grain is not reentrant, so rounds apply in
 /// order. It dedupes authoritatively (the pipeline's cache is only an optimisation and is lost on restart),
 /// updates totals and wear, moves alerts along their ladders, and persists once per round together with the
-/// events the round produced (its outbox); only then does it deliver them, so no event describes a state that
+/// events the round produced (its outbox); only then are they delivered, so no event describes a state that
 /// was not stored, and none is lost when delivery fails or the process dies: undelivered events stay in the twin
-/// and are retried (a grain timer with capped backoff, and on the next activation) until they get through.
-/// Delivery is therefore at least once; every event carries a stable <see cref="AlertEvent.EventId"/>.
+/// until they get through. Alert events are handed to <see cref="AlertFanOut"/>, which delivers them outside the
+/// grain's turn and confirms, so a round never waits for a broker; failure reports to the quality view are grain calls
+/// retried on a grain timer with capped backoff. Both start again at the next activation. Delivery is therefore at
+/// least once; every event carries a stable <see cref="AlertEvent.EventId"/>.
 /// What a round means for the device is worked out by plain classes that know nothing of Orleans, each of which can
 /// be tested on a <see cref="DeviceState"/> alone: <see cref="WearAssessor"/> (usage and wear), <see cref="FaultRaiser"/>
 /// (sudden faults), <see cref="AlertStepper"/> (alert ladders and after-sales transitions), <see cref="EvidenceBuilder"/>
@@ -24,7 +26,7 @@ namespace Telemetry.Grains.Devices;
 internal sealed partial class DeviceGrain(
     [PersistentState("device", DeviceGrain.StorageName)] IPersistentState<DeviceState> twin,
     IWearModel wearModel,
-    IAlertSink alertSink,
+    AlertFanOut fanOut,
     IOptions<DedupeOptions> dedupeOptions,
     TimeProvider timeProvider,
     ResidentTwins residents,
@@ -38,9 +40,6 @@ internal sealed partial class DeviceGrain(
 
     /// <summary>Longest wait between retries: a consumer that was down for hours hears within minutes of its return.</summary>
     internal static readonly TimeSpan RetryCap = TimeSpan.FromMinutes(5);
-
-    /// <summary>How long one delivery attempt may take inside a grain call (the grain's callers time out at 30 s).</summary>
-    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly DeactivationReason ShedReason = new(DeactivationReasonCode.HighMemoryPressure,
         "More twins resident than Twins:MaxResidentTwins; the least recently used are read back from the store when next needed.");
@@ -61,6 +60,10 @@ internal sealed partial class DeviceGrain(
     /// <summary>This device may be listed with the pending-outbox grain: leave it once the outbox is empty, so the
     /// list (and the twins woken at start-up) holds only devices that really owe events.</summary>
     private bool _listed;
+
+    /// <summary>The number of the newest outbox event handed to the fan-out by this activation: those after it are
+    /// handed over at the end of the round that stored them; those up to it wait for the fan-out's confirmation.</summary>
+    private long _handedUpTo;
 
     private DeviceState State => twin.State;
 
@@ -296,9 +299,10 @@ internal sealed partial class DeviceGrain(
     }
 
     /// <summary>
-    /// Delivers the outbox in order: alert events (index, then the sink), then failure reports. Stops at the first
-    /// failure, keeping that event and everything after it, and schedules a retry. Never throws: the round it
-    /// follows is stored and its acks are due whatever happens here.
+    /// Delivers the outbox: hands alert events to the fan-out (which delivers them outside this turn and confirms),
+    /// then reports failures to the quality view in order, stopping at the first that fails, keeping it and everything
+    /// after it, and scheduling a retry. True when nothing is left. Never throws: the round it follows is stored and
+    /// its acks are due whatever happens here.
     /// </summary>
     private async Task<bool> DeliverAsync()
     {
@@ -308,16 +312,9 @@ internal sealed partial class DeviceGrain(
             return false;
         }
 
+        HandOverAlerts();
         try
         {
-            while (!outbox.IsEmpty && outbox.Alerts.Count > 0)
-            {
-                using var timeout = new CancellationTokenSource(DeliveryTimeout);
-                await PublishAsync(outbox.Alerts[0], timeout.Token);
-                outbox.Alerts.RemoveAt(0);
-                _outboxUnsaved = true;
-            }
-
             while (!outbox.IsEmpty && outbox.Failures.Count > 0)
             {
                 var failure = outbox.Failures[0];
@@ -340,7 +337,67 @@ internal sealed partial class DeviceGrain(
         _failedDeliveries = 0;
         _retryTimer?.Dispose();
         _retryTimer = null;
-        return true;
+        return outbox.IsEmpty;
+    }
+
+    /// <summary>Hands the outbox's alert events that this activation has not handed over yet to the fan-out, which
+    /// delivers them outside this turn and confirms (<see cref="ConfirmDeliveredAsync"/>).</summary>
+    private void HandOverAlerts()
+    {
+        var outbox = State.Outbox;
+        if (!outbox.HasAlerts)
+        {
+            return;
+        }
+
+        var alerts = outbox.Alerts;
+        var first = alerts.FindIndex(a => AlertFanOut.NumberOf(a) > _handedUpTo);
+        if (first < 0)
+        {
+            return;
+        }
+
+        var stepper = Alerts();
+        var handovers = new AlertHandover[alerts.Count - first];
+        for (var i = 0; i < handovers.Length; i++)
+        {
+            var alert = alerts[first + i];
+            LogAlert(logger, alert.Device, alert.Code, alert.State);
+            handovers[i] = new AlertHandover(alert, stepper.Summary(alert), AlertFanOut.NumberOf(alert));
+        }
+
+        _handedUpTo = handovers[^1].Number;
+        fanOut.Hand(DeviceId, handovers);
+    }
+
+    public async Task ConfirmDeliveredAsync(long upTo)
+    {
+        var outbox = State.Outbox;
+        if (_stale || !outbox.HasAlerts)
+        {
+            return;
+        }
+
+        var alerts = outbox.Alerts;
+        var delivered = 0;
+        while (delivered < alerts.Count && AlertFanOut.NumberOf(alerts[delivered]) <= upTo)
+        {
+            delivered++;
+        }
+
+        if (delivered == 0)
+        {
+            return;
+        }
+
+        // Saved with the next round's write or at deactivation; a crash before that only delivers them again.
+        alerts.RemoveRange(0, delivered);
+        _outboxUnsaved = true;
+        outbox.Trim();
+        if (outbox.IsEmpty)
+        {
+            await DeliverAndSettleAsync();
+        }
     }
 
     /// <summary>Capped exponential backoff: 0.5 s, 1 s, 2 s, … 5 min.</summary>
@@ -500,17 +557,6 @@ internal sealed partial class DeviceGrain(
         {
             exposures.Add(exposure);
         }
-    }
-
-    /// <summary>Records one alert event in the alert index, then hands it to the sink, which completes only once
-    /// every destination has it (MQTT acknowledged by the broker, feed, store, webhook queue).</summary>
-    private async Task PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
-    {
-        LogAlert(logger, alert.Device, alert.Code, alert.State);
-        await GrainFactory.GetGrain<IAlertIndexGrain>(0).UpsertAsync(Alerts().Summary(alert));
-
-        // After the index, so that whoever hears the event can already find the alert over HTTP.
-        await alertSink.PublishAsync(alert, cancellationToken);
     }
 
     // The round's scratch below is created when a round needs it and dropped when the round is done: with a

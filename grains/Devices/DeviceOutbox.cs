@@ -25,6 +25,9 @@ public sealed class DeviceOutbox
     /// <summary>Numbers the device's events so their ids are unique and stable.</summary>
     [Id(2)] public long EventCount { get; set; }
 
+    /// <summary>Whether any alert event waits, without creating the list.</summary>
+    public bool HasAlerts => _alerts is { Count: > 0 };
+
     public bool IsEmpty => _alerts is not { Count: > 0 } && _failures is not { Count: > 0 };
 
     /// <summary>Lets go of emptied lists, so a twin whose events are all delivered holds none.</summary>

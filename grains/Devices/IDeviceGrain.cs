@@ -36,6 +36,11 @@ public interface IDeviceGrain : IGrainWithStringKey, IOutboxOwner
     [Alias("change-alert")]
     Task<Alerts.AlertChange> ChangeAlertAsync(string alertId, Alerts.AlertState target, string actor, string? note);
 
+    /// <summary>The alert fan-out delivered this device's outbox events up to number <paramref name="upTo"/> (the
+    /// suffix of their event ids): the twin drops them from its outbox.</summary>
+    [Alias("delivered")]
+    Task ConfirmDeliveredAsync(long upTo);
+
     /// <summary>
     /// After-sales replaced a part (<c>shoe</c>, <c>insole</c>, <c>battery</c>, <c>band</c>): the wear it carried
     /// starts again from new, and the alerts about it are resolved. Returns the ids of the resolved alerts, or

@@ -37,6 +37,7 @@ public static class TelemetryGrainsExtensions
         services.TryAddSingleton<ExposureCollector>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ExposureCollector>());
         services.AddHostedService<SlaMonitor>();
+        services.TryAddSingleton<AlertFanOut>();
         return silo;
     }
 }

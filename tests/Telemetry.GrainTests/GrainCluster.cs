@@ -83,10 +83,14 @@ internal sealed class GrainCluster : IAsyncDisposable
 
     /// <summary>Polls <paramref name="done"/>, moving the fake clock on by <paramref name="step"/> each time (none when
     /// null); fails after 30 s of real time naming what never came.</summary>
-    public async Task UntilAsync(Func<bool> done, string what, TimeSpan? step = null)
+    public Task UntilAsync(Func<bool> done, string what, TimeSpan? step = null) =>
+        UntilAsync(() => Task.FromResult(done()), what, step);
+
+    /// <summary><see cref="UntilAsync(Func{bool}, string, TimeSpan?)"/> for an outcome asked of a grain.</summary>
+    public async Task UntilAsync(Func<Task<bool>> done, string what, TimeSpan? step = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!done())
+        while (!await done())
         {
             Assert.True(DateTime.UtcNow < deadline, $"waited 30 s for {what}");
             if (step is { } s)
@@ -110,12 +114,27 @@ internal sealed class RecordingAlertSink : IAlertSink
 {
     private readonly ConcurrentQueue<AlertEvent> _events = new();
 
+    private volatile TaskCompletionSource? _gate;
+
     public IReadOnlyList<AlertEvent> Events => _events.ToArray();
 
-    public ValueTask PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
+    /// <summary>Events reached the sink while it was held (and wait there).</summary>
+    public int Held;
+
+    /// <summary>From now on every publication waits, ignoring its cancellation (a broker that hangs), until <see cref="Release"/>.</summary>
+    public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
+
+    public async ValueTask PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
+        if (_gate is { } gate)
+        {
+            Interlocked.Increment(ref Held);
+            await gate.Task;
+        }
+
         _events.Enqueue(alert);
-        return ValueTask.CompletedTask;
     }
 
     public bool Has(string device, string code, AlertState state) =>
