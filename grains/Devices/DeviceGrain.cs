@@ -95,8 +95,10 @@ internal sealed partial class DeviceGrain(
 
         if (!State.Outbox.IsEmpty)
         {
-            // Stored but never delivered: the process died after the write, or delivery kept failing.
+            // Stored but never delivered: the process died after the write, or delivery kept failing. Alert events go
+            // to the fan-out now, not on a timer's turn, which is dropped if this activation is shed before it comes.
             _listed = true;
+            HandOverAlerts();
             ScheduleRetry(TimeSpan.Zero);
         }
     }
