@@ -202,12 +202,21 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
         // One cluster, not two lone silos: the second instance joined the first.
         Assert.Equal(2, (await ClusterAsync(stack.Peer!)).GetProperty("active").GetInt32());
         var record = new ScenarioRecord("ClusterKill", "2 instances, shared group, 50 devices × 100 messages × 10 readings at 100 msg/s",
-            "the second instance kill -9 after 10,000 readings stored, restarted on its ports and session 10 s later");
+            "both instances away for the load's first 10 s (a backlog in their sessions), then started; the second kill -9 " +
+            "once 10,000 readings are stored, restarted on its ports and session 10 s later");
+        // Both leave before the load, so that it first builds a backlog in their persistent sessions for them to drain.
+        await stack.Service.StopAsync();
+        await stack.Peer!.StopAsync();
         long first = 0, second = 0;
-        await RunAsync(stack, record, ["--devices", "50", "--messages", "100", "--readings", "10", "--rate", "100", "--timeout", "200"], faultAt: 10_000, async () =>
+        await RunAsync(stack, record, ["--devices", "50", "--messages", "100", "--readings", "10", "--rate", "100", "--timeout", "200"], faultAt: null, async () =>
         {
+            // A schedule, not a wait for an effect: 10 s of load (about 1,000 messages and their resends) queue meanwhile.
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            await Task.WhenAll(stack.Service.StartAsync(), stack.Peer.StartAsync());
+            var drained = await SecondsUntilAsync(async () => await StoredOrZeroAsync(stack) >= 10_000, TimeSpan.FromSeconds(90));
+            Assert.True(drained is not null, "10,000 readings were not stored within 90 s of the instances' start");
             first = (await stack.Service.StatsAsync()).GetProperty("messages").GetInt64();
-            second = (await stack.Peer!.StatsAsync()).GetProperty("messages").GetInt64();
+            second = (await stack.Peer.StatsAsync()).GetProperty("messages").GetInt64();
             record.Note("messages_by_instance_before_kill", $"{first}, {second}");
             await stack.Peer.StopAsync(kill: true);
             await Task.Delay(TimeSpan.FromSeconds(10));
