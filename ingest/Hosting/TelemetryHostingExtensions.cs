@@ -283,6 +283,8 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<MqttOutbox>();
         builder.Services.AddSingleton<IDeviceReplies>(sp => sp.GetRequiredService<MqttOutbox>());
         builder.Services.AddSingleton<IAlertSink, MqttAlertSink>();
+        builder.Services.AddSingleton<ClusterFeedRelay>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterFeedRelay>());
         builder.Services.AddSingleton<IValidateOptions<Telemetry.Grains.Ingest.DedupeOptions>, Telemetry.Grains.Ingest.DedupeOptionsValidator>();
         builder.Services.AddOptionsWithValidateOnStart<Telemetry.Grains.Ingest.DedupeOptions>().BindConfiguration(Telemetry.Grains.Ingest.DedupeOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<Webhooks.WebhooksOptions>, Webhooks.WebhooksOptionsValidator>();

@@ -8,11 +8,12 @@ namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
 /// Where grains' alert events go in this host: the HTTP feed, <c>alerts/{device}</c> on MQTT, the
-/// <c>maintenance_alert</c> measurement of the time-series store, and the webhooks' durable queue. It completes only
+/// <c>maintenance_alert</c> measurement of the time-series store, and the webhooks' durable queue (and, in a cluster, the
+/// other instances' live feeds, best effort). It completes only
 /// when every one of them has the event, and throws otherwise: the device twin keeps the event in its outbox and
 /// calls again, so each destination gets it at least once (the feed and the webhook queue drop repeats by event id).
 /// </summary>
-internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks) : IAlertSink
+internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks, ClusterFeedRelay relay) : IAlertSink
 {
     /// <summary>How long the broker may take to acknowledge an alert before the twin retries it.</summary>
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
@@ -30,6 +31,8 @@ internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingS
         }
 
         await webhooks.EnqueueAsync(alert, payload, cancellationToken);
+        // Last, and best effort: the other instances' live feeds.
+        await relay.ShareAsync(alert);
     }
 
     /// <summary>

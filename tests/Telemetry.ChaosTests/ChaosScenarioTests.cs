@@ -256,6 +256,38 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
         Assert.True(twice.Count == 0, $"devices with two open alerts of one code: {string.Join(", ", twice)}");
         Assert.Equal(50, open.Select(a => a.GetProperty("device").GetString()).Distinct().Count());
         Assert.All(open, a => Assert.Equal("escalated", a.GetProperty("state").GetString()));
+
+        // The live feed of the instance never killed carries the whole cluster's alerts, not only those of the grains
+        // it holds: every device's escalation, whichever instance's grain made it.
+        var missing = await EscalationsMissingFromFeedAsync(stack.Service, open.Select(a => a.GetProperty("device").GetString()!).ToHashSet());
+        Assert.True(missing.Count == 0, $"escalations missing from the first instance's /api/alerts/stream: {string.Join(", ", missing)}");
+    }
+
+    /// <summary>Reads the SSE stream (it starts with the events it holds) until every device's escalation came, or 60 s.</summary>
+    private static async Task<HashSet<string>> EscalationsMissingFromFeedAsync(Telemetry.IntegrationTests.ServiceProcess service, HashSet<string> devices)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var response = await service.Http.GetAsync(new Uri("api/alerts/stream", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var stream = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        try
+        {
+            while (devices.Count > 0 && await stream.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    var alert = System.Text.Json.JsonDocument.Parse(line[6..]).RootElement;
+                    if (alert.GetProperty("state").GetString() == "escalated")
+                    {
+                        devices.Remove(alert.GetProperty("device").GetString()!);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+        }
+
+        return devices;
     }
 
     /// <summary>Every alert the cluster's index holds (at most 1000: this scenario raises about 100).</summary>
