@@ -22,6 +22,15 @@ internal readonly record struct AlertHandover(AlertEvent Event, AlertSummary Sum
 /// once, each event with its stable <see cref="AlertEvent.EventId"/>; a lane remembers how far it got per device, so
 /// an event handed over twice (a grain that was reactivated while its events waited here) is confirmed, not sent again.
 /// </para>
+/// <para>
+/// A twin that is shed or moves while its events wait here hands them over again from its new activation, perhaps on
+/// another silo, whose lane may deliver them and newer ones first. So before delivering, a lane asks the device grain
+/// whether the activation that handed the events over is still its current one, and drops them if not: an older
+/// event never follows a newer one out of this silo. (Two activations can still overlap for one delivery while a
+/// twin moves; the alert index keeps the newest state whatever order it hears them in, and consumers order a
+/// device's events by the number in their ids.) Each call to a grain, the index or the sink is bounded by
+/// <see cref="DeliveryTimeout"/>, and nothing that fails ends a lane.
+/// </para>
 /// </summary>
 internal sealed partial class AlertFanOut : IDisposable
 {
@@ -34,15 +43,19 @@ internal sealed partial class AlertFanOut : IDisposable
     /// <summary>How long one delivery attempt may take before it is counted as failed and tried again.</summary>
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Tries at asking or telling a device grain about its handovers (<see cref="ConfirmAsync"/>).</summary>
+    private const int ConfirmAttempts = 4;
+
     private readonly IGrainFactory _grains;
     private readonly IAlertSink _sink;
     private readonly TimeProvider _time;
     private readonly ILogger<AlertFanOut> _logger;
-    private readonly Channel<(string Device, AlertHandover[] Events)>[] _lanes;
+    private readonly Channel<Handed>[] _lanes;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _workers;
     private long _pending;
     private long _delivered;
+    private long _superseded;
 
     public AlertFanOut(IGrainFactory grains, IAlertSink sink, TimeProvider time, ILogger<AlertFanOut> logger)
     {
@@ -50,11 +63,11 @@ internal sealed partial class AlertFanOut : IDisposable
         _sink = sink;
         _time = time;
         _logger = logger;
-        _lanes = new Channel<(string, AlertHandover[])>[LaneCount];
+        _lanes = new Channel<Handed>[LaneCount];
         _workers = new Task[LaneCount];
         for (var i = 0; i < LaneCount; i++)
         {
-            var lane = _lanes[i] = Channel.CreateUnbounded<(string, AlertHandover[])>(new UnboundedChannelOptions { SingleReader = true });
+            var lane = _lanes[i] = Channel.CreateUnbounded<Handed>(new UnboundedChannelOptions { SingleReader = true });
             _workers[i] = Task.Run(() => RunAsync(lane.Reader));
         }
     }
@@ -65,6 +78,9 @@ internal sealed partial class AlertFanOut : IDisposable
     /// <summary>Events delivered since start.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
 
+    /// <summary>Events dropped because the twin handed them over again from a newer activation.</summary>
+    public long Superseded => Interlocked.Read(ref _superseded);
+
     /// <summary>The number that orders a device's events: the part of the event id after its last colon.</summary>
     public static long NumberOf(AlertEvent alert)
     {
@@ -73,53 +89,109 @@ internal sealed partial class AlertFanOut : IDisposable
         return colon >= 0 && long.TryParse(id.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : 0;
     }
 
-    /// <summary>Queues a device's events, oldest first, for delivery. Never blocks.</summary>
-    public void Hand(string device, AlertHandover[] events)
+    /// <summary>One device activation's events, as handed over.</summary>
+    private sealed record Handed(string Device, Guid Handover, AlertHandover[] Events);
+
+    /// <summary>
+    /// Queues a device's events, oldest first, for delivery. Never blocks. <paramref name="handover"/> names the
+    /// activation that hands them over: by the time their lane reaches them, the lane asks the device grain whether that
+    /// activation is still its current one. False when the fan-out is stopping and took nothing (the events stay in
+    /// the grain's stored outbox and are handed over at its next activation).
+    /// </summary>
+    public bool Hand(string device, Guid handover, AlertHandover[] events)
     {
         if (events.Length == 0)
         {
-            return;
+            return true;
         }
 
         Interlocked.Add(ref _pending, events.Length);
-        if (!_lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(device) % LaneCount)].Writer.TryWrite((device, events)))
+        if (!_lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(device) % LaneCount)].Writer.TryWrite(new Handed(device, handover, events)))
         {
-            // Only after Dispose: the events stay in the grain's stored outbox and are handed over at its next activation.
             Interlocked.Add(ref _pending, -events.Length);
+            return false;
         }
+
+        return true;
     }
 
-    private async Task RunAsync(ChannelReader<(string Device, AlertHandover[] Events)> lane)
+    private async Task RunAsync(ChannelReader<Handed> lane)
     {
         var delivered = new Dictionary<string, long>(StringComparer.Ordinal);
         try
         {
-            await foreach (var (device, events) in lane.ReadAllAsync(_stopping.Token))
+            await foreach (var handed in lane.ReadAllAsync(_stopping.Token))
             {
-                var last = delivered.GetValueOrDefault(device);
-                foreach (var handover in events)
+                var remaining = handed.Events.Length;
+                try
                 {
-                    if (handover.Number > last)
+                    if (!await StillOwnedAsync(handed))
                     {
-                        await DeliverAsync(handover);
-                        last = handover.Number;
-                        Interlocked.Increment(ref _delivered);
+                        // The twin was activated again since (perhaps on another silo, after being shed or moved) and
+                        // handed these same stored events over from there. Delivering this copy now could put an
+                        // older event after newer ones the other activation already delivered.
+                        Interlocked.Add(ref _pending, -remaining);
+                        Interlocked.Add(ref _superseded, remaining);
+                        continue;
                     }
 
-                    Interlocked.Decrement(ref _pending);
-                }
+                    var last = delivered.GetValueOrDefault(handed.Device);
+                    foreach (var handover in handed.Events)
+                    {
+                        if (handover.Number > last)
+                        {
+                            await DeliverAsync(handover);
+                            last = handover.Number;
+                            Interlocked.Increment(ref _delivered);
+                        }
 
-                if (delivered.Count >= RememberedDevices && !delivered.ContainsKey(device))
+                        remaining--;
+                        Interlocked.Decrement(ref _pending);
+                    }
+
+                    if (delivered.Count >= RememberedDevices && !delivered.ContainsKey(handed.Device))
+                    {
+                        delivered.Clear();
+                    }
+
+                    delivered[handed.Device] = last;
+                    await ConfirmAsync(handed.Device, last);
+                }
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
                 {
-                    delivered.Clear();
+                    // Nothing may end a lane while the silo runs. What was not delivered stays in the twin's stored
+                    // outbox and goes out again when the twin next activates.
+                    Interlocked.Add(ref _pending, -remaining);
+                    LogLaneFailed(_logger, e, handed.Device);
                 }
-
-                delivered[device] = last;
-                await ConfirmAsync(device, last);
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Whether the activation that handed these events over is still the twin's current one. When the twin
+    /// cannot be asked after a few tries, the events are delivered anyway: a duplicate (same event id) rather than a
+    /// loss.</summary>
+    private async Task<bool> StillOwnedAsync(Handed handed)
+    {
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                return await _grains.GetGrain<IDeviceGrain>(handed.Device).OwnsHandoverAsync(handed.Handover).WaitAsync(DeliveryTimeout, _stopping.Token);
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested && failures < ConfirmAttempts)
+            {
+                var delay = DeviceGrain.RetryDelay(failures);
+                LogOwnerCheckFailed(_logger, e, handed.Device, delay.TotalSeconds);
+                await Task.Delay(delay, _time, _stopping.Token);
+            }
+            catch (Exception) when (!_stopping.IsCancellationRequested)
+            {
+                return true;
+            }
         }
     }
 
@@ -131,10 +203,11 @@ internal sealed partial class AlertFanOut : IDisposable
         {
             try
             {
-                await _grains.GetGrain<IAlertIndexGrain>(0).UpsertAsync(handover.Summary);
+                await _grains.GetGrain<IAlertIndexGrain>(0).UpsertAsync(handover.Summary).WaitAsync(DeliveryTimeout, _stopping.Token);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
                 timeout.CancelAfter(DeliveryTimeout);
-                await _sink.PublishAsync(handover.Event, timeout.Token);
+                // Bounded even for a sink that ignores its cancellation token.
+                await _sink.PublishAsync(handover.Event, timeout.Token).AsTask().WaitAsync(DeliveryTimeout, _stopping.Token);
                 return;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
@@ -147,19 +220,27 @@ internal sealed partial class AlertFanOut : IDisposable
     }
 
     /// <summary>Tells the device grain its events up to <paramref name="number"/> got through, so it drops them from its
-    /// outbox. Tried until it succeeds or the silo stops: until then the grain keeps them, and would deliver them again
-    /// after a restart.</summary>
+    /// outbox. Tried <see cref="ConfirmAttempts"/> times, then left: the grain keeps the events meanwhile, the next
+    /// confirmation for the device (which covers everything up to its number) drops them, and at worst they are
+    /// delivered again, with the same ids, when the twin next activates. A lane that retried for ever would hold
+    /// up every other device in it.</summary>
     private async Task ConfirmAsync(string device, long number)
     {
-        for (var failures = 1; ; failures++)
+        for (var failures = 1; failures <= ConfirmAttempts; failures++)
         {
             try
             {
-                await _grains.GetGrain<IDeviceGrain>(device).ConfirmDeliveredAsync(number);
+                await _grains.GetGrain<IDeviceGrain>(device).ConfirmDeliveredAsync(number).WaitAsync(DeliveryTimeout, _stopping.Token);
                 return;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
+                if (failures == ConfirmAttempts)
+                {
+                    LogConfirmGaveUp(_logger, e, device, failures);
+                    return;
+                }
+
                 var delay = DeviceGrain.RetryDelay(failures);
                 LogConfirmFailed(_logger, e, device, delay.TotalSeconds);
                 await Task.Delay(delay, _time, _stopping.Token);
@@ -180,6 +261,15 @@ internal sealed partial class AlertFanOut : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering alert event {EventId} of {Device} failed; trying again in {DelaySeconds} s (it stays in the twin's outbox until delivered)")]
     private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string eventId, string device, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Asking {Device} whether its alert events are still owed failed; trying again in {DelaySeconds} s")]
+    private static partial void LogOwnerCheckFailed(ILogger logger, Exception exception, string device, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: delivering the events of {Device} failed; they stay in its twin's outbox and go out again when it next activates")]
+    private static partial void LogLaneFailed(ILogger logger, Exception exception, string device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling {Device} its alert events were delivered failed {Attempts} times; its twin keeps them until a later confirmation, or delivers them again (same ids) when it next activates")]
+    private static partial void LogConfirmGaveUp(ILogger logger, Exception exception, string device, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telling {Device} its alert events were delivered failed; trying again in {DelaySeconds} s")]
     private static partial void LogConfirmFailed(ILogger logger, Exception exception, string device, double delaySeconds);

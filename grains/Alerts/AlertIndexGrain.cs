@@ -67,6 +67,17 @@ internal sealed partial class AlertIndexGrain(
     /// <summary>An escalation round is running (the timer and the reminder may both start one).</summary>
     private bool _escalating;
 
+    /// <summary>The one-shot timer that brings the wake reminder in step (<see cref="SyncReminder"/>).</summary>
+    private IGrainTimer? _reminderTimer;
+
+    private bool _syncingReminder;
+
+    /// <summary>How long one reminder-store call may take.</summary>
+    private static readonly TimeSpan ReminderTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>After a failed reminder-store call, try again this much later.</summary>
+    private static readonly TimeSpan ReminderRetry = TimeSpan.FromSeconds(10);
+
     private bool RemindersAvailable => ServiceProvider.GetService<IReminderTable>() is not null;
     private WriteBehind<AlertIndexState>? _writeBehind;
 
@@ -74,19 +85,46 @@ internal sealed partial class AlertIndexGrain(
 
     private SlaOptions Sla => options.Value.Sla;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         Arm();
-        await HoldReminderAsync();
+        SyncReminder();
+        return Task.CompletedTask;
     }
 
-    public async Task UpsertAsync(AlertSummary alert)
+    public Task UpsertAsync(AlertSummary alert)
     {
-        if (index.State.Alerts.TryGetValue(alert.Id, out var known) && known == alert)
+        if (index.State.Alerts.TryGetValue(alert.Id, out var known) && (known == alert || IsOlder(alert, known)))
         {
-            return;
+            // The same, or an event the index has already seen overtaken: one that waited in a fan-out lane while the
+            // twin's next activation delivered newer ones, or an escalation this grain took from the twin's answer.
+            return Task.CompletedTask;
         }
 
+        Put(alert);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="candidate"/> describes an earlier moment of the alert than <paramref name="known"/>. An
+    /// alert only moves forward through raised, escalated, acknowledged and resolved (an escalation is made only from
+    /// raised, and a raise always has a new id), so the state's rank orders its summaries; within one state, the time.
+    /// </summary>
+    internal static bool IsOlder(AlertSummary candidate, AlertSummary known) =>
+        Rank(candidate.State) != Rank(known.State) ? Rank(candidate.State) < Rank(known.State) : candidate.UpdatedAt < known.UpdatedAt;
+
+    private static int Rank(AlertState state) => state switch
+    {
+        AlertState.Raised => 0,
+        AlertState.Escalated => 1,
+        AlertState.Acknowledged => 2,
+        _ => 3,
+    };
+
+    /// <summary>Stores a summary, trims the oldest resolved past <see cref="MaxAlerts"/>, and keeps the SLA timer and
+    /// the wake reminder in step.</summary>
+    private void Put(AlertSummary alert)
+    {
         index.State.Alerts[alert.Id] = alert;
         if (index.State.Alerts.Count > MaxAlerts)
         {
@@ -100,8 +138,12 @@ internal sealed partial class AlertIndexGrain(
         // SaveInterval and on deactivation, so its write rate does not grow with the alert rate. What a crash
         // loses, device grains report again when they next activate.
         Saver.Changed();
-        Arm();
-        await HoldReminderAsync();
+        if (!_escalating)
+        {
+            // During an escalation round the round arms the timer when it ends, from what it leaves pending.
+            Arm();
+            SyncReminder();
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -171,55 +213,97 @@ internal sealed partial class AlertIndexGrain(
         }
     }
 
-    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    public Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != WakeReminder)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         // Activating the grain armed the timer for anything already due; a tick on a live activation changes
         // nothing unless a deadline has passed without the timer firing (it was lost with a silo, or the clock jumped).
+        // Escalation itself stays on the timer, which interleaves: this turn does not, and a device grain that must
+        // activate to answer an escalation reports its open alerts to this index from its activation, which would
+        // wait for this turn while this turn waits for it.
         if (!_escalating && Sla.Due(index.State.Alerts.Values, clock.GetUtcNow()).Any())
         {
-            await EscalateDueAsync(CancellationToken.None);
+            _armedFor = null;
+            Arm(clock.GetUtcNow());
         }
-        else
-        {
-            await HoldReminderAsync();
-        }
+
+        SyncReminder();
+        return Task.CompletedTask;
     }
 
     /// <summary>
-    /// Keeps the wake reminder registered exactly while a deadline is pending. The store is written only when that
-    /// changes (or once per activation, to learn what it holds). A failure is logged and tried again at the next
-    /// change or tick: the timer still runs, so only a silo's death in the meantime would delay a deadline.
+    /// Keeps the wake reminder registered exactly while a deadline is pending. The reminder store is written only when
+    /// that changes (or once per activation, to learn what it holds), and never in the turn that changed it: on an
+    /// interleaved one-shot timer, so that neither activation nor an upsert waits for the store.
     /// </summary>
-    private async Task HoldReminderAsync()
+    private void SyncReminder(TimeSpan? after = null)
     {
-        var wanted = NextDeadline() is not null;
-        if (_reminderHeld == wanted || !RemindersAvailable)
+        if (!RemindersAvailable || _syncingReminder || (after is null && _reminderHeld == (NextDeadline() is not null)))
         {
             return;
         }
 
+        var due = after ?? TimeSpan.Zero;
+        if (_reminderTimer is null)
+        {
+            _reminderTimer = this.RegisterGrainTimer(SyncReminderAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan)
+            {
+                Interleave = true,
+            });
+        }
+        else
+        {
+            _reminderTimer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// Registers or removes the wake reminder to match the pending deadlines, each store call bounded by
+    /// <see cref="ReminderTimeout"/>. A failure is logged and tried again after <see cref="ReminderRetry"/> (not at
+    /// the next upsert, which might never come): the timer still runs meanwhile, so only a silo's death before the
+    /// store answers would delay a deadline.
+    /// </summary>
+    private async Task SyncReminderAsync(CancellationToken cancellationToken)
+    {
+        _syncingReminder = true;
+        var wanted = NextDeadline() is not null;
+        var failed = false;
         try
         {
-            if (wanted)
+            while (_reminderHeld != wanted)
             {
-                await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
-            }
-            else if (await this.GetReminder(WakeReminder) is { } reminder)
-            {
-                await this.UnregisterReminder(reminder);
-            }
+                if (wanted)
+                {
+                    await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod, cancellationToken).WaitAsync(ReminderTimeout, cancellationToken);
+                }
+                else if (await this.GetReminder(WakeReminder, cancellationToken).WaitAsync(ReminderTimeout, cancellationToken) is { } reminder)
+                {
+                    await this.UnregisterReminder(reminder, cancellationToken).WaitAsync(ReminderTimeout, cancellationToken);
+                }
 
-            _reminderHeld = wanted;
+                _reminderHeld = wanted;
+                // Deadlines may have come or gone while the store answered.
+                wanted = NextDeadline() is not null;
+            }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             _reminderHeld = null;
-            LogReminderFailed(logger, e, wanted ? "register" : "unregister");
+            failed = true;
+            LogReminderFailed(logger, e, wanted ? "register" : "unregister", ReminderRetry.TotalSeconds);
+        }
+        finally
+        {
+            _syncingReminder = false;
+        }
+
+        if (failed)
+        {
+            SyncReminder(ReminderRetry);
         }
     }
 
@@ -240,7 +324,7 @@ internal sealed partial class AlertIndexGrain(
             _escalating = false;
         }
 
-        await HoldReminderAsync();
+        SyncReminder();
     }
 
     private async Task EscalateRoundAsync()
@@ -255,6 +339,13 @@ internal sealed partial class AlertIndexGrain(
             {
                 var change = await GrainFactory.GetGrain<IDeviceGrain>(alert.Device).ChangeAlertAsync(alert.Id, AlertState.Escalated, "system",
                     $"No response within the {SlaOptions.Describe(limit)} first-response SLA for {alert.Severity.ToString().ToLowerInvariant()} alerts.");
+                if (change.Alert is { } answer && !IsOlder(answer.Summary, index.State.Alerts.GetValueOrDefault(alert.Id) ?? answer.Summary))
+                {
+                    // The twin's answer is the truth: the fan-out brings the event here too, but perhaps much later
+                    // (its lane may be held up by a broker), and until then this alert would look due again.
+                    Put(answer.Summary);
+                }
+
                 if (change.Outcome == AlertChangeOutcome.Changed)
                 {
                     metrics.Escalation(alert.Severity);
@@ -285,8 +376,8 @@ internal sealed partial class AlertIndexGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Alert {AlertId} ({Code}) of {Device} escalated: SLA missed")]
     private static partial void LogEscalated(ILogger logger, string alertId, string device, string code);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Action} the SLA wake reminder; the SLA timer still runs, and the reminder is tried again at the next change")]
-    private static partial void LogReminderFailed(ILogger logger, Exception exception, string action);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Action} the SLA wake reminder; the SLA timer still runs, and the reminder is tried again in {RetrySeconds} s")]
+    private static partial void LogReminderFailed(ILogger logger, Exception exception, string action, double retrySeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Escalating alert {AlertId} failed; trying again in a minute")]
     private static partial void LogEscalationFailed(ILogger logger, Exception exception, string alertId);

@@ -65,6 +65,9 @@ internal sealed partial class DeviceGrain(
     /// handed over at the end of the round that stored them; those up to it wait for the fan-out's confirmation.</summary>
     private long _handedUpTo;
 
+    /// <summary>Names this activation's handovers to the fan-out (<see cref="OwnsHandoverAsync"/>).</summary>
+    private readonly Guid _handover = Guid.NewGuid();
+
     private DeviceState State => twin.State;
 
     private string DeviceId => this.GetPrimaryKeyString();
@@ -98,7 +101,7 @@ internal sealed partial class DeviceGrain(
             // Stored but never delivered: the process died after the write, or delivery kept failing. Alert events go
             // to the fan-out now, not on a timer's turn, which is dropped if this activation is shed before it comes.
             _listed = true;
-            HandOverAlerts();
+            HandOverAlerts(logged: true);
             ScheduleRetry(TimeSpan.Zero);
         }
     }
@@ -344,7 +347,8 @@ internal sealed partial class DeviceGrain(
 
     /// <summary>Hands the outbox's alert events that this activation has not handed over yet to the fan-out, which
     /// delivers them outside this turn and confirms (<see cref="ConfirmDeliveredAsync"/>).</summary>
-    private void HandOverAlerts()
+    /// <param name="logged">The events were logged when they were made (by an earlier activation).</param>
+    private void HandOverAlerts(bool logged = false)
     {
         var outbox = State.Outbox;
         if (!outbox.HasAlerts)
@@ -364,13 +368,21 @@ internal sealed partial class DeviceGrain(
         for (var i = 0; i < handovers.Length; i++)
         {
             var alert = alerts[first + i];
-            LogAlert(logger, alert.Device, alert.Code, alert.State);
+            if (!logged)
+            {
+                LogAlert(logger, alert.Device, alert.Code, alert.State);
+            }
+
             handovers[i] = new AlertHandover(alert, stepper.Summary(alert), AlertFanOut.NumberOf(alert));
         }
 
-        _handedUpTo = handovers[^1].Number;
-        fanOut.Hand(DeviceId, handovers);
+        if (fanOut.Hand(DeviceId, _handover, handovers))
+        {
+            _handedUpTo = handovers[^1].Number;
+        }
     }
+
+    public Task<bool> OwnsHandoverAsync(Guid handover) => Task.FromResult(handover == _handover && !_stale);
 
     public async Task ConfirmDeliveredAsync(long upTo)
     {

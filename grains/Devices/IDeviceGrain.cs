@@ -41,6 +41,12 @@ public interface IDeviceGrain : IGrainWithStringKey, IOutboxOwner
     [Alias("delivered")]
     Task ConfirmDeliveredAsync(long upTo);
 
+    /// <summary>Whether the activation that handed events to the alert fan-out under <paramref name="handover"/> is
+    /// still the twin's current one. When it is not, the twin has been activated again since (perhaps on another
+    /// silo) and handed the same stored events over itself, and the fan-out drops its older copy of them.</summary>
+    [Alias("owns-handover"), Orleans.Concurrency.AlwaysInterleave]
+    Task<bool> OwnsHandoverAsync(Guid handover);
+
     /// <summary>
     /// After-sales replaced a part (<c>shoe</c>, <c>insole</c>, <c>battery</c>, <c>band</c>): the wear it carried
     /// starts again from new, and the alerts about it are resolved. Returns the ids of the resolved alerts, or

@@ -48,7 +48,7 @@ internal sealed class GrainCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public static async Task<GrainCluster> StartAsync(bool reminders = true)
+    public static async Task<GrainCluster> StartAsync(bool reminders = true, Action<ISiloBuilder>? configure = null)
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var alerts = new RecordingAlertSink();
@@ -68,6 +68,8 @@ internal sealed class GrainCluster : IAsyncDisposable
                 silo.Services.AddSingleton<IReminderTable>(table);
                 silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
             }
+
+            configure?.Invoke(silo);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();
@@ -121,14 +123,18 @@ internal sealed class RecordingAlertSink : IAlertSink
     /// <summary>Events reached the sink while it was held (and wait there).</summary>
     public int Held;
 
+    /// <summary>When set, <see cref="Hold"/> holds only the events it selects (one device's lane held up by another's).</summary>
+    public volatile Func<AlertEvent, bool>? HoldOnly;
+
     /// <summary>From now on every publication waits, ignoring its cancellation (a broker that hangs), until <see cref="Release"/>.</summary>
+
     public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Release() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
 
     public async ValueTask PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
-        if (_gate is { } gate)
+        if (_gate is { } gate && (HoldOnly is not { } only || only(alert)))
         {
             Interlocked.Increment(ref Held);
             await gate.Task;

@@ -86,8 +86,21 @@ internal sealed class SharedReminderTable : IReminderTable
     public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName) =>
         Task.FromResult(_rows.TryGetValue((grainId, reminderName), out var row) ? Copy(row) : null);
 
+    /// <summary>While above zero, each write of a row fails (a reminder store that is down) and counts it down.</summary>
+    public int FailWrites;
+
+    /// <summary>Writes refused by <see cref="FailWrites"/>.</summary>
+    public int FailedWrites;
+
     public Task<string?> UpsertRow(ReminderEntry entry)
     {
+        if (Interlocked.Decrement(ref FailWrites) >= 0)
+        {
+            Interlocked.Increment(ref FailedWrites);
+            throw new InvalidOperationException("the reminder store is down (test)");
+        }
+
+        Interlocked.Exchange(ref FailWrites, 0);
         var stored = Copy(entry);
         stored.ETag = Guid.NewGuid().ToString("N");
         _rows[(entry.GrainId, entry.ReminderName)] = stored;
