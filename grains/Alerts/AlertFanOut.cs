@@ -11,8 +11,8 @@ internal readonly record struct AlertHandover(AlertEvent Event, AlertSummary Sum
 /// <summary>
 /// Delivers alert events outside the device grain's turn. A device grain stores each event in its outbox with the
 /// state change it describes (one write), hands it here, and goes on with its next round; this delivers it to the
-/// alert index and then to the sink (MQTT, the SSE feed, InfluxDB, the webhook queue), and tells the grain which events
-/// got through so it can drop them from its outbox. A round therefore never waits for a broker or a webhook queue,
+/// alert index and then to the sink (MQTT, the SSE feed, InfluxDB, the webhook queue), and, once the index has stored
+/// them (<see cref="ConfirmLoopAsync"/>), tells the grain which events got through so it can drop them from its outbox. A round therefore never waits for a broker or a webhook queue,
 /// and a sink that is down holds nobody's acks.
 /// <para>
 /// A device's events go through one lane (by a hash of its id), in order; a lane delivers one event at a time and
@@ -43,6 +43,9 @@ internal sealed partial class AlertFanOut : IDisposable
     /// <summary>How long one delivery attempt may take before it is counted as failed and tried again.</summary>
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The shortest time between two confirmation rounds, each of which writes the index.</summary>
+    private static readonly TimeSpan ConfirmSpacing = TimeSpan.FromSeconds(1);
+
     /// <summary>Tries at asking or telling a device grain about its handovers (<see cref="ConfirmAsync"/>).</summary>
     private const int ConfirmAttempts = 4;
 
@@ -53,6 +56,13 @@ internal sealed partial class AlertFanOut : IDisposable
     private readonly Channel<Handed>[] _lanes;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _workers;
+    private readonly Task _confirmer;
+
+    /// <summary>Per device: delivered events the twin has not been told about yet, and their summaries in the index.</summary>
+    private Dictionary<string, Unconfirmed> _unconfirmed = new(StringComparer.Ordinal);
+    private readonly Lock _unconfirmedLock = new();
+    private readonly Channel<bool> _confirmWake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _resent;
     private long _pending;
     private long _delivered;
     private long _superseded;
@@ -70,6 +80,8 @@ internal sealed partial class AlertFanOut : IDisposable
             var lane = _lanes[i] = Channel.CreateUnbounded<Handed>(new UnboundedChannelOptions { SingleReader = true });
             _workers[i] = Task.Run(() => RunAsync(lane.Reader));
         }
+
+        _confirmer = Task.Run(ConfirmLoopAsync);
     }
 
     /// <summary>Events handed over and not yet delivered (or skipped as delivered before).</summary>
@@ -77,6 +89,9 @@ internal sealed partial class AlertFanOut : IDisposable
 
     /// <summary>Events delivered since start.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Alert summaries given to the index again because the activation that took them died before it wrote.</summary>
+    public long Resent => Interlocked.Read(ref _resent);
 
     /// <summary>Events dropped because the twin handed them over again from a newer activation.</summary>
     public long Superseded => Interlocked.Read(ref _superseded);
@@ -136,11 +151,12 @@ internal sealed partial class AlertFanOut : IDisposable
                     }
 
                     var last = delivered.GetValueOrDefault(handed.Device);
+                    var indexed = new List<(AlertSummary, Guid)>(handed.Events.Length);
                     foreach (var handover in handed.Events)
                     {
                         if (handover.Number > last)
                         {
-                            await DeliverAsync(handover);
+                            indexed.Add((handover.Summary, await DeliverAsync(handover)));
                             last = handover.Number;
                             Interlocked.Increment(ref _delivered);
                         }
@@ -155,7 +171,7 @@ internal sealed partial class AlertFanOut : IDisposable
                     }
 
                     delivered[handed.Device] = last;
-                    await ConfirmAsync(handed.Device, last);
+                    ToConfirm(handed.Device, last, indexed);
                 }
                 catch (Exception e) when (!_stopping.IsCancellationRequested)
                 {
@@ -196,24 +212,140 @@ internal sealed partial class AlertFanOut : IDisposable
     }
 
     /// <summary>The index first, so that whoever hears the event can already find the alert over HTTP; then the sink,
-    /// which completes only once every destination has it. Tried until it succeeds or the silo stops.</summary>
-    private async Task DeliverAsync(AlertHandover handover)
+    /// which completes only once every destination has it. Tried until it succeeds or the silo stops. Returns the index
+    /// activation that took the summary.</summary>
+    private async Task<Guid> DeliverAsync(AlertHandover handover)
     {
         for (var failures = 1; ; failures++)
         {
             try
             {
-                await _grains.GetGrain<IAlertIndexGrain>(0).UpsertAsync(handover.Summary).WaitAsync(DeliveryTimeout, _stopping.Token);
+                var index = await _grains.GetGrain<IAlertIndexGrain>(0).UpsertAsync(handover.Summary).WaitAsync(DeliveryTimeout, _stopping.Token);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
                 timeout.CancelAfter(DeliveryTimeout);
                 // Bounded even for a sink that ignores its cancellation token.
                 await _sink.PublishAsync(handover.Event, timeout.Token).AsTask().WaitAsync(DeliveryTimeout, _stopping.Token);
-                return;
+                return index;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
                 var delay = DeviceGrain.RetryDelay(failures);
                 LogDeliveryFailed(_logger, e, handover.Event.EventId, handover.Event.Device, delay.TotalSeconds);
+                await Task.Delay(delay, _time, _stopping.Token);
+            }
+        }
+    }
+
+    /// <summary>What a twin is yet to be told: its events up to <see cref="UpTo"/> were delivered, and the index
+    /// activation <see cref="Index"/> took their summaries (<see cref="Guid.Empty"/>: more than one did).</summary>
+    private sealed class Unconfirmed
+    {
+        public long UpTo;
+        public Guid Index;
+        public readonly Dictionary<string, AlertSummary> Summaries = new(StringComparer.Ordinal);
+    }
+
+    private void ToConfirm(string device, long upTo, List<(AlertSummary Summary, Guid Index)> indexed)
+    {
+        lock (_unconfirmedLock)
+        {
+            if (!_unconfirmed.TryGetValue(device, out var entry))
+            {
+                _unconfirmed[device] = entry = new Unconfirmed { Index = indexed.Count > 0 ? indexed[0].Index : Guid.Empty };
+            }
+
+            entry.UpTo = Math.Max(entry.UpTo, upTo);
+            foreach (var (summary, index) in indexed)
+            {
+                if (entry.Index != index)
+                {
+                    entry.Index = Guid.Empty;
+                }
+
+                if (!entry.Summaries.TryGetValue(summary.Id, out var held) || !AlertIndexGrain.IsOlder(summary, held))
+                {
+                    entry.Summaries[summary.Id] = summary;
+                }
+            }
+        }
+
+        _confirmWake.Writer.TryWrite(true);
+    }
+
+    /// <summary>
+    /// Tells twins which of their events got through, but only once the index has stored them: the index is written
+    /// behind, and a twin that drops an event from its outbox could otherwise leave an alert (and its SLA deadline)
+    /// known to nobody if the index's silo died within the second. So each round flushes the index first; if the index
+    /// activation that took a summary is not the one that flushed (its silo died before it wrote), the summary is
+    /// given to the index again. Rounds follow each other at most once per <see cref="ConfirmSpacing"/>, and take every
+    /// device that had deliveries meanwhile, so the index is written at most that often whatever the alert rate.
+    /// </summary>
+    private async Task ConfirmLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                await _confirmWake.Reader.ReadAsync(_stopping.Token);
+                Dictionary<string, Unconfirmed> batch;
+                lock (_unconfirmedLock)
+                {
+                    batch = _unconfirmed;
+                    _unconfirmed = new Dictionary<string, Unconfirmed>(StringComparer.Ordinal);
+                }
+
+                if (batch.Count > 0)
+                {
+                    await MakeDurableAsync(batch.Values);
+                    await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = _stopping.Token },
+                        async (entry, _) => await ConfirmAsync(entry.Key, entry.Value.UpTo));
+                }
+
+                await Task.Delay(ConfirmSpacing, _time, _stopping.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // Not expected (every call is caught below); without confirmations twins keep their events, and deliver
+            // them again (same ids) when they next activate.
+            LogConfirmerFailed(_logger, e);
+        }
+    }
+
+    /// <summary>Flushes the index until the activation that flushed holds every summary of <paramref name="entries"/>.</summary>
+    private async Task MakeDurableAsync(IReadOnlyCollection<Unconfirmed> entries)
+    {
+        var index = _grains.GetGrain<IAlertIndexGrain>(0);
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                var current = await index.FlushAsync().WaitAsync(DeliveryTimeout, _stopping.Token);
+                var lost = entries.Where(e => e.Summaries.Count > 0 && e.Index != current).ToList();
+                if (lost.Count == 0)
+                {
+                    return;
+                }
+
+                foreach (var entry in lost)
+                {
+                    var took = new HashSet<Guid>();
+                    foreach (var summary in entry.Summaries.Values)
+                    {
+                        took.Add(await index.UpsertAsync(summary).WaitAsync(DeliveryTimeout, _stopping.Token));
+                        Interlocked.Increment(ref _resent);
+                    }
+
+                    entry.Index = took.Count == 1 ? took.First() : Guid.Empty;
+                }
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
+            {
+                var delay = DeviceGrain.RetryDelay(failures);
+                LogFlushFailed(_logger, e, delay.TotalSeconds);
                 await Task.Delay(delay, _time, _stopping.Token);
             }
         }
@@ -264,6 +396,12 @@ internal sealed partial class AlertFanOut : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Asking {Device} whether its alert events are still owed failed; trying again in {DelaySeconds} s")]
     private static partial void LogOwnerCheckFailed(ILogger logger, Exception exception, string device, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing the alert index before confirming deliveries failed; trying again in {DelaySeconds} s (twins keep the events meanwhile)")]
+    private static partial void LogFlushFailed(ILogger logger, Exception exception, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: confirming deliveries stopped; twins keep their delivered events and deliver them again when they next activate")]
+    private static partial void LogConfirmerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: delivering the events of {Device} failed; they stay in its twin's outbox and go out again when it next activates")]
     private static partial void LogLaneFailed(ILogger logger, Exception exception, string device);

@@ -58,6 +58,9 @@ internal sealed partial class AlertIndexGrain(
     /// <summary>How far behind the stored index may be.</summary>
     private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>Names this activation for <see cref="FlushAsync"/>.</summary>
+    private readonly Guid _activation = Guid.NewGuid();
+
     private IGrainTimer? _slaTimer;
     private DateTimeOffset? _armedFor;
 
@@ -92,17 +95,23 @@ internal sealed partial class AlertIndexGrain(
         return Task.CompletedTask;
     }
 
-    public Task UpsertAsync(AlertSummary alert)
+    public Task<Guid> UpsertAsync(AlertSummary alert)
     {
         if (index.State.Alerts.TryGetValue(alert.Id, out var known) && (known == alert || IsOlder(alert, known)))
         {
             // The same, or an event the index has already seen overtaken: one that waited in a fan-out lane while the
             // twin's next activation delivered newer ones, or an escalation this grain took from the twin's answer.
-            return Task.CompletedTask;
+            return Task.FromResult(_activation);
         }
 
         Put(alert);
-        return Task.CompletedTask;
+        return Task.FromResult(_activation);
+    }
+
+    public async Task<Guid> FlushAsync()
+    {
+        await Saver.SaveAsync(CancellationToken.None);
+        return _activation;
     }
 
     /// <summary>

@@ -7,8 +7,16 @@ namespace Telemetry.Grains.Alerts;
 [Alias("telemetry.alert-index")]
 public interface IAlertIndexGrain : IGrainWithIntegerKey
 {
+    /// <summary>Takes an alert's summary, unless it holds a newer one. Returns the id of the index's activation that
+    /// holds it, for <see cref="FlushAsync"/>.</summary>
     [Alias("upsert")]
-    Task UpsertAsync(AlertSummary alert);
+    Task<Guid> UpsertAsync(AlertSummary alert);
+
+    /// <summary>Stores the index now if anything changed (it is otherwise written behind, up to a second late), and
+    /// returns the id of this activation: what an earlier <see cref="UpsertAsync"/> gave to an activation with another
+    /// id was lost with it (its silo died before it wrote) and must be given again.</summary>
+    [Alias("flush")]
+    Task<Guid> FlushAsync();
 
     [Alias("query")]
     Task<AlertPage> QueryAsync(AlertFilter filter, int offset, int limit);

@@ -21,8 +21,16 @@ internal sealed class WriteBehind<T>(Grain grain, IPersistentState<T> state, Tim
     /// <summary>Writes now whatever has changed (the caller's own change included).</summary>
     public async Task SaveNowAsync()
     {
-        await state.WriteStateAsync();
         _dirty = false;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            _dirty = true;
+            throw;
+        }
     }
 
     /// <summary>Writes if anything changed since the last write. Call it from <c>OnDeactivateAsync</c>.</summary>
@@ -30,8 +38,17 @@ internal sealed class WriteBehind<T>(Grain grain, IPersistentState<T> state, Tim
     {
         if (_dirty)
         {
-            await state.WriteStateAsync(cancellationToken);
+            // Cleared first: a change made while the write is out (an interleaved turn) marks it dirty again.
             _dirty = false;
+            try
+            {
+                await state.WriteStateAsync(cancellationToken);
+            }
+            catch
+            {
+                _dirty = true;
+                throw;
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using Orleans.TestingHost;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
 using Xunit;
@@ -211,5 +212,88 @@ public sealed class IndexAndFanOutTests
         await cluster.UntilAsync(() => table.Rows.Any(r => r.ReminderName == AlertIndexGrain.WakeReminder), "the wake reminder once the store is back",
             step: TimeSpan.FromSeconds(10));
         Assert.Equal(1, (await cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetSlaStatusAsync()).AwaitingResponse);
+    }
+
+    /// <summary>
+    /// The index is written behind. A twin drops an event from its outbox only once the index has stored the event's
+    /// summary, so a silo that dies with the index takes no alert (and no deadline) with it: here the index's silo is
+    /// killed, without writing anything, right after the twin on the other silo was told its event got through.
+    /// </summary>
+    [Fact]
+    public async Task IndexSiloKilledRightAfterADeliveryIsConfirmed_TheAlertIsStillIndexed()
+    {
+        var confirms = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        await using var cluster = await GrainCluster.StartAsync(reminders: false, configure: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            await call.Invoke();
+            if (call.InterfaceMethod?.Name == nameof(IDeviceGrain.ConfirmDeliveredAsync))
+            {
+                confirms.AddOrUpdate(call.TargetId.Key.ToString()!, 1, (_, n) => n + 1);
+            }
+        }));
+        var index = cluster.Grains.GetGrain<IAlertIndexGrain>(0);
+        await index.GetSlaStatusAsync();
+        var indexSilo = cluster.SiloOf(index.GetGrainId());
+        var device = await DeviceAwayFromAsync(cluster, indexSilo, "shoe-kept");
+        await cluster.Grains.GetGrain<IDeviceGrain>(device).IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
+        await cluster.UntilAsync(() => confirms.ContainsKey(device), "the twin told its raised event got through");
+
+        await cluster.Cluster.KillSiloAsync(indexSilo);
+        await AssertIndexedAsync(cluster, device, indexSilo);
+    }
+
+    /// <summary>
+    /// The index took an event's summary, and its silo was killed before it wrote (the event was still being
+    /// published): the fan-out finds, before it confirms, that the index activation now answering is another one,
+    /// and gives it the summary again.
+    /// </summary>
+    [Fact]
+    public async Task IndexSiloKilledBeforeItWroteADeliveredSummary_TheSummaryIsGivenAgain()
+    {
+        await using var cluster = await GrainCluster.StartAsync(reminders: false);
+        var index = cluster.Grains.GetGrain<IAlertIndexGrain>(0);
+        await index.GetSlaStatusAsync();
+        var indexSilo = cluster.SiloOf(index.GetGrainId());
+        var device = await DeviceAwayFromAsync(cluster, indexSilo, "shoe-resent");
+
+        cluster.Alerts.Hold();
+        await cluster.Grains.GetGrain<IDeviceGrain>(device).IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
+        await cluster.UntilAsync(() => Volatile.Read(ref cluster.Alerts.Held) > 0, "the raised event, indexed, at the hung sink");
+        await cluster.Cluster.KillSiloAsync(indexSilo);
+        cluster.Alerts.Release();
+
+        await AssertIndexedAsync(cluster, device, indexSilo);
+    }
+
+    private static async Task<string> DeviceAwayFromAsync(GrainCluster cluster, InProcessSiloHandle silo, string prefix)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var candidate = cluster.Grains.GetGrain<IDeviceGrain>($"{prefix}-{i}");
+            await candidate.GetSnapshotAsync();
+            if (cluster.SiloOf(candidate.GetGrainId()).SiloAddress != silo.SiloAddress)
+            {
+                return $"{prefix}-{i}";
+            }
+        }
+
+        throw new InvalidOperationException("every candidate device landed on the index's silo");
+    }
+
+    private static async Task AssertIndexedAsync(GrainCluster cluster, string device, InProcessSiloHandle indexSilo)
+    {
+        var index = cluster.Grains.GetGrain<IAlertIndexGrain>(0);
+        await cluster.UntilAsync(async () =>
+        {
+            try
+            {
+                return (await index.QueryAsync(new AlertFilter { Device = device }, 0, 10)).Total == 1;
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                return false;
+            }
+        }, "the alert in the index after its silo was killed");
+        Assert.NotEqual(indexSilo.SiloAddress, cluster.SiloOf(index.GetGrainId()).SiloAddress);
     }
 }
