@@ -146,7 +146,7 @@ internal static class DrainCommand
                 // to a drain's work.
                 if (options.SteadySeconds > 0 && files.Complete)
                 {
-                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, files.ReadingsPerSecond, mosquitto);
+                    ok &= await SteadyAsync(options, dll, dataDirectory, mqttPort, redisPort, files.ReadingsPerSecond, mosquitto);
                 }
             }
         }
@@ -384,27 +384,35 @@ internal static class DrainCommand
     /// with its own connection and a window of 8, for about <c>--steady-seconds</c>; reports its ack latency.
     /// </summary>
     private static async Task<bool> SteadyAsync(
-        DrainOptions options, string dll, string dataDirectory, int mqttPort, double drainReadingsPerSecond, ChildProcess broker)
+        DrainOptions options, string dll, string dataDirectory, int mqttPort, int redisPort, double drainReadingsPerSecond, ChildProcess broker)
     {
         var messagesPerSecond = options.SteadyRate > 0
             ? options.SteadyRate
             : Math.Max(1, drainReadingsPerSecond * options.SteadyShare / options.Readings);
         var perDevice = Math.Max(1, (int)(messagesPerSecond * (options.SteadySeconds + options.SteadyWarmup) / options.SteadyDevices));
-        var (service, http) = StartService(options, dll, dataDirectory, mqttPort, [], new Dictionary<string, string>(options.ServiceEnvironment));
-        await using var serviceLifetime = service;
-        using var httpLifetime = http;
-        await service.WaitUntilAsync(async () =>
+        // With --cluster, the same instances as the drain (their sessions in the shared group), on the same Redis.
+        var running = Enumerable.Range(0, Math.Max(1, options.Cluster))
+            .Select(i => StartService(options, dll, options.Cluster == 0 ? dataDirectory : $"{dataDirectory}-{i}", mqttPort,
+                options.Cluster == 0 ? [] : [.. ClusterArgs(options, redisPort), "--Broker:ClientIdPrefix", InstancePrefix(i)],
+                new Dictionary<string, string>(options.ServiceEnvironment)))
+            .ToArray();
+        await using var servicesLifetime = new Instances(running);
+        var (service, http) = running[0];
+        foreach (var (each, client) in running)
         {
-            try
+            await each.WaitUntilAsync(async () =>
             {
-                using var health = await http.GetAsync(new Uri("health", UriKind.Relative));
-                return health.IsSuccessStatusCode;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(60), "the service");
+                try
+                {
+                    using var health = await client.GetAsync(new Uri("health", UriKind.Relative));
+                    return health.IsSuccessStatusCode;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(90), "the service");
+        }
 
         if (options.SteadyPrewarm > 0)
         {
@@ -420,6 +428,7 @@ internal static class DrainCommand
             await prewarm.WaitUntilAsync(() => Task.FromResult(prewarm.HasExited), TimeSpan.FromMinutes(6), "the pre-warming load");
         }
 
+        var cpuBefore = servicesLifetime.CpuTime();
         await using var load = ChildProcess.Start("dotnet",
         [
             typeof(DrainCommand).Assembly.Location, "load", "--anonymous", "--port", Port(mqttPort), "--prefix", "steady",
@@ -429,6 +438,7 @@ internal static class DrainCommand
             "--faulty", Port(options.SteadyDevices),
         ]);
         await load.WaitUntilAsync(() => Task.FromResult(load.HasExited), TimeSpan.FromMinutes(6), "the load tool");
+        var cpuSeconds = (servicesLifetime.CpuTime() - cpuBefore).TotalSeconds;
         var summary = load.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{')) ?? "{}";
         using var figures = JsonDocument.Parse(summary);
         var root = figures.RootElement;
@@ -442,11 +452,18 @@ internal static class DrainCommand
                 $"drain: steady load not all acked; service health: {health}\nstats: {stats}\nlog:\n{service.Output}\nmosquitto:\n{broker.Output}");
         }
 
-        // The subscriber's counters: a stall the service recovered from shows as stalls > 0 and as resends in the load.
-        using var subscriberStats = JsonDocument.Parse(await http.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative)));
-        var subscriber = subscriberStats.RootElement.TryGetProperty("subscriber", out var sub) ? sub.GetRawText() : "null";
+        // The subscribers' counters: a stall the service recovered from shows as stalls > 0 and as resends in the load.
+        // With --cluster, one per instance: what each took of the shared group's messages.
+        var subscribers = new List<string>();
+        foreach (var (_, client) in running)
+        {
+            using var subscriberStats = JsonDocument.Parse(await client.GetStringAsync(new Uri("api/ingest/stats", UriKind.Relative)));
+            subscribers.Add(subscriberStats.RootElement.TryGetProperty("subscriber", out var sub) ? sub.GetRawText() : "null");
+        }
+
+        var readings = root.TryGetProperty("readings", out var r) ? r.GetDouble() : 0;
         await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"phase\":\"steady\",\"devices\":{options.SteadyDevices},\"offered_messages_per_s\":{messagesPerSecond:F1},\"offered_readings_per_s\":{messagesPerSecond * options.Readings:F0},\"load\":{summary},\"service_subscriber\":{subscriber}}}"));
+            $"{{\"phase\":\"steady\",\"cluster_instances\":{options.Cluster},\"devices\":{options.SteadyDevices},\"offered_messages_per_s\":{messagesPerSecond:F1},\"offered_readings_per_s\":{messagesPerSecond * options.Readings:F0},\"service_cpu_s\":{cpuSeconds:F1},\"cpu_us_per_reading\":{(readings > 0 ? cpuSeconds * 1e6 / readings : 0):F1},\"load\":{summary},\"service_subscribers\":[{string.Join(',', subscribers)}]}}"));
         return allAcked;
     }
 

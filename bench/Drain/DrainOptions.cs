@@ -38,8 +38,9 @@ internal sealed record DrainOptions
                                reference alike
           --cluster N          N instances of the service in one Orleans cluster (issue #13): Redis for
                                membership and twins (redis-server), a Mosquitto shared group splitting the
-                               backlog between their sessions, files phase only; --cluster 1 is the same
-                               shape with one instance, to compare against (default 0: one plain instance)
+                               backlog between their sessions (files phase, and the steady load if asked);
+                               --cluster 1 is the same shape with one instance, to compare against
+                               (default 0: one plain instance)
           --keep               keep the temporary directories
         """;
 
@@ -129,9 +130,9 @@ internal sealed record DrainOptions
             throw new ArgumentException("--cluster must be between 0 and 4");
         }
 
-        if (options.Cluster > 0 && (options.Influx || options.SteadySeconds > 0 || options.TraceDirectory is not null || options.Hold > TimeSpan.Zero))
+        if (options.Cluster > 0 && (options.Influx || options.TraceDirectory is not null || options.Hold > TimeSpan.Zero))
         {
-            throw new ArgumentException("--cluster measures the files drain only: not with --influx, --steady-seconds, --trace or --hold");
+            throw new ArgumentException("--cluster measures the files drain and steady load only: not with --influx, --trace or --hold");
         }
 
         return options with { ServiceArgs = serviceArgs, ServiceEnvironment = environment };
