@@ -12,12 +12,13 @@ internal readonly record struct AlertHandover(AlertEvent Event, AlertSummary Sum
 /// Delivers alert events outside the device grain's turn. A device grain stores each event in its outbox with the
 /// state change it describes (one write), hands it here, and goes on with its next round; this delivers it to the
 /// alert index and then to the sink (MQTT, the SSE feed, InfluxDB, the webhook queue), and, once the index has stored
-/// them (<see cref="ConfirmLoopAsync"/>), tells the grain which events got through so it can drop them from its outbox. A round therefore never waits for a broker or a webhook queue,
-/// and a sink that is down holds nobody's acks.
+/// them (<see cref="ConfirmLoopAsync"/>), tells the grain which events got through so it can drop them from its
+/// outbox. A round therefore never waits for a broker or a webhook queue, and a sink that is down holds nobody's acks.
 /// <para>
-/// A device's events go through one lane (by a hash of its id), in order; a lane delivers one event at a time and
-/// retries a failed one, with the device grain's backoff (0.5 s doubling to 5 min), until it gets through or the silo
-/// stops. Events are not lost when the silo stops or dies: they are still in the grain's stored outbox, and the grain
+/// A device's events go through one lane (by a hash of its id), in order; a lane delivers one event at a time. A
+/// device whose delivery fails is set aside with its later events and tried again with the device grain's backoff
+/// (0.5 s doubling to 5 min) while the lane serves the other devices, until it gets through or the silo stops.
+/// Events are not lost when the silo stops or dies: they are still in the grain's stored outbox, and the grain
 /// hands them over again when it next activates (the pending-outbox grain wakes it at start-up). Delivery is at least
 /// once, each event with its stable <see cref="AlertEvent.EventId"/>; a lane remembers how far it got per device, so
 /// an event handed over twice (a grain that was reactivated while its events waited here) is confirmed, not sent again.
@@ -104,8 +105,31 @@ internal sealed partial class AlertFanOut : IDisposable
         return colon >= 0 && long.TryParse(id.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : 0;
     }
 
-    /// <summary>One device activation's events, as handed over.</summary>
-    private sealed record Handed(string Device, Guid Handover, AlertHandover[] Events);
+    /// <summary>One device activation's events, as handed over, and how far the lane got with them.</summary>
+    private sealed class Handed(string device, Guid handover, AlertHandover[] events)
+    {
+        public string Device { get; } = device;
+
+        public Guid Handover { get; } = handover;
+
+        public AlertHandover[] Events { get; } = events;
+
+        /// <summary>The events before this one have been delivered, skipped as delivered before, or dropped.</summary>
+        public int Next;
+
+        /// <summary>The twin said the activation that handed these over is its current one (asked again after a
+        /// failure: the twin may have moved while they waited).</summary>
+        public bool Owned;
+    }
+
+    /// <summary>A device whose delivery failed: its handovers wait here, in order, until <see cref="Due"/>, while the
+    /// lane goes on with other devices.</summary>
+    private sealed class Parked
+    {
+        public readonly Queue<Handed> Waiting = new();
+        public int Failures;
+        public DateTimeOffset Due;
+    }
 
     /// <summary>
     /// Queues a device's events, oldest first, for delivery. Never blocks. <paramref name="handover"/> names the
@@ -130,110 +154,171 @@ internal sealed partial class AlertFanOut : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// One lane: delivers handovers in the order they came, one device's strictly in order. A device whose delivery
+    /// fails is parked with everything it hands over after that, and tried again with backoff, while the lane goes on
+    /// with the other devices: one device's failure (a topic the broker refuses, a value the store rejects) holds up
+    /// only that device. A failure of something every device needs (the broker, the index) parks them all, each
+    /// retried on its own backoff.
+    /// </summary>
     private async Task RunAsync(ChannelReader<Handed> lane)
     {
         var delivered = new Dictionary<string, long>(StringComparer.Ordinal);
-        try
-        {
-            await foreach (var handed in lane.ReadAllAsync(_stopping.Token))
-            {
-                var remaining = handed.Events.Length;
-                try
-                {
-                    if (!await StillOwnedAsync(handed))
-                    {
-                        // The twin was activated again since (perhaps on another silo, after being shed or moved) and
-                        // handed these same stored events over from there. Delivering this copy now could put an
-                        // older event after newer ones the other activation already delivered.
-                        Interlocked.Add(ref _pending, -remaining);
-                        Interlocked.Add(ref _superseded, remaining);
-                        continue;
-                    }
-
-                    var last = delivered.GetValueOrDefault(handed.Device);
-                    var indexed = new List<(AlertSummary, Guid)>(handed.Events.Length);
-                    foreach (var handover in handed.Events)
-                    {
-                        if (handover.Number > last)
-                        {
-                            indexed.Add((handover.Summary, await DeliverAsync(handover)));
-                            last = handover.Number;
-                            Interlocked.Increment(ref _delivered);
-                        }
-
-                        remaining--;
-                        Interlocked.Decrement(ref _pending);
-                    }
-
-                    if (delivered.Count >= RememberedDevices && !delivered.ContainsKey(handed.Device))
-                    {
-                        delivered.Clear();
-                    }
-
-                    delivered[handed.Device] = last;
-                    ToConfirm(handed.Device, last, indexed);
-                }
-                catch (Exception e) when (!_stopping.IsCancellationRequested)
-                {
-                    // Nothing may end a lane while the silo runs. What was not delivered stays in the twin's stored
-                    // outbox and goes out again when the twin next activates.
-                    Interlocked.Add(ref _pending, -remaining);
-                    LogLaneFailed(_logger, e, handed.Device);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-        }
-    }
-
-    /// <summary>Whether the activation that handed these events over is still the twin's current one. When the twin
-    /// cannot be asked after a few tries, the events are delivered anyway: a duplicate (same event id) rather than a
-    /// loss.</summary>
-    private async Task<bool> StillOwnedAsync(Handed handed)
-    {
-        for (var failures = 1; ; failures++)
+        var parked = new Dictionary<string, Parked>(StringComparer.Ordinal);
+        while (!_stopping.IsCancellationRequested)
         {
             try
             {
-                return await _grains.GetGrain<IDeviceGrain>(handed.Device).OwnsHandoverAsync(handed.Handover).WaitAsync(DeliveryTimeout, _stopping.Token);
+                var now = _time.GetUtcNow();
+                foreach (var (device, wait) in parked.Where(p => p.Value.Due <= now).OrderBy(p => p.Value.Due).ToList())
+                {
+                    await RetryAsync(device, wait, parked, delivered);
+                }
+
+                if (lane.TryRead(out var handed))
+                {
+                    if (parked.TryGetValue(handed.Device, out var waiting))
+                    {
+                        waiting.Waiting.Enqueue(handed);
+                    }
+                    else if (!await ProcessAsync(handed, delivered, failures: 1))
+                    {
+                        var wait = new Parked { Failures = 1, Due = _time.GetUtcNow() + DeviceGrain.RetryDelay(1) };
+                        wait.Waiting.Enqueue(handed);
+                        parked[handed.Device] = wait;
+                    }
+
+                    continue;
+                }
+
+                // Nothing to read: wait for the next handover, or the next parked device's retry.
+                var readable = lane.WaitToReadAsync(_stopping.Token).AsTask();
+                if (parked.Count > 0)
+                {
+                    var delay = parked.Values.Min(p => p.Due) - _time.GetUtcNow();
+                    if (delay > TimeSpan.Zero)
+                    {
+                        await Task.WhenAny(readable, Task.Delay(delay, _time, _stopping.Token));
+                    }
+                }
+                else
+                {
+                    await readable;
+                }
+
+                if (readable.IsCompletedSuccessfully && !readable.Result && parked.Count == 0)
+                {
+                    return;
+                }
             }
-            catch (Exception e) when (!_stopping.IsCancellationRequested && failures < ConfirmAttempts)
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
-                var delay = DeviceGrain.RetryDelay(failures);
-                LogOwnerCheckFailed(_logger, e, handed.Device, delay.TotalSeconds);
-                await Task.Delay(delay, _time, _stopping.Token);
+                return;
             }
-            catch (Exception) when (!_stopping.IsCancellationRequested)
+            catch (Exception e)
             {
-                return true;
+                // Not expected (deliveries catch their own failures); nothing may end a lane while the silo runs.
+                LogLaneFailed(_logger, e);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Tries a parked device's handovers again, in order; parks it again, with a longer backoff, at the first
+    /// that fails.</summary>
+    private async Task RetryAsync(string device, Parked wait, Dictionary<string, Parked> parked, Dictionary<string, long> delivered)
+    {
+        while (wait.Waiting.TryPeek(out var handed))
+        {
+            if (!await ProcessAsync(handed, delivered, wait.Failures + 1))
+            {
+                wait.Failures++;
+                wait.Due = _time.GetUtcNow() + DeviceGrain.RetryDelay(wait.Failures);
+                return;
+            }
+
+            wait.Waiting.Dequeue();
+        }
+
+        parked.Remove(device);
+    }
+
+    /// <summary>
+    /// Delivers what is left of one handover, once each event. True when nothing is left of it; false when a delivery
+    /// failed, with <see cref="Handed.Next"/> at the event to try again. What got through before the failure is
+    /// queued for confirmation either way. <paramref name="failures"/>: the device's failures if this attempt fails.
+    /// </summary>
+    private async Task<bool> ProcessAsync(Handed handed, Dictionary<string, long> delivered, int failures)
+    {
+        var last = delivered.GetValueOrDefault(handed.Device);
+        var indexed = new List<(AlertSummary, Guid)>();
+        try
+        {
+            if (!handed.Owned)
+            {
+                if (!await _grains.GetGrain<IDeviceGrain>(handed.Device).OwnsHandoverAsync(handed.Handover).WaitAsync(DeliveryTimeout, _stopping.Token))
+                {
+                    // The twin was activated again since (perhaps on another silo, after being shed or moved) and
+                    // handed these same stored events over from there. Delivering this copy now could put an older
+                    // event after newer ones the other activation already delivered.
+                    var left = handed.Events.Length - handed.Next;
+                    handed.Next = handed.Events.Length;
+                    Interlocked.Add(ref _pending, -left);
+                    Interlocked.Add(ref _superseded, left);
+                    return true;
+                }
+
+                handed.Owned = true;
+            }
+
+            for (; handed.Next < handed.Events.Length; handed.Next++)
+            {
+                var handover = handed.Events[handed.Next];
+                if (handover.Number > last)
+                {
+                    indexed.Add((handover.Summary, await DeliverAsync(handover)));
+                    last = handover.Number;
+                    Interlocked.Increment(ref _delivered);
+                }
+
+                Interlocked.Decrement(ref _pending);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            handed.Owned = false;
+            var failing = handed.Events[Math.Min(handed.Next, handed.Events.Length - 1)].Event;
+            LogDeliveryFailed(_logger, e, failing.EventId, handed.Device, DeviceGrain.RetryDelay(failures).TotalSeconds);
+            return false;
+        }
+        finally
+        {
+            if (delivered.Count >= RememberedDevices && !delivered.ContainsKey(handed.Device))
+            {
+                delivered.Clear();
+            }
+
+            delivered[handed.Device] = last;
+            if (indexed.Count > 0 || handed.Next == handed.Events.Length)
+            {
+                ToConfirm(handed.Device, last, indexed);
             }
         }
     }
 
     /// <summary>The index first, so that whoever hears the event can already find the alert over HTTP; then the sink,
-    /// which completes only once every destination has it. Tried until it succeeds or the silo stops. Returns the index
-    /// activation that took the summary.</summary>
+    /// which completes only once every destination has it. Each bounded by <see cref="DeliveryTimeout"/>. Returns the
+    /// index activation that took the summary.</summary>
     private async Task<Guid> DeliverAsync(AlertHandover handover)
     {
-        for (var failures = 1; ; failures++)
-        {
-            try
-            {
-                var index = await _grains.GetGrain<IAlertIndexGrain>(0).UpsertAsync(handover.Summary).WaitAsync(DeliveryTimeout, _stopping.Token);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                timeout.CancelAfter(DeliveryTimeout);
-                // Bounded even for a sink that ignores its cancellation token.
-                await _sink.PublishAsync(handover.Event, timeout.Token).AsTask().WaitAsync(DeliveryTimeout, _stopping.Token);
-                return index;
-            }
-            catch (Exception e) when (!_stopping.IsCancellationRequested)
-            {
-                var delay = DeviceGrain.RetryDelay(failures);
-                LogDeliveryFailed(_logger, e, handover.Event.EventId, handover.Event.Device, delay.TotalSeconds);
-                await Task.Delay(delay, _time, _stopping.Token);
-            }
-        }
+        var index = await _grains.GetGrain<IAlertIndexGrain>(0).UpsertAsync(handover.Summary).WaitAsync(DeliveryTimeout, _stopping.Token);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        timeout.CancelAfter(DeliveryTimeout);
+        // Bounded even for a sink that ignores its cancellation token.
+        await _sink.PublishAsync(handover.Event, timeout.Token).AsTask().WaitAsync(DeliveryTimeout, _stopping.Token);
+        return index;
     }
 
     /// <summary>What a twin is yet to be told: its events up to <see cref="UpTo"/> were delivered, and the index
@@ -391,11 +476,8 @@ internal sealed partial class AlertFanOut : IDisposable
         _stopping.Cancel();
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering alert event {EventId} of {Device} failed; trying again in {DelaySeconds} s (it stays in the twin's outbox until delivered)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering alert event {EventId} of {Device} failed; trying the device again in {DelaySeconds} s, other devices meanwhile (it stays in the twin's outbox until delivered)")]
     private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string eventId, string device, double delaySeconds);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Asking {Device} whether its alert events are still owed failed; trying again in {DelaySeconds} s")]
-    private static partial void LogOwnerCheckFailed(ILogger logger, Exception exception, string device, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing the alert index before confirming deliveries failed; trying again in {DelaySeconds} s (twins keep the events meanwhile)")]
     private static partial void LogFlushFailed(ILogger logger, Exception exception, double delaySeconds);
@@ -403,8 +485,8 @@ internal sealed partial class AlertFanOut : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: confirming deliveries stopped; twins keep their delivered events and deliver them again when they next activate")]
     private static partial void LogConfirmerFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: delivering the events of {Device} failed; they stay in its twin's outbox and go out again when it next activates")]
-    private static partial void LogLaneFailed(ILogger logger, Exception exception, string device);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: a lane failed unexpectedly and goes on in a second; what it had not delivered stays in the twins' outboxes")]
+    private static partial void LogLaneFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telling {Device} its alert events were delivered failed {Attempts} times; its twin keeps them until a later confirmation, or delivers them again (same ids) when it next activates")]
     private static partial void LogConfirmGaveUp(ILogger logger, Exception exception, string device, int attempts);

@@ -126,14 +126,25 @@ internal sealed class RecordingAlertSink : IAlertSink
     /// <summary>When set, <see cref="Hold"/> holds only the events it selects (one device's lane held up by another's).</summary>
     public volatile Func<AlertEvent, bool>? HoldOnly;
 
-    /// <summary>From now on every publication waits, ignoring its cancellation (a broker that hangs), until <see cref="Release"/>.</summary>
+    /// <summary>When set, publishing the events it selects fails (a destination that refuses one device's events).</summary>
+    public volatile Func<AlertEvent, bool>? Refuse;
 
+    /// <summary>Publications refused by <see cref="Refuse"/>.</summary>
+    public int Refused;
+
+    /// <summary>From now on every publication waits, ignoring its cancellation (a broker that hangs), until <see cref="Release"/>.</summary>
     public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Release() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
 
     public async ValueTask PublishAsync(AlertEvent alert, CancellationToken cancellationToken)
     {
+        if (Refuse is { } refuse && refuse(alert))
+        {
+            Interlocked.Increment(ref Refused);
+            throw new InvalidOperationException($"the destination refuses {alert.Device}'s events (test)");
+        }
+
         if (_gate is { } gate && (HoldOnly is not { } only || only(alert)))
         {
             Interlocked.Increment(ref Held);

@@ -296,4 +296,40 @@ public sealed class IndexAndFanOutTests
         }, "the alert in the index after its silo was killed");
         Assert.NotEqual(indexSilo.SiloAddress, cluster.SiloOf(index.GetGrainId()).SiloAddress);
     }
+
+    /// <summary>
+    /// One device's events are refused (a topic the broker will not take, a value the store rejects): the other devices
+    /// of its lane still get theirs, and its own go out, in order, once the refusal ends.
+    /// </summary>
+    [Fact]
+    public async Task OneDeviceRefused_OthersInItsLaneAreDelivered_AndItsOwnOnceTheRefusalEnds()
+    {
+        await using var cluster = await GrainCluster.StartAsync(reminders: false);
+        var refused = "shoe-refused";
+        await cluster.Grains.GetGrain<IDeviceGrain>(refused).GetSnapshotAsync();
+        var silo = cluster.SiloOf(cluster.Grains.GetGrain<IDeviceGrain>(refused).GetGrainId()).SiloAddress;
+        string? other = null;
+        for (var i = 0; i < 400 && other is null; i++)
+        {
+            // The same lane of the same silo's fan-out.
+            var candidate = $"shoe-lane-{i}";
+            if (LaneOf(candidate) == LaneOf(refused))
+            {
+                await cluster.Grains.GetGrain<IDeviceGrain>(candidate).GetSnapshotAsync();
+                other = cluster.SiloOf(cluster.Grains.GetGrain<IDeviceGrain>(candidate).GetGrainId()).SiloAddress == silo ? candidate : null;
+            }
+        }
+
+        Assert.NotNull(other);
+        cluster.Alerts.Refuse = e => e.Device == refused;
+        await cluster.Grains.GetGrain<IDeviceGrain>(refused).IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
+        await cluster.UntilAsync(() => Volatile.Read(ref cluster.Alerts.Refused) > 0, "the refused device's event refused");
+        await cluster.Grains.GetGrain<IDeviceGrain>(other).IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
+        await cluster.UntilAsync(() => cluster.Alerts.Has(other, AlertCodes.ShoeReplaceNow, AlertState.Raised), "the other device's event, past the refused one");
+        Assert.False(cluster.Alerts.Has(refused, AlertCodes.ShoeReplaceNow, AlertState.Raised));
+
+        cluster.Alerts.Refuse = null;
+        await cluster.UntilAsync(() => cluster.Alerts.Has(refused, AlertCodes.ShoeReplaceNow, AlertState.Raised), "the refused device's event once the refusal ended");
+        Assert.Single(cluster.Alerts.Events, e => e.Device == refused);
+    }
 }
