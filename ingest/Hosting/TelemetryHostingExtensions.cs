@@ -165,6 +165,13 @@ internal static partial class TelemetryHostingExtensions
         }
 
         AddProviderConnections(builder.Services, silo, builder.Configuration);
+        // Orleans' watchdog is internal, hence its name; if a later Orleans renames it, its logger is the default again.
+        if (Type.GetType("Orleans.Runtime.Watchdog, Orleans.Runtime") is { } watchdog)
+        {
+            // Closed over the watchdog's type, this wins over the open ILogger<> for it alone: see the class for why.
+            builder.Services.AddSingleton(typeof(ILogger<>).MakeGenericType(watchdog), typeof(OrleansWatchdogLogger<>).MakeGenericType(watchdog));
+        }
+
         builder.UseOrleans(orleans =>
         {
             if (silo.Clustered)
