@@ -312,6 +312,10 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
         builder.Services.AddSingleton<ComponentHealth>();
+        builder.Services.AddSingleton<Summary.ActivityTally>();
+        builder.Services.AddSingleton<IValidateOptions<Summary.LogSummaryOptions>, Summary.LogSummaryOptionsValidator>();
+        builder.Services.AddOptionsWithValidateOnStart<Summary.LogSummaryOptions>().BindConfiguration(Summary.LogSummaryOptions.SectionName);
+        builder.Services.AddHostedService<Summary.LogSummary>();
         builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt").AddCheck<ComponentHealthCheck>("components");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         return builder;
