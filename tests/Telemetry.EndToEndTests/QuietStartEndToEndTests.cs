@@ -22,18 +22,31 @@ public sealed class QuietStartEndToEndTests
             or { Category: "Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService" };
 
     [Fact]
-    public async Task NormalStart_WithSimulatedFleet_LogsNoWarning()
+    public async Task NormalStart_WithSimulatedFleet_LogsNoWarning_AndItsStopNoError()
     {
         // Three starts: Orleans' watchdog warned on about one start in three (a race as it starts its threads).
         for (var start = 1; start <= 3; start++)
         {
             var log = new CapturedLog();
-            await using var host = await OutboxServiceHost.StartAsync(["--simulate", "20"], services => services.AddSingleton<ILoggerProvider>(log));
-            await Task.Delay(Watched);
+            var host = await OutboxServiceHost.StartAsync(["--simulate", "20"], services => services.AddSingleton<ILoggerProvider>(log));
+            CapturedLog.Line[] starting;
+            try
+            {
+                await Task.Delay(Watched);
+                starting = [.. log.Lines];
+            }
+            finally
+            {
+                await host.DisposeAsync();
+            }
 
-            // Taken before the stop, which is not what is judged here.
-            var alarming = log.Lines.Where(l => l.Level >= LogLevel.Warning && !IsTestHostOnly(l)).ToArray();
+            var alarming = starting.Where(l => l.Level >= LogLevel.Warning && !IsTestHostOnly(l)).ToArray();
             Assert.True(alarming.Length == 0, $"start {start} logged: {string.Join(Environment.NewLine, alarming.Select(l => l.ToString()))}");
+
+            // Stopping may warn (a delivery left to the next run) but not fail: the simulated fleet once stopped the
+            // host with a critical line when the stop cut off a device's publish.
+            var failed = log.Lines.Skip(starting.Length).Where(l => l.Level >= LogLevel.Error && !IsTestHostOnly(l)).ToArray();
+            Assert.True(failed.Length == 0, $"stop {start} logged: {string.Join(Environment.NewLine, failed.Select(l => l.ToString()))}");
         }
     }
 }
