@@ -382,7 +382,7 @@ internal sealed partial class AlertIndexGrain(
         Arm(retryAt);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Alert {AlertId} ({Code}) of {Device} escalated: SLA missed")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Alert {AlertId} ({Code}) of {Device} escalated: SLA missed")]
     private static partial void LogEscalated(ILogger logger, string alertId, string device, string code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Action} the SLA wake reminder; the SLA timer still runs, and the reminder is tried again in {RetrySeconds} s")]

@@ -17,6 +17,6 @@ internal sealed partial class DeviceGrain
     [LoggerMessage(Level = LogLevel.Warning, Message = "Device {Device}: saving its delivered outbox failed; those events may be delivered again after a restart")]
     private static partial void LogOutboxSaveFailed(ILogger logger, Exception exception, string device);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Alert {Code} {State} for device {Device}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Alert {Code} {State} for device {Device}")]
     private static partial void LogAlert(ILogger logger, string device, string code, AlertState state);
 }

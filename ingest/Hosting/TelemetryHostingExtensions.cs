@@ -165,6 +165,13 @@ internal static partial class TelemetryHostingExtensions
         }
 
         AddProviderConnections(builder.Services, silo, builder.Configuration);
+        // Orleans' watchdog is internal, hence its name; if a later Orleans renames it, its logger is the default again.
+        if (Type.GetType("Orleans.Runtime.Watchdog, Orleans.Runtime") is { } watchdog)
+        {
+            // Closed over the watchdog's type, this wins over the open ILogger<> for it alone: see the class for why.
+            builder.Services.AddSingleton(typeof(ILogger<>).MakeGenericType(watchdog), typeof(OrleansWatchdogLogger<>).MakeGenericType(watchdog));
+        }
+
         builder.UseOrleans(orleans =>
         {
             if (silo.Clustered)
@@ -305,6 +312,10 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
         builder.Services.AddSingleton<ComponentHealth>();
+        builder.Services.AddSingleton<Summary.ActivityTally>();
+        builder.Services.AddSingleton<IValidateOptions<Summary.LogSummaryOptions>, Summary.LogSummaryOptionsValidator>();
+        builder.Services.AddOptionsWithValidateOnStart<Summary.LogSummaryOptions>().BindConfiguration(Summary.LogSummaryOptions.SectionName);
+        builder.Services.AddHostedService<Summary.LogSummary>();
         builder.Services.AddHealthChecks().AddCheck<MqttHealthCheck>("mqtt").AddCheck<ComponentHealthCheck>("components");
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         return builder;

@@ -93,8 +93,9 @@ internal sealed partial class FleetSimulator(
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested && e is OperationCanceledException or MQTTnet.Exceptions.MqttCommunicationException)
         {
+            // The stop. MQTTnet reports a publish cut off by it as a timeout, which stopped the host with a critical line.
         }
         finally
         {
