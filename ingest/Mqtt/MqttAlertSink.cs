@@ -13,7 +13,8 @@ namespace Telemetry.Ingest.Mqtt;
 /// when every one of them has the event, and throws otherwise: the device twin keeps the event in its outbox and
 /// calls again, so each destination gets it at least once (the feed and the webhook queue drop repeats by event id).
 /// </summary>
-internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks, ClusterFeedRelay relay) : IAlertSink
+internal sealed class MqttAlertSink(
+    AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks, ClusterFeedRelay relay, AlertMetrics metrics) : IAlertSink
 {
     /// <summary>How long the broker may take to acknowledge an alert before the twin retries it.</summary>
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
@@ -31,6 +32,7 @@ internal sealed class MqttAlertSink(AlertFeed feed, MqttOutbox outbox, IReadingS
         }
 
         await webhooks.EnqueueAsync(alert, payload, cancellationToken);
+        metrics.Delivered(alert);
         // Last, and best effort: the other instances' live feeds.
         await relay.ShareAsync(alert);
     }

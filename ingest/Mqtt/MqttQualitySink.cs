@@ -9,7 +9,7 @@ namespace Telemetry.Ingest.Mqtt;
 /// acknowledged the message and the store took the lines, and throws otherwise: the model's grain keeps the rows
 /// pending and retries.
 /// </summary>
-internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time) : IQualitySink
+internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time, Metrics.QualityMetrics metrics) : IQualitySink
 {
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
 
@@ -55,6 +55,8 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
         {
             throw new InvalidOperationException($"The store did not take the defect_rate lines of {first.Model}/{first.Batch}.");
         }
+
+        metrics.StatusChanged(worst);
     }
 
     private static int Rank(string status) => status switch { "elevated" => 2, "watch" => 1, _ => 0 };
