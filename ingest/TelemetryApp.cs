@@ -18,6 +18,7 @@ internal static class TelemetryApp
             .AddTelemetryStorage()
             .AddTelemetryIngest()
             .AddTelemetryApi()
+            .AddTelemetryMetrics()
             .AddTelemetrySimulation();
 
         replaceServices?.Invoke(builder.Services);
@@ -29,6 +30,7 @@ internal static class TelemetryApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapTelemetryApi();
+        app.MapTelemetryMetrics();
         return app;
     }
 }

@@ -43,17 +43,31 @@ public sealed class SlaOptions
         : FormattableString.Invariant($"{limit.TotalMinutes:0.#} min");
 }
 
-/// <summary>Counts escalations, for <c>/api/ingest/stats</c> and the <c>telemetry.alerts.escalations</c> metric.</summary>
+/// <summary>
+/// Alert metrics on the <c>Telemetry.Ingest</c> meter: escalations (counted once, by the alert index that escalates),
+/// every alert event the host delivered (by state, code and severity), and the alerts open now (a gauge of what the
+/// alert index last reported, by state). Escalations are also in <c>/api/ingest/stats</c>.
+/// </summary>
 public sealed class AlertMetrics
 {
     public const string MeterName = "Telemetry.Ingest";
 
+    private static readonly AlertState[] OpenStates = [AlertState.Raised, AlertState.Acknowledged, AlertState.Escalated];
+
     private readonly Counter<long> _escalations;
+    private readonly Counter<long> _events;
+    private readonly long[] _open = new long[OpenStates.Length];
     private long _escalated;
+    private int _openKnown;
 
     public AlertMetrics(IMeterFactory meters)
     {
-        _escalations = meters.Create(MeterName).CreateCounter<long>("telemetry.alerts.escalations", description: "Alerts escalated for missing their first-response SLA");
+        var meter = meters.Create(MeterName);
+        _escalations = meter.CreateCounter<long>("telemetry.alerts.escalated", description: "Alerts escalated for missing their first-response SLA, by severity");
+        _events = meter.CreateCounter<long>("telemetry.alert.events", description:
+            "Alert events delivered (MQTT, feed, store, webhook queue), by state, code and severity; a delivery retried after a failure counts again");
+        meter.CreateObservableGauge("telemetry.alerts.open", ObserveOpen, description:
+            "Alerts not resolved, by state, as the alert index last reported them (polled; the same cluster-wide figure on every instance)");
     }
 
     public long Escalated => Interlocked.Read(ref _escalated);
@@ -62,5 +76,35 @@ public sealed class AlertMetrics
     {
         Interlocked.Increment(ref _escalated);
         _escalations.Add(1, new KeyValuePair<string, object?>("severity", severity.ToString().ToLowerInvariant()));
+    }
+
+    /// <summary>Every destination has <paramref name="alert"/>.</summary>
+    public void Delivered(AlertEvent alert) => _events.Add(1,
+        new KeyValuePair<string, object?>("state", alert.State.ToString().ToLowerInvariant()),
+        new KeyValuePair<string, object?>("code", alert.Code),
+        new KeyValuePair<string, object?>("severity", alert.Severity.ToString().ToLowerInvariant()));
+
+    /// <summary>The states whose counts <see cref="SetOpen"/> takes.</summary>
+    public static IReadOnlyList<AlertState> OpenAlertStates => OpenStates;
+
+    /// <summary>The alert index's counts of alerts in <paramref name="state"/> (one of <see cref="OpenAlertStates"/>).</summary>
+    public void SetOpen(AlertState state, long count)
+    {
+        Interlocked.Exchange(ref _open[Array.IndexOf(OpenStates, state)], count);
+        Volatile.Write(ref _openKnown, 1);
+    }
+
+    private IEnumerable<Measurement<long>> ObserveOpen()
+    {
+        // Nothing until the index has answered once: a 0 before that would read as "no open alerts".
+        if (Volatile.Read(ref _openKnown) == 0)
+        {
+            yield break;
+        }
+
+        for (var i = 0; i < OpenStates.Length; i++)
+        {
+            yield return new Measurement<long>(Interlocked.Read(ref _open[i]), new KeyValuePair<string, object?>("state", OpenStates[i].ToString().ToLowerInvariant()));
+        }
     }
 }

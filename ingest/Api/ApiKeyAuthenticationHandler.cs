@@ -6,10 +6,11 @@ using Microsoft.Extensions.Options;
 namespace Telemetry.Ingest.Api;
 
 /// <summary>
-/// Authenticates the <c>X-Api-Key</c> header against the keys in force: the caller becomes a principal named
-/// after where its key is configured (never the key), with one <c>scope</c> claim per scope it holds. Without
-/// the header the request is anonymous; a wrong key fails. Either way a protected endpoint then answers 401
-/// with a problem document.
+/// Authenticates the <c>X-Api-Key</c> header, or an <c>Authorization: Bearer</c> header for clients that can only
+/// send that (Prometheus' <c>authorization</c> setting), against the keys in force: the caller becomes a principal
+/// named after where its key is configured (never the key), with one <c>scope</c> claim per scope it holds. Without
+/// either header the request is anonymous; a wrong key, or a key in both headers, fails. Either way a protected
+/// endpoint then answers 401 with a problem document.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyRing keys)
@@ -21,15 +22,26 @@ internal sealed class ApiKeyAuthenticationHandler(
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
+        var bearer = BearerToken(Request.Headers.Authorization, out var badBearer);
         if (!Request.Headers.TryGetValue(Header, out var presented))
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            if (bearer is null && !badBearer)
+            {
+                return Task.FromResult(AuthenticateResult.NoResult());
+            }
+
+            presented = bearer;
+        }
+        else if (bearer is not null || badBearer)
+        {
+            // Two keys are refused rather than tried one by one, even when both are valid.
+            return Task.FromResult(AuthenticateResult.Fail($"Send the key in {Header} or in Authorization, not both."));
         }
 
         // Two values (two headers, or one with a comma) are refused rather than tried one by one.
-        if (presented.Count != 1 || keys.Find(presented[0]!) is not { } key)
+        if (badBearer || presented.Count != 1 || keys.Find(presented[0]!) is not { } key)
         {
-            return Task.FromResult(AuthenticateResult.Fail($"The {Header} header holds no key in force."));
+            return Task.FromResult(AuthenticateResult.Fail($"The {Header} or Authorization header holds no key in force."));
         }
 
         var identity = new ClaimsIdentity(
@@ -38,11 +50,24 @@ internal sealed class ApiKeyAuthenticationHandler(
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
     }
 
+    /// <summary>
+    /// The key of an <c>Authorization: Bearer KEY</c> header (RFC 6750: the scheme in any case, one space), or null when
+    /// there is no Authorization header or it names another scheme (Basic, say), which this handler leaves alone.
+    /// <paramref name="invalid"/> is set for a Bearer header that cannot be taken: empty, or more than one.
+    /// </summary>
+    internal static string? BearerToken(Microsoft.Extensions.Primitives.StringValues authorization, out bool invalid)
+    {
+        const string Scheme = "Bearer ";
+        var bearers = authorization.Where(v => v is not null && v.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)).ToList();
+        invalid = bearers.Count > 1 || (bearers.Count == 1 && bearers[0]!.AsSpan(Scheme.Length).Trim().IsEmpty);
+        return bearers.Count == 1 && !invalid ? bearers[0]![Scheme.Length..].Trim() : null;
+    }
+
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         // RFC 9110 wants a challenge with every 401; this names the header a client should send.
         Response.Headers.WWWAuthenticate = $"{SchemeName} header=\"{Header}\"";
-        var detail = Request.Headers.ContainsKey(Header)
+        var detail = Request.Headers.ContainsKey(Header) || BearerToken(Request.Headers.Authorization, out _) is not null
             ? $"The key in {Header} is not one in force (it may have been rotated)."
             : $"Send an API key in the {Header} header (keys are configured under Api:Keys or Api:KeyFile; the demo key is in {{data}}/api-key).";
         return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "API key required", detail: detail).ExecuteAsync(Context);

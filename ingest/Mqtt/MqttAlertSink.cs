@@ -14,7 +14,7 @@ namespace Telemetry.Ingest.Mqtt;
 /// calls again, so each destination gets it at least once (the feed and the webhook queue drop repeats by event id).
 /// </summary>
 internal sealed class MqttAlertSink(
-    AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks, ClusterFeedRelay relay, Summary.ActivityTally tally) : IAlertSink
+    AlertFeed feed, MqttOutbox outbox, IReadingStore store, WebhookSender webhooks, ClusterFeedRelay relay, Summary.ActivityTally tally, AlertMetrics metrics) : IAlertSink
 {
     /// <summary>How long the broker may take to acknowledge an alert before the twin retries it.</summary>
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
@@ -37,6 +37,7 @@ internal sealed class MqttAlertSink(
             tally.AlertRaised();
         }
 
+        metrics.Delivered(alert);
         // Last, and best effort: the other instances' live feeds.
         await relay.ShareAsync(alert);
     }

@@ -9,7 +9,7 @@ namespace Telemetry.Ingest.Mqtt;
 /// acknowledged the message and the store took the lines, and throws otherwise: the model's grain keeps the rows
 /// pending and retries.
 /// </summary>
-internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time, Summary.ActivityTally tally) : IQualitySink
+internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time, Summary.ActivityTally tally, Metrics.QualityMetrics metrics) : IQualitySink
 {
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
 
@@ -57,6 +57,7 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
         }
 
         tally.BatchStatus(first.Model, first.Batch, worst);
+        metrics.StatusChanged(worst);
     }
 
     private static int Rank(string status) => status switch { "elevated" => 2, "watch" => 1, _ => 0 };

@@ -30,6 +30,10 @@ internal readonly record struct InboundMessage(
     /// spent and its vote on whose clock is wrong cast, so its retries spend and vote nothing again.</summary>
     public bool ClockHeld { get; init; }
 
+    /// <summary>When the pipeline took it (<see cref="TimeProvider.GetTimestamp"/> of the pipeline's clock), for the ack
+    /// latency; 0 when it was made elsewhere (tests).</summary>
+    public long ReceivedAt { get; init; }
+
     public ReadOnlySpan<byte> Payload => Buffer is null ? default : Buffer.AsSpan(0, Length);
 
     public bool IsTooLarge => Buffer is null && Length > TelemetryDecoder.MaxPayloadBytes;

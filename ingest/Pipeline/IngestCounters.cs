@@ -11,9 +11,18 @@ internal sealed class IngestCounters
 {
     public const string MeterName = "Telemetry.Ingest";
 
+    /// <summary>Histogram buckets in seconds, from 1 ms (a round on an idle machine) to 30 s (a store outage retried
+    /// before it spills); OpenTelemetry's default buckets are meant for milliseconds and would put every ack in the
+    /// first one.</summary>
+    public static readonly IReadOnlyList<double> LatencyBuckets =
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
     private readonly long[] _rejections = new long[RejectReasons.All.Length + 1];
     private readonly Counter<long> _rejectionCounter;
     private readonly Counter<long> _readingCounter;
+    private readonly Histogram<double> _ackDuration;
+    private readonly Histogram<double> _storeDuration;
+    private readonly Histogram<double> _grainDuration;
     private long _messages;
     private long _readings;
     private long _duplicates;
@@ -34,11 +43,25 @@ internal sealed class IngestCounters
 
     public IngestCounters(IMeterFactory meterFactory)
     {
+        // Instrument names are chosen so that the Prometheus exporter's rules (dots to underscores, the unit as a
+        // suffix, _total on counters) give the names docs/operations.md lists: telemetry.readings becomes
+        // telemetry_readings_total, telemetry.ack.duration in seconds telemetry_ack_duration_seconds.
         var meter = meterFactory.Create(MeterName);
-        _rejectionCounter = meter.CreateCounter<long>("telemetry.ingest.rejections", description: "Messages and readings rejected, by reason");
-        _readingCounter = meter.CreateCounter<long>("telemetry.ingest.readings", description: "Readings accepted");
-        meter.CreateObservableCounter("telemetry.ingest.messages", () => Volatile.Read(ref _messages), description: "Telemetry messages handled");
-        meter.CreateObservableCounter("telemetry.ingest.duplicates", () => Volatile.Read(ref _duplicates), description: "Telemetry messages seen before");
+        _rejectionCounter = meter.CreateCounter<long>("telemetry.rejections", description: "Messages and readings rejected, by reason and level (message or reading)");
+        _readingCounter = meter.CreateCounter<long>("telemetry.readings", description: "Readings accepted");
+        meter.CreateObservableCounter("telemetry.messages", () => Volatile.Read(ref _messages), description: "Telemetry messages handled");
+        meter.CreateObservableCounter("telemetry.duplicates", () => Volatile.Read(ref _duplicates), description: "Telemetry messages seen before");
+        meter.CreateObservableCounter("telemetry.ingest.grain_failures", () => Volatile.Read(ref _grainFailures), description: "Device grain calls that failed every attempt (their deliveries are held and retried)");
+        meter.CreateObservableCounter("telemetry.ingest.errors_dropped", () => Volatile.Read(ref _errorsDropped), description: "Rejection reports not published to devices/{id}/errors because the outbox was full");
+        _ackDuration = meter.CreateHistogram("telemetry.ack.duration", unit: "s",
+            description: "From a delivery entering the pipeline to its PUBACK: store, grain call and any hold for a retry",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _storeDuration = meter.CreateHistogram("telemetry.storage.write.duration", unit: "s",
+            description: "A round's wait for the store to make its readings durable (database, or the spill file), retries included",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _grainDuration = meter.CreateHistogram("telemetry.grain.call.duration", unit: "s",
+            description: "One device grain call with a round's batch (each attempt), by outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         meter.CreateObservableCounter("telemetry.ingest.partition_restarts", () => Volatile.Read(ref _partitionRestarts), description: "Partition workers restarted after a fault");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_received", () => Volatile.Read(ref _deliveriesReceived), description: "Deliveries the subscriber received from the broker");
         meter.CreateObservableCounter("telemetry.ingest.deliveries_acknowledged", () => Volatile.Read(ref _deliveriesAcknowledged), description: "Deliveries acknowledged (PUBACK written)");
@@ -92,6 +115,17 @@ internal sealed class IngestCounters
     }
 
     public void Duplicate(int count) => Interlocked.Add(ref _duplicates, count);
+
+    /// <summary>A delivery's PUBACK was written <paramref name="elapsed"/> after it entered the pipeline.</summary>
+    public void AckTook(TimeSpan elapsed) => _ackDuration.Record(elapsed.TotalSeconds);
+
+    /// <summary>A round's store write returned (durable, or failed) after <paramref name="elapsed"/>.</summary>
+    public void StoreWriteTook(TimeSpan elapsed, bool stored) =>
+        _storeDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", stored ? "ok" : "failed"));
+
+    /// <summary>One attempt of a device grain call returned, or threw, after <paramref name="elapsed"/>.</summary>
+    public void GrainCallTook(TimeSpan elapsed, bool succeeded) =>
+        _grainDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", succeeded ? "ok" : "failed"));
 
     public void ErrorDropped() => Interlocked.Increment(ref _errorsDropped);
 

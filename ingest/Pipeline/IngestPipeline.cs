@@ -67,6 +67,8 @@ internal sealed partial class IngestPipeline : BackgroundService
     /// <summary>Hands a message to its device's partition, waiting while that partition is full.</summary>
     public ValueTask WriteAsync(InboundMessage message, CancellationToken cancellationToken)
     {
+        // Stamped before any wait for room: a full partition is part of what the device waits for.
+        message = message with { ReceivedAt = _time.GetTimestamp() };
         var partition = PartitionOf(message.DeviceId);
         return _partitions[partition].Writer.TryWrite(message)
             ? ValueTask.CompletedTask

@@ -621,7 +621,7 @@ internal sealed partial class PartitionWorker
                 builder.WriteLines(_lines, builder.Birth ?? CacheFor(builder.DeviceId).Birth);
             }
 
-            if (_lines.LineCount > 0 && !await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken))
+            if (_lines.LineCount > 0 && !await StoreRoundAsync(cancellationToken))
             {
                 // Nothing of this round is acknowledged: every device in it is held and tried again.
                 foreach (var builder in builders)
@@ -931,16 +931,28 @@ internal sealed partial class PartitionWorker
         BuilderFor(message.DeviceId).Birth = birth;
     }
 
+    private async Task<bool> StoreRoundAsync(CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var stored = await _store.StoreAsync(_lines.Written, _lines.LineCount, cancellationToken);
+        _counters.StoreWriteTook(_time.GetElapsedTime(started), stored);
+        return stored;
+    }
+
     private async Task<(TelemetryBatch, IngestResult?, bool FirstAttempt)> CallGrainAsync(string deviceId, TelemetryBatch batch, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
+            var started = _time.GetTimestamp();
             try
             {
-                return (batch, await _twins.IngestAsync(deviceId, batch), attempt == 1);
+                var result = await _twins.IngestAsync(deviceId, batch);
+                _counters.GrainCallTook(_time.GetElapsedTime(started), succeeded: true);
+                return (batch, result, attempt == 1);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
+                _counters.GrainCallTook(_time.GetElapsedTime(started), succeeded: false);
                 LogGrainCallFailed(_logger, e, deviceId, attempt);
                 if (attempt >= _options.GrainAttempts)
                 {
@@ -973,6 +985,10 @@ internal sealed partial class PartitionWorker
         {
             await delivery.Delivery.AcknowledgeAsync(cancellationToken);
             _counters.DeliveryAcknowledged();
+            if (delivery.ReceivedAt != 0)
+            {
+                _counters.AckTook(_time.GetElapsedTime(delivery.ReceivedAt));
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

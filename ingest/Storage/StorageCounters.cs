@@ -21,6 +21,8 @@ internal sealed class StorageCounters
         meter.CreateObservableCounter("telemetry.storage.lines_replayed", () => Replayed, description: "Spilled lines later written to the database");
         meter.CreateObservableCounter("telemetry.storage.lines_dead_lettered", () => DeadLettered, description: "Lines the database refused as invalid");
         meter.CreateObservableCounter("telemetry.storage.retries", () => Retries, description: "Write attempts repeated after a transient failure");
+        meter.CreateObservableCounter("telemetry.storage.failures", () => Failures, description: "Writes that could be made durable nowhere (their messages stay unacknowledged)");
+        meter.CreateObservableGauge("telemetry.storage.spill_backlog", () => SpillBacklogBytes, unit: "By", description: "Bytes waiting in the spill file to be replayed");
     }
 
     public long Written => Volatile.Read(ref _written);
