@@ -70,6 +70,11 @@ internal sealed partial class AlertIndexGrain(
     /// <summary>An escalation round is running (the timer and the reminder may both start one).</summary>
     private bool _escalating;
 
+    /// <summary>After a round in which an escalation failed, no round starts before this (<see cref="RetryAfter"/>),
+    /// whatever else arms the timer meanwhile: every alert upserted would otherwise start one against the failing
+    /// device at once.</summary>
+    private DateTimeOffset? _retryNotBefore;
+
     /// <summary>The one-shot timer that brings the wake reminder in step (<see cref="SyncReminder"/>).</summary>
     private IGrainTimer? _reminderTimer;
 
@@ -188,10 +193,16 @@ internal sealed partial class AlertIndexGrain(
         return next;
     }
 
-    /// <summary>Points the timer at the earliest pending deadline, or stops it when none is pending.</summary>
-    private void Arm(DateTimeOffset? retryAt = null)
+    /// <summary>Points the timer at the earliest pending deadline (not before a failed round's retry), or stops it when
+    /// none is pending.</summary>
+    private void Arm()
     {
-        var next = retryAt ?? NextDeadline();
+        var next = NextDeadline();
+        if (next is { } pending && _retryNotBefore is { } notBefore && pending < notBefore)
+        {
+            next = notBefore;
+        }
+
         if (next == _armedFor)
         {
             return;
@@ -237,7 +248,7 @@ internal sealed partial class AlertIndexGrain(
         if (!_escalating && Sla.Due(index.State.Alerts.Values, clock.GetUtcNow()).Any())
         {
             _armedFor = null;
-            Arm(clock.GetUtcNow());
+            Arm();
         }
 
         SyncReminder();
@@ -324,22 +335,30 @@ internal sealed partial class AlertIndexGrain(
         }
 
         _escalating = true;
+        _armedFor = null;
+        _retryNotBefore = null;
         try
         {
             await EscalateRoundAsync();
         }
+        catch (Exception e)
+        {
+            // Not expected (each alert's failure is caught below); whatever it was, the deadlines are tried again.
+            LogEscalationFailed(logger, e, "(round)");
+            _retryNotBefore = clock.GetUtcNow() + RetryAfter;
+        }
         finally
         {
+            // Always: a round that ended any other way would leave the one-shot timer unarmed, and the deadlines
+            // pending with nothing to act on them until some unrelated upsert came.
             _escalating = false;
+            Arm();
+            SyncReminder();
         }
-
-        SyncReminder();
     }
 
     private async Task EscalateRoundAsync()
     {
-        _armedFor = null;
-        DateTimeOffset? retryAt = null;
         var forgotten = false;
         foreach (var alert in Sla.Due(index.State.Alerts.Values, clock.GetUtcNow()).ToList())
         {
@@ -357,7 +376,7 @@ internal sealed partial class AlertIndexGrain(
 
                 if (change.Outcome == AlertChangeOutcome.Changed)
                 {
-                    metrics.Escalation(alert.Severity);
+                    metrics.Escalation(alert.Severity, alert.Code);
                     LogEscalated(logger, alert.Id, alert.Device, alert.Code);
                 }
                 else if (change.Outcome == AlertChangeOutcome.NotFound && index.State.Alerts.TryGetValue(alert.Id, out var stale))
@@ -367,10 +386,12 @@ internal sealed partial class AlertIndexGrain(
                     forgotten = true;
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
+                // Any failure, a cancellation included (a storage call the runtime cancelled): the alert stays due
+                // and the round goes on with the others.
                 LogEscalationFailed(logger, e, alert.Id);
-                retryAt = clock.GetUtcNow() + RetryAfter;
+                _retryNotBefore = clock.GetUtcNow() + RetryAfter;
             }
         }
 
@@ -378,8 +399,6 @@ internal sealed partial class AlertIndexGrain(
         {
             Saver.Changed();
         }
-
-        Arm(retryAt);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Alert {AlertId} ({Code}) of {Device} escalated: SLA missed")]

@@ -63,7 +63,7 @@ public sealed class AlertMetrics
     public AlertMetrics(IMeterFactory meters)
     {
         var meter = meters.Create(MeterName);
-        _escalations = meter.CreateCounter<long>("telemetry.alerts.escalated", description: "Alerts escalated for missing their first-response SLA, by severity");
+        _escalations = meter.CreateCounter<long>("telemetry.alerts.escalated", description: "Alerts escalated for missing their first-response SLA, by severity and code");
         _events = meter.CreateCounter<long>("telemetry.alert.events", description:
             "Alert events delivered (MQTT, feed, store, webhook queue), by state, code and severity; a delivery retried after a failure counts again");
         meter.CreateObservableGauge("telemetry.alerts.open", ObserveOpen, description:
@@ -72,10 +72,12 @@ public sealed class AlertMetrics
 
     public long Escalated => Interlocked.Read(ref _escalated);
 
-    public void Escalation(AlertSeverity severity)
+    public void Escalation(AlertSeverity severity, string code)
     {
         Interlocked.Increment(ref _escalated);
-        _escalations.Add(1, new KeyValuePair<string, object?>("severity", severity.ToString().ToLowerInvariant()));
+        _escalations.Add(1,
+            new KeyValuePair<string, object?>("severity", severity.ToString().ToLowerInvariant()),
+            new KeyValuePair<string, object?>("code", code));
     }
 
     /// <summary>Every destination has <paramref name="alert"/>.</summary>

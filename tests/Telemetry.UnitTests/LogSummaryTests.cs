@@ -28,7 +28,7 @@ public sealed class LogSummaryTests
         counters.DeliveryAcknowledged();
         tally.AlertRaised();
         tally.AlertRaised();
-        alerts.Escalation(AlertSeverity.Critical);
+        alerts.Escalation(AlertSeverity.Critical, AlertCodes.ShoeReplaceNow);
         tally.BatchStatus("trail-2", "B07", "elevated");
         tally.BatchStatus("trail-2", "B08", "watch");
         time.Advance(TimeSpan.FromSeconds(10));

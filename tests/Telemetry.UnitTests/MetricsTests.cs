@@ -122,6 +122,22 @@ public sealed class MetricsTests : IDisposable
     }
 
     [Fact]
+    public void Escalation_IsCountedBySeverityAndCode()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new AlertMetrics(services.GetRequiredService<IMeterFactory>());
+        using var listener = Listen(services.GetRequiredService<IMeterFactory>(), "telemetry.alerts.escalated", out var seen);
+
+        metrics.Escalation(AlertSeverity.Warning, "watch.battery.replace_soon");
+
+        var (value, tags) = Assert.Single(seen);
+        Assert.Equal(1, value);
+        Assert.Equal([("code", "watch.battery.replace_soon"), ("severity", "warning")],
+            tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => (t.Key, (string)t.Value!)));
+        Assert.Equal(1, metrics.Escalated);
+    }
+
+    [Fact]
     public void Latencies_AreRecordedInSeconds_WithTheirOutcome()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
