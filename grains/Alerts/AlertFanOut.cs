@@ -20,16 +20,17 @@ internal readonly record struct AlertHandover(AlertEvent Event, AlertSummary Sum
 /// (0.5 s doubling to 5 min) while the lane serves the other devices, until it gets through or the silo stops.
 /// Events are not lost when the silo stops or dies: they are still in the grain's stored outbox, and the grain
 /// hands them over again when it next activates (the pending-outbox grain wakes it at start-up). Delivery is at least
-/// once, each event with its stable <see cref="AlertEvent.EventId"/>; a lane remembers how far it got per device, so
-/// an event handed over twice (a grain that was reactivated while its events waited here) is confirmed, not sent again.
+/// once, each event with its stable <see cref="AlertEvent.EventId"/>; a lane remembers how far it got per device (by
+/// event number, within the twin's outbox incarnation, which changes only if the twin's stored state is lost), so an
+/// event handed over twice (a grain that was reactivated while its events waited here) is confirmed, not sent again.
 /// </para>
 /// <para>
 /// A twin that is shed or moves while its events wait here hands them over again from its new activation, perhaps on
-/// another silo, whose lane may deliver them and newer ones first. So before delivering, a lane asks the device grain
-/// whether the activation that handed the events over is still its current one, and drops them if not: an older
-/// event never follows a newer one out of this silo. (Two activations can still overlap for one delivery while a
-/// twin moves; the alert index keeps the newest state whatever order it hears them in, and consumers order a
-/// device's events by the number in their ids.) Each call to a grain, the index or the sink is bounded by
+/// another silo, whose lane may deliver them and newer ones first. So before delivering each event, a lane asks the
+/// device grain whether the activation that handed it over is still its current one, and drops what is left of the
+/// handover if not. (The two silos can still overlap by the one delivery in flight when the twin moves; the alert
+/// index keeps the newest state whatever order it hears them in, and consumers order a device's events by the number
+/// in their ids.) Each call to a grain, the index or the sink is bounded by
 /// <see cref="DeliveryTimeout"/>, and nothing that fails ends a lane.
 /// </para>
 /// </summary>
@@ -106,20 +107,19 @@ internal sealed partial class AlertFanOut : IDisposable
     }
 
     /// <summary>One device activation's events, as handed over, and how far the lane got with them.</summary>
-    private sealed class Handed(string device, Guid handover, AlertHandover[] events)
+    private sealed class Handed(string device, Guid handover, Guid incarnation, AlertHandover[] events)
     {
         public string Device { get; } = device;
 
         public Guid Handover { get; } = handover;
 
+        /// <summary>The twin's outbox incarnation: event numbers are compared only within one.</summary>
+        public Guid Incarnation { get; } = incarnation;
+
         public AlertHandover[] Events { get; } = events;
 
         /// <summary>The events before this one have been delivered, skipped as delivered before, or dropped.</summary>
         public int Next;
-
-        /// <summary>The twin said the activation that handed these over is its current one (asked again after a
-        /// failure: the twin may have moved while they waited).</summary>
-        public bool Owned;
     }
 
     /// <summary>A device whose delivery failed: its handovers wait here, in order, until <see cref="Due"/>, while the
@@ -137,7 +137,7 @@ internal sealed partial class AlertFanOut : IDisposable
     /// activation is still its current one. False when the fan-out is stopping and took nothing (the events stay in
     /// the grain's stored outbox and are handed over at its next activation).
     /// </summary>
-    public bool Hand(string device, Guid handover, AlertHandover[] events)
+    public bool Hand(string device, Guid handover, Guid incarnation, AlertHandover[] events)
     {
         if (events.Length == 0)
         {
@@ -145,7 +145,7 @@ internal sealed partial class AlertFanOut : IDisposable
         }
 
         Interlocked.Add(ref _pending, events.Length);
-        if (!_lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(device) % LaneCount)].Writer.TryWrite(new Handed(device, handover, events)))
+        if (!_lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(device) % LaneCount)].Writer.TryWrite(new Handed(device, handover, incarnation, events)))
         {
             Interlocked.Add(ref _pending, -events.Length);
             return false;
@@ -163,7 +163,7 @@ internal sealed partial class AlertFanOut : IDisposable
     /// </summary>
     private async Task RunAsync(ChannelReader<Handed> lane)
     {
-        var delivered = new Dictionary<string, long>(StringComparer.Ordinal);
+        var delivered = new Dictionary<string, DeliveredUpTo>(StringComparer.Ordinal);
         var parked = new Dictionary<string, Parked>(StringComparer.Ordinal);
         while (!_stopping.IsCancellationRequested)
         {
@@ -226,7 +226,7 @@ internal sealed partial class AlertFanOut : IDisposable
 
     /// <summary>Tries a parked device's handovers again, in order; parks it again, with a longer backoff, at the first
     /// that fails.</summary>
-    private async Task RetryAsync(string device, Parked wait, Dictionary<string, Parked> parked, Dictionary<string, long> delivered)
+    private async Task RetryAsync(string device, Parked wait, Dictionary<string, Parked> parked, Dictionary<string, DeliveredUpTo> delivered)
     {
         while (wait.Waiting.TryPeek(out var handed))
         {
@@ -248,34 +248,30 @@ internal sealed partial class AlertFanOut : IDisposable
     /// failed, with <see cref="Handed.Next"/> at the event to try again. What got through before the failure is
     /// queued for confirmation either way. <paramref name="failures"/>: the device's failures if this attempt fails.
     /// </summary>
-    private async Task<bool> ProcessAsync(Handed handed, Dictionary<string, long> delivered, int failures)
+    private async Task<bool> ProcessAsync(Handed handed, Dictionary<string, DeliveredUpTo> delivered, int failures)
     {
-        var last = delivered.GetValueOrDefault(handed.Device);
+        var last = delivered.TryGetValue(handed.Device, out var before) && before.Incarnation == handed.Incarnation ? before.Last : 0;
         var indexed = new List<(AlertSummary, Guid)>();
         try
         {
-            if (!handed.Owned)
-            {
-                if (!await _grains.GetGrain<IDeviceGrain>(handed.Device).OwnsHandoverAsync(handed.Handover).WaitAsync(DeliveryTimeout, _stopping.Token))
-                {
-                    // The twin was activated again since (perhaps on another silo, after being shed or moved) and
-                    // handed these same stored events over from there. Delivering this copy now could put an older
-                    // event after newer ones the other activation already delivered.
-                    var left = handed.Events.Length - handed.Next;
-                    handed.Next = handed.Events.Length;
-                    Interlocked.Add(ref _pending, -left);
-                    Interlocked.Add(ref _superseded, left);
-                    return true;
-                }
-
-                handed.Owned = true;
-            }
-
             for (; handed.Next < handed.Events.Length; handed.Next++)
             {
                 var handover = handed.Events[handed.Next];
                 if (handover.Number > last)
                 {
+                    // Asked before each event: the twin may have moved while the one before it was delivered.
+                    if (!await _grains.GetGrain<IDeviceGrain>(handed.Device).OwnsHandoverAsync(handed.Handover).WaitAsync(DeliveryTimeout, _stopping.Token))
+                    {
+                        // The twin was activated again since (perhaps on another silo, after being shed or moved) and
+                        // handed these same stored events over from there. Delivering this copy now could put an older
+                        // event after newer ones the other activation already delivered.
+                        var left = handed.Events.Length - handed.Next;
+                        handed.Next = handed.Events.Length;
+                        Interlocked.Add(ref _pending, -left);
+                        Interlocked.Add(ref _superseded, left);
+                        return true;
+                    }
+
                     indexed.Add((handover.Summary, await DeliverAsync(handover)));
                     last = handover.Number;
                     Interlocked.Increment(ref _delivered);
@@ -288,7 +284,6 @@ internal sealed partial class AlertFanOut : IDisposable
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {
-            handed.Owned = false;
             var failing = handed.Events[Math.Min(handed.Next, handed.Events.Length - 1)].Event;
             LogDeliveryFailed(_logger, e, failing.EventId, handed.Device, DeviceGrain.RetryDelay(failures).TotalSeconds);
             return false;
@@ -300,13 +295,17 @@ internal sealed partial class AlertFanOut : IDisposable
                 delivered.Clear();
             }
 
-            delivered[handed.Device] = last;
+            delivered[handed.Device] = new DeliveredUpTo(handed.Incarnation, last);
             if (indexed.Count > 0 || handed.Next == handed.Events.Length)
             {
-                ToConfirm(handed.Device, last, indexed);
+                ToConfirm(handed.Device, handed.Incarnation, last, indexed);
             }
         }
     }
+
+    /// <summary>How far a lane got with a device: its events up to <see cref="Last"/> of outbox
+    /// <see cref="Incarnation"/>.</summary>
+    private readonly record struct DeliveredUpTo(Guid Incarnation, long Last);
 
     /// <summary>The index first, so that whoever hears the event can already find the alert over HTTP; then the sink,
     /// which completes only once every destination has it. Each bounded by <see cref="DeliveryTimeout"/>. Returns the
@@ -325,24 +324,36 @@ internal sealed partial class AlertFanOut : IDisposable
     /// activation <see cref="Index"/> took their summaries (<see cref="Guid.Empty"/>: more than one did).</summary>
     private sealed class Unconfirmed
     {
+        public Guid Incarnation;
         public long UpTo;
         public Guid Index;
         public readonly Dictionary<string, AlertSummary> Summaries = new(StringComparer.Ordinal);
     }
 
-    private void ToConfirm(string device, long upTo, List<(AlertSummary Summary, Guid Index)> indexed)
+    private void ToConfirm(string device, Guid incarnation, long upTo, List<(AlertSummary Summary, Guid Index)> indexed)
     {
         lock (_unconfirmedLock)
         {
             if (!_unconfirmed.TryGetValue(device, out var entry))
             {
-                _unconfirmed[device] = entry = new Unconfirmed { Index = indexed.Count > 0 ? indexed[0].Index : Guid.Empty };
+                _unconfirmed[device] = entry = new Unconfirmed { Incarnation = incarnation };
+            }
+
+            if (entry.Incarnation != incarnation)
+            {
+                // The twin lost its stored state and numbers anew: what the old numbers confirmed is gone with it.
+                entry.Incarnation = incarnation;
+                entry.UpTo = 0;
             }
 
             entry.UpTo = Math.Max(entry.UpTo, upTo);
             foreach (var (summary, index) in indexed)
             {
-                if (entry.Index != index)
+                if (entry.Summaries.Count == 0 && entry.Index == Guid.Empty)
+                {
+                    entry.Index = index;
+                }
+                else if (entry.Index != index)
                 {
                     entry.Index = Guid.Empty;
                 }
@@ -383,7 +394,7 @@ internal sealed partial class AlertFanOut : IDisposable
                 {
                     await MakeDurableAsync(batch.Values);
                     await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = _stopping.Token },
-                        async (entry, _) => await ConfirmAsync(entry.Key, entry.Value.UpTo));
+                        async (entry, _) => await ConfirmAsync(entry.Key, entry.Value.Incarnation, entry.Value.UpTo));
                 }
 
                 await Task.Delay(ConfirmSpacing, _time, _stopping.Token);
@@ -437,17 +448,16 @@ internal sealed partial class AlertFanOut : IDisposable
     }
 
     /// <summary>Tells the device grain its events up to <paramref name="number"/> got through, so it drops them from its
-    /// outbox. Tried <see cref="ConfirmAttempts"/> times, then left: the grain keeps the events meanwhile, the next
-    /// confirmation for the device (which covers everything up to its number) drops them, and at worst they are
-    /// delivered again, with the same ids, when the twin next activates. A lane that retried for ever would hold
-    /// up every other device in it.</summary>
-    private async Task ConfirmAsync(string device, long number)
+    /// outbox. Tried <see cref="ConfirmAttempts"/> times; then put back for a later round (which the next delivery for
+    /// the device may overtake: its confirmation covers everything up to its number). Until it gets through, the twin
+    /// keeps the events, and at worst delivers them again, with the same ids, when it next activates.</summary>
+    private async Task ConfirmAsync(string device, Guid incarnation, long number)
     {
         for (var failures = 1; failures <= ConfirmAttempts; failures++)
         {
             try
             {
-                await _grains.GetGrain<IDeviceGrain>(device).ConfirmDeliveredAsync(number).WaitAsync(DeliveryTimeout, _stopping.Token);
+                await _grains.GetGrain<IDeviceGrain>(device).ConfirmDeliveredAsync(incarnation, number).WaitAsync(DeliveryTimeout, _stopping.Token);
                 return;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
@@ -455,6 +465,7 @@ internal sealed partial class AlertFanOut : IDisposable
                 if (failures == ConfirmAttempts)
                 {
                     LogConfirmGaveUp(_logger, e, device, failures);
+                    ToConfirm(device, incarnation, number, []);
                     return;
                 }
 
@@ -488,7 +499,7 @@ internal sealed partial class AlertFanOut : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Alert fan-out: a lane failed unexpectedly and goes on in a second; what it had not delivered stays in the twins' outboxes")]
     private static partial void LogLaneFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling {Device} its alert events were delivered failed {Attempts} times; its twin keeps them until a later confirmation, or delivers them again (same ids) when it next activates")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling {Device} its alert events were delivered failed {Attempts} times; trying again in a later round (its twin keeps them meanwhile)")]
     private static partial void LogConfirmGaveUp(ILogger logger, Exception exception, string device, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telling {Device} its alert events were delivered failed; trying again in {DelaySeconds} s")]

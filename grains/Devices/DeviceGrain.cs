@@ -267,6 +267,11 @@ internal sealed partial class DeviceGrain(
     {
         var outbox = State.Outbox;
         var wasEmpty = outbox.IsEmpty;
+        if (events.Count > 0 && outbox.Incarnation == Guid.Empty)
+        {
+            outbox.Incarnation = Guid.NewGuid();
+        }
+
         foreach (var alert in events)
         {
             outbox.EventCount++;
@@ -376,7 +381,7 @@ internal sealed partial class DeviceGrain(
             handovers[i] = new AlertHandover(alert, stepper.Summary(alert), AlertFanOut.NumberOf(alert));
         }
 
-        if (fanOut.Hand(DeviceId, _handover, handovers))
+        if (fanOut.Hand(DeviceId, _handover, outbox.Incarnation, handovers))
         {
             _handedUpTo = handovers[^1].Number;
         }
@@ -384,10 +389,10 @@ internal sealed partial class DeviceGrain(
 
     public Task<bool> OwnsHandoverAsync(Guid handover) => Task.FromResult(handover == _handover && !_stale);
 
-    public async Task ConfirmDeliveredAsync(long upTo)
+    public async Task ConfirmDeliveredAsync(Guid incarnation, long upTo)
     {
         var outbox = State.Outbox;
-        if (_stale || !outbox.HasAlerts)
+        if (_stale || !outbox.HasAlerts || incarnation != outbox.Incarnation)
         {
             return;
         }

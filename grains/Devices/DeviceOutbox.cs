@@ -25,6 +25,12 @@ public sealed class DeviceOutbox
     /// <summary>Numbers the device's events so their ids are unique and stable.</summary>
     [Id(2)] public long EventCount { get; set; }
 
+    /// <summary>Names this run of <see cref="EventCount"/>: set when the first event is numbered (or the first after
+    /// an upgrade from a version without it). A twin whose stored state was lost numbers from 1 again under a new
+    /// incarnation, so the fan-out, which remembers how far it got by number, neither skips nor confirms the new events
+    /// as ones it delivered before.</summary>
+    [Id(3)] public Guid Incarnation { get; set; }
+
     /// <summary>Whether any alert event waits, without creating the list.</summary>
     public bool HasAlerts => _alerts is { Count: > 0 };
 

@@ -37,9 +37,11 @@ public interface IDeviceGrain : IGrainWithStringKey, IOutboxOwner
     Task<Alerts.AlertChange> ChangeAlertAsync(string alertId, Alerts.AlertState target, string actor, string? note);
 
     /// <summary>The alert fan-out delivered this device's outbox events up to number <paramref name="upTo"/> (the
-    /// suffix of their event ids): the twin drops them from its outbox.</summary>
+    /// suffix of their event ids) of the outbox <paramref name="incarnation"/>: the twin drops them from its outbox. A
+    /// twin whose outbox has another incarnation (its stored state was lost, and it numbers its events from 1 again)
+    /// ignores it.</summary>
     [Alias("delivered")]
-    Task ConfirmDeliveredAsync(long upTo);
+    Task ConfirmDeliveredAsync(Guid incarnation, long upTo);
 
     /// <summary>Whether the activation that handed events to the alert fan-out under <paramref name="handover"/> is
     /// still the twin's current one. When it is not, the twin has been activated again since (perhaps on another
