@@ -68,6 +68,7 @@ internal sealed partial class AlertFanOut : IDisposable
     private long _pending;
     private long _delivered;
     private long _superseded;
+    private long _awaitingConfirmation;
 
     public AlertFanOut(IGrainFactory grains, IAlertSink sink, TimeProvider time, ILogger<AlertFanOut> logger)
     {
@@ -97,6 +98,10 @@ internal sealed partial class AlertFanOut : IDisposable
 
     /// <summary>Events dropped because the twin handed them over again from a newer activation.</summary>
     public long Superseded => Interlocked.Read(ref _superseded);
+
+    /// <summary>Devices whose twin has not yet been told that its delivered events got through (it keeps them in its
+    /// outbox meanwhile).</summary>
+    public long AwaitingConfirmation => Interlocked.Read(ref _awaitingConfirmation);
 
     /// <summary>The number that orders a device's events: the part of the event id after its last colon.</summary>
     public static long NumberOf(AlertEvent alert)
@@ -337,6 +342,7 @@ internal sealed partial class AlertFanOut : IDisposable
             if (!_unconfirmed.TryGetValue(device, out var entry))
             {
                 _unconfirmed[device] = entry = new Unconfirmed { Incarnation = incarnation };
+                Interlocked.Increment(ref _awaitingConfirmation);
             }
 
             if (entry.Incarnation != incarnation)
@@ -394,7 +400,11 @@ internal sealed partial class AlertFanOut : IDisposable
                 {
                     await MakeDurableAsync(batch.Values);
                     await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = _stopping.Token },
-                        async (entry, _) => await ConfirmAsync(entry.Key, entry.Value.Incarnation, entry.Value.UpTo));
+                        async (entry, _) =>
+                        {
+                            await ConfirmAsync(entry.Key, entry.Value.Incarnation, entry.Value.UpTo);
+                            Interlocked.Decrement(ref _awaitingConfirmation);
+                        });
                 }
 
                 await Task.Delay(ConfirmSpacing, _time, _stopping.Token);

@@ -451,7 +451,7 @@ internal static class ApiEndpoints
 
     private static IResult GetStats(
         IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
-        Webhooks.WebhookSender webhooks) => Results.Json(
+        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut) => Results.Json(
         new IngestStats
         {
             Messages = counters.Messages,
@@ -467,6 +467,14 @@ internal static class ApiEndpoints
             Queued = pipeline.Queued,
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
             AlertsEscalated = alerts.Escalated,
+            AlertDelivery = new AlertDeliveryStats
+            {
+                Pending = fanOut.Pending,
+                Delivered = fanOut.Delivered,
+                AwaitingConfirmation = fanOut.AwaitingConfirmation,
+                Superseded = fanOut.Superseded,
+                Resent = fanOut.Resent,
+            },
             BirthsUnregistered = counters.BirthsUnregistered,
             Webhooks = webhooks.Stats(),
             Subscriber = new SubscriberStats

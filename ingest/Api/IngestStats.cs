@@ -39,6 +39,9 @@ internal sealed record IngestStats
     /// <summary>Alerts escalated for missing their first-response SLA.</summary>
     public required long AlertsEscalated { get; init; }
 
+    /// <summary>This instance's alert fan-out: events on their way from twins to the index and the sink.</summary>
+    public required AlertDeliveryStats AlertDelivery { get; init; }
+
     /// <summary>Births applied whose model or batch is outside Quality:KnownModels/KnownBatches.</summary>
     public required long BirthsUnregistered { get; init; }
 
@@ -157,4 +160,23 @@ internal sealed record StorageStats
     public required long Splits { get; init; }
 
     public required long Failures { get; init; }
+}
+
+/// <summary>What this instance's alert fan-out has delivered and holds (grains/Alerts/AlertFanOut.cs).</summary>
+internal sealed record AlertDeliveryStats
+{
+    /// <summary>Events handed over by twins and not yet delivered (or dropped as delivered before).</summary>
+    public required long Pending { get; init; }
+
+    /// <summary>Events delivered to the index and every destination since start.</summary>
+    public required long Delivered { get; init; }
+
+    /// <summary>Devices whose twins are yet to be told their delivered events got through.</summary>
+    public required long AwaitingConfirmation { get; init; }
+
+    /// <summary>Events dropped because the twin had handed them over again from a newer activation.</summary>
+    public required long Superseded { get; init; }
+
+    /// <summary>Summaries given to the alert index again because the activation that took them died before writing.</summary>
+    public required long Resent { get; init; }
 }

@@ -75,6 +75,12 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
             await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "the raised alert");
         }
 
+        // The twin is told its event got through once the index has written it; until then it keeps the event, and would
+        // hand it over again at the next start whatever the index holds.
+        await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("alert_delivery").GetProperty("awaiting_confirmation").GetInt64() == 0
+            && s.GetProperty("alert_delivery").GetProperty("pending").GetInt64() == 0 && s.GetProperty("alert_delivery").GetProperty("delivered").GetInt64() >= 1,
+            "the twin told its raised event got through");
+
         // As if the service had crashed before the written-behind index reached the disk.
         await service.RestartAsync(() =>
         {
