@@ -45,6 +45,9 @@ internal static class IngestCommandLine
             }
         }
 
+        // System.CommandLine lets a verb's unknown tokens through whenever the root does, so the root lets them
+        // through only when it runs the service: a verb comes first, as it always had to.
+        root.TreatUnmatchedTokensAsErrors = rest.Count > 0 && root.Subcommands.Any(c => c.Name == rest[0]);
         return root.Parse(rest, VerbRunner.Parser);
     }
 
@@ -58,11 +61,7 @@ internal static class IngestCommandLine
             Telemetry: MQTT ingest, device twins in Orleans, wear and fault alerts, quality signals.
             Without a verb it runs the service. Any setting of README's configuration table can be given as
             --Section:Key value or --Section:Key=value (e.g. --Orleans:SiloPort 11112); the main ones are below.
-            """)
-        {
-            // Settings beyond the declared ones reach the service's configuration untouched.
-            TreatUnmatchedTokensAsErrors = false,
-        };
+            """);
         var broker = new BrokerOptions();
         root.Options.Add(new Option<int>("--simulate")
         {
