@@ -19,7 +19,7 @@ public static class VerbRunner
 
     public static async Task<int> InvokeAsync(ParseResult result, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
-        var failed = result.Action is ParseErrorAction;
+        var failed = Failed(result, error);
         var code = await result.InvokeAsync(Invocation(failed, output, error), cancellationToken);
         return failed ? UsageError : code;
     }
@@ -27,7 +27,7 @@ public static class VerbRunner
     /// <summary>The same for verbs whose work is synchronous, so their callers need not block on a task.</summary>
     public static int Invoke(ParseResult result, TextWriter output, TextWriter error)
     {
-        var failed = result.Action is ParseErrorAction;
+        var failed = Failed(result, error);
         var code = result.Invoke(Invocation(failed, output, error));
         return failed ? UsageError : code;
     }
@@ -49,9 +49,10 @@ public static class VerbRunner
     public static string UnknownOption(string token, Command command)
     {
         var names = command.Options.Where(o => !o.Hidden).SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal)).ToList();
-        var name = token.Split('=', 2)[0];
+        var name = token.Split('=', 2)[0].ToUpperInvariant();
+        // An option cut short (--resend for --resend-after) is as likely as one misspelt, and far by edit distance.
         var close = names
-            .Select(n => (Name: n, Distance: Distance(name.ToUpperInvariant(), n.ToUpperInvariant())))
+            .Select(n => (Name: n, Distance: n.ToUpperInvariant().StartsWith(name, StringComparison.Ordinal) ? 0 : Distance(name, n.ToUpperInvariant())))
             .Where(c => c.Distance <= Math.Max(2, c.Name.Length / 3))
             .OrderBy(c => c.Distance)
             .Select(c => c.Name)
@@ -74,6 +75,26 @@ public static class VerbRunner
             }
         });
         return option;
+    }
+
+    /// <summary>
+    /// Whether the command line failed to parse; if so, names the options its unknown ones probably meant, in place of
+    /// System.CommandLine's suggestions, which miss an option cut short.
+    /// </summary>
+    private static bool Failed(ParseResult result, TextWriter error)
+    {
+        if (result.Action is not ParseErrorAction parseError)
+        {
+            return false;
+        }
+
+        parseError.ShowTypoCorrections = false;
+        foreach (var token in result.UnmatchedTokens.Where(t => t.StartsWith('-')))
+        {
+            error.WriteLine(UnknownOption(token, result.CommandResult.Command));
+        }
+
+        return true;
     }
 
     private static InvocationConfiguration Invocation(bool failed, TextWriter output, TextWriter error) => new()

@@ -59,8 +59,17 @@ public sealed partial class ModelCommandsTests
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
-        Assert.Contains($"'{typo}' was not matched. Did you mean one of the following?", error, StringComparison.Ordinal);
-        Assert.Contains($"\n{meant}\n", error.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains($"Unrecognized option '{typo}'. Did you mean {meant}", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OptionLikeNoOther_FailsListingTheVerbsOptions()
+    {
+        var (code, output, error) = await InvokeAsync(["train", "--gpu", "1"]);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Contains("Unrecognized option '--gpu'. The options of 'train' are --devices, --seed, --out", error, StringComparison.Ordinal);
     }
 
     [Theory]
