@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Telemetry.Ingest.Api;
 using Telemetry.Ingest.Broker;
 using Telemetry.Ingest.Simulation;
@@ -12,7 +13,7 @@ namespace Telemetry.Ingest.Cli;
 /// <c>dotnet run --project ingest -- [VERB] [options]</c>. With a verb (<c>export</c>, <c>credentials</c>) it runs
 /// that. With none it runs the service and hands it every argument exactly as given, so that any setting works as
 /// before, <c>--Section:Key value</c> or <c>--Section:Key=value</c>; the main settings are declared here only so that
-/// <c>--help</c> lists them with their defaults (and a value of the wrong type is refused before anything starts).
+/// <c>--help</c> lists them with their defaults.
 /// </summary>
 internal static class IngestCommandLine
 {
@@ -22,21 +23,21 @@ internal static class IngestCommandLine
     /// <summary>Parses without running: what <c>credentials</c> and the tests need.</summary>
     public static ParseResult Parse(string[] args, Func<string[], Task<int>> runService)
     {
-        var overrides = new List<string>();
-        var root = Create(args, runService, overrides);
-        var declared = root.Options.Concat(root.Subcommands.SelectMany(c => c.Options)).SelectMany(o => o.Aliases.Prepend(o.Name)).ToHashSet(StringComparer.Ordinal);
+        var settings = new List<string>();
+        var root = Create(args, runService, settings);
+        var declared = root.Subcommands.SelectMany(c => c.Options).SelectMany(o => o.Aliases.Prepend(o.Name)).ToHashSet(StringComparer.Ordinal);
 
-        // Settings the tree does not declare are set aside before parsing, so that a setting's value is never taken
-        // for a verb ("--Foo:Bar export") or a device id, and credentials can still read them as configuration.
+        // Settings no verb declares are set aside before parsing, so that a setting's value is never taken for a verb
+        // ("--Foo:Bar export") or a device id, and credentials can still read them as configuration.
         var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             if (IsSetting(args[i]) && !declared.Contains(args[i].Split('=', 2)[0]))
             {
-                overrides.Add(args[i]);
+                settings.Add(args[i]);
                 if (!args[i].Contains('=', StringComparison.Ordinal) && i + 1 < args.Length)
                 {
-                    overrides.Add(args[++i]);
+                    settings.Add(args[++i]);
                 }
             }
             else
@@ -45,10 +46,15 @@ internal static class IngestCommandLine
             }
         }
 
-        // System.CommandLine lets a verb's unknown tokens through whenever the root does, so the root lets them
-        // through only when it runs the service: a verb comes first, as it always had to.
-        root.TreatUnmatchedTokensAsErrors = rest.Count > 0 && root.Subcommands.Any(c => c.Name == rest[0]);
-        return root.Parse(rest, VerbRunner.Parser);
+        if (rest.Count > 0 && root.Subcommands.Any(c => c.Name == rest[0]))
+        {
+            return root.Parse(rest, VerbRunner.Parser);
+        }
+
+        // The service: its arguments are its configuration's, exactly as given (a setting may repeat, the last one
+        // wins; a bad value is for start-up validation to name). The command line answers only --help and --version.
+        var ours = root.Options.Where(o => o is HelpOption or VersionOption).SelectMany(o => o.Aliases.Prepend(o.Name)).ToHashSet(StringComparer.Ordinal);
+        return root.Parse([.. rest.Where(ours.Contains)], VerbRunner.Parser);
     }
 
     /// <summary>A configuration key on the command line: <c>--Section:Key</c>, as Microsoft.Extensions.Configuration reads it.</summary>

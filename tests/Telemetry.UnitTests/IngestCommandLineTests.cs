@@ -68,16 +68,30 @@ public sealed class IngestCommandLineTests
     }
 
     [Fact]
-    public async Task MainSettingOfTheWrongType_FailsBeforeStarting()
+    public async Task RepeatedOrBadSetting_StillGoesToTheService_WhoseConfigurationDecides()
+    {
+        var service = new RecordingService();
+        string[] args = ["--Broker:Port", "1883", "--Broker:Port", "1884", "--simulate", "many", "--urls"];
+
+        var (code, output, error) = await InvokeAsync(args, service);
+
+        Assert.Equal(0, code);
+        Assert.Equal(string.Empty, output + error);
+        Assert.Equal(args, service.Args!);
+        var configuration = new ConfigurationBuilder().AddCommandLine(["--Broker:Port", "1883", "--Broker:Port", "1884"]).Build();
+        Assert.Equal("1884", configuration["Broker:Port"]);
+    }
+
+    [Fact]
+    public async Task Version_PrintsTheVersionWithoutStartingTheService()
     {
         var service = new RecordingService();
 
-        var (code, output, error) = await InvokeAsync(["--simulate", "many"], service);
+        var (code, output, _) = await InvokeAsync(["--simulate", "5", "--version"], service);
 
-        Assert.Equal(2, code);
+        Assert.Equal(0, code);
         Assert.Null(service.Args);
-        Assert.Equal(string.Empty, output);
-        Assert.Contains("Cannot parse argument 'many' for option '--simulate'", error, StringComparison.Ordinal);
+        Assert.Matches(@"^\d+\.\d+", output);
     }
 
     [Theory]
