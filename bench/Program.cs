@@ -7,7 +7,7 @@ using Telemetry.Models.Cli;
 // (bench/Drain); `--help` lists both. Anything else is BenchmarkDotNet's, with its own options.
 if (BenchCommandLine.IsVerb(args))
 {
-    return await VerbRunner.InvokeAsync(BenchCommandLine.Create().Parse(args, VerbRunner.Parser), Console.Out, Console.Error);
+    return await VerbRunner.InvokeAsync(VerbRunner.Parse(BenchCommandLine.Create(), args), Console.Out, Console.Error);
 }
 
 // BenchmarkDotNet builds each benchmark in a child project and gives up after 2 minutes by default, which a 2-core

@@ -48,7 +48,7 @@ internal static class IngestCommandLine
 
         if (rest.Count > 0 && root.Subcommands.Any(c => c.Name == rest[0]))
         {
-            return root.Parse(rest, VerbRunner.Parser);
+            return VerbRunner.Parse(root, rest);
         }
 
         // The service: its arguments are its configuration's, exactly as given (a setting may repeat, the last one

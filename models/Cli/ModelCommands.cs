@@ -13,7 +13,7 @@ namespace Telemetry.Models.Cli;
 public static class ModelCommands
 {
     public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
-        VerbRunner.InvokeAsync(Create().Parse(args, VerbRunner.Parser), output, error);
+        VerbRunner.InvokeAsync(VerbRunner.Parse(Create(), args), output, error);
 
     public static RootCommand Create() => new("Trains and evaluates Telemetry's models: the shipped wear models, a remaining-useful-life model for your own run-to-failure data, the fault detector.")
     {

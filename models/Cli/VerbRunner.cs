@@ -17,6 +17,38 @@ public static class VerbRunner
     /// <summary>No response files: a value that starts with '@' (a password, a secret) is that value, not a file to read.</summary>
     public static ParserConfiguration Parser { get; } = new() { ResponseFileTokenReplacer = null };
 
+    /// <summary>
+    /// Parses a verb's command line where an option given twice takes its last value, as the verbs' own parsers did
+    /// and as scripts rely on (a base command line, then an override: <c>--prefix load … --prefix probe</c>);
+    /// System.CommandLine would refuse it.
+    /// </summary>
+    public static ParseResult Parse(Command root, IReadOnlyList<string> args)
+    {
+        var verb = args.Count > 0 ? root.Subcommands.FirstOrDefault(c => c.Name == args[0]) : null;
+        if (verb is null)
+        {
+            return root.Parse(args, Parser);
+        }
+
+        var single = verb.Options.Where(o => o.Arity.MaximumNumberOfValues == 1)
+            .SelectMany(o => o.Aliases.Prepend(o.Name).Select(name => (Name: name, Option: o)))
+            .ToDictionary(n => n.Name, n => n.Option, StringComparer.Ordinal);
+        var given = new List<(Option Option, int Start, int Count)>();
+        for (var i = 1; i < args.Count; i++)
+        {
+            var name = args[i].Split('=', 2)[0];
+            if (single.TryGetValue(name, out var option))
+            {
+                var count = option.Arity.MinimumNumberOfValues == 1 && name.Length == args[i].Length && i + 1 < args.Count ? 2 : 1;
+                given.Add((option, i, count));
+                i += count - 1;
+            }
+        }
+
+        var dropped = given.GroupBy(g => g.Option).SelectMany(g => g.SkipLast(1)).SelectMany(g => Enumerable.Range(g.Start, g.Count)).ToHashSet();
+        return root.Parse([.. args.Where((_, i) => !dropped.Contains(i))], Parser);
+    }
+
     public static async Task<int> InvokeAsync(ParseResult result, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         var failed = Failed(result, error);

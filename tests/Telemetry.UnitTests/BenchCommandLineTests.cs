@@ -62,6 +62,17 @@ public sealed class BenchCommandLineTests
     }
 
     [Fact]
+    public void OptionGivenTwice_TakesItsLastValue_AsScriptsThatOverrideABaseCommandLineExpect()
+    {
+        var result = VerbRunner.Parse(BenchCommandLine.Create(), ["load", "--anonymous", "--prefix", "chaos", "--devices", "5", "--prefix", "probe", "--devices=1"]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal("probe", result.GetValue<string>("--prefix"));
+        Assert.Equal(1, result.GetValue<int>("--devices"));
+        Assert.True(result.GetValue<bool>("--anonymous"));
+    }
+
+    [Fact]
     public void OnlyTheVerbsAndHelp_AreTakenFromBenchmarkDotNet()
     {
         Assert.True(BenchCommandLine.IsVerb(["load", "--anonymous"]));
@@ -74,7 +85,7 @@ public sealed class BenchCommandLineTests
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await VerbRunner.InvokeAsync(BenchCommandLine.Create().Parse(args, VerbRunner.Parser), output, error);
+        var code = await VerbRunner.InvokeAsync(VerbRunner.Parse(BenchCommandLine.Create(), args), output, error);
         return (code, output.ToString(), error.ToString());
     }
 }
