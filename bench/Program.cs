@@ -1,18 +1,13 @@
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
-using Telemetry.Bench.Drain;
-using Telemetry.Bench.Load;
+using Telemetry.Bench;
+using Telemetry.Models.Cli;
 
 // `load` plays devices against a running service (bench/Load); `drain` times a backlog drain end to end
-// (bench/Drain); anything else is BenchmarkDotNet's.
-if (args is ["load", .. var rest])
+// (bench/Drain); `--help` lists both. Anything else is BenchmarkDotNet's, with its own options.
+if (BenchCommandLine.IsVerb(args))
 {
-    return await LoadCommand.RunAsync(rest);
-}
-
-if (args is ["drain", .. var drainArgs])
-{
-    return await DrainCommand.RunAsync(drainArgs);
+    return await VerbRunner.InvokeAsync(VerbRunner.Parse(BenchCommandLine.Create(), args), Console.Out, Console.Error);
 }
 
 // BenchmarkDotNet builds each benchmark in a child project and gives up after 2 minutes by default, which a 2-core

@@ -3,9 +3,41 @@ using Telemetry.Ingest.Hosting;
 
 namespace Telemetry.Ingest;
 
-/// <summary>Builds the service. <c>Program</c> runs it; the end-to-end tests build it in process.</summary>
+/// <summary>Builds and runs the service. The command line runs it; the end-to-end tests build it in process.</summary>
 internal static class TelemetryApp
 {
+    /// <summary>Runs the service until it is stopped: 0 when stopped, 2 when its configuration is not valid.</summary>
+    /// <param name="args">Command-line arguments (configuration overrides), exactly as given.</param>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        // Taken before the run: RunAsync disposes the host, and with it the lifetime.
+        var stopping = CancellationToken.None;
+        try
+        {
+            var app = Build(args);
+            stopping = app.Lifetime.ApplicationStopping;
+            await app.RunAsync();
+            return 0;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Stopped (SIGTERM, Ctrl+C) while starting, waiting for Orleans' Redis say: a stop like any other, not a crash.
+            await Console.Error.WriteLineAsync("Stopped while starting.");
+            return 0;
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        {
+            // Start-up validation: one line per failure, each naming its key, instead of a stack trace.
+            await Console.Error.WriteLineAsync("The configuration is not valid; the service did not start:");
+            foreach (var failure in e.Failures)
+            {
+                await Console.Error.WriteLineAsync($"  - {failure}");
+            }
+
+            return 2;
+        }
+    }
+
     /// <param name="args">Command-line arguments (configuration overrides).</param>
     /// <param name="replaceServices">Lets tests replace services, such as the <see cref="TimeProvider"/>.</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? replaceServices = null)

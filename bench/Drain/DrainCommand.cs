@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
@@ -19,25 +20,10 @@ internal static class DrainCommand
     private const string Prefix = "drain";
     private const string ApiKey = "drain-admin-key";
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    public static Command Create() => DrainOptions.Command(RunAsync);
+
+    private static async Task<int> RunAsync(DrainOptions options)
     {
-        if (args is ["--help"] or ["-h"])
-        {
-            await Console.Out.WriteLineAsync(DrainOptions.Usage);
-            return 0;
-        }
-
-        DrainOptions options;
-        try
-        {
-            options = DrainOptions.Parse(args);
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
-        {
-            await Console.Error.WriteLineAsync($"drain: {e.Message}\n\n{DrainOptions.Usage}");
-            return 2;
-        }
-
         var dll = options.ServiceDll ?? Path.Combine(RepositoryRoot(), "ingest", "bin", "Release", "net10.0", "Telemetry.Ingest.dll");
         if (!File.Exists(dll))
         {

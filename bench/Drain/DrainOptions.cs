@@ -1,49 +1,14 @@
-using System.Globalization;
+using System.CommandLine;
+using Telemetry.Models.Cli;
 
 namespace Telemetry.Bench.Drain;
 
-/// <summary>What <c>bench -- drain</c> measures: issue #12's backlog (500 devices × 100 messages × 20 readings) by default.</summary>
+/// <summary>
+/// What <c>bench -- drain</c> measures: issue #12's backlog (500 devices × 100 messages × 20 readings) by default
+/// (<c>drain --help</c> lists the options).
+/// </summary>
 internal sealed record DrainOptions
 {
-    public const string Usage = """
-        dotnet run -c Release --project bench -- drain [options]
-
-        Queues a backlog in a Mosquitto persistent session, drains it with mosquitto_sub (the reference), then
-        with the service (its Release build, started as a process), and prints one JSON line per phase.
-
-          --devices N          devices (default 500)
-          --messages M         telemetry messages per device (default 100)
-          --readings R         readings per message (default 20)
-          --runs K             backlogs per store, one after another (default 1)
-          --influx             also drain into InfluxDB 1.x (influxd), after a plain HTTP reference
-                               (the files phase's lines, 5000-line gzip batches, 2 writers)
-          --steady-seconds S   after the files drain, steady load from the load tool at half the rate the
-                               service drained at, for about S seconds (default 0: none); reports ack latency
-          --steady-warmup W    seconds of that load before its ack latency counts (default 10: the service
-                               starts fresh, JITs and creates the devices' twins); ack_p99_ms_with_warmup
-                               reports them too
-          --steady-prewarm S   before that load, S seconds of the same load from other devices and another
-                               load tool process (default 0): the service is warm, its measured devices new
-          --steady-devices N   devices of that steady load (default 200)
-          --steady-share F     its rate as a share of the files drain's rate (default 0.5)
-          --steady-rate R      or a fixed rate, messages/s in total
-          --service DLL        the service build (default ingest/bin/Release/net10.0/Telemetry.Ingest.dll)
-          --service-arg ARG    passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)
-          --service-env N=V    an environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)
-          --trace DIR          record an EventPipe CPU sample trace of each service drain into DIR
-          --hold SECONDS       keep the service running this long after its drain (to attach dotnet-gcdump, or
-                               to watch idle twins being collected); reports its RSS after the hold
-          --influx-cpus LIST   run influxd on these CPUs only (taskset -c LIST, e.g. 1): a database on cores
-                               of its own, as it would be on its own host, for the service and the plain HTTP
-                               reference alike
-          --cluster N          N instances of the service in one Orleans cluster (issue #13): Redis for
-                               membership and twins (redis-server), a Mosquitto shared group splitting the
-                               backlog between their sessions (files phase, and the steady load if asked);
-                               --cluster 1 is the same shape with one instance, to compare against
-                               (default 0: one plain instance)
-          --keep               keep the temporary directories
-        """;
-
     public int Devices { get; init; } = 500;
 
     public int Messages { get; init; } = 100;
@@ -85,85 +50,118 @@ internal sealed record DrainOptions
 
     public long TotalReadings => (long)Devices * Messages * Readings;
 
-    public static DrainOptions Parse(IReadOnlyList<string> args)
+    /// <summary>The <c>drain</c> verb: its options, with the defaults above, shown by <c>drain --help</c>.</summary>
+    public static Command Command(Func<DrainOptions, Task<int>> run)
     {
-        var options = new DrainOptions();
-        var serviceArgs = new List<string>();
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Count; i++)
+        var defaults = new DrainOptions();
+        var devices = Int("--devices", "Devices", "N", defaults.Devices);
+        var messages = Int("--messages", "Telemetry messages per device", "M", defaults.Messages);
+        var readings = Int("--readings", "Readings per message (1..500)", "R", defaults.Readings);
+        var runs = Int("--runs", "Backlogs per store, one after another", "K", defaults.Runs);
+        var influx = new Option<bool>("--influx")
         {
-            var name = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
-            int Int() => int.Parse(Value(), CultureInfo.InvariantCulture);
-            options = name switch
+            Description = "Also drain into InfluxDB 1.x (influxd), after a plain HTTP reference (the files phase's lines, 5000-line gzip batches, 2 writers)",
+        };
+        var steadySeconds = Int("--steady-seconds", "After the files drain, steady load from the load tool at --steady-share of the rate the service drained at, for about S seconds; reports ack latency (0: none)", "S", defaults.SteadySeconds);
+        var steadyWarmup = Int("--steady-warmup", "Seconds of that load before its ack latency counts (the service starts fresh, JITs and creates the devices' twins); ack_p99_ms_with_warmup reports them too", "W", defaults.SteadyWarmup);
+        var steadyPrewarm = Int("--steady-prewarm", "Before that load, S seconds of the same load from other devices and another load tool process: the service is warm, its measured devices new", "S", defaults.SteadyPrewarm);
+        var steadyDevices = Int("--steady-devices", "Devices of that steady load", "N", defaults.SteadyDevices);
+        var steadyShare = new Option<double>("--steady-share") { Description = "Its rate as a share of the files drain's rate", HelpName = "F", DefaultValueFactory = _ => defaults.SteadyShare };
+        var steadyRate = new Option<double>("--steady-rate") { Description = "Or a fixed rate, messages/s in total (0: use --steady-share)", HelpName = "R", DefaultValueFactory = _ => defaults.SteadyRate };
+        var service = new Option<string?>("--service") { Description = "The service build [default: ingest/bin/Release/net10.0/Telemetry.Ingest.dll]", HelpName = "DLL" };
+        var serviceArgs = new Option<string[]>("--service-arg") { Description = "Passed to the service, repeatable (e.g. --service-arg --Pipeline:Partitions=4)", HelpName = "ARG" };
+        var serviceEnvironment = new Option<string[]>("--service-env") { Description = "An environment variable for the service, repeatable (e.g. DOTNET_gcServer=1)", HelpName = "NAME=VALUE" };
+        var trace = new Option<string?>("--trace") { Description = "Record an EventPipe CPU sample trace of each service drain into DIR", HelpName = "DIR" };
+        var hold = Int("--hold", "Keep the service running this long after its drain (to attach dotnet-gcdump, or to watch idle twins being collected); reports its RSS after the hold", "SECONDS", 0);
+        var influxCpus = new Option<string?>("--influx-cpus")
+        {
+            Description = "Run influxd on these CPUs only (taskset -c LIST, e.g. 1): a database on cores of its own, as it would be on its own host, for the service and the plain HTTP reference alike",
+            HelpName = "LIST",
+        };
+        var cluster = Int("--cluster", "N instances of the service in one Orleans cluster (issue #13): Redis for membership and twins, a Mosquitto shared group splitting the backlog between their sessions (files phase, and the steady load if asked); 1 is the same shape with one instance, to compare against; 0: one plain instance", "N", defaults.Cluster);
+        var keep = new Option<bool>("--keep") { Description = "Keep the temporary directories" };
+        var command = new Command("drain", """
+            Queues a backlog in a Mosquitto persistent session, drains it with mosquitto_sub (the reference), then with
+            the service (its Release build, started as a process), and prints one JSON line per phase. Exit code 0 when
+            every drain completed with nothing missing; 2 for a bad command line.
+            """)
+        {
+            devices, messages, readings, runs, influx, steadySeconds, steadyWarmup, steadyPrewarm, steadyDevices, steadyShare, steadyRate,
+            service, serviceArgs, serviceEnvironment, trace, hold, influxCpus, cluster, keep,
+        };
+        command.SetAction(async parse =>
+        {
+            var options = new DrainOptions
             {
-                "--devices" => options with { Devices = Int() },
-                "--messages" => options with { Messages = Int() },
-                "--readings" => options with { Readings = Int() },
-                "--runs" => options with { Runs = Int() },
-                "--influx" => options with { Influx = true },
-                "--steady-seconds" => options with { SteadySeconds = Int() },
-                "--steady-devices" => options with { SteadyDevices = Int() },
-                "--steady-warmup" => options with { SteadyWarmup = Int() },
-                "--steady-prewarm" => options with { SteadyPrewarm = Int() },
-                "--steady-share" => options with { SteadyShare = double.Parse(Value(), CultureInfo.InvariantCulture) },
-                "--steady-rate" => options with { SteadyRate = double.Parse(Value(), CultureInfo.InvariantCulture) },
-                "--service" => options with { ServiceDll = Path.GetFullPath(Value()) },
-                "--trace" => options with { TraceDirectory = Path.GetFullPath(Value()) },
-                "--keep" => options with { Keep = true },
-                "--cluster" => options with { Cluster = Int() },
-                "--hold" => options with { Hold = TimeSpan.FromSeconds(Int()) },
-                "--influx-cpus" => options with { InfluxCpus = Value() },
-                "--service-arg" => Add(options, Value()),
-                "--service-env" => Environment(options, Value()),
-                _ => throw new ArgumentException($"unknown option: {name}"),
+                Devices = parse.GetValue(devices),
+                Messages = parse.GetValue(messages),
+                Readings = parse.GetValue(readings),
+                Runs = parse.GetValue(runs),
+                Influx = parse.GetValue(influx),
+                SteadySeconds = parse.GetValue(steadySeconds),
+                SteadyWarmup = parse.GetValue(steadyWarmup),
+                SteadyPrewarm = parse.GetValue(steadyPrewarm),
+                SteadyDevices = parse.GetValue(steadyDevices),
+                SteadyShare = parse.GetValue(steadyShare),
+                SteadyRate = parse.GetValue(steadyRate),
+                ServiceDll = parse.GetValue(service) is { } dll ? Path.GetFullPath(dll) : null,
+                ServiceArgs = [.. (parse.GetValue(serviceArgs) ?? []).SelectMany(SplitSetting)],
+                TraceDirectory = parse.GetValue(trace) is { } directory ? Path.GetFullPath(directory) : null,
+                Hold = TimeSpan.FromSeconds(parse.GetValue(hold)),
+                InfluxCpus = parse.GetValue(influxCpus),
+                Cluster = parse.GetValue(cluster),
+                Keep = parse.GetValue(keep),
             };
-        }
-
-        if (options.Devices < 1 || options.Messages < 1 || options.Readings is < 1 or > 500 || options.Runs < 1)
-        {
-            throw new ArgumentException("--devices, --messages and --runs must be at least 1, --readings 1..500");
-        }
-
-        if (options.Cluster is < 0 or > 4)
-        {
-            throw new ArgumentException("--cluster must be between 0 and 4");
-        }
-
-        if (options.Cluster > 0 && (options.Influx || options.TraceDirectory is not null || options.Hold > TimeSpan.Zero))
-        {
-            throw new ArgumentException("--cluster measures the files drain and steady load only: not with --influx, --trace or --hold");
-        }
-
-        return options with { ServiceArgs = serviceArgs, ServiceEnvironment = environment };
-
-        DrainOptions Environment(DrainOptions o, string assignment)
-        {
-            var equals = assignment.IndexOf('=', StringComparison.Ordinal);
-            if (equals < 1)
+            var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var assignment in parse.GetValue(serviceEnvironment) ?? [])
             {
-                throw new ArgumentException($"--service-env wants NAME=VALUE, not {assignment}");
+                var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+                if (equals < 1)
+                {
+                    return await RefuseAsync(parse, $"--service-env wants NAME=VALUE, not {assignment}");
+                }
+
+                environment[assignment[..equals]] = assignment[(equals + 1)..];
             }
 
-            environment[assignment[..equals]] = assignment[(equals + 1)..];
-            return o;
-        }
-
-        DrainOptions Add(DrainOptions o, string arg)
-        {
-            // "--Key=Value" is split so that the service's configuration reader sees a switch and its value.
-            var equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (arg.StartsWith("--", StringComparison.Ordinal) && equals > 0)
-            {
-                serviceArgs.Add(arg[..equals]);
-                serviceArgs.Add(arg[(equals + 1)..]);
-            }
-            else
-            {
-                serviceArgs.Add(arg);
-            }
-
-            return o;
-        }
+            return options.Refusal() is { } refusal
+                ? await RefuseAsync(parse, refusal)
+                : await run(options with { ServiceEnvironment = environment });
+        });
+        return command;
     }
+
+    /// <summary>Why these options make no run, or null.</summary>
+    private string? Refusal()
+    {
+        if (Devices < 1 || Messages < 1 || Readings is < 1 or > 500 || Runs < 1)
+        {
+            return "--devices, --messages and --runs must be at least 1, --readings 1..500";
+        }
+
+        if (Cluster is < 0 or > 4)
+        {
+            return "--cluster must be between 0 and 4";
+        }
+
+        return Cluster > 0 && (Influx || TraceDirectory is not null || Hold > TimeSpan.Zero)
+            ? "--cluster measures the files drain and steady load only: not with --influx, --trace or --hold"
+            : null;
+    }
+
+    private static async Task<int> RefuseAsync(ParseResult parse, string reason)
+    {
+        await parse.InvocationConfiguration.Error.WriteLineAsync($"drain: {reason} (drain --help lists the options)");
+        return VerbRunner.UsageError;
+    }
+
+    /// <summary>"--Key=Value" is split so that the service's configuration reader sees a switch and its value.</summary>
+    private static string[] SplitSetting(string arg)
+    {
+        var equals = arg.IndexOf('=', StringComparison.Ordinal);
+        return arg.StartsWith("--", StringComparison.Ordinal) && equals > 0 ? [arg[..equals], arg[(equals + 1)..]] : [arg];
+    }
+
+    private static Option<int> Int(string name, string description, string helpName, int defaultValue) =>
+        new(name) { Description = description, HelpName = helpName, DefaultValueFactory = _ => defaultValue };
 }

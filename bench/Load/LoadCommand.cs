@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Telemetry.Ingest.Broker;
 
@@ -11,25 +13,12 @@ namespace Telemetry.Bench.Load;
 /// </summary>
 internal static class LoadCommand
 {
-    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(5);
+
+    public static Command Create() => LoadOptions.Command(RunAsync);
+
+    private static async Task<int> RunAsync(LoadOptions options)
     {
-        if (args is ["--help"] or ["-h"])
-        {
-            await Console.Out.WriteLineAsync(LoadOptions.Usage);
-            return 0;
-        }
-
-        LoadOptions options;
-        try
-        {
-            options = LoadOptions.Parse(args);
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
-        {
-            await Console.Error.WriteLineAsync($"load: {e.Message}\n\n{LoadOptions.Usage}");
-            return 2;
-        }
-
         // The same derivation the embedded broker checks against (docs/uplink.md, Credentials).
         string? secret;
         try
@@ -76,7 +65,16 @@ internal static class LoadCommand
         }
 
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(devices.Select(d => Task.Run(() => d.RunAsync(stop.Token))));
+        var playing = Task.WhenAll(devices.Select(d => Task.Run(() => d.RunAsync(stop.Token))));
+        // Progress on standard error, so that standard output stays the one JSON line scripts read.
+        var total = (long)options.Devices * options.Messages;
+        while (await Task.WhenAny(playing, Task.Delay(ProgressInterval, CancellationToken.None)) != playing)
+        {
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"[{clock.Elapsed.TotalSeconds,6:F1} s] {counters.MessagesAcked}/{total} messages acked, {counters.Resends} resends, {counters.Reconnects} reconnects"));
+        }
+
+        await playing;
         var seconds = clock.Elapsed.TotalSeconds;
 
         // Every faulty message is acked, so its alert is out (the twin publishes it before it acks); give the broker

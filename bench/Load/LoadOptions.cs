@@ -1,44 +1,16 @@
+using System.CommandLine;
 using System.Globalization;
+using Telemetry.Models.Cli;
 
 namespace Telemetry.Bench.Load;
 
 /// <summary>
-/// What <c>bench -- load</c> plays: how many devices, what they send and how fast, where, and as whom.
+/// What <c>bench -- load</c> plays: how many devices, what they send and how fast, where, and as whom
+/// (<c>load --help</c> lists the options).
 /// Defaults are issue #12's: 1000 devices × 100 messages × 20 readings, as fast as acks allow.
 /// </summary>
 internal sealed record LoadOptions
 {
-    public const string Usage = """
-        dotnet run -c Release --project bench -- load [options]
-
-          --host HOST            broker address (default 127.0.0.1)
-          --port PORT            broker port (default 1883)
-          --tls                  connect over TLS; --ca FILE trusts that PEM CA instead of the system roots
-          --device-secret FILE   each device logs in as itself with its token derived from this secret
-          --username U --password P   one shared account for every device
-          --anonymous            no credentials
-          --devices N            devices (default 1000), ids {prefix}-00000…
-          --prefix P             device id prefix (default load)
-          --messages M           telemetry messages per device (default 100)
-          --readings R           readings per message (default 20)
-          --rate R               messages/s in total, new and resent (default 0: as fast as acks allow)
-          --window W             unacknowledged messages per device (default 8)
-          --resend-after T       resend a message not acked after T seconds (default 5)
-          --timeout T            give up after T seconds (default 600)
-          --faulty N             the first N devices develop a sole delamination (impact and ground contact
-                                 step up) from --fault-at-seq on, and the tool times each one's alert on
-                                 alerts/{id} from the first publish of that message (default 0; needs
-                                 --anonymous or --username, whose client may subscribe to alerts/+)
-          --fault-at-seq S       the seq at which the fault appears (default: half of --messages)
-          --warmup T             leave messages first sent in the first T seconds out of ack_p50_ms and
-                                 ack_p99_ms (default 0); ack_p99_ms_with_warmup still counts them
-          --boot B               the devices' boot id (default b{base seconds}); rerun with the same --boot
-                                 and --base-ms to resend the same messages
-          --base-ms MS           first reading's timestamp (default now − 1 h); a device's readings span one hour
-          --report FILE          per device: highest contiguous acked seq and readings acked, as JSON
-          --cbor                 send telemetry in CBOR (docs/uplink.md) with MQTT 5 content type application/cbor
-        """;
-
     public string Host { get; init; } = "127.0.0.1";
 
     public int Port { get; init; } = 1883;
@@ -97,78 +69,104 @@ internal sealed record LoadOptions
     /// <summary>Milliseconds between a device's consecutive readings: its readings fill one hour.</summary>
     public long StepMs => Math.Max(1, 3_600_000L / Math.Max(1L, (long)Messages * Readings));
 
-    /// <summary>Parses the command line; an unknown option or a bad value throws with the reason.</summary>
-    public static LoadOptions Parse(IReadOnlyList<string> args)
+    /// <summary>
+    /// The <c>load</c> verb: its options, with the defaults above, shown by <c>load --help</c>. The action gets the
+    /// options read and checked; a combination that makes no run (no account, no devices) is refused with the reason.
+    /// </summary>
+    public static Command Command(Func<LoadOptions, Task<int>> run)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var flags = new HashSet<string>(StringComparer.Ordinal);
-        string[] flagNames = ["--tls", "--anonymous", "--cbor"];
-        string[] valueNames =
-        [
-            "--host", "--port", "--ca", "--device-secret", "--username", "--password", "--devices", "--prefix",
-            "--messages", "--readings", "--rate", "--window", "--resend-after", "--timeout", "--warmup", "--faulty", "--fault-at-seq", "--boot", "--base-ms", "--report",
-        ];
-        for (var i = 0; i < args.Count; i++)
+        var defaults = new LoadOptions { Boot = string.Empty, BaseMs = 0 };
+        var host = new Option<string>("--host") { Description = "Broker address", HelpName = "HOST", DefaultValueFactory = _ => defaults.Host };
+        var port = new Option<int>("--port") { Description = "Broker port", HelpName = "PORT", DefaultValueFactory = _ => defaults.Port };
+        var tls = new Option<bool>("--tls") { Description = "Connect over TLS (the system's roots, or --ca)" };
+        var ca = new Option<string?>("--ca") { Description = "With --tls, trust this PEM CA instead of the system roots", HelpName = "FILE" };
+        var deviceSecret = new Option<string?>("--device-secret") { Description = "Each device logs in as itself with the token derived from the secret in this file", HelpName = "FILE" };
+        var username = new Option<string?>("--username") { Description = "One shared account for every device (with --password)", HelpName = "U" };
+        var password = new Option<string?>("--password") { Description = "That account's password", HelpName = "P" };
+        var anonymous = new Option<bool>("--anonymous") { Description = "No credentials" };
+        var devices = new Option<int>("--devices") { Description = "Devices, ids {prefix}-00000…", HelpName = "N", DefaultValueFactory = _ => defaults.Devices };
+        var prefix = new Option<string>("--prefix") { Description = "Device id prefix", HelpName = "P", DefaultValueFactory = _ => defaults.Prefix };
+        var messages = new Option<int>("--messages") { Description = "Telemetry messages per device", HelpName = "M", DefaultValueFactory = _ => defaults.Messages };
+        var readings = new Option<int>("--readings") { Description = "Readings per message (1..500)", HelpName = "R", DefaultValueFactory = _ => defaults.Readings };
+        var rate = new Option<double>("--rate") { Description = "Messages/s in total, new and resent; 0: as fast as acks allow", HelpName = "R", DefaultValueFactory = _ => defaults.Rate };
+        var window = new Option<int>("--window") { Description = "Unacknowledged messages per device", HelpName = "W", DefaultValueFactory = _ => defaults.Window };
+        var resendAfter = Seconds("--resend-after", "Resend a message not acked after this many seconds", defaults.ResendAfter);
+        var timeout = Seconds("--timeout", "Give up after this many seconds", defaults.Timeout);
+        var faulty = new Option<int>("--faulty")
         {
-            if (flagNames.Contains(args[i]))
-            {
-                flags.Add(args[i]);
-            }
-            else if (valueNames.Contains(args[i]) && i + 1 < args.Count)
-            {
-                values[args[i]] = args[++i];
-            }
-            else
-            {
-                throw new ArgumentException($"unknown option or missing value: {args[i]}");
-            }
-        }
-
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var baseMs = values.TryGetValue("--base-ms", out var b) ? long.Parse(b, CultureInfo.InvariantCulture) : now - 3_600_000L;
-        var options = new LoadOptions
-        {
-            Host = values.GetValueOrDefault("--host", "127.0.0.1"),
-            Port = Int("--port", 1883),
-            Tls = flags.Contains("--tls"),
-            CaFile = values.GetValueOrDefault("--ca"),
-            DeviceSecretFile = values.GetValueOrDefault("--device-secret"),
-            Username = values.GetValueOrDefault("--username"),
-            Password = values.GetValueOrDefault("--password"),
-            Anonymous = flags.Contains("--anonymous"),
-            Devices = Int("--devices", 1000),
-            Prefix = values.GetValueOrDefault("--prefix", "load"),
-            Messages = Int("--messages", 100),
-            Readings = Int("--readings", 20),
-            Rate = values.TryGetValue("--rate", out var r) ? double.Parse(r, CultureInfo.InvariantCulture) : 0,
-            Window = Int("--window", 8),
-            ResendAfter = Seconds("--resend-after", 5),
-            Timeout = Seconds("--timeout", 600),
-            Warmup = Seconds("--warmup", 0),
-            Faulty = Int("--faulty", 0),
-            FaultAtSeq = values.ContainsKey("--fault-at-seq") ? Int("--fault-at-seq", 0) : Int("--messages", 100) / 2,
-            Boot = values.GetValueOrDefault("--boot", string.Create(CultureInfo.InvariantCulture, $"b{baseMs / 1000}")),
-            BaseMs = baseMs,
-            ReportFile = values.GetValueOrDefault("--report"),
-            Cbor = flags.Contains("--cbor"),
+            Description = "The first N devices develop a sole delamination (impact and ground contact step up) from --fault-at-seq on, and the tool times each one's alert on alerts/{id} from the first publish of that message (needs --anonymous or --username, whose client may subscribe to alerts/+)",
+            HelpName = "N",
+            DefaultValueFactory = _ => defaults.Faulty,
         };
+        var faultAtSeq = new Option<int?>("--fault-at-seq") { Description = "The seq at which the fault appears [default: half of --messages]", HelpName = "S" };
+        var warmup = Seconds("--warmup", "Leave messages first sent in the first T seconds out of ack_p50_ms and ack_p99_ms; ack_p99_ms_with_warmup still counts them", defaults.Warmup);
+        var boot = new Option<string?>("--boot") { Description = "The devices' boot id; rerun with the same --boot and --base-ms to resend the same messages [default: b{base seconds}]", HelpName = "B" };
+        var baseMs = new Option<long?>("--base-ms") { Description = "The first reading's timestamp, epoch ms; a device's readings span one hour [default: now − 1 h]", HelpName = "MS" };
+        var report = new Option<string?>("--report") { Description = "Write per device the highest contiguous acked seq and the readings acked, as JSON", HelpName = "FILE" };
+        var cbor = new Option<bool>("--cbor") { Description = "Send telemetry in CBOR (docs/uplink.md) with MQTT 5 content type application/cbor" };
+        var command = new Command("load", """
+            Plays --devices real devices against a broker and the service behind it, then prints one JSON line of
+            figures on standard output. Exit code 0 only when the service acknowledged every message; 1 when the run
+            timed out with messages still held by their devices; 2 for a bad command line.
+            """)
+        {
+            host, port, tls, ca, deviceSecret, username, password, anonymous, devices, prefix, messages, readings, rate, window,
+            resendAfter, timeout, faulty, faultAtSeq, warmup, boot, baseMs, report, cbor,
+        };
+        command.SetAction(async parse =>
+        {
+            var first = parse.GetValue(baseMs) ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000L;
+            var options = new LoadOptions
+            {
+                Host = parse.GetRequiredValue(host),
+                Port = parse.GetValue(port),
+                Tls = parse.GetValue(tls),
+                CaFile = parse.GetValue(ca),
+                DeviceSecretFile = parse.GetValue(deviceSecret),
+                Username = parse.GetValue(username),
+                Password = parse.GetValue(password),
+                Anonymous = parse.GetValue(anonymous),
+                Devices = parse.GetValue(devices),
+                Prefix = parse.GetRequiredValue(prefix),
+                Messages = parse.GetValue(messages),
+                Readings = parse.GetValue(readings),
+                Rate = parse.GetValue(rate),
+                Window = parse.GetValue(window),
+                ResendAfter = TimeSpan.FromSeconds(parse.GetValue(resendAfter)),
+                Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                Faulty = parse.GetValue(faulty),
+                FaultAtSeq = parse.GetValue(faultAtSeq) ?? parse.GetValue(messages) / 2,
+                Boot = parse.GetValue(boot) ?? string.Create(CultureInfo.InvariantCulture, $"b{first / 1000}"),
+                BaseMs = first,
+                ReportFile = parse.GetValue(report),
+                Cbor = parse.GetValue(cbor),
+            };
+            if (options.Refusal() is { } refusal)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"load: {refusal} (load --help lists the options)");
+                return VerbRunner.UsageError;
+            }
 
-        var accounts = (options.DeviceSecretFile is null ? 0 : 1) + (options.Username is null ? 0 : 1) + (options.Anonymous ? 1 : 0);
+            return await run(options);
+        });
+        return command;
+    }
+
+    /// <summary>Why these options make no run, or null.</summary>
+    private string? Refusal()
+    {
+        var accounts = (DeviceSecretFile is null ? 0 : 1) + (Username is null ? 0 : 1) + (Anonymous ? 1 : 0);
         if (accounts != 1)
         {
-            throw new ArgumentException("say who the devices are: exactly one of --device-secret FILE, --username/--password, --anonymous");
+            return "say who the devices are: exactly one of --device-secret FILE, --username/--password, --anonymous";
         }
 
-        if (options.Devices < 1 || options.Messages < 1 || options.Readings is < 1 or > 500 || options.Window < 1 || options.Rate < 0)
-        {
-            throw new ArgumentException("--devices, --messages and --window must be at least 1, --readings 1..500, --rate not negative");
-        }
-
-        return options;
-
-        int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-
-        TimeSpan Seconds(string name, double fallback) =>
-            TimeSpan.FromSeconds(values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback);
+        return Devices < 1 || Messages < 1 || Readings is < 1 or > 500 || Window < 1 || Rate < 0
+            ? "--devices, --messages and --window must be at least 1, --readings 1..500, --rate not negative"
+            : null;
     }
+
+    private static Option<double> Seconds(string name, string description, TimeSpan defaultValue) =>
+        new(name) { Description = description, HelpName = "SECONDS", DefaultValueFactory = _ => defaultValue.TotalSeconds };
 }

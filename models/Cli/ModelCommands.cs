@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Telemetry.Models.Rul;
@@ -5,53 +6,119 @@ using Telemetry.Models.Rul;
 namespace Telemetry.Models.Cli;
 
 /// <summary>
-/// <c>dotnet run --project models -- COMMAND</c>. Progress goes to standard error with elapsed time; the
-/// result ends with a metrics table on standard output. Bad input ends with a message and exit code 2.
+/// <c>dotnet run --project models -- VERB [options]</c> (<c>--help</c> lists the verbs, <c>VERB --help</c> their
+/// options with defaults). Progress goes to standard error with elapsed time; the result ends with a metrics table on
+/// standard output. Bad input ends with a message and exit code 2.
 /// </summary>
 public static class ModelCommands
 {
-    private const string Usage = """
-        usage:
-          train-rul   --csv FILE --unit COL --time COL --out MODEL.zip [--cap N] [--window W] [--trees T] [--seed S]
-          predict-rul --model MODEL.zip --csv FILE --unit COL --time COL --out PREDICTIONS.csv
-        """;
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
+        VerbRunner.InvokeAsync(VerbRunner.Parse(Create(), args), output, error);
 
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static RootCommand Create() => new("Trains and evaluates Telemetry's models: the shipped wear models, a remaining-useful-life model for your own run-to-failure data, the fault detector.")
     {
+        TrainCommand(),
+        TrainRulCommand(),
+        PredictRulCommand(),
+        EvaluateFaultsCommand(),
+    };
+
+    private static Command TrainRulCommand()
+    {
+        var csv = Csv("Run-to-failure history: one row per unit and time step, numeric sensor columns");
+        var (unit, time) = (Unit(), Time());
+        var outPath = new Option<string>("--out") { Description = "The model file to write", HelpName = "MODEL.zip", Required = true };
+        var cap = new Option<double?>("--cap") { Description = "Cap remaining-life labels at this many time steps (piecewise-linear RUL) [default: none]", HelpName = "N" };
+        cap.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double?>() is <= 0)
+            {
+                r.AddError($"--cap must be a positive number (was '{string.Join(' ', r.Tokens.Select(t => t.Value))}').");
+            }
+        });
+        var window = new Option<int>("--window") { Description = "Time steps each feature window looks back", HelpName = "W", DefaultValueFactory = _ => 15 }.Positive();
+        var trees = new Option<int>("--trees") { Description = "FastTree trees", HelpName = "T", DefaultValueFactory = _ => 200 }.Positive();
+        var seed = new Option<int>("--seed") { Description = "Seed of the train/test split and of FastTree", HelpName = "S", DefaultValueFactory = _ => 7 }.Positive();
+        var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, holding out a fifth of the units to measure it")
+        {
+            csv, unit, time, outPath, cap, window, trees, seed,
+        };
+        command.SetAction(parse => Guarded(parse, (output, error) => TrainRul(
+            parse.GetRequiredValue(csv), parse.GetRequiredValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
+            new RulSettings { Cap = parse.GetValue(cap), Window = parse.GetValue(window), Trees = parse.GetValue(trees), Seed = parse.GetValue(seed) },
+            output, error)));
+        return command;
+    }
+
+    private static Command PredictRulCommand()
+    {
+        var model = new Option<string>("--model") { Description = "A model written by train-rul", HelpName = "MODEL.zip", Required = true };
+        var csv = Csv("Histories to score (with the columns the model was trained on); each unit's last row is scored");
+        var (unit, time) = (Unit(), Time());
+        var outPath = new Option<string>("--out") { Description = "The predictions to write, 'unit,rul' per unit", HelpName = "PREDICTIONS.csv", Required = true };
+        var command = new Command("predict-rul", "Predicts each unit's remaining useful life at its last row with a train-rul model")
+        {
+            model, csv, unit, time, outPath,
+        };
+        command.SetAction(parse => Guarded(parse, (output, error) => PredictRul(
+            parse.GetRequiredValue(model), parse.GetRequiredValue(csv), parse.GetRequiredValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
+            output, error)));
+        return command;
+    }
+
+    private static Command TrainCommand()
+    {
+        var devices = new Option<int>("--devices") { Description = "Generated shoes to train on (bands: a third of it); calibration and test sets are a third of each", HelpName = "N", DefaultValueFactory = _ => 2400 }.Positive();
+        var seed = new Option<int>("--seed") { Description = "Seed of the generated fleets and of FastTree", HelpName = "S", DefaultValueFactory = _ => 11 }.Positive();
+        var outDir = new Option<string>("--out") { Description = "Where to write {shoe,band}-rul.zip and their reports", HelpName = "DIR", DefaultValueFactory = _ => Path.Combine("models", "trained") };
+        var command = new Command("train", "Trains the built-in shoe and band wear models on generated fleets and writes the shipped models")
+        {
+            devices, seed, outDir,
+        };
+        command.SetAction(parse => Guarded(parse, (output, error) => Train(parse.GetValue(devices), parse.GetValue(seed), parse.GetRequiredValue(outDir), output, error)));
+        return command;
+    }
+
+    private static Command EvaluateFaultsCommand()
+    {
+        var devices = new Option<int>("--devices") { Description = "Simulated devices", HelpName = "N", DefaultValueFactory = _ => 2000 }.Positive();
+        var seed = new Option<int>("--seed") { Description = "Seed of the simulated fleet", HelpName = "S", DefaultValueFactory = _ => 101 }.Positive();
+        var days = new Option<double>("--days") { Description = "Simulated days per device", HelpName = "D", DefaultValueFactory = _ => 180 }.Positive();
+        var command = new Command("evaluate-faults", "Runs a simulated fleet through the fault detector and scores it against the faults the simulation planted")
+        {
+            devices, seed, days,
+        };
+        command.SetAction(parse => Guarded(parse, (output, error) => EvaluateFaults(parse.GetValue(devices), parse.GetValue(seed), parse.GetValue(days), output, error)));
+        return command;
+    }
+
+    private static Option<string> Csv(string description) => new("--csv") { Description = description, HelpName = "FILE", Required = true };
+
+    private static Option<string> Unit() => new("--unit") { Description = "The column naming the unit (engine, device)", HelpName = "COLUMN", Required = true };
+
+    private static Option<string> Time() => new("--time") { Description = "The column of the time step (cycle, day)", HelpName = "COLUMN", Required = true };
+
+    /// <summary>Input the verb cannot use (a bad CSV, a model that does not fit the file) ends with its message and exit code 2.</summary>
+    private static int Guarded(ParseResult parse, Func<TextWriter, TextWriter, int> run)
+    {
+        var error = parse.InvocationConfiguration.Error;
         try
         {
-            return Task.FromResult(args switch
-            {
-                ["train-rul", .. var rest] => TrainRul(Options.Parse(rest), output, error),
-                ["predict-rul", .. var rest] => PredictRul(Options.Parse(rest), output, error),
-                ["evaluate-faults", .. var rest] => EvaluateFaults(Options.Parse(rest), output, error),
-                ["train", .. var rest] => Train(Options.Parse(rest), output, error),
-                _ => Fail(error, Usage),
-            });
+            return run(parse.InvocationConfiguration.Output, error);
         }
         catch (RunTableException e)
         {
-            return Task.FromResult(Fail(error, e.Message));
+            error.WriteLine(e.Message);
+            return VerbRunner.UsageError;
         }
     }
 
-    private static int TrainRul(Options options, TextWriter output, TextWriter error)
+    private static int TrainRul(string csv, string unit, string time, string outPath, RulSettings settings, TextWriter output, TextWriter error)
     {
-        var progress = new Stopwatch();
-        progress.Start();
-        var log = new Progress(error, progress);
-        var csv = options.Required("--csv");
-        var table = RunTable.Read(csv, options.Required("--unit"), options.Required("--time"));
+        var log = new Progress(error, Stopwatch.StartNew());
+        var table = RunTable.Read(csv, unit, time);
         log.Report($"read {table.RowCount} rows of {table.Units.Count} units, {table.Columns.Length} numeric columns");
-        var settings = new RulSettings
-        {
-            Cap = options.Number("--cap"),
-            Window = (int)(options.Number("--window") ?? 15),
-            Trees = (int)(options.Number("--trees") ?? 200),
-            Seed = (int)(options.Number("--seed") ?? 7),
-        };
         var (model, metrics) = RulModel.Train(table, settings, log);
-        var outPath = options.Required("--out");
         model.Save(outPath);
         log.Report($"wrote {outPath}");
 
@@ -63,21 +130,19 @@ public static class ModelCommands
         return 0;
     }
 
-    private static int PredictRul(Options options, TextWriter output, TextWriter error)
+    private static int PredictRul(string modelPath, string csv, string unit, string time, string outPath, TextWriter output, TextWriter error)
     {
-        var clock = Stopwatch.StartNew();
-        var log = new Progress(error, clock);
-        var model = RulModel.Load(options.Required("--model"));
-        var table = RunTable.Read(options.Required("--csv"), options.Required("--unit"), options.Required("--time"), requireTwoRows: false);
+        var log = new Progress(error, Stopwatch.StartNew());
+        var model = RulModel.Load(modelPath);
+        var table = RunTable.Read(csv, unit, time, requireTwoRows: false);
         log.Report($"read {table.RowCount} rows of {table.Units.Count} units");
         var predictions = model.PredictLast(table);
-        var outPath = options.Required("--out");
         using (var writer = new StreamWriter(outPath))
         {
             writer.WriteLine("unit,rul");
-            foreach (var (unit, rul) in predictions)
+            foreach (var (id, rul) in predictions)
             {
-                writer.WriteLine(Invariant($"{unit},{rul:F2}"));
+                writer.WriteLine(Invariant($"{id},{rul:F2}"));
             }
         }
 
@@ -90,13 +155,9 @@ public static class ModelCommands
     }
 
     /// <summary>Trains the built-in shoe and band models on generated fleets and writes the shipped models (models/trained/).</summary>
-    private static int Train(Options options, TextWriter output, TextWriter error)
+    private static int Train(int devices, int seed, string outDir, TextWriter output, TextWriter error)
     {
-        var clock = Stopwatch.StartNew();
-        var log = new Progress(error, clock);
-        var devices = (int)(options.Number("--devices") ?? 2400);
-        var seed = (int)(options.Number("--seed") ?? 11);
-        var outDir = options.Optional("--out") ?? Path.Combine("models", "trained");
+        var log = new Progress(error, Stopwatch.StartNew());
         const string Version = "fasttree-1";
         var reports = new List<Learning.WearModelReport>();
         foreach (var kind in new[] { "shoe", "band" })
@@ -108,7 +169,7 @@ public static class ModelCommands
             var calibration = build(perSet / 3, seed + 1);
             var test = build(perSet / 3, seed + 2);
             log.Report($"{kind}: training FastTree on {train.Count} examples");
-            var (model, ml, report) = Learning.WearTrainer.Train(kind, train, calibration, test, seed, $"{kind}-{Version}");
+            var (model, ml, report) = Learning.WearTrainer.Train(kind, train, calibration, test, seed, $"{kind}-{Version}", log);
             Learning.WearTrainer.Save(outDir, ml, model, report);
             reports.Add(report);
             log.Report($"{kind}: wrote {outDir}/{kind}-rul.zip");
@@ -125,15 +186,11 @@ public static class ModelCommands
         return 0;
     }
 
-    private static int EvaluateFaults(Options options, TextWriter output, TextWriter error)
+    private static int EvaluateFaults(int devices, int seed, double days, TextWriter output, TextWriter error)
     {
-        var clock = Stopwatch.StartNew();
-        var log = new Progress(error, clock);
-        var devices = (int)(options.Number("--devices") ?? 2000);
-        var seed = (int)(options.Number("--seed") ?? 101);
-        var days = options.Number("--days") ?? 180;
+        var log = new Progress(error, Stopwatch.StartNew());
         log.Report($"simulating {devices} devices for {days} days (seed {seed})");
-        var result = Faults.FaultEvaluation.Run(Simulation.FleetGenerator.Create(devices, seed), TimeSpan.FromDays(days), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var result = Faults.FaultEvaluation.Run(Simulation.FleetGenerator.Create(devices, seed), TimeSpan.FromDays(days), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), log);
         log.Report("done");
         WriteFaultTable(output, result);
         return 0;
@@ -150,54 +207,10 @@ public static class ModelCommands
         output.WriteLine(Invariant($"| sudden faults whose onset fell inside the device's baseline | {r.FaultsInBaseline} | — |"));
     }
 
-    private static int Fail(TextWriter error, string message)
-    {
-        error.WriteLine(message);
-        return 2;
-    }
-
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private sealed class Progress(TextWriter error, Stopwatch clock) : IProgress<string>
     {
         public void Report(string value) => error.WriteLine(Invariant($"[{clock.Elapsed.TotalSeconds,6:F1} s] {value}"));
-    }
-
-    private sealed class Options
-    {
-        private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
-
-        public static Options Parse(string[] args)
-        {
-            var options = new Options();
-            for (var i = 0; i < args.Length; i++)
-            {
-                if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-                {
-                    throw new RunTableException($"'{args[i]}' is not an option with a value.\n{Usage}");
-                }
-
-                options._values[args[i]] = args[++i];
-            }
-
-            return options;
-        }
-
-        public string Required(string name) =>
-            _values.TryGetValue(name, out var value) ? value : throw new RunTableException($"{name} is required.\n{Usage}");
-
-        public string? Optional(string name) => _values.GetValueOrDefault(name);
-
-        public double? Number(string name)
-        {
-            if (!_values.TryGetValue(name, out var text))
-            {
-                return null;
-            }
-
-            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
-                ? value
-                : throw new RunTableException($"{name} must be a positive number (was '{text}').");
-        }
     }
 }

@@ -53,7 +53,7 @@ public sealed record WearModelReport
 public static class WearTrainer
 {
     public static (ITransformer Model, MLContext Ml, WearModelReport Report) Train(
-        string kind, List<WearExample> train, List<WearExample> calibration, List<WearExample> test, int seed, string version)
+        string kind, List<WearExample> train, List<WearExample> calibration, List<WearExample> test, int seed, string version, IProgress<string>? progress = null)
     {
         var features = kind == "shoe" ? WearFeatures.ShoeNames : WearFeatures.BandNames;
         var ml = new MLContext(seed);
@@ -67,12 +67,14 @@ public static class WearTrainer
             LearningRate = 0.08,
         }).Fit(data);
 
+        progress?.Report($"{kind}: calibrating the p10–p90 interval on {calibration.Count} examples");
         var floor = kind == "shoe" ? 50.0 : 20.0;
         var calibrated = Predict(ml, model, schema, calibration);
         var relative = calibration.Select((e, i) => (e.Label - calibrated[i]) / Math.Max(calibrated[i], floor)).Order().ToList();
         var low = relative[(int)(0.1 * (relative.Count - 1))];
         var high = relative[(int)(0.9 * (relative.Count - 1))];
 
+        progress?.Report($"{kind}: measuring on {test.Count} held-out examples");
         var predicted = Predict(ml, model, schema, test);
         double maeModel = 0, maeRule = 0;
         var inside = 0;
