@@ -10,7 +10,9 @@ internal static class TelemetryApp
     /// <param name="replaceServices">Lets tests replace services, such as the <see cref="TimeProvider"/>.</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? replaceServices = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Named, so the tests that build the service in process find its static web assets (the console's) as the
+        // service does, rather than looking for the test host's.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ApplicationName = typeof(TelemetryApp).Assembly.GetName().Name });
         builder.Configuration.AddCommandLine(args, TelemetryHostingExtensions.SwitchMappings);
         builder.AddTelemetryOptions()
             .AddTelemetryBroker()
@@ -19,6 +21,7 @@ internal static class TelemetryApp
             .AddTelemetryIngest()
             .AddTelemetryApi()
             .AddTelemetryMetrics()
+            .AddTelemetryConsole()
             .AddTelemetrySimulation();
 
         replaceServices?.Invoke(builder.Services);
@@ -31,6 +34,7 @@ internal static class TelemetryApp
         app.UseAuthorization();
         app.MapTelemetryApi();
         app.MapTelemetryMetrics();
+        app.MapTelemetryConsole();
         return app;
     }
 }
