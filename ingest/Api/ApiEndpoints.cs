@@ -451,7 +451,12 @@ internal static class ApiEndpoints
 
     private static IResult GetStats(
         IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
-        Webhooks.WebhookSender webhooks) => Results.Json(
+        Webhooks.WebhookSender webhooks) => Results.Json(CollectStats(counters, pipeline, storage, alerts, broker, webhooks), ApiJsonContext.Default.IngestStats);
+
+    /// <summary>What <c>GET /api/ingest/stats</c> returns, for the console's pipeline page too.</summary>
+    internal static IngestStats CollectStats(
+        IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
+        Webhooks.WebhookSender webhooks) =>
         new IngestStats
         {
             Messages = counters.Messages,
@@ -503,8 +508,7 @@ internal static class ApiEndpoints
                 Splits = storage.Splits,
                 Failures = storage.Failures,
             },
-        },
-        ApiJsonContext.Default.IngestStats);
+        };
 }
 
 /// <summary>The body of an ack or resolve: who does it, and why.</summary>
