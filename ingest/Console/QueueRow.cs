@@ -45,7 +45,7 @@ internal sealed record QueueRow(AlertSummary Alert, DateTimeOffset? Deadline)
             span = TimeSpan.Zero;
         }
 
-        return span.TotalDays >= 1
+        return span.TotalHours >= 48
             ? FormattableString.Invariant($"{(int)span.TotalDays}d {span.Hours}h")
             : FormattableString.Invariant($"{(int)span.TotalHours}:{span.Minutes:00}:{span.Seconds:00}");
     }
