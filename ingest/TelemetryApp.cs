@@ -30,11 +30,11 @@ internal static class TelemetryApp
         // Made now rather than on the first request, so a generated key is on disk before anyone needs it and
         // a bad Api section stops the service here.
         _ = app.Services.GetRequiredService<ApiKeyRing>();
+        app.MapTelemetryConsole();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapTelemetryApi();
         app.MapTelemetryMetrics();
-        app.MapTelemetryConsole();
         return app;
     }
 }
