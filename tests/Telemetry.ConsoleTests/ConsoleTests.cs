@@ -96,6 +96,7 @@ public sealed partial class ConsoleTests(ConsoleFixture service) : IClassFixture
         var card = page.Locator($".device-alert[data-alert='{alertId}']");
         await Expect(card).ToContainTextAsync("raised");
         await Expect(card).ToContainTextAsync("by system");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "console-device.png"), FullPage = true });
     }
 
     [Fact]
@@ -132,6 +133,7 @@ public sealed partial class ConsoleTests(ConsoleFixture service) : IClassFixture
         var good = batches.ToList().IndexOf("2026w30-good");
         Assert.True(good < 0 || good > bad, "the good batch is listed before the bad one");
         await Expect(page.Locator("#quality-chart > svg")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "console-quality.png"), FullPage = true });
 
         // The export button downloads what the API serves for the same filters.
         var download = await page.RunAndWaitForDownloadAsync(() => page.Locator("#export-csv").ClickAsync());
@@ -150,6 +152,7 @@ public sealed partial class ConsoleTests(ConsoleFixture service) : IClassFixture
         Assert.True(stats.GetProperty("storage").GetProperty("lines_written").GetInt64() > 0);
         await Expect(page.Locator("#store")).ToContainTextAsync("Dead letters");
         await Expect(page.Locator("#rate-chart > svg")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "console-pipeline.png"), FullPage = true });
     }
 
     [Fact]
