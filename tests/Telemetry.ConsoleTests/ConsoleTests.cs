@@ -4,9 +4,12 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using MQTTnet.Formatter;
 using Telemetry.EndToEndTests;
+using Telemetry.Grains.Alerts;
+using Telemetry.Ingest.Console;
 using Xunit;
 using static Microsoft.Playwright.Assertions;
 
@@ -155,6 +158,31 @@ public sealed partial class ConsoleTests(ConsoleFixture service) : IClassFixture
         await Expect(page.Locator("#store")).ToContainTextAsync("Dead letters");
         await Expect(page.Locator("#rate-chart > svg")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "console-pipeline.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task ConsoleActions_RefuseAKeyWithoutOperate_AndAnUnknownKey_AsTheApiDoes()
+    {
+        const string device = "console-shoe-3";
+        await using var watcher = await service.WatcherAsync("console-watcher-3", MqttProtocolVersion.V500, $"alerts/{device}");
+        await service.CrossCushioningThresholdAsync(device);
+        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+
+        // A tab's services, as its circuit has them: the buttons are hidden for a read key, and the server refuses anyway.
+        using var tab = service.Services.CreateScope();
+        var session = tab.ServiceProvider.GetRequiredService<ConsoleSession>();
+        var actions = tab.ServiceProvider.GetRequiredService<ConsoleActions>();
+        Assert.False(session.SignIn("no-such-key", "agent-x"));
+        await Assert.ThrowsAsync<ScopeRequiredException>(() => actions.ChangeAlertAsync(alertId, AlertState.Acknowledged, null));
+
+        Assert.True(session.SignIn(ConsoleFixture.ReadKey, "agent-x"));
+        Assert.True(await session.HasAsync("read"));
+        var refused = await Assert.ThrowsAsync<ScopeRequiredException>(() => actions.ChangeAlertAsync(alertId, AlertState.Acknowledged, null));
+        Assert.Equal("operate", refused.Scope);
+        await Assert.ThrowsAsync<ScopeRequiredException>(() => actions.ReplacedAsync(device, "shoe", null));
+
+        using var view = await service.Http.GetAsync(new Uri($"/api/alerts/{alertId}", UriKind.Relative));
+        Assert.Equal("raised", JsonDocument.Parse(await view.Content.ReadAsStringAsync()).RootElement.GetProperty("state").GetString());
     }
 
     [Fact]
