@@ -22,16 +22,16 @@ internal static class TelemetryApp
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Stopped (SIGTERM, Ctrl+C) while starting, waiting for Orleans' Redis say: a stop like any other, not a crash.
-            await Console.Error.WriteLineAsync("Stopped while starting.");
+            await System.Console.Error.WriteLineAsync("Stopped while starting.");
             return 0;
         }
         catch (Microsoft.Extensions.Options.OptionsValidationException e)
         {
             // Start-up validation: one line per failure, each naming its key, instead of a stack trace.
-            await Console.Error.WriteLineAsync("The configuration is not valid; the service did not start:");
+            await System.Console.Error.WriteLineAsync("The configuration is not valid; the service did not start:");
             foreach (var failure in e.Failures)
             {
-                await Console.Error.WriteLineAsync($"  - {failure}");
+                await System.Console.Error.WriteLineAsync($"  - {failure}");
             }
 
             return 2;
@@ -42,7 +42,9 @@ internal static class TelemetryApp
     /// <param name="replaceServices">Lets tests replace services, such as the <see cref="TimeProvider"/>.</param>
     public static WebApplication Build(string[] args, Action<IServiceCollection>? replaceServices = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Named, so the tests that build the service in process find its static web assets (the console's) as the
+        // service does, rather than looking for the test host's.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ApplicationName = typeof(TelemetryApp).Assembly.GetName().Name });
         builder.Configuration.AddCommandLine(args, TelemetryHostingExtensions.SwitchMappings);
         builder.AddTelemetryOptions()
             .AddTelemetryBroker()
@@ -51,6 +53,7 @@ internal static class TelemetryApp
             .AddTelemetryIngest()
             .AddTelemetryApi()
             .AddTelemetryMetrics()
+            .AddTelemetryConsole()
             .AddTelemetrySimulation();
 
         replaceServices?.Invoke(builder.Services);
@@ -59,6 +62,7 @@ internal static class TelemetryApp
         // Made now rather than on the first request, so a generated key is on disk before anyone needs it and
         // a bad Api section stops the service here.
         _ = app.Services.GetRequiredService<ApiKeyRing>();
+        app.MapTelemetryConsole();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapTelemetryApi();

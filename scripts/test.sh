@@ -53,6 +53,14 @@ elif [ "${CI:-}" = "true" ]; then
   check "node and npm available" false
 fi
 
+# The console tests drive Debian's chromium through Playwright; Playwright's own browser download is never used.
+# Without the browser they fail (ConsoleBrowser names the package), and under CI=true this check fails too.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if ! ensure_tool chromium chromium; then
+  note "chromium is not installed (apt-get install chromium); the console tests will fail"
+  [ "${CI:-}" = "true" ] && check "chromium available" false
+fi
+
 note "building"
 if ! dotnet build Telemetry.sln -c Release -v q -nologo; then
   echo "build failed"

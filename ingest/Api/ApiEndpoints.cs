@@ -451,7 +451,12 @@ internal static class ApiEndpoints
 
     private static IResult GetStats(
         IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
-        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut) => Results.Json(
+        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut) => Results.Json(CollectStats(counters, pipeline, storage, alerts, broker, webhooks, fanOut), ApiJsonContext.Default.IngestStats);
+
+    /// <summary>What <c>GET /api/ingest/stats</c> returns, for the console's pipeline page too.</summary>
+    internal static IngestStats CollectStats(
+        IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
+        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut) =>
         new IngestStats
         {
             Messages = counters.Messages,
@@ -511,8 +516,7 @@ internal static class ApiEndpoints
                 Splits = storage.Splits,
                 Failures = storage.Failures,
             },
-        },
-        ApiJsonContext.Default.IngestStats);
+        };
 }
 
 /// <summary>The body of an ack or resolve: who does it, and why.</summary>

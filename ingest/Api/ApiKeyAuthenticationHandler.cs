@@ -44,11 +44,14 @@ internal sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail($"The {Header} or Authorization header holds no key in force."));
         }
 
-        var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.Name, key.Label), .. key.Scopes.Select(s => new Claim(ApiScope.ClaimType, s))],
-            SchemeName, ClaimTypes.Name, ApiScope.ClaimType);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Principal(key), SchemeName)));
     }
+
+    /// <summary>The caller a key makes: named after where it is configured, one <c>scope</c> claim per scope. The
+    /// console builds its callers here too, so the scope policies judge both alike.</summary>
+    internal static ClaimsPrincipal Principal(ApiKey key) => new(new ClaimsIdentity(
+        [new Claim(ClaimTypes.Name, key.Label), .. key.Scopes.Select(s => new Claim(ApiScope.ClaimType, s))],
+        SchemeName, ClaimTypes.Name, ApiScope.ClaimType));
 
     /// <summary>
     /// The key of an <c>Authorization: Bearer KEY</c> header (RFC 6750: the scheme in any case, one space), or null when
