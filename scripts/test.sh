@@ -32,14 +32,14 @@ check() {
 
 # The integration tests run real servers as child processes. Missing ones are installed when we are root;
 # under CI=true a server that is still missing fails the run rather than skipping its tests.
-for tool in mosquitto:mosquitto influxd:influxdb redis-server:redis-server openssl:openssl; do
+for tool in mosquitto:mosquitto influxd:influxdb redis-server:redis-server openssl:openssl prometheus:prometheus; do
   if ! ensure_tool "${tool%%:*}" "${tool##*:}"; then
     note "${tool%%:*} is not installed (apt-get install ${tool##*:}); its integration tests will fail"
     [ "${CI:-}" = "true" ] && check "${tool%%:*} available" false
   fi
 done
 # Debian starts these as system services on install; the tests start their own on free ports.
-for service in mosquitto influxdb redis-server; do
+for service in mosquitto influxdb redis-server prometheus prometheus-node-exporter; do
   command -v systemctl >/dev/null 2>&1 && systemctl stop "$service" >/dev/null 2>&1 || true
 done
 
@@ -112,6 +112,12 @@ elif [ "${CI:-}" = "true" ]; then
   check "docker-compose available" false
 else
   note "docker-compose not installed: skipping the compose check (CI installs it)"
+fi
+
+# The Prometheus configuration docker-compose mounts (its key file exists only in the container, hence syntax only;
+# the dashboard's queries run against a real Prometheus in DashboardQueryTests).
+if command -v promtool >/dev/null 2>&1; then
+  check "promtool check config deploy/prometheus/prometheus.yml" promtool check config --syntax-only deploy/prometheus/prometheus.yml
 fi
 
 echo "$passed passed, $failed failed"
