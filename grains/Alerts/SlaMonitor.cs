@@ -18,7 +18,15 @@ internal sealed partial class SlaMonitor(IGrainFactory grains, TimeProvider time
             try
             {
                 var status = await grains.GetGrain<IAlertIndexGrain>(0).GetSlaStatusAsync();
-                LogArmed(logger, status.AwaitingResponse, status.NextDeadline);
+                if (status.NextDeadline is { } deadline)
+                {
+                    LogArmed(logger, status.AwaitingResponse, deadline);
+                }
+                else
+                {
+                    LogNothingPending(logger);
+                }
+
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -30,7 +38,10 @@ internal sealed partial class SlaMonitor(IGrainFactory grains, TimeProvider time
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} alerts await their first response; next SLA deadline {Deadline:u}")]
-    private static partial void LogArmed(ILogger logger, int count, DateTimeOffset? deadline);
+    private static partial void LogArmed(ILogger logger, int count, DateTimeOffset deadline);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "No alert awaits its first response: no SLA deadline pending")]
+    private static partial void LogNothingPending(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not wake the alert index (attempt {Attempt}); SLA deadlines wait until it answers")]
     private static partial void LogWakeFailed(ILogger logger, Exception exception, int attempt);
