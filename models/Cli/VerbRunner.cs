@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.CommandLine.Invocation;
 
 namespace Telemetry.Models.Cli;
@@ -51,17 +52,31 @@ public static class VerbRunner
 
     public static async Task<int> InvokeAsync(ParseResult result, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
-        var failed = Failed(result, error);
-        var code = await result.InvokeAsync(Invocation(failed, output, error), cancellationToken);
-        return failed ? UsageError : code;
+        if (result.Action is not ParseErrorAction)
+        {
+            return await result.InvokeAsync(Invocation(false, output, error), cancellationToken);
+        }
+
+        using var report = new StringWriter(CultureInfo.InvariantCulture);
+        var hidden = Failed(result, report);
+        await result.InvokeAsync(Invocation(true, report, report), cancellationToken);
+        await error.WriteAsync(Redact(report.ToString(), hidden));
+        return UsageError;
     }
 
     /// <summary>The same for verbs whose work is synchronous, so their callers need not block on a task.</summary>
     public static int Invoke(ParseResult result, TextWriter output, TextWriter error)
     {
-        var failed = Failed(result, error);
-        var code = result.Invoke(Invocation(failed, output, error));
-        return failed ? UsageError : code;
+        if (result.Action is not ParseErrorAction)
+        {
+            return result.Invoke(Invocation(false, output, error));
+        }
+
+        using var report = new StringWriter(CultureInfo.InvariantCulture);
+        var hidden = Failed(result, report);
+        result.Invoke(Invocation(true, report, report));
+        error.Write(Redact(report.ToString(), hidden));
+        return UsageError;
     }
 
     /// <summary>
@@ -90,9 +105,10 @@ public static class VerbRunner
             .Select(c => c.Name)
             .Take(3)
             .ToList();
+        var shown = token.Split('=', 2)[0];
         return close.Count > 0
-            ? $"Unrecognized option '{token}'. Did you mean {string.Join(" or ", close)}?"
-            : $"Unrecognized option '{token}'. The options of '{command.Name}' are {string.Join(", ", names)}.";
+            ? $"Unrecognized option '{shown}'. Did you mean {string.Join(" or ", close)}?"
+            : $"Unrecognized option '{shown}'. The options of '{command.Name}' are {string.Join(", ", names)}.";
     }
 
     /// <summary>Rejects zero and negative values (counts, seeds, sizes) while parsing, naming the option.</summary>
@@ -110,23 +126,50 @@ public static class VerbRunner
     }
 
     /// <summary>
-    /// Whether the command line failed to parse; if so, names the options its unknown ones probably meant, in place of
-    /// System.CommandLine's suggestions, which miss an option cut short.
+    /// For a command line that failed to parse: names the options its unknown ones probably meant, in place of
+    /// System.CommandLine's suggestions, which miss an option cut short; and returns the values the report must not
+    /// show. A mistyped option's value is probably a secret as often as not (<c>--api-kye KEY</c>, <c>--passwrd=…</c>):
+    /// the value after an unknown option, and whatever follows '=' in one, are hidden.
     /// </summary>
-    private static bool Failed(ParseResult result, TextWriter error)
+    private static List<(string Token, string Shown)> Failed(ParseResult result, TextWriter error)
     {
-        if (result.Action is not ParseErrorAction parseError)
+        ((ParseErrorAction)result.Action!).ShowTypoCorrections = false;
+        var unmatched = result.UnmatchedTokens.ToHashSet(StringComparer.Ordinal);
+        var hidden = new List<(string Token, string Shown)>();
+        var tokens = result.Tokens;
+        for (var i = 0; i < tokens.Count; i++)
         {
-            return false;
-        }
+            var token = tokens[i].Value;
+            if (!token.StartsWith('-') || !unmatched.Contains(token))
+            {
+                continue;
+            }
 
-        parseError.ShowTypoCorrections = false;
-        foreach (var token in result.UnmatchedTokens.Where(t => t.StartsWith('-')))
-        {
+            var equals = token.IndexOf('=', StringComparison.Ordinal);
+            if (equals >= 0 && equals < token.Length - 1)
+            {
+                hidden.Add((token, $"{token[..equals]}=(value hidden)"));
+            }
+            else if (i + 1 < tokens.Count && !tokens[i + 1].Value.StartsWith('-') && unmatched.Contains(tokens[i + 1].Value))
+            {
+                hidden.Add((tokens[i + 1].Value, "(value hidden)"));
+            }
+
             error.WriteLine(UnknownOption(token, result.CommandResult.Command));
         }
 
-        return true;
+        return hidden;
+    }
+
+    private static string Redact(string report, List<(string Token, string Shown)> hidden)
+    {
+        foreach (var (token, shown) in hidden.OrderByDescending(h => h.Token.Length))
+        {
+            // System.CommandLine quotes the tokens it names; a short value may also be part of a word of the help.
+            report = report.Replace($"'{token}'", $"'{shown}'", StringComparison.Ordinal);
+        }
+
+        return report;
     }
 
     private static InvocationConfiguration Invocation(bool failed, TextWriter output, TextWriter error) => new()

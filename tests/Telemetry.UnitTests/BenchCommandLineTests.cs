@@ -72,6 +72,20 @@ public sealed class BenchCommandLineTests
         Assert.True(result.GetValue<bool>("--anonymous"));
     }
 
+    [Theory]
+    [InlineData("--passwrd", "hunter2secret")]
+    [InlineData("--device-secert", "fleet-secret-0123")]
+    public async Task MistypedSecretOption_IsRefused_WithoutEchoingTheSecret(string option, string secret)
+    {
+        var (code, output, error) = await InvokeAsync(["load", "--username", "svc", option, secret]);
+        var (codeEquals, outputEquals, errorEquals) = await InvokeAsync(["load", "--username", "svc", $"{option}={secret}"]);
+
+        Assert.Equal(VerbRunner.UsageError, code);
+        Assert.Equal(VerbRunner.UsageError, codeEquals);
+        Assert.Contains($"Unrecognized option '{option}'", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, output + error + outputEquals + errorEquals, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void OnlyTheVerbsAndHelp_AreTakenFromBenchmarkDotNet()
     {

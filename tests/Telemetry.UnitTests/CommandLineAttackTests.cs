@@ -4,7 +4,7 @@ using Xunit;
 namespace Telemetry.UnitTests;
 
 /// <summary>Review attacks on the command line: what it must refuse without starting anything or echoing a secret.</summary>
-public sealed class ConsoleAttackTests
+public sealed class CommandLineAttackTests
 {
     private const string Secret = "Sup3rSecretKeyValue-do-not-print";
 
