@@ -11,6 +11,10 @@ public sealed class AlertsOptions
     /// (default) or <c>zh-CN</c>, in any case.</summary>
     public string DefaultLocale { get; set; } = AlertLocales.En;
 
+    /// <summary><see cref="DefaultLocale"/> in the service's form (<c>zh-cn</c> is <c>zh-CN</c>); start-up refuses any
+    /// other value, so <c>en</c> is only a guard.</summary>
+    public string NormalizedDefaultLocale => AlertLocales.TryNormalize(DefaultLocale, out var locale) ? locale : AlertLocales.En;
+
     /// <summary>Time to first response (acknowledgement) before an alert escalates.</summary>
     public SlaOptions Sla { get; set; } = new();
 }

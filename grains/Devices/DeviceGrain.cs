@@ -74,8 +74,7 @@ internal sealed partial class DeviceGrain(
     private string DeviceId => this.GetPrimaryKeyString();
 
     /// <summary>The twin's alerts, for one call: made when needed, so a resident twin holds nothing for them.</summary>
-    private AlertStepper Alerts() =>
-        new(DeviceId, State, AlertLocales.TryNormalize(alertsOptions.Value.DefaultLocale, out var locale) ? locale : AlertLocales.En);
+    private AlertStepper Alerts() => new(DeviceId, State, alertsOptions.Value.NormalizedDefaultLocale);
 
     /// <summary>Reports the open alerts to the alert index again: it is written behind and may have lost the
     /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>

@@ -77,6 +77,25 @@ public sealed class OptionsTests
         Assert.Contains("Broker:CaFile", result.FailureMessage);
     }
 
+    [Theory]
+    [InlineData("fr")]
+    [InlineData("zh-Hans")]
+    [InlineData("")]
+    public void AnUnknownDefaultLocale_FailsNamingTheKey(string locale)
+    {
+        var result = new OptionsValidators().Validate(null, new Telemetry.Grains.Alerts.AlertsOptions { DefaultLocale = locale });
+
+        Assert.True(result.Failed);
+        Assert.Contains($"Alerts:DefaultLocale must be one of en, zh-CN (was '{locale}').", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("en")]
+    [InlineData("zh-CN")]
+    [InlineData("zh-cn")]
+    public void AKnownDefaultLocale_InAnyCase_IsValid(string locale) =>
+        Assert.True(new OptionsValidators().Validate(null, new Telemetry.Grains.Alerts.AlertsOptions { DefaultLocale = locale }).Succeeded);
+
     [Fact]
     public void Defaults_AreValid()
     {
