@@ -486,7 +486,7 @@ internal sealed partial class DeviceGrain(
                 DuplicateMessages = State.DuplicateMessages,
             },
             Wear = State.Wear,
-            OpenAlerts = [.. State.OpenAlerts.Select(p => p.Value).OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt })],
+            OpenAlerts = [.. State.OpenAlerts.Select(p => p.Value).OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt, Locale = a.Locale })],
             LastValues = State.LastValuesByName(),
             Acked = State.Progress.Acks(),
         });
