@@ -48,7 +48,7 @@ public static class AlertTexts
         (true, AlertCodes.ShoeDelaminationSuspected) =>
             "您的跑鞋落地时的冲击比以前更大、触地时间也更长，这通常说明鞋底开始脱胶。请送检；可能在保修范围内。",
         (true, AlertCodes.BandWaterIngressSuspected) =>
-            "您的手环内部似乎进了水汽，且一直没有干。请将其晾干，暂时避免沾水，并送检密封情况。",
+            "您的手环内部似乎进了水汽，且一直没有干。请将其晾干，暂时避免沾水，并送修检查密封是否完好。",
         (true, AlertCodes.BandBatteryFadingFast) =>
             "您手环电池的容量衰减速度远快于同等使用时长的正常水平。建议检查电池；可能在保修范围内。",
         (true, _) => "检测到可能的故障。请将设备送检。",
@@ -76,7 +76,7 @@ public static class AlertTexts
 
     /// <summary>The last word of the alerts resolved by a birth that reports a new serial for a part; serials stay as sent.</summary>
     public static string PartReportedNew(string part, string fitted, string old, string locale) => IsChinese(locale)
-        ? $"设备报告已换上新的{PartName(part)}（{fitted}），替换了原来的 {old}。"
+        ? $"设备报告已换上新的{PartName(part)}（{fitted}），替换了原来的{old}。"
         : $"The device reports a new {part} ({fitted}) in place of {old}.";
 
     private static string PartName(string part) => part switch
