@@ -2,10 +2,18 @@ using System.Diagnostics.Metrics;
 
 namespace Telemetry.Grains.Alerts;
 
-/// <summary>First-response deadlines per severity. Section <c>Alerts</c>.</summary>
+/// <summary>First-response deadlines per severity, and the language of alerts. Section <c>Alerts</c>.</summary>
 public sealed class AlertsOptions
 {
     public const string SectionName = "Alerts";
+
+    /// <summary>The language of wearer-facing messages for devices whose birth names no <c>locale</c>: <c>en</c>
+    /// (default) or <c>zh-CN</c>, in any case.</summary>
+    public string DefaultLocale { get; set; } = AlertLocales.En;
+
+    /// <summary><see cref="DefaultLocale"/> in the service's form (<c>zh-cn</c> is <c>zh-CN</c>); start-up refuses any
+    /// other value, so <c>en</c> is only a guard.</summary>
+    public string NormalizedDefaultLocale => AlertLocales.TryNormalize(DefaultLocale, out var locale) ? locale : AlertLocales.En;
 
     /// <summary>Time to first response (acknowledgement) before an alert escalates.</summary>
     public SlaOptions Sla { get; set; } = new();

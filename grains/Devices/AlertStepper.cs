@@ -8,11 +8,21 @@ namespace Telemetry.Grains.Devices;
 /// state and appended as an <see cref="AlertEvent"/>; storing and delivering those events is the grain's work.
 /// </summary>
 /// <param name="device">The device id the events and views name.</param>
-/// <param name="state">The twin; its birth gives the events' kind, model and batch at the moment each is made.</param>
-internal sealed class AlertStepper(string device, DeviceState state)
+/// <param name="state">The twin; its birth gives the events' kind, model and batch at the moment each is made, and the
+/// language of the alerts raised.</param>
+/// <param name="defaultLocale">The language of alerts raised for a device whose birth names none (<c>Alerts:DefaultLocale</c>).</param>
+internal sealed class AlertStepper(string device, DeviceState state, string defaultLocale = AlertLocales.En)
 {
     /// <summary>How many resolved alerts a twin keeps with their history, for views of an alert after it closed.</summary>
     public const int MaxClosedAlerts = 50;
+
+    /// <summary>The language an alert raised now is written in: the birth's locale, else the configured default.</summary>
+    public string Locale => state.Birth?.Locale ?? defaultLocale;
+
+    /// <summary>The language of the last word said of <paramref name="family"/>'s open alert: the one it was raised in,
+    /// so one alert never changes language; <see cref="Locale"/> when none is open.</summary>
+    public string LocaleOf(string family) =>
+        state.OpenAlerts.TryGetValue(family, out var open) ? open.Locale ?? AlertLocales.En : Locale;
 
     /// <summary>
     /// Moves the assessed family to the level its ladder gives for the assessed value: the open alert of the old
@@ -29,7 +39,8 @@ internal sealed class AlertStepper(string device, DeviceState state)
         }
 
         var evidence = wear.Evidence();
-        var text = next >= 0 ? AlertTexts.Superseded(wear.Ladder.Levels[next].Code) : AlertTexts.Recovered(wear.What, wear.Value);
+        var closing = LocaleOf(wear.Family);
+        var text = next >= 0 ? AlertTexts.Superseded(wear.Ladder.Levels[next].Code, closing) : AlertTexts.Recovered(wear.Family, wear.Value, closing);
         Resolve(wear.Family, now, "system", text, note: null, evidence, events);
         if (next < 0)
         {
@@ -38,13 +49,14 @@ internal sealed class AlertStepper(string device, DeviceState state)
         }
 
         var level = wear.Ladder.Levels[next];
-        var raised = NewEvent(Ulid.New(now), level.Code, level.Severity, AlertState.Raised, now, wear.RaisedText(level.Code), evidence);
+        var raised = NewEvent(Ulid.New(now), level.Code, level.Severity, AlertState.Raised, now, wear.RaisedText(level.Code, Locale), evidence);
         state.AlertLevels[wear.Family] = next;
         state.OpenAlerts[wear.Family] = Opened(raised);
         events.Add(raised);
     }
 
-    /// <summary>Raises a new alert that is its own family (a fault: one open alert per code), which has none open.</summary>
+    /// <summary>Raises a new alert that is its own family (a fault: one open alert per code), which has none open;
+    /// <paramref name="message"/> is in <see cref="Locale"/>.</summary>
     public void Raise(string code, AlertSeverity severity, DateTimeOffset now, string message, EvidenceItem[] evidence, List<AlertEvent> events)
     {
         var raised = NewEvent(Ulid.New(now), code, severity, AlertState.Raised, now, message, evidence);
@@ -167,8 +179,8 @@ internal sealed class AlertStepper(string device, DeviceState state)
         }
     }
 
-    private static OpenAlert Opened(AlertEvent raised) =>
-        new OpenAlert(raised.Id, raised.Code, raised.Severity, raised.At, raised.Message) { Evidence = raised.Evidence, UpdatedAt = raised.At }
+    private OpenAlert Opened(AlertEvent raised) =>
+        new OpenAlert(raised.Id, raised.Code, raised.Severity, raised.At, raised.Message) { Evidence = raised.Evidence, UpdatedAt = raised.At, Locale = Locale }
             .Then(AlertState.Raised, raised.At, "system", null) with { State = AlertState.Raised };
 
     private AlertEvent NewEvent(

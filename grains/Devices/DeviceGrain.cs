@@ -28,6 +28,7 @@ internal sealed partial class DeviceGrain(
     IWearModel wearModel,
     AlertFanOut fanOut,
     IOptions<DedupeOptions> dedupeOptions,
+    IOptions<AlertsOptions> alertsOptions,
     TimeProvider timeProvider,
     ResidentTwins residents,
     Quality.ExposureCollector exposures,
@@ -73,7 +74,7 @@ internal sealed partial class DeviceGrain(
     private string DeviceId => this.GetPrimaryKeyString();
 
     /// <summary>The twin's alerts, for one call: made when needed, so a resident twin holds nothing for them.</summary>
-    private AlertStepper Alerts() => new(DeviceId, State);
+    private AlertStepper Alerts() => new(DeviceId, State, alertsOptions.Value.NormalizedDefaultLocale);
 
     /// <summary>Reports the open alerts to the alert index again: it is written behind and may have lost the
     /// last second of changes in a crash (an unchanged summary costs it nothing).</summary>
@@ -485,7 +486,7 @@ internal sealed partial class DeviceGrain(
                 DuplicateMessages = State.DuplicateMessages,
             },
             Wear = State.Wear,
-            OpenAlerts = [.. State.OpenAlerts.Select(p => p.Value).OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt })],
+            OpenAlerts = [.. State.OpenAlerts.Select(p => p.Value).OrderBy(a => a.RaisedAt).Select(a => new OpenAlert(a.Id, a.Code, a.Severity, a.RaisedAt, a.Message) { State = a.State, UpdatedAt = a.UpdatedAt, Locale = a.Locale })],
             LastValues = State.LastValuesByName(),
             Acked = State.Progress.Acks(),
         });

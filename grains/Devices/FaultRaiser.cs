@@ -52,7 +52,7 @@ internal sealed class FaultRaiser
 
             // A suspected fault is an after-sales problem, not a reminder: DOMAIN.md's customers expect a first
             // response within 2 hours, so it is critical (and a swelling cell or a leaking seal is a safety matter).
-            alerts.Raise(code, AlertSeverity.Critical, now, AlertTexts.Fault(code), evidence, events);
+            alerts.Raise(code, AlertSeverity.Critical, now, AlertTexts.Fault(code, alerts.Locale), evidence, events);
             // For the quality view the failure happened when the reading showed it, not when it was uploaded.
             (_newFailures ??= []).Add((finding.Mode, DateTimeOffset.FromUnixTimeMilliseconds(atMs)));
         }

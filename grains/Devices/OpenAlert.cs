@@ -19,6 +19,11 @@ public sealed record OpenAlert(
 
     [Id(8)] public DateTimeOffset UpdatedAt { get; init; }
 
+    /// <summary>The language its message was raised in (<see cref="AlertLocales"/>), fixed at raise time: every later
+    /// word of this alert (superseded, recovered, part replaced) is in it too, whatever the device's birth says by then.
+    /// Null for alerts stored before messages had languages, which were all English.</summary>
+    [Id(9)] public string? Locale { get; init; }
+
     /// <summary>This alert after a transition.</summary>
     public OpenAlert Then(AlertState state, DateTimeOffset at, string actor, string? note) => this with
     {

@@ -21,11 +21,12 @@ internal static class PartReplacement
 
     /// <summary>
     /// Resets <paramref name="part"/>'s usage, detector memory and wear, and resolves its families' open alerts with
-    /// <paramref name="note"/> (or a plain sentence) as the last word, one event each. Throws, changing nothing, for
-    /// a part other than shoe, insole, battery or band.
+    /// <paramref name="sentence"/> in the alert's language when given, else <paramref name="note"/>, else a plain sentence
+    /// in the alert's language as the last word, one event each. Throws, changing nothing, for a part other than shoe, insole, battery or band.
     /// </summary>
     public static void Replace(
-        DeviceState state, AlertStepper alerts, string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events)
+        DeviceState state, AlertStepper alerts, string part, DateTimeOffset now, string actor, string? note, List<AlertEvent> events,
+        Func<string, string>? sentence = null)
     {
         var families = Families(part);
         switch (part)
@@ -50,9 +51,11 @@ internal static class PartReplacement
         }
 
         state.Wear = null;
-        var text = note ?? $"The {part} was replaced.";
         foreach (var family in families)
         {
+            // An agent's note goes to the wearer as written; the service's own sentence speaks the alert's language.
+            var locale = alerts.LocaleOf(family);
+            var text = sentence?.Invoke(locale) ?? note ?? AlertTexts.PartReplaced(part, locale);
             state.AlertLevels.Remove(family);
             alerts.Resolve(family, now, actor, text, note, evidence: null, events);
         }
@@ -76,7 +79,9 @@ internal static class PartReplacement
         {
             if (before[part] is { } old && after[part] is { } fitted && old != fitted && Applies(part, birth.Kind))
             {
-                Replace(state, alerts, part, now, "device", $"The device reports a new {part} ({fitted}) in place of {old}.", events);
+                // The event's note (for after-sales) stays in English, as it did; the wearer's text is in the alert's language.
+                Replace(state, alerts, part, now, "device", AlertTexts.PartReportedNew(part, fitted, old, AlertLocales.En), events,
+                    locale => AlertTexts.PartReportedNew(part, fitted, old, locale));
                 (replaced ??= []).Add(part);
             }
         }

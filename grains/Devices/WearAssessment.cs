@@ -10,13 +10,11 @@ namespace Telemetry.Grains.Devices;
 /// <param name="Family">The alert family the ladder keeps one open alert of.</param>
 /// <param name="Ladder">Its levels and hysteresis.</param>
 /// <param name="Value">The value the ladder reads, percent of new.</param>
-/// <param name="What">The value's name in a recovery text, e.g. <c>Cushioning</c>.</param>
 /// <param name="Evidence">The numbers behind the change (<see cref="EvidenceBuilder"/>).</param>
-/// <param name="RaisedText">The wearer-facing text of the alert raised for a level's code.</param>
+/// <param name="RaisedText">The wearer-facing text of the alert raised for a level's code, in a locale (<see cref="AlertLocales"/>).</param>
 internal readonly record struct WearAssessment(
     string Family,
     AlertLadder Ladder,
     double Value,
-    string What,
     Func<EvidenceItem[]> Evidence,
-    Func<string, string> RaisedText);
+    Func<string, string, string> RaisedText);

@@ -126,12 +126,11 @@ internal static class WearAssessor
                     CushioningFamily,
                     AlertLadder.Cushioning,
                     estimate.CushioningPct,
-                    "Cushioning",
                     () => EvidenceBuilder.Shoe(state.DistanceM, input, estimate, version, model),
-                    code => code switch
+                    (code, locale) => code switch
                     {
-                        AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct),
-                        _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, input.WeeklyKm),
+                        AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct, locale),
+                        _ => AlertTexts.ShoeReplaceSoon(estimate.CushioningPct, estimate.RemainingKm, input.WeeklyKm, locale),
                     });
             }
 
@@ -152,9 +151,8 @@ internal static class WearAssessor
                     BatteryFamily,
                     AlertLadder.Battery,
                     estimate.HealthPct,
-                    "Battery health",
                     () => EvidenceBuilder.Band(state.ChargeCycles, input, estimate, version, model),
-                    _ => AlertTexts.BandBatteryDegraded(estimate.HealthPct, state.ChargeCycles));
+                    (_, locale) => AlertTexts.BandBatteryDegraded(estimate.HealthPct, state.ChargeCycles, locale));
             }
 
             default:

@@ -23,6 +23,11 @@ public sealed record DeviceBirth
     /// part was replaced.</summary>
     [Id(7)] public InstalledParts? Parts { get; init; }
 
+    /// <summary>Optional (a v1 addition): the wearer's language for alert messages, <c>en</c> or <c>zh-CN</c> in that
+    /// form whatever the case sent (<see cref="Alerts.AlertLocales"/>). Null when the birth names none: the device's
+    /// alerts then speak <c>Alerts:DefaultLocale</c>.</summary>
+    [Id(9)] public string? Locale { get; init; }
+
     /// <summary>
     /// Set by the service when <c>Quality:KnownModels</c> or <c>Quality:KnownBatches</c> is configured and the
     /// model or batch is not in it: the twin keeps the birth, but the device counts in no defect rate and its

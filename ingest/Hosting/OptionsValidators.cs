@@ -107,7 +107,9 @@ internal sealed class OptionsValidators :
         (options.Sla.Warning > TimeSpan.Zero, $"Alerts:Sla:Warning must be positive (was {options.Sla.Warning})."),
         (options.Sla.Info is null || options.Sla.Info > TimeSpan.Zero, $"Alerts:Sla:Info must be positive when set (was {options.Sla.Info})."),
         (options.Sla.Critical <= SlaOptions.Longest && options.Sla.Warning <= SlaOptions.Longest && !(options.Sla.Info > SlaOptions.Longest),
-            "Alerts:Sla values must not exceed 365 days."));
+            "Alerts:Sla values must not exceed 365 days."),
+        (AlertLocales.TryNormalize(options.DefaultLocale, out _),
+            $"Alerts:DefaultLocale must be one of {string.Join(", ", AlertLocales.All)} (was '{options.DefaultLocale}')."));
 
     public ValidateOptionsResult Validate(string? name, QualityRegistryOptions options) => Check(
         [.. options.KnownModels.Select((g, i) => (IsGlob(g, allowSlash: false), $"Quality:KnownModels:{i} must be a glob of A-Z a-z 0-9 . _ - * ? (was '{g}')."))

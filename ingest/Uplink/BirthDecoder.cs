@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Ingest;
 
 namespace Telemetry.Ingest.Uplink;
@@ -25,7 +26,7 @@ internal static class BirthDecoder
         }
 
         int? version = null;
-        string? kind = null, model = null, batch = null, firmware = null, manufactured = null;
+        string? kind = null, model = null, batch = null, firmware = null, manufactured = null, locale = null;
         double? wearerKg = null, ratedCapacity = null;
         InstalledParts? parts = null;
         try
@@ -40,7 +41,7 @@ internal static class BirthDecoder
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var field = reader.GetString();
-                if (field is "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah" or "parts"
+                if (field is "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah" or "parts" or "locale"
                     && !seen.Add(field))
                 {
                     // Two values for one field: which did the device mean? Neither is applied.
@@ -53,7 +54,7 @@ internal static class BirthDecoder
                     case "v" when reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var v):
                         version = v;
                         break;
-                    case "kind" or "model" or "batch" or "firmware" or "manufactured" when reader.TokenType == JsonTokenType.String:
+                    case "kind" or "model" or "batch" or "firmware" or "manufactured" or "locale" when reader.TokenType == JsonTokenType.String:
                         var text = reader.GetString()!;
                         _ = field switch
                         {
@@ -61,6 +62,7 @@ internal static class BirthDecoder
                             "model" => model = text,
                             "batch" => batch = text,
                             "firmware" => firmware = text,
+                            "locale" => locale = text,
                             _ => manufactured = text,
                         };
                         break;
@@ -79,7 +81,7 @@ internal static class BirthDecoder
                         }
 
                         break;
-                    case "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah" or "parts":
+                    case "v" or "kind" or "model" or "batch" or "firmware" or "manufactured" or "wearer_kg" or "rated_capacity_mah" or "parts" or "locale":
                         return Fail(RejectReason.InvalidField, $"{field} has the wrong type", out reason, out detail);
                     default:
                         reader.Skip();
@@ -118,12 +120,16 @@ internal static class BirthDecoder
             return Fail(RejectReason.UnsupportedVersion, $"v={version}; this service speaks v=1", out reason, out detail);
         }
 
+        // A locale the service has no texts in is refused like any other invalid field, not quietly replaced by the
+        // default: a wearer who chose a language and got another would never learn why, the rejection counter would.
+        string? normalLocale = null;
         string? invalid = kind is not ("shoe" or "band") ? "kind must be shoe or band"
             : !UplinkIds.IsModelOrBatchId(model) ? "model must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
             : !UplinkIds.IsModelOrBatchId(batch) ? "batch must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
             : firmware!.Length > MaxFirmwareLength ? $"firmware must be at most {MaxFirmwareLength} characters"
             : firmware.Any(char.IsControl) ? "firmware must not contain control characters"
             : !DateOnly.TryParseExact(manufactured, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _) ? "manufactured must be an ISO date (yyyy-MM-dd)"
+            : locale is not null && !AlertLocales.TryNormalize(locale, out normalLocale) ? $"locale must be {string.Join(" or ", AlertLocales.All)}"
             : null;
         if (invalid is not null)
         {
@@ -150,6 +156,7 @@ internal static class BirthDecoder
             WearerKg = wearerKg,
             RatedCapacityMah = ratedCapacity,
             Parts = parts,
+            Locale = normalLocale,
         }.WithSharedStrings();
     }
 

@@ -222,6 +222,28 @@ public sealed class AlertLifecycleEndToEndTests(ServiceFixture service) : IClass
         await PostAsync("/api/alerts/01ANY/ack", new { note = "who am I" }, HttpStatusCode.BadRequest);
     }
 
+    /// <summary>A shoe born with <c>"locale":"zh-CN"</c> gets its alert in Chinese on MQTT and in the API, with the
+    /// same language-neutral evidence an English one has.</summary>
+    [Fact]
+    public async Task AShoeBornInChinese_GetsItsAlertInChinese_OnMqttAndInTheApi()
+    {
+        const string id = "shoe-life-zh";
+        await using var watcher = await service.WatcherAsync("life-watcher-zh", MqttProtocolVersion.V500, $"alerts/{id}");
+        await service.CrossCushioningThresholdAsync(id, "valid/birth-shoe-zh-cn.json");
+        var raised = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "raised alert");
+
+        var message = raised.GetProperty("message").GetString()!;
+        Assert.Equal("shoe.cushioning.replace_soon", raised.GetProperty("code").GetString());
+        Assert.StartsWith("缓震性能约为新鞋的", message, StringComparison.Ordinal);
+        Assert.DoesNotContain(message, char.IsAsciiLetter);
+        Assert.InRange(raised.GetProperty("evidence").GetProperty("cushioning_pct").GetDouble(), 60, 70);
+
+        var view = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/alerts/{raised.GetProperty("id").GetString()}", UriKind.Relative))).RootElement;
+        Assert.Equal(message, view.GetProperty("message").GetString());
+        var twin = JsonDocument.Parse(await service.Http.GetStringAsync(new Uri($"/api/devices/{id}", UriKind.Relative))).RootElement;
+        Assert.Equal("zh-CN", twin.GetProperty("birth").GetProperty("locale").GetString());
+    }
+
     private async Task<JsonElement> RaiseAsync(string id, TestDevice watcher)
     {
         await service.CrossCushioningThresholdAsync(id);

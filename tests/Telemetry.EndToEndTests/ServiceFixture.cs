@@ -76,10 +76,10 @@ public class ServiceFixture : IAsyncLifetime
 
     /// <summary>Makes <paramref name="id"/> a shoe that crosses 70% cushioning: its birth, then four 45 km
     /// outings in the last days (180 km for a 72 kg runner is just under 70%, Cook et al.).</summary>
-    public async Task CrossCushioningThresholdAsync(string id)
+    public async Task CrossCushioningThresholdAsync(string id, string birthVector = "valid/birth-shoe.json")
     {
         await using var device = await DeviceAsync(id);
-        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-shoe.json"), retain: true);
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector(birthVector), retain: true);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var readings = string.Join(',', Enumerable.Range(0, 4).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $$$"""{"ts":{{{now - ((4 - i) * 86_400_000L)}}},"m":{"distance_m":45000}}""")));

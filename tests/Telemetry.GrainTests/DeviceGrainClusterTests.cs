@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Devices;
@@ -61,6 +62,26 @@ public sealed class DeviceGrainClusterTests
         // The device keeps running on the new pair: 100 km is no alert.
         await shoe.IngestAsync(Uplink.Run(2, 100));
         Assert.Empty((await shoe.GetSnapshotAsync())!.OpenAlerts);
+    }
+
+    /// <summary>With <c>Alerts:DefaultLocale</c> set to Chinese, a shoe whose birth names no locale hears in Chinese and one
+    /// born with <c>en</c> in English: the setting reaches every silo's twins, and the birth wins over it.</summary>
+    [Fact]
+    public async Task TheConfiguredDefaultLocale_ReachesTheDeliveredMessage_AndTheBirthsLocaleWinsOverIt()
+    {
+        await using var cluster = await GrainCluster.StartAsync(configure: silo =>
+            silo.Services.Configure<AlertsOptions>(o => o.DefaultLocale = "zh-cn"));
+
+        await cluster.Grains.GetGrain<IDeviceGrain>("shoe-default-zh").IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
+        await cluster.Grains.GetGrain<IDeviceGrain>("shoe-born-en").IngestAsync(Uplink.Run(1, 800, Uplink.Shoe() with { Locale = AlertLocales.En }));
+
+        await cluster.UntilAsync(() => cluster.Alerts.Has("shoe-default-zh", AlertCodes.ShoeReplaceNow, AlertState.Raised)
+            && cluster.Alerts.Has("shoe-born-en", AlertCodes.ShoeReplaceNow, AlertState.Raised), "both critical alerts delivered");
+        var chinese = cluster.Alerts.Events.First(e => e.Device == "shoe-default-zh" && e.State == AlertState.Raised).Message;
+        var english = cluster.Alerts.Events.First(e => e.Device == "shoe-born-en" && e.State == AlertState.Raised).Message;
+        Assert.StartsWith("缓震性能约为新鞋的", chinese, StringComparison.Ordinal);
+        Assert.StartsWith("Cushioning is at about ", english, StringComparison.Ordinal);
+        Assert.Equal(AlertLocales.ZhCn, Assert.Single((await cluster.Grains.GetGrain<IDeviceGrain>("shoe-default-zh").GetSnapshotAsync())!.OpenAlerts).Locale);
     }
 
     [Fact]

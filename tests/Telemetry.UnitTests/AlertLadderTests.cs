@@ -40,7 +40,7 @@ public sealed class AlertLadderTests
     [Fact]
     public void AlertTexts_NameTheNumbersAndTheAction()
     {
-        var text = AlertTexts.ShoeReplaceSoon(64.2, 112, 35);
+        var text = AlertTexts.ShoeReplaceSoon(64.2, 112, 35, AlertLocales.En);
 
         Assert.Equal("Cushioning is at about 64% of new. At your current 35 km a week, about 110 km (3 weeks) remain. Plan a replacement.", text);
     }

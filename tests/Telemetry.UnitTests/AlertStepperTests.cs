@@ -31,13 +31,12 @@ public sealed class AlertStepperTests
         Cushioning,
         AlertLadder.Cushioning,
         pct,
-        "Cushioning",
         () =>
         {
             _evidenceBuilt++;
             return [EvidenceItem.Of("cushioning_pct", pct)];
         },
-        code => $"{code} at {pct}");
+        (code, _) => $"{code} at {pct}");
 
     [Fact]
     public void Climb_RaisesAWarningThenACritical_AsCushioningFalls()
@@ -61,7 +60,7 @@ public sealed class AlertStepperTests
         // The warning resolves, superseded, under its own id; the critical alert is a new one.
         Assert.Equal(2, _events.Count);
         Assert.Equal((soon.Id, AlertCodes.ShoeReplaceSoon, AlertState.Resolved, "system"), (_events[0].Id, _events[0].Code, _events[0].State, _events[0].Actor));
-        Assert.Equal(AlertTexts.Superseded(AlertCodes.ShoeReplaceNow), _events[0].Message);
+        Assert.Equal(AlertTexts.Superseded(AlertCodes.ShoeReplaceNow, AlertLocales.En), _events[0].Message);
         Assert.Equal(new[] { EvidenceItem.Of("cushioning_pct", 59) }, _events[0].Evidence);
         Assert.Equal((AlertCodes.ShoeReplaceNow, AlertSeverity.Critical, AlertState.Raised), (_events[1].Code, _events[1].Severity, _events[1].State));
         Assert.NotEqual(soon.Id, _events[1].Id);
@@ -93,7 +92,7 @@ public sealed class AlertStepperTests
 
         Assert.Equal(2, _events.Count);
         Assert.Equal((raised.Id, AlertState.Resolved), (_events[1].Id, _events[1].State));
-        Assert.Equal(AlertTexts.Recovered("Cushioning", 72), _events[1].Message);
+        Assert.Equal(AlertTexts.Recovered("cushioning", 72, AlertLocales.En), _events[1].Message);
         Assert.False(_state.HasOpenAlerts);
         Assert.Equal(-1, _state.AlertLevel(Cushioning));
         Assert.False(_state.AlertLevels.ContainsKey(Cushioning));

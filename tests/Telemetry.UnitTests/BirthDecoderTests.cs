@@ -38,4 +38,38 @@ public sealed class BirthDecoderTests
         Assert.Null(BirthDecoder.Decode(payload, out var reason, out _));
         Assert.Equal(RejectReason.MalformedJson, reason);
     }
+
+    private const string Shoe = """{"v":1,"kind":"shoe","model":"m","batch":"b","firmware":"1","manufactured":"2025-07-14" """;
+
+    [Theory]
+    [InlineData(",\"locale\":\"en\"", "en")]
+    [InlineData(",\"locale\":\"zh-CN\"", "zh-CN")]
+    [InlineData(",\"locale\":\"zh-cn\"", "zh-CN")]
+    [InlineData(",\"locale\":\"ZH-CN\"", "zh-CN")]
+    [InlineData(",\"locale\":\"EN\"", "en")]
+    [InlineData("", null)]
+    public void Decode_TakesTheLocale_InTheServicesForm_OrNoneWhenAbsent(string field, string? locale)
+    {
+        var (birth, reason, _) = Decode(Shoe + field + "}");
+
+        Assert.Equal(RejectReason.None, reason);
+        Assert.Equal(locale, birth!.Locale);
+    }
+
+    [Theory]
+    [InlineData("fr-FR")]
+    [InlineData("zh")]
+    [InlineData("zh_CN")]
+    [InlineData("zh-Hans")]
+    [InlineData("en-US")]
+    [InlineData("")]
+    public void Decode_RejectsALocaleWithoutTexts_AsAnInvalidField(string locale) =>
+        Assert.Equal((null, RejectReason.InvalidField, "locale must be en or zh-CN"), Decode(Shoe + ",\"locale\":\"" + locale + "\"}"));
+
+    [Theory]
+    [InlineData(",\"locale\":1", "locale has the wrong type")]
+    [InlineData(",\"locale\":null", "locale has the wrong type")]
+    [InlineData(",\"locale\":\"en\",\"locale\":\"zh-CN\"", "locale appears twice")]
+    public void Decode_RejectsALocaleThatIsNotOneString(string field, string detail) =>
+        Assert.Equal((null, RejectReason.InvalidField, detail), Decode(Shoe + field + "}"));
 }

@@ -34,7 +34,7 @@ public sealed class FaultRaiserTests
         Assert.Equal(
             (AlertCodes.BandWaterIngressSuspected, AlertSeverity.Critical, AlertState.Raised, "band-1", "FIT-2", "B3", Now),
             (raised.Code, raised.Severity, raised.State, raised.Device, raised.Model, raised.Batch, raised.At));
-        Assert.Equal(AlertTexts.Fault(AlertCodes.BandWaterIngressSuspected), raised.Message);
+        Assert.Equal(AlertTexts.Fault(AlertCodes.BandWaterIngressSuspected, AlertLocales.En), raised.Message);
         Assert.Equal(EvidenceBuilder.Fault(Ingress(88)), raised.Evidence);
         Assert.Equal(raised.Id, _state.OpenAlerts[AlertCodes.BandWaterIngressSuspected].Id);
         Assert.Equal(new[] { ("water_ingress", DateTimeOffset.FromUnixTimeMilliseconds(readAtMs)) }, raiser.TakeNewFailures());

@@ -77,6 +77,44 @@ public sealed class OptionsTests
         Assert.Contains("Broker:CaFile", result.FailureMessage);
     }
 
+    [Theory]
+    [InlineData("fr")]
+    [InlineData("zh-Hans")]
+    [InlineData("")]
+    public void AnUnknownDefaultLocale_FailsNamingTheKey(string locale)
+    {
+        var result = new OptionsValidators().Validate(null, new Telemetry.Grains.Alerts.AlertsOptions { DefaultLocale = locale });
+
+        Assert.True(result.Failed);
+        Assert.Contains($"Alerts:DefaultLocale must be one of en, zh-CN (was '{locale}').", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("en")]
+    [InlineData("zh-CN")]
+    [InlineData("zh-cn")]
+    public void AKnownDefaultLocale_InAnyCase_IsValid(string locale) =>
+        Assert.True(new OptionsValidators().Validate(null, new Telemetry.Grains.Alerts.AlertsOptions { DefaultLocale = locale }).Succeeded);
+
+    /// <summary>The validator is the one start-up runs: the host refuses to start, before it connects anywhere.</summary>
+    [Fact]
+    public async Task AnUnknownDefaultLocale_StopsStartUp()
+    {
+        var data = Directory.CreateTempSubdirectory("telemetry-locale-options-").FullName;
+        try
+        {
+            await using var app = Telemetry.Ingest.TelemetryApp.Build(["--Storage:DataDirectory", data, "--Alerts:DefaultLocale", "zh-TW"]);
+
+            var failure = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+
+            Assert.Contains("Alerts:DefaultLocale must be one of en, zh-CN (was 'zh-TW').", failure.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     [Fact]
     public void Defaults_AreValid()
     {

@@ -79,9 +79,9 @@ public sealed class WearAssessorTests
         Assert.Equal(
             new WearSnapshot { ModelVersion = "fixed-1", EstimatedAt = Now, CushioningPct = 64.2, RemainingKm = 112.7, RemainingP10 = 80, RemainingP90 = 151 },
             state.Wear);
-        Assert.Equal((WearAssessor.CushioningFamily, AlertLadder.Cushioning, 64.24, "Cushioning"), (wear.Family, wear.Ladder, wear.Value, wear.What));
-        Assert.Equal(AlertTexts.ShoeReplaceNow(64.24), wear.RaisedText(AlertCodes.ShoeReplaceNow));
-        Assert.Equal(AlertTexts.ShoeReplaceSoon(64.24, 112.66, 40), wear.RaisedText(AlertCodes.ShoeReplaceSoon));
+        Assert.Equal((WearAssessor.CushioningFamily, AlertLadder.Cushioning, 64.24), (wear.Family, wear.Ladder, wear.Value));
+        Assert.Equal(AlertTexts.ShoeReplaceNow(64.24, AlertLocales.En), wear.RaisedText(AlertCodes.ShoeReplaceNow, AlertLocales.En));
+        Assert.Equal(AlertTexts.ShoeReplaceSoon(64.24, 112.66, 40, AlertLocales.ZhCn), wear.RaisedText(AlertCodes.ShoeReplaceSoon, AlertLocales.ZhCn));
         Assert.Equal(0, model.Explanations);
 
         var evidence = wear.Evidence();
@@ -105,8 +105,8 @@ public sealed class WearAssessorTests
         Assert.Equal(
             new WearSnapshot { ModelVersion = "band-rul-2", EstimatedAt = Now, BatteryHealthPct = 77, RemainingCycles = null },
             state.Wear);
-        Assert.Equal((WearAssessor.BatteryFamily, AlertLadder.Battery, 77.04, "Battery health"), (wear.Family, wear.Ladder, wear.Value, wear.What));
-        Assert.Equal(AlertTexts.BandBatteryDegraded(77.04, 410), wear.RaisedText(AlertCodes.BandBatteryDegraded));
+        Assert.Equal((WearAssessor.BatteryFamily, AlertLadder.Battery, 77.04), (wear.Family, wear.Ladder, wear.Value));
+        Assert.Equal(AlertTexts.BandBatteryDegraded(77.04, 410, AlertLocales.En), wear.RaisedText(AlertCodes.BandBatteryDegraded, AlertLocales.En));
     }
 
     [Theory]
