@@ -76,6 +76,11 @@ internal sealed class GrainCluster : IAsyncDisposable
         return new GrainCluster(cluster, clock, alerts, table, storage);
     }
 
+    /// <summary>Whether every silo's alert fan-out has delivered what it was handed and told the twins so: until then a
+    /// fan-out may still call a twin, and activate it again if a test deactivated it.</summary>
+    public bool FanOutsIdle => Cluster.Silos.Where(s => s.IsActive).Select(s => s.ServiceProvider.GetRequiredService<AlertFanOut>())
+        .All(f => f.Pending == 0 && f.AwaitingConfirmation == 0);
+
     /// <summary>The silo an activation lives on.</summary>
     public InProcessSiloHandle SiloOf(GrainId grain)
     {

@@ -74,6 +74,8 @@ public sealed class IndexAndFanOutTests
         await shoe.IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
         await cluster.UntilAsync(() => cluster.Reminders!.Rows.Any(r => r.ReminderName == AlertIndexGrain.WakeReminder), "the wake reminder");
         await cluster.UntilAsync(() => cluster.Alerts.Has("shoe-remind", AlertCodes.ShoeReplaceNow, AlertState.Raised), "the raised event");
+        // Once the twin is told its event got through, nothing calls it until the escalation does.
+        await cluster.UntilAsync(() => cluster.FanOutsIdle, "the twin told its raised event got through");
 
         await DeactivateAsync(cluster, shoe.GetGrainId());
         await DeactivateAsync(cluster, cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetGrainId());
@@ -93,6 +95,7 @@ public sealed class IndexAndFanOutTests
         await shoe.IngestAsync(Uplink.Run(1, 800, Uplink.Shoe()));
         await cluster.UntilAsync(() => cluster.Reminders!.Rows.Any(r => r.ReminderName == AlertIndexGrain.WakeReminder), "the wake reminder");
         await cluster.UntilAsync(() => cluster.Alerts.Has("shoe-remind", AlertCodes.ShoeReplaceNow, AlertState.Raised), "the raised event");
+        await cluster.UntilAsync(() => cluster.FanOutsIdle, "the twin told its raised event got through");
         await DeactivateAsync(cluster, cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetGrainId());
         cluster.Clock.Advance(TimeSpan.FromHours(2) + TimeSpan.FromMinutes(2));
         await cluster.UntilAsync(() => cluster.Alerts.Has("shoe-remind", AlertCodes.ShoeReplaceNow, AlertState.Escalated), "the escalation after the reminder woke the index");
