@@ -274,6 +274,19 @@ public sealed class ConsoleAttackTests(ConsoleFixture service) : IClassFixture<C
         Assert.NotEqual("system", resolved.GetProperty("actor").GetString());
     }
 
+    [Fact]
+    public async Task Attack_ApiActorCannotImpersonateTheSystem()
+    {
+        const string device = "attack-shoe-5b";
+        await using var watcher = await service.WatcherAsync("attack-watcher-5b", MqttProtocolVersion.V500, $"alerts/{device}");
+        await service.CrossCushioningThresholdAsync(device);
+        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+
+        using var ack = await service.Http.PostAsJsonAsync($"/api/alerts/{alertId}/ack", new { actor = "System", note = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, ack.StatusCode);
+        Assert.Contains("reserved", await ack.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// The console's replace action takes any device id the circuit sends (the page passes its route parameter); the
     /// API's route checks the id. An id outside the device-id rule must be refused, not create a device grain.
