@@ -402,6 +402,13 @@ internal static class ApiEndpoints
                 detail: "Send JSON {\"actor\": \"who (1-100 characters)\", \"note\": \"optional, at most 2000 characters\"}.");
         }
 
+        // The alert history names the service's own changes "system"; a caller must not pass for it.
+        if (actor.Trim().Equals("system", StringComparison.OrdinalIgnoreCase))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid request",
+                detail: "The actor \"system\" is reserved for the service's own changes: name the person or tool acting.");
+        }
+
         var device = await grains.GetGrain<IAlertIndexGrain>(0).DeviceOfAsync(id);
         if (device is null)
         {

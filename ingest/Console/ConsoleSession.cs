@@ -11,6 +11,7 @@ namespace Telemetry.Ingest.Console;
 /// </summary>
 internal sealed class ConsoleSession(ApiKeyRing keys, IAuthorizationService authorization)
 {
+    private const string ReservedActor = "system";
     private string? _key;
 
     /// <summary>Who the alert history names for this tab's actions (1 to 100 characters, as the API requires).</summary>
@@ -33,7 +34,8 @@ internal sealed class ConsoleSession(ApiKeyRing keys, IAuthorizationService auth
         }
 
         _key = key.Trim();
-        if (actor?.Trim() is { Length: > 0 and <= 100 } name)
+        // "system" names the service's own actions in the alert history; a person must not pass for it.
+        if (actor?.Trim() is { Length: > 0 and <= 100 } name && !name.Equals(ReservedActor, StringComparison.OrdinalIgnoreCase))
         {
             Actor = name;
         }

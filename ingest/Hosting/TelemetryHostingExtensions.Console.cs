@@ -35,6 +35,12 @@ internal static partial class TelemetryHostingExtensions
     {
         app.MapWhen(context => IsConsolePath(context.Request.Path), console =>
         {
+            // The sign-in link carries the key in its query: no console response may hand its address on as a Referer.
+            console.Use((context, next) =>
+            {
+                context.Response.Headers["Referrer-Policy"] = "no-referrer";
+                return next(context);
+            });
             console.UseRouting();
             console.UseAntiforgery();
             console.UseEndpoints(endpoints =>
