@@ -16,6 +16,41 @@ public sealed class ConsoleViewTests
     private static readonly DateTimeOffset Now = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]
+    public async Task Queue_ReadsEveryAlertOfAState_PageByPage_OldestIncluded()
+    {
+        // 2,500 raised alerts, newest first as the index pages them: one page of 1,000 would end 1,500 short of the oldest.
+        var all = Enumerable.Range(0, 2500).Select(i => new AlertSummary
+        {
+            Id = $"01Q{i:D5}", Device = $"shoe-{i:D5}", Code = AlertCodes.ShoeReplaceSoon, Severity = AlertSeverity.Warning,
+            State = AlertState.Raised, RaisedAt = Now.AddMinutes(-i), UpdatedAt = Now.AddMinutes(-i), Message = "m",
+        }).ToArray();
+        var calls = 0;
+
+        var read = await OpenAlerts.AllAsync((offset, limit) =>
+        {
+            calls++;
+            return Task.FromResult(new AlertPage(all.Skip(offset).Take(limit).ToArray(), all.Length));
+        });
+
+        Assert.Equal(all.Select(a => a.Id), read.Select(a => a.Id));
+        Assert.Equal(3, calls);
+    }
+
+    [Fact]
+    public async Task Queue_StopsAtAnEmptyPage_WhenAlertsLeaveTheStateWhileItReads()
+    {
+        var first = new AlertPage([new AlertSummary
+        {
+            Id = "01QONLY", Device = "shoe-1", Code = AlertCodes.ShoeReplaceSoon, Severity = AlertSeverity.Warning,
+            State = AlertState.Raised, RaisedAt = Now, UpdatedAt = Now, Message = "m",
+        }], 5);
+
+        var read = await OpenAlerts.AllAsync((offset, _) => Task.FromResult(offset == 0 ? first : new AlertPage([], 5)), pageSize: 1);
+
+        Assert.Equal(["01QONLY"], read.Select(a => a.Id));
+    }
+
+    [Fact]
     public void Queue_PutsEscalatedFirst_ThenTheNearestDeadline_ThenAcknowledged()
     {
         var sla = new SlaOptions();
