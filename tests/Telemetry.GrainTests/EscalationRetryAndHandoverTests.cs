@@ -12,16 +12,6 @@ namespace Telemetry.GrainTests;
 /// </summary>
 public sealed class EscalationRetryAndHandoverTests
 {
-    private static async Task DeactivateAsync(GrainCluster cluster, GrainId grain)
-    {
-        if (cluster.Cluster.TryGetGrainContext(grain, out var context))
-        {
-            context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "review"));
-        }
-
-        await cluster.UntilAsync(() => !cluster.Cluster.TryGetGrainContext(grain, out _), $"{grain} deactivated");
-    }
-
     /// <summary>Polls for at most <paramref name="seconds"/> of real time; false when it never came.</summary>
     private static async Task<bool> WithinAsync(Func<Task<bool>> done, double seconds, Action? step = null)
     {
@@ -145,7 +135,7 @@ public sealed class EscalationRetryAndHandoverTests
         await cluster.UntilAsync(() => cluster.Alerts.Has(device, AlertCodes.ShoeReplaceNow, AlertState.Resolved), "events 1 to 3 delivered");
         await cluster.UntilAsync(() => Interlocked.Read(ref confirmedUpTo) == 3, "events 1 to 3 confirmed");
 
-        await DeactivateAsync(cluster, shoe.GetGrainId());
+        await cluster.DeactivateAsync(shoe.GetGrainId());
         foreach (var key in cluster.Storage.All.Keys.Where(k => k.Grain == shoe.GetGrainId()).ToList())
         {
             cluster.Storage.All.TryRemove(key, out _);

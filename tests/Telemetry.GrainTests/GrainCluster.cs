@@ -81,6 +81,17 @@ internal sealed class GrainCluster : IAsyncDisposable
     public bool FanOutsIdle => Cluster.Silos.Where(s => s.IsActive).Select(s => s.ServiceProvider.GetRequiredService<AlertFanOut>())
         .All(f => f.Pending == 0 && f.AwaitingConfirmation == 0);
 
+    /// <summary>Deactivates an activation, as a silo does when it sheds it, and waits until it is gone.</summary>
+    public async Task DeactivateAsync(GrainId grain)
+    {
+        if (Cluster.TryGetGrainContext(grain, out var context))
+        {
+            context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "test"));
+        }
+
+        await UntilAsync(() => !Cluster.TryGetGrainContext(grain, out _), $"{grain} deactivated");
+    }
+
     /// <summary>The silo an activation lives on.</summary>
     public InProcessSiloHandle SiloOf(GrainId grain)
     {

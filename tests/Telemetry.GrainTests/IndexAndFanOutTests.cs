@@ -15,16 +15,6 @@ namespace Telemetry.GrainTests;
 /// </summary>
 public sealed class IndexAndFanOutTests
 {
-    private static async Task DeactivateAsync(GrainCluster cluster, GrainId grain)
-    {
-        if (cluster.Cluster.TryGetGrainContext(grain, out var context))
-        {
-            context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "review"));
-        }
-
-        await cluster.UntilAsync(() => !cluster.Cluster.TryGetGrainContext(grain, out _), $"{grain} deactivated");
-    }
-
     private static int LaneOf(string device) => (int)((uint)StringComparer.Ordinal.GetHashCode(device) % AlertFanOut.LaneCount);
 
     /// <summary>
@@ -77,8 +67,8 @@ public sealed class IndexAndFanOutTests
         // Once the twin is told its event got through, nothing calls it until the escalation does.
         await cluster.UntilAsync(() => cluster.FanOutsIdle, "the twin told its raised event got through");
 
-        await DeactivateAsync(cluster, shoe.GetGrainId());
-        await DeactivateAsync(cluster, cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetGrainId());
+        await cluster.DeactivateAsync(shoe.GetGrainId());
+        await cluster.DeactivateAsync(cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetGrainId());
 
         // Past the 2 h deadline in one step: only the reminder can wake the index now.
         cluster.Clock.Advance(TimeSpan.FromHours(2) + TimeSpan.FromMinutes(2));
@@ -96,7 +86,7 @@ public sealed class IndexAndFanOutTests
         await cluster.UntilAsync(() => cluster.Reminders!.Rows.Any(r => r.ReminderName == AlertIndexGrain.WakeReminder), "the wake reminder");
         await cluster.UntilAsync(() => cluster.Alerts.Has("shoe-remind", AlertCodes.ShoeReplaceNow, AlertState.Raised), "the raised event");
         await cluster.UntilAsync(() => cluster.FanOutsIdle, "the twin told its raised event got through");
-        await DeactivateAsync(cluster, cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetGrainId());
+        await cluster.DeactivateAsync(cluster.Grains.GetGrain<IAlertIndexGrain>(0).GetGrainId());
         cluster.Clock.Advance(TimeSpan.FromHours(2) + TimeSpan.FromMinutes(2));
         await cluster.UntilAsync(() => cluster.Alerts.Has("shoe-remind", AlertCodes.ShoeReplaceNow, AlertState.Escalated), "the escalation after the reminder woke the index");
     }
