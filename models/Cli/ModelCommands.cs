@@ -25,7 +25,7 @@ public static class ModelCommands
 
     private static Command TrainRulCommand()
     {
-        var csv = Csv("Run-to-failure history: one row per unit and time step, numeric sensor columns");
+        var csv = Csv("Run-to-failure history: one row per unit and time step, numeric sensor columns; several files (or a directory of *.csv) with the same header are read as one");
         var (unit, time) = (Unit(), Time());
         var outPath = new Option<string>("--out") { Description = "The model file to write", HelpName = "MODEL.zip", Required = true };
         var cap = new Option<double?>("--cap") { Description = "Cap remaining-life labels at this many time steps (piecewise-linear RUL) [default: none]", HelpName = "N" };
@@ -36,18 +36,59 @@ public static class ModelCommands
                 r.AddError($"--cap must be a positive number (was '{string.Join(' ', r.Tokens.Select(t => t.Value))}').");
             }
         });
-        var window = new Option<int>("--window") { Description = "Time steps each feature window looks back", HelpName = "W", DefaultValueFactory = _ => 15 }.Positive();
-        var trees = new Option<int>("--trees") { Description = "FastTree trees", HelpName = "T", DefaultValueFactory = _ => 200 }.Positive();
-        var seed = new Option<int>("--seed") { Description = "Seed of the train/test split and of FastTree", HelpName = "S", DefaultValueFactory = _ => 7 }.Positive();
-        var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, holding out a fifth of the units to measure it")
+        var endWhen = new Option<string?>("--end-when") { Description = "End of life is the first time a column crosses a limit: \"capacity<1.4\", \"wear>0.9\", or \"capacity<80%\" of the unit's first rows [default: each unit's last row]", HelpName = "COLUMN<VALUE" };
+        var smooth = new Option<int>("--smooth") { Description = "Rolling median of this many rows over the --end-when column before it is compared", HelpName = "N", DefaultValueFactory = _ => 1 }.Positive();
+        var window = new Option<int>("--window") { Description = "Time steps each feature window looks back (the search's first candidate)", HelpName = "W", DefaultValueFactory = _ => 15 }.Positive();
+        var trees = new Option<int>("--trees") { Description = "FastTree trees (the search's first candidate)", HelpName = "T", DefaultValueFactory = _ => 200 }.Positive();
+        var seed = new Option<int>("--seed") { Description = "Seed of the folds, the search and FastTree", HelpName = "S", DefaultValueFactory = _ => 7 }.Positive();
+        var budget = new Option<TimeSpan>("--budget") { Description = "Time for the search of methods and settings by cross-validation (e.g. 60s, 5m, 0 for one candidate of each method)", HelpName = "TIME", DefaultValueFactory = _ => TimeSpan.FromSeconds(60), CustomParser = ParseDuration };
+        var candidates = new Option<int?>("--candidates") { Description = "At most this many candidates, for a search that does not depend on the machine's speed [default: as many as the budget allows]", HelpName = "N" };
+        var folds = new Option<int>("--folds") { Description = "Cross-validation folds of whole units (fewer when there are fewer units)", HelpName = "K", DefaultValueFactory = _ => 5 }.Positive();
+        var requireBetter = new Option<bool>("--require-better") { Description = "Fail (exit code 1, no model written) unless the model beats both naive baselines" };
+        var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, chooses its method and settings by unit-grouped cross-validation, and compares it with naive answers")
         {
-            csv, unit, time, outPath, cap, window, trees, seed,
+            csv, unit, time, outPath, cap, endWhen, smooth, window, trees, seed, budget, candidates, folds, requireBetter,
         };
         command.SetAction(parse => Guarded(parse, (output, error) => TrainRul(
-            parse.GetRequiredValue(csv), parse.GetRequiredValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
-            new RulSettings { Cap = parse.GetValue(cap), Window = parse.GetValue(window), Trees = parse.GetValue(trees), Seed = parse.GetValue(seed) },
-            output, error)));
+            parse.GetRequiredValue(csv), parse.GetValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
+            new RulTrainingOptions
+            {
+                Start = new RulSettings { Cap = parse.GetValue(cap), Window = parse.GetValue(window), Trees = parse.GetValue(trees), Seed = parse.GetValue(seed) },
+                Life = parse.GetValue(endWhen) is { } text ? LifeDefinition.Parse(text, parse.GetValue(smooth)) : null,
+                Budget = parse.GetValue(budget),
+                MaxCandidates = parse.GetValue(candidates) is { } n and > 0 ? n : int.MaxValue,
+                Folds = Math.Max(2, parse.GetValue(folds)),
+            },
+            parse.GetValue(requireBetter), output, error)));
         return command;
+    }
+
+    /// <summary>A duration as people write it: 90s, 5m, 1h, 250ms, a plain number of seconds, or hh:mm:ss.</summary>
+    private static TimeSpan ParseDuration(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value.Trim() : "";
+        (string Suffix, double Seconds)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)];
+        foreach (var (suffix, seconds) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) && (suffix != "s" || !text.EndsWith("ms", StringComparison.OrdinalIgnoreCase))
+                && double.TryParse(text[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= 0)
+            {
+                return TimeSpan.FromSeconds(value * seconds);
+            }
+        }
+
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain) && plain >= 0)
+        {
+            return TimeSpan.FromSeconds(plain);
+        }
+
+        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
+        {
+            return span;
+        }
+
+        result.AddError($"--budget must be a duration such as 60s, 5m or 0 (was '{text}').");
+        return TimeSpan.Zero;
     }
 
     private static Command PredictRulCommand()
@@ -55,13 +96,13 @@ public static class ModelCommands
         var model = new Option<string>("--model") { Description = "A model written by train-rul", HelpName = "MODEL.zip", Required = true };
         var csv = Csv("Histories to score (with the columns the model was trained on); each unit's last row is scored");
         var (unit, time) = (Unit(), Time());
-        var outPath = new Option<string>("--out") { Description = "The predictions to write, 'unit,rul' per unit", HelpName = "PREDICTIONS.csv", Required = true };
-        var command = new Command("predict-rul", "Predicts each unit's remaining useful life at its last row with a train-rul model")
+        var outPath = new Option<string>("--out") { Description = "The predictions to write, 'unit,rul,p10,p90' per unit", HelpName = "PREDICTIONS.csv", Required = true };
+        var command = new Command("predict-rul", "Predicts each unit's remaining useful life at its last row, with its 10th–90th percentile interval, with a train-rul model")
         {
             model, csv, unit, time, outPath,
         };
         command.SetAction(parse => Guarded(parse, (output, error) => PredictRul(
-            parse.GetRequiredValue(model), parse.GetRequiredValue(csv), parse.GetRequiredValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
+            parse.GetRequiredValue(model), parse.GetRequiredValue(csv), parse.GetValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
             output, error)));
         return command;
     }
@@ -92,9 +133,9 @@ public static class ModelCommands
         return command;
     }
 
-    private static Option<string> Csv(string description) => new("--csv") { Description = description, HelpName = "FILE", Required = true };
+    private static Option<string[]> Csv(string description) => new("--csv") { Description = description, HelpName = "FILE", Required = true, AllowMultipleArgumentsPerToken = true };
 
-    private static Option<string> Unit() => new("--unit") { Description = "The column naming the unit (engine, device)", HelpName = "COLUMN", Required = true };
+    private static Option<string?> Unit() => new("--unit") { Description = "The column naming the unit (engine, device) [default: none, each file is one unit named after it]", HelpName = "COLUMN" };
 
     private static Option<string> Time() => new("--time") { Description = "The column of the time step (cycle, day)", HelpName = "COLUMN", Required = true };
 
@@ -113,24 +154,59 @@ public static class ModelCommands
         }
     }
 
-    private static int TrainRul(string csv, string unit, string time, string outPath, RulSettings settings, TextWriter output, TextWriter error)
+    private static int TrainRul(string[] csv, string? unit, string time, string outPath, RulTrainingOptions options, bool requireBetter, TextWriter output, TextWriter error)
     {
         var log = new Progress(error, Stopwatch.StartNew());
         var table = RunTable.Read(csv, unit, time);
         log.Report($"read {table.RowCount} rows of {table.Units.Count} units, {table.Columns.Length} numeric columns");
-        var (model, metrics) = RulModel.Train(table, settings, log);
+        var (model, report) = RulTrainer.Train(table, options, log);
+        WriteRulReport(output, report, options);
+        if (!report.BeatsBaselines)
+        {
+            error.WriteLine();
+            error.WriteLine(Invariant($"WARNING: the model does NOT beat the naive answers on cross-validation: RMSE {report.Model.Rmse:F2} against {report.MeanLifeBaseline.Rmse:F2} (mean life minus age) and {report.ExtrapolationBaseline.Rmse:F2} ({report.ExtrapolationBaseline.Name}); error {report.Model.MeanLifeError:P1} of life against {report.MeanLifeBaseline.MeanLifeError:P1} and {report.ExtrapolationBaseline.MeanLifeError:P1}."));
+            error.WriteLine("Its estimates are no better than knowing nothing about the unit: more units, an --end-when on a real health indicator, or a longer --budget may help.");
+            if (requireBetter)
+            {
+                error.WriteLine($"--require-better: no model written to {outPath}.");
+                return 1;
+            }
+        }
+
         model.Save(outPath);
         log.Report($"wrote {outPath}");
-
-        output.WriteLine();
-        output.WriteLine(Invariant($"| held-out units | rows | RMSE | MAE | constant-mean RMSE | constant-mean MAE |"));
-        output.WriteLine("|---:|---:|---:|---:|---:|---:|");
-        output.WriteLine(Invariant($"| {metrics.TestUnits} (trained on {metrics.TrainUnits}) | {metrics.TestRows} | {metrics.Rmse:F2} | {metrics.Mae:F2} | {metrics.BaselineRmse:F2} | {metrics.BaselineMae:F2} |"));
-        output.WriteLine(Invariant($"features: {metrics.Features}; columns dropped as constant: {metrics.DroppedColumns}; label cap: {(settings.Cap is { } c ? c.ToString(CultureInfo.InvariantCulture) : "none")}"));
         return 0;
     }
 
-    private static int PredictRul(string modelPath, string csv, string unit, string time, string outPath, TextWriter output, TextWriter error)
+    internal static void WriteRulReport(TextWriter output, RulReport r, RulTrainingOptions options)
+    {
+        output.WriteLine();
+        output.WriteLine(Invariant($"cross-validation: {r.Folds} folds of whole units, {r.Units} units, {r.Rows} rows; end of life: {(options.Life is { } life ? life.ToString() : "each unit's last row")}; label cap: {(options.Start.Cap is { } c ? c.ToString(CultureInfo.InvariantCulture) : "none")}"));
+        if (r.Censored.Count > 0)
+        {
+            output.WriteLine(Invariant($"left out as censored (never reach the end of life): {r.Censored.Count} units ({string.Join(", ", r.Censored)})"));
+        }
+
+        output.WriteLine();
+        output.WriteLine("| predictor | RMSE | MAE | mean error, share of life | worst unit |");
+        output.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (var s in new[] { r.Model with { Name = $"**model: {r.Method}**" }, r.MeanLifeBaseline, r.ExtrapolationBaseline })
+        {
+            output.WriteLine(Invariant($"| {s.Name} | {s.Rmse:F2} | {s.Mae:F2} | {s.MeanLifeError:P1} | {s.WorstLifeError:P1} |"));
+        }
+
+        output.WriteLine();
+        output.WriteLine(Invariant($"method: {r.Method} ({r.Settings}), best of {r.Candidates.Count} candidates in {r.Elapsed.TotalSeconds:F0} s; health indicator: {r.Indicator}"));
+        if (r.Method == "regression")
+        {
+            output.WriteLine(Invariant($"features: {r.Features}; columns dropped as constant: {r.DroppedConstant}; as not trending with age: {r.DroppedNoise}"));
+        }
+
+        output.WriteLine(Invariant($"p10–p90 interval: estimate {r.Interval.Lower:+0.0;-0.0} / {r.Interval.Upper:+0.0;-0.0}; coverage on held-out units {r.Coverage:P0} (target 70–90%){(r.RawCoverage is { } raw ? Invariant($", the curve's own band {raw:P0}") : "")}"));
+        output.WriteLine(r.BeatsBaselines ? "verdict: the model beats both naive answers" : "verdict: the model does NOT beat the naive answers");
+    }
+
+    private static int PredictRul(string modelPath, string[] csv, string? unit, string time, string outPath, TextWriter output, TextWriter error)
     {
         var log = new Progress(error, Stopwatch.StartNew());
         var model = RulModel.Load(modelPath);
@@ -139,18 +215,18 @@ public static class ModelCommands
         var predictions = model.PredictLast(table);
         using (var writer = new StreamWriter(outPath))
         {
-            writer.WriteLine("unit,rul");
-            foreach (var (id, rul) in predictions)
+            writer.WriteLine("unit,rul,p10,p90");
+            foreach (var (id, e) in predictions)
             {
-                writer.WriteLine(Invariant($"{id},{rul:F2}"));
+                writer.WriteLine(Invariant($"{id},{e.Rul:F2},{e.Low:F2},{e.High:F2}"));
             }
         }
 
-        log.Report($"wrote {predictions.Count} predictions to {outPath}");
+        log.Report($"wrote {predictions.Count} predictions to {outPath} ({model.Method} model)");
         output.WriteLine();
         output.WriteLine("| units | mean predicted RUL | min | max |");
         output.WriteLine("|---:|---:|---:|---:|");
-        output.WriteLine(Invariant($"| {predictions.Count} | {predictions.Average(p => p.Rul):F1} | {predictions.Min(p => p.Rul):F1} | {predictions.Max(p => p.Rul):F1} |"));
+        output.WriteLine(Invariant($"| {predictions.Count} | {predictions.Average(p => p.Estimate.Rul):F1} | {predictions.Min(p => p.Estimate.Rul):F1} | {predictions.Max(p => p.Estimate.Rul):F1} |"));
         return 0;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.ML;
@@ -6,7 +7,7 @@ using Microsoft.ML.Trainers.FastTree;
 
 namespace Telemetry.Models.Rul;
 
-/// <summary>Settings of a generic remaining-useful-life model.</summary>
+/// <summary>Settings of the regression method of a remaining-useful-life model: one candidate of the search.</summary>
 public sealed record RulSettings
 {
     /// <summary>Cap of the label (piecewise-linear target); null keeps the raw time remaining.</summary>
@@ -14,116 +15,173 @@ public sealed record RulSettings
 
     public int Window { get; init; } = 15;
 
-    /// <summary>Share of units held out for evaluation.</summary>
-    public double HoldOut { get; init; } = 0.2;
-
     public int Trees { get; init; } = 200;
 
     public int Leaves { get; init; } = 32;
 
+    public double LearningRate { get; init; } = 0.1;
+
+    /// <summary>Columns trending with age less than this (<see cref="ColumnScore.Trendability"/>) are left out.</summary>
+    public double MinTrendability { get; init; }
+
+    /// <summary>Rows at each unit's start that are its own baseline (<see cref="WindowFeatures.NormalizeFirst"/>); 0 for raw values.</summary>
+    public int NormalizeFirst { get; init; }
+
+    /// <summary>Rows in the trailing mean of each column's current value.</summary>
+    public int Smooth { get; init; } = 1;
+
     public int Seed { get; init; } = 7;
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"window {Window}, {Trees} trees, {Leaves} leaves, learning rate {LearningRate}, trendability ≥ {MinTrendability}, baseline {(NormalizeFirst > 0 ? $"first {NormalizeFirst} rows" : "none")}, smoothing {Smooth}");
 }
 
-/// <summary>Held-out accuracy, in the units of the time column.</summary>
-public sealed record RulMetrics(int TrainUnits, int TestUnits, int TestRows, double Rmse, double Mae, double BaselineRmse, double BaselineMae, int Features, int DroppedColumns);
+/// <summary>A remaining-life estimate with its interval (10th and 90th percentiles).</summary>
+public readonly record struct RulEstimate(double Rul, double Low, double High);
 
 /// <summary>
-/// A remaining-useful-life regressor for a customer's own run-to-failure history: FastTree (ML.NET) on
-/// <see cref="WindowFeatures"/>, trained on some units and measured on units it has never seen. The model
-/// file is ML.NET's zip with one more entry, <c>telemetry-rul.json</c>, holding the feature settings, so a
-/// single file is all that scoring needs.
+/// A remaining-useful-life model for a customer's own run-to-failure history, of one of two methods chosen by
+/// <see cref="RulTrainer"/>: <b>regression</b>, FastTree (ML.NET) on <see cref="WindowFeatures"/>, or <b>curve</b>, a
+/// <see cref="DegradationCurve"/> of one health indicator. Either way the interval is the point estimate plus the
+/// 10th and 90th percentiles of the errors cross-validation measured (conformal). The model file is a zip with
+/// <c>telemetry-rul.json</c> (method, settings, interval, curves) and, for regression, ML.NET's model beside it, so
+/// a single file is all that scoring needs.
 /// </summary>
 public sealed class RulModel
 {
     private const string MetadataEntry = "telemetry-rul.json";
-    private readonly MLContext _ml;
-    private readonly ITransformer _model;
+    private const int FormatVersion = 2;
+    private readonly MLContext? _ml;
+    private readonly ITransformer? _regression;
 
-    private RulModel(MLContext ml, ITransformer model, WindowFeatures features, double? cap)
+    private RulModel(MLContext? ml, ITransformer? regression, WindowFeatures? features, DegradationCurve? curve, string[] columns, double? cap)
     {
         _ml = ml;
-        _model = model;
+        _regression = regression;
         Features = features;
+        Curve = curve;
+        Columns = columns;
         Cap = cap;
     }
 
-    public WindowFeatures Features { get; }
+    /// <summary>The regression method's features; null for the curve method.</summary>
+    public WindowFeatures? Features { get; }
+
+    /// <summary>The curve method's population; null for regression.</summary>
+    public DegradationCurve? Curve { get; }
+
+    public string Method => Curve is null ? "regression" : "curve";
+
+    /// <summary>The numeric columns of the training file (a file to score must have the ones used).</summary>
+    public string[] Columns { get; }
 
     public double? Cap { get; }
 
-    /// <summary>Trains on a random share of the units and measures on the rest (split by unit, never by row).</summary>
-    public static (RulModel Model, RulMetrics Metrics) Train(RunTable table, RulSettings settings, IProgress<string>? progress = null)
+    /// <summary>Added to the point estimate for the 10th and 90th percentiles (from cross-validated errors).</summary>
+    public (double Lower, double Upper) Interval { get; private set; }
+
+    public RulModel WithInterval(double lower, double upper)
     {
-        if (table.Units.Count < 2)
-        {
-            throw new RunTableException("At least two units are needed: one to train on and one to test on.");
-        }
+        Interval = (lower, upper);
+        return this;
+    }
 
-        var features = WindowFeatures.Fit(table, settings.Window);
-        var random = new Random(settings.Seed);
-        var shuffled = table.Units.OrderBy(_ => random.Next()).ToList();
-        var testCount = Math.Clamp((int)Math.Round(shuffled.Count * settings.HoldOut), 1, shuffled.Count - 1);
-        var test = shuffled.Take(testCount).ToList();
-        var train = shuffled.Skip(testCount).ToList();
-        var identity = Enumerable.Range(0, table.Columns.Length).ToArray();
-
-        progress?.Report($"features: {features.Count} from {features.Kept.Length} of {table.Columns.Length} columns (window {settings.Window})");
+    public static RulModel FitRegression(RunTable train, WindowFeatures features, RulSettings settings)
+    {
         var ml = new MLContext(settings.Seed);
-        var trainRows = Rows(train, features, identity, settings.Cap);
-        var data = ml.Data.LoadFromEnumerable(trainRows, Schema(features.Count));
-        progress?.Report($"training FastTree: {settings.Trees} trees on {trainRows.Count} rows of {train.Count} units");
+        var identity = Enumerable.Range(0, train.Columns.Length).ToArray();
+        var rows = Rows(train.Units, features, identity, settings.Cap, withLabels: true);
+        var data = ml.Data.LoadFromEnumerable(rows, Schema(features.Count));
         var trainer = ml.Regression.Trainers.FastTree(new FastTreeRegressionTrainer.Options
         {
             NumberOfTrees = settings.Trees,
             NumberOfLeaves = settings.Leaves,
-            MinimumExampleCountPerLeaf = 10,
-            LearningRate = 0.1,
+            MinimumExampleCountPerLeaf = Math.Max(2, Math.Min(10, rows.Count / (settings.Leaves * 2))),
+            LearningRate = settings.LearningRate,
             NumberOfThreads = Math.Max(1, Environment.ProcessorCount),
         });
-        var model = new RulModel(ml, trainer.Fit(data), features, settings.Cap);
-
-        progress?.Report($"evaluating on {test.Count} held-out units");
-        var testRows = Rows(test, features, identity, settings.Cap);
-        var predicted = model.Score(testRows);
-        var baseline = trainRows.Average(r => r.Label);
-        double se = 0, ae = 0, bse = 0, bae = 0;
-        for (var i = 0; i < testRows.Count; i++)
-        {
-            var error = predicted[i] - testRows[i].Label;
-            se += error * error;
-            ae += Math.Abs(error);
-            var baseError = baseline - testRows[i].Label;
-            bse += baseError * baseError;
-            bae += Math.Abs(baseError);
-        }
-
-        var n = testRows.Count;
-        return (model, new RulMetrics(train.Count, test.Count, n, Math.Sqrt(se / n), ae / n, Math.Sqrt(bse / n), bae / n,
-            features.Count, table.Columns.Length - features.Kept.Length));
+        return new RulModel(ml, trainer.Fit(data), features, null, train.Columns, settings.Cap);
     }
 
-    /// <summary>The remaining life at the last row of every unit of <paramref name="table"/>.</summary>
-    public IReadOnlyList<(string Unit, double Rul)> PredictLast(RunTable table)
+    public static RulModel FitCurve(RunTable train, DegradationCurve curve, double? cap) => new(null, null, null, curve, train.Columns, cap);
+
+    /// <summary>The point estimate at every row of every unit, in order, and the curve's raw interval (the point itself for regression).</summary>
+    public List<RulEstimate> PredictRows(RunTable table, IReadOnlyList<RunTable.Unit> units)
     {
-        var map = Features.MapColumns(table);
+        var map = MapColumns(table);
+        var result = new List<RulEstimate>(units.Sum(u => u.Times.Length));
+        if (Curve is { } curve)
+        {
+            foreach (var unit in units)
+            {
+                result.AddRange(curve.PredictAll(unit, map).Select(e => new RulEstimate(Capped(e.Rul), Capped(e.Low), Capped(e.High))));
+            }
+
+            return result;
+        }
+
+        var scores = Score(Rows(units, Features!, map, Cap, withLabels: false));
+        result.AddRange(scores.Select(s => new RulEstimate(Capped(s), Capped(s), Capped(s))));
+        return result;
+    }
+
+    /// <summary>The remaining life at the last row of every unit of <paramref name="table"/>, with its interval.</summary>
+    public IReadOnlyList<(string Unit, RulEstimate Estimate)> PredictLast(RunTable table)
+    {
+        var map = MapColumns(table);
+        var estimates = new List<(string, RulEstimate)>(table.Units.Count);
+        if (Curve is { } curve)
+        {
+            foreach (var unit in table.Units)
+            {
+                estimates.Add((unit.Id, WithIntervalOf(curve.PredictAll(unit, map)[^1].Rul)));
+            }
+
+            return estimates;
+        }
+
         var rows = table.Units.Select(u =>
         {
-            var row = new FeatureRow { Features = new float[Features.Count] };
+            var row = new FeatureRow { Features = new float[Features!.Count] };
             Features.Compute(u, u.Times.Length - 1, map, row.Features);
             return row;
         }).ToList();
         var scores = Score(rows);
-        return [.. table.Units.Select((u, i) => (u.Id, Math.Max(0, (double)scores[i])))];
+        return [.. table.Units.Select((u, i) => (u.Id, WithIntervalOf(scores[i])))];
     }
+
+    private RulEstimate WithIntervalOf(double point)
+    {
+        var rul = Capped(point);
+        return new RulEstimate(rul, Capped(rul + Interval.Lower), Capped(rul + Interval.Upper));
+    }
+
+    private double Capped(double value) => Math.Max(0, Cap is { } c ? Math.Min(c, value) : value);
 
     public void Save(string path)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
-        _ml.Model.Save(_model, Schema(Features.Count).Let(s => _ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), s).Schema), path);
-        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+        if (_regression is not null)
+        {
+            _ml!.Model.Save(_regression, _ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), Schema(Features!.Count)).Schema, path);
+        }
+        else if (File.Exists(path))
+        {
+            File.Delete(path);
+        }
+
+        using var zip = ZipFile.Open(path, _regression is null ? ZipArchiveMode.Create : ZipArchiveMode.Update);
         using var entry = zip.CreateEntry(MetadataEntry).Open();
-        JsonSerializer.Serialize(entry, new Metadata(1, Features.Columns, Features.Kept, Features.Window, Cap));
+        JsonSerializer.Serialize(entry, new Metadata(FormatVersion, Columns, Features?.Kept ?? [], Features?.Window ?? 0, Cap)
+        {
+            Method = Method,
+            NormalizeFirst = Features?.NormalizeFirst ?? 0,
+            Smooth = Features?.Smooth ?? 1,
+            Lower = Interval.Lower,
+            Upper = Interval.Upper,
+            Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) : null,
+        });
     }
 
     public static RulModel Load(string path)
@@ -134,27 +192,62 @@ public sealed class RulModel
         }
 
         Metadata metadata;
-        using (var zip = ZipFile.OpenRead(path))
+        try
         {
+            using var zip = ZipFile.OpenRead(path);
             var entry = zip.GetEntry(MetadataEntry) ?? throw new RunTableException($"{path} is not a model written by train-rul (no {MetadataEntry}).");
             using var stream = entry.Open();
             metadata = JsonSerializer.Deserialize<Metadata>(stream) ?? throw new RunTableException($"{path}: unreadable {MetadataEntry}.");
         }
+        catch (Exception e) when (e is InvalidDataException or JsonException)
+        {
+            throw new RunTableException($"{path} is not a model written by train-rul ({e.Message}).");
+        }
+
+        if (metadata.Version > FormatVersion)
+        {
+            throw new RunTableException($"{path} was written by a newer train-rul (format {metadata.Version}; this one reads up to {FormatVersion}).");
+        }
+
+        if (metadata is { Method: "curve", Curve: { } c })
+        {
+            var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]);
+            return new RulModel(null, null, null, curve, metadata.Columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+        }
 
         var ml = new MLContext(0);
         var model = ml.Model.Load(path, out _);
-        return new RulModel(ml, model, new WindowFeatures(metadata.Columns, metadata.Kept, metadata.Window), metadata.Cap);
+        var features = new WindowFeatures(metadata.Columns, metadata.Kept, metadata.Window, metadata.NormalizeFirst, metadata.Smooth);
+        return new RulModel(ml, model, features, null, metadata.Columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+    }
+
+    /// <summary>Maps the columns of a table to score onto the training columns, by name; a column the model uses must be there.</summary>
+    private int[] MapColumns(RunTable table)
+    {
+        if (Features is not null)
+        {
+            return Features.MapColumns(table);
+        }
+
+        var map = new int[Columns.Length];
+        for (var c = 0; c < Columns.Length; c++)
+        {
+            map[c] = Array.IndexOf(table.Columns, Columns[c]);
+        }
+
+        return map[Curve!.Column] >= 0 ? map : throw new RunTableException($"The model was trained with a column '{Columns[Curve.Column]}' that this file does not have.");
     }
 
     private float[] Score(List<FeatureRow> rows)
     {
-        var scored = _model.Transform(_ml.Data.LoadFromEnumerable(rows, Schema(Features.Count)));
+        var scored = _regression!.Transform(_ml!.Data.LoadFromEnumerable(rows, Schema(Features!.Count)));
         return [.. scored.GetColumn<float>("Score")];
     }
 
-    private static List<FeatureRow> Rows(List<RunTable.Unit> units, WindowFeatures features, int[] map, double? cap)
+    /// <summary>The feature rows of every row of the units; labels are the time to each unit's last row, capped.</summary>
+    private static List<FeatureRow> Rows(IEnumerable<RunTable.Unit> units, WindowFeatures features, int[] map, double? cap, bool withLabels)
     {
-        var rows = new List<FeatureRow>(units.Sum(u => u.Times.Length));
+        var rows = new List<FeatureRow>();
         foreach (var unit in units)
         {
             var end = unit.Times[^1];
@@ -162,8 +255,12 @@ public sealed class RulModel
             {
                 var row = new FeatureRow { Features = new float[features.Count] };
                 features.Compute(unit, i, map, row.Features);
-                var remaining = end - unit.Times[i];
-                row.Label = (float)(cap is { } c ? Math.Min(c, remaining) : remaining);
+                if (withLabels)
+                {
+                    var remaining = end - unit.Times[i];
+                    row.Label = (float)(cap is { } c ? Math.Min(c, remaining) : remaining);
+                }
+
                 rows.Add(row);
             }
         }
@@ -178,7 +275,23 @@ public sealed class RulModel
         return schema;
     }
 
-    private sealed record Metadata(int Version, string[] Columns, int[] Kept, int Window, double? Cap);
+    /// <summary>What the model file says besides ML.NET's model. Version 1 files (regression, no interval) still load.</summary>
+    private sealed record Metadata(int Version, string[] Columns, int[] Kept, int Window, double? Cap)
+    {
+        public string Method { get; init; } = "regression";
+
+        public int NormalizeFirst { get; init; }
+
+        public int Smooth { get; init; } = 1;
+
+        public double Lower { get; init; }
+
+        public double Upper { get; init; }
+
+        public CurveMetadata? Curve { get; init; }
+    }
+
+    private sealed record CurveMetadata(int Column, int Direction, LifeDefinition? Life, double EndOffset, int Smooth, DegradationCurve.Curve[] Curves);
 
     /// <summary>One row for ML.NET: the feature vector and the label (time remaining, capped).</summary>
     public sealed class FeatureRow
@@ -189,7 +302,3 @@ public sealed class RulModel
     }
 }
 
-internal static class LetExtensions
-{
-    public static TResult Let<T, TResult>(this T value, Func<T, TResult> map) => map(value);
-}

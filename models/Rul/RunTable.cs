@@ -8,11 +8,13 @@ public sealed class RunTableException(string message) : Exception(message);
 /// <summary>
 /// A run-to-failure history read from CSV: a header row, a unit column, a time column, and every other
 /// column numeric (sensors and settings). Rows are grouped by unit and sorted by time; the last row of a unit
-/// is its failure. Comma, semicolon and tab separators are recognised from the header line.
+/// is its failure unless a <see cref="LifeDefinition"/> says otherwise. Comma, semicolon and tab separators are
+/// recognised from the header line. Several files with the same header may be read as one table; without a unit
+/// column, each file is one unit named after the file.
 /// </summary>
 public sealed class RunTable
 {
-    private RunTable(string[] columns, List<Unit> units, int rows)
+    internal RunTable(string[] columns, List<Unit> units, int rows)
     {
         Columns = columns;
         Units = units;
@@ -29,7 +31,39 @@ public sealed class RunTable
     /// <summary>One unit's rows, in time order: <c>Times[i]</c> and <c>Values[i][column]</c>.</summary>
     public sealed record Unit(string Id, double[] Times, double[][] Values);
 
-    public static RunTable Read(string path, string unitColumn, string timeColumn, bool requireTwoRows = true)
+    /// <summary>
+    /// Reads every file in <paramref name="paths"/> (a directory stands for the <c>*.csv</c> files in it, in name
+    /// order) into one table. With a null <paramref name="unitColumn"/>, each file is one unit, named after the file.
+    /// </summary>
+    public static RunTable Read(IReadOnlyList<string> paths, string? unitColumn, string timeColumn, bool requireTwoRows = true)
+    {
+        var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p, "*.csv").Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToList();
+        if (files.Count == 0)
+        {
+            throw new RunTableException($"{string.Join(", ", paths)}: no CSV files.");
+        }
+
+        var tables = files.Select(f => Read(f, unitColumn, timeColumn, requireTwoRows)).ToList();
+        var first = tables[0];
+        for (var i = 1; i < tables.Count; i++)
+        {
+            if (!tables[i].Columns.SequenceEqual(first.Columns, StringComparer.Ordinal))
+            {
+                throw new RunTableException($"{files[i]}: its columns ({string.Join(", ", tables[i].Columns)}) are not those of {files[0]} ({string.Join(", ", first.Columns)}).");
+            }
+        }
+
+        var units = tables.SelectMany(t => t.Units).ToList();
+        if (units.GroupBy(u => u.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new RunTableException($"unit '{twice.Key}' appears in more than one file; give each file its own units, or leave out --unit to name each file's unit after the file.");
+        }
+
+        return new RunTable(first.Columns, units, tables.Sum(t => t.RowCount));
+    }
+
+    /// <summary>Reads one file; with a null <paramref name="unitColumn"/> the whole file is one unit, named after the file.</summary>
+    public static RunTable Read(string path, string? unitColumn, string timeColumn, bool requireTwoRows = true)
     {
         if (!File.Exists(path))
         {
@@ -40,11 +74,11 @@ public sealed class RunTable
         var headerLine = reader.ReadLine() ?? throw new RunTableException($"{path}: the file is empty; it needs a header row.");
         var separator = headerLine.Contains('\t', StringComparison.Ordinal) ? '\t' : headerLine.Contains(';', StringComparison.Ordinal) && !headerLine.Contains(',', StringComparison.Ordinal) ? ';' : ',';
         var header = headerLine.Split(separator).Select(h => h.Trim().Trim('"')).ToArray();
-        var unitIndex = Array.IndexOf(header, unitColumn);
+        var unitIndex = unitColumn is null ? -1 : Array.IndexOf(header, unitColumn);
         var timeIndex = Array.IndexOf(header, timeColumn);
-        if (unitIndex < 0 || timeIndex < 0)
+        if ((unitColumn is not null && unitIndex < 0) || timeIndex < 0)
         {
-            var missing = unitIndex < 0 ? unitColumn : timeColumn;
+            var missing = timeIndex < 0 ? timeColumn : unitColumn;
             throw new RunTableException($"{path}: no column named '{missing}'. The header has: {string.Join(", ", header)}.");
         }
 
@@ -68,7 +102,7 @@ public sealed class RunTable
                 throw new RunTableException($"{path}, line {lineNumber}: {count} fields, but the header has {header.Length}.");
             }
 
-            var unit = fields[unitIndex].Trim().Trim('"');
+            var unit = unitIndex < 0 ? Path.GetFileNameWithoutExtension(path) : fields[unitIndex].Trim().Trim('"');
             var time = Number(fields[timeIndex], path, lineNumber, timeColumn);
             var values = new double[numeric.Length];
             for (var c = 0; c < numeric.Length; c++)
@@ -105,6 +139,20 @@ public sealed class RunTable
         }
 
         return new RunTable([.. numeric.Select(i => header[i])], units, rows);
+    }
+
+    /// <summary>This table's columns with other units (cut or chosen from these).</summary>
+    internal RunTable With(IEnumerable<Unit> units)
+    {
+        var list = units.ToList();
+        return new RunTable(Columns, list, list.Sum(u => u.Times.Length));
+    }
+
+    /// <summary>The index of a column by name, or an error that lists the columns there are.</summary>
+    public int ColumnIndex(string name)
+    {
+        var index = Array.IndexOf(Columns, name);
+        return index >= 0 ? index : throw new RunTableException($"no numeric column named '{name}'. The columns are: {string.Join(", ", Columns)}.");
     }
 
     private static int Split(string line, char separator, string[] fields)

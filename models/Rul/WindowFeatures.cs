@@ -2,20 +2,23 @@ namespace Telemetry.Models.Rul;
 
 /// <summary>
 /// Generic window features for remaining-life regression, computed the same way for training and scoring:
-/// for every kept column, its value and its mean, spread (standard deviation) and slope (least squares per
-/// row) over the unit's last <see cref="Window"/> rows, plus the unit's age (time since its first row).
-/// Nothing about any particular sensor is assumed. Columns that are constant or nearly so (relative spread
-/// below 1e-4 over the whole file) are dropped, because they cannot inform a model and only add noise.
+/// for every kept column, its value (a trailing mean of <see cref="Smooth"/> rows) and its mean, spread (standard
+/// deviation) and slope (least squares per row) over the unit's last <see cref="Window"/> rows, plus the unit's age
+/// (time since its first row). With <see cref="NormalizeFirst"/> above 0, value and mean are taken relative to the
+/// mean of the unit's own first rows, so that units that start at different levels (a cell at 1.86 Ah and one at
+/// 2.03 Ah) are compared by how far each has moved. Nothing about any particular sensor is assumed: columns are
+/// kept by <see cref="ColumnScreen"/>, dropping constant and near-constant ones and, above a trendability threshold,
+/// those whose movement is not consistent with age across units (noise, operating settings).
 /// </summary>
 public sealed class WindowFeatures
 {
-    public const double NearConstantRelativeSpread = 1e-4;
-
-    public WindowFeatures(string[] columns, int[] kept, int window)
+    public WindowFeatures(string[] columns, int[] kept, int window, int normalizeFirst = 0, int smooth = 1)
     {
         Columns = columns;
         Kept = kept;
         Window = window;
+        NormalizeFirst = normalizeFirst;
+        Smooth = Math.Max(1, smooth);
     }
 
     /// <summary>All numeric columns of the training file, in order (the file to score must have them too).</summary>
@@ -26,43 +29,29 @@ public sealed class WindowFeatures
 
     public int Window { get; }
 
+    /// <summary>Rows at the start of each unit whose mean is its own baseline; 0 for raw values.</summary>
+    public int NormalizeFirst { get; }
+
+    /// <summary>Rows in the trailing mean that stands for a column's current value; 1 for the raw value.</summary>
+    public int Smooth { get; }
+
     public int Count => (Kept.Length * 4) + 1;
 
     /// <summary>Names of the features, in vector order (for reports and explanations).</summary>
     public IEnumerable<string> Names => Kept.SelectMany(c => new[] { Columns[c], $"{Columns[c]}_mean", $"{Columns[c]}_std", $"{Columns[c]}_slope" }).Append("age");
 
-    /// <summary>Chooses the columns worth keeping from a training table.</summary>
-    public static WindowFeatures Fit(RunTable table, int window)
+    /// <summary>
+    /// Chooses the columns worth keeping from a training table: not near-constant, and trending with age at least
+    /// <paramref name="minTrendability"/> (the best column is always kept).
+    /// </summary>
+    public static WindowFeatures Fit(RunTable table, int window, double minTrendability = 0, int normalizeFirst = 0, int smooth = 1) =>
+        Fit(table, ColumnScreen.Score(table), window, minTrendability, normalizeFirst, smooth);
+
+    public static WindowFeatures Fit(RunTable table, IReadOnlyList<ColumnScore> scores, int window, double minTrendability = 0, int normalizeFirst = 0, int smooth = 1)
     {
-        var kept = new List<int>();
-        for (var c = 0; c < table.Columns.Length; c++)
-        {
-            double sum = 0, sumSq = 0;
-            long n = 0;
-            foreach (var unit in table.Units)
-            {
-                foreach (var row in unit.Values)
-                {
-                    sum += row[c];
-                    sumSq += row[c] * row[c];
-                    n++;
-                }
-            }
-
-            var mean = sum / n;
-            var spread = Math.Sqrt(Math.Max(0, (sumSq / n) - (mean * mean)));
-            if (spread > NearConstantRelativeSpread * Math.Max(Math.Abs(mean), 1e-12) && spread > 0)
-            {
-                kept.Add(c);
-            }
-        }
-
-        if (kept.Count == 0)
-        {
-            throw new RunTableException("Every sensor column is constant or nearly so; there is nothing to learn from.");
-        }
-
-        return new WindowFeatures(table.Columns, [.. kept], window);
+        var best = ColumnScreen.Best(scores);
+        var kept = scores.Where(s => !s.NearConstant && (s.Trendability >= minTrendability || s.Column == best.Column)).Select(s => s.Column).ToArray();
+        return new WindowFeatures(table.Columns, kept, window, normalizeFirst, smooth);
     }
 
     /// <summary>Maps the columns of a table to score onto the training columns, by name.</summary>
@@ -90,6 +79,7 @@ public sealed class WindowFeatures
         var sj = m * (m - 1) / 2.0;
         var sjj = (m - 1) * m * ((2 * m) - 1) / 6.0;
         var denominator = (m * sjj) - (sj * sj);
+        var smoothFrom = Math.Max(0, row - Smooth + 1);
         var f = 0;
         foreach (var c in Kept)
         {
@@ -103,13 +93,32 @@ public sealed class WindowFeatures
                 sumJx += j * x;
             }
 
+            double current = 0;
+            for (var j = smoothFrom; j <= row; j++)
+            {
+                current += unit.Values[j][source];
+            }
+
+            current /= row - smoothFrom + 1;
+            var baseline = NormalizeFirst > 0 ? Baseline(unit, source, Math.Min(NormalizeFirst, row + 1)) : 0;
             var mean = sum / m;
-            features[f++] = (float)unit.Values[row][source];
-            features[f++] = (float)mean;
+            features[f++] = (float)(current - baseline);
+            features[f++] = (float)(mean - baseline);
             features[f++] = (float)Math.Sqrt(Math.Max(0, (sumSq / m) - (mean * mean)));
             features[f++] = denominator > 0 ? (float)(((m * sumJx) - (sj * sum)) / denominator) : 0f;
         }
 
         features[f] = (float)(unit.Times[row] - unit.Times[0]);
+    }
+
+    private static double Baseline(RunTable.Unit unit, int column, int rows)
+    {
+        double sum = 0;
+        for (var j = 0; j < rows; j++)
+        {
+            sum += unit.Values[j][column];
+        }
+
+        return sum / rows;
     }
 }

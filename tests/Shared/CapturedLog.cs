@@ -16,9 +16,9 @@ public sealed class CapturedLog : ILoggerProvider
     {
     }
 
-    public sealed record Line(string Category, LogLevel Level, EventId EventId, string Text, IReadOnlyList<KeyValuePair<string, object?>> Fields)
+    public sealed record Line(string Category, LogLevel Level, EventId EventId, string Text, IReadOnlyList<KeyValuePair<string, object?>> Fields, Exception? Exception = null)
     {
-        public override string ToString() => $"{Level} {Category}[{EventId.Id}]: {Text}";
+        public override string ToString() => Exception is null ? $"{Level} {Category}[{EventId.Id}]: {Text}" : $"{Level} {Category}[{EventId.Id}]: {Text}{Environment.NewLine}{Exception}";
     }
 
     private sealed class Capturing(string category, ConcurrentQueue<Line> lines) : ILogger
@@ -30,6 +30,6 @@ public sealed class CapturedLog : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
             lines.Enqueue(new Line(category, logLevel, eventId, formatter(state, exception),
-                state as IReadOnlyList<KeyValuePair<string, object?>> ?? []));
+                state as IReadOnlyList<KeyValuePair<string, object?>> ?? [], exception));
     }
 }

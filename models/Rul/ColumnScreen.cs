@@ -1,0 +1,85 @@
+namespace Telemetry.Models.Rul;
+
+/// <summary>How much life signal a column carries, judged across the training units.</summary>
+/// <param name="Column">Index of the column among the table's numeric columns.</param>
+/// <param name="Name">The column's name.</param>
+/// <param name="NearConstant">True when its spread is below 1e-4 of its mean: dropped whatever its trend.</param>
+/// <param name="Trendability">
+/// The mean, across units, of the column's correlation with the unit's age, taken as an absolute value after
+/// averaging: a column that rises in every unit as it wears scores near 1, one that rises in some units and falls in
+/// others, or is noise around a set point (an operating setting), scores near 0 however wide its spread.
+/// </param>
+public sealed record ColumnScore(int Column, string Name, double Trendability, bool NearConstant)
+{
+    /// <summary>The sign of the trend with age: -1 when the column falls as the unit wears.</summary>
+    public int Direction { get; init; } = 1;
+}
+
+/// <summary>Scores every column of a table for trendability (see <see cref="ColumnScore"/>); nothing is named after any sensor.</summary>
+public static class ColumnScreen
+{
+    public const double NearConstantRelativeSpread = 1e-4;
+
+    public static IReadOnlyList<ColumnScore> Score(RunTable table)
+    {
+        var scores = new List<ColumnScore>(table.Columns.Length);
+        for (var c = 0; c < table.Columns.Length; c++)
+        {
+            double sum = 0, sumSq = 0;
+            long n = 0;
+            double correlations = 0;
+            var counted = 0;
+            foreach (var unit in table.Units)
+            {
+                foreach (var row in unit.Values)
+                {
+                    sum += row[c];
+                    sumSq += row[c] * row[c];
+                    n++;
+                }
+
+                if (unit.Times.Length >= 3)
+                {
+                    correlations += Correlation(unit, c);
+                    counted++;
+                }
+            }
+
+            var mean = sum / n;
+            var spread = Math.Sqrt(Math.Max(0, (sumSq / n) - (mean * mean)));
+            var nearConstant = !(spread > NearConstantRelativeSpread * Math.Max(Math.Abs(mean), 1e-12) && spread > 0);
+            var trend = counted == 0 || nearConstant ? 0 : correlations / counted;
+            scores.Add(new ColumnScore(c, table.Columns[c], Math.Abs(trend), nearConstant) { Direction = trend < 0 ? -1 : 1 });
+        }
+
+        return scores;
+    }
+
+    /// <summary>The column that trends most consistently with age: the best single health indicator.</summary>
+    public static ColumnScore Best(IReadOnlyList<ColumnScore> scores) =>
+        scores.Where(s => !s.NearConstant).MaxBy(s => s.Trendability) ?? throw new RunTableException("Every sensor column is constant or nearly so; there is nothing to learn from.");
+
+    /// <summary>Pearson correlation of a column with time within one unit; 0 when either does not vary.</summary>
+    private static double Correlation(RunTable.Unit unit, int column)
+    {
+        var n = unit.Times.Length;
+        double st = 0, sx = 0;
+        for (var i = 0; i < n; i++)
+        {
+            st += unit.Times[i];
+            sx += unit.Values[i][column];
+        }
+
+        var (mt, mx) = (st / n, sx / n);
+        double stt = 0, sxx = 0, stx = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var (dt, dx) = (unit.Times[i] - mt, unit.Values[i][column] - mx);
+            stt += dt * dt;
+            sxx += dx * dx;
+            stx += dt * dx;
+        }
+
+        return stt > 0 && sxx > 0 ? stx / Math.Sqrt(stt * sxx) : 0;
+    }
+}

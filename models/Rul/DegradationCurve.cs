@@ -1,0 +1,163 @@
+namespace Telemetry.Models.Rul;
+
+/// <summary>
+/// Remaining life from one health indicator drifting towards its limit, with the population's curves as the prior.
+/// Each unit's indicator (a trailing median, so scoring sees only the past) is turned into progress: 0 at the unit's
+/// own first rows, 1 at its limit, never going back (a rest that recovers some capacity does not make a cell younger).
+/// For a unit at progress q and age a, every training unit v says how long it took from q to its end, scaled by how
+/// much slower or faster this unit reached q than v did (as the power 2q of that ratio, fully from half-way: near the
+/// start the unit's own pace says little). The median of those is the estimate and their 10th and 90th percentiles
+/// the raw interval.
+/// </summary>
+public sealed class DegradationCurve
+{
+    private readonly Curve[] _curves;
+
+    public DegradationCurve(int column, int direction, LifeDefinition? life, double endOffset, int smooth, Curve[] curves)
+    {
+        Column = column;
+        Direction = direction;
+        Life = life;
+        EndOffset = endOffset;
+        Smooth = Math.Max(1, smooth);
+        _curves = curves;
+    }
+
+    /// <summary>Index of the health indicator among the table's columns.</summary>
+    public int Column { get; }
+
+    /// <summary>-1 when the indicator falls as the unit wears.</summary>
+    public int Direction { get; }
+
+    /// <summary>The limit that ends a life; null when life ends at each unit's last row (then <see cref="EndOffset"/> applies).</summary>
+    public LifeDefinition? Life { get; }
+
+    /// <summary>Without a limit: the mean distance of the indicator from a unit's first rows to its end of life.</summary>
+    public double EndOffset { get; }
+
+    public int Smooth { get; }
+
+    public IReadOnlyList<Curve> Curves => _curves;
+
+    /// <summary>One training unit's progress against its age (from its first row), and its whole life.</summary>
+    public sealed record Curve(double[] Ages, double[] Progress, double Life);
+
+    public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth)
+    {
+        var endOffset = 0.0;
+        if (life is null)
+        {
+            endOffset = train.Units.Average(u => Smoothing.TrailingMedian(u, column, u.Times.Length - 1, Math.Max(1, smooth)) - LifeDefinition.Reference(u, column));
+            if (Math.Abs(endOffset) < 1e-12)
+            {
+                endOffset = direction * 1e-12;
+            }
+        }
+
+        var partial = new DegradationCurve(column, direction, life, endOffset, smooth, []);
+        var curves = train.Units.Select(u =>
+        {
+            var progress = partial.ProgressOf(u, u.Times.Length - 1);
+            return new Curve([.. u.Times.Select(t => t - u.Times[0])], progress, u.Times[^1] - u.Times[0]);
+        }).ToArray();
+        return new DegradationCurve(column, direction, life, endOffset, smooth, curves);
+    }
+
+    /// <summary>The unit's progress at each of its rows up to <paramref name="last"/>: 0 at its first rows, 1 at its limit, never decreasing.</summary>
+    public double[] ProgressOf(RunTable.Unit unit, int last, int[]? columnMap = null)
+    {
+        var column = columnMap?[Column] ?? Column;
+        var reference = LifeDefinition.Reference(unit, column);
+        var limit = Life is { } l ? l.LimitFor(unit, column) : reference + EndOffset;
+        var span = limit - reference;
+        var progress = new double[last + 1];
+        var highest = 0.0;
+        for (var i = 0; i <= last; i++)
+        {
+            var value = Smoothing.TrailingMedian(unit, column, i, Smooth);
+            var p = Math.Abs(span) < 1e-12 ? 0 : (value - reference) / span;
+            highest = Math.Max(highest, Math.Clamp(p, 0, 1));
+            progress[i] = highest;
+        }
+
+        return progress;
+    }
+
+    /// <summary>Remaining life at each row of the unit, with the raw 10th–90th percentile interval.</summary>
+    public (double Rul, double Low, double High)[] PredictAll(RunTable.Unit unit, int[]? columnMap = null)
+    {
+        var progress = ProgressOf(unit, unit.Times.Length - 1, columnMap);
+        var ages = unit.Times.Select(t => t - unit.Times[0]).ToArray();
+        var result = new (double, double, double)[progress.Length];
+        var estimates = new double[_curves.Length];
+        for (var i = 0; i < progress.Length; i++)
+        {
+            result[i] = Predict(ages, progress, i, estimates);
+        }
+
+        return result;
+    }
+
+    /// <summary>The most a unit's pace is taken to differ from a population curve's, either way.</summary>
+    private const double MaxPaceRatio = 3;
+
+    private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)
+    {
+        if (progress[row] >= 1)
+        {
+            return (0, 0, 0);
+        }
+
+        var age = ages[row];
+        var q = progress[row];
+        for (var v = 0; v < _curves.Length; v++)
+        {
+            var curve = _curves[v];
+            var reached = AgeAt(curve, q);
+            // How much slower (above 1) this unit reached q than v did, trusted as far as the unit has come: near the
+            // start its own pace says little.
+            var ratio = Math.Clamp((age + 1) / (reached + 1), 1 / MaxPaceRatio, MaxPaceRatio);
+            // A unit older than v was at this progress has used up the difference, as far as its pace does not explain it.
+            var estimate = ((curve.Life - reached) * Math.Pow(ratio, Math.Min(1, 2 * q))) - ((1 - q) * Math.Max(0, age - reached));
+            estimates[v] = Math.Max(0, estimate);
+        }
+
+        Array.Sort(estimates);
+        return (Quantile(estimates, 0.5), Quantile(estimates, 0.1), Quantile(estimates, 0.9));
+    }
+
+    /// <summary>The age at which a training unit first reached progress <paramref name="q"/> (its life if it never did).</summary>
+    private static double AgeAt(Curve curve, double q)
+    {
+        for (var i = 0; i < curve.Progress.Length; i++)
+        {
+            if (curve.Progress[i] >= q)
+            {
+                if (i == 0)
+                {
+                    return curve.Ages[0];
+                }
+
+                var (p0, p1) = (curve.Progress[i - 1], curve.Progress[i]);
+                var share = p1 > p0 ? (q - p0) / (p1 - p0) : 1;
+                return curve.Ages[i - 1] + (share * (curve.Ages[i] - curve.Ages[i - 1]));
+            }
+        }
+
+        return curve.Life;
+    }
+
+    /// <summary>Linear-interpolation quantile of sorted values.</summary>
+    internal static double Quantile(IReadOnlyList<double> sorted, double q)
+    {
+        if (sorted.Count == 0)
+        {
+            return 0;
+        }
+
+        var position = q * (sorted.Count - 1);
+        var low = (int)Math.Floor(position);
+        var high = Math.Min(low + 1, sorted.Count - 1);
+        return sorted[low] + ((position - low) * (sorted[high] - sorted[low]));
+    }
+}

@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Telemetry.Models.Rul;
+
+/// <summary>What <see cref="RulTrainer"/> is asked to do.</summary>
+public sealed record RulTrainingOptions
+{
+    /// <summary>The first regression candidate (the command line's --window, --trees, --cap, --seed).</summary>
+    public RulSettings Start { get; init; } = new();
+
+    /// <summary>End of life by a threshold; null: each unit's last row.</summary>
+    public LifeDefinition? Life { get; init; }
+
+    /// <summary>Time for the search of settings; the first candidate of each method always runs. Default 60 s.</summary>
+    public TimeSpan Budget { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>At most this many candidates in all (for a reproducible search whatever the machine's speed).</summary>
+    public int MaxCandidates { get; init; } = int.MaxValue;
+
+    /// <summary>At most this many folds (units grouped: a unit is never in training and test at once). Default 5.</summary>
+    public int Folds { get; init; } = 5;
+}
+
+/// <summary>Cross-validated accuracy of one way of predicting, over every row of every held-out unit.</summary>
+/// <param name="Name">The predictor: a method or a baseline.</param>
+/// <param name="Rmse">Root mean squared error, in the units of the time column.</param>
+/// <param name="Mae">Mean absolute error, in the units of the time column.</param>
+/// <param name="MeanLifeError">Mean over units of (MAE over the unit's rows ÷ its life).</param>
+/// <param name="WorstLifeError">The worst unit's (MAE ÷ life).</param>
+public sealed record RulScore(string Name, double Rmse, double Mae, double MeanLifeError, double WorstLifeError);
+
+/// <summary>Everything train-rul reports: the chosen method and settings, its cross-validated error next to the naive baselines, and the interval's coverage.</summary>
+public sealed record RulReport
+{
+    public required int Units { get; init; }
+
+    public required IReadOnlyList<string> Censored { get; init; }
+
+    public required int Rows { get; init; }
+
+    public required int Folds { get; init; }
+
+    public required RulScore Model { get; init; }
+
+    public required RulScore MeanLifeBaseline { get; init; }
+
+    public required RulScore ExtrapolationBaseline { get; init; }
+
+    /// <summary>The column the extrapolation baseline and the curve method follow.</summary>
+    public required string Indicator { get; init; }
+
+    public required string Method { get; init; }
+
+    public required string Settings { get; init; }
+
+    /// <summary>Every candidate tried, best first.</summary>
+    public required IReadOnlyList<(string Method, string Settings, RulScore Score)> Candidates { get; init; }
+
+    /// <summary>Share of held-out rows inside the curve's own 10th–90th percentile band (null for regression, which has none).</summary>
+    public double? RawCoverage { get; init; }
+
+    /// <summary>Share of held-out rows inside the calibrated band, each fold calibrated on the other folds' errors.</summary>
+    public required double Coverage { get; init; }
+
+    public required (double Lower, double Upper) Interval { get; init; }
+
+    /// <summary>Columns the chosen regression kept and dropped (near-constant; not trending with age); empty for the curve.</summary>
+    public int Features { get; init; }
+
+    public int DroppedConstant { get; init; }
+
+    public int DroppedNoise { get; init; }
+
+    public required TimeSpan Elapsed { get; init; }
+
+    /// <summary>True when the model's RMSE and mean error as a share of life are both below every baseline's.</summary>
+    public bool BeatsBaselines =>
+        Model.Rmse < Math.Min(MeanLifeBaseline.Rmse, ExtrapolationBaseline.Rmse)
+        && Model.MeanLifeError < Math.Min(MeanLifeBaseline.MeanLifeError, ExtrapolationBaseline.MeanLifeError);
+}
+
+/// <summary>
+/// Trains a remaining-life model the way it is judged: by cross-validation grouped by unit. Two methods are tried,
+/// regression on window features and a degradation curve of the best health indicator, each with settings drawn by
+/// a seeded search for as long as the budget allows; the best by cross-validated RMSE is refitted on every unit.
+/// Next to it two naive answers are scored on the same folds: the training units' mean life minus the unit's age,
+/// and a straight line through the best health indicator's recent rows extrapolated to its end-of-life level.
+/// </summary>
+public static class RulTrainer
+{
+    private static readonly int[] Windows = [5, 10, 15, 30];
+    private static readonly int[] TreeCounts = [100, 200, 400];
+    private static readonly int[] LeafCounts = [8, 16, 32];
+    private static readonly double[] LearningRates = [0.05, 0.1, 0.2];
+    private static readonly double[] Trendabilities = [0, 0.1, 0.3, 0.5];
+    private static readonly int[] Baselines = [0, 5, 10];
+    private static readonly int[] Smooths = [1, 3, 5, 9];
+
+    public static (RulModel Model, RulReport Report) Train(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var censored = new List<string>();
+        if (options.Life is { } life)
+        {
+            var (failed, stillRunning) = life.Apply(table);
+            censored.AddRange(stillRunning.Select(u => u.Id));
+            progress?.Report($"end of life when {life}: {failed.Units.Count} units reach it, {censored.Count} never do and are left out{(censored.Count > 0 ? $" ({string.Join(", ", censored)})" : "")}");
+            table = failed;
+        }
+
+        if (table.Units.Count < 2)
+        {
+            throw new RunTableException($"At least two units that reach their end of life are needed to train and to test; there {(table.Units.Count == 1 ? "is one" : "are none")}.");
+        }
+
+        var folds = Folds(table, Math.Min(options.Folds, table.Units.Count), options.Start.Seed);
+        var rows = table.Units.Sum(u => u.Times.Length);
+        progress?.Report($"cross-validation: {folds.Count} folds of whole units over {table.Units.Count} units, {rows} rows");
+
+        var cap = options.Start.Cap;
+        var truth = Truth(table, folds, cap);
+        var screens = folds.Select(f => ColumnScreen.Score(f.Train)).ToList();
+        var indicator = options.Life is { } l ? table.ColumnIndex(l.Column) : ColumnScreen.Best(ColumnScreen.Score(table)).Column;
+        var meanLife = Score("mean life minus age", truth, MeanLifeBaseline(table, folds, cap));
+        var extrapolation = Score($"{table.Columns[indicator]} extrapolated", truth, ExtrapolationBaseline(table, folds, screens, options, cap));
+        progress?.Report(Invariant($"baselines: mean life minus age RMSE {meanLife.Rmse:F2}; {table.Columns[indicator]} extrapolated RMSE {extrapolation.Rmse:F2}"));
+
+        var candidates = new List<Candidate>();
+        var random = new Random(options.Start.Seed);
+        var draws = 0;
+        while (candidates.Count < options.MaxCandidates)
+        {
+            // The first of each method always runs; after that, alternate while the budget lasts.
+            var first = candidates.Count < 2;
+            if (!first && clock.Elapsed >= options.Budget)
+            {
+                break;
+            }
+
+            var curve = candidates.Count == 1 || (!first && draws++ % 3 == 2);
+            var candidate = curve
+                ? EvaluateCurve(table, folds, screens, truth, options, candidates.Count == 1 ? Math.Max(options.Life?.Smooth ?? 5, 1) : Smooths[random.Next(Smooths.Length)])
+                : EvaluateRegression(table, folds, screens, truth, candidates.Count == 0 ? options.Start : Draw(random, options.Start));
+            candidates.Add(candidate);
+            progress?.Report(Invariant($"candidate {candidates.Count} ({candidate.Method}: {candidate.Settings}): RMSE {candidate.Score.Rmse:F2}, error {candidate.Score.MeanLifeError:P1} of life"));
+        }
+
+        var best = candidates.MinBy(c => c.Score.Rmse)!;
+        var (lower, upper, coverage) = Calibrate(truth, best.Predictions, folds.Count);
+        progress?.Report($"chose {best.Method} ({best.Settings}); refitting on all {table.Units.Count} units");
+        var model = (best.Curve is { } smooth
+            ? RulModel.FitCurve(table, DegradationCurve.Fit(table, indicator, Direction(ColumnScreen.Score(table), indicator), options.Life, smooth), cap)
+            : RulModel.FitRegression(table, Features(table, ColumnScreen.Score(table), best.Regression!), best.Regression!))
+            .WithInterval(lower, upper);
+
+        var features = model.Features;
+        var finalScreen = ColumnScreen.Score(table);
+        return (model, new RulReport
+        {
+            Units = table.Units.Count,
+            Censored = censored,
+            Rows = rows,
+            Folds = folds.Count,
+            Model = best.Score with { Name = best.Method },
+            MeanLifeBaseline = meanLife,
+            ExtrapolationBaseline = extrapolation,
+            Indicator = table.Columns[indicator],
+            Method = best.Method,
+            Settings = best.Settings,
+            Candidates = [.. candidates.OrderBy(c => c.Score.Rmse).Select(c => (c.Method, c.Settings, c.Score))],
+            RawCoverage = best.Curve is null ? null : RawCoverage(truth, best.Predictions),
+            Coverage = coverage,
+            Interval = (lower, upper),
+            Features = features?.Count ?? 0,
+            DroppedConstant = features is null ? 0 : finalScreen.Count(s => s.NearConstant),
+            DroppedNoise = features is null ? 0 : finalScreen.Count(s => !s.NearConstant && !features.Kept.Contains(s.Column)),
+            Elapsed = clock.Elapsed,
+        });
+    }
+
+    /// <summary>One fold: the units trained on and the units held out.</summary>
+    private sealed record Fold(RunTable Train, RunTable Test);
+
+    /// <summary>The held-out truth, row by row in fold order: label (capped), the unit, its life and its fold.</summary>
+    private sealed record Row(double Label, string Unit, double Life, int Fold);
+
+    private sealed record Candidate(string Method, string Settings, RulScore Score, List<RulEstimate> Predictions)
+    {
+        public RulSettings? Regression { get; init; }
+
+        public int? Curve { get; init; }
+    }
+
+    private static List<Fold> Folds(RunTable table, int count, int seed)
+    {
+        var random = new Random(seed);
+        var shuffled = table.Units.OrderBy(_ => random.Next()).ToList();
+        return [.. Enumerable.Range(0, count).Select(k =>
+        {
+            var test = shuffled.Where((_, i) => i % count == k).ToList();
+            return new Fold(table.With(shuffled.Where((_, i) => i % count != k)), table.With(test));
+        })];
+    }
+
+    private static List<Row> Truth(RunTable table, List<Fold> folds, double? cap) =>
+        [.. folds.SelectMany((f, k) => f.Test.Units.SelectMany(u => u.Times.Select(t =>
+        {
+            var remaining = u.Times[^1] - t;
+            return new Row(cap is { } c ? Math.Min(c, remaining) : remaining, u.Id, u.Times[^1] - u.Times[0], k);
+        })))];
+
+    private static Candidate EvaluateRegression(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulSettings settings)
+    {
+        var predictions = new List<RulEstimate>(truth.Count);
+        for (var k = 0; k < folds.Count; k++)
+        {
+            var model = RulModel.FitRegression(folds[k].Train, Features(folds[k].Train, screens[k], settings), settings);
+            predictions.AddRange(model.PredictRows(table, folds[k].Test.Units));
+        }
+
+        return new Candidate("regression", settings.ToString(), Score("regression", truth, predictions), predictions) { Regression = settings };
+    }
+
+    private static Candidate EvaluateCurve(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulTrainingOptions options, int smooth)
+    {
+        var predictions = new List<RulEstimate>(truth.Count);
+        for (var k = 0; k < folds.Count; k++)
+        {
+            var indicator = Indicator(table, screens[k], options);
+            var curve = DegradationCurve.Fit(folds[k].Train, indicator, Direction(screens[k], indicator), options.Life, smooth);
+            predictions.AddRange(RulModel.FitCurve(folds[k].Train, curve, options.Start.Cap).PredictRows(table, folds[k].Test.Units));
+        }
+
+        var settings = $"{table.Columns[Indicator(table, ColumnScreen.Score(table), options)]}, rolling median of {smooth}";
+        return new Candidate("curve", settings, Score("curve", truth, predictions), predictions) { Curve = smooth };
+    }
+
+    private static WindowFeatures Features(RunTable train, IReadOnlyList<ColumnScore> screen, RulSettings settings) =>
+        WindowFeatures.Fit(train, screen, settings.Window, settings.MinTrendability, settings.NormalizeFirst, settings.Smooth);
+
+    private static int Indicator(RunTable table, IReadOnlyList<ColumnScore> screen, RulTrainingOptions options) =>
+        options.Life is { } life ? table.ColumnIndex(life.Column) : ColumnScreen.Best(screen).Column;
+
+    private static int Direction(IReadOnlyList<ColumnScore> screen, int column) => screen[column].Direction;
+
+    private static RulSettings Draw(Random random, RulSettings start) => start with
+    {
+        Window = Windows[random.Next(Windows.Length)],
+        Trees = TreeCounts[random.Next(TreeCounts.Length)],
+        Leaves = LeafCounts[random.Next(LeafCounts.Length)],
+        LearningRate = LearningRates[random.Next(LearningRates.Length)],
+        MinTrendability = Trendabilities[random.Next(Trendabilities.Length)],
+        NormalizeFirst = Baselines[random.Next(Baselines.Length)],
+        Smooth = Smooths[random.Next(Smooths.Length)],
+    };
+
+    /// <summary>The training units' mean life minus the unit's age.</summary>
+    private static List<RulEstimate> MeanLifeBaseline(RunTable table, List<Fold> folds, double? cap)
+    {
+        var predictions = new List<RulEstimate>();
+        foreach (var fold in folds)
+        {
+            var life = fold.Train.Units.Average(u => u.Times[^1] - u.Times[0]);
+            foreach (var unit in fold.Test.Units)
+            {
+                predictions.AddRange(unit.Times.Select(t => Point(life - (t - unit.Times[0]), cap)));
+            }
+        }
+
+        return predictions;
+    }
+
+    /// <summary>
+    /// A least-squares line through the best indicator's last rows, extrapolated to its end-of-life level (the
+    /// threshold, or the training units' mean end level relative to their first rows); mean life minus age while the
+    /// line does not head there.
+    /// </summary>
+    private static List<RulEstimate> ExtrapolationBaseline(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, RulTrainingOptions options, double? cap)
+    {
+        var window = Math.Max(5, options.Start.Window);
+        var predictions = new List<RulEstimate>();
+        for (var k = 0; k < folds.Count; k++)
+        {
+            var train = folds[k].Train;
+            var column = Indicator(table, screens[k], options);
+            var life = train.Units.Average(u => u.Times[^1] - u.Times[0]);
+            var endOffset = train.Units.Average(u => u.Values[^1][column] - LifeDefinition.Reference(u, column));
+            var longest = train.Units.Max(u => u.Times[^1] - u.Times[0]);
+            foreach (var unit in folds[k].Test.Units)
+            {
+                var limit = options.Life is { } l ? l.LimitFor(unit, column) : LifeDefinition.Reference(unit, column) + endOffset;
+                for (var i = 0; i < unit.Times.Length; i++)
+                {
+                    var age = unit.Times[i] - unit.Times[0];
+                    var (now, slope) = Line(unit, column, Math.Max(0, i - window + 1), i);
+                    var toGo = limit - now;
+                    var rul = Math.Abs(toGo) < 1e-12 || (options.Life is { } d ? d.IsPast(now, limit) : false) ? 0
+                        : slope != 0 && Math.Sign(slope) == Math.Sign(toGo) ? Math.Min(toGo / slope, longest)
+                        : life - age;
+                    predictions.Add(Point(rul, cap));
+                }
+            }
+        }
+
+        return predictions;
+    }
+
+    /// <summary>The fitted value at the last row and the slope per unit of time of a least-squares line over rows from..to.</summary>
+    private static (double Now, double Slope) Line(RunTable.Unit unit, int column, int from, int to)
+    {
+        var n = to - from + 1;
+        if (n < 2)
+        {
+            return (unit.Values[to][column], 0);
+        }
+
+        double st = 0, sx = 0;
+        for (var i = from; i <= to; i++)
+        {
+            st += unit.Times[i];
+            sx += unit.Values[i][column];
+        }
+
+        var (mt, mx) = (st / n, sx / n);
+        double stt = 0, stx = 0;
+        for (var i = from; i <= to; i++)
+        {
+            stt += (unit.Times[i] - mt) * (unit.Times[i] - mt);
+            stx += (unit.Times[i] - mt) * (unit.Values[i][column] - mx);
+        }
+
+        var slope = stt > 0 ? stx / stt : 0;
+        return (mx + (slope * (unit.Times[to] - mt)), slope);
+    }
+
+    private static RulEstimate Point(double rul, double? cap)
+    {
+        var value = Math.Max(0, cap is { } c ? Math.Min(c, rul) : rul);
+        return new RulEstimate(value, value, value);
+    }
+
+    private static RulScore Score(string name, List<Row> truth, List<RulEstimate> predictions)
+    {
+        double se = 0, ae = 0;
+        var perUnit = new Dictionary<string, (double Error, int Rows, double Life)>(StringComparer.Ordinal);
+        for (var i = 0; i < truth.Count; i++)
+        {
+            var error = predictions[i].Rul - truth[i].Label;
+            se += error * error;
+            ae += Math.Abs(error);
+            var (sum, rows, life) = perUnit.GetValueOrDefault(truth[i].Unit, (0, 0, truth[i].Life));
+            perUnit[truth[i].Unit] = (sum + Math.Abs(error), rows + 1, life);
+        }
+
+        var shares = perUnit.Values.Select(u => u.Error / u.Rows / Math.Max(u.Life, 1e-9)).ToList();
+        return new RulScore(name, Math.Sqrt(se / truth.Count), ae / truth.Count, shares.Average(), shares.Max());
+    }
+
+    /// <summary>
+    /// Conformal interval: the 10th and 90th percentiles of the cross-validated errors (truth minus estimate), added to
+    /// the estimate. Its coverage is measured honestly: each fold's rows are judged against offsets taken from the
+    /// other folds' errors only.
+    /// </summary>
+    private static (double Lower, double Upper, double Coverage) Calibrate(List<Row> truth, List<RulEstimate> predictions, int folds)
+    {
+        var residuals = truth.Select((t, i) => t.Label - predictions[i].Rul).ToList();
+        var (lower, upper) = Offsets(residuals);
+        var inside = 0;
+        for (var k = 0; k < folds; k++)
+        {
+            var (foldLower, foldUpper) = Offsets(residuals.Where((_, i) => truth[i].Fold != k));
+            for (var i = 0; i < truth.Count; i++)
+            {
+                if (truth[i].Fold == k && residuals[i] >= foldLower && residuals[i] <= foldUpper)
+                {
+                    inside++;
+                }
+            }
+        }
+
+        return (lower, upper, (double)inside / truth.Count);
+    }
+
+    private static (double Lower, double Upper) Offsets(IEnumerable<double> residuals)
+    {
+        var sorted = residuals.Order().ToList();
+        return (DegradationCurve.Quantile(sorted, 0.1), DegradationCurve.Quantile(sorted, 0.9));
+    }
+
+    private static double RawCoverage(List<Row> truth, List<RulEstimate> predictions) =>
+        (double)truth.Where((t, i) => t.Label >= predictions[i].Low && t.Label <= predictions[i].High).Count() / truth.Count;
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
