@@ -59,22 +59,40 @@ public static class ColumnScreen
     public static ColumnScore Best(IReadOnlyList<ColumnScore> scores) =>
         scores.Where(s => !s.NearConstant).MaxBy(s => s.Trendability) ?? throw new RunTableException("Every sensor column is constant or nearly so; there is nothing to learn from.");
 
-    /// <summary>Pearson correlation of a column with time within one unit; 0 when either does not vary.</summary>
+    /// <summary>
+    /// Pearson correlation with time, within one unit, of the column's centred moving mean over a tenth of the unit's
+    /// rows (at most 15): a drift smaller than the row-to-row noise still shows, noise alone still averages out. 0 when
+    /// either does not vary.
+    /// </summary>
     private static double Correlation(RunTable.Unit unit, int column)
     {
         var n = unit.Times.Length;
+        var half = Math.Clamp(n / 20, 0, 7);
+        var smoothed = new double[n];
+        for (var i = 0; i < n; i++)
+        {
+            var (from, to) = (Math.Max(0, i - half), Math.Min(n - 1, i + half));
+            double sum = 0;
+            for (var j = from; j <= to; j++)
+            {
+                sum += unit.Values[j][column];
+            }
+
+            smoothed[i] = sum / (to - from + 1);
+        }
+
         double st = 0, sx = 0;
         for (var i = 0; i < n; i++)
         {
             st += unit.Times[i];
-            sx += unit.Values[i][column];
+            sx += smoothed[i];
         }
 
         var (mt, mx) = (st / n, sx / n);
         double stt = 0, sxx = 0, stx = 0;
         for (var i = 0; i < n; i++)
         {
-            var (dt, dx) = (unit.Times[i] - mt, unit.Values[i][column] - mx);
+            var (dt, dx) = (unit.Times[i] - mt, smoothed[i] - mx);
             stt += dt * dt;
             sxx += dx * dx;
             stx += dt * dx;

@@ -33,8 +33,8 @@ public sealed partial class ModelCommandsTests
 
     [Theory]
     [InlineData("train", new[] { "--devices <N>", "[default: 2400]", "--seed <S>", "[default: 11]", "--out <DIR>", "[default: models/trained]" })]
-    [InlineData("train-rul", new[] { "--csv <FILE> (REQUIRED)", "--unit <COLUMN> (REQUIRED)", "--time <COLUMN> (REQUIRED)", "--out <MODEL.zip> (REQUIRED)", "--cap <N>", "[default: none]", "--window <W>", "[default: 15]", "--trees <T>", "[default: 200]", "--seed <S>", "[default: 7]" })]
-    [InlineData("predict-rul", new[] { "--model <MODEL.zip> (REQUIRED)", "--csv <FILE> (REQUIRED)", "--unit <COLUMN> (REQUIRED)", "--time <COLUMN> (REQUIRED)", "--out <PREDICTIONS.csv> (REQUIRED)" })]
+    [InlineData("train-rul", new[] { "--csv <FILE> (REQUIRED)", "--unit <COLUMN>", "each file is one unit", "--time <COLUMN> (REQUIRED)", "--out <MODEL.zip> (REQUIRED)", "--cap <N>", "[default: none]", "--end-when <COLUMN<VALUE>", "--smooth <N>", "[default: 1]", "--window <W>", "[default: 15]", "--trees <T>", "[default: 200]", "--seed <S>", "[default: 7]", "--budget <TIME>", "[default: 00:01:00]", "--folds <K>", "[default: 5]", "--require-better" })]
+    [InlineData("predict-rul", new[] { "--model <MODEL.zip> (REQUIRED)", "--csv <FILE> (REQUIRED)", "--unit <COLUMN>", "--time <COLUMN> (REQUIRED)", "--out <PREDICTIONS.csv> (REQUIRED)", "unit,rul,p10,p90" })]
     [InlineData("evaluate-faults", new[] { "--devices <N>", "[default: 2000]", "--seed <S>", "[default: 101]", "--days <D>", "[default: 180]" })]
     public async Task VerbHelp_ListsItsOptionsWithDefaults(string verb, string[] expected)
     {
@@ -76,6 +76,8 @@ public sealed partial class ModelCommandsTests
     [InlineData("--trees", "0")]
     [InlineData("--window", "-3")]
     [InlineData("--cap", "0")]
+    [InlineData("--folds", "0")]
+    [InlineData("--smooth", "0")]
     public async Task NonPositiveNumber_FailsNamingTheOption(string option, string value)
     {
         var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--unit", "engine", "--time", "cycle", "--out", "m.zip", option, value]);
@@ -83,6 +85,19 @@ public sealed partial class ModelCommandsTests
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
         Assert.Contains($"{option} must be a positive number (was '{value}').", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("2x")]
+    [InlineData("-5s")]
+    [InlineData("soon")]
+    public async Task Budget_ThatIsNoDuration_FailsSayingWhatIsExpected(string value)
+    {
+        var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--time", "cycle", "--out", "m.zip", "--budget", value]);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Contains($"--budget must be a duration such as 60s, 5m or 0 (was '{value}').", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class RulTests : IDisposable
     }
 
     [Fact]
-    public async Task TrainThenPredict_BeatsTheConstantMeanBaselineByAWideMargin()
+    public async Task TrainThenPredict_BeatsBothNaiveAnswers_OnCrossValidationAndOnUnseenUnits()
     {
         var train = Path.Combine(_dir, "train.csv");
         var test = Path.Combine(_dir, "test.csv");
@@ -54,38 +54,190 @@ public sealed class RulTests : IDisposable
         var truth = Generate(test, 30, seed: 2, truncate: true);
         var output = new StringWriter();
 
-        Assert.Equal(0, await ModelCommands.RunAsync(["train-rul", "--csv", train, "--unit", "engine", "--time", "cycle", "--out", model, "--cap", "125", "--trees", "100"], output, new StringWriter()));
+        Assert.Equal(0, await ModelCommands.RunAsync(["train-rul", "--csv", train, "--unit", "engine", "--time", "cycle", "--out", model, "--cap", "125", "--trees", "100", "--budget", "0", "--require-better"], output, new StringWriter()));
         Assert.Equal(0, await ModelCommands.RunAsync(["predict-rul", "--model", model, "--csv", test, "--unit", "engine", "--time", "cycle", "--out", predictions], new StringWriter(), new StringWriter()));
 
-        // The held-out metrics in the table beat the constant mean.
-        var row = output.ToString().Split('\n').First(l => l.StartsWith("| 12 ", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
-        var (mae, baselineMae) = (double.Parse(row[4], CultureInfo.InvariantCulture), double.Parse(row[6], CultureInfo.InvariantCulture));
-        Assert.True(mae < baselineMae * 0.5, $"held-out MAE {mae} vs constant-mean {baselineMae}");
-        Assert.Contains("columns dropped as constant: 2", output.ToString(), StringComparison.Ordinal);
+        // The cross-validated table: the model, then the two naive answers on the same folds.
+        var table = ReportRows(output.ToString());
+        Assert.Equal(3, table.Count);
+        var best = Math.Min(table[1].Rmse, table[2].Rmse);
+        Assert.True(table[0].Rmse < best * 0.7, $"cross-validated RMSE {table[0].Rmse} vs the best naive answer's {best}");
+        Assert.Contains("cross-validation: 5 folds of whole units, 60 units", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("verdict: the model beats both naive answers", output.ToString(), StringComparison.Ordinal);
 
-        // Predictions at the truncation point, against the truth (capped as in training).
-        var predicted = File.ReadAllLines(predictions).Skip(1).Select(l => l.Split(',')).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        // Predictions at the truncation point, against the truth (capped as in training), with an interval around each.
+        var predicted = File.ReadAllLines(predictions).Skip(1).Select(l => l.Split(',')).ToDictionary(p => p[0], p => p[1..].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
+        Assert.Equal("unit,rul,p10,p90", File.ReadLines(predictions).First());
         Assert.Equal(truth.Keys.Order(), predicted.Keys.Order());
+        Assert.All(predicted.Values, p => Assert.True(p[1] <= p[0] && p[0] <= p[2], $"interval {p[1]}..{p[2]} around {p[0]}"));
         var meanTruth = truth.Values.Average(v => Math.Min(v, 125));
-        var modelError = truth.Average(t => Math.Abs(predicted[t.Key] - Math.Min(t.Value, 125)));
+        var modelError = truth.Average(t => Math.Abs(predicted[t.Key][0] - Math.Min(t.Value, 125)));
         var baselineError = truth.Values.Average(v => Math.Abs(meanTruth - Math.Min(v, 125)));
         Assert.True(modelError < baselineError * 0.6, $"prediction MAE {modelError:F1} vs constant-mean {baselineError:F1}");
     }
 
     [Fact]
-    public void Training_IsDeterministic()
+    public void Training_IsDeterministic_AndItsIntervalCoversWhatItSays()
     {
         var train = Path.Combine(_dir, "train.csv");
         Generate(train, 30, seed: 3);
         var table = RunTable.Read(train, "engine", "cycle");
-        var settings = new RulSettings { Cap = 125, Trees = 50 };
+        var options = new RulTrainingOptions { Start = new RulSettings { Cap = 125, Trees = 50 }, MaxCandidates = 3, Budget = TimeSpan.FromMinutes(10) };
 
-        var first = RulModel.Train(table, settings).Metrics;
-        var second = RulModel.Train(table, settings).Metrics;
+        var first = RulTrainer.Train(table, options).Report;
+        var second = RulTrainer.Train(table, options).Report;
 
-        Assert.Equal(first.Mae, second.Mae, 6);
-        Assert.Equal(first.Rmse, second.Rmse, 6);
+        Assert.Equal(first.Model.Rmse, second.Model.Rmse, 6);
+        Assert.Equal(first.Candidates.Select(c => c.Settings), second.Candidates.Select(c => c.Settings));
+        Assert.Equal(3, first.Candidates.Count);
+        // Conformal: each fold judged by the other folds' errors lands near the 80% the interval names.
+        Assert.InRange(first.Coverage, 0.7, 0.9);
     }
+
+    [Fact]
+    public async Task AModelNoBetterThanTheNaiveAnswer_IsWarnedAbout_AndRequireBetterRefusesIt()
+    {
+        // Every unit lives exactly 100 cycles and its sensors are noise: 'mean life minus age' is exact, nothing beats it.
+        var csv = new StringBuilder("unit,cycle,a,b\n");
+        var random = new Random(5);
+        for (var u = 0; u < 12; u++)
+        {
+            for (var t = 1; t <= 100; t++)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"u{u},{t},{random.NextDouble():F4},{random.NextDouble() * 10:F4}\n");
+            }
+        }
+
+        var path = Path.Combine(_dir, "flat.csv");
+        var model = Path.Combine(_dir, "flat.zip");
+        await File.WriteAllTextAsync(path, csv.ToString());
+        string[] args = ["train-rul", "--csv", path, "--unit", "unit", "--time", "cycle", "--out", model, "--trees", "20", "--budget", "0"];
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        Assert.Equal(0, await ModelCommands.RunAsync(args, output, error));
+        Assert.Contains("WARNING: the model does NOT beat the naive answers", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("verdict: the model does NOT beat the naive answers", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, ReportRows(output.ToString())[1].Rmse, 6);
+        File.Delete(model);
+
+        error = new StringWriter();
+        Assert.Equal(1, await ModelCommands.RunAsync([.. args, "--require-better"], new StringWriter(), error));
+        Assert.Contains($"--require-better: no model written to {model}.", error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(model));
+    }
+
+    [Fact]
+    public async Task EndWhen_EndsEachLifeWhereTheIndicatorCrosses_AndLeavesOutUnitsThatNeverDo()
+    {
+        // One file per cell, no unit column: capacity falls 1% of its start per cycle; c3 falls half as fast and never reaches 80%.
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "cells")).FullName;
+        var starts = new[] { 2.0, 1.8, 1.9, 2.1 };
+        for (var c = 0; c < starts.Length; c++)
+        {
+            var csv = new StringBuilder("cycle,capacity,temp\n");
+            var rate = c == 3 ? 0.005 : 0.01 * (1 + (0.1 * c));
+            for (var t = 1; t <= 40; t++)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"{t},{starts[c] * (1 - (rate * (t - 1))):F5},{30 + (t % 3)}\n");
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(dir, $"c{c}.csv"), csv.ToString());
+        }
+
+        var table = RunTable.Read([dir], null, "cycle");
+        var life = LifeDefinition.Parse("capacity<80%", smooth: 3);
+        var (failed, censored) = life.Apply(table);
+
+        Assert.Equal(["c0", "c1", "c2", "c3"], table.Units.Select(u => u.Id));
+        Assert.Equal(["c3"], censored.Select(u => u.Id));
+        // c0's reference is the median of its first 5 cycles (cycle 3: 1.96); 80% of it is 1.568, first passed on cycle
+        // 23 (1.56): its life ends there, its later rows are gone.
+        Assert.Equal(23, failed.Units.Single(u => u.Id == "c0").Times[^1]);
+        Assert.True(failed.Units.Single(u => u.Id == "c2").Times[^1] < failed.Units.Single(u => u.Id == "c0").Times[^1]);
+
+        var output = new StringWriter();
+        Assert.Equal(0, await ModelCommands.RunAsync(["train-rul", "--csv", dir, "--time", "cycle", "--out", Path.Combine(_dir, "cells.zip"), "--end-when", "capacity<80%", "--smooth", "3", "--budget", "0", "--trees", "20"], output, new StringWriter()));
+        Assert.Contains("end of life: capacity<80% (rolling median of 3)", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("left out as censored (never reach the end of life): 1 units (c3)", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("health indicator: capacity", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("capacity=3", "is not of the form COLUMN<VALUE or COLUMN>VALUE")]
+    [InlineData("capacity<low", "'low' is not a number")]
+    [InlineData("<3", "is not of the form")]
+    [InlineData("capacity<0%", "a relative limit must be above 0%")]
+    [InlineData("voltage<3", "no numeric column named 'voltage'. The columns are: s1")]
+    public async Task EndWhen_ThatCannotBeUsed_IsRefusedWithTheReason(string endWhen, string expected)
+    {
+        var csv = Path.Combine(_dir, "small.csv");
+        await File.WriteAllTextAsync(csv, "engine,cycle,s1\ne1,1,0.5\ne1,2,0.7\ne2,1,0.1\ne2,2,0.3\n");
+        var error = new StringWriter();
+
+        var code = await ModelCommands.RunAsync(["train-rul", "--csv", csv, "--unit", "engine", "--time", "cycle", "--out", Path.Combine(_dir, "m.zip"), "--end-when", endWhen], new StringWriter(), error);
+
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ColumnScreen_KeepsWhatTrendsWithAge_AndDropsSettingsNoiseAndConstants()
+    {
+        var train = Path.Combine(_dir, "train.csv");
+        Generate(train, 20, seed: 4);
+        var scores = ColumnScreen.Score(RunTable.Read(train, "engine", "cycle")).ToDictionary(s => s.Name);
+
+        Assert.True(scores["const_a"].NearConstant && scores["const_b"].NearConstant);
+        foreach (var noise in new[] { "op1", "op2", "noise" })
+        {
+            Assert.True(scores[noise].Trendability < 0.1, $"{noise}: {scores[noise].Trendability}");
+        }
+
+        foreach (var sensor in new[] { "s1", "s2", "s3", "s4" })
+        {
+            // s1 and s4 drift by about their own noise over a life: the screen smooths before it correlates.
+            Assert.True(scores[sensor].Trendability > 0.3, $"{sensor}: {scores[sensor].Trendability}");
+        }
+
+        Assert.Equal(-1, scores["s4"].Direction);
+        Assert.Equal(1, scores["s2"].Direction);
+    }
+
+    [Fact]
+    public void CurveModel_SavedAndLoaded_PredictsTheSame()
+    {
+        var train = Path.Combine(_dir, "train.csv");
+        Generate(train, 20, seed: 6);
+        var table = RunTable.Read(train, "engine", "cycle");
+        var curve = DegradationCurve.Fit(table, table.ColumnIndex("s2"), 1, null, 5);
+        var model = RulModel.FitCurve(table, curve, 125).WithInterval(-10, 12);
+        var path = Path.Combine(_dir, "curve.zip");
+
+        model.Save(path);
+        var loaded = RulModel.Load(path);
+
+        Assert.Equal("curve", loaded.Method);
+        Assert.Equal(model.PredictLast(table), loaded.PredictLast(table));
+        Assert.All(loaded.PredictLast(table), p => Assert.Equal(Math.Max(0, p.Estimate.Rul - 10), p.Estimate.Low, 6));
+    }
+
+    [Fact]
+    public async Task FilesWithDifferentColumns_AreRefused_NamingBoth()
+    {
+        var a = Path.Combine(_dir, "a.csv");
+        var b = Path.Combine(_dir, "b.csv");
+        await File.WriteAllTextAsync(a, "cycle,x\n1,1\n2,2\n");
+        await File.WriteAllTextAsync(b, "cycle,y\n1,1\n2,2\n");
+        var error = new StringWriter();
+
+        Assert.Equal(2, await ModelCommands.RunAsync(["train-rul", "--csv", a, b, "--time", "cycle", "--out", Path.Combine(_dir, "m.zip")], new StringWriter(), error));
+        Assert.Contains($"{b}: its columns (y) are not those of {a} (x).", error.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The RMSE column of the report's table: the model first, then the two naive answers.</summary>
+    private static List<(string Name, double Rmse)> ReportRows(string output) =>
+        [.. output.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| predictor", StringComparison.Ordinal))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries)).Select(c => (c[1], double.Parse(c[2], CultureInfo.InvariantCulture)))];
 
     [Theory]
     [InlineData("engine,cycle,s1\ne1,1,0.5\ne1,2,0.7\ne2,1,0.1\ne2,2,x\n", "line 5, column 's1': 'x' is not a number")]
