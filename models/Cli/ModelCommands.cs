@@ -21,7 +21,31 @@ public static class ModelCommands
         TrainRulCommand(),
         PredictRulCommand(),
         EvaluateFaultsCommand(),
+        SimulateRunsCommand(),
     };
+
+    private static Command SimulateRunsCommand()
+    {
+        var kind = new Option<string>("--kind") { Description = "shoe (time: km) or band (time: charge cycles)", HelpName = "KIND", DefaultValueFactory = _ => "band" };
+        kind.AcceptOnlyFromAmong("shoe", "band");
+        var devices = new Option<int>("--devices") { Description = "Generated devices of that kind", HelpName = "N", DefaultValueFactory = _ => 200 }.Positive();
+        var seed = new Option<int>("--seed") { Description = "Seed of the generated fleet", HelpName = "S", DefaultValueFactory = _ => 21 }.Positive();
+        var days = new Option<int>("--days") { Description = "Simulated days; devices still alive then are left out", HelpName = "D", DefaultValueFactory = _ => 1500 }.Positive();
+        var outPath = new Option<string>("--out") { Description = "The CSV to write: device, time, the weekly mean of each metric; each device's last row is its end of life", HelpName = "FILE.csv", Required = true };
+        var command = new Command("simulate-runs", "Writes the generated fleet's run-to-failure histories as a CSV for train-rul (the simulator judged like anyone's data)")
+        {
+            kind, devices, seed, days, outPath,
+        };
+        command.SetAction(parse => Guarded(parse, (output, error) =>
+        {
+            var path = parse.GetRequiredValue(outPath);
+            using var writer = new StreamWriter(path);
+            var (failed, alive) = Simulation.RunToFailureExport.Write(parse.GetRequiredValue(kind), parse.GetValue(devices), parse.GetValue(seed), parse.GetValue(days), writer);
+            error.WriteLine(Invariant($"wrote {failed} run-to-failure histories to {path}; {alive} devices still alive after {parse.GetValue(days)} days were left out"));
+            return 0;
+        }));
+        return command;
+    }
 
     private static Command TrainRulCommand()
     {
@@ -45,9 +69,10 @@ public static class ModelCommands
         var candidates = new Option<int?>("--candidates") { Description = "At most this many candidates, for a search that does not depend on the machine's speed [default: as many as the budget allows]", HelpName = "N" };
         var folds = new Option<int>("--folds") { Description = "Cross-validation folds of whole units (fewer when there are fewer units)", HelpName = "K", DefaultValueFactory = _ => 5 }.Positive();
         var requireBetter = new Option<bool>("--require-better") { Description = "Fail (exit code 1, no model written) unless the model beats both naive baselines" };
+        var nested = new Option<bool>("--nested") { Description = "Also judge the whole search by nested cross-validation (each fold's method chosen without its units; takes about twice the budget); the verdict then uses it" };
         var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, chooses its method and settings by unit-grouped cross-validation, and compares it with naive answers")
         {
-            csv, unit, time, outPath, cap, endWhen, smooth, window, trees, seed, budget, candidates, folds, requireBetter,
+            csv, unit, time, outPath, cap, endWhen, smooth, window, trees, seed, budget, candidates, folds, requireBetter, nested,
         };
         command.SetAction(parse => Guarded(parse, (output, error) => TrainRul(
             parse.GetRequiredValue(csv), parse.GetValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
@@ -59,7 +84,7 @@ public static class ModelCommands
                 MaxCandidates = parse.GetValue(candidates) is { } n and > 0 ? n : int.MaxValue,
                 Folds = Math.Max(2, parse.GetValue(folds)),
             },
-            parse.GetValue(requireBetter), output, error)));
+            parse.GetValue(requireBetter), parse.GetValue(nested), output, error)));
         return command;
     }
 
@@ -154,17 +179,24 @@ public static class ModelCommands
         }
     }
 
-    private static int TrainRul(string[] csv, string? unit, string time, string outPath, RulTrainingOptions options, bool requireBetter, TextWriter output, TextWriter error)
+    private static int TrainRul(string[] csv, string? unit, string time, string outPath, RulTrainingOptions options, bool requireBetter, bool nested, TextWriter output, TextWriter error)
     {
         var log = new Progress(error, Stopwatch.StartNew());
         var table = RunTable.Read(csv, unit, time);
         log.Report($"read {table.RowCount} rows of {table.Units.Count} units, {table.Columns.Length} numeric columns");
         var (model, report) = RulTrainer.Train(table, options, log);
+        if (nested)
+        {
+            log.Report("nested cross-validation of the whole search");
+            report = report with { Nested = RulTrainer.Nested(table, options, log) };
+        }
+
         WriteRulReport(output, report, options);
         if (!report.BeatsBaselines)
         {
             error.WriteLine();
-            error.WriteLine(Invariant($"WARNING: the model does NOT beat the naive answers on cross-validation: RMSE {report.Model.Rmse:F2} against {report.MeanLifeBaseline.Rmse:F2} (mean life minus age) and {report.ExtrapolationBaseline.Rmse:F2} ({report.ExtrapolationBaseline.Name}); error {report.Model.MeanLifeError:P1} of life against {report.MeanLifeBaseline.MeanLifeError:P1} and {report.ExtrapolationBaseline.MeanLifeError:P1}."));
+            var judged = report.Nested ?? report.Model;
+            error.WriteLine(Invariant($"WARNING: the model does NOT beat the naive answers on {(report.Nested is null ? "" : "nested ")}cross-validation: RMSE {judged.Rmse:F2} against {report.MeanLifeBaseline.Rmse:F2} (mean life minus age) and {report.ExtrapolationBaseline.Rmse:F2} ({report.ExtrapolationBaseline.Name}); error {judged.MeanLifeError:P1} of life against {report.MeanLifeBaseline.MeanLifeError:P1} and {report.ExtrapolationBaseline.MeanLifeError:P1}."));
             error.WriteLine("Its estimates are no better than knowing nothing about the unit: more units, an --end-when on a real health indicator, or a longer --budget may help.");
             if (requireBetter)
             {
@@ -190,7 +222,10 @@ public static class ModelCommands
         output.WriteLine();
         output.WriteLine("| predictor | RMSE | MAE | mean error, share of life | worst unit |");
         output.WriteLine("|---|---:|---:|---:|---:|");
-        foreach (var s in new[] { r.Model with { Name = $"**model: {r.Method}**" }, r.MeanLifeBaseline, r.ExtrapolationBaseline })
+        RulScore[] rows = r.Nested is { } n
+            ? [r.Model with { Name = $"model: {r.Method}, as chosen (optimistic)" }, n with { Name = $"**model, {n.Name}**" }, r.MeanLifeBaseline, r.ExtrapolationBaseline]
+            : [r.Model with { Name = $"**model: {r.Method}**" }, r.MeanLifeBaseline, r.ExtrapolationBaseline];
+        foreach (var s in rows)
         {
             output.WriteLine(Invariant($"| {s.Name} | {s.Rmse:F2} | {s.Mae:F2} | {s.MeanLifeError:P1} | {s.WorstLifeError:P1} |"));
         }
@@ -202,7 +237,21 @@ public static class ModelCommands
             output.WriteLine(Invariant($"features: {r.Features}; columns dropped as constant: {r.DroppedConstant}; as not trending with age: {r.DroppedNoise}"));
         }
 
-        output.WriteLine(Invariant($"p10–p90 interval: estimate {r.Interval.Lower:+0.0;-0.0} / {r.Interval.Upper:+0.0;-0.0}; coverage on held-out units {r.Coverage:P0} (target 70–90%){(r.RawCoverage is { } raw ? Invariant($", the curve's own band {raw:P0}") : "")}"));
+        output.WriteLine(Invariant($"p10–p90 interval: estimate {r.Interval.Lower:+0.0;-0.0} / {r.Interval.Upper:+0.0;-0.0}{(r.IntervalTail < 0.1 ? Invariant($" (widened to the {r.IntervalTail:P0}–{1 - r.IntervalTail:P0} percentiles of the errors to reach 70%)") : "")}; coverage on held-out units {r.Coverage:P0} (target 70–90%){(r.RawCoverage is { } raw ? Invariant($", the curve's own band {raw:P0}") : "")}"));
+        if (r.Choices.Select(c => c.Setting).Distinct().Count() < r.Choices.Count)
+        {
+            // Only worth a table when the search tried more than one value of something.
+            output.WriteLine();
+            output.WriteLine("| setting | value | best RMSE with it | candidates |");
+            output.WriteLine("|---|---:|---:|---:|");
+            foreach (var (setting, value, rmse, count) in r.Choices)
+            {
+                output.WriteLine(Invariant($"| {setting} | {value} | {rmse:F2} | {count} |"));
+            }
+
+            output.WriteLine();
+        }
+
         output.WriteLine(r.BeatsBaselines ? "verdict: the model beats both naive answers" : "verdict: the model does NOT beat the naive answers");
     }
 

@@ -57,6 +57,12 @@ public sealed record RulReport
     /// <summary>Every candidate tried, best first.</summary>
     public required IReadOnlyList<(string Method, string Settings, RulScore Score)> Candidates { get; init; }
 
+    /// <summary>
+    /// The measured effect of each choice of the regression's search: for every setting and value, the best
+    /// cross-validated RMSE among the candidates that had it, and how many did.
+    /// </summary>
+    public IReadOnlyList<(string Setting, string Value, double BestRmse, int Candidates)> Choices { get; init; } = [];
+
     /// <summary>Share of held-out rows inside the curve's own 10th–90th percentile band (null for regression, which has none).</summary>
     public double? RawCoverage { get; init; }
 
@@ -64,6 +70,9 @@ public sealed record RulReport
     public required double Coverage { get; init; }
 
     public required (double Lower, double Upper) Interval { get; init; }
+
+    /// <summary>The share of cross-validated errors left out on each side of the interval: 0.1 unless widened to reach 70% coverage.</summary>
+    public double IntervalTail { get; init; } = 0.1;
 
     /// <summary>Columns the chosen regression kept and dropped (near-constant; not trending with age); empty for the curve.</summary>
     public int Features { get; init; }
@@ -74,10 +83,16 @@ public sealed record RulReport
 
     public required TimeSpan Elapsed { get; init; }
 
-    /// <summary>True when the model's RMSE and mean error as a share of life are both below every baseline's.</summary>
+    /// <summary>The whole procedure's score by nested cross-validation (<see cref="RulTrainer.Nested"/>), when asked for.</summary>
+    public RulScore? Nested { get; init; }
+
+    /// <summary>
+    /// True when the model's RMSE and mean error as a share of life are both below every baseline's; judged on the
+    /// nested score when there is one, since the chosen candidate's own score flatters it.
+    /// </summary>
     public bool BeatsBaselines =>
-        Model.Rmse < Math.Min(MeanLifeBaseline.Rmse, ExtrapolationBaseline.Rmse)
-        && Model.MeanLifeError < Math.Min(MeanLifeBaseline.MeanLifeError, ExtrapolationBaseline.MeanLifeError);
+        (Nested ?? Model).Rmse < Math.Min(MeanLifeBaseline.Rmse, ExtrapolationBaseline.Rmse)
+        && (Nested ?? Model).MeanLifeError < Math.Min(MeanLifeBaseline.MeanLifeError, ExtrapolationBaseline.MeanLifeError);
 }
 
 /// <summary>
@@ -99,7 +114,6 @@ public static class RulTrainer
 
     public static (RulModel Model, RulReport Report) Train(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
     {
-        var clock = Stopwatch.StartNew();
         var censored = new List<string>();
         if (options.Life is { } life)
         {
@@ -109,6 +123,13 @@ public static class RulTrainer
             table = failed;
         }
 
+        return TrainCut(table, censored, options, progress);
+    }
+
+    /// <summary>Training on units already cut at their end of life.</summary>
+    private static (RulModel Model, RulReport Report) TrainCut(RunTable table, List<string> censored, RulTrainingOptions options, IProgress<string>? progress)
+    {
+        var clock = Stopwatch.StartNew();
         if (table.Units.Count < 2)
         {
             throw new RunTableException($"At least two units that reach their end of life are needed to train and to test; there {(table.Units.Count == 1 ? "is one" : "are none")}.");
@@ -147,7 +168,7 @@ public static class RulTrainer
         }
 
         var best = candidates.MinBy(c => c.Score.Rmse)!;
-        var (lower, upper, coverage) = Calibrate(truth, best.Predictions, folds.Count);
+        var (lower, upper, coverage, tail) = Calibrate(truth, best.Predictions, folds.Count);
         progress?.Report($"chose {best.Method} ({best.Settings}); refitting on all {table.Units.Count} units");
         var model = (best.Curve is { } smooth
             ? RulModel.FitCurve(table, DegradationCurve.Fit(table, indicator, Direction(ColumnScreen.Score(table), indicator), options.Life, smooth), cap)
@@ -169,9 +190,11 @@ public static class RulTrainer
             Method = best.Method,
             Settings = best.Settings,
             Candidates = [.. candidates.OrderBy(c => c.Score.Rmse).Select(c => (c.Method, c.Settings, c.Score))],
+            Choices = Choices(candidates),
             RawCoverage = best.Curve is null ? null : RawCoverage(truth, best.Predictions),
             Coverage = coverage,
             Interval = (lower, upper),
+            IntervalTail = tail,
             Features = features?.Count ?? 0,
             DroppedConstant = features is null ? 0 : finalScreen.Count(s => s.NearConstant),
             DroppedNoise = features is null ? 0 : finalScreen.Count(s => !s.NearConstant && !features.Kept.Contains(s.Column)),
@@ -181,6 +204,40 @@ public static class RulTrainer
 
     /// <summary>One fold: the units trained on and the units held out.</summary>
     private sealed record Fold(RunTable Train, RunTable Test);
+
+    /// <summary>
+    /// The whole procedure judged from outside (nested cross-validation): each outer fold's units are predicted by a
+    /// model whose method and settings were chosen, by the same search with a share of the budget, on the other units
+    /// only. The chosen candidate's own cross-validated score is optimistic when many candidates were tried on few
+    /// units; this one is not. Returns the procedure's score (its name says which method each fold chose).
+    /// </summary>
+    public static RulScore Nested(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
+    {
+        if (options.Life is { } life)
+        {
+            table = life.Apply(table).Failed;
+        }
+
+        var folds = Folds(table, Math.Min(options.Folds, table.Units.Count), options.Start.Seed);
+        if (folds.Any(f => f.Train.Units.Count < 2))
+        {
+            throw new RunTableException("Nested cross-validation needs at least three units that reach their end of life.");
+        }
+
+        var truth = Truth(table, folds, options.Start.Cap);
+        var predictions = new List<RulEstimate>(truth.Count);
+        var chosen = new List<string>();
+        var inner = options with { Budget = options.Budget / folds.Count };
+        for (var k = 0; k < folds.Count; k++)
+        {
+            var (model, report) = TrainCut(folds[k].Train, [], inner, null);
+            predictions.AddRange(model.PredictRows(table, folds[k].Test.Units));
+            chosen.Add(report.Method);
+            progress?.Report(Invariant($"nested fold {k + 1}/{folds.Count}: chose {report.Method} ({report.Settings})"));
+        }
+
+        return Score($"nested: {string.Join(", ", chosen.GroupBy(c => c).Select(g => $"{g.Key} ×{g.Count()}"))}", truth, predictions);
+    }
 
     /// <summary>The held-out truth, row by row in fold order: label (capped), the unit, its life and its fold.</summary>
     private sealed record Row(double Label, string Unit, double Life, int Fold);
@@ -234,6 +291,23 @@ public static class RulTrainer
 
         var settings = $"{table.Columns[Indicator(table, ColumnScreen.Score(table), options)]}, rolling median of {smooth}";
         return new Candidate("curve", settings, Score("curve", truth, predictions), predictions) { Curve = smooth };
+    }
+
+    private static List<(string, string, double, int)> Choices(List<Candidate> candidates)
+    {
+        var regressions = candidates.Where(c => c.Regression is not null).ToList();
+        (string Name, Func<RulSettings, object> Value)[] settings =
+        [
+            ("window", s => s.Window), ("trees", s => s.Trees), ("leaves", s => s.Leaves), ("learning rate", s => s.LearningRate),
+            ("trendability ≥", s => s.MinTrendability), ("baseline rows", s => s.NormalizeFirst), ("smoothing", s => s.Smooth),
+        ];
+        var choices = settings.SelectMany(setting => regressions
+            .GroupBy(c => Convert.ToString(setting.Value(c.Regression!), CultureInfo.InvariantCulture)!)
+            .OrderBy(g => double.Parse(g.Key, CultureInfo.InvariantCulture))
+            .Select(g => (setting.Name, g.Key, g.Min(c => c.Score.Rmse), g.Count()))).ToList();
+        var curves = candidates.Where(c => c.Curve is not null).GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key);
+        choices.AddRange(curves.Select(g => ("curve smoothing", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+        return choices;
     }
 
     private static WindowFeatures Features(RunTable train, IReadOnlyList<ColumnScore> screen, RulSettings settings) =>
@@ -357,35 +431,50 @@ public static class RulTrainer
         return new RulScore(name, Math.Sqrt(se / truth.Count), ae / truth.Count, shares.Average(), shares.Max());
     }
 
+    /// <summary>The tail shares tried, widest last, until the held-out coverage reaches the target's floor.</summary>
+    private static readonly double[] Tails = [0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01];
+
     /// <summary>
-    /// Conformal interval: the 10th and 90th percentiles of the cross-validated errors (truth minus estimate), added to
-    /// the estimate. Its coverage is measured honestly: each fold's rows are judged against offsets taken from the
-    /// other folds' errors only.
+    /// Conformal interval: percentiles of the cross-validated errors (truth minus estimate), added to the estimate.
+    /// Its coverage is measured honestly: each fold's rows are judged against offsets taken from the other folds'
+    /// errors only. Errors are not alike across units (a unit the population does not resemble is wrong throughout),
+    /// so the 10th–90th percentiles of the others' errors can cover less than 80% of a held-out unit's rows; the tails
+    /// are then narrowed (from 10% each side to at most 1%) until the held-out coverage reaches 70%.
     /// </summary>
-    private static (double Lower, double Upper, double Coverage) Calibrate(List<Row> truth, List<RulEstimate> predictions, int folds)
+    private static (double Lower, double Upper, double Coverage, double Tail) Calibrate(List<Row> truth, List<RulEstimate> predictions, int folds)
     {
         var residuals = truth.Select((t, i) => t.Label - predictions[i].Rul).ToList();
-        var (lower, upper) = Offsets(residuals);
-        var inside = 0;
-        for (var k = 0; k < folds; k++)
+        var (lower, upper, coverage, tail) = (0.0, 0.0, 0.0, 0.0);
+        foreach (var share in Tails)
         {
-            var (foldLower, foldUpper) = Offsets(residuals.Where((_, i) => truth[i].Fold != k));
-            for (var i = 0; i < truth.Count; i++)
+            var inside = 0;
+            for (var k = 0; k < folds; k++)
             {
-                if (truth[i].Fold == k && residuals[i] >= foldLower && residuals[i] <= foldUpper)
+                var (foldLower, foldUpper) = Offsets(residuals.Where((_, i) => truth[i].Fold != k), share);
+                for (var i = 0; i < truth.Count; i++)
                 {
-                    inside++;
+                    if (truth[i].Fold == k && residuals[i] >= foldLower && residuals[i] <= foldUpper)
+                    {
+                        inside++;
+                    }
                 }
+            }
+
+            (lower, upper) = Offsets(residuals, share);
+            (coverage, tail) = ((double)inside / truth.Count, share);
+            if (coverage >= 0.7)
+            {
+                break;
             }
         }
 
-        return (lower, upper, (double)inside / truth.Count);
+        return (lower, upper, coverage, tail);
     }
 
-    private static (double Lower, double Upper) Offsets(IEnumerable<double> residuals)
+    private static (double Lower, double Upper) Offsets(IEnumerable<double> residuals, double tail)
     {
         var sorted = residuals.Order().ToList();
-        return (DegradationCurve.Quantile(sorted, 0.1), DegradationCurve.Quantile(sorted, 0.9));
+        return (DegradationCurve.Quantile(sorted, tail), DegradationCurve.Quantile(sorted, 1 - tail));
     }
 
     private static double RawCoverage(List<Row> truth, List<RulEstimate> predictions) =>

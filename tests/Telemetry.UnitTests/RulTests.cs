@@ -234,10 +234,47 @@ public sealed class RulTests : IDisposable
         Assert.Contains($"{b}: its columns (y) are not those of {a} (x).", error.ToString(), StringComparison.Ordinal);
     }
 
-    /// <summary>The RMSE column of the report's table: the model first, then the two naive answers.</summary>
+    /// <summary>The RMSE column of the report's first table: the model first, then the two naive answers.</summary>
     private static List<(string Name, double Rmse)> ReportRows(string output) =>
-        [.. output.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| predictor", StringComparison.Ordinal))
+        [.. output.Split('\n').SkipWhile(l => !l.StartsWith("| predictor", StringComparison.Ordinal)).Skip(2).TakeWhile(l => l.StartsWith("| ", StringComparison.Ordinal))
             .Select(l => l.Split('|', StringSplitOptions.TrimEntries)).Select(c => (c[1], double.Parse(c[2], CultureInfo.InvariantCulture)))];
+
+    [Fact]
+    public async Task Nested_JudgesTheWholeSearch_AndTheVerdictUsesIt()
+    {
+        var train = Path.Combine(_dir, "train.csv");
+        Generate(train, 15, seed: 8);
+        var output = new StringWriter();
+
+        Assert.Equal(0, await ModelCommands.RunAsync(["train-rul", "--csv", train, "--unit", "engine", "--time", "cycle", "--out", Path.Combine(_dir, "n.zip"), "--cap", "125", "--trees", "50", "--candidates", "3", "--folds", "3", "--nested"], output, new StringWriter()));
+
+        var rows = ReportRows(output.ToString());
+        Assert.Equal(4, rows.Count);
+        Assert.StartsWith("model: ", rows[0].Name, StringComparison.Ordinal);
+        Assert.Contains("as chosen (optimistic)", rows[0].Name, StringComparison.Ordinal);
+        Assert.StartsWith("**model, nested: ", rows[1].Name, StringComparison.Ordinal);
+        Assert.True(rows[1].Rmse < Math.Min(rows[2].Rmse, rows[3].Rmse), $"nested {rows[1].Rmse} vs the naive answers {rows[2].Rmse}, {rows[3].Rmse}");
+        // The search tried several values of a setting: its table of choices says what each did.
+        Assert.Contains("| setting | value | best RMSE with it | candidates |", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SimulateRuns_WritesHistoriesThatEndAtTheDevicesTrueEndOfLife_AndTrainRulReadsThem()
+    {
+        var csv = Path.Combine(_dir, "bands.csv");
+        var error = new StringWriter();
+
+        Assert.Equal(0, await ModelCommands.RunAsync(["simulate-runs", "--kind", "band", "--devices", "12", "--out", csv], new StringWriter(), error));
+
+        var table = RunTable.Read(csv, "device", "cycles");
+        Assert.Contains("run-to-failure histories", error.ToString(), StringComparison.Ordinal);
+        Assert.InRange(table.Units.Count, 6, 12);
+        var capacity = table.ColumnIndex("capacity_mah");
+        var rated = table.ColumnIndex("rated_mah");
+        // Each history ends where the band's capacity has faded to about 80% of its rating (noise of ~1%, a week of charging).
+        Assert.All(table.Units, u => Assert.InRange(u.Values[^1][capacity] / u.Values[^1][rated], 0.74, 0.82));
+        Assert.Equal(0, await ModelCommands.RunAsync(["train-rul", "--csv", csv, "--unit", "device", "--time", "cycles", "--out", Path.Combine(_dir, "b.zip"), "--budget", "0", "--trees", "20"], new StringWriter(), new StringWriter()));
+    }
 
     [Theory]
     [InlineData("engine,cycle,s1\ne1,1,0.5\ne1,2,0.7\ne2,1,0.1\ne2,2,x\n", "line 5, column 's1': 'x' is not a number")]

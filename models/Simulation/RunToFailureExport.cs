@@ -1,0 +1,91 @@
+using System.Globalization;
+
+namespace Telemetry.Models.Simulation;
+
+/// <summary>
+/// The generated fleet as a run-to-failure CSV, as a brand would export it from its own returns: one row per device
+/// per week of use with the week's mean of every metric the device reports, until the device's true end of life
+/// (shoes: 60% cushioning; bands: 80% capacity), which is its last row. Devices still alive after
+/// the simulated days are left out. It lets <c>train-rul</c> be judged on the simulator with the same commands as
+/// on anyone's data: time is cumulative km (shoes) or charge cycles (bands).
+/// </summary>
+public static class RunToFailureExport
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static readonly string[] ShoeColumns = ["impact_g", "contact_ms", "cadence_spm", "pronation_deg", "midsole_temp_c", "pace_s_per_km", "wearer_kg"];
+
+    private static readonly string[] BandColumns = ["capacity_mah", "temp_c", "humidity_pct", "hr_snr_db", "battery_mv", "rated_mah"];
+
+    /// <summary>Writes the devices of one kind that fail within the simulated time; returns how many were written and how many were still alive.</summary>
+    public static (int Failed, int Alive) Write(string kind, int devices, int seed, int days, TextWriter writer)
+    {
+        var shoes = kind == "shoe";
+        var columns = shoes ? ShoeColumns : BandColumns;
+        writer.WriteLine($"device,{(shoes ? "km" : "cycles")},{string.Join(',', columns)}");
+        var (failed, alive) = (0, 0);
+        var readings = new List<SimulatedReading>();
+        foreach (var device in FleetGenerator.Create(devices * 2, seed).Where(d => shoes ? d is SimulatedShoe : d is SimulatedBand).Take(devices))
+        {
+            device.Start(Start);
+            var rows = new List<string>();
+            var km = 0.0;
+            var ended = false;
+            for (var day = 7; day <= days && !ended; day += 7)
+            {
+                readings.Clear();
+                device.Advance(Start.AddDays(day), readings);
+                var week = new Dictionary<string, (double Sum, int Count)>(StringComparer.Ordinal);
+                double cycles = 0, weekKm = 0, weekSeconds = 0;
+                foreach (var reading in readings)
+                {
+                    foreach (var (name, value) in reading.Metrics)
+                    {
+                        var (sum, count) = week.GetValueOrDefault(name);
+                        week[name] = (sum + value, count + 1);
+                        (weekKm, weekSeconds, cycles) = name switch
+                        {
+                            "distance_m" => (weekKm + (value / 1000), weekSeconds, cycles),
+                            "duration_s" => (weekKm, weekSeconds + value, cycles),
+                            "charge_cycles" => (weekKm, weekSeconds, Math.Max(cycles, value)),
+                            _ => (weekKm, weekSeconds, cycles),
+                        };
+                    }
+                }
+
+                km += weekKm;
+                if (shoes && weekKm > 0)
+                {
+                    week["pace_s_per_km"] = (weekSeconds / weekKm, 1);
+                }
+
+                week[shoes ? "wearer_kg" : "rated_mah"] = (shoes ? device.Birth.WearerKg ?? 0 : device.Birth.RatedCapacityMah ?? 0, 1);
+                if (columns.Any(c => !week.ContainsKey(c)))
+                {
+                    continue; // a week without use says nothing
+                }
+
+                var time = shoes ? km : cycles;
+                rows.Add(string.Create(CultureInfo.InvariantCulture, $"{device.Id},{time:F1},{string.Join(',', columns.Select(c => (week[c].Sum / week[c].Count).ToString("G6", CultureInfo.InvariantCulture)))}"));
+                ended = device switch
+                {
+                    SimulatedShoe shoe => shoe.TrueRemainingKm <= 0,
+                    SimulatedBand band => band.TrueRemainingCycles <= 0,
+                    _ => true,
+                };
+            }
+
+            if (ended && rows.Count >= 2)
+            {
+                rows.ForEach(writer.WriteLine);
+                failed++;
+            }
+            else
+            {
+                alive++;
+            }
+        }
+
+        return (failed, alive);
+    }
+}
