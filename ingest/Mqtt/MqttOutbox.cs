@@ -119,39 +119,44 @@ internal sealed partial class MqttOutbox(
     private async Task KeepConnectedAsync(CancellationToken stoppingToken)
     {
         var options = clientOptions.Create("outbox", persistentSession: false);
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                if (!await BoundedMqtt.TryPingAsync(_client, stoppingToken))
+                try
                 {
-                    if (_client.IsConnected)
+                    if (!await BoundedMqtt.TryPingAsync(_client, stoppingToken))
                     {
-                        // Not answered in time: MQTTnet still counts the client connected and would refuse CONNECT.
-                        await BoundedMqtt.DisconnectAsync(_client, stoppingToken);
+                        if (_client.IsConnected)
+                        {
+                            // Not answered in time: MQTTnet still counts the client connected and would refuse CONNECT.
+                            await BoundedMqtt.DisconnectAsync(_client, stoppingToken);
+                        }
+
+                        var connected = await BoundedMqtt.ConnectAsync(_client, options, stoppingToken);
+                        // 0 means the broker did not say: MQTT 5 takes that as 65,535.
+                        Volatile.Write(ref _brokerReceiveMaximum, connected.ReceiveMaximum is null or 0 ? AcksInFlight : Math.Min((int)connected.ReceiveMaximum.Value, AcksInFlight));
+                        LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);
+                        health.Clear(Component);
+                        await ResumePendingAsync();
                     }
 
-                    var connected = await BoundedMqtt.ConnectAsync(_client, options, stoppingToken);
-                    // 0 means the broker did not say: MQTT 5 takes that as 65,535.
-                    Volatile.Write(ref _brokerReceiveMaximum, connected.ReceiveMaximum is null or 0 ? AcksInFlight : Math.Min((int)connected.ReceiveMaximum.Value, AcksInFlight));
-                    LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);
-                    health.Clear(Component);
-                    await ResumePendingAsync();
+                    await Task.Delay(brokerOptions.Value.ReconnectDelay, time, stoppingToken);
                 }
-
-                await Task.Delay(brokerOptions.Value.ReconnectDelay, time, stoppingToken);
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogConnectFailed(logger, e, clientOptions.Broker.Host, clientOptions.Broker.Port);
+                    health.Report(Component, HealthStatus.Degraded,
+                        $"cannot reach the broker at {clientOptions.Broker.Host}:{clientOptions.Broker.Port}: acks, alerts and quality signals wait");
+                    await Delay(stoppingToken);
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e)
-            {
-                LogConnectFailed(logger, e, clientOptions.Broker.Host, clientOptions.Broker.Port);
-                health.Report(Component, HealthStatus.Degraded,
-                    $"cannot reach the broker at {clientOptions.Broker.Host}:{clientOptions.Broker.Port}: acks, alerts and quality signals wait");
-                await Delay(stoppingToken);
-            }
+        }
+        catch (Exception e) when (stoppingToken.IsCancellationRequested)
+        {
+            // A ping or CONNECT cut off by the stop ends as MQTTnet's timeout exception, not as a cancellation: either
+            // way it is the stop, not a broker out of reach, and must not end this loop (and the host) faulted.
+            LogCutOffByStop(logger, e, "connection loop");
         }
     }
 
@@ -167,8 +172,9 @@ internal sealed partial class MqttOutbox(
                 }
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested)
         {
+            LogCutOffByStop(logger, e, "error reports");
         }
     }
 
@@ -224,8 +230,10 @@ internal sealed partial class MqttOutbox(
                 }
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested)
         {
+            // What was not acknowledged is acked by the next run, when the device resends it.
+            LogCutOffByStop(logger, e, "acks");
         }
 
         // True when the oldest publish in flight succeeded; a failed ack is kept for the next publication unless a
@@ -266,6 +274,15 @@ internal sealed partial class MqttOutbox(
             LogPublishFailed(logger, e, message.Topic);
             return false;
         }
+        catch (Exception e)
+        {
+            // Cut off by the stop. MQTTnet ends a publish whose token is cancelled with its own timeout exception, and
+            // one whose connection goes under it with whichever exception its torn-down client throws: none of them an
+            // OperationCanceledException. Thrown on, it faulted the ack loop, and the host logged a failed
+            // BackgroundService and stopped with a critical line.
+            LogCutOffByStop(logger, e, message.Topic);
+            return false;
+        }
     }
 
     private static MqttApplicationMessage Build(OutboundMessage message) =>
@@ -304,6 +321,9 @@ internal sealed partial class MqttOutbox(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Asking twins with undelivered events to deliver failed; they retry on their own")]
     private static partial void LogResumeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The stop cut off the outbox's {Work}; left to the next run")]
+    private static partial void LogCutOffByStop(ILogger logger, Exception exception, string work);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing to {Topic} failed; will retry")]
     private static partial void LogPublishFailed(ILogger logger, Exception exception, string topic);
