@@ -30,7 +30,7 @@ public static class ModelCommands
         kind.AcceptOnlyFromAmong("shoe", "band");
         var devices = new Option<int>("--devices") { Description = "Generated devices of that kind", HelpName = "N", DefaultValueFactory = _ => 200 }.Positive();
         var seed = new Option<int>("--seed") { Description = "Seed of the generated fleet", HelpName = "S", DefaultValueFactory = _ => 21 }.Positive();
-        var days = new Option<int>("--days") { Description = "Simulated days; devices still alive then are left out", HelpName = "D", DefaultValueFactory = _ => 1500 }.Positive();
+        var days = new Option<int>("--days") { Description = "Simulated days; devices still alive then are left out", HelpName = "D", DefaultValueFactory = _ => 2500 }.Positive();
         var outPath = new Option<string>("--out") { Description = "The CSV to write: device, time, the weekly mean of each metric; each device's last row is its end of life", HelpName = "FILE.csv", Required = true };
         var command = new Command("simulate-runs", "Writes the generated fleet's run-to-failure histories as a CSV for train-rul (the simulator judged like anyone's data)")
         {

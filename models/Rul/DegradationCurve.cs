@@ -129,22 +129,27 @@ public sealed class DegradationCurve
     /// <summary>The age at which a training unit first reached progress <paramref name="q"/> (its life if it never did).</summary>
     private static double AgeAt(Curve curve, double q)
     {
-        for (var i = 0; i < curve.Progress.Length; i++)
+        // Progress never decreases: the first row at or above q is found by halving.
+        var (low, high) = (0, curve.Progress.Length);
+        while (low < high)
         {
-            if (curve.Progress[i] >= q)
-            {
-                if (i == 0)
-                {
-                    return curve.Ages[0];
-                }
-
-                var (p0, p1) = (curve.Progress[i - 1], curve.Progress[i]);
-                var share = p1 > p0 ? (q - p0) / (p1 - p0) : 1;
-                return curve.Ages[i - 1] + (share * (curve.Ages[i] - curve.Ages[i - 1]));
-            }
+            var middle = (low + high) >>> 1;
+            (low, high) = curve.Progress[middle] >= q ? (low, middle) : (middle + 1, high);
         }
 
-        return curve.Life;
+        if (low == curve.Progress.Length)
+        {
+            return curve.Life;
+        }
+
+        if (low == 0)
+        {
+            return curve.Ages[0];
+        }
+
+        var (p0, p1) = (curve.Progress[low - 1], curve.Progress[low]);
+        var share = p1 > p0 ? (q - p0) / (p1 - p0) : 1;
+        return curve.Ages[low - 1] + (share * (curve.Ages[low] - curve.Ages[low - 1]));
     }
 
     /// <summary>Linear-interpolation quantile of sorted values.</summary>

@@ -51,7 +51,7 @@ public static class FleetGenerator
                 var rated = model == "pulse-pro" ? 420.0 : 300.0;
                 var birth = new SimulatedBirth(DeviceKind.Band, model, batch, "2.0.7", manufactured, null, rated);
                 // Bands already in service for up to about 20 months of daily charging.
-                var initialCycles = random.NextDouble() * 600;
+                var initialCycles = random.NextDouble() * 600 * (faults.NewBands ? 0 : 1);
                 var rates = defective ? faults.DefectiveBand : faults.HealthyBand;
                 SimulatedFault? fault = draw < rates.BatteryFade ? new(FaultMode.EarlyBatteryFade, onset)
                     : draw < rates.BatteryFade + rates.WaterIngress ? new(FaultMode.WaterIngress, onset)
@@ -101,6 +101,12 @@ public sealed record FleetFaults
     public BandFaultRates HealthyBand { get; init; } = new(0.015, 0.0075, 0.01);
 
     public BandFaultRates DefectiveBand { get; init; } = new(0.12, 0.08, 0.05);
+
+    /// <summary>
+    /// True for bands that start new (0 charge cycles), as a run-to-failure history needs; by default they have been
+    /// in service for up to about 600 cycles, as a live fleet has. The random draws are the same either way.
+    /// </summary>
+    public bool NewBands { get; init; }
 
     /// <summary>Faults begin between 25% and 100% of this time after a device starts. Default 120 days.</summary>
     public TimeSpan OnsetWithin { get; init; } = TimeSpan.FromDays(120);

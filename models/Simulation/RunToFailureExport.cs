@@ -5,7 +5,8 @@ namespace Telemetry.Models.Simulation;
 /// <summary>
 /// The generated fleet as a run-to-failure CSV, as a brand would export it from its own returns: one row per device
 /// per week of use with the week's mean of every metric the device reports, until the device's true end of life
-/// (shoes: 60% cushioning; bands: 80% capacity), which is its last row. Devices still alive after
+/// (shoes: 60% cushioning; bands: 80% capacity), which is its last row. Bands start new here, not part-way through
+/// their life as in the live fleet, so that each history is a whole life. Devices still alive after
 /// the simulated days are left out. It lets <c>train-rul</c> be judged on the simulator with the same commands as
 /// on anyone's data: time is cumulative km (shoes) or charge cycles (bands).
 /// </summary>
@@ -25,7 +26,7 @@ public static class RunToFailureExport
         writer.WriteLine($"device,{(shoes ? "km" : "cycles")},{string.Join(',', columns)}");
         var (failed, alive) = (0, 0);
         var readings = new List<SimulatedReading>();
-        foreach (var device in FleetGenerator.Create(devices * 2, seed).Where(d => shoes ? d is SimulatedShoe : d is SimulatedBand).Take(devices))
+        foreach (var device in FleetGenerator.Create(devices * 2, seed, FleetFaults.Default with { NewBands = true }).Where(d => shoes ? d is SimulatedShoe : d is SimulatedBand).Take(devices))
         {
             device.Start(Start);
             var rows = new List<string>();
