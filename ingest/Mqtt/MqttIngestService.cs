@@ -147,8 +147,12 @@ internal sealed partial class MqttIngestService(
                     await DropStaleFiltersAsync(client, stoppingToken);
                 }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (stoppingToken.IsCancellationRequested)
             {
+                // Cut off by the stop: MQTTnet ends a CONNECT, SUBSCRIBE or ping whose token is cancelled with its own
+                // timeout exception (or whichever one the client throws as the connection goes), not a cancellation.
+                // It is the stop, not a broker out of reach: no Unhealthy report, no warning.
+                LogCutOffByStop(logger, e);
                 break;
             }
             catch (SubscribeNotAnsweredException e)
@@ -180,7 +184,18 @@ internal sealed partial class MqttIngestService(
         await watching;
         if (client.IsConnected)
         {
-            await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None);
+            try
+            {
+                // No token: MQTTnet bounds the DISCONNECT by the client's own timeout then.
+                await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // The connection went under the DISCONNECT (the broker closed it, or stopped reading): MQTTnet throws,
+                // and closes the socket all the same. What is unacknowledged stays in the session for the next run; an
+                // exception here would only fault this service, and the host would log a failed BackgroundService.
+                LogDisconnectFailed(logger, e);
+            }
         }
     }
 
@@ -468,6 +483,12 @@ internal sealed partial class MqttIngestService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber reconnects so that the broker redelivers what it could not acknowledge")]
     private static partial void LogReconnecting(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The stop cut off the ingest subscriber's connection loop")]
+    private static partial void LogCutOffByStop(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The ingest subscriber's DISCONNECT did not get through as it stopped; the connection is closed all the same")]
+    private static partial void LogDisconnectFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingest subscriber cannot reach {Host}:{Port}; retrying")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception, string host, int port);
