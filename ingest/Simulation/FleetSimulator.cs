@@ -74,7 +74,7 @@ internal sealed partial class FleetSimulator(
 
                 while (cases.TryPeek(out var next) && next.At <= simulatedNow)
                 {
-                    if (!await TryReportAsync(next))
+                    if (!await TryReportAsync(next, stoppingToken))
                     {
                         break;
                     }
@@ -93,9 +93,12 @@ internal sealed partial class FleetSimulator(
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
-        catch (Exception e) when (stoppingToken.IsCancellationRequested && e is OperationCanceledException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested)
         {
-            // The stop. MQTTnet reports a publish cut off by it as a timeout, which stopped the host with a critical line.
+            // The stop. MQTTnet reports a publish cut off by it as a timeout, which stopped the host with a critical line;
+            // and a device whose connection goes under a publish or CONNECT sees whatever its torn-down client throws
+            // (not connected, disconnected, disposed), not only MqttCommunicationException. Any of them is the stop here.
+            LogCutOffByStop(logger, e);
         }
         finally
         {
@@ -107,7 +110,7 @@ internal sealed partial class FleetSimulator(
     }
 
     /// <summary>What the after-sales system posts to <c>/api/quality/events</c>, handed to the same grain.</summary>
-    private async Task<bool> TryReportAsync(SimulatedReturn confirmed)
+    private async Task<bool> TryReportAsync(SimulatedReturn confirmed, CancellationToken stoppingToken)
     {
         try
         {
@@ -115,8 +118,10 @@ internal sealed partial class FleetSimulator(
                 new FailureReport(confirmed.Device, confirmed.Model, confirmed.Batch, confirmed.FailureMode, confirmed.At, confirmed.Kind));
             return true;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {
+            // A cancellation too (a grain call Orleans gave up on): retried like any failure, where thrown on it ended the
+            // simulator, cancelled, before any stop, which the host logs as a failed BackgroundService.
             LogReportFailed(logger, e, confirmed.Device);
             return false;
         }
@@ -147,6 +152,9 @@ internal sealed partial class FleetSimulator(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Simulated device {DeviceId} cannot connect; will retry")]
     private static partial void LogConnectFailed(ILogger logger, Exception exception, string deviceId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The stop cut off the simulated fleet's round")]
+    private static partial void LogCutOffByStop(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Simulated device {DeviceId} failed to send; will resend")]
     private static partial void LogSendFailed(ILogger logger, Exception exception, string deviceId);
