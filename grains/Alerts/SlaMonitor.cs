@@ -29,10 +29,25 @@ internal sealed partial class SlaMonitor(IGrainFactory grains, TimeProvider time
 
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
+                // Cut off by the stop (the silo going): the next start wakes the index again.
+                return;
+            }
+            catch (Exception e)
+            {
+                // A cancellation too (a call Orleans gave up on): retried like any failure, where thrown on it ended the
+                // monitor, cancelled, before any stop, which the host logs as a failed BackgroundService.
                 LogWakeFailed(logger, e, attempt);
+            }
+
+            try
+            {
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt)), time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }

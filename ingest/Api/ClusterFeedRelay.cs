@@ -60,8 +60,15 @@ internal sealed partial class ClusterFeedRelay(
             {
                 await grains.GetGrain<IAlertBroadcastGrain>(0).SubscribeAsync(self);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
+                // Cut off by the stop: the subscription expires on its own.
+                return;
+            }
+            catch (Exception e)
+            {
+                // A cancellation too (a call Orleans gave up on): retried like any failure, where thrown on it ended the
+                // relay, cancelled, before any stop, which the host logs as a failed BackgroundService.
                 LogSubscribeFailed(logger, e);
             }
 

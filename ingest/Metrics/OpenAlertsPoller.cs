@@ -22,9 +22,11 @@ internal sealed partial class OpenAlertsPoller(
             {
                 await PollAsync();
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception e)
             {
-                // The silo may still be starting, or the index's silo gone: not worth more than a debug line.
+                // The silo may still be starting, or the index's silo gone: not worth more than a debug line. Caught while
+                // stopping too: a count cut off by the stop (the call has no token to end it as a cancellation) faulted
+                // the poller, and the host logged a failed BackgroundService.
                 LogPollFailed(logger, e);
             }
         }
