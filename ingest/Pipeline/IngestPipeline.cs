@@ -110,6 +110,14 @@ internal sealed partial class IngestPipeline : BackgroundService
             {
                 return;
             }
+            catch (Exception e) when (_abort.IsCancellationRequested)
+            {
+                // The drain timeout abandoned the round (only a stop starts it): MQTTnet ends an acknowledgement cut off
+                // that way with its own timeout exception, and a grain call can end with Orleans' own, not only with a
+                // cancellation. No partition to restart, nothing lost: the deliveries stay unacknowledged and come again.
+                LogRoundAbandoned(_logger, e, partition);
+                return;
+            }
             catch (Exception e)
             {
                 LogPartitionFailed(_logger, e, partition);
@@ -188,6 +196,9 @@ internal sealed partial class IngestPipeline : BackgroundService
 
     private int PartitionOf(string deviceId) =>
         (int)((uint)string.GetHashCode(deviceId, StringComparison.Ordinal) % (uint)_partitions.Length);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Partition {Partition} did not finish its round within Pipeline:DrainTimeout as the service stopped; its deliveries stay unacknowledged and come again")]
+    private static partial void LogRoundAbandoned(ILogger logger, Exception exception, int partition);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Partition {Partition} failed; its round in flight is held unacknowledged and the partition restarts")]
     private static partial void LogPartitionFailed(ILogger logger, Exception exception, int partition);
