@@ -51,7 +51,7 @@ public sealed class MqttOutboxStopTests
 
         await outbox.StartAsync(CancellationToken.None);
         await broker.Connected.WaitAsync(Wait);
-        for (var deadline = DateTimeOffset.UtcNow + Wait; !outbox.IsConnected; await Task.Yield())
+        for (var deadline = DateTimeOffset.UtcNow + Wait; !outbox.IsConnected; await Task.Delay(10))
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "the outbox did not connect to the test's broker within 10 s");
         }
@@ -62,9 +62,12 @@ public sealed class MqttOutboxStopTests
         await outbox.StopAsync(CancellationToken.None).WaitAsync(Wait);
 
         var ended = outbox.ExecuteTask!;
-        Assert.True(ended.IsCompleted, "the outbox did not end within 10 s of its stop");
-        Assert.False(ended.IsFaulted, $"the stop faulted the outbox: {ended.Exception}");
-        var alarming = log.Lines.Skip(before).Where(l => l.Level >= LogLevel.Warning).ToArray();
+        // Ended, not faulted and not cancelled either: every loop of the outbox takes the stop as the end of its work.
+        Assert.True(ended.IsCompletedSuccessfully, $"the outbox ended {ended.Status} on its stop: {ended.Exception}");
+        // The refused resume after CONNECT may be logged late on a loaded machine; it is this test's doing, not the stop's.
+        var alarming = log.Lines.Skip(before)
+            .Where(l => l.Level >= LogLevel.Warning && l.Exception?.Message != RefusingGrainFactory.Refusal)
+            .ToArray();
         Assert.True(alarming.Length == 0, string.Join(Environment.NewLine, alarming.Select(l => l.ToString())));
     }
 

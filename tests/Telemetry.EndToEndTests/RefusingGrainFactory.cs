@@ -9,6 +9,9 @@ namespace Telemetry.EndToEndTests;
 /// </summary>
 public class RefusingGrainFactory : DispatchProxy
 {
+    /// <summary>The message of every failure, for tests to tell it from others.</summary>
+    public const string Refusal = "No silo in this test.";
+
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
-        throw new InvalidOperationException("No silo in this test.");
+        throw new InvalidOperationException(Refusal);
 }
