@@ -101,9 +101,17 @@ public sealed class DegradationCurve
     /// <summary>The most a unit's pace is taken to differ from a population curve's, either way.</summary>
     private const double MaxPaceRatio = 3;
 
+    /// <summary>
+    /// Remaining life of a unit at progress <paramref name="progress"/> (0 new, 1 at its limit) and age
+    /// <paramref name="age"/> (time since it was new), with the raw 10th–90th percentile interval: for a caller that
+    /// keeps its own progress, as a device twin does. Thread-safe.
+    /// </summary>
+    public (double Rul, double Low, double High) PredictAt(double progress, double age) =>
+        Predict([age], [Math.Clamp(progress, 0, 1)], 0, new double[_curves.Length]);
+
     private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)
     {
-        if (progress[row] >= 1)
+        if (progress[row] >= 1 || _curves.Length == 0)
         {
             return (0, 0, 0);
         }
@@ -118,7 +126,8 @@ public sealed class DegradationCurve
             // start its own pace says little.
             var ratio = Math.Clamp((age + 1) / (reached + 1), 1 / MaxPaceRatio, MaxPaceRatio);
             // A unit older than v was at this progress has used up the difference, as far as its pace does not explain it.
-            var estimate = ((curve.Life - reached) * Math.Pow(ratio, Math.Min(1, 2 * q))) - ((1 - q) * Math.Max(0, age - reached));
+            var trust = Math.Min(1, 2 * q);
+            var estimate = ((curve.Life - reached) * Math.Pow(ratio, trust)) - ((1 - trust) * Math.Max(0, age - reached));
             estimates[v] = Math.Max(0, estimate);
         }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Telemetry.Models.Cli;
+using Telemetry.Models.Learning;
 using Telemetry.Models.Rul;
 using Xunit;
 
@@ -201,6 +202,24 @@ public sealed class RulTests : IDisposable
 
         Assert.Equal(-1, scores["s4"].Direction);
         Assert.Equal(1, scores["s2"].Direction);
+    }
+
+    [Fact]
+    public void DegradationCurve_FollowsThePopulation_ScaledByTheUnitsOwnPace()
+    {
+        // Three units that wore linearly to their limit in 100 cycles.
+        var ages = Enumerable.Range(0, 101).Select(a => (double)a).ToArray();
+        var curves = Enumerable.Range(0, 3).Select(_ => new DegradationCurve.Curve(ages, [.. ages.Select(a => a / 100)], 100)).ToArray();
+        var curve = new DegradationCurve(0, -1, null, 0, 1, curves);
+
+        Assert.Equal(50, curve.PredictAt(0.5, 50).Rul, 6);
+        // Half-way at twice the age: it wears half as fast, so it has about twice as long to go.
+        Assert.InRange(curve.PredictAt(0.5, 100).Rul, 95, 100);
+        // New and unworn at 30 cycles: the population's life, less the age it has already used.
+        Assert.Equal(70, curve.PredictAt(0, 30).Rul, 6);
+        Assert.Equal(0, curve.PredictAt(1, 120).Rul);
+        Assert.Equal(0.5, WearCurve.Progress("band", 90), 6);
+        Assert.Equal(1, WearCurve.Progress("shoe", 55), 6);
     }
 
     [Fact]

@@ -1,0 +1,39 @@
+using Telemetry.Models.Rul;
+using Telemetry.Models.Wear;
+
+namespace Telemetry.Models.Learning;
+
+/// <summary>
+/// The degradation-curve method of <c>train-rul</c> (<see cref="DegradationCurve"/>) for the built-in wear models, so
+/// that <c>train</c> can choose between it and the FastTree regression by held-out error, and a device twin's
+/// remaining km or cycles come from the method chosen. The health indicator is the one the twin keeps: cushioning
+/// (from the rule model's effective km) against km for shoes, fitted battery health against cycles for bands; progress
+/// runs from new (0) to the replacement limit (1: 60% cushioning, 80% health).
+/// </summary>
+public static class WearCurve
+{
+    /// <summary>Progress towards the replacement limit of a shoe's cushioning or a band's health, in percent of new.</summary>
+    public static double Progress(string kind, double healthPct)
+    {
+        var limit = kind == "shoe" ? CushioningCurve.ReplaceNowPct : BatteryFade.DegradedPct;
+        return Math.Clamp((100 - healthPct) / (100 - limit), 0, 1);
+    }
+
+    /// <summary>The health indicator and age of one example's features (see <see cref="WearFeatures"/>).</summary>
+    public static (double HealthPct, double Age) Of(string kind, float[] features) => kind == "shoe"
+        ? (CushioningCurve.PercentAt(features[5]), features[0])
+        : (features[6], features[0]);
+
+    /// <summary>The population's curves from training examples, one per device, each ending at its true end of life.</summary>
+    public static DegradationCurve.Curve[] Curves(string kind, IEnumerable<WearExample> examples) =>
+        [.. examples.GroupBy(e => e.Device).Select(device =>
+        {
+            var rows = device.Select(e => (Point: Of(kind, e.Features), e.Label)).OrderBy(r => r.Point.Age).ToList();
+            var highest = 0.0;
+            var progress = rows.Select(r => highest = Math.Max(highest, Progress(kind, r.Point.HealthPct))).ToArray();
+            return new DegradationCurve.Curve([.. rows.Select(r => r.Point.Age)], progress, rows[^1].Point.Age + rows[^1].Label);
+        })];
+
+    /// <summary>A curve model over the given population (the indicator's column and limit are implied by the kind).</summary>
+    public static DegradationCurve Create(DegradationCurve.Curve[] curves) => new(0, -1, null, 0, 1, curves);
+}
