@@ -39,9 +39,11 @@ public static class ModelCommands
         command.SetAction(parse => Guarded(parse, (output, error) =>
         {
             var path = parse.GetRequiredValue(outPath);
+            WritableOut(path);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             using var writer = new StreamWriter(path);
             var (failed, alive) = Simulation.RunToFailureExport.Write(parse.GetRequiredValue(kind), parse.GetValue(devices), parse.GetValue(seed), parse.GetValue(days), writer);
-            error.WriteLine(Invariant($"wrote {failed} run-to-failure histories to {path}; {alive} devices still alive after {parse.GetValue(days)} days were left out"));
+            error.WriteLine(Invariant($"wrote {failed} run-to-failure histories to {path}; {alive} devices still alive after {parse.GetValue(days)} days (or with under two weeks of use) were left out"));
             return 0;
         }));
         return command;
@@ -66,14 +68,35 @@ public static class ModelCommands
         var trees = new Option<int>("--trees") { Description = "FastTree trees (the search's first candidate)", HelpName = "T", DefaultValueFactory = _ => 200 }.Positive();
         var seed = new Option<int>("--seed") { Description = "Seed of the folds, the search and FastTree", HelpName = "S", DefaultValueFactory = _ => 7 }.Positive();
         var budget = new Option<TimeSpan>("--budget") { Description = "Time for the search of methods and settings by cross-validation (e.g. 60s, 5m, 0 for one candidate of each method)", HelpName = "TIME", DefaultValueFactory = _ => TimeSpan.FromSeconds(60), CustomParser = ParseDuration };
-        var candidates = new Option<int?>("--candidates") { Description = "At most this many candidates, for a search that does not depend on the machine's speed [default: as many as the budget allows]", HelpName = "N" };
-        var folds = new Option<int>("--folds") { Description = "Cross-validation folds of whole units (fewer when there are fewer units)", HelpName = "K", DefaultValueFactory = _ => 5 }.Positive();
-        var requireBetter = new Option<bool>("--require-better") { Description = "Fail (exit code 1, no model written) unless the model beats both naive baselines" };
+        var candidates = new Option<int?>("--candidates") { Description = "At most this many candidates in all, the first regression and the first curve included, for a search that does not depend on the machine's speed [default: as many as the budget allows]", HelpName = "N" };
+        candidates.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is <= 0)
+            {
+                r.AddError($"--candidates must be a positive number (was '{string.Join(' ', r.Tokens.Select(t => t.Value))}').");
+            }
+        });
+        var folds = new Option<int>("--folds") { Description = "Cross-validation folds of whole units, at least 2 (fewer when there are fewer units)", HelpName = "K", DefaultValueFactory = _ => 5 };
+        folds.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 2)
+            {
+                r.AddError($"--folds must be at least 2 (was '{string.Join(' ', r.Tokens.Select(t => t.Value))}').");
+            }
+        });
+        var requireBetter = new Option<bool>("--require-better") { Description = "Fail (exit code 1, no model written) unless the model beats both naive baselines, judged by nested cross-validation (implies --nested)" };
         var nested = new Option<bool>("--nested") { Description = "Also judge the whole search by nested cross-validation (each fold's method chosen without its units; takes about twice the budget); the verdict then uses it" };
         var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, chooses its method and settings by unit-grouped cross-validation, and compares it with naive answers")
         {
             csv, unit, time, outPath, cap, endWhen, smooth, window, trees, seed, budget, candidates, folds, requireBetter, nested,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(smooth) is { Implicit: false } && r.GetValue(endWhen) is null)
+            {
+                r.AddError("--smooth smooths the --end-when column; give --end-when too, or leave --smooth out.");
+            }
+        });
         command.SetAction(parse => Guarded(parse, (output, error) => TrainRul(
             parse.GetRequiredValue(csv), parse.GetValue(unit), parse.GetRequiredValue(time), parse.GetRequiredValue(outPath),
             new RulTrainingOptions
@@ -81,10 +104,10 @@ public static class ModelCommands
                 Start = new RulSettings { Cap = parse.GetValue(cap), Window = parse.GetValue(window), Trees = parse.GetValue(trees), Seed = parse.GetValue(seed) },
                 Life = parse.GetValue(endWhen) is { } text ? LifeDefinition.Parse(text, parse.GetValue(smooth)) : null,
                 Budget = parse.GetValue(budget),
-                MaxCandidates = parse.GetValue(candidates) is { } n and > 0 ? n : int.MaxValue,
-                Folds = Math.Max(2, parse.GetValue(folds)),
+                MaxCandidates = parse.GetValue(candidates) ?? int.MaxValue,
+                Folds = parse.GetValue(folds),
             },
-            parse.GetValue(requireBetter), parse.GetValue(nested), output, error)));
+            parse.GetValue(requireBetter), parse.GetValue(nested) || parse.GetValue(requireBetter), output, error)));
         return command;
     }
 
@@ -164,7 +187,10 @@ public static class ModelCommands
 
     private static Option<string> Time() => new("--time") { Description = "The column of the time step (cycle, day)", HelpName = "COLUMN", Required = true };
 
-    /// <summary>Input the verb cannot use (a bad CSV, a model that does not fit the file) ends with its message and exit code 2.</summary>
+    /// <summary>
+    /// Input the verb cannot use (a bad CSV, a model that does not fit the file) or an output it cannot write ends with
+    /// its message and exit code 2.
+    /// </summary>
     private static int Guarded(ParseResult parse, Func<TextWriter, TextWriter, int> run)
     {
         var error = parse.InvocationConfiguration.Error;
@@ -177,11 +203,40 @@ public static class ModelCommands
             error.WriteLine(e.Message);
             return VerbRunner.UsageError;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"Cannot read or write a file: {e.Message}");
+            return VerbRunner.UsageError;
+        }
+    }
+
+    /// <summary>Refuses an output path that cannot be written before the work that would fill it (a search takes a minute).</summary>
+    private static void WritableOut(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new RunTableException($"--out {path} is a directory; give a file name.");
+        }
+
+        for (var parent = Path.GetDirectoryName(full); !string.IsNullOrEmpty(parent); parent = Path.GetDirectoryName(parent))
+        {
+            if (File.Exists(parent))
+            {
+                throw new RunTableException($"--out {path}: {parent} is a file, so no directory can be made there.");
+            }
+
+            if (Directory.Exists(parent))
+            {
+                break;
+            }
+        }
     }
 
     private static int TrainRul(string[] csv, string? unit, string time, string outPath, RulTrainingOptions options, bool requireBetter, bool nested, TextWriter output, TextWriter error)
     {
         var log = new Progress(error, Stopwatch.StartNew());
+        WritableOut(outPath);
         var table = RunTable.Read(csv, unit, time);
         log.Report($"read {table.RowCount} rows of {table.Units.Count} units, {table.Columns.Length} numeric columns");
         var (model, report) = RulTrainer.Train(table, options, log);
@@ -217,6 +272,11 @@ public static class ModelCommands
         if (r.Censored.Count > 0)
         {
             output.WriteLine(Invariant($"left out as censored (never reach the end of life): {r.Censored.Count} units ({string.Join(", ", r.Censored)})"));
+        }
+
+        if (r.PastAtStart.Count > 0)
+        {
+            output.WriteLine(Invariant($"left out as past the end of life at their first row (their life is not in the file): {r.PastAtStart.Count} units ({string.Join(", ", r.PastAtStart)})"));
         }
 
         output.WriteLine();
@@ -262,6 +322,8 @@ public static class ModelCommands
         var table = RunTable.Read(csv, unit, time, requireTwoRows: false);
         log.Report($"read {table.RowCount} rows of {table.Units.Count} units");
         var predictions = model.PredictLast(table);
+        WritableOut(outPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         using (var writer = new StreamWriter(outPath))
         {
             writer.WriteLine("unit,rul,p10,p90");

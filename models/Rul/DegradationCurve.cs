@@ -67,13 +67,14 @@ public sealed class DegradationCurve
     public double[] ProgressOf(RunTable.Unit unit, int last, int[]? columnMap = null)
     {
         var column = columnMap?[Column] ?? Column;
-        var reference = LifeDefinition.Reference(unit, column);
-        var limit = Life is { } l ? l.LimitFor(unit, column) : reference + EndOffset;
-        var span = limit - reference;
         var progress = new double[last + 1];
         var highest = 0.0;
         for (var i = 0; i <= last; i++)
         {
+            // The reference and a relative limit from the rows seen so far: scoring a row never looks ahead of it.
+            var reference = LifeDefinition.Reference(unit, column, i);
+            var limit = Life is { } l ? l.LimitFor(unit, column, i) : reference + EndOffset;
+            var span = limit - reference;
             var value = Smoothing.TrailingMedian(unit, column, i, Smooth);
             var p = Math.Abs(span) < 1e-12 ? 0 : (value - reference) / span;
             highest = Math.Max(highest, Math.Clamp(p, 0, 1));

@@ -44,39 +44,50 @@ public sealed record LifeDefinition(string Column, bool Below, double Limit, boo
 
     /// <summary>
     /// Each unit cut at the row where its smoothed indicator first crosses the limit (that row becomes its end of
-    /// life); units that never cross are returned apart, as censored: they are still running.
+    /// life). Units that never cross are returned apart as censored (they are still running), and so are units
+    /// already past the limit at their first row (their life before it is not in the file).
     /// </summary>
-    public (RunTable Failed, IReadOnlyList<RunTable.Unit> Censored) Apply(RunTable table)
+    public LifeCut Apply(RunTable table)
     {
         var column = table.ColumnIndex(Column);
         var failed = new List<RunTable.Unit>();
         var censored = new List<RunTable.Unit>();
+        var pastAtStart = new List<RunTable.Unit>();
         foreach (var unit in table.Units)
         {
-            var end = EndRow(unit, column);
-            if (end is { } row)
+            switch (EndRow(unit, column))
             {
-                failed.Add(row == unit.Times.Length - 1 ? unit : new RunTable.Unit(unit.Id, unit.Times[..(row + 1)], unit.Values[..(row + 1)]));
-            }
-            else
-            {
-                censored.Add(unit);
+                case null:
+                    censored.Add(unit);
+                    break;
+                case 0:
+                    pastAtStart.Add(unit);
+                    break;
+                case var row when row == unit.Times.Length - 1:
+                    failed.Add(unit);
+                    break;
+                case { } row:
+                    failed.Add(new RunTable.Unit(unit.Id, unit.Times[..(row + 1)], unit.Values[..(row + 1)]));
+                    break;
             }
         }
 
-        return (table.With(failed), censored);
+        return new LifeCut(table.With(failed), censored, pastAtStart);
     }
 
-    /// <summary>The limit in the column's own units for this unit.</summary>
-    public double LimitFor(RunTable.Unit unit, int column) => Relative ? Limit * Reference(unit, column) : Limit;
+    /// <summary>The limit in the column's own units for this unit, as known at row <paramref name="row"/> (a relative limit needs the unit's first rows).</summary>
+    public double LimitFor(RunTable.Unit unit, int column, int row = int.MaxValue) => Relative ? Limit * Reference(unit, column, row) : Limit;
 
     /// <summary>True when <paramref name="value"/> is past the limit.</summary>
     public bool IsPast(double value, double limit) => Below ? value < limit : value > limit;
 
-    /// <summary>The median of the unit's first rows: what a relative limit is a share of.</summary>
-    public static double Reference(RunTable.Unit unit, int column)
+    /// <summary>
+    /// The median of the unit's first rows (those up to <paramref name="row"/>, so that scoring a row never looks
+    /// ahead of it): what a relative limit is a share of, and where a unit's progress starts.
+    /// </summary>
+    public static double Reference(RunTable.Unit unit, int column, int row = int.MaxValue)
     {
-        var first = unit.Values.Take(ReferenceRows).Select(v => v[column]).Order().ToArray();
+        var first = unit.Values.Take(row >= ReferenceRows ? ReferenceRows : Math.Max(0, row) + 1).Select(v => v[column]).Order().ToArray();
         return first[first.Length / 2];
     }
 
@@ -95,3 +106,9 @@ public sealed record LifeDefinition(string Column, bool Below, double Limit, boo
         return null;
     }
 }
+
+/// <summary>A table cut by a <see cref="LifeDefinition"/>: the units that reach their end of life, and those left out.</summary>
+/// <param name="Failed">Units cut at their end of life.</param>
+/// <param name="Censored">Units that never reach it: still running.</param>
+/// <param name="PastAtStart">Units already past the limit at their first row: their life is not in the file.</param>
+public sealed record LifeCut(RunTable Failed, IReadOnlyList<RunTable.Unit> Censored, IReadOnlyList<RunTable.Unit> PastAtStart);

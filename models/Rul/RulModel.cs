@@ -209,16 +209,37 @@ public sealed class RulModel
             throw new RunTableException($"{path} was written by a newer train-rul (format {metadata.Version}; this one reads up to {FormatVersion}).");
         }
 
-        if (metadata is { Method: "curve", Curve: { } c })
+        var columns = metadata.Columns ?? [];
+        if (metadata.Method == "curve")
         {
+            if (metadata.Curve is not { Curves: not null } c || c.Column < 0 || c.Column >= columns.Length
+                || c.Curves.Any(k => k.Ages is null || k.Progress is null || k.Ages.Length != k.Progress.Length))
+            {
+                throw new RunTableException($"{path}: its {MetadataEntry} names the curve method but has no usable curve.");
+            }
+
             var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]);
-            return new RulModel(null, null, null, curve, metadata.Columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+            return new RulModel(null, null, null, curve, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+        }
+
+        if (metadata.Method != "regression" || metadata.Kept is null || metadata.Kept.Length == 0 || metadata.Kept.Any(k => k < 0 || k >= columns.Length) || metadata.Window <= 0)
+        {
+            throw new RunTableException($"{path}: its {MetadataEntry} does not describe a model train-rul can score (method '{metadata.Method}').");
         }
 
         var ml = new MLContext(0);
-        var model = ml.Model.Load(path, out _);
-        var features = new WindowFeatures(metadata.Columns, metadata.Kept, metadata.Window, metadata.NormalizeFirst, metadata.Smooth);
-        return new RulModel(ml, model, features, null, metadata.Columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+        ITransformer model;
+        try
+        {
+            model = ml.Model.Load(path, out _);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException)
+        {
+            throw new RunTableException($"{path}: no ML.NET model beside its {MetadataEntry} ({e.Message}).");
+        }
+
+        var features = new WindowFeatures(columns, metadata.Kept, metadata.Window, metadata.NormalizeFirst, metadata.Smooth);
+        return new RulModel(ml, model, features, null, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
     }
 
     /// <summary>Maps the columns of a table to score onto the training columns, by name; a column the model uses must be there.</summary>

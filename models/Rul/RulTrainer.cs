@@ -37,6 +37,9 @@ public sealed record RulReport
 
     public required IReadOnlyList<string> Censored { get; init; }
 
+    /// <summary>Units left out because they were past the end-of-life limit at their first row.</summary>
+    public IReadOnlyList<string> PastAtStart { get; init; } = [];
+
     public required int Rows { get; init; }
 
     public required int Folds { get; init; }
@@ -115,15 +118,23 @@ public static class RulTrainer
     public static (RulModel Model, RulReport Report) Train(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
     {
         var censored = new List<string>();
+        var pastAtStart = new List<string>();
         if (options.Life is { } life)
         {
-            var (failed, stillRunning) = life.Apply(table);
-            censored.AddRange(stillRunning.Select(u => u.Id));
-            progress?.Report($"end of life when {life}: {failed.Units.Count} units reach it, {censored.Count} never do and are left out{(censored.Count > 0 ? $" ({string.Join(", ", censored)})" : "")}");
-            table = failed;
+            var cut = life.Apply(table);
+            censored.AddRange(cut.Censored.Select(u => u.Id));
+            pastAtStart.AddRange(cut.PastAtStart.Select(u => u.Id));
+            progress?.Report($"end of life when {life}: {cut.Failed.Units.Count} units reach it; left out: {censored.Count} that never do{Names(censored)}, {pastAtStart.Count} past it at their first row{Names(pastAtStart)}");
+            if (cut.Failed.Units.Count < 2)
+            {
+                throw new RunTableException($"--end-when {life}: only {cut.Failed.Units.Count} of {table.Units.Count} units reach that end of life within their history; {censored.Count} never do and {pastAtStart.Count} are past it at their first row. At least two are needed to train and to test.");
+            }
+
+            table = cut.Failed;
         }
 
-        return TrainCut(table, censored, options, progress);
+        var (model, report) = TrainCut(table, censored, options, progress);
+        return (model, report with { PastAtStart = pastAtStart });
     }
 
     /// <summary>Training on units already cut at their end of life.</summary>
@@ -363,9 +374,9 @@ public static class RulTrainer
             var longest = train.Units.Max(u => u.Times[^1] - u.Times[0]);
             foreach (var unit in folds[k].Test.Units)
             {
-                var limit = options.Life is { } l ? l.LimitFor(unit, column) : LifeDefinition.Reference(unit, column) + endOffset;
                 for (var i = 0; i < unit.Times.Length; i++)
                 {
+                    var limit = options.Life is { } l ? l.LimitFor(unit, column, i) : LifeDefinition.Reference(unit, column, i) + endOffset;
                     var age = unit.Times[i] - unit.Times[0];
                     var (now, slope) = Line(unit, column, Math.Max(0, i - window + 1), i);
                     var toGo = limit - now;
@@ -436,39 +447,60 @@ public static class RulTrainer
 
     /// <summary>
     /// Conformal interval: percentiles of the cross-validated errors (truth minus estimate), added to the estimate.
-    /// Its coverage is measured honestly: each fold's rows are judged against offsets taken from the other folds'
-    /// errors only. Errors are not alike across units (a unit the population does not resemble is wrong throughout),
-    /// so the 10th–90th percentiles of the others' errors can cover less than 80% of a held-out unit's rows; the tails
-    /// are then narrowed (from 10% each side to at most 1%) until the held-out coverage reaches 70%.
+    /// Errors are not alike across units (a unit the population does not resemble is wrong throughout), so the 10th
+    /// and 90th percentiles of some units' errors can cover less than 80% of another unit's rows; the tails are then
+    /// narrowed (from 10% each side to at most 1%) until coverage on held-out folds reaches 70%. The coverage
+    /// reported is measured from outside that choice: each fold's rows are judged against offsets whose tails were
+    /// chosen, and whose percentiles were taken, on the other folds' errors only.
     /// </summary>
     private static (double Lower, double Upper, double Coverage, double Tail) Calibrate(List<Row> truth, List<RulEstimate> predictions, int folds)
     {
         var residuals = truth.Select((t, i) => t.Label - predictions[i].Rul).ToList();
-        var (lower, upper, coverage, tail) = (0.0, 0.0, 0.0, 0.0);
+        var all = Enumerable.Range(0, folds).ToHashSet();
+        var tail = ChooseTail(truth, residuals, all);
+        var (lower, upper) = Offsets(residuals, tail);
+        var inside = 0;
+        foreach (var k in all)
+        {
+            var others = all.Where(f => f != k).ToHashSet();
+            var (foldLower, foldUpper) = Offsets(residuals.Where((_, i) => others.Contains(truth[i].Fold)), ChooseTail(truth, residuals, others));
+            inside += truth.Where((t, i) => t.Fold == k && residuals[i] >= foldLower && residuals[i] <= foldUpper).Count();
+        }
+
+        return (lower, upper, (double)inside / truth.Count, tail);
+    }
+
+    /// <summary>The widest-needed tail among <see cref="Tails"/> for which offsets from all but one of <paramref name="folds"/> cover 70% of the one left out.</summary>
+    private static double ChooseTail(List<Row> truth, List<double> residuals, HashSet<int> folds)
+    {
+        if (folds.Count < 2)
+        {
+            return Tails[0];
+        }
+
         foreach (var share in Tails)
         {
-            var inside = 0;
-            for (var k = 0; k < folds; k++)
+            var (inside, rows) = (0, 0);
+            foreach (var k in folds)
             {
-                var (foldLower, foldUpper) = Offsets(residuals.Where((_, i) => truth[i].Fold != k), share);
+                var (lower, upper) = Offsets(residuals.Where((_, i) => folds.Contains(truth[i].Fold) && truth[i].Fold != k), share);
                 for (var i = 0; i < truth.Count; i++)
                 {
-                    if (truth[i].Fold == k && residuals[i] >= foldLower && residuals[i] <= foldUpper)
+                    if (truth[i].Fold == k)
                     {
-                        inside++;
+                        rows++;
+                        inside += residuals[i] >= lower && residuals[i] <= upper ? 1 : 0;
                     }
                 }
             }
 
-            (lower, upper) = Offsets(residuals, share);
-            (coverage, tail) = ((double)inside / truth.Count, share);
-            if (coverage >= 0.7)
+            if (rows > 0 && (double)inside / rows >= 0.7)
             {
-                break;
+                return share;
             }
         }
 
-        return (lower, upper, coverage, tail);
+        return Tails[^1];
     }
 
     private static (double Lower, double Upper) Offsets(IEnumerable<double> residuals, double tail)
@@ -479,6 +511,8 @@ public static class RulTrainer
 
     private static double RawCoverage(List<Row> truth, List<RulEstimate> predictions) =>
         (double)truth.Where((t, i) => t.Label >= predictions[i].Low && t.Label <= predictions[i].High).Count() / truth.Count;
+
+    private static string Names(List<string> units) => units.Count == 0 ? "" : $" ({string.Join(", ", units.Take(20))}{(units.Count > 20 ? ", …" : "")})";
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

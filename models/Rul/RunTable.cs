@@ -74,6 +74,16 @@ public sealed class RunTable
         var headerLine = reader.ReadLine() ?? throw new RunTableException($"{path}: the file is empty; it needs a header row.");
         var separator = headerLine.Contains('\t', StringComparison.Ordinal) ? '\t' : headerLine.Contains(';', StringComparison.Ordinal) && !headerLine.Contains(',', StringComparison.Ordinal) ? ';' : ',';
         var header = headerLine.Split(separator).Select(h => h.Trim().Trim('"')).ToArray();
+        if (header.GroupBy(h => h, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new RunTableException($"{path}: the header names column '{twice.Key}' {twice.Count()} times; each column needs its own name.");
+        }
+
+        if (unitColumn is not null && unitColumn == timeColumn)
+        {
+            throw new RunTableException($"--unit and --time both name column '{timeColumn}'; the unit and the time are different columns.");
+        }
+
         var unitIndex = unitColumn is null ? -1 : Array.IndexOf(header, unitColumn);
         var timeIndex = Array.IndexOf(header, timeColumn);
         if ((unitColumn is not null && unitIndex < 0) || timeIndex < 0)
@@ -135,6 +145,14 @@ public sealed class RunTable
             }
 
             list.Sort((a, b) => a.Time.CompareTo(b.Time));
+            for (var i = 1; i < list.Count; i++)
+            {
+                if (list[i].Time == list[i - 1].Time)
+                {
+                    throw new RunTableException(string.Create(CultureInfo.InvariantCulture, $"{path}: unit '{id}' has two rows at {timeColumn} {list[i].Time}; each unit needs one row per time step."));
+                }
+            }
+
             units.Add(new Unit(id, [.. list.Select(r => r.Time)], [.. list.Select(r => r.Values)]));
         }
 

@@ -3,7 +3,7 @@ namespace Telemetry.Models.Rul;
 /// <summary>Rolling medians for health indicators: centred where the whole history is known (labels), trailing where it is not (scoring).</summary>
 public static class Smoothing
 {
-    /// <summary>The median of the <paramref name="width"/> rows centred on each row (fewer at the ends).</summary>
+    /// <summary>The median of the <paramref name="width"/> rows centred on each row (fewer at the ends; an even width reaches one row further ahead than back).</summary>
     public static double[] CentredMedian(double[] values, int width)
     {
         if (width <= 1)
@@ -12,12 +12,12 @@ public static class Smoothing
         }
 
         var result = new double[values.Length];
-        var half = width / 2;
+        var (back, ahead) = ((width - 1) / 2, width / 2);
         var window = new List<double>(width);
         for (var i = 0; i < values.Length; i++)
         {
             window.Clear();
-            for (var j = Math.Max(0, i - half); j <= Math.Min(values.Length - 1, i + half); j++)
+            for (var j = Math.Max(0, i - back); j <= Math.Min(values.Length - 1, i + ahead); j++)
             {
                 window.Add(values[j]);
             }

@@ -76,8 +76,7 @@ public sealed partial class ModelCommandsTests
     [InlineData("--trees", "0")]
     [InlineData("--window", "-3")]
     [InlineData("--cap", "0")]
-    [InlineData("--folds", "0")]
-    [InlineData("--smooth", "0")]
+    [InlineData("--candidates", "0")]
     public async Task NonPositiveNumber_FailsNamingTheOption(string option, string value)
     {
         var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--unit", "engine", "--time", "cycle", "--out", "m.zip", option, value]);
@@ -85,6 +84,19 @@ public sealed partial class ModelCommandsTests
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
         Assert.Contains($"{option} must be a positive number (was '{value}').", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--folds", "1" }, "--folds must be at least 2 (was '1').")]
+    [InlineData(new[] { "--smooth", "0", "--end-when", "x<1" }, "--smooth must be a positive number (was '0').")]
+    [InlineData(new[] { "--smooth", "5" }, "--smooth smooths the --end-when column; give --end-when too, or leave --smooth out.")]
+    public async Task OptionThatCannotWork_FailsSayingWhy(string[] options, string expected)
+    {
+        var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--time", "cycle", "--out", "m.zip", .. options]);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Theory]

