@@ -90,9 +90,15 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
         return _band.Drivers(features, top, "cycles");
     }
 
-    /// <summary>One model with its interval and a pool of engines.</summary>
+    /// <summary>
+    /// One model with its interval and a pool of engines. When <c>train</c> chose the degradation-curve method, the
+    /// remaining life comes from the curve (train-rul's <see cref="Rul.DegradationCurve"/>) on the same features;
+    /// the engines then only serve the drivers' baseline shape.
+    /// </summary>
     private sealed class Scorer(MLContext ml, ITransformer model, WearModelReport report)
     {
+        private readonly Rul.DegradationCurve? _curve = report is { Method: "curve", Curves: { Length: > 0 } curves } ? WearCurve.Create(curves) : null;
+
         // A few slots taken and returned with one interlocked exchange each: a ConcurrentBag made threads steal each
         // other's engines under its lock (5% of the CPU of a fleet coming back went to that lock).
         private readonly PooledEngine?[] _pool = new PooledEngine?[Math.Max(4, 2 * Environment.ProcessorCount)];
@@ -180,8 +186,18 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
 
         public (double Prediction, double Low, double High) Predict(PooledEngine engine)
         {
-            engine.Engine.Predict(engine.Input, ref engine.Output);
-            var p = Math.Max(0, (double)engine.Output.Score);
+            double p;
+            if (_curve is not null)
+            {
+                var (health, age) = WearCurve.Of(Report.Kind, engine.Input.Features);
+                p = _curve.PredictAt(WearCurve.Progress(Report.Kind, health), age).Rul;
+            }
+            else
+            {
+                engine.Engine.Predict(engine.Input, ref engine.Output);
+                p = Math.Max(0, (double)engine.Output.Score);
+            }
+
             var scale = Math.Max(p, Report.Floor);
             return (p, Math.Max(0, p + (Report.Low * scale)), Math.Max(0, p + (Report.High * scale)));
         }

@@ -20,15 +20,25 @@ public sealed record WearModelReport
 
     public required int TestExamples { get; init; }
 
+    /// <summary>MAE of the method served (see <see cref="Method"/>).</summary>
     public required double MaeModel { get; init; }
 
     public required double MaeRule { get; init; }
 
+    /// <summary>MAE of the FastTree regression on the held-out devices (null in reports from before the choice).</summary>
+    public double? MaeRegression { get; init; }
+
     /// <summary>
-    /// MAE of train-rul's degradation-curve method on the same held-out devices, fitted on the training devices: the
-    /// alternative method, measured so that the choice of the regression is one (null in reports from before).
+    /// MAE of train-rul's degradation-curve method on the same held-out devices, fitted on the training devices
+    /// (null in reports from before the choice).
     /// </summary>
     public double? MaeCurve { get; init; }
+
+    /// <summary>The method served, the one with the lower held-out MAE: <c>regression</c> (FastTree, the default) or <c>curve</c>.</summary>
+    public string Method { get; init; } = "regression";
+
+    /// <summary>The training devices' degradation curves, when the curve method is served.</summary>
+    public Rul.DegradationCurve.Curve[]? Curves { get; init; }
 
     /// <summary>1 − MAE(model) / MAE(rule): the share of the rule model's error removed. Target ≥ 0.30.</summary>
     public double Improvement => 1 - (MaeModel / MaeRule);
@@ -73,38 +83,36 @@ public static class WearTrainer
             LearningRate = 0.08,
         }).Fit(data);
 
-        progress?.Report($"{kind}: calibrating the p10–p90 interval on {calibration.Count} examples");
+        // train-rul's two methods on the same held-out devices: the regression above, and a degradation curve of the
+        // health indicator fitted on the training devices' curves. The one with the lower error is served.
+        var curves = WearCurve.Curves(kind, train);
+        var curve = WearCurve.Create(curves);
+        double CurveAt(WearExample e)
+        {
+            var (health, age) = WearCurve.Of(kind, e.Features);
+            return curve.PredictAt(WearCurve.Progress(kind, health), age).Rul;
+        }
+
+        progress?.Report($"{kind}: measuring both methods on {test.Count} held-out examples");
+        var regressionTest = Predict(ml, model, schema, test).Select(p => Math.Max(0, (double)p)).ToArray();
+        var curveTest = test.Select(CurveAt).ToArray();
+        var maeModel = test.Select((e, i) => Math.Abs(regressionTest[i] - e.Label)).Average();
+        var maeCurve = test.Select((e, i) => Math.Abs(curveTest[i] - e.Label)).Average();
+        var maeRule = test.Average(e => Math.Abs(e.RuleRemaining - e.Label));
+        var useCurve = maeCurve < maeModel;
+        var predicted = useCurve ? curveTest : regressionTest;
+
+        progress?.Report($"{kind}: {(useCurve ? "curve" : "regression")} chosen; calibrating its p10–p90 interval on {calibration.Count} examples");
         var floor = kind == "shoe" ? 50.0 : 20.0;
-        var calibrated = Predict(ml, model, schema, calibration);
+        var calibrated = useCurve ? calibration.Select(CurveAt).ToArray() : Predict(ml, model, schema, calibration).Select(p => (double)p).ToArray();
         var relative = calibration.Select((e, i) => (e.Label - calibrated[i]) / Math.Max(calibrated[i], floor)).Order().ToList();
         var low = relative[(int)(0.1 * (relative.Count - 1))];
         var high = relative[(int)(0.9 * (relative.Count - 1))];
-
-        progress?.Report($"{kind}: measuring on {test.Count} held-out examples");
-        var predicted = Predict(ml, model, schema, test);
-        double maeModel = 0, maeRule = 0;
-        var inside = 0;
-        for (var i = 0; i < test.Count; i++)
+        var inside = test.Where((e, i) =>
         {
-            var p = Math.Max(0, predicted[i]);
-            maeModel += Math.Abs(p - test[i].Label);
-            maeRule += Math.Abs(test[i].RuleRemaining - test[i].Label);
-            var scale = Math.Max(p, floor);
-            if (test[i].Label >= p + (low * scale) && test[i].Label <= p + (high * scale))
-            {
-                inside++;
-            }
-        }
-
-        // The degradation-curve method on the same held-out devices, from the training devices' curves.
-        var curves = WearCurve.Curves(kind, train);
-        var curve = WearCurve.Create(curves);
-        double maeCurve = 0;
-        foreach (var e in test)
-        {
-            var (health, age) = WearCurve.Of(kind, e.Features);
-            maeCurve += Math.Abs(curve.PredictAt(WearCurve.Progress(kind, health), age).Rul - e.Label);
-        }
+            var scale = Math.Max(predicted[i], floor);
+            return e.Label >= predicted[i] + (low * scale) && e.Label <= predicted[i] + (high * scale);
+        }).Count();
 
         return (model, ml, new WearModelReport
         {
@@ -114,9 +122,12 @@ public static class WearTrainer
             TrainDevices = train.Select(e => e.Device).Distinct().Count(),
             TestDevices = test.Select(e => e.Device).Distinct().Count(),
             TestExamples = test.Count,
-            MaeModel = maeModel / test.Count,
-            MaeRule = maeRule / test.Count,
-            MaeCurve = maeCurve / test.Count,
+            MaeModel = useCurve ? maeCurve : maeModel,
+            MaeRule = maeRule,
+            MaeRegression = maeModel,
+            MaeCurve = maeCurve,
+            Method = useCurve ? "curve" : "regression",
+            Curves = useCurve ? curves : null,
             Coverage = (double)inside / test.Count,
             Low = low,
             High = high,

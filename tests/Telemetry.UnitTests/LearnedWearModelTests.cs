@@ -24,6 +24,40 @@ public sealed class LearnedWearModelTests
     }
 
     [Fact]
+    public void ABandModelWhoseTrainingChoseTheCurve_ServesTheCurvesRemainingCycles()
+    {
+        // The shipped artifacts, with the band report saying what train writes when the degradation curve wins:
+        // three bands that lost health linearly to 80% in 100 cycles.
+        var directory = Directory.CreateTempSubdirectory("wear-curve-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(LearnedWearModel.DefaultDirectory))
+            {
+                File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
+            }
+
+            var json = Path.Combine(directory, "band-rul.json");
+            var report = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+            var ages = Enumerable.Range(0, 101).Select(a => (double)a).ToArray();
+            report["Method"] = "curve";
+            report["Curves"] = System.Text.Json.JsonSerializer.SerializeToNode(Enumerable.Range(0, 3).Select(_ => new Telemetry.Models.Rul.DegradationCurve.Curve(ages, [.. ages.Select(a => a / 100)], 100)).ToArray());
+            File.WriteAllText(json, report.ToJsonString());
+            var input = new BandWearInput(300, 270, 50, 7, 0.2, 90);
+
+            var band = LearnedWearModel.Load(directory).EstimateBand(input);
+
+            // Fitted health 90% is half-way from new to 80%, at 50 cycles: like the population, 50 cycles to go.
+            Assert.Equal(50, band.RemainingCycles, 6);
+            Assert.InRange(band.RemainingCycles, band.RemainingCyclesP10!.Value, band.RemainingCyclesP90!.Value);
+            Assert.NotEqual(band.RemainingCycles, Shipped.EstimateBand(input).RemainingCycles, 3);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Drivers_NameTheInputsThatMoveTheEstimate_WithTheirEffect()
     {
         // A heavy, slow runner in the cold: those inputs, not the derived rule estimate, are the drivers.
