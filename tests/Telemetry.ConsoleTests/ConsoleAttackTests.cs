@@ -148,9 +148,8 @@ public sealed class ConsoleAttackTests(ConsoleFixture service) : IClassFixture<C
     public async Task Attack_ReadKey_ForgedAckButtonsInTheDom_ChangeNothing()
     {
         const string device = "attack-shoe-2";
-        await using var watcher = await service.WatcherAsync("attack-watcher-2", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "attack-watcher-2");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         var page = await service.Browser.NewPageAsync(service.BaseAddress);
         await page.GotoAsync($"/devices/{device}?key={Uri.EscapeDataString(ConsoleFixture.ReadKey)}");
@@ -175,9 +174,8 @@ public sealed class ConsoleAttackTests(ConsoleFixture service) : IClassFixture<C
         const string device = "attack-shoe-3";
         const string note = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>";
         const string actor = "<svg onload=\"window.__xss=3\">";
-        await using var watcher = await service.WatcherAsync("attack-watcher-3", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "attack-watcher-3");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
         using var ack = await service.Http.PostAsJsonAsync($"/api/alerts/{alertId}/ack", new { actor, note });
         Assert.True(ack.IsSuccessStatusCode, $"ack: {(int)ack.StatusCode}");
 
@@ -232,9 +230,8 @@ public sealed class ConsoleAttackTests(ConsoleFixture service) : IClassFixture<C
     public async Task Attack_HugeNoteAndBadArguments_AreRefusedByTheConsoleActions_AsByTheApi()
     {
         const string device = "attack-shoe-4";
-        await using var watcher = await service.WatcherAsync("attack-watcher-4", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "attack-watcher-4");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         using var tab = service.Services.CreateScope();
         var session = tab.ServiceProvider.GetRequiredService<ConsoleSession>();
@@ -261,9 +258,8 @@ public sealed class ConsoleAttackTests(ConsoleFixture service) : IClassFixture<C
     public async Task Attack_ConsoleActorCannotImpersonateTheSystem()
     {
         const string device = "attack-shoe-5";
-        await using var watcher = await service.WatcherAsync("attack-watcher-5", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "attack-watcher-5");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         using var tab = service.Services.CreateScope();
         var session = tab.ServiceProvider.GetRequiredService<ConsoleSession>();
@@ -278,9 +274,8 @@ public sealed class ConsoleAttackTests(ConsoleFixture service) : IClassFixture<C
     public async Task Attack_ApiActorCannotImpersonateTheSystem()
     {
         const string device = "attack-shoe-5b";
-        await using var watcher = await service.WatcherAsync("attack-watcher-5b", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "attack-watcher-5b");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         using var ack = await service.Http.PostAsJsonAsync($"/api/alerts/{alertId}/ack", new { actor = "System", note = "x" });
         Assert.Equal(HttpStatusCode.BadRequest, ack.StatusCode);
@@ -355,9 +350,8 @@ public sealed class RotationAttackTests(RotationFixture service) : IClassFixture
     public async Task Attack_RotatedOutKey_QueueStopsShowingTheFleet_WithoutWaitingForAnAlert()
     {
         const string device = "rot-shoe-1";
-        await using var watcher = await service.WatcherAsync("rot-watcher-1", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "rot-watcher-1");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         var page = await service.Browser.NewPageAsync(service.BaseAddress);
         await page.GotoAsync($"/?key={Uri.EscapeDataString(RotationFixture.RotatingKey)}");

@@ -81,9 +81,8 @@ public sealed partial class ConsoleTests(ConsoleFixture service) : IClassFixture
     public async Task DevicePage_DrawsTheWearTrajectory_WithItsThresholds_AndListsTheAlert()
     {
         const string device = "console-shoe-2";
-        await using var watcher = await service.WatcherAsync("console-watcher-2", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "console-watcher-2");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         var page = await SignedInAsync(service.Browser, service.BaseAddress, ServiceFixture.ApiKey, $"devices/{device}");
         await Expect(page.Locator("#twin")).ToContainTextAsync("shoe", new() { Timeout = Patience });
@@ -164,9 +163,8 @@ public sealed partial class ConsoleTests(ConsoleFixture service) : IClassFixture
     public async Task ConsoleActions_RefuseAKeyWithoutOperate_AndAnUnknownKey_AsTheApiDoes()
     {
         const string device = "console-shoe-3";
-        await using var watcher = await service.WatcherAsync("console-watcher-3", MqttProtocolVersion.V500, $"alerts/{device}");
-        await service.CrossCushioningThresholdAsync(device);
-        var alertId = (await watcher.ReceiveAsync($"alerts/{device}", a => a.GetProperty("state").GetString() == "raised", "raised event")).GetProperty("id").GetString()!;
+        await using var raised = await service.RaiseCushioningAlertAsync(device, "console-watcher-3");
+        var (watcher, alertId) = (raised.Watcher, raised.Id);
 
         // A tab's services, as its circuit has them: the buttons are hidden for a read key, and the server refuses anyway.
         using var tab = service.Services.CreateScope();

@@ -86,6 +86,19 @@ public class ServiceFixture : IAsyncLifetime
         await device.PublishAsync($"devices/{id}/telemetry", System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"boot":"x","seq":0,"readings":[{{readings}}]}"""));
     }
 
+    /// <summary>
+    /// Raises a cushioning alert on shoe <paramref name="id"/> (<see cref="CrossCushioningThresholdAsync"/>) and waits for
+    /// its "raised" event on <c>alerts/{id}</c>, heard by a watcher named <paramref name="watcherName"/> that stays
+    /// subscribed for what the test does next.
+    /// </summary>
+    public async Task<RaisedAlert> RaiseCushioningAlertAsync(string id, string watcherName)
+    {
+        var watcher = await WatcherAsync(watcherName, MQTTnet.Formatter.MqttProtocolVersion.V500, $"alerts/{id}");
+        await CrossCushioningThresholdAsync(id);
+        var raised = await watcher.ReceiveAsync($"alerts/{id}", a => a.GetProperty("state").GetString() == "raised", "raised event");
+        return new RaisedAlert(watcher, raised.GetProperty("id").GetString()!);
+    }
+
     public virtual async Task InitializeAsync()
     {
         Http.BaseAddress = BaseAddress;
@@ -196,4 +209,10 @@ public class ServiceFixture : IAsyncLifetime
 
     /// <summary>A free loopback port below the kernel's ephemeral range (see <see cref="Telemetry.Tests.TestPorts"/>).</summary>
     internal static int FreePort() => Telemetry.Tests.TestPorts.Next();
+}
+
+/// <summary>An alert a test raised, and the watcher that heard it (still subscribed to the device's alerts).</summary>
+public sealed record RaisedAlert(TestDevice Watcher, string Id) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => Watcher.DisposeAsync();
 }
