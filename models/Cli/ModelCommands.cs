@@ -86,9 +86,11 @@ public static class ModelCommands
         });
         var requireBetter = new Option<bool>("--require-better") { Description = "Fail (exit code 1, no model written) unless the model beats both naive baselines, judged by nested cross-validation (implies --nested)" };
         var nested = new Option<bool>("--nested") { Description = "Also judge the whole search by nested cross-validation (each fold's method chosen without its units; takes about twice the budget); the verdict then uses it" };
+        var method = new Option<string>("--method") { Description = "auto chooses by cross-validation (by nested cross-validation below 20 units; the regression from 5 units up); or one of regression, curve, curve-fit", HelpName = "METHOD", DefaultValueFactory = _ => "auto" };
+        method.AcceptOnlyFromAmong("auto", "regression", "curve", "curve-fit");
         var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, chooses its method and settings by unit-grouped cross-validation, and compares it with naive answers")
         {
-            csv, unit, time, outPath, cap, endWhen, smooth, window, trees, seed, budget, candidates, folds, requireBetter, nested,
+            csv, unit, time, outPath, cap, endWhen, smooth, window, trees, seed, budget, candidates, folds, method, requireBetter, nested,
         };
         command.Validators.Add(r =>
         {
@@ -106,6 +108,7 @@ public static class ModelCommands
                 Budget = parse.GetValue(budget),
                 MaxCandidates = parse.GetValue(candidates) ?? int.MaxValue,
                 Folds = parse.GetValue(folds),
+                Methods = parse.GetValue(method) is { } m and not "auto" ? [m.Replace('-', ' ')] : null,
             },
             parse.GetValue(requireBetter), parse.GetValue(nested) || parse.GetValue(requireBetter), output, error)));
         return command;
@@ -291,7 +294,20 @@ public static class ModelCommands
         }
 
         output.WriteLine();
-        output.WriteLine(Invariant($"method: {r.Method} ({r.Settings}), best of {r.Candidates.Count} candidates in {r.Elapsed.TotalSeconds:F0} s; health indicator: {r.Indicator}"));
+        output.WriteLine(Invariant($"method: {r.Method} ({r.Settings}), one of {r.Candidates.Count} candidates tried in {r.Elapsed.TotalSeconds:F0} s; health indicator: {r.Indicator}"));
+        output.WriteLine(r.Selection);
+        if (r.MethodScores.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("| method, its own search judged on units it did not see | RMSE | MAE | mean error, share of life | worst unit |");
+            output.WriteLine("|---|---:|---:|---:|---:|");
+            foreach (var s in r.MethodScores)
+            {
+                output.WriteLine(Invariant($"| {s.Name} | {s.Rmse:F2} | {s.Mae:F2} | {s.MeanLifeError:P1} | {s.WorstLifeError:P1} |"));
+            }
+
+            output.WriteLine();
+        }
         if (r.Method == "regression")
         {
             output.WriteLine(Invariant($"features: {r.Features}; columns dropped as constant: {r.DroppedConstant}; as not trending with age: {r.DroppedNoise}"));

@@ -7,14 +7,15 @@ namespace Telemetry.Models.Rul;
 /// For a unit at progress q and age a, every training unit v says how long it took from q to its end, scaled by how
 /// much slower or faster this unit reached q than v did (as the power 2q of that ratio, fully from half-way: near the
 /// start the unit's own pace says little). The median of those is the estimate and their 10th and 90th percentiles
-/// the raw interval.
+/// the raw interval. With <see cref="Fitted"/>, the unit's whole trajectory is fitted instead (<see cref="LifeFit"/>).
 /// </summary>
 public sealed class DegradationCurve
 {
     private readonly Curve[] _curves;
 
-    public DegradationCurve(int column, int direction, LifeDefinition? life, double endOffset, int smooth, Curve[] curves)
+    public DegradationCurve(int column, int direction, LifeDefinition? life, double endOffset, int smooth, Curve[] curves, LifeFit? fitted = null)
     {
+        Fitted = fitted;
         Column = column;
         Direction = direction;
         Life = life;
@@ -39,10 +40,14 @@ public sealed class DegradationCurve
 
     public IReadOnlyList<Curve> Curves => _curves;
 
+    /// <summary>The population's prior when each unit's trajectory is fitted; null for the lookup at the unit's current progress.</summary>
+    public LifeFit? Fitted { get; }
+
     /// <summary>One training unit's progress against its age (from its first row), and its whole life.</summary>
     public sealed record Curve(double[] Ages, double[] Progress, double Life);
 
-    public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth)
+    /// <summary>The population of <paramref name="train"/>'s units; with an evidence weight (<see cref="LifeFit.Evidence"/>), each unit's own trajectory is fitted, otherwise looked up at its current progress.</summary>
+    public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth, double? evidence = null, double memory = 1)
     {
         var endOffset = 0.0;
         if (life is null)
@@ -60,7 +65,7 @@ public sealed class DegradationCurve
             var progress = partial.ProgressOf(u, u.Times.Length - 1);
             return new Curve([.. u.Times.Select(t => t - u.Times[0])], progress, u.Times[^1] - u.Times[0]);
         }).ToArray();
-        return new DegradationCurve(column, direction, life, endOffset, smooth, curves);
+        return new DegradationCurve(column, direction, life, endOffset, smooth, curves, evidence is { } e ? LifeFit.From(curves, e, memory) : null);
     }
 
     /// <summary>The unit's progress at each of its rows up to <paramref name="last"/>: 0 at its first rows, 1 at its limit, never decreasing.</summary>
@@ -89,6 +94,11 @@ public sealed class DegradationCurve
     {
         var progress = ProgressOf(unit, unit.Times.Length - 1, columnMap);
         var ages = unit.Times.Select(t => t - unit.Times[0]).ToArray();
+        if (Fitted is { } fitted)
+        {
+            return fitted.PredictAll(_curves, ages, progress);
+        }
+
         var result = new (double, double, double)[progress.Length];
         var estimates = new double[_curves.Length];
         for (var i = 0; i < progress.Length; i++)
@@ -107,8 +117,9 @@ public sealed class DegradationCurve
     /// <paramref name="age"/> (time since it was new), with the raw 10th–90th percentile interval: for a caller that
     /// keeps its own progress, as a device twin does. Thread-safe.
     /// </summary>
-    public (double Rul, double Low, double High) PredictAt(double progress, double age) =>
-        Predict([age], [Math.Clamp(progress, 0, 1)], 0, new double[_curves.Length]);
+    public (double Rul, double Low, double High) PredictAt(double progress, double age) => Fitted is { } fitted
+        ? fitted.PredictAll(_curves, [age], [Math.Clamp(progress, 0, 1)])[0]
+        : Predict([age], [Math.Clamp(progress, 0, 1)], 0, new double[_curves.Length]);
 
     private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)
     {

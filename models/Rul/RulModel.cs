@@ -148,7 +148,7 @@ public sealed class RulModel
             Smooth = Features?.Smooth ?? 1,
             Lower = Interval.Lower,
             Upper = Interval.Upper,
-            Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) : null,
+            Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) { Fitted = c.Fitted } : null,
         });
     }
 
@@ -186,7 +186,12 @@ public sealed class RulModel
                 throw new RunTableException($"{path}: its {MetadataEntry} names the curve method but has no usable curve.");
             }
 
-            var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]);
+            if (c.Fitted is { } f && (!(f.Spread > 0) || !(f.LogSpread > 0) || !(f.Evidence > 0) || !double.IsFinite(f.Spread + f.LogSpread + f.Evidence)))
+            {
+                throw new RunTableException($"{path}: its {MetadataEntry} has a curve fit that cannot be scored.");
+            }
+
+            var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves], c.Fitted);
             return new RulModel(null, null, null, curve, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
         }
 
@@ -280,7 +285,11 @@ public sealed class RulModel
         public CurveMetadata? Curve { get; init; }
     }
 
-    private sealed record CurveMetadata(int Column, int Direction, LifeDefinition? Life, double EndOffset, int Smooth, DegradationCurve.Curve[] Curves);
+    private sealed record CurveMetadata(int Column, int Direction, LifeDefinition? Life, double EndOffset, int Smooth, DegradationCurve.Curve[] Curves)
+    {
+        /// <summary>Absent in models written before the fitted curve existed: those score by lookup.</summary>
+        public LifeFit? Fitted { get; init; }
+    }
 
     /// <summary>One row for ML.NET: the feature vector and the label (time remaining, capped).</summary>
     public sealed class FeatureRow

@@ -27,6 +27,12 @@ public sealed record RulReport
 
     public required string Settings { get; init; }
 
+    /// <summary>How the method was chosen among the candidates: the lowest RMSE, or the one-standard-error rule and why.</summary>
+    public string Selection { get; init; } = "";
+
+    /// <summary>When units were few: each method's own search judged on units it did not see, the lowest chosen.</summary>
+    public IReadOnlyList<RulScore> MethodScores { get; init; } = [];
+
     /// <summary>Every candidate tried, best first.</summary>
     public required IReadOnlyList<(string Method, string Settings, RulScore Score)> Candidates { get; init; }
 

@@ -19,6 +19,8 @@ public static class RulTrainer
     private static readonly double[] Trendabilities = [0, 0.1, 0.3, 0.5];
     private static readonly int[] Baselines = [0, 5, 10];
     private static readonly int[] Smooths = [1, 3, 5, 9];
+    private static readonly double[] Evidences = [0.03, 0.1, 0.3, 1, 3, 10];
+    private static readonly double[] Memories = [1, 0.9, 0.7, 0.5];
 
     public static (RulModel Model, RulReport Report) Train(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
     {
@@ -63,31 +65,101 @@ public static class RulTrainer
         var extrapolation = Score($"{table.Columns[indicator]} extrapolated", truth, ExtrapolationBaseline(table, folds, screens, options, cap));
         progress?.Report(Invariant($"baselines: mean life minus age RMSE {meanLife.Rmse:F2}; {table.Columns[indicator]} extrapolated RMSE {extrapolation.Rmse:F2}"));
 
+        // Few units cannot tell a lucky regression among a hundred tries from a good one: the method is then chosen
+        // by how each method's own search does on units it did not see, and only that method is searched further.
+        // A regression on window features learns remaining life from the training units' rows; from fewer than
+        // MinRegressionUnits it can only learn their lives, so it is not tried.
+        IReadOnlyList<string> methods = options.Methods ?? (table.Units.Count < MinRegressionUnits ? [.. Methods.Where(m => m != "regression")] : Methods);
+        var methodScores = new List<RulScore>();
+        var selection = "";
+        if (options.Methods is null && table.Units.Count < FewUnits && folds.Count < 3)
+        {
+            methods = [Simplicity[0]];
+            selection = $"method: {Simplicity[0]}, the one with the fewest settings ({table.Units.Count} units cannot judge one method against another)";
+        }
+        else if (options.Methods is null && table.Units.Count < FewUnits)
+        {
+            // Few units cannot tell a lucky candidate among a hundred tries from a good one: the method is chosen by
+            // how each method's own search does on units it did not see, and only that method is searched further.
+            var share = options with { Budget = options.Budget / (2 * methods.Count * folds.Count) };
+            var foldRmses = new List<double[]>();
+            foreach (var method in methods)
+            {
+                var predictions = new List<RulEstimate>(truth.Count);
+                foreach (var fold in folds)
+                {
+                    predictions.AddRange(TrainCut(fold.Train, [], share with { Methods = [method] }, null).Model.PredictRows(table, fold.Test.Units));
+                }
+
+                methodScores.Add(Score(method, truth, predictions));
+                foldRmses.Add(FoldRmses(truth, predictions, folds.Count));
+                progress?.Report(Invariant($"method {method}, its search judged on units it did not see: RMSE {methodScores[^1].Rmse:F2}, error {methodScores[^1].MeanLifeError:P1} of life"));
+            }
+
+            // The one-standard-error rule: the simplest method within one standard error (across folds) of the lowest.
+            var lowest = Enumerable.Range(0, methods.Count).MinBy(m => methodScores[m].Rmse);
+            var error = StandardError(foldRmses[lowest]);
+            var chosen = Simplicity.Select(name => methodScores.FindIndex(m => m.Name == name)).First(m => m >= 0 && methodScores[m].Rmse <= methodScores[lowest].Rmse + error);
+            var why = Invariant($"method chosen by nested cross-validation ({table.Units.Count} units are too few to trust the lowest of many candidates' scores): {methods[chosen]}");
+            selection = chosen == lowest ? $"{why}, the lowest" : Invariant($"{why}, the simplest within one standard error ({error:F2}) of the lowest, {methods[lowest]} at {methodScores[lowest].Rmse:F2}");
+            methods = [methods[chosen]];
+        }
+
         var candidates = new List<Candidate>();
         var random = new Random(options.Start.Seed);
         var draws = 0;
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        var repeats = 0;
         while (candidates.Count < options.MaxCandidates)
         {
-            // The first of each method always runs; after that, alternate while the budget lasts.
-            var first = candidates.Count < 2;
-            if (!first && clock.Elapsed >= options.Budget)
+            // The first of each method always runs; after that, alternate while the budget lasts (the regression
+            // twice as often as each curve: its settings are many).
+            var untried = methods.FirstOrDefault(m => !candidates.Any(c => c.Method == m));
+            if (untried is null && clock.Elapsed >= options.Budget)
             {
                 break;
             }
 
-            var curve = candidates.Count == 1 || (!first && draws++ % 3 == 2);
-            var candidate = curve
-                ? EvaluateCurve(table, folds, screens, truth, options, candidates.Count == 1 ? Math.Max(options.Life?.Smooth ?? 5, 1) : Smooths[random.Next(Smooths.Length)])
-                : EvaluateRegression(table, folds, screens, truth, candidates.Count == 0 ? options.Start : Draw(random, options.Start));
+            var method = untried ?? (methods.Count == Methods.Length ? (draws++ % 4) switch { 2 => "curve", 3 => "curve fit", _ => "regression" } : methods[draws++ % methods.Count]);
+            var firstSmooth = Math.Max(options.Life?.Smooth ?? 5, 1);
+            object settings = method switch
+            {
+                "regression" => untried is null ? Draw(random, options.Start) : options.Start,
+                "curve" => untried is null ? Smooths[random.Next(Smooths.Length)] : firstSmooth,
+                _ => untried is null ? (Smooths[random.Next(Smooths.Length)], Evidences[random.Next(Evidences.Length)], Memories[random.Next(Memories.Length)]) : (firstSmooth, 1.0, 1.0),
+            };
+
+            // A setting drawn again is not scored again; the search ends early once its draws keep repeating (the
+            // curves' few settings are soon all tried).
+            if (!tried.Add($"{method}: {settings}"))
+            {
+                if (++repeats >= MaxRepeats)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            repeats = 0;
+            var candidate = settings switch
+            {
+                RulSettings regression => EvaluateRegression(table, folds, screens, truth, regression),
+                int rolling => EvaluateCurve(table, folds, screens, truth, options, rolling, null, 1),
+                (int rolling, double evidence, double memory) => EvaluateCurve(table, folds, screens, truth, options, rolling, evidence, memory),
+                _ => throw new InvalidOperationException($"no method for {settings}"),
+            };
             candidates.Add(candidate);
             progress?.Report(Invariant($"candidate {candidates.Count} ({candidate.Method}: {candidate.Settings}): RMSE {candidate.Score.Rmse:F2}, error {candidate.Score.MeanLifeError:P1} of life"));
         }
 
         var best = candidates.MinBy(c => c.Score.Rmse)!;
+        selection = selection.Length > 0 ? selection : Invariant($"chosen by the lowest cross-validated RMSE among {candidates.Count} candidates");
+        progress?.Report(selection);
         var (lower, upper, coverage, tail) = Calibrate(truth, best.Predictions, folds.Count);
         progress?.Report($"chose {best.Method} ({best.Settings}); refitting on all {table.Units.Count} units");
         var model = (best.Curve is { } smooth
-            ? RulModel.FitCurve(table, DegradationCurve.Fit(table, indicator, Direction(ColumnScreen.Score(table), indicator), options.Life, smooth), cap)
+            ? RulModel.FitCurve(table, DegradationCurve.Fit(table, indicator, Direction(ColumnScreen.Score(table), indicator), options.Life, smooth, best.Evidence, best.Memory), cap)
             : RulModel.FitRegression(table, Features(table, ColumnScreen.Score(table), best.Regression!), best.Regression!))
             .WithInterval(lower, upper);
 
@@ -105,6 +177,8 @@ public static class RulTrainer
             Indicator = table.Columns[indicator],
             Method = best.Method,
             Settings = best.Settings,
+            Selection = selection,
+            MethodScores = methodScores,
             Candidates = [.. candidates.OrderBy(c => c.Score.Rmse).Select(c => (c.Method, c.Settings, c.Score))],
             Choices = Choices(candidates),
             RawCoverage = best.Curve is null ? null : RawCoverage(truth, best.Predictions),
@@ -163,6 +237,45 @@ public static class RulTrainer
         public RulSettings? Regression { get; init; }
 
         public int? Curve { get; init; }
+
+        /// <summary>For the fitted curve, the weight of each row against the prior; null for the lookup.</summary>
+        public double? Evidence { get; init; }
+
+        public double Memory { get; init; } = 1;
+    }
+
+    /// <summary>The methods tried: a window-feature regression, the degradation curve looked up at the unit's progress, and the curve fitted to the unit's whole trajectory.</summary>
+    private static readonly string[] Methods = ["regression", "curve", "curve fit"];
+
+    /// <summary>The methods from the fewest free settings to the most: the lookup has one, the fit two, the regression seven.</summary>
+    private static readonly string[] Simplicity = ["curve", "curve fit", "regression"];
+
+    /// <summary>Draws in a row of settings already tried that end the search.</summary>
+    private const int MaxRepeats = 200;
+
+    /// <summary>The regression is tried from this many units that reach their end of life.</summary>
+    internal const int MinRegressionUnits = 5;
+
+    /// <summary>Below this many units that reach their end of life, the method is chosen by nested cross-validation.</summary>
+    internal const int FewUnits = 20;
+
+    private static double[] FoldRmses(List<Row> truth, List<RulEstimate> predictions, int folds)
+    {
+        var (squares, rows) = (new double[folds], new int[folds]);
+        for (var i = 0; i < truth.Count; i++)
+        {
+            var error = predictions[i].Rul - truth[i].Label;
+            squares[truth[i].Fold] += error * error;
+            rows[truth[i].Fold]++;
+        }
+
+        return [.. squares.Select((s, k) => Math.Sqrt(s / Math.Max(1, rows[k])))];
+    }
+
+    private static double StandardError(double[] values)
+    {
+        var mean = values.Average();
+        return values.Length > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) / values.Length) : 0;
     }
 
     private static List<Fold> Folds(RunTable table, int count, int seed)
@@ -195,18 +308,19 @@ public static class RulTrainer
         return new Candidate("regression", settings.ToString(), Score("regression", truth, predictions), predictions) { Regression = settings };
     }
 
-    private static Candidate EvaluateCurve(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulTrainingOptions options, int smooth)
+    private static Candidate EvaluateCurve(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulTrainingOptions options, int smooth, double? evidence, double memory)
     {
         var predictions = new List<RulEstimate>(truth.Count);
         for (var k = 0; k < folds.Count; k++)
         {
             var indicator = Indicator(table, screens[k], options);
-            var curve = DegradationCurve.Fit(folds[k].Train, indicator, Direction(screens[k], indicator), options.Life, smooth);
+            var curve = DegradationCurve.Fit(folds[k].Train, indicator, Direction(screens[k], indicator), options.Life, smooth, evidence, memory);
             predictions.AddRange(RulModel.FitCurve(folds[k].Train, curve, options.Start.Cap).PredictRows(table, folds[k].Test.Units));
         }
 
-        var settings = $"{table.Columns[Indicator(table, ColumnScreen.Score(table), options)]}, rolling median of {smooth}";
-        return new Candidate("curve", settings, Score("curve", truth, predictions), predictions) { Curve = smooth };
+        var method = evidence is null ? "curve" : "curve fit";
+        var settings = $"{table.Columns[Indicator(table, ColumnScreen.Score(table), options)]}, rolling median of {smooth}{(evidence is { } e ? Invariant($", evidence {e} per row, memory {memory}") : "")}";
+        return new Candidate(method, settings, Score(method, truth, predictions), predictions) { Curve = smooth, Evidence = evidence, Memory = memory };
     }
 
     private static List<(string, string, double, int)> Choices(List<Candidate> candidates)
@@ -221,8 +335,14 @@ public static class RulTrainer
             .GroupBy(c => Convert.ToString(setting.Value(c.Regression!), CultureInfo.InvariantCulture)!)
             .OrderBy(g => double.Parse(g.Key, CultureInfo.InvariantCulture))
             .Select(g => (setting.Name, g.Key, g.Min(c => c.Score.Rmse), g.Count()))).ToList();
-        var curves = candidates.Where(c => c.Curve is not null).GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key);
+        var curves = candidates.Where(c => c.Curve is not null && c.Evidence is null).GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key);
         choices.AddRange(curves.Select(g => ("curve smoothing", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+        var fitSmooths = candidates.Where(c => c.Evidence is not null).GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key);
+        choices.AddRange(fitSmooths.Select(g => ("fit smoothing", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+        var fits = candidates.Where(c => c.Evidence is not null).GroupBy(c => c.Evidence!.Value).OrderBy(g => g.Key);
+        choices.AddRange(fits.Select(g => ("fit evidence per row", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+        var memories = candidates.Where(c => c.Evidence is not null).GroupBy(c => c.Memory).OrderBy(g => g.Key);
+        choices.AddRange(memories.Select(g => ("fit memory per row", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
         return choices;
     }
 

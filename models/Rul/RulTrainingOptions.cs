@@ -17,4 +17,7 @@ public sealed record RulTrainingOptions
 
     /// <summary>At most this many folds (units grouped: a unit is never in training and test at once). Default 5.</summary>
     public int Folds { get; init; } = 5;
+
+    /// <summary>The methods searched; null for all of them, the method chosen by nested cross-validation when units are few.</summary>
+    internal IReadOnlyList<string>? Methods { get; init; }
 }

@@ -269,7 +269,7 @@ public sealed partial class RulAttackTests : IDisposable
             predictions.Add(File.ReadAllText(scored));
         }
 
-        Assert.Contains("best of 5 candidates", reports[0], StringComparison.Ordinal);
+        Assert.Contains("one of 5 candidates tried", reports[0], StringComparison.Ordinal);
         Assert.Equal(reports[0], reports[1]);
         Assert.Equal(predictions[0], predictions[1]);
     }
@@ -296,7 +296,7 @@ public sealed partial class RulAttackTests : IDisposable
         var (code, output, _) = await TrainAsync(path, "--candidates", "2");
 
         Assert.Equal(0, code);
-        Assert.Contains("best of 2 candidates", output, StringComparison.Ordinal);
+        Assert.Contains("one of 2 candidates tried", output, StringComparison.Ordinal);
     }
 
     // ---- Increasing indicators (col>val) ----
@@ -423,7 +423,7 @@ public sealed partial class RulAttackTests : IDisposable
         var csv = WriteUnits("runs.csv", [30, 40, 50, 35, 45]);
         var model = Path.Combine(_dir, "m.zip");
         // One candidate is the start settings (no normalisation, no smoothing): the features version 1 computed.
-        Assert.Equal(0, (await TrainAsync(csv, "--candidates", "1")).Code);
+        Assert.Equal(0, (await TrainAsync(csv, "--candidates", "1", "--method", "regression")).Code);
         var (v2Code, _, _) = await PredictAsync(model, csv);
         var v2 = File.ReadAllLines(Path.Combine(_dir, "p.csv"));
         using (var zip = ZipFile.Open(model, ZipArchiveMode.Update))

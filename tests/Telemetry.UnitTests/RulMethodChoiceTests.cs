@@ -1,0 +1,191 @@
+using System.IO.Compression;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Telemetry.Models.Cli;
+using Telemetry.Models.Rul;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+/// <summary>
+/// The fitted degradation curve (<see cref="LifeFit"/>) and how train-rul chooses a method when units are few:
+/// the cases of a handful of battery cells, where a search of a hundred candidates on four units flatters itself.
+/// </summary>
+public sealed class RulMethodChoiceTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rul-choice-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Three training units that wore linearly to their limit in 80, 100 and 120 cycles.</summary>
+    private static DegradationCurve.Curve[] LinearPopulation() =>
+        [.. new[] { 80, 100, 120 }.Select(life =>
+        {
+            var ages = Enumerable.Range(0, life + 1).Select(a => (double)a).ToArray();
+            return new DegradationCurve.Curve(ages, [.. ages.Select(a => a / life)], life);
+        })];
+
+    [Fact]
+    public void LifeFit_EarlyFollowsThePopulationsLives_LateTheUnitsOwnPace()
+    {
+        var population = LinearPopulation();
+        var fit = LifeFit.From(population, evidence: 1);
+        // A unit that wears half again as slowly as the slowest of them: its life is 180 cycles.
+        var ages = Enumerable.Range(0, 180).Select(a => (double)a).ToArray();
+        var progress = ages.Select(a => a / 180).ToArray();
+
+        var estimates = fit.PredictAll(population, ages, progress);
+
+        // New: nothing is known of it but the population, whose lives are 80 to 120.
+        Assert.InRange(estimates[0].Rul, 80, 125);
+        // Two thirds through its life its own pace has taken over: 60 to go, not the population's few.
+        Assert.InRange(estimates[120].Rul, 50, 70);
+        Assert.InRange(estimates[170].Rul, 5, 16);
+        // The interval is the posterior's, and it holds the estimate.
+        Assert.All(estimates, e => Assert.True(e.Low <= e.Rul && e.Rul <= e.High, $"{e.Low} .. {e.Rul} .. {e.High}"));
+        Assert.True(estimates[0].High - estimates[0].Low > estimates[170].High - estimates[170].Low, "an old unit's interval is narrower than a new one's");
+    }
+
+    [Fact]
+    public void LifeFit_WithNoEvidence_IsThePopulationsLifeLessTheAgeUsed()
+    {
+        var population = LinearPopulation();
+        var fit = LifeFit.From(population, evidence: 1e-9);
+
+        var estimates = fit.PredictAll(population, [0, 50, 90], [0.9, 0.9, 0.9]);
+
+        // The progress is ignored: what remains is the population's life beyond the age, never below zero.
+        Assert.InRange(estimates[0].Rul, 90, 110);
+        Assert.InRange(estimates[1].Rul, 40, 60);
+        Assert.InRange(estimates[2].Rul, 5, 30);
+        Assert.Equal((0, 0, 0), fit.PredictAll(population, [10], [1])[0]);
+    }
+
+    [Fact]
+    public void FourUnits_TheMethodIsChosenByNestedCrossValidation_AndTheRegressionIsNotTried()
+    {
+        var table = Cells(4, seed: 1);
+
+        var report = RulTrainer.Train(table, new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero }).Report;
+
+        Assert.Equal(["curve", "curve fit"], report.MethodScores.Select(m => m.Name));
+        Assert.DoesNotContain(report.Candidates, c => c.Method == "regression");
+        Assert.Contains("method chosen by nested cross-validation (4 units are too few", report.Selection, StringComparison.Ordinal);
+        Assert.All(report.Candidates, c => Assert.Equal(report.Method, c.Method));
+        // The method's own nested score is the lowest, or within a standard error of it for the simpler one.
+        Assert.Equal(report.Method, report.MethodScores.Any(m => m.Rmse < report.MethodScores.Single(s => s.Name == report.Method).Rmse) ? "curve" : report.Method);
+    }
+
+    [Fact]
+    public void EightUnits_TheRegressionIsAmongTheMethodsJudged()
+    {
+        var report = RulTrainer.Train(Cells(8, seed: 2), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero, Start = new RulSettings { Trees = 20 } }).Report;
+
+        Assert.Equal(["regression", "curve", "curve fit"], report.MethodScores.Select(m => m.Name));
+    }
+
+    [Fact]
+    public void TwoUnits_UseTheCurve_AndSayWhy()
+    {
+        var report = RulTrainer.Train(Cells(2, seed: 3), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero }).Report;
+
+        Assert.Equal("curve", report.Method);
+        Assert.Contains("2 units cannot judge one method against another", report.Selection, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ASearchThatHasTriedEverySetting_Ends_WithoutScoringAnyTwice()
+    {
+        var report = RulTrainer.Train(Cells(4, seed: 4), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.FromHours(1), Methods = ["curve"] }).Report;
+
+        // The lookup has four settings (its rolling median): all tried once, and the hour's budget not waited out.
+        Assert.Equal(4, report.Candidates.Count);
+        Assert.Equal(4, report.Candidates.Select(c => c.Settings).Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("curve-fit", "curve fit")]
+    [InlineData("regression", "regression")]
+    public async Task MethodOption_TrainsOnlyThatMethod(string option, string method)
+    {
+        var csv = WriteCells(4, seed: 5);
+        var output = new StringWriter();
+
+        Assert.Equal(0, await ModelCommands.RunAsync(["train-rul", "--csv", csv, "--unit", "cell", "--time", "cycle", "--out", Path.Combine(_dir, "m.zip"), "--end-when", "capacity<80%", "--budget", "0", "--trees", "20", "--method", option], output, new StringWriter()));
+
+        Assert.Contains($"method: {method} (", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("chosen by the lowest cross-validated RMSE", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MethodOption_Unknown_IsAUsageError()
+    {
+        var error = new StringWriter();
+
+        Assert.Equal(2, await ModelCommands.RunAsync(["train-rul", "--csv", WriteCells(3, seed: 6), "--unit", "cell", "--time", "cycle", "--out", Path.Combine(_dir, "m.zip"), "--method", "neural"], new StringWriter(), error));
+        Assert.Contains("neural", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CurveFitModel_SavedAndLoaded_PredictsTheSame_AndABrokenFitIsRefused()
+    {
+        var table = LifeDefinition.Parse("capacity<80%", 1).Apply(Cells(5, seed: 7)).Failed;
+        var curve = DegradationCurve.Fit(table, table.ColumnIndex("capacity"), -1, LifeDefinition.Parse("capacity<80%", 1), 3, evidence: 3, memory: 0.7);
+        var model = RulModel.FitCurve(table, curve, null).WithInterval(-5, 5);
+        var path = Path.Combine(_dir, "fit.zip");
+
+        model.Save(path);
+        var loaded = RulModel.Load(path);
+
+        Assert.Equal(curve.Fitted, loaded.Curve!.Fitted);
+        Assert.Equal(model.PredictRows(table, table.Units), loaded.PredictRows(table, table.Units));
+
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            var entry = zip.GetEntry("telemetry-rul.json")!;
+            JsonNode root;
+            using (var stream = entry.Open())
+            {
+                root = JsonNode.Parse(stream)!;
+            }
+
+            root["Curve"]!["Fitted"]!["Spread"] = 0;
+            entry.Delete();
+            using var writer = new StreamWriter(zip.CreateEntry("telemetry-rul.json").Open());
+            writer.Write(root.ToJsonString());
+        }
+
+        var refused = Assert.Throws<RunTableException>(() => RulModel.Load(path));
+        Assert.Equal($"{path}: its telemetry-rul.json has a curve fit that cannot be scored.", refused.Message);
+    }
+
+    /// <summary>Cells whose capacity fades from about 1.1 slowly, then faster, each at its own pace, with cycle-to-cycle noise.</summary>
+    private static string Csv(int cells, int seed)
+    {
+        var random = new Random(seed);
+        var csv = new System.Text.StringBuilder("cell,cycle,capacity,temperature\n");
+        for (var c = 0; c < cells; c++)
+        {
+            var life = 300 + random.Next(200);
+            var start = 1.08 + (0.04 * random.NextDouble());
+            for (var t = 0; t < life * 1.1; t++)
+            {
+                var x = (double)t / life;
+                var fade = 0.2 * ((0.6 * x) + (0.4 * x * x * x));
+                var capacity = start * (1 - fade) + (0.004 * (random.NextDouble() - 0.5));
+                csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"c{c},{t},{capacity:F5},{25 + random.NextDouble():F2}\n");
+            }
+        }
+
+        return csv.ToString();
+    }
+
+    private string WriteCells(int cells, int seed)
+    {
+        var path = Path.Combine(_dir, $"cells-{cells}-{seed}.csv");
+        File.WriteAllText(path, Csv(cells, seed));
+        return path;
+    }
+
+    private RunTable Cells(int cells, int seed) => RunTable.Read(WriteCells(cells, seed), "cell", "cycle");
+}
