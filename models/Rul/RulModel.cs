@@ -8,9 +8,9 @@ using Microsoft.ML.Trainers.FastTree;
 namespace Telemetry.Models.Rul;
 
 /// <summary>
-/// A remaining-useful-life model for a customer's own run-to-failure history, of one of two methods chosen by
+/// A remaining-useful-life model for a customer's own run-to-failure history, of one of the methods chosen by
 /// <see cref="RulTrainer"/>: <b>regression</b>, FastTree (ML.NET) on <see cref="WindowFeatures"/>, or <b>curve</b>, a
-/// <see cref="DegradationCurve"/> of one health indicator. Either way the interval is the point estimate plus the
+/// <see cref="DegradationCurve"/> of one health indicator (looked up, or with <see cref="LifeFit"/> fitted). Either way the interval is the point estimate plus the
 /// 10th and 90th percentiles of the errors cross-validation measured (conformal). The model file is a zip with
 /// <c>telemetry-rul.json</c> (method, settings, interval, curves) and, for regression, ML.NET's model beside it, so
 /// a single file is all that scoring needs.

@@ -4,9 +4,11 @@ using System.Globalization;
 namespace Telemetry.Models.Rul;
 
 /// <summary>
-/// Trains a remaining-life model the way it is judged: by cross-validation grouped by unit. Two methods are tried,
-/// regression on window features and a degradation curve of the best health indicator, each with settings drawn by
-/// a seeded search for as long as the budget allows; the best by cross-validated RMSE is refitted on every unit.
+/// Trains a remaining-life model the way it is judged: by cross-validation grouped by unit. Three methods are tried,
+/// regression on window features and a degradation curve of the best health indicator, looked up at the unit's
+/// progress or fitted to its whole trajectory, each with settings drawn by a seeded search for as long as the
+/// budget allows; the best by cross-validated RMSE is refitted on every unit. Below <see cref="FewUnits"/> units the
+/// method is chosen first, by nested cross-validation (a hundred candidates on a handful of units flatter the luckiest).
 /// Next to it two naive answers are scored on the same folds: the training units' mean life minus the unit's age,
 /// and a straight line through the best health indicator's recent rows extrapolated to its end-of-life level.
 /// </summary>
