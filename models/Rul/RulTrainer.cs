@@ -21,8 +21,8 @@ public static class RulTrainer
     private static readonly double[] Trendabilities = [0, 0.1, 0.3, 0.5];
     private static readonly int[] Baselines = [0, 5, 10];
     private static readonly int[] Smooths = [1, 3, 5, 9];
-    private static readonly double[] Evidences = [0.03, 0.1, 0.3, 1, 3, 10];
-    private static readonly double[] Memories = [1, 0.9, 0.7, 0.5];
+    private static readonly double[] Evidences = [0.1, 0.3, 1, 3];
+    private static readonly double[] Memories = [0.9, 0.7, 0.5];
 
     public static (RulModel Model, RulReport Report) Train(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
     {
@@ -76,8 +76,8 @@ public static class RulTrainer
         var selection = "";
         if (options.Methods is null && table.Units.Count < FewUnits && folds.Count < 3)
         {
-            methods = [Simplicity[0]];
-            selection = $"method: {Simplicity[0]}, the one with the fewest settings ({table.Units.Count} units cannot judge one method against another)";
+            methods = ["curve"];
+            selection = $"method: curve, the one with the fewest settings ({table.Units.Count} units cannot judge one method against another)";
         }
         else if (options.Methods is null && table.Units.Count < FewUnits)
         {
@@ -98,12 +98,15 @@ public static class RulTrainer
                 progress?.Report(Invariant($"method {method}, its search judged on units it did not see: RMSE {methodScores[^1].Rmse:F2}, error {methodScores[^1].MeanLifeError:P1} of life"));
             }
 
-            // The one-standard-error rule: the simplest method within one standard error (across folds) of the lowest.
+            // The one-standard-error rule, between the regression (seven settings) and the curves (one to three):
+            // when the regression is lowest, the better curve is chosen if it is within one standard error (across
+            // folds) of it. Between the curves the lower decides.
             var lowest = Enumerable.Range(0, methods.Count).MinBy(m => methodScores[m].Rmse);
             var error = StandardError(foldRmses[lowest]);
-            var chosen = Simplicity.Select(name => methodScores.FindIndex(m => m.Name == name)).First(m => m >= 0 && methodScores[m].Rmse <= methodScores[lowest].Rmse + error);
+            var curve = Enumerable.Range(0, methods.Count).Where(m => methods[m] != "regression").MinBy(m => methodScores[m].Rmse);
+            var chosen = methods[lowest] == "regression" && methodScores[curve].Rmse <= methodScores[lowest].Rmse + error ? curve : lowest;
             var why = Invariant($"method chosen by nested cross-validation ({table.Units.Count} units are too few to trust the lowest of many candidates' scores): {methods[chosen]}");
-            selection = chosen == lowest ? $"{why}, the lowest" : Invariant($"{why}, the simplest within one standard error ({error:F2}) of the lowest, {methods[lowest]} at {methodScores[lowest].Rmse:F2}");
+            selection = chosen == lowest ? $"{why}, the lowest" : Invariant($"{why}, within one standard error ({error:F2}) of the lowest, {methods[lowest]} at {methodScores[lowest].Rmse:F2}");
             methods = [methods[chosen]];
         }
 
@@ -128,7 +131,7 @@ public static class RulTrainer
             {
                 "regression" => untried is null ? Draw(random, options.Start) : options.Start,
                 "curve" => untried is null ? Smooths[random.Next(Smooths.Length)] : firstSmooth,
-                _ => untried is null ? (Smooths[random.Next(Smooths.Length)], Evidences[random.Next(Evidences.Length)], Memories[random.Next(Memories.Length)]) : (firstSmooth, 1.0, 1.0),
+                _ => untried is null ? (Smooths[random.Next(Smooths.Length)], Evidences[random.Next(Evidences.Length)], Memories[random.Next(Memories.Length)]) : (firstSmooth, 0.3, 0.7),
             };
 
             // A setting drawn again is not scored again; the search ends early once its draws keep repeating (the
@@ -248,9 +251,6 @@ public static class RulTrainer
 
     /// <summary>The methods tried: a window-feature regression, the degradation curve looked up at the unit's progress, and the curve fitted to the unit's whole trajectory.</summary>
     private static readonly string[] Methods = ["regression", "curve", "curve fit"];
-
-    /// <summary>The methods from the fewest free settings to the most: the lookup has one, the fit two, the regression seven.</summary>
-    private static readonly string[] Simplicity = ["curve", "curve fit", "regression"];
 
     /// <summary>Draws in a row of settings already tried that end the search.</summary>
     private const int MaxRepeats = 200;
