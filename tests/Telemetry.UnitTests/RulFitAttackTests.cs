@@ -1,0 +1,731 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Telemetry.Models.Cli;
+using Telemetry.Models.Rul;
+using Xunit;
+
+namespace Telemetry.UnitTests;
+
+/// <summary>
+/// Hostile input for train-rul's fitted degradation curve (<see cref="LifeFit"/>) and its choice of method when units
+/// are few (#15 review): degenerate units, wildly different lives, extreme times and values, the --method, --nested
+/// and --candidates options at their edges, and model files whose curve fit was tampered with. Every bad input must
+/// end with exit code 2 and a one-line message, never a stack trace; every prediction must be finite, non-negative
+/// and inside its own interval. Tests skipped with "bug:" show a failure of the code as committed.
+/// </summary>
+public sealed partial class RulFitAttackTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rul-fit-attack-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    // ---- --method and the choice of method at its edges ----
+
+    [Theory]
+    [InlineData("curve-fit", "curve fit")]
+    [InlineData("curve", "curve")]
+    public async Task Curve_TwoUnits_WithoutEndWhen_TrainsAndPredictsSaneValues(string option, string method)
+    {
+        var csv = WriteUnits("runs.csv", [30, 40]);
+
+        var (code, output, error) = await TrainAsync(csv, "--method", option);
+        var predictions = await PredictValidAsync(csv);
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Contains($"method: {method} (", output, StringComparison.Ordinal);
+        Assert.Contains("end of life: each unit's last row", output, StringComparison.Ordinal);
+        Assert.Equal(2, predictions.Count);
+    }
+
+    [Fact]
+    public async Task Regression_AskedFor_OnTwoUnits_IsTrained_AsAsked()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40]);
+
+        var (code, output, error) = await TrainAsync(csv, "--method", "regression", "--candidates", "1");
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Contains("method: regression (", output, StringComparison.Ordinal);
+        Assert.Equal(2, (await PredictValidAsync(csv)).Count);
+    }
+
+    [Fact]
+    public async Task Nested_ThreeUnits_JudgesTheWholeSearch()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50]);
+
+        var (code, output, error) = await TrainAsync(csv, "--nested");
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Contains("| **model, nested: ", output, StringComparison.Ordinal);
+        Assert.Contains("as chosen (optimistic)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OneCandidate_OnFourUnits_ChoosesByNestedCrossValidation_AndTheReportAgreesWithItself()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
+
+        var (code, output, _) = await TrainAsync(csv, "--candidates", "1");
+
+        Assert.Equal(0, code);
+        var method = MethodLine().Match(output);
+        Assert.True(method.Success, output);
+        var chosen = method.Groups["method"].Value;
+        Assert.Equal("1", method.Groups["count"].Value);
+        Assert.Contains(chosen, new[] { "curve", "curve fit" });
+        // The selection names the same method, and both methods (not the regression, from 5 units) were judged.
+        Assert.Contains($"method chosen by nested cross-validation (4 units are too few to trust the lowest of many candidates' scores): {chosen},", output, StringComparison.Ordinal);
+        Assert.Contains("| curve | ", output, StringComparison.Ordinal);
+        Assert.Contains("| curve fit | ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("| regression | ", output, StringComparison.Ordinal);
+        Assert.Contains($"| **model: {chosen}** |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OneCandidate_OnFourUnits_TheOneCandidateIsOfTheChosenMethod()
+    {
+        var table = RunTable.Read(WriteUnits("runs.csv", [30, 40, 50, 35]), "unit", "t");
+
+        var report = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, MaxCandidates = 1, Start = new RulSettings { Trees = 20 } }).Report;
+
+        var single = Assert.Single(report.Candidates);
+        Assert.Equal(report.Method, single.Method);
+        Assert.Equal(2, report.MethodScores.Count);
+        Assert.Contains($": {report.Method}", report.Selection, StringComparison.Ordinal);
+    }
+
+    [Fact(Skip = "bug: with --folds 2 on 10 units the selection blames the units ('10 units cannot judge one method against another') for what --folds 2 caused, and the regression is never tried")]
+    public void TwoFolds_OnTenUnits_TheReasonGivenForTheCurveIsTheFolds_NotTheUnits()
+    {
+        var table = RunTable.Read(WriteUnits("runs.csv", [30, 40, 50, 35, 45, 55, 32, 42, 52, 38]), "unit", "t");
+
+        var report = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, Folds = 2, Start = new RulSettings { Trees = 20 } }).Report;
+
+        Assert.DoesNotContain("10 units cannot judge", report.Selection, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CurveFit_Nested_OnThreeUnits_NestsTheFitOnly()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50]);
+
+        var (code, output, error) = await TrainAsync(csv, "--method", "curve-fit", "--nested");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("| **model, nested: curve fit ×3** |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CurveFit_RequireBetter_ThatItDoesNotBeat_WritesNoModel()
+    {
+        // Lives alike and an indicator that is noise: nothing beats the mean life.
+        var csv = WriteUnits("runs.csv", [40, 40, 40, 40], flat: _ => true);
+
+        var (code, _, error) = await TrainAsync(csv, "--method", "curve-fit", "--require-better");
+
+        Assert.True(code is 0 or 1, error);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Equal(code == 0, File.Exists(Path.Combine(_dir, "m.zip")));
+    }
+
+    [Fact]
+    public async Task SameInputAndCandidates_GiveTheSameReportAndPredictions()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
+        var reports = new List<string>();
+        var predictions = new List<string>();
+        for (var run = 0; run < 2; run++)
+        {
+            var (code, output, _) = await TrainAsync(csv, "--candidates", "4");
+            Assert.Equal(0, code);
+            await PredictValidAsync(csv);
+            reports.Add(Seconds().Replace(output, "N s"));
+            predictions.Add(File.ReadAllText(Path.Combine(_dir, "p.csv")));
+        }
+
+        Assert.Equal(reports[0], reports[1]);
+        Assert.Equal(predictions[0], predictions[1]);
+    }
+
+    [Fact]
+    public void CurveFitSearch_WithAnHourOfBudget_EndsOnceItsDrawsRepeat_WithoutScoringAnySettingTwice()
+    {
+        var table = RunTable.Read(WriteUnits("runs.csv", [20, 25, 30]), "unit", "t");
+
+        var report = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.FromHours(1), Methods = ["curve fit"] }).Report;
+
+        // Every combination of the values the search drew was tried (the last draws only repeated), each once.
+        var settings = report.Candidates.Select(c => FitSettings().Match(c.Settings)).ToList();
+        Assert.All(settings, m => Assert.True(m.Success));
+        var grid = settings.Select(m => m.Groups["smooth"].Value).Distinct().Count()
+            * settings.Select(m => m.Groups["evidence"].Value).Distinct().Count()
+            * settings.Select(m => m.Groups["memory"].Value).Distinct().Count();
+        Assert.Equal(grid, report.Candidates.Count);
+        Assert.True(grid > 2, $"{grid}");
+        Assert.Equal(report.Candidates.Count, report.Candidates.Select(c => c.Settings).Distinct().Count());
+        Assert.All(report.Candidates, c => Assert.Equal("curve fit", c.Method));
+    }
+
+    // ---- Degenerate units ----
+
+    [Fact]
+    public async Task CurveFit_AUnitWhoseIndicatorNeverMoves_PredictsFiniteLifeForIt()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 35], flat: u => u == 3);
+
+        var (code, _, error) = await TrainAsync(csv, "--method", "curve-fit", "--candidates", "1");
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        var predictions = await PredictValidAsync(csv);
+        // Its indicator never moved: it is not at its end, so some life remains.
+        Assert.True(predictions["u3"].Rul > 0, $"{predictions["u3"]}");
+    }
+
+    [Fact]
+    public async Task CurveFit_UnitsThatJumpStraightToTheLimit_WithOneRowBeforeIt_Train()
+    {
+        // u3's capacity falls from 1 to 0.5 at its second row: one row before the limit.
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 2, 35], jumpAt: u => u == 3 ? 1 : u == 4 ? 20 : null);
+
+        var (code, output, error) = await TrainAsync(csv, "--end-when", "cap<0.8", "--method", "curve-fit", "--candidates", "3");
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Contains("5 units", output, StringComparison.Ordinal);
+        await PredictValidAsync(csv);
+    }
+
+    [Fact]
+    public async Task Auto_UnitsThatJumpStraightToTheLimit_Train()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 2, 35], jumpAt: u => u == 3 ? 1 : u == 4 ? 20 : null);
+
+        var (code, _, error) = await TrainAsync(csv, "--end-when", "cap<0.8", "--candidates", "3");
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        await PredictValidAsync(csv);
+    }
+
+    [Fact]
+    public async Task CurveFit_LivesOf1And10000_TrainsAndPredictsFiniteValues()
+    {
+        var path = WriteWildLives();
+
+        var (code, output, error) = await TrainAsync(path, "--method", "curve-fit", "--candidates", "2");
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Contains("3 units", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
+        var (predicted, _, predictError) = await PredictAsync(Path.Combine(_dir, "m.zip"), path);
+        Assert.True(predicted == 0, predictError);
+        Assert.All(ReadPredictions(), p => Assert.True(double.IsFinite(p.Value.Rul) && p.Value.Low >= 0 && double.IsFinite(p.Value.High) && p.Value.Rul >= 0, $"{p.Key}: {p.Value}"));
+    }
+
+    [Fact]
+    public async Task Auto_LivesOf1And10000_TrainsAndPredictsFiniteValues()
+    {
+        var path = WriteWildLives();
+
+        var (code, output, error) = await TrainAsync(path);
+
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Contains("method chosen by nested cross-validation (3 units", output, StringComparison.Ordinal);
+        var (predicted, _, predictError) = await PredictAsync(Path.Combine(_dir, "m.zip"), path);
+        Assert.True(predicted == 0, predictError);
+        Assert.All(ReadPredictions(), p => Assert.True(double.IsFinite(p.Value.Rul) && p.Value.Low >= 0 && double.IsFinite(p.Value.High) && p.Value.Rul >= 0, $"{p.Key}: {p.Value}"));
+    }
+
+    [Fact(Skip = "bug: the conformal offsets can both be positive (here lower +9.0); RulModel.PredictLast adds them to the estimate unclamped, so predict-rul writes p10 above rul (rul 0, p10 9.03)")]
+    public async Task CurveFit_LivesOf1And10000_EachPredictionLiesInsideItsOwnInterval()
+    {
+        var path = WriteWildLives();
+        Assert.Equal(0, (await TrainAsync(path, "--method", "curve-fit", "--candidates", "2")).Code);
+
+        await PredictValidAsync(path);
+    }
+
+    [Fact]
+    public void LifeFit_LivesOf1And10000_EveryRowFiniteAndInsideItsBand()
+    {
+        var population = new[] { 1.0, 10000 }.Select(life =>
+        {
+            var ages = Enumerable.Range(0, 11).Select(k => life * k / 10).ToArray();
+            return new DegradationCurve.Curve(ages, [.. ages.Select(a => a / life)], life);
+        }).ToArray();
+        var fit = LifeFit.From(population, evidence: 10, memory: 0.5);
+        var ages = Enumerable.Range(0, 200).Select(a => a * 50.0).ToArray();
+
+        var estimates = fit.PredictAll(population, ages, [.. ages.Select(a => Math.Min(0.99, a / 10000))]);
+
+        Assert.All(estimates, e =>
+        {
+            Assert.True(double.IsFinite(e.Rul) && double.IsFinite(e.Low) && double.IsFinite(e.High), $"{e}");
+            Assert.True(e.Low >= 0 && e.Low <= e.Rul && e.Rul <= e.High, $"{e}");
+        });
+    }
+
+    [Fact]
+    public async Task CurveFit_TimeInBigSteps_ScalesItsPredictions()
+    {
+        var plain = WriteUnits("plain.csv", [30, 40, 50, 35]);
+        var scaled = WriteUnits("scaled.csv", [30, 40, 50, 35], timeScale: 1e6);
+
+        Assert.Equal(0, (await TrainAsync(plain, "--method", "curve-fit", "--candidates", "1")).Code);
+        var small = await PredictValidAsync(plain, WriteUnits("score.csv", [10, 12]));
+        Assert.Equal(0, (await TrainAsync(scaled, "--method", "curve-fit", "--candidates", "1")).Code);
+        var big = await PredictValidAsync(scaled, WriteUnits("score-scaled.csv", [10, 12], timeScale: 1e6));
+
+        foreach (var (unit, estimate) in small)
+        {
+            // Only the model's own rounding to hundredths of a step separates them.
+            Assert.Equal(estimate.Rul * 1e6, big[unit].Rul, 1e6 * 0.02);
+        }
+    }
+
+    [Fact]
+    public async Task Auto_TimesOf1e200_TrainAndPredictFiniteValues()
+    {
+        var csv = WriteUnits("huge.csv", [30, 40, 50, 35], timeScale: 1e200);
+
+        var (code, _, error) = await TrainAsync(csv);
+
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        await PredictValidAsync(csv, WriteUnits("score.csv", [10, 12], timeScale: 1e200));
+    }
+
+    [Theory]
+    [InlineData(1e200)]
+    [InlineData(1e-300)]
+    public async Task CurveFit_ExtremeTimeSteps_TrainAndPredictFiniteValues(double scale)
+    {
+        var csv = WriteUnits("huge.csv", [30, 40, 50, 35], timeScale: scale);
+
+        var (code, _, error) = await TrainAsync(csv, "--method", "curve-fit", "--candidates", "1");
+
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        await PredictValidAsync(csv, WriteUnits("score.csv", [10, 12], timeScale: scale));
+    }
+
+    [Fact]
+    public async Task CurveFit_IndicatorOf1e300_TrainsOrSaysWhy_NeverAStackTrace()
+    {
+        var csv = WriteUnits("huge.csv", [30, 40, 50, 35], valueScale: 1e300);
+
+        var (code, output, error) = await TrainAsync(csv, "--method", "curve-fit", "--candidates", "1", "--end-when", "cap<80%");
+
+        Assert.True(code is 0 or 2, $"exit {code}: {error}");
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.True(code == 2 || output.Contains("method: curve fit (", StringComparison.Ordinal), output);
+        if (code == 0)
+        {
+            await PredictValidAsync(csv, WriteUnits("score.csv", [10, 12], valueScale: 1e300));
+        }
+    }
+
+    [Fact]
+    public async Task Auto_IndicatorOf1e300_IsNotCalledConstant()
+    {
+        var csv = WriteUnits("huge.csv", [30, 40, 50, 35], valueScale: 1e300);
+
+        var (code, output, error) = await TrainAsync(csv, "--end-when", "cap<80%");
+
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("constant", error, StringComparison.Ordinal);
+        Assert.True(code == 0, output + error);
+    }
+
+    [Fact]
+    public void CurveFit_RandomShapes_EveryRowFiniteNonNegativeAndInsideItsBand()
+    {
+        var random = new Random(21);
+        var path = Path.Combine(_dir, "shapes.csv");
+        var csv = new StringBuilder("unit,t,cap\n");
+        for (var u = 0; u < 8; u++)
+        {
+            var life = 5 + random.Next(300);
+            var knee = random.NextDouble();
+            for (var t = 0; t <= life; t++)
+            {
+                var x = (double)t / life;
+                var fade = x < knee ? 0.05 * x : (0.05 * knee) + (0.5 * (x - knee));
+                csv.Append(CultureInfo.InvariantCulture, $"u{u},{(t * (1 + random.Next(3))) + (1000 * t)},{1 - fade + (0.01 * (random.NextDouble() - 0.5)):F5}\n");
+            }
+        }
+
+        File.WriteAllText(path, csv.ToString());
+        var table = RunTable.Read(path, "unit", "t");
+
+        var model = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, MaxCandidates = 1, Methods = ["curve fit"] }).Model;
+        foreach (var memory in new[] { 1, 0.5 })
+        {
+            var curve = new DegradationCurve(model.Curve!.Column, model.Curve.Direction, model.Curve.Life, model.Curve.EndOffset, model.Curve.Smooth, [.. model.Curve.Curves], model.Curve.Fitted! with { Memory = memory, Evidence = 10 });
+            foreach (var unit in table.Units)
+            {
+                Assert.All(curve.PredictAll(unit), e =>
+                {
+                    Assert.True(double.IsFinite(e.Rul) && double.IsFinite(e.Low) && double.IsFinite(e.High), $"{e}");
+                    Assert.True(e.Low >= 0 && e.Low <= e.Rul && e.Rul <= e.High, $"{e}");
+                });
+            }
+        }
+    }
+
+    [Fact]
+    public async Task CurveFit_PredictsAUnitWithASingleRow()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
+        Assert.Equal(0, (await TrainAsync(csv, "--method", "curve-fit", "--candidates", "1")).Code);
+
+        var predictions = await PredictValidAsync(WriteUnits("one.csv", [1, 1, 5]));
+
+        Assert.Equal(3, predictions.Count);
+    }
+
+    [Fact]
+    public void LifeFit_WithoutAUnitOfLifeAboveZero_IsRefused()
+    {
+        DegradationCurve.Curve[] population = [new([0], [0], 0), new([], [], 5)];
+
+        Assert.Throws<ArgumentException>(() => LifeFit.From(population, evidence: 1));
+        Assert.Equal((0, 0, 0), new LifeFit(0.1, 0.1, 1).PredictAll(population, [3], [0.5])[0]);
+    }
+
+    // ---- Tampered model files ----
+
+    [Theory]
+    [InlineData("Spread", "0")]
+    [InlineData("Spread", "-1")]
+    [InlineData("LogSpread", "0")]
+    [InlineData("LogSpread", "-0.5")]
+    [InlineData("Evidence", "0")]
+    [InlineData("Evidence", "-3")]
+    [InlineData("Spread", "\"NaN\"")]
+    [InlineData("Evidence", "\"Infinity\"")]
+    [InlineData("Evidence", "null")]
+    [InlineData("Memory", "\"x\"")]
+    public async Task PredictRul_RefusesACurveFitThatCannotBeScored_InOneLine(string field, string json)
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted[field] = JsonNode.Parse(json));
+
+        var (code, output, error) = await PredictAsync(model);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains(model, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("""{"Evidence":1}""")]
+    [InlineData("""{"Spread":0.1,"LogSpread":0.2}""")]
+    [InlineData("\"fit\"")]
+    [InlineData("[1,2,3]")]
+    [InlineData("7")]
+    public async Task PredictRul_RefusesACurveFitWithMissingOrMistypedFields_InOneLine(string json)
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted.Parent!["Fitted"] = JsonNode.Parse(json));
+
+        var (code, _, error) = await PredictAsync(model);
+
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains(model, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PredictRul_ACurveFitWithoutMemory_ScoresAsMemory1()
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted["Memory"] = 1);
+        var csv = WriteUnits("score.csv", [10, 12, 30]);
+        var withMemory = await PredictValidAsync(csv);
+        Tamper(model, fitted => fitted.Remove("Memory"));
+
+        var without = await PredictValidAsync(csv);
+
+        Assert.Equal(withMemory, without);
+    }
+
+    [Fact]
+    public async Task PredictRul_ACurveFitWithoutTheFitScoresAsTheLookup()
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted.Parent!.AsObject().Remove("Fitted"));
+
+        var predictions = await PredictValidAsync(WriteUnits("score.csv", [10, 12, 30]));
+
+        Assert.Equal(3, predictions.Count);
+    }
+
+    [Theory]
+    [InlineData("Evidence", 1e300)]
+    [InlineData("Evidence", 1e-300)]
+    [InlineData("Spread", 1e300)]
+    [InlineData("Spread", 1e308)]
+    [InlineData("Spread", 0.02)]
+    [InlineData("Evidence", 1e303)]
+    [InlineData("LogSpread", 1e-300)]
+    [InlineData("LogSpread", 1e300)]
+    [InlineData("Memory", 0)]
+    [InlineData("Memory", 0.999999)]
+    public async Task PredictRul_ACurveFitWithExtremeButPositiveValues_PredictsSaneValuesOrIsRefused(string field, double value)
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted[field] = value);
+
+        await PredictSaneOrRefusedAsync(model);
+    }
+
+    [Theory(Skip = "bug: RulModel.Load accepts a positive Spread so small (or an Evidence so large) that Evidence / (2 Spread²) is infinite; LifeFit.PredictAll then computes ∞ × 0 for a perfect fit and predict-rul writes NaN")]
+    [InlineData("Spread", 1e-300)]
+    [InlineData("Spread", 1e-160)]
+    [InlineData("Evidence", 1e308)]
+    public async Task PredictRul_ACurveFitWhoseMisfitScaleOverflows_IsRefused_NotScoredAsNaN(string field, double value)
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted[field] = value);
+
+        var (code, _, error) = await PredictAsync(model, ScoreUnits());
+        var written = File.Exists(Path.Combine(_dir, "p.csv")) ? File.ReadAllText(Path.Combine(_dir, "p.csv")) : "";
+
+        Assert.DoesNotContain("NaN", written, StringComparison.Ordinal);
+        Assert.Equal(2, code);
+        Assert.Equal($"{model}: its telemetry-rul.json has a curve fit that cannot be scored.", error.Trim());
+    }
+
+    [Theory(Skip = "bug: RulModel.Load checks Spread, LogSpread and Evidence of Curve.Fitted but not Memory; ±1e300 loads and scores every unit not at its end (a new one, one half-way) as 0 remaining")]
+    [InlineData(-1e300)]
+    [InlineData(1e300)]
+    [InlineData(-1)]
+    [InlineData(2)]
+    public async Task PredictRul_ACurveFitWithAMemoryOutside0To1_IsRefused(double memory)
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted["Memory"] = memory);
+
+        var (code, _, error) = await PredictAsync(model, ScoreUnits());
+
+        Assert.Equal(2, code);
+        Assert.Equal($"{model}: its telemetry-rul.json has a curve fit that cannot be scored.", error.Trim());
+    }
+
+    [Theory]
+    [InlineData(1e-300)]
+    [InlineData(-5)]
+    [InlineData(0)]
+    public async Task PredictRul_ACurveFitWhoseTrainingLivesAreExtreme_PredictsSaneValuesOrIsRefused(double life)
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted.Parent!["Curves"]![0]!["Life"] = life);
+
+        await PredictSaneOrRefusedAsync(model);
+    }
+
+    [Fact(Skip = "bug: RulModel.Load does not check the curves' lives; a life of 1e308 (finite) is stretched by up to e^1.5 in LifeFit.PredictAll to ∞ and predict-rul writes Infinity and NaN")]
+    public async Task PredictRul_ACurveFitWithATrainingLifeOf1e308_IsRefused()
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted.Parent!["Curves"]![0]!["Life"] = 1e308);
+
+        var (code, _, error) = await PredictAsync(model, ScoreUnits());
+
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact(Skip = "bug: RulModel.Load accepts a curve model whose Curves is empty (LifeFit.From would refuse to build it); predict-rul then scores every unit, new or not, as 0 remaining with exit 0")]
+    public async Task PredictRul_ACurveFitWithoutAnyTrainingCurve_IsRefused()
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted => fitted.Parent!["Curves"] = new JsonArray());
+
+        var (code, _, error) = await PredictAsync(model, ScoreUnits());
+
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PredictRul_ACurveFitWhoseTrainingProgressIsHuge_PredictsSaneValuesOrIsRefused()
+    {
+        var model = await TrainFitAsync();
+        Tamper(model, fitted =>
+        {
+            foreach (var curve in fitted.Parent!["Curves"]!.AsArray())
+            {
+                var progress = curve!["Progress"]!.AsArray();
+                for (var i = 0; i < progress.Count; i++)
+                {
+                    progress[i] = i % 2 == 0 ? 1e300 : -1e300;
+                }
+            }
+        });
+
+        await PredictSaneOrRefusedAsync(model);
+    }
+
+    // ---- Helpers ----
+
+    /// <summary>Three units whose lives are 1, 100 and 10000 steps, 'cap' falling by 0.3 over each.</summary>
+    private string WriteWildLives()
+    {
+        var path = Path.Combine(_dir, "wild.csv");
+        var csv = new StringBuilder("unit,t,cap,noise\n");
+        var random = new Random(11);
+        foreach (var (unit, life) in new[] { ("short", 1), ("long", 10000), ("mid", 100) })
+        {
+            for (var t = 0; t <= life; t++)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"{unit},{t},{1 - (0.3 * t / life) + (0.001 * random.NextDouble()):F5},{random.NextDouble():F3}\n");
+            }
+        }
+
+        File.WriteAllText(path, csv.ToString());
+        return path;
+    }
+
+    /// <summary>A curve-fit model of four ordinary units, written to m.zip.</summary>
+    private async Task<string> TrainFitAsync()
+    {
+        var (code, _, error) = await TrainAsync(WriteUnits("train.csv", [30, 40, 50, 35]), "--method", "curve-fit", "--candidates", "1");
+        Assert.True(code == 0, error);
+        return Path.Combine(_dir, "m.zip");
+    }
+
+    /// <summary>Units to score: at their end after 1 to 80 rows, one whose indicator never moves (u6), and one cut half-way through its life (u7).</summary>
+    private string ScoreUnits()
+    {
+        var csv = WriteUnits("score.csv", [1, 2, 10, 12, 30, 80, 30, 60], flat: u => u == 6);
+        File.WriteAllLines(csv, File.ReadAllLines(csv).Where(l => !l.StartsWith("u7,", StringComparison.Ordinal) || int.Parse(l.Split(',')[1], CultureInfo.InvariantCulture) <= 30));
+        return csv;
+    }
+
+    /// <summary>Rewrites the model's telemetry-rul.json, changing its Curve.Fitted object.</summary>
+    private static void Tamper(string model, Action<JsonObject> change)
+    {
+        using var zip = ZipFile.Open(model, ZipArchiveMode.Update);
+        var entry = zip.GetEntry("telemetry-rul.json")!;
+        JsonNode root;
+        using (var stream = entry.Open())
+        {
+            root = JsonNode.Parse(stream)!;
+        }
+
+        change(root["Curve"]!["Fitted"]!.AsObject());
+        entry.Delete();
+        using var writer = new StreamWriter(zip.CreateEntry("telemetry-rul.json").Open());
+        writer.Write(root.ToJsonString());
+    }
+
+    /// <summary>Either a clear one-line refusal (exit 2), or predictions that are finite, non-negative and ordered.</summary>
+    private async Task PredictSaneOrRefusedAsync(string model)
+    {
+        var (code, _, error) = await PredictAsync(model, ScoreUnits());
+
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        if (code == 2)
+        {
+            Assert.Single(error.Trim().Split('\n'));
+            return;
+        }
+
+        Assert.True(code == 0, error);
+        AssertSane(ReadPredictions());
+    }
+
+    /// <summary>Predicts <paramref name="csv"/> with m.zip and checks every prediction is finite, non-negative and p10 ≤ rul ≤ p90.</summary>
+    private async Task<Dictionary<string, RulEstimate>> PredictValidAsync(string csv, string? units = null)
+    {
+        var (code, _, error) = await PredictAsync(Path.Combine(_dir, "m.zip"), units ?? csv);
+        Assert.True(code == 0, error);
+        var predictions = ReadPredictions();
+        AssertSane(predictions);
+        return predictions;
+    }
+
+    private static void AssertSane(Dictionary<string, RulEstimate> predictions) =>
+        Assert.All(predictions, p =>
+        {
+            var e = p.Value;
+            Assert.True(double.IsFinite(e.Rul) && double.IsFinite(e.Low) && double.IsFinite(e.High), $"{p.Key}: {e}");
+            Assert.True(e.Low >= 0 && e.Low <= e.Rul && e.Rul <= e.High, $"{p.Key}: {e}");
+        });
+
+    private Dictionary<string, RulEstimate> ReadPredictions()
+    {
+        var lines = File.ReadAllLines(Path.Combine(_dir, "p.csv"));
+        Assert.Equal("unit,rul,p10,p90", lines[0]);
+        return lines.Skip(1).Select(l => l.Split(',')).ToDictionary(
+            f => f[0],
+            f => new RulEstimate(double.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[2], CultureInfo.InvariantCulture), double.Parse(f[3], CultureInfo.InvariantCulture)),
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Writes units of the given lives (rows at t = 1..life, times <paramref name="timeScale"/>): 'cap' falls by 0.3
+    /// over the life from 1 with small noise (all times <paramref name="valueScale"/>), stays at 1 for a
+    /// <paramref name="flat"/> unit, or drops to 0.5 at row <paramref name="jumpAt"/>; 'noise' is noise. Seeded.
+    /// </summary>
+    private string WriteUnits(string name, int[] lives, Func<int, bool>? flat = null, Func<int, int?>? jumpAt = null, double timeScale = 1, double valueScale = 1)
+    {
+        var path = Path.Combine(_dir, name);
+        var random = new Random(3);
+        var csv = new StringBuilder("unit,t,cap,noise\n");
+        for (var u = 0; u < lives.Length; u++)
+        {
+            for (var t = 1; t <= lives[u]; t++)
+            {
+                var noise = 0.005 * (random.NextDouble() - 0.5);
+                var cap = flat?.Invoke(u) == true ? 1 + noise
+                    : jumpAt?.Invoke(u) is { } jump ? (t - 1 >= jump ? 0.5 : 1) + noise
+                    : 1 - (0.3 * t / lives[u]) + noise;
+                csv.Append(CultureInfo.InvariantCulture, $"u{u},{(t * timeScale).ToString("R", CultureInfo.InvariantCulture)},{(cap * valueScale).ToString("R", CultureInfo.InvariantCulture)},{5 + random.NextDouble():F3}\n");
+            }
+        }
+
+        File.WriteAllText(path, csv.ToString());
+        return path;
+    }
+
+    private Task<(int Code, string Output, string Error)> TrainAsync(string csv, params string[] extra) =>
+        InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0", "--trees", "20", .. extra]);
+
+    private Task<(int Code, string Output, string Error)> PredictAsync(string model, string? csv = null) =>
+        InvokeAsync(["predict-rul", "--model", model, "--csv", csv ?? WriteUnits("score.csv", [10, 12]), "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "p.csv")]);
+
+    private static async Task<(int Code, string Output, string Error)> InvokeAsync(string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await ModelCommands.RunAsync(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [GeneratedRegex(@"method: (?<method>[a-z ]+) \(.*\), one of (?<count>\d+) candidates tried")]
+    private static partial Regex MethodLine();
+
+    [GeneratedRegex(@"rolling median of (?<smooth>\d+), evidence (?<evidence>[\d.]+) per row, memory (?<memory>[\d.]+)$")]
+    private static partial Regex FitSettings();
+
+    [GeneratedRegex(@"in \d+ s;")]
+    private static partial Regex Seconds();
+}
