@@ -68,6 +68,19 @@ public sealed partial class RulFitAttackTests : IDisposable
     }
 
     [Fact]
+    public async Task Nested_FourUnits_NestsTheChoiceOfMethodInsideEachFold()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
+
+        var (code, output, error) = await TrainAsync(csv, "--nested", "--candidates", "2");
+
+        Assert.True(code is 0, error);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Equal(4, Regex.Count(error, @"nested fold \d/4: chose curve( fit)? \("));
+        Assert.Contains("| **model, nested: ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task OneCandidate_OnFourUnits_ChoosesByNestedCrossValidation_AndTheReportAgreesWithItself()
     {
         var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
@@ -133,6 +146,47 @@ public sealed partial class RulFitAttackTests : IDisposable
         Assert.True(code is 0 or 1, error);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
         Assert.Equal(code == 0, File.Exists(Path.Combine(_dir, "m.zip")));
+    }
+
+    [Theory]
+    [InlineData(4, new[] { "curve", "curve fit" })]
+    [InlineData(5, new[] { "regression", "curve", "curve fit" })]
+    [InlineData(19, new[] { "regression", "curve", "curve fit" })]
+    [InlineData(20, new string[0])]
+    public void AtTheBoundaries_TheMethodsJudgedByNestedCrossValidation_AreTheDocumentedOnes(int units, string[] judged)
+    {
+        var lives = Enumerable.Range(0, units).Select(u => 25 + (7 * u % 23)).ToArray();
+        var table = RunTable.Read(WriteUnits("runs.csv", lives), "unit", "t");
+
+        var report = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, MaxCandidates = 3, Start = new RulSettings { Trees = 20 } }).Report;
+
+        Assert.Equal(judged, report.MethodScores.Select(m => m.Name));
+        Assert.Equal(units < 20, report.Selection.Contains("nested cross-validation", StringComparison.Ordinal));
+        Assert.All(report.MethodScores, m => Assert.True(double.IsFinite(m.Rmse), $"{m}"));
+    }
+
+    [Fact]
+    public async Task CurveFit_MoreUnitsThanItMixes_TrainsAndPredictsSaneValues()
+    {
+        var lives = Enumerable.Range(0, 45).Select(u => 20 + (13 * u % 41)).ToArray();
+        var csv = WriteUnits("runs.csv", lives);
+
+        var (code, output, error) = await TrainAsync(csv, "--method", "curve-fit", "--candidates", "1");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("45 units", output, StringComparison.Ordinal);
+        Assert.Equal(45, (await PredictValidAsync(csv)).Count);
+    }
+
+    [Fact]
+    public async Task CurveFit_WithACap_NeverPredictsBeyondIt()
+    {
+        var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
+
+        var (code, _, error) = await TrainAsync(csv, "--method", "curve-fit", "--candidates", "2", "--cap", "10");
+
+        Assert.True(code == 0, error);
+        Assert.All(await PredictValidAsync(csv, ScoreUnits()), p => Assert.InRange(p.Value.High, 0, 10));
     }
 
     [Fact]
@@ -416,6 +470,8 @@ public sealed partial class RulFitAttackTests : IDisposable
     [InlineData("Evidence", "\"Infinity\"")]
     [InlineData("Evidence", "null")]
     [InlineData("Memory", "\"x\"")]
+    [InlineData("Evidence", "1e400")]
+    [InlineData("Spread", "1e-400")]
     public async Task PredictRul_RefusesACurveFitThatCannotBeScored_InOneLine(string field, string json)
     {
         var model = await TrainFitAsync();
