@@ -309,6 +309,30 @@ public sealed partial class RulFitAttackTests : IDisposable
         await PredictValidAsync(path);
     }
 
+    [Theory]
+    [InlineData(1e6)]
+    [InlineData(1e-6)]
+    public async Task CurveFit_LivesSixOrdersOfMagnitudeApart_WriteAModelThatPredictRulLoads(double scale)
+    {
+        // Two units of 11 rows: one lives 1 step, the other 'scale' steps. The fit's spread of log lives is then ~12.
+        var path = Path.Combine(_dir, "apart.csv");
+        var csv = new StringBuilder("unit,t,cap,noise\n");
+        foreach (var (unit, life) in new[] { ("one", 1.0), ("other", scale) })
+        {
+            for (var k = 0; k <= 10; k++)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"{unit},{(life * k / 10).ToString("R", CultureInfo.InvariantCulture)},{1 - (0.03 * k)},{k % 3}\n");
+            }
+        }
+
+        File.WriteAllText(path, csv.ToString());
+
+        var (code, _, error) = await TrainAsync(path, "--method", "curve-fit", "--candidates", "1");
+
+        Assert.True(code == 0, error);
+        Assert.Equal(2, (await PredictValidAsync(path)).Count);
+    }
+
     [Fact]
     public void LifeFit_LivesOf1And10000_EveryRowFiniteAndInsideItsBand()
     {
