@@ -32,10 +32,10 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
     private const int MaxCurves = 40;
 
     /// <summary>Least spread assumed of progress about the mean curve: a handful of smooth units would otherwise leave none.</summary>
-    private const double MinSpread = 0.02;
+    internal const double MinSpread = 0.02;
 
     /// <summary>Least spread assumed of log lives: a few similar units say little about the next one.</summary>
-    private const double MinLogSpread = 0.05;
+    internal const double MinLogSpread = 0.05;
 
     public static LifeFit From(IReadOnlyList<DegradationCurve.Curve> curves, double evidence, double memory = 1)
     {

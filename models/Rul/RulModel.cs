@@ -120,9 +120,13 @@ public sealed class RulModel
 
     private RulEstimate WithIntervalOf(double point)
     {
+        // Offsets from errors that lean one way can both be above (or below) zero; the band still holds its estimate.
         var rul = Capped(point);
-        return new RulEstimate(rul, Capped(rul + Interval.Lower), Capped(rul + Interval.Upper));
+        return new RulEstimate(rul, Math.Min(rul, Capped(rul + Interval.Lower)), Math.Max(rul, Capped(rul + Interval.Upper)));
     }
+
+    /// <summary>The largest time or life a curve may hold: stretched and summed when scoring, it stays finite.</summary>
+    private const double MaxTime = 1e250;
 
     private double Capped(double value) => Math.Max(0, Cap is { } c ? Math.Min(c, value) : value);
 
@@ -180,13 +184,16 @@ public sealed class RulModel
         var columns = metadata.Columns ?? [];
         if (metadata.Method == "curve")
         {
-            if (metadata.Curve is not { Curves: not null } c || c.Column < 0 || c.Column >= columns.Length
-                || c.Curves.Any(k => k.Ages is null || k.Progress is null || k.Ages.Length != k.Progress.Length))
+            // Lives and ages are stretched and divided when scoring: a curve must be one a training could have written.
+            if (metadata.Curve is not { Curves: { Length: > 0 } } c || c.Column < 0 || c.Column >= columns.Length
+                || c.Curves.Any(k => k is null || k.Ages is null || k.Progress is null || k.Ages.Length != k.Progress.Length
+                    || !(k.Life >= 0 && k.Life <= MaxTime) || k.Ages.Any(a => !(Math.Abs(a) <= MaxTime)) || k.Progress.Any(p => !(p >= 0 && p <= 1))))
             {
                 throw new RunTableException($"{path}: its {MetadataEntry} names the curve method but has no usable curve.");
             }
 
-            if (c.Fitted is { } f && (!(f.Spread > 0) || !(f.LogSpread > 0) || !(f.Evidence > 0) || !double.IsFinite(f.Spread + f.LogSpread + f.Evidence)))
+            if (c.Fitted is { } f && !(f.Spread is >= LifeFit.MinSpread and <= 10 && f.LogSpread is >= LifeFit.MinLogSpread and <= 10
+                && f.Evidence is > 0 and <= 1e6 && f.Memory is > 0 and <= 1))
             {
                 throw new RunTableException($"{path}: its {MetadataEntry} has a curve fit that cannot be scored.");
             }

@@ -74,10 +74,10 @@ public static class RulTrainer
         IReadOnlyList<string> methods = options.Methods ?? (table.Units.Count < MinRegressionUnits ? [.. Methods.Where(m => m != "regression")] : Methods);
         var methodScores = new List<RulScore>();
         var selection = "";
-        if (options.Methods is null && table.Units.Count < FewUnits && folds.Count < 3)
+        if (options.Methods is null && table.Units.Count < FewUnits && folds.Any(f => f.Train.Units.Count < 2))
         {
             methods = ["curve"];
-            selection = $"method: curve, the one with the fewest settings ({table.Units.Count} units cannot judge one method against another)";
+            selection = $"method: curve, the one with the fewest settings (a fold trains on a single unit: {table.Units.Count} units in {folds.Count} folds cannot judge one method against another)";
         }
         else if (options.Methods is null && table.Units.Count < FewUnits)
         {
@@ -408,7 +408,7 @@ public static class RulTrainer
                     var (now, slope) = Line(unit, column, Math.Max(0, i - window + 1), i);
                     var toGo = limit - now;
                     var rul = Math.Abs(toGo) < 1e-12 || (options.Life is { } d ? d.IsPast(now, limit) : false) ? 0
-                        : slope != 0 && Math.Sign(slope) == Math.Sign(toGo) ? Math.Min(toGo / slope, longest)
+                        : double.IsFinite(slope) && double.IsFinite(toGo) && slope != 0 && Math.Sign(slope) == Math.Sign(toGo) ? Math.Min(toGo / slope, longest)
                         : life - age;
                     predictions.Add(Point(rul, cap));
                 }

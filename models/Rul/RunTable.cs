@@ -194,12 +194,21 @@ public sealed class RunTable
         return count;
     }
 
+    /// <summary>The largest magnitude a value may have.</summary>
+    private const double MaxMagnitude = 1e100;
+
     private static double Number(string text, string path, int line, string column)
     {
         var trimmed = text.AsSpan().Trim().Trim('"');
         if (!double.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
         {
             throw new RunTableException($"{path}, line {line}, column '{column}': '{trimmed}' is not a number.");
+        }
+
+        // Differences, sums of squares and stretched lives of such values overflow to infinity; no sensor or clock reads them.
+        if (Math.Abs(value) > MaxMagnitude)
+        {
+            throw new RunTableException($"{path}, line {line}, column '{column}': '{trimmed}' is beyond ±1e100, more than any reading or time this tool can compute with.");
         }
 
         return value;

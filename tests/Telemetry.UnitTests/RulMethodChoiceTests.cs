@@ -90,7 +90,7 @@ public sealed class RulMethodChoiceTests : IDisposable
         var report = RulTrainer.Train(Cells(2, seed: 3), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero }).Report;
 
         Assert.Equal("curve", report.Method);
-        Assert.Contains("2 units cannot judge one method against another", report.Selection, StringComparison.Ordinal);
+        Assert.Contains("2 units in 2 folds cannot judge one method against another", report.Selection, StringComparison.Ordinal);
     }
 
     [Fact]
