@@ -37,6 +37,9 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
     /// <summary>Least spread assumed of log lives: a few similar units say little about the next one.</summary>
     internal const double MinLogSpread = 0.05;
 
+    /// <summary>Most spread assumed of log lives: far wider than the stretches tried (±1.5), so the prior is flat there already.</summary>
+    internal const double MaxLogSpread = 10;
+
     public static LifeFit From(IReadOnlyList<DegradationCurve.Curve> curves, double evidence, double memory = 1)
     {
         var usable = Usable(curves);
@@ -52,7 +55,7 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
         var logMean = logs.Average();
         var variance = logs.Count > 1 ? logs.Sum(l => (l - logMean) * (l - logMean)) / (logs.Count - 1) : 0;
         // The spread of the next unit's life, not of the sample's mean: one more unit's worth of uncertainty.
-        var logSpread = Math.Max(MinLogSpread, Math.Sqrt(variance * (1 + (1.0 / logs.Count))));
+        var logSpread = Math.Clamp(Math.Sqrt(variance * (1 + (1.0 / logs.Count))), MinLogSpread, MaxLogSpread);
         return new LifeFit(Math.Max(MinSpread, Math.Sqrt(squares)), logSpread, evidence, memory);
     }
 

@@ -38,7 +38,7 @@ public sealed class RulModel
     /// <summary>The curve method's population; null for regression.</summary>
     public DegradationCurve? Curve { get; }
 
-    public string Method => Curve is null ? "regression" : "curve";
+    public string Method => Curve is null ? "regression" : Curve.Fitted is null ? "curve" : "curve fit";
 
     /// <summary>The numeric columns of the training file (a file to score must have the ones used).</summary>
     public string[] Columns { get; }
@@ -147,7 +147,8 @@ public sealed class RulModel
         using var entry = zip.CreateEntry(MetadataEntry).Open();
         JsonSerializer.Serialize(entry, new Metadata(FormatVersion, Columns, Features?.Kept ?? [], Features?.Window ?? 0, Cap)
         {
-            Method = Method,
+            // Both curves are "curve" in the file (a reader of format 2 knows no other); the fit is told by its Fitted.
+            Method = Curve is null ? "regression" : "curve",
             NormalizeFirst = Features?.NormalizeFirst ?? 0,
             Smooth = Features?.Smooth ?? 1,
             Lower = Interval.Lower,
@@ -192,7 +193,7 @@ public sealed class RulModel
                 throw new RunTableException($"{path}: its {MetadataEntry} names the curve method but has no usable curve.");
             }
 
-            if (c.Fitted is { } f && !(f.Spread is >= LifeFit.MinSpread and <= 10 && f.LogSpread is >= LifeFit.MinLogSpread and <= 10
+            if (c.Fitted is { } f && !(f.Spread is >= LifeFit.MinSpread and <= 10 && f.LogSpread is >= LifeFit.MinLogSpread and <= LifeFit.MaxLogSpread
                 && f.Evidence is > 0 and <= 1e6 && f.Memory is > 0 and <= 1))
             {
                 throw new RunTableException($"{path}: its {MetadataEntry} has a curve fit that cannot be scored.");
