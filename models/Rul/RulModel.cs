@@ -54,6 +54,16 @@ public sealed class RulModel
         return this;
     }
 
+    /// <summary>True when the curve's own 10th–90th percentile band is served instead of <see cref="Interval"/>.</summary>
+    public bool OwnBand { get; private set; }
+
+    /// <summary>Serves the curve's own band (a regression has none, so this does nothing for one).</summary>
+    public RulModel WithOwnBand()
+    {
+        OwnBand = Curve is not null;
+        return this;
+    }
+
     public static RulModel FitRegression(RunTable train, WindowFeatures features, RulSettings settings)
     {
         var ml = new MLContext(settings.Seed);
@@ -102,7 +112,8 @@ public sealed class RulModel
         {
             foreach (var unit in table.Units)
             {
-                estimates.Add((unit.Id, WithIntervalOf(curve.PredictAll(unit, map)[^1].Rul)));
+                var last = curve.PredictAll(unit, map)[^1];
+                estimates.Add((unit.Id, OwnBand ? new RulEstimate(Capped(last.Rul), Capped(last.Low), Capped(last.High)) : WithIntervalOf(last.Rul)));
             }
 
             return estimates;
@@ -153,6 +164,7 @@ public sealed class RulModel
             Smooth = Features?.Smooth ?? 1,
             Lower = Interval.Lower,
             Upper = Interval.Upper,
+            OwnBand = OwnBand,
             Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) { Fitted = c.Fitted } : null,
         });
     }
@@ -200,7 +212,8 @@ public sealed class RulModel
             }
 
             var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves], c.Fitted);
-            return new RulModel(null, null, null, curve, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+            var curveModel = new RulModel(null, null, null, curve, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+            return metadata.OwnBand ? curveModel.WithOwnBand() : curveModel;
         }
 
         if (metadata.Method != "regression" || metadata.Kept is null || metadata.Kept.Length == 0 || metadata.Kept.Any(k => k < 0 || k >= columns.Length) || metadata.Window <= 0)
@@ -291,6 +304,9 @@ public sealed class RulModel
         public double Upper { get; init; }
 
         public CurveMetadata? Curve { get; init; }
+
+        /// <summary>The curve's own band is served, not Lower and Upper (absent before it could be: false).</summary>
+        public bool OwnBand { get; init; }
     }
 
     private sealed record CurveMetadata(int Column, int Direction, LifeDefinition? Life, double EndOffset, int Smooth, DegradationCurve.Curve[] Curves)

@@ -45,6 +45,9 @@ public sealed record RulReport
     /// <summary>Share of held-out rows inside the curve's own 10th–90th percentile band (null for regression, which has none).</summary>
     public double? RawCoverage { get; init; }
 
+    /// <summary>True when the curve's own band is served, its held-out coverage being nearer 80% than the calibrated band's.</summary>
+    public bool OwnBand { get; init; }
+
     /// <summary>Share of held-out rows inside the calibrated band, each fold calibrated on the other folds' errors.</summary>
     public required double Coverage { get; init; }
 

@@ -168,6 +168,14 @@ public static class RulTrainer
             : RulModel.FitRegression(table, Features(table, ColumnScreen.Score(table), best.Regression!), best.Regression!))
             .WithInterval(lower, upper);
 
+        // A curve's own band, like the conformal offsets, is judged on held-out units; the one whose coverage is nearer
+        // the 80% it names is served (with few units the errors of some say little of another's; the band may).
+        var raw = best.Curve is null ? (double?)null : RawCoverage(truth, best.Predictions);
+        if (raw is { } band && Math.Abs(band - 0.8) < Math.Abs(coverage - 0.8))
+        {
+            model.WithOwnBand();
+        }
+
         var features = model.Features;
         var finalScreen = ColumnScreen.Score(table);
         return (model, new RulReport
@@ -186,7 +194,8 @@ public static class RulTrainer
             MethodScores = methodScores,
             Candidates = [.. candidates.OrderBy(c => c.Score.Rmse).Select(c => (c.Method, c.Settings, c.Score))],
             Choices = Choices(candidates),
-            RawCoverage = best.Curve is null ? null : RawCoverage(truth, best.Predictions),
+            RawCoverage = raw,
+            OwnBand = model.OwnBand,
             Coverage = coverage,
             Interval = (lower, upper),
             IntervalTail = tail,

@@ -159,6 +159,41 @@ public sealed class RulMethodChoiceTests : IDisposable
         Assert.Equal($"{path}: its telemetry-rul.json has a curve fit that cannot be scored.", refused.Message);
     }
 
+    [Fact]
+    public void ACurveModelServingItsOwnBand_SavedAndLoaded_GivesTheCurvesBand_AndARegressionHasNone()
+    {
+        var life = LifeDefinition.Parse("capacity<80%", 1);
+        var table = life.Apply(Cells(5, seed: 8)).Failed;
+        var curve = DegradationCurve.Fit(table, table.ColumnIndex("capacity"), -1, life, 1, evidence: 0.3, memory: 0.7);
+        var path = Path.Combine(_dir, "band.zip");
+
+        RulModel.FitCurve(table, curve, null).WithInterval(-1000, 1000).WithOwnBand().Save(path);
+        var loaded = RulModel.Load(path);
+
+        Assert.True(loaded.OwnBand);
+        foreach (var (unit, estimate) in loaded.PredictLast(table))
+        {
+            var own = curve.PredictAll(table.Units.Single(u => u.Id == unit))[^1];
+            Assert.Equal((Math.Max(0, own.Rul), Math.Max(0, own.Low), Math.Max(0, own.High)), (estimate.Rul, estimate.Low, estimate.High));
+        }
+
+        var settings = new RulSettings { Trees = 20 };
+        Assert.False(RulModel.FitRegression(table, WindowFeatures.Fit(table, ColumnScreen.Score(table), 5, 0, 0, 1), settings).WithOwnBand().OwnBand);
+    }
+
+    [Theory]
+    [InlineData(4, 11)]
+    [InlineData(4, 12)]
+    [InlineData(6, 13)]
+    public void TheIntervalServed_IsTheOneWhoseHeldOutCoverageIsNearerTheEightyPercentItNames(int cells, int seed)
+    {
+        var (model, report) = RulTrainer.Train(Cells(cells, seed), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero, Methods = ["curve fit"] });
+
+        var raw = Assert.NotNull(report.RawCoverage);
+        Assert.Equal(Math.Abs(raw - 0.8) < Math.Abs(report.Coverage - 0.8), report.OwnBand);
+        Assert.Equal(report.OwnBand, model.OwnBand);
+    }
+
     /// <summary>Cells whose capacity fades from about 1.1 slowly, then faster, each at its own pace, with cycle-to-cycle noise.</summary>
     private static string Csv(int cells, int seed)
     {
