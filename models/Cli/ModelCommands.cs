@@ -68,7 +68,7 @@ public static class ModelCommands
         var trees = new Option<int>("--trees") { Description = "FastTree trees (the search's first candidate)", HelpName = "T", DefaultValueFactory = _ => 200 }.Positive();
         var seed = new Option<int>("--seed") { Description = "Seed of the folds, the search and FastTree", HelpName = "S", DefaultValueFactory = _ => 7 }.Positive();
         var budget = new Option<TimeSpan>("--budget") { Description = "Time for the search of methods and settings by cross-validation (e.g. 60s, 5m, 0 for one candidate of each method)", HelpName = "TIME", DefaultValueFactory = _ => TimeSpan.FromSeconds(60), CustomParser = ParseDuration };
-        var candidates = new Option<int?>("--candidates") { Description = "At most this many candidates in all, the first regression and the first curve included, for a search that does not depend on the machine's speed [default: as many as the budget allows]", HelpName = "N" };
+        var candidates = new Option<int?>("--candidates") { Description = "At most this many candidates in all, the first of each method included, for a search that does not depend on the machine's speed [default: as many as the budget allows]", HelpName = "N" };
         candidates.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int?>() is <= 0)

@@ -67,8 +67,6 @@ public static class RulTrainer
         var extrapolation = Score($"{table.Columns[indicator]} extrapolated", truth, ExtrapolationBaseline(table, folds, screens, options, cap));
         progress?.Report(Invariant($"baselines: mean life minus age RMSE {meanLife.Rmse:F2}; {table.Columns[indicator]} extrapolated RMSE {extrapolation.Rmse:F2}"));
 
-        // Few units cannot tell a lucky regression among a hundred tries from a good one: the method is then chosen
-        // by how each method's own search does on units it did not see, and only that method is searched further.
         // A regression on window features learns remaining life from the training units' rows; from fewer than
         // MinRegressionUnits it can only learn their lives, so it is not tried.
         IReadOnlyList<string> methods = options.Methods ?? (table.Units.Count < MinRegressionUnits ? [.. Methods.Where(m => m != "regression")] : Methods);
