@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Telemetry.Models.Cli;
 using Xunit;
 
 namespace Telemetry.UnitTests;
@@ -10,7 +9,7 @@ public sealed partial class ModelCommandsTests
     [Fact]
     public async Task Help_ListsTheVerbs()
     {
-        var (code, output, error) = await InvokeAsync(["--help"]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["--help"]);
 
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, error);
@@ -23,7 +22,7 @@ public sealed partial class ModelCommandsTests
     [Fact]
     public async Task NoVerb_FailsWithTheListOfVerbsOnStandardError()
     {
-        var (code, output, error) = await InvokeAsync([]);
+        var (code, output, error) = await ModelCli.InvokeAsync([]);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -38,7 +37,7 @@ public sealed partial class ModelCommandsTests
     [InlineData("evaluate-faults", new[] { "--devices <N>", "[default: 2000]", "--seed <S>", "[default: 101]", "--days <D>", "[default: 180]" })]
     public async Task VerbHelp_ListsItsOptionsWithDefaults(string verb, string[] expected)
     {
-        var (code, output, error) = await InvokeAsync([verb, "--help"]);
+        var (code, output, error) = await ModelCli.InvokeAsync([verb, "--help"]);
 
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, error);
@@ -55,7 +54,7 @@ public sealed partial class ModelCommandsTests
     [InlineData("--sed", "--seed", new[] { "train", "--sed", "3" })]
     public async Task MistypedOption_FailsNamingTheRightOne_WithNothingOnStandardOutput(string typo, string meant, string[] args)
     {
-        var (code, output, error) = await InvokeAsync(args);
+        var (code, output, error) = await ModelCli.InvokeAsync(args);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -65,7 +64,7 @@ public sealed partial class ModelCommandsTests
     [Fact]
     public async Task OptionLikeNoOther_FailsListingTheVerbsOptions()
     {
-        var (code, output, error) = await InvokeAsync(["train", "--gpu", "1"]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["train", "--gpu", "1"]);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -79,7 +78,7 @@ public sealed partial class ModelCommandsTests
     [InlineData("--candidates", "0")]
     public async Task NonPositiveNumber_FailsNamingTheOption(string option, string value)
     {
-        var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--unit", "engine", "--time", "cycle", "--out", "m.zip", option, value]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["train-rul", "--csv", "a.csv", "--unit", "engine", "--time", "cycle", "--out", "m.zip", option, value]);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -92,7 +91,7 @@ public sealed partial class ModelCommandsTests
     [InlineData(new[] { "--smooth", "5" }, "--smooth smooths the --end-when column; give --end-when too, or leave --smooth out.")]
     public async Task OptionThatCannotWork_FailsSayingWhy(string[] options, string expected)
     {
-        var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--time", "cycle", "--out", "m.zip", .. options]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["train-rul", "--csv", "a.csv", "--time", "cycle", "--out", "m.zip", .. options]);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -105,7 +104,7 @@ public sealed partial class ModelCommandsTests
     [InlineData("soon")]
     public async Task Budget_ThatIsNoDuration_FailsSayingWhatIsExpected(string value)
     {
-        var (code, output, error) = await InvokeAsync(["train-rul", "--csv", "a.csv", "--time", "cycle", "--out", "m.zip", "--budget", value]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["train-rul", "--csv", "a.csv", "--time", "cycle", "--out", "m.zip", "--budget", value]);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -115,7 +114,7 @@ public sealed partial class ModelCommandsTests
     [Fact]
     public async Task EvaluateFaults_ReportsProgressOnStandardError_AndOnlyTheTableOnStandardOutput()
     {
-        var (code, output, error) = await InvokeAsync(["evaluate-faults", "--devices", "20", "--days", "30"]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["evaluate-faults", "--devices", "20", "--days", "30"]);
 
         Assert.Equal(0, code);
         Assert.StartsWith("| measure | result | target |", output.Trim(), StringComparison.Ordinal);
@@ -125,14 +124,6 @@ public sealed partial class ModelCommandsTests
         Assert.Equal(
             ["simulating 20 devices for 30 days (seed 101)", .. Enumerable.Range(1, 9).Select(i => $"{2 * i}/20 devices simulated and scored"), "done"],
             lines.Select(l => Elapsed().Replace(l, string.Empty).TrimEnd()));
-    }
-
-    private static async Task<(int Code, string Output, string Error)> InvokeAsync(string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await ModelCommands.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
     }
 
     [GeneratedRegex(@"^\[ *\d+\.\d s\] ")]

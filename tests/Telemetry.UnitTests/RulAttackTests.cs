@@ -4,7 +4,6 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Telemetry.Models.Cli;
 using Telemetry.Models.Rul;
 using Xunit;
 
@@ -59,7 +58,7 @@ public sealed partial class RulAttackTests : IDisposable
         var empty = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
         File.WriteAllText(Path.Combine(empty, "notes.txt"), "t,cap\n1,1\n2,0.5\n");
 
-        var (code, output, error) = await InvokeAsync(["train-rul", "--csv", empty, "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0"]);
+        var (code, output, error) = await ModelCli.InvokeAsync(["train-rul", "--csv", empty, "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0"]);
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
@@ -73,7 +72,7 @@ public sealed partial class RulAttackTests : IDisposable
         File.WriteAllText(Path.Combine(runs, "a.csv"), "t,cap\n1,1\n2,0.9\n3,0.8\n");
         File.WriteAllText(Path.Combine(runs, "b.csv"), "t,cap,extra\n1,1,0\n2,0.9,0\n3,0.8,0\n");
 
-        var (code, _, error) = await InvokeAsync(["train-rul", "--csv", runs, "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0"]);
+        var (code, _, error) = await ModelCli.InvokeAsync(["train-rul", "--csv", runs, "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0"]);
 
         Assert.Equal(2, code);
         Assert.Contains($"{Path.Combine(runs, "b.csv")}: its columns (cap, extra) are not those of {Path.Combine(runs, "a.csv")} (cap).", error, StringComparison.Ordinal);
@@ -227,7 +226,7 @@ public sealed partial class RulAttackTests : IDisposable
 
         var (plainCode, plainOutput, _) = await TrainAsync(plain, "--candidates", "2");
         var (code, output, _) = await TrainAsync(shifted, "--candidates", "2");
-        var (predictCode, _, _) = await InvokeAsync(["predict-rul", "--model", model, "--csv", shifted, "--unit", "unit", "--time", "t", "--out", predictions]);
+        var (predictCode, _, _) = await ModelCli.InvokeAsync(["predict-rul", "--model", model, "--csv", shifted, "--unit", "unit", "--time", "t", "--out", predictions]);
 
         Assert.Equal(0, plainCode);
         Assert.Equal(0, code);
@@ -262,9 +261,9 @@ public sealed partial class RulAttackTests : IDisposable
         {
             var model = Path.Combine(_dir, $"m{run}.zip");
             var scored = Path.Combine(_dir, $"p{run}.csv");
-            var (code, output, _) = await InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", model, "--trees", "20", "--budget", "10m", "--candidates", "5"]);
+            var (code, output, _) = await ModelCli.InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", model, "--trees", "20", "--budget", "10m", "--candidates", "5"]);
             Assert.Equal(0, code);
-            Assert.Equal(0, (await InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", scored])).Code);
+            Assert.Equal(0, (await ModelCli.InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", scored])).Code);
             reports.Add(Seconds().Replace(output, "N s"));
             predictions.Add(File.ReadAllText(scored));
         }
@@ -476,7 +475,7 @@ public sealed partial class RulAttackTests : IDisposable
         Assert.Equal(0, (await TrainAsync(csv, "--candidates", "1")).Code);
         var output = Path.Combine(_dir, "missing", "p.csv");
 
-        var (code, _, _) = await InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", output]);
+        var (code, _, _) = await ModelCli.InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", output]);
 
         Assert.Equal(0, code);
         Assert.Equal(4, File.ReadAllLines(output).Length);
@@ -492,7 +491,7 @@ public sealed partial class RulAttackTests : IDisposable
         File.WriteAllText(blocker, "");
         var output = Path.Combine(blocker, "p.csv");
 
-        var (code, _, error) = await InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", output]);
+        var (code, _, error) = await ModelCli.InvokeAsync(["predict-rul", "--model", model, "--csv", csv, "--unit", "unit", "--time", "t", "--out", output]);
 
         Assert.Equal(2, code);
         Assert.Contains(output, error, StringComparison.Ordinal);
@@ -506,7 +505,7 @@ public sealed partial class RulAttackTests : IDisposable
         File.WriteAllText(blocker, "");
         var output = Path.Combine(blocker, "m.zip");
 
-        var (code, _, error) = await InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", output, "--budget", "0", "--trees", "20", "--candidates", "1"]);
+        var (code, _, error) = await ModelCli.InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", output, "--budget", "0", "--trees", "20", "--candidates", "1"]);
 
         Assert.Equal(2, code);
         Assert.Contains(output, error, StringComparison.Ordinal);
@@ -519,7 +518,7 @@ public sealed partial class RulAttackTests : IDisposable
         File.WriteAllText(blocker, "");
         var output = Path.Combine(blocker, "runs.csv");
 
-        var (code, _, error) = await InvokeAsync(["simulate-runs", "--devices", "2", "--days", "30", "--out", output]);
+        var (code, _, error) = await ModelCli.InvokeAsync(["simulate-runs", "--devices", "2", "--days", "30", "--out", output]);
 
         Assert.Equal(2, code);
         Assert.Contains(output, error, StringComparison.Ordinal);
@@ -558,18 +557,10 @@ public sealed partial class RulAttackTests : IDisposable
     }
 
     private Task<(int Code, string Output, string Error)> TrainAsync(string csv, params string[] extra) =>
-        InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0", "--trees", "20", .. extra]);
+        ModelCli.InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0", "--trees", "20", .. extra]);
 
     private Task<(int Code, string Output, string Error)> PredictAsync(string model, string? csv = null) =>
-        InvokeAsync(["predict-rul", "--model", model, "--csv", csv ?? WriteUnits("score.csv", [10, 12]), "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "p.csv")]);
-
-    private static async Task<(int Code, string Output, string Error)> InvokeAsync(string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await ModelCommands.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+        ModelCli.InvokeAsync(["predict-rul", "--model", model, "--csv", csv ?? WriteUnits("score.csv", [10, 12]), "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "p.csv")]);
 
     /// <summary>The report's table of predictors (model and baselines).</summary>
     private static string[] Table(string output) => [.. output.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal))];

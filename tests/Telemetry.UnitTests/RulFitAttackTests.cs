@@ -3,7 +3,6 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Telemetry.Models.Cli;
 using Telemetry.Models.Rul;
 using Xunit;
 
@@ -282,7 +281,7 @@ public sealed partial class RulFitAttackTests : IDisposable
         Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
         var (predicted, _, predictError) = await PredictAsync(Path.Combine(_dir, "m.zip"), path);
         Assert.True(predicted == 0, predictError);
-        Assert.All(ReadPredictions(), p => Assert.True(double.IsFinite(p.Value.Rul) && p.Value.Low >= 0 && double.IsFinite(p.Value.High) && p.Value.Rul >= 0, $"{p.Key}: {p.Value}"));
+        AssertSane(ReadPredictions());
     }
 
     [Fact]
@@ -297,7 +296,7 @@ public sealed partial class RulFitAttackTests : IDisposable
         Assert.Contains("method chosen by nested cross-validation (3 units", output, StringComparison.Ordinal);
         var (predicted, _, predictError) = await PredictAsync(Path.Combine(_dir, "m.zip"), path);
         Assert.True(predicted == 0, predictError);
-        Assert.All(ReadPredictions(), p => Assert.True(double.IsFinite(p.Value.Rul) && p.Value.Low >= 0 && double.IsFinite(p.Value.High) && p.Value.Rul >= 0, $"{p.Key}: {p.Value}"));
+        AssertSane(ReadPredictions());
     }
 
     [Fact]
@@ -856,18 +855,10 @@ public sealed partial class RulFitAttackTests : IDisposable
     }
 
     private Task<(int Code, string Output, string Error)> TrainAsync(string csv, params string[] extra) =>
-        InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0", "--trees", "20", .. extra]);
+        ModelCli.InvokeAsync(["train-rul", "--csv", csv, "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "m.zip"), "--budget", "0", "--trees", "20", .. extra]);
 
     private Task<(int Code, string Output, string Error)> PredictAsync(string model, string? csv = null) =>
-        InvokeAsync(["predict-rul", "--model", model, "--csv", csv ?? WriteUnits("score.csv", [10, 12]), "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "p.csv")]);
-
-    private static async Task<(int Code, string Output, string Error)> InvokeAsync(string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await ModelCommands.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+        ModelCli.InvokeAsync(["predict-rul", "--model", model, "--csv", csv ?? WriteUnits("score.csv", [10, 12]), "--unit", "unit", "--time", "t", "--out", Path.Combine(_dir, "p.csv")]);
 
     [GeneratedRegex(@"method: (?<method>[a-z ]+) \(.*\), one of (?<count>\d+) candidates tried")]
     private static partial Regex MethodLine();
