@@ -59,14 +59,19 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
         return new LifeFit(Math.Max(MinSpread, Math.Sqrt(squares)), logSpread, evidence, memory);
     }
 
+    /// <summary>Whether a fit read from a file can be scored: its spreads, evidence and memory within what training writes.</summary>
+    public bool CanBeScored() => Spread is >= MinSpread and <= 10 && LogSpread is >= MinLogSpread and <= MaxLogSpread
+        && Evidence is > 0 and <= 1e6 && Memory is > 0 and <= 1;
+
     /// <summary>
-    /// Remaining life at each row of one unit, given its ages since its first row and its progress (0 new, 1 at its
-    /// limit) at each of them, with the posterior's 10th–90th percentile interval.
+    /// Remaining life at each row of one unit from row <paramref name="from"/> on (earlier rows count towards the fit
+    /// but are not answered: 0), given its ages since its first row and its progress (0 new, 1 at its limit) at each
+    /// of them, with the posterior's 10th–90th percentile interval.
     /// </summary>
-    public (double Rul, double Low, double High)[] PredictAll(IReadOnlyList<DegradationCurve.Curve> population, double[] ages, double[] progress)
+    public (double Rul, double Low, double High)[] PredictAll(IReadOnlyList<DegradationCurve.Curve> population, IReadOnlyList<double> ages, IReadOnlyList<double> progress, int from = 0)
     {
         var curves = Usable(population);
-        var result = new (double, double, double)[progress.Length];
+        var result = new (double, double, double)[progress.Count];
         if (curves.Count == 0)
         {
             return result;
@@ -90,19 +95,20 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
         var resampled = curves.Select(c => Enumerable.Range(0, ResamplePoints).Select(k => ProgressAt(c, k * c.Life / (ResamplePoints - 1))).ToArray()).ToArray();
         var order = Enumerable.Range(0, cells).OrderBy(c => lives[c]).ToArray();
         var scale = Evidence / (2 * Spread * Spread);
-        for (var i = 0; i < progress.Length; i++)
+        for (var i = 0; i < progress.Count; i++)
         {
+            var (age, share) = (ages[i], progress[i]);
             for (var v = 0; v < curves.Count; v++)
             {
                 var (samples, perAge) = (resampled[v], (ResamplePoints - 1) / curves[v].Life);
                 for (var g = 0; g < StretchPoints; g++)
                 {
-                    var residual = progress[i] - Sample(samples, ages[i] / stretches[g] * perAge);
+                    var residual = share - Sample(samples, age / stretches[g] * perAge);
                     misfit[(v * StretchPoints) + g] = (Memory * misfit[(v * StretchPoints) + g]) + (residual * residual);
                 }
             }
 
-            if (progress[i] >= 1)
+            if (i < from || share >= 1)
             {
                 continue;
             }
@@ -111,7 +117,7 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
             var best = double.NegativeInfinity;
             for (var c = 0; c < cells; c++)
             {
-                weights[c] = lives[c] > ages[i] ? prior[c % StretchPoints] - (scale * misfit[c]) : double.NegativeInfinity;
+                weights[c] = lives[c] > age ? prior[c % StretchPoints] - (scale * misfit[c]) : double.NegativeInfinity;
                 best = Math.Max(best, weights[c]);
             }
 
@@ -125,12 +131,12 @@ public sealed record LifeFit(double Spread, double LogSpread, double Evidence, d
             {
                 weights[c] = Math.Exp(weights[c] - best);
                 total += weights[c];
-                mean += weights[c] * (lives[c] - ages[i]);
+                mean += weights[c] * (lives[c] - age);
             }
 
             // The percentiles fall on the grid of lives; the mean need not, so the band is widened to hold it.
             var rul = mean / total;
-            result[i] = (rul, Math.Min(rul, Percentile(order, lives, weights, total, 0.1) - ages[i]), Math.Max(rul, Percentile(order, lives, weights, total, 0.9) - ages[i]));
+            result[i] = (rul, Math.Min(rul, Percentile(order, lives, weights, total, 0.1) - age), Math.Max(rul, Percentile(order, lives, weights, total, 0.9) - age));
         }
 
         return result;

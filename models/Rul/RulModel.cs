@@ -205,8 +205,7 @@ public sealed class RulModel
                 throw new RunTableException($"{path}: its {MetadataEntry} names the curve method but has no usable curve.");
             }
 
-            if (c.Fitted is { } f && !(f.Spread is >= LifeFit.MinSpread and <= 10 && f.LogSpread is >= LifeFit.MinLogSpread and <= LifeFit.MaxLogSpread
-                && f.Evidence is > 0 and <= 1e6 && f.Memory is > 0 and <= 1))
+            if (c.Fitted is { } f && !f.CanBeScored())
             {
                 throw new RunTableException($"{path}: its {MetadataEntry} has a curve fit that cannot be scored.");
             }
