@@ -111,7 +111,7 @@ internal static class WearAssessor
             case "shoe":
             {
                 var input = state.ShoeUsage.Input(state.Birth.WearerKg);
-                var estimate = model.EstimateShoe(input);
+                var estimate = model.EstimateShoe(input, state.ShoeUsage.History);
                 var version = estimate.ModelVersion ?? model.Version;
                 state.Wear = new WearSnapshot
                 {
@@ -136,7 +136,7 @@ internal static class WearAssessor
 
             case "band" when state.BandUsage.Input() is { } input:
             {
-                var estimate = model.EstimateBand(input);
+                var estimate = model.EstimateBand(input, state.BandUsage.History);
                 var version = estimate.ModelVersion ?? model.Version;
                 state.Wear = new WearSnapshot
                 {

@@ -21,6 +21,7 @@ internal sealed class BandUsageConverter : IConverter<BandUsage, BandUsageSurrog
         FirstCycles = surrogate.FirstCycles,
         TemperatureSum = surrogate.TemperatureSum,
         TemperatureCount = surrogate.TemperatureCount,
+        History = WearHistoryConverter.Restored(surrogate.History, surrogate.FirstMs, surrogate.LastMs),
     };
 
     public BandUsageSurrogate ConvertToSurrogate(in BandUsage value) => new()
@@ -37,5 +38,6 @@ internal sealed class BandUsageConverter : IConverter<BandUsage, BandUsageSurrog
         FirstCycles = value.FirstCycles,
         TemperatureSum = value.TemperatureSum,
         TemperatureCount = value.TemperatureCount,
+        History = WearHistoryConverter.Stored(value.History),
     };
 }

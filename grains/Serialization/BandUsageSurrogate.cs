@@ -33,4 +33,7 @@ internal struct BandUsageSurrogate
     [Id(10)] public double TemperatureSum;
 
     [Id(11)] public int TemperatureCount;
+
+    /// <summary>The weekly trajectory the curve fit keeps; absent while empty (and in usages stored before it).</summary>
+    [Id(12)] public WearHistory? History;
 }

@@ -21,5 +21,6 @@ internal sealed class ModelTypeAliases : TypeManifestProviderBase
         options.WellKnownTypeAliases["telemetry.capacity-trend"] = typeof(CapacityTrend);
         options.WellKnownTypeAliases["telemetry.shoe-usage"] = typeof(ShoeUsage);
         options.WellKnownTypeAliases["telemetry.band-usage"] = typeof(BandUsage);
+        options.WellKnownTypeAliases["telemetry.wear-history"] = typeof(WearHistory);
     }
 }

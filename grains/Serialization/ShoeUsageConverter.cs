@@ -18,6 +18,7 @@ internal sealed class ShoeUsageConverter : IConverter<ShoeUsage, ShoeUsageSurrog
         LastMs = surrogate.LastMs,
         TemperatureSum = surrogate.TemperatureSum,
         TemperatureCount = surrogate.TemperatureCount,
+        History = WearHistoryConverter.Restored(surrogate.History, surrogate.FirstMs, surrogate.LastMs),
     };
 
     public ShoeUsageSurrogate ConvertToSurrogate(in ShoeUsage value) => new()
@@ -32,5 +33,6 @@ internal sealed class ShoeUsageConverter : IConverter<ShoeUsage, ShoeUsageSurrog
         LastMs = value.LastMs,
         TemperatureSum = value.TemperatureSum,
         TemperatureCount = value.TemperatureCount,
+        History = WearHistoryConverter.Stored(value.History),
     };
 }

@@ -26,4 +26,7 @@ internal struct ShoeUsageSurrogate
     [Id(8)] public double TemperatureSum;
 
     [Id(9)] public int TemperatureCount;
+
+    /// <summary>The weekly trajectory the curve fit keeps; absent while empty (and in usages stored before it).</summary>
+    [Id(10)] public WearHistory? History;
 }

@@ -34,6 +34,37 @@ public static class WearCurve
             return new DegradationCurve.Curve([.. rows.Select(r => r.Point.Age)], progress, rows[^1].Point.Age + rows[^1].Label);
         })];
 
-    /// <summary>A curve model over the given population (the indicator's column and limit are implied by the kind).</summary>
-    public static DegradationCurve Create(DegradationCurve.Curve[] curves) => new(0, -1, null, 0, 1, curves);
+    /// <summary>
+    /// The curve fit's remaining life at every example, each device's examples (weekly, in the order made) fitted as
+    /// its twin's <see cref="WearHistory"/> would hold them, with <paramref name="curves"/> as the prior.
+    /// </summary>
+    public static double[] FitAll(string kind, DegradationCurve.Curve[] curves, LifeFit fit, IReadOnlyList<WearExample> examples)
+    {
+        var result = new double[examples.Count];
+        var devices = Enumerable.Range(0, examples.Count).GroupBy(i => examples[i].Device).Select(d => d.ToArray()).ToArray();
+        Parallel.ForEach(devices, rows =>
+        {
+            var history = new WearHistory();
+            var ages = new double[rows.Length];
+            var progress = new double[rows.Length];
+            for (var k = 0; k < rows.Length; k++)
+            {
+                var (health, age) = Of(kind, examples[rows[k]].Features);
+                history.Week = k;
+                history.Record(age, Progress(kind, health));
+                (ages[k], progress[k]) = history.Count > 0 ? (history.Ages[^1], history.Progress[^1]) : (0, 0);
+            }
+
+            var predicted = fit.PredictAll(curves, ages, progress);
+            for (var k = 0; k < rows.Length; k++)
+            {
+                result[rows[k]] = predicted[k].Rul;
+            }
+        });
+        return result;
+    }
+
+    /// <summary>A curve model over the given population (the indicator's column and limit are implied by the kind); with
+    /// <paramref name="fit"/>, the curve fit of each device's trajectory instead of the lookup.</summary>
+    public static DegradationCurve Create(DegradationCurve.Curve[] curves, LifeFit? fit = null) => new(0, -1, null, 0, 1, curves, fit);
 }

@@ -34,11 +34,22 @@ public sealed record WearModelReport
     /// </summary>
     public double? MaeCurve { get; init; }
 
-    /// <summary>The method served, the one with the lower held-out MAE: <c>regression</c> (FastTree, the default) or <c>curve</c>.</summary>
+    /// <summary>
+    /// MAE of train-rul's curve fit on the same held-out devices: each device's weekly trajectory fitted with the
+    /// training devices' curves as the prior, its settings chosen on the calibration devices (null in reports from
+    /// before it was offered).
+    /// </summary>
+    public double? MaeCurveFit { get; init; }
+
+    /// <summary>The method served, the one with the lowest held-out MAE: <c>regression</c> (FastTree, the default),
+    /// <c>curve</c> or <c>curve fit</c>.</summary>
     public string Method { get; init; } = "regression";
 
-    /// <summary>The training devices' degradation curves, when the curve method is served.</summary>
+    /// <summary>The training devices' degradation curves, when a curve method is served.</summary>
     public Rul.DegradationCurve.Curve[]? Curves { get; init; }
+
+    /// <summary>The curve fit's prior and settings, when it is served.</summary>
+    public Rul.LifeFit? Fit { get; init; }
 
     /// <summary>1 − MAE(model) / MAE(rule): the share of the rule model's error removed. Target ≥ 0.30.</summary>
     public double Improvement => 1 - (MaeModel / MaeRule);
@@ -83,8 +94,9 @@ public static class WearTrainer
             LearningRate = 0.08,
         }).Fit(data);
 
-        // train-rul's two methods on the same held-out devices: the regression above, and a degradation curve of the
-        // health indicator fitted on the training devices' curves. The one with the lower error is served.
+        // train-rul's three methods on the same held-out devices: the regression above, a degradation curve of the
+        // health indicator looked up in the training devices' curves, and the fit of each device's weekly trajectory
+        // with those curves as the prior (its settings chosen on the calibration devices). The lowest error is served.
         var curves = WearCurve.Curves(kind, train);
         var curve = WearCurve.Create(curves);
         double CurveAt(WearExample e)
@@ -93,18 +105,32 @@ public static class WearTrainer
             return curve.PredictAt(WearCurve.Progress(kind, health), age).Rul;
         }
 
-        progress?.Report($"{kind}: measuring both methods on {test.Count} held-out examples");
+        progress?.Report($"{kind}: choosing the curve fit's settings on {calibration.Count} calibration examples");
+        var (fit, fitCalibration) = Rul.RulTrainer.Evidences
+            .SelectMany(e => Rul.RulTrainer.Memories.Select(m => Rul.LifeFit.From(curves, e, m)))
+            .Select(f => (Fit: f, Predicted: WearCurve.FitAll(kind, curves, f, calibration)))
+            .MinBy(f => Mae(calibration, f.Predicted));
+        progress?.Report(FormattableString.Invariant($"{kind}: curve fit with evidence {fit.Evidence} and memory {fit.Memory} a row (lowest calibration MAE of {Rul.RulTrainer.Evidences.Length * Rul.RulTrainer.Memories.Length})"));
+
+        progress?.Report($"{kind}: measuring the three methods on {test.Count} held-out examples");
         var regressionTest = Predict(ml, model, schema, test).Select(p => Math.Max(0, (double)p)).ToArray();
         var curveTest = test.Select(CurveAt).ToArray();
-        var maeModel = test.Select((e, i) => Math.Abs(regressionTest[i] - e.Label)).Average();
-        var maeCurve = test.Select((e, i) => Math.Abs(curveTest[i] - e.Label)).Average();
+        var fitTest = WearCurve.FitAll(kind, curves, fit, test);
+        var maeRegression = Mae(test, regressionTest);
+        var maeCurve = Mae(test, curveTest);
+        var maeFit = Mae(test, fitTest);
         var maeRule = test.Average(e => Math.Abs(e.RuleRemaining - e.Label));
-        var useCurve = maeCurve < maeModel;
-        var predicted = useCurve ? curveTest : regressionTest;
+        var (method, predicted, maeModel) = new[] { ("regression", regressionTest, maeRegression), ("curve", curveTest, maeCurve), ("curve fit", fitTest, maeFit) }
+            .MinBy(m => m.Item3);
 
-        progress?.Report($"{kind}: {(useCurve ? "curve" : "regression")} chosen; calibrating its p10–p90 interval on {calibration.Count} examples");
+        progress?.Report($"{kind}: {method} chosen; calibrating its p10–p90 interval on {calibration.Count} examples");
         var floor = kind == "shoe" ? 50.0 : 20.0;
-        var calibrated = useCurve ? calibration.Select(CurveAt).ToArray() : Predict(ml, model, schema, calibration).Select(p => (double)p).ToArray();
+        var calibrated = method switch
+        {
+            "curve" => calibration.Select(CurveAt).ToArray(),
+            "curve fit" => fitCalibration,
+            _ => Predict(ml, model, schema, calibration).Select(p => (double)p).ToArray(),
+        };
         var relative = calibration.Select((e, i) => (e.Label - calibrated[i]) / Math.Max(calibrated[i], floor)).Order().ToList();
         var low = relative[(int)(0.1 * (relative.Count - 1))];
         var high = relative[(int)(0.9 * (relative.Count - 1))];
@@ -122,12 +148,14 @@ public static class WearTrainer
             TrainDevices = train.Select(e => e.Device).Distinct().Count(),
             TestDevices = test.Select(e => e.Device).Distinct().Count(),
             TestExamples = test.Count,
-            MaeModel = useCurve ? maeCurve : maeModel,
+            MaeModel = maeModel,
             MaeRule = maeRule,
-            MaeRegression = maeModel,
+            MaeRegression = maeRegression,
             MaeCurve = maeCurve,
-            Method = useCurve ? "curve" : "regression",
-            Curves = useCurve ? curves : null,
+            MaeCurveFit = maeFit,
+            Method = method,
+            Curves = method == "regression" ? null : curves,
+            Fit = method == "curve fit" ? fit : null,
             Coverage = (double)inside / test.Count,
             Low = low,
             High = high,
@@ -148,6 +176,8 @@ public static class WearTrainer
     }
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private static double Mae(List<WearExample> examples, double[] predicted) => examples.Select((e, i) => Math.Abs(predicted[i] - e.Label)).Average();
 
     internal static SchemaDefinition Schema(int featureCount)
     {

@@ -33,6 +33,9 @@ public sealed class ShoeUsage
 
     public int TemperatureCount { get; set; }
 
+    /// <summary>The weekly cushioning trajectory, kept by the curve-fit model only (see <see cref="WearHistory"/>).</summary>
+    public WearHistory History { get; set; } = new();
+
     /// <summary>Mean midsole temperature of the runs (EVA wears faster in the cold), or null.</summary>
     public double? MeanTemperatureC => TemperatureCount > 0 ? TemperatureSum / TemperatureCount : null;
 
@@ -46,6 +49,7 @@ public sealed class ShoeUsage
 
         FirstMs = FirstMs is { } f ? Math.Min(f, timestampMs) : timestampMs;
         LastMs = LastMs is { } l ? Math.Max(l, timestampMs) : timestampMs;
+        History.Week = WearHistory.WeekOf(FirstMs.Value, LastMs.Value);
         if (distanceM is { } m)
         {
             DistanceKm += m / 1000;
@@ -112,6 +116,9 @@ public sealed class BandUsage
 
     public int TemperatureCount { get; set; }
 
+    /// <summary>The weekly battery-health trajectory, kept by the curve-fit model only (see <see cref="WearHistory"/>).</summary>
+    public WearHistory History { get; set; } = new();
+
     /// <summary>A periodic sample's temperature (heat speeds fade).</summary>
     public void ObserveTemperature(double temperatureC)
     {
@@ -124,6 +131,7 @@ public sealed class BandUsage
     {
         FirstMs ??= timestampMs;
         LastMs = timestampMs;
+        History.Week = WearHistory.WeekOf(FirstMs.Value, timestampMs);
         if (double.IsNaN(FirstCycles))
         {
             FirstCycles = cycles;

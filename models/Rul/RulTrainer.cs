@@ -21,8 +21,10 @@ public static class RulTrainer
     private static readonly double[] Trendabilities = [0, 0.1, 0.3, 0.5];
     private static readonly int[] Baselines = [0, 5, 10];
     private static readonly int[] Smooths = [1, 3, 5, 9];
-    private static readonly double[] Evidences = [0.1, 0.3, 1, 3];
-    private static readonly double[] Memories = [0.9, 0.7, 0.5];
+    /// <summary>The curve fit's settings searched (also by <c>train</c> for the wear models).</summary>
+    internal static readonly double[] Evidences = [0.1, 0.3, 1, 3];
+
+    internal static readonly double[] Memories = [0.9, 0.7, 0.5];
 
     public static (RulModel Model, RulReport Report) Train(RunTable table, RulTrainingOptions options, IProgress<string>? progress = null)
     {

@@ -1,3 +1,5 @@
+using Telemetry.Models.Learning;
+
 namespace Telemetry.Models.Wear;
 
 /// <summary>
@@ -15,6 +17,13 @@ public interface IWearModel
 
     /// <summary>Battery state of health of a band and the charge cycles until it is degraded.</summary>
     BandWearEstimate EstimateBand(in BandWearInput input);
+
+    /// <summary>The same as <see cref="EstimateShoe(in ShoeWearInput)"/> for a twin that keeps the shoe's weekly
+    /// trajectory: a model that weighs it (the curve fit) records this estimate's point in it; the others ignore it.</summary>
+    ShoeWearEstimate EstimateShoe(in ShoeWearInput input, WearHistory history) => EstimateShoe(input);
+
+    /// <summary>The band's counterpart of <see cref="EstimateShoe(in ShoeWearInput, WearHistory)"/>.</summary>
+    BandWearEstimate EstimateBand(in BandWearInput input, WearHistory history) => EstimateBand(input);
 }
 
 /// <summary>A wear model that can say what drives one of its estimates.</summary>

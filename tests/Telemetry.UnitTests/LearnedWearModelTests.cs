@@ -93,6 +93,13 @@ public sealed class LearnedWearModelTests
 
         Assert.Equal(first.MaeModel, second.MaeModel, 6);
         Assert.True(first.Improvement >= 0.30, $"MAE {first.MaeModel:F1} km against the rules' {first.MaeRule:F1} km");
+
+        // The method served is the one of the three with the lowest held-out error, and the report holds what it needs.
+        var methods = new[] { ("regression", first.MaeRegression!.Value), ("curve", first.MaeCurve!.Value), ("curve fit", first.MaeCurveFit!.Value) };
+        Assert.Equal(methods.MinBy(m => m.Item2).Item1, first.Method);
+        Assert.Equal(methods.Min(m => m.Item2), first.MaeModel);
+        Assert.Equal(first.Method != "regression", first.Curves is { Length: > 0 });
+        Assert.Equal(first.Method == "curve fit", first.Fit is not null);
         Assert.InRange(first.Coverage, 0.70, 0.90);
     }
 

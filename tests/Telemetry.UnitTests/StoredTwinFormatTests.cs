@@ -73,8 +73,9 @@ public sealed class StoredTwinFormatTests
 
     /// <summary>
     /// What b8080b5 wrote is still what is written, but for the fields added since: the outbox incarnation (its header
-    /// and 16 bytes), and the birth's and the alert's locale, each a 2-byte null field when absent. Orleans numbers the
-    /// objects it writes, so a field put in shifts later bytes too: the fixtures pin the format, this pins its size.
+    /// and 16 bytes), the birth's and the alert's locale, and the shoe's and band's wear history, each a 2-byte null
+    /// field when absent. Orleans numbers the objects it writes, so a field put in shifts later bytes too: the fixtures
+    /// pin the format, this pins its size.
     /// </summary>
     [Fact]
     public void TheSampleTwin_IsWrittenAsB8080b5WroteIt_ButForTheFieldsAddedSince()
@@ -82,12 +83,13 @@ public sealed class StoredTwinFormatTests
         var old = StoredByB8080b5();
         var now = Serializer.SerializeToArray(StoredTwinSample.Create());
 
-        Assert.Equal(old.Length + 18 + 4, now.Length);
+        Assert.Equal(old.Length + 18 + 4 + 4, now.Length);
         Assert.Equal(Guid.Empty, Serializer.Deserialize<DeviceState>(old)!.Outbox.Incarnation);
     }
 
     /// <summary>The twin as eefaa93 wrote it, with an outbox incarnation and before locales: it loads with its incarnation
-    /// and no locale (its alerts were raised in English), and today's writing adds only the two null locales.</summary>
+    /// and no locale (its alerts were raised in English), and today's writing adds only the two null locales and the two
+    /// absent wear histories.</summary>
     [Fact]
     public void ATwinStoredWithAnIncarnationBeforeLocales_LoadsWithoutLocales_AndIsWrittenAlikeButForThem()
     {
@@ -101,24 +103,48 @@ public sealed class StoredTwinFormatTests
         Assert.Null(Assert.Single(loaded.ClosedAlerts).Locale);
         Assert.Equal(state.Birth, loaded.Birth);
 
+        Assert.Equal(stored.Length + 4 + 4, Serializer.SerializeToArray(state).Length);
+    }
+
+    /// <summary>A twin born with <c>zh-CN</c> whose alert was raised in it, as f4446d0 wrote it (before wear histories):
+    /// read back with both locales and empty wear histories, and written today with only the two absent histories added.</summary>
+    [Fact]
+    public void TheSampleTwinWithLocales_LoadsWithBoth_AndIsWrittenAlikeButForTheWearHistories()
+    {
+        var state = WithLocales(StoredTwinSample.Create());
+        var stored = Convert.FromBase64String(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "device-state-alert-locales.b64")).Trim());
+
+        var loaded = Serializer.Deserialize<DeviceState>(stored)!;
+        Assert.Equal(("zh-CN", "zh-CN"), (loaded.Birth!.Locale, Assert.Single(loaded.ClosedAlerts).Locale));
+        Assert.Equal(StoredTwinSample.Incarnation, loaded.Outbox.Incarnation);
+        Assert.Equal((0, -1, 0, -1), (loaded.ShoeUsage.History.Count, loaded.ShoeUsage.History.LastWeek, loaded.BandUsage.History.Count, loaded.BandUsage.History.LastWeek));
         Assert.Equal(stored.Length + 4, Serializer.SerializeToArray(state).Length);
     }
 
-    /// <summary>A twin born with <c>zh-CN</c> whose alert was raised in it, written byte for byte as the fixture holds it,
-    /// and read back with both locales.</summary>
+    /// <summary>The twin of a device served by the curve fit, with its shoe's and band's weekly wear histories, written
+    /// byte for byte as the fixture holds it, and read back with every point, the week of the newest, and the week its
+    /// usage is in now (not stored: from the usage's first and last readings).</summary>
     [Fact]
-    public void TheSampleTwinWithLocales_IsWrittenByteForByteAsTheFixtureHoldsIt()
+    public void ATwinWithWearHistories_IsWrittenByteForByteAsTheFixtureHoldsIt_AndLoadsEveryPoint()
     {
-        var state = StoredTwinSample.Create();
-        state.Outbox.Incarnation = StoredTwinSample.Incarnation;
-        state.Birth = state.Birth! with { Locale = Telemetry.Grains.Alerts.AlertLocales.ZhCn };
-        state.ClosedAlerts[0] = state.ClosedAlerts[0] with { Locale = Telemetry.Grains.Alerts.AlertLocales.ZhCn };
-        var stored = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "device-state-alert-locales.b64")).Trim();
+        var state = StoredTwinSample.WithWearHistories(WithLocales(StoredTwinSample.Create()));
+        var stored = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "device-state-wear-history.b64")).Trim();
 
         Assert.Equal(stored, Convert.ToBase64String(Serializer.SerializeToArray(state)));
         var loaded = Serializer.Deserialize<DeviceState>(Convert.FromBase64String(stored))!;
+        Assert.Equal([5.8, 46.0, 131.2], loaded.ShoeUsage.History.Ages);
+        Assert.Equal([4, 3], new[] { loaded.BandUsage.History.Count, loaded.BandUsage.History.LastWeek });
+        AssertSameShoeUsage(state.ShoeUsage, loaded.ShoeUsage);
+        AssertSameBandUsage(state.BandUsage, loaded.BandUsage);
         Assert.Equal(("zh-CN", "zh-CN"), (loaded.Birth!.Locale, Assert.Single(loaded.ClosedAlerts).Locale));
-        Assert.Equal(StoredTwinSample.Incarnation, loaded.Outbox.Incarnation);
+    }
+
+    private static DeviceState WithLocales(DeviceState state)
+    {
+        state.Outbox.Incarnation = StoredTwinSample.Incarnation;
+        state.Birth = state.Birth! with { Locale = Telemetry.Grains.Alerts.AlertLocales.ZhCn };
+        state.ClosedAlerts[0] = state.ClosedAlerts[0] with { Locale = Telemetry.Grains.Alerts.AlertLocales.ZhCn };
+        return state;
     }
 
     [Fact]
@@ -135,7 +161,8 @@ public sealed class StoredTwinFormatTests
         Assert.Same(faults.Capacity, Assert.IsType<CapacityTrend>(loaded[2]));
         AssertSameShoeUsage(expected.ShoeUsage, Assert.IsType<ShoeUsage>(loaded[3]));
         AssertSameBandUsage(expected.BandUsage, Assert.IsType<BandUsage>(loaded[4]));
-        Assert.Equal(Convert.ToBase64String(bytes), Convert.ToBase64String(Serializer.SerializeToArray(loaded)));
+        // Written alike but for the two usages' absent wear histories, 2 bytes each.
+        Assert.Equal(bytes.Length + 4, Serializer.SerializeToArray(loaded).Length);
         foreach (var alias in new[] { "telemetry.device-fault-state", "telemetry.signal-history", "telemetry.capacity-trend", "telemetry.shoe-usage", "telemetry.band-usage" })
         {
             Assert.Contains(alias, System.Text.Encoding.Latin1.GetString(bytes), StringComparison.Ordinal);
@@ -212,6 +239,15 @@ public sealed class StoredTwinFormatTests
         Assert.NotSame(band.Trend, bandCopy.Trend);
         Assert.NotSame(band.Trend.Cycles, bandCopy.Trend.Cycles);
 
+        // A wear history with points: a copy's new point is not the original's.
+        var histories = StoredTwinSample.WithWearHistories(StoredTwinSample.Create());
+        AssertSameShoeUsage(histories.ShoeUsage, RoundTrip(histories.ShoeUsage));
+        var historyCopy2 = Copier.Copy(histories.BandUsage);
+        AssertSameBandUsage(histories.BandUsage, historyCopy2);
+        historyCopy2.History.Week = 4;
+        Assert.True(historyCopy2.History.Record(80, 0.08));
+        Assert.Equal(4, histories.BandUsage.History.Count);
+
         // The whole twin too, as a grain call within a silo would copy it.
         var twinCopy = Copier.Copy(sample);
         Assert.Equal(Serializer.SerializeToArray(sample), Serializer.SerializeToArray(twinCopy));
@@ -277,6 +313,14 @@ public sealed class StoredTwinFormatTests
         Assert.Equal(
             (expected.ImpactRecentG, expected.FirstMs, expected.LastMs, expected.TemperatureSum, expected.TemperatureCount),
             (actual.ImpactRecentG, actual.FirstMs, actual.LastMs, actual.TemperatureSum, actual.TemperatureCount));
+        AssertSameWearHistory(expected.History, actual.History);
+    }
+
+    private static void AssertSameWearHistory(WearHistory expected, WearHistory actual)
+    {
+        Assert.Equal(expected.Ages, actual.Ages);
+        Assert.Equal(expected.Progress, actual.Progress);
+        Assert.Equal((expected.LastWeek, expected.Week), (actual.LastWeek, actual.Week));
     }
 
     private static void AssertSameBandUsage(BandUsage expected, BandUsage actual)
@@ -288,5 +332,6 @@ public sealed class StoredTwinFormatTests
             (expected.FirstMs, expected.LastMs, expected.FirstCycles, expected.TemperatureSum, expected.TemperatureCount),
             (actual.FirstMs, actual.LastMs, actual.FirstCycles, actual.TemperatureSum, actual.TemperatureCount));
         AssertSameTrend(expected.Trend, actual.Trend);
+        AssertSameWearHistory(expected.History, actual.History);
     }
 }

@@ -77,4 +77,27 @@ internal static class StoredTwinSample
         state.Outbox.EventCount = 2;
         return state;
     }
+
+    /// <summary>
+    /// The sample as a twin served by the curve fit leaves it: each usage with weekly points of its wear trajectory (the
+    /// shoe's km and progress with a week skipped, as a shoe left in the cupboard would; the band's cycles and progress).
+    /// </summary>
+    public static DeviceState WithWearHistories(DeviceState state)
+    {
+        var (shoeWeek, bandWeek) = (state.ShoeUsage.History.Week, state.BandUsage.History.Week);
+        foreach (var (week, km) in new[] { (0, 5.8), (1, 46.0), (3, 131.2) })
+        {
+            state.ShoeUsage.History.Week = week;
+            state.ShoeUsage.History.Record(km, km / 800);
+        }
+
+        foreach (var (week, cycles) in new[] { (0, 17.0), (1, 34.0), (2, 51.0), (3, 64.0) })
+        {
+            state.BandUsage.History.Week = week;
+            state.BandUsage.History.Record(cycles, cycles / 1_000);
+        }
+
+        (state.ShoeUsage.History.Week, state.BandUsage.History.Week) = (shoeWeek, bandWeek);
+        return state;
+    }
 }
