@@ -315,11 +315,11 @@ public static class ModelCommands
 
         if (r.OwnBand)
         {
-            output.WriteLine(Invariant($"p10–p90 interval: the curve's own band, covering {r.RawCoverage:P0} of held-out rows (target 70–90%), nearer the target than the calibrated offsets' {r.Coverage:P0}"));
+            output.WriteLine(Invariant($"p10–p90 interval: the curve's own band {r.BandMargin:+0.0;-0.0} each side (conformal margin from held-out errors), covering {r.BandCoverage:P0} of held-out rows (target 70–90%; the band as it is {r.RawCoverage:P0}), nearer the target than the calibrated offsets' {r.Coverage:P0}"));
         }
         else
         {
-            output.WriteLine(Invariant($"p10–p90 interval: estimate {r.Interval.Lower:+0.0;-0.0} / {r.Interval.Upper:+0.0;-0.0}{(r.IntervalTail < 0.1 ? Invariant($" (widened to the {r.IntervalTail:P0}–{1 - r.IntervalTail:P0} percentiles of the errors to reach 70%)") : "")}; coverage on held-out units {r.Coverage:P0} (target 70–90%){(r.RawCoverage is { } raw ? Invariant($", the curve's own band {raw:P0}") : "")}"));
+            output.WriteLine(Invariant($"p10–p90 interval: estimate {r.Interval.Lower:+0.0;-0.0} / {r.Interval.Upper:+0.0;-0.0}{(r.IntervalTail < 0.1 ? Invariant($" (widened to the {r.IntervalTail:P0}–{1 - r.IntervalTail:P0} percentiles of the errors to reach 70%)") : "")}; coverage on held-out units {r.Coverage:P0} (target 70–90%){(r.RawCoverage is { } raw ? Invariant($", the curve's own band {raw:P0} ({r.BandCoverage:P0} with a margin of {r.BandMargin:+0.0;-0.0})") : "")}"));
         }
 
         if (r.Choices.Select(c => c.Setting).Distinct().Count() < r.Choices.Count)

@@ -46,6 +46,14 @@ public sealed class DegradationCurve
     /// <summary>One training unit's progress against its age (from its first row), and its whole life.</summary>
     public sealed record Curve(double[] Ages, double[] Progress, double Life);
 
+    /// <summary>Most a curve's ages and life may be: stretched (up to e^1.5) and shifted, they stay far from overflowing.</summary>
+    internal const double MaxTime = 1e250;
+
+    /// <summary>Whether curves read from a file can be scored: each with as many ages as progress values, finite ages
+    /// and a life within <see cref="MaxTime"/>, progress in [0, 1].</summary>
+    public static bool CanBeScored(Curve[]? curves) => curves is { Length: > 0 } && curves.All(k => k is { Ages: { } ages, Progress: { } progress }
+        && ages.Length == progress.Length && k.Life >= 0 && k.Life <= MaxTime && ages.All(a => Math.Abs(a) <= MaxTime) && progress.All(p => p is >= 0 and <= 1));
+
     /// <summary>The population of <paramref name="train"/>'s units; with an evidence weight (<see cref="LifeFit.Evidence"/>), each unit's own trajectory is fitted, otherwise looked up at its current progress.</summary>
     public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth, double? evidence = null, double memory = 1)
     {
@@ -117,9 +125,12 @@ public sealed class DegradationCurve
     /// <paramref name="age"/> (time since it was new), with the raw 10th–90th percentile interval: for a caller that
     /// keeps its own progress, as a device twin does. Thread-safe.
     /// </summary>
-    public (double Rul, double Low, double High) PredictAt(double progress, double age) => Fitted is { } fitted
-        ? fitted.PredictAll(_curves, [age], [Math.Clamp(progress, 0, 1)])[0]
-        : Predict([age], [Math.Clamp(progress, 0, 1)], 0, new double[_curves.Length]);
+    public (double Rul, double Low, double High) PredictAt(double progress, double age)
+    {
+        // An unknown progress (a NaN health) says nothing of the unit: taken as new, the answer is the population's.
+        progress = double.IsNaN(progress) ? 0 : Math.Clamp(progress, 0, 1);
+        return Fitted is { } fitted ? fitted.PredictAll(_curves, [age], [progress])[0] : Predict([age], [progress], 0, new double[_curves.Length]);
+    }
 
     private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)
     {

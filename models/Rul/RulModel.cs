@@ -57,10 +57,15 @@ public sealed class RulModel
     /// <summary>True when the curve's own 10th–90th percentile band is served instead of <see cref="Interval"/>.</summary>
     public bool OwnBand { get; private set; }
 
-    /// <summary>Serves the curve's own band (a regression has none, so this does nothing for one).</summary>
-    public RulModel WithOwnBand()
+    /// <summary>Added to each side of the curve's own band where it is served (its conformal calibration; negative narrows it).</summary>
+    public double BandMargin { get; private set; }
+
+    /// <summary>Serves the curve's own band, widened by <paramref name="margin"/> each side (a regression has none, so
+    /// this does nothing for one).</summary>
+    public RulModel WithOwnBand(double margin = 0)
     {
         OwnBand = Curve is not null;
+        BandMargin = OwnBand ? margin : 0;
         return this;
     }
 
@@ -113,7 +118,9 @@ public sealed class RulModel
             foreach (var unit in table.Units)
             {
                 var last = curve.PredictAll(unit, map)[^1];
-                estimates.Add((unit.Id, OwnBand ? new RulEstimate(Capped(last.Rul), Capped(last.Low), Capped(last.High)) : WithIntervalOf(last.Rul)));
+                estimates.Add((unit.Id, OwnBand
+                    ? new RulEstimate(Capped(last.Rul), Capped(Math.Min(last.Rul, last.Low - BandMargin)), Capped(Math.Max(last.Rul, last.High + BandMargin)))
+                    : WithIntervalOf(last.Rul)));
             }
 
             return estimates;
@@ -137,7 +144,7 @@ public sealed class RulModel
     }
 
     /// <summary>The largest time or life a curve may hold: stretched and summed when scoring, it stays finite.</summary>
-    private const double MaxTime = 1e250;
+    private const double MaxTime = DegradationCurve.MaxTime;
 
     private double Capped(double value) => Math.Max(0, Cap is { } c ? Math.Min(c, value) : value);
 
@@ -165,6 +172,7 @@ public sealed class RulModel
             Lower = Interval.Lower,
             Upper = Interval.Upper,
             OwnBand = OwnBand,
+            BandMargin = BandMargin,
             Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) { Fitted = c.Fitted } : null,
         });
     }
@@ -198,9 +206,7 @@ public sealed class RulModel
         if (metadata.Method == "curve")
         {
             // Lives and ages are stretched and divided when scoring: a curve must be one a training could have written.
-            if (metadata.Curve is not { Curves: { Length: > 0 } } c || c.Column < 0 || c.Column >= columns.Length
-                || c.Curves.Any(k => k is null || k.Ages is null || k.Progress is null || k.Ages.Length != k.Progress.Length
-                    || !(k.Life >= 0 && k.Life <= MaxTime) || k.Ages.Any(a => !(Math.Abs(a) <= MaxTime)) || k.Progress.Any(p => !(p >= 0 && p <= 1))))
+            if (metadata.Curve is not { } c || c.Column < 0 || c.Column >= columns.Length || !DegradationCurve.CanBeScored(c.Curves))
             {
                 throw new RunTableException($"{path}: its {MetadataEntry} names the curve method but has no usable curve.");
             }
@@ -212,7 +218,12 @@ public sealed class RulModel
 
             var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves], c.Fitted);
             var curveModel = new RulModel(null, null, null, curve, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
-            return metadata.OwnBand ? curveModel.WithOwnBand() : curveModel;
+            if (!(Math.Abs(metadata.BandMargin) <= MaxTime))
+            {
+                throw new RunTableException($"{path}: its {MetadataEntry} has a band margin that cannot be served.");
+            }
+
+            return metadata.OwnBand ? curveModel.WithOwnBand(metadata.BandMargin) : curveModel;
         }
 
         if (metadata.Method != "regression" || metadata.Kept is null || metadata.Kept.Length == 0 || metadata.Kept.Any(k => k < 0 || k >= columns.Length) || metadata.Window <= 0)
@@ -306,6 +317,9 @@ public sealed class RulModel
 
         /// <summary>The curve's own band is served, not Lower and Upper (absent before it could be: false).</summary>
         public bool OwnBand { get; init; }
+
+        /// <summary>Added to each side of the own band (absent before it was calibrated: 0, the band as it is).</summary>
+        public double BandMargin { get; init; }
     }
 
     private sealed record CurveMetadata(int Column, int Direction, LifeDefinition? Life, double EndOffset, int Smooth, DegradationCurve.Curve[] Curves)

@@ -45,7 +45,15 @@ public sealed record RulReport
     /// <summary>Share of held-out rows inside the curve's own 10th–90th percentile band (null for regression, which has none).</summary>
     public double? RawCoverage { get; init; }
 
-    /// <summary>True when the curve's own band is served, its held-out coverage being nearer 80% than the calibrated band's.</summary>
+    /// <summary>Share of held-out rows inside the curve's own band with its conformal margin, each fold's margin from the
+    /// other folds' rows (null for regression).</summary>
+    public double? BandCoverage { get; init; }
+
+    /// <summary>The margin added to each side of the curve's own band (negative narrows it), from all held-out rows.</summary>
+    public double BandMargin { get; init; }
+
+    /// <summary>True when the curve's own band is served (with <see cref="BandMargin"/>), its held-out coverage being
+    /// nearer 80% than the calibrated offsets'.</summary>
     public bool OwnBand { get; init; }
 
     /// <summary>Share of held-out rows inside the calibrated band, each fold calibrated on the other folds' errors.</summary>

@@ -168,12 +168,15 @@ public static class RulTrainer
             : RulModel.FitRegression(table, Features(table, ColumnScreen.Score(table), best.Regression!), best.Regression!))
             .WithInterval(lower, upper);
 
-        // A curve's own band, like the conformal offsets, is judged on held-out units; the one whose coverage is nearer
-        // the 80% it names is served (with few units the errors of some say little of another's; the band may).
+        // A curve's own band, calibrated by a margin like the offsets and judged like them on held-out units: the one
+        // whose coverage is nearer the 80% it names is served (with few units the errors of some say little of another's;
+        // the band, wide where the unit is uncertain and narrow where it is not, may).
         var raw = best.Curve is null ? (double?)null : RawCoverage(truth, best.Predictions);
-        if (raw is { } band && Math.Abs(band - 0.8) < Math.Abs(coverage - 0.8))
+        (double Margin, double? Coverage) calibrated = best.Curve is null ? (0, null) : CalibrateBand(truth, best.Predictions, folds.Count);
+        var (margin, bandCoverage) = calibrated;
+        if (bandCoverage is { } band && Math.Abs(band - 0.8) < Math.Abs(coverage - 0.8))
         {
-            model.WithOwnBand();
+            model.WithOwnBand(margin);
         }
 
         var features = model.Features;
@@ -195,6 +198,8 @@ public static class RulTrainer
             Candidates = [.. candidates.OrderBy(c => c.Score.Rmse).Select(c => (c.Method, c.Settings, c.Score))],
             Choices = Choices(candidates),
             RawCoverage = raw,
+            BandCoverage = bandCoverage,
+            BandMargin = margin,
             OwnBand = model.OwnBand,
             Coverage = coverage,
             Interval = (lower, upper),
@@ -543,6 +548,26 @@ public static class RulTrainer
     {
         var sorted = residuals.Order().ToList();
         return (DegradationCurve.Quantile(sorted, tail), DegradationCurve.Quantile(sorted, 1 - tail));
+    }
+
+    /// <summary>
+    /// Conformal calibration of a curve's own band (conformalized quantile regression): a row's score is how far its
+    /// truth lies outside the band (negative inside), and the margin added to both sides is the 80th percentile of the
+    /// scores, so that the band widened (or narrowed) by it holds 80% of held-out truths. The coverage reported is
+    /// measured from outside that choice: each fold's rows against the margin of the other folds' scores.
+    /// </summary>
+    private static (double Margin, double Coverage) CalibrateBand(List<Row> truth, List<RulEstimate> predictions, int folds)
+    {
+        var scores = truth.Select((t, i) => Math.Max(predictions[i].Low - t.Label, t.Label - predictions[i].High)).ToList();
+        double MarginOf(IEnumerable<double> s) => DegradationCurve.Quantile(s.Order().ToList(), 0.8);
+        var inside = 0;
+        for (var k = 0; k < folds; k++)
+        {
+            var margin = MarginOf(scores.Where((_, i) => truth[i].Fold != k));
+            inside += truth.Where((t, i) => t.Fold == k && scores[i] <= margin).Count();
+        }
+
+        return (MarginOf(scores), (double)inside / truth.Count);
     }
 
     private static double RawCoverage(List<Row> truth, List<RulEstimate> predictions) =>

@@ -53,11 +53,14 @@ public sealed class RulMethodChoiceTests : IDisposable
         var fit = LifeFit.From(population, evidence: 1e-9);
 
         var estimates = fit.PredictAll(population, [0, 50, 90], [0.9, 0.9, 0.9]);
+        var otherwise = fit.PredictAll(population, [0, 50, 90], [0.1, 0.1, 0.1]);
 
-        // The progress is ignored: what remains is the population's life beyond the age, never below zero.
+        // The progress is ignored: what remains is the population's life beyond the age (lives of about 100, each
+        // possibly started a fifth of it later or earlier), never below zero.
+        Assert.Equal(estimates.Select(e => Math.Round(e.Rul, 3)), otherwise.Select(e => Math.Round(e.Rul, 3)));
         Assert.InRange(estimates[0].Rul, 90, 110);
-        Assert.InRange(estimates[1].Rul, 40, 60);
-        Assert.InRange(estimates[2].Rul, 5, 30);
+        Assert.InRange(estimates[1].Rul, 40, 65);
+        Assert.InRange(estimates[2].Rul, 5, 40);
         Assert.Equal((0, 0, 0), fit.PredictAll(population, [10], [1])[0]);
     }
 
@@ -140,23 +143,43 @@ public sealed class RulMethodChoiceTests : IDisposable
         Assert.Equal(curve.Fitted, loaded.Curve!.Fitted);
         Assert.Equal(model.PredictRows(table, table.Units), loaded.PredictRows(table, table.Units));
 
-        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
-        {
-            var entry = zip.GetEntry("telemetry-rul.json")!;
-            JsonNode root;
-            using (var stream = entry.Open())
-            {
-                root = JsonNode.Parse(stream)!;
-            }
+        Assert.Equal(LifeFit.DefaultShift, loaded.Curve.Fitted!.Shift);
 
-            root["Curve"]!["Fitted"]!["Spread"] = 0;
-            entry.Delete();
-            using var writer = new StreamWriter(zip.CreateEntry("telemetry-rul.json").Open());
-            writer.Write(root.ToJsonString());
+        // A fit written before shifts (no Shift in the file) scores without one, as it did.
+        Tamper(path, root => root["Curve"]!["Fitted"]!.AsObject().Remove("Shift"));
+        var unshifted = RulModel.Load(path);
+        Assert.Equal(0, unshifted.Curve!.Fitted!.Shift);
+        Assert.Equal(
+            RulModel.FitCurve(table, new DegradationCurve(curve.Column, curve.Direction, curve.Life, curve.EndOffset, curve.Smooth, [.. curve.Curves], curve.Fitted! with { Shift = 0 }), null).PredictRows(table, table.Units),
+            unshifted.PredictRows(table, table.Units));
+        Assert.NotEqual(model.PredictRows(table, table.Units), unshifted.PredictRows(table, table.Units));
+
+        foreach (var (field, value) in new[] { ("Spread", 0.0), ("Shift", 0.9), ("Shift", -0.1) })
+        {
+            model.Save(path);
+            Tamper(path, root => root["Curve"]!["Fitted"]![field] = value);
+            var refused = Assert.Throws<RunTableException>(() => RulModel.Load(path));
+            Assert.Equal($"{path}: its telemetry-rul.json has a curve fit that cannot be scored.", refused.Message);
         }
 
-        var refused = Assert.Throws<RunTableException>(() => RulModel.Load(path));
-        Assert.Equal($"{path}: its telemetry-rul.json has a curve fit that cannot be scored.", refused.Message);
+        model.WithOwnBand(1e300).Save(path);
+        Assert.Equal($"{path}: its telemetry-rul.json has a band margin that cannot be served.", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
+    }
+
+    private static void Tamper(string path, Action<JsonNode> change)
+    {
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+        var entry = zip.GetEntry("telemetry-rul.json")!;
+        JsonNode root;
+        using (var stream = entry.Open())
+        {
+            root = JsonNode.Parse(stream)!;
+        }
+
+        change(root);
+        entry.Delete();
+        using var writer = new StreamWriter(zip.CreateEntry("telemetry-rul.json").Open());
+        writer.Write(root.ToJsonString());
     }
 
     [Fact]
@@ -177,6 +200,20 @@ public sealed class RulMethodChoiceTests : IDisposable
             Assert.Equal((Math.Max(0, own.Rul), Math.Max(0, own.Low), Math.Max(0, own.High)), (estimate.Rul, estimate.Low, estimate.High));
         }
 
+        // With its conformal margin: each side moved by it, never past the estimate.
+        foreach (var margin in new[] { 7.5, -3.0 })
+        {
+            RulModel.FitCurve(table, curve, null).WithInterval(-1000, 1000).WithOwnBand(margin).Save(path);
+            var widened = RulModel.Load(path);
+            Assert.Equal(margin, widened.BandMargin);
+            foreach (var (unit, estimate) in widened.PredictLast(table))
+            {
+                var own = curve.PredictAll(table.Units.Single(u => u.Id == unit))[^1];
+                Assert.Equal(Math.Max(0, Math.Min(own.Rul, own.Low - margin)), estimate.Low, 9);
+                Assert.Equal(Math.Max(0, Math.Max(own.Rul, own.High + margin)), estimate.High, 9);
+            }
+        }
+
         var settings = new RulSettings { Trees = 20 };
         Assert.False(RulModel.FitRegression(table, WindowFeatures.Fit(table, ColumnScreen.Score(table), 5, 0, 0, 1), settings).WithOwnBand().OwnBand);
     }
@@ -189,9 +226,11 @@ public sealed class RulMethodChoiceTests : IDisposable
     {
         var (model, report) = RulTrainer.Train(Cells(cells, seed), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero, Methods = ["curve fit"] });
 
-        var raw = Assert.NotNull(report.RawCoverage);
-        Assert.Equal(Math.Abs(raw - 0.8) < Math.Abs(report.Coverage - 0.8), report.OwnBand);
+        Assert.NotNull(report.RawCoverage);
+        var band = Assert.NotNull(report.BandCoverage);
+        Assert.Equal(Math.Abs(band - 0.8) < Math.Abs(report.Coverage - 0.8), report.OwnBand);
         Assert.Equal(report.OwnBand, model.OwnBand);
+        Assert.Equal(report.OwnBand ? report.BandMargin : 0, model.BandMargin);
     }
 
     /// <summary>Cells whose capacity fades from about 1.1 slowly, then faster, each at its own pace, with cycle-to-cycle noise.</summary>
