@@ -21,7 +21,7 @@ internal sealed class BandUsageConverter : IConverter<BandUsage, BandUsageSurrog
         FirstCycles = surrogate.FirstCycles,
         TemperatureSum = surrogate.TemperatureSum,
         TemperatureCount = surrogate.TemperatureCount,
-        History = WearHistoryConverter.Restored(surrogate.History, surrogate.FirstMs, surrogate.LastMs),
+        History = WearHistoryConverter.Restored(surrogate.History, surrogate.FirstMs, surrogate.LastMs, Math.Max(0, surrogate.Cycles - surrogate.ReferenceCycles)),
     };
 
     public BandUsageSurrogate ConvertToSurrogate(in BandUsage value) => new()

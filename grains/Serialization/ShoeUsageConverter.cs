@@ -18,7 +18,7 @@ internal sealed class ShoeUsageConverter : IConverter<ShoeUsage, ShoeUsageSurrog
         LastMs = surrogate.LastMs,
         TemperatureSum = surrogate.TemperatureSum,
         TemperatureCount = surrogate.TemperatureCount,
-        History = WearHistoryConverter.Restored(surrogate.History, surrogate.FirstMs, surrogate.LastMs),
+        History = WearHistoryConverter.Restored(surrogate.History, surrogate.FirstMs, surrogate.LastMs, surrogate.DistanceKm),
     };
 
     public ShoeUsageSurrogate ConvertToSurrogate(in ShoeUsage value) => new()

@@ -19,11 +19,13 @@ internal sealed class WearHistoryConverter : IConverter<WearHistory, WearHistory
     /// <summary>The history a usage stores: none while it is empty.</summary>
     public static WearHistory? Stored(WearHistory history) => history.Count == 0 && history.LastWeek < 0 ? null : history;
 
-    /// <summary>The history a usage is restored with: a new one where none was stored, in the week of its usage.</summary>
-    public static WearHistory Restored(WearHistory? stored, long? firstMs, long? lastMs)
+    /// <summary>The history a usage is restored with: a new one where none was stored, in the week of its usage and
+    /// bounded by it (<see cref="WearHistory.Bound"/>).</summary>
+    public static WearHistory Restored(WearHistory? stored, long? firstMs, long? lastMs, double age)
     {
         var history = stored ?? new WearHistory();
         history.Week = firstMs is { } first && lastMs is { } last ? WearHistory.WeekOf(first, last) : 0;
+        history.Bound(history.Week, age);
         return history;
     }
 }

@@ -112,6 +112,11 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
             _ => null,
         };
 
+        private static long _scorers;
+
+        /// <summary>This scorer's number, which a twin's cached fit names (<see cref="WearHistory.FitCache"/>).</summary>
+        private readonly long _id = Interlocked.Increment(ref _scorers);
+
         // A few slots taken and returned with one interlocked exchange each: a ConcurrentBag made threads steal each
         // other's engines under its lock (5% of the CPU of a fleet coming back went to that lock).
         private readonly PooledEngine?[] _pool = new PooledEngine?[Math.Max(4, 2 * Environment.ProcessorCount)];
@@ -127,13 +132,32 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
                 throw new FileNotFoundException($"The {kind} model is missing: expected {zip} and {json} (made by 'dotnet run --project models -- train').");
             }
 
-            var report = JsonSerializer.Deserialize<WearModelReport>(File.ReadAllText(json))
-                ?? throw new InvalidDataException($"{json} is not a model report.");
+            WearModelReport report;
+            try
+            {
+                report = JsonSerializer.Deserialize<WearModelReport>(File.ReadAllText(json)) ?? throw new JsonException("null");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{json} is not a model report ({e.Message}).", e);
+            }
+
+            if (report.Kind != kind)
+            {
+                throw new InvalidDataException($"{json} is the report of a {report.Kind} model, not of a {kind} model.");
+            }
+
+            if (!(double.IsFinite(report.Low) && double.IsFinite(report.High) && report.Low <= report.High && report.Floor is > 0 and < 1e100
+                && Math.Abs(report.Low) < 1e6 && Math.Abs(report.High) < 1e6))
+            {
+                throw new InvalidDataException($"{json}: its interval (Low {report.Low}, High {report.High}, Floor {report.Floor}) cannot be served.");
+            }
+
             if (report.Method is not ("regression" or "curve" or "curve fit")
-                || (report.Method != "regression" && report.Curves is not { Length: > 0 })
+                || (report.Method != "regression" && !(Rul.DegradationCurve.CanBeScored(report.Curves) && report.Curves!.Any(c => c.Life > 0 && c.Ages.Length > 0)))
                 || (report.Method == "curve fit" && report.Fit?.CanBeScored() != true))
             {
-                throw new InvalidDataException($"{json}: method '{report.Method}' without what it needs to score (curves, and for the curve fit its settings within bounds).");
+                throw new InvalidDataException($"{json}: method '{report.Method}' without what it needs to score (curves with a life, and for the curve fit its settings within bounds).");
             }
 
             return new Scorer(ml, ml.Model.Load(zip, out _), report);
@@ -241,10 +265,10 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
                 return _curve!.PredictAt(progress, age).Rul;
             }
 
-            if (history.Cached is not { } cached || !ReferenceEquals(cached.Model, this) || cached.Version != history.Version)
+            if (history.Cached is not { } cached || cached.Model != _id || cached.Version != history.Version)
             {
                 var last = history.Count - 1;
-                cached = new WearHistory.FitCache(this, history.Version, history.Ages[last], fit.PredictAll(_curve!.Curves, history.Ages, history.Progress, from: last)[last].Rul);
+                cached = new WearHistory.FitCache(_id, history.Version, history.Ages[last], fit.PredictAll(_curve!.Curves, history.Ages, history.Trajectory(), from: last)[last].Rul);
                 history.Cached = cached;
             }
 

@@ -36,7 +36,7 @@ public static class WearCurve
 
     /// <summary>
     /// The curve fit's remaining life at every example, each device's examples (weekly, in the order made) fitted as
-    /// its twin's <see cref="WearHistory"/> would hold them, with <paramref name="curves"/> as the prior.
+    /// its twin's <see cref="WearHistory"/> would hold them (its trajectory), with <paramref name="curves"/> as the prior.
     /// </summary>
     public static double[] FitAll(string kind, DegradationCurve.Curve[] curves, LifeFit fit, IReadOnlyList<WearExample> examples)
     {
@@ -55,7 +55,7 @@ public static class WearCurve
                 (ages[k], progress[k]) = history.Count > 0 ? (history.Ages[^1], history.Progress[^1]) : (0, 0);
             }
 
-            var predicted = fit.PredictAll(curves, ages, progress);
+            var predicted = fit.PredictAll(curves, ages, WearHistory.Limited(progress));
             for (var k = 0; k < rows.Length; k++)
             {
                 result[rows[k]] = predicted[k].Rul;

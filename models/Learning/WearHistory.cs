@@ -7,8 +7,10 @@ namespace Telemetry.Models.Learning;
 /// <see cref="WearCurve.Progress"/>) the model saw in the first estimate of a week. The training examples are weekly
 /// too, so a row weighs in the twin what it weighed when the fit was chosen. Only the newest
 /// <see cref="MaxPoints"/> are kept: the fit's memory (0.5–0.9 a row) leaves older rows less than 1% of a new one's
-/// weight. Points are written by the served model, and only by the curve fit; under the other methods it stays empty.
-/// Not thread-safe: a twin's own.
+/// weight. A point's progress is kept as it was measured, and the fit reads the <see cref="Trajectory"/>, which moves at
+/// most <see cref="MaxWeeklyChange"/> a week: wear that fast is a glitch (a gauge that reads 0 once), and a glitched
+/// week then misleads the fit by a tenth of a life's progress instead of condemning the device for ever. Points are written by the served model, and only by the curve
+/// fit; under the other methods it stays empty. Not thread-safe: a twin's own.
 /// </summary>
 public sealed class WearHistory
 {
@@ -16,6 +18,12 @@ public sealed class WearHistory
     public const int MaxPoints = 48;
 
     public const long WeekMs = 7 * 86_400_000L;
+
+    /// <summary>Most the fitted trajectory moves in a week: a tenth of the way from new to the limit. Generated shoes and
+    /// bands move 0.01–0.05 a week (a cell fading early 2.5 times faster included), so the limit leaves their trajectory
+    /// as measured; a median of three weeks would have lagged it by a week (+18 km of error for shoes, +4 cycles for
+    /// bands, measured with train on 2026-11-29).</summary>
+    public const double MaxWeeklyChange = 0.1;
 
     private readonly List<double> _ages = [];
     private readonly List<double> _progress = [];
@@ -41,9 +49,9 @@ public sealed class WearHistory
     /// <summary>Whole weeks from <paramref name="firstMs"/> to <paramref name="nowMs"/> (0 for a clock that went back).</summary>
     public static int WeekOf(long firstMs, long nowMs) => (int)Math.Clamp(((double)nowMs - firstMs) / WeekMs, 0, int.MaxValue);
 
-    /// <summary>The history as stored; points that could not have been recorded (not finite, out of order, beyond
-    /// <see cref="MaxPoints"/>, progress outside [0, 1]) are dropped, so a damaged store gives a shorter history, not a
-    /// wrong fit.</summary>
+    /// <summary>The history as stored; points that could not have been recorded (age not finite or going back, progress
+    /// outside [0, 1], beyond <see cref="MaxPoints"/>) are dropped, so a damaged store gives a shorter history, not a
+    /// wrong fit. Its owner then bounds it by its own clock and age (<see cref="Bound"/>).</summary>
     public static WearHistory Restore(IReadOnlyList<double>? ages, IReadOnlyList<double>? progress, int lastWeek)
     {
         var history = new WearHistory { LastWeek = Math.Max(-1, lastWeek) };
@@ -51,8 +59,7 @@ public sealed class WearHistory
         for (var i = Math.Max(0, count - MaxPoints); i < count; i++)
         {
             var (age, share) = (ages![i], progress![i]);
-            if (double.IsFinite(age) && share is >= 0 and <= 1
-                && (history.Count == 0 || (age >= history._ages[^1] && share >= history._progress[^1])))
+            if (double.IsFinite(age) && share is >= 0 and <= 1 && (history.Count == 0 || age >= history._ages[^1]))
             {
                 history._ages.Add(age);
                 history._progress.Add(share);
@@ -63,9 +70,40 @@ public sealed class WearHistory
     }
 
     /// <summary>
-    /// Adds the device's age and progress as the point of <see cref="Week"/>, unless that week has one already. Progress
-    /// never goes back (a rest that recovers some capacity does not make a cell younger), nor does age. Returns whether a
-    /// point was added.
+    /// Keeps a restored history within what its usage says now: no point older than the device (<paramref name="age"/>,
+    /// with the features' float rounding allowed) and no recorded week after <paramref name="week"/>, so a damaged or
+    /// tampered store cannot stop the weekly points or pin the fit to a life already over.
+    /// </summary>
+    public void Bound(int week, double age)
+    {
+        LastWeek = Math.Min(LastWeek, week);
+        while (Count > 0 && !(_ages[^1] <= (age * (1 + 1e-6)) + 1e-6))
+        {
+            _ages.RemoveAt(Count - 1);
+            _progress.RemoveAt(_progress.Count - 1);
+        }
+    }
+
+    /// <summary>The progress the fit reads at each point: as measured, but moving at most <see cref="MaxWeeklyChange"/>
+    /// from the point before.</summary>
+    public double[] Trajectory() => Limited(_progress);
+
+    /// <summary>The rate-limited trajectory (see <see cref="Trajectory"/>), for training examples as for twins.</summary>
+    public static double[] Limited(IReadOnlyList<double> progress)
+    {
+        var result = new double[progress.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = i == 0 ? progress[0] : Math.Clamp(progress[i], result[i - 1] - MaxWeeklyChange, result[i - 1] + MaxWeeklyChange);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Adds the device's age and progress as the point of <see cref="Week"/>, unless that week has one already. Age never
+    /// goes back (a counter reset does not make a device younger); progress is kept as measured, clamped to [0, 1].
+    /// Returns whether a point was added.
     /// </summary>
     public bool Record(double age, double progress)
     {
@@ -77,7 +115,7 @@ public sealed class WearHistory
         progress = Math.Clamp(progress, 0, 1);
         if (Count > 0)
         {
-            (age, progress) = (Math.Max(age, _ages[^1]), Math.Max(progress, _progress[^1]));
+            age = Math.Max(age, _ages[^1]);
         }
 
         if (Count == MaxPoints)
@@ -93,6 +131,7 @@ public sealed class WearHistory
         return true;
     }
 
-    /// <summary>A fit of one version of the history by one model: its answer at the age of the newest point.</summary>
-    internal sealed record FitCache(object Model, int Version, double Age, double Rul);
+    /// <summary>A fit of one version of the history by one model (its number, so that a replaced model is not kept
+    /// alive by the twins it served): its answer at the age of the newest point.</summary>
+    internal sealed record FitCache(long Model, int Version, double Age, double Rul);
 }

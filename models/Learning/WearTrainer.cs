@@ -105,12 +105,15 @@ public static class WearTrainer
             return curve.PredictAt(WearCurve.Progress(kind, health), age).Rul;
         }
 
+        // The fit's settings on the calibration devices: evidence and memory without a shift (the generated devices share
+        // one shape of curve), then the best of them with train-rul's shift, which real cells needed.
         progress?.Report($"{kind}: choosing the curve fit's settings on {calibration.Count} calibration examples");
-        var (fit, fitCalibration) = Rul.RulTrainer.Evidences
-            .SelectMany(e => Rul.RulTrainer.Memories.Select(m => Rul.LifeFit.From(curves, e, m)))
-            .Select(f => (Fit: f, Predicted: WearCurve.FitAll(kind, curves, f, calibration)))
+        (Rul.LifeFit Fit, double[] Predicted) Scored(Rul.LifeFit f) => (f, WearCurve.FitAll(kind, curves, f, calibration));
+        var unshifted = Rul.RulTrainer.Evidences
+            .SelectMany(e => Rul.RulTrainer.Memories.Select(m => Scored(Rul.LifeFit.From(curves, e, m, shift: 0))))
             .MinBy(f => Mae(calibration, f.Predicted));
-        progress?.Report(FormattableString.Invariant($"{kind}: curve fit with evidence {fit.Evidence} and memory {fit.Memory} a row (lowest calibration MAE of {Rul.RulTrainer.Evidences.Length * Rul.RulTrainer.Memories.Length})"));
+        var (fit, fitCalibration) = new[] { unshifted, Scored(unshifted.Fit with { Shift = Rul.LifeFit.DefaultShift }) }.MinBy(f => Mae(calibration, f.Predicted));
+        progress?.Report(FormattableString.Invariant($"{kind}: curve fit with evidence {fit.Evidence}, memory {fit.Memory} a row and shift {fit.Shift} (lowest calibration MAE of {(Rul.RulTrainer.Evidences.Length * Rul.RulTrainer.Memories.Length) + 1})"));
 
         progress?.Report($"{kind}: measuring the three methods on {test.Count} held-out examples");
         var regressionTest = Predict(ml, model, schema, test).Select(p => Math.Max(0, (double)p)).ToArray();

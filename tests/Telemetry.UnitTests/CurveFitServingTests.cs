@@ -47,16 +47,16 @@ public sealed class CurveFitServingTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public void History_TakesOnePointAWeek_NeverGoesBack_AndKeepsTheNewest48()
+    public void History_TakesOnePointAWeek_AgeNeverGoesBack_AndKeepsTheNewest48()
     {
         var history = new WearHistory();
         history.Week = 0;
         Assert.True(history.Record(10, 0.1));
         Assert.False(history.Record(12, 0.2)); // the same week: its first estimate is its point
         history.Week = 2;
-        Assert.True(history.Record(9, 0.05)); // a counter or a gauge that went back: the trajectory does not
+        Assert.True(history.Record(9, 0.05)); // a counter that went back: the age does not; progress is as measured
         Assert.Equal([10.0, 10.0], history.Ages);
-        Assert.Equal([0.1, 0.1], history.Progress);
+        Assert.Equal([0.1, 0.05], history.Progress);
         Assert.Equal(2, history.LastWeek);
         history.Week = 3;
         Assert.False(history.Record(double.NaN, 0.3));
@@ -82,13 +82,37 @@ public sealed class CurveFitServingTests : IDisposable
 
         var history = WearHistory.Restore(ages, progress, lastWeek: 9);
 
-        // NaN age, an age going back, progress above 1 and progress going back are left out.
-        Assert.Equal([1.0, 3, 7], history.Ages);
-        Assert.Equal([0.1, 0.3, 0.6], history.Progress);
+        // NaN age, an age going back and progress above 1 are left out; progress may go back (a glitch, a recovery).
+        Assert.Equal([1.0, 3, 6, 7], history.Ages);
+        Assert.Equal([0.1, 0.3, 0.2, 0.6], history.Progress);
         Assert.Equal(9, history.LastWeek);
         Assert.Equal(WearHistory.MaxPoints, WearHistory.Restore([.. Enumerable.Range(0, 500).Select(i => (double)i)], [.. Enumerable.Repeat(0.5, 500)], 499).Count);
         Assert.Equal(0, WearHistory.Restore(null, [0.5], -7).Count);
         Assert.Equal(-1, WearHistory.Restore(null, null, -7).LastWeek);
+    }
+
+    [Fact]
+    public void Trajectory_MovesAtMostATenthAWeek_SoAGlitchedWeekMisleadsLittle_AndSteadyWearIsLeftAsMeasured()
+    {
+        var history = History([(1, 0.10), (2, 0.12), (3, 1.0), (4, 0.14), (5, 0.15), (6, 0.0), (7, 0.18)]);
+
+        Assert.Equal([0.10, 0.12, 0.22, 0.14, 0.15, 0.05, 0.15], history.Trajectory().Select(p => Math.Round(p, 9)));
+        double[] steady = [0, 0.03, 0.07, 0.12, 0.2, 0.29];
+        Assert.Equal(steady, WearHistory.Limited(steady));
+        Assert.Empty(WearHistory.Limited([]));
+    }
+
+    [Fact]
+    public void ARestoredHistory_IsBoundedByItsUsage_SoAStoreAheadOfTheDeviceCannotFreezeOrEndIt()
+    {
+        var history = WearHistory.Restore([10.0, 20, 30, 1e300], [0.1, 0.2, 0.3, 0.9], lastWeek: int.MaxValue);
+
+        history.Bound(week: 4, age: 30.000001);
+
+        Assert.Equal([10.0, 20, 30], history.Ages);
+        Assert.Equal(4, history.LastWeek);
+        history.Week = 5;
+        Assert.True(history.Record(35, 0.35));
     }
 
     [Fact]
@@ -123,8 +147,8 @@ public sealed class CurveFitServingTests : IDisposable
         // Each is the fit of its own history with this week's point added, as train measured it.
         Assert.Equal(5, fast.Count);
         Assert.Equal((50.0, 0.5), (fast.Ages[^1], fast.Progress[^1]));
-        Assert.Equal(Fit.PredictAll(Population, fast.Ages, fast.Progress)[^1].Rul, fromFast.RemainingCycles, 9);
-        Assert.Equal(Fit.PredictAll(Population, slow.Ages, slow.Progress)[^1].Rul, fromSlow.RemainingCycles, 9);
+        Assert.Equal(Fit.PredictAll(Population, fast.Ages, fast.Trajectory())[^1].Rul, fromFast.RemainingCycles, 9);
+        Assert.Equal(Fit.PredictAll(Population, slow.Ages, slow.Trajectory())[^1].Rul, fromSlow.RemainingCycles, 9);
         Assert.True(Math.Abs(fromFast.RemainingCycles - fromSlow.RemainingCycles) > 1, $"{fromFast.RemainingCycles} against {fromSlow.RemainingCycles}");
         Assert.NotEqual(model.EstimateBand(input).RemainingCycles, fromFast.RemainingCycles, 3); // without a history: this point alone
         Assert.InRange(fromFast.RemainingCycles, fromFast.RemainingCyclesP10!.Value, fromFast.RemainingCyclesP90!.Value);
@@ -146,7 +170,7 @@ public sealed class CurveFitServingTests : IDisposable
         history.Week = 5;
         var nextWeek = model.EstimateBand(Band(cycles: 60, healthPct: 88), history).RemainingCycles;
         Assert.Equal(6, history.Count);
-        Assert.Equal(Fit.PredictAll(Population, history.Ages, history.Progress)[^1].Rul, nextWeek, 9);
+        Assert.Equal(Fit.PredictAll(Population, history.Ages, history.Trajectory())[^1].Rul, nextWeek, 9);
 
         // At the limit nothing is left, whatever the last fit said.
         history.Week = 6;
@@ -173,7 +197,7 @@ public sealed class CurveFitServingTests : IDisposable
         var history = state.BandUsage.History;
         Assert.Equal(6, history.Count); // weeks 0 to 5
         Assert.Equal(5, history.LastWeek);
-        Assert.Equal(Math.Round(Fit.PredictAll(Population, history.Ages, history.Progress)[^1].Rul - (state.BandUsage.Cycles - history.Ages[^1])), state.Wear!.RemainingCycles);
+        Assert.Equal(Math.Round(Fit.PredictAll(Population, history.Ages, history.Trajectory())[^1].Rul - (state.BandUsage.Cycles - history.Ages[^1])), state.Wear!.RemainingCycles);
 
         var serializer = new ServiceCollection().AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly)).BuildServiceProvider().GetRequiredService<Serializer>();
         var loaded = serializer.Deserialize<DeviceState>(serializer.SerializeToArray(state))!;

@@ -80,7 +80,8 @@ internal static class StoredTwinSample
 
     /// <summary>
     /// The sample as a twin served by the curve fit leaves it: each usage with weekly points of its wear trajectory (the
-    /// shoe's km and progress with a week skipped, as a shoe left in the cupboard would; the band's cycles and progress).
+    /// shoe's km and progress with a week skipped, as a shoe left in the cupboard would; the band's cycles since its
+    /// reference and progress). No point is older than its usage, or a restore would drop it.
     /// </summary>
     public static DeviceState WithWearHistories(DeviceState state)
     {
@@ -91,7 +92,7 @@ internal static class StoredTwinSample
             state.ShoeUsage.History.Record(km, km / 800);
         }
 
-        foreach (var (week, cycles) in new[] { (0, 17.0), (1, 34.0), (2, 51.0), (3, 64.0) })
+        foreach (var (week, cycles) in new[] { (0, 17.0), (1, 34.0), (2, 51.0), (3, 63.0) })
         {
             state.BandUsage.History.Week = week;
             state.BandUsage.History.Record(cycles, cycles / 1_000);
