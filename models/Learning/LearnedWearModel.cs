@@ -249,7 +249,7 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
 
         /// <summary>
         /// The fit of the twin's weekly history: this estimate's point is added if its week has none, and the history
-        /// is fitted again only then (1.6 ms and 300 KB for 48 points, once a week a twin); in between, the last fit's
+        /// is fitted again only then (1.3–1.9 ms and 0.3–0.5 MB for 48 points, once a week a twin); in between, the last fit's
         /// answer less the km or cycles used since (24 ns, nothing allocated).
         /// </summary>
         private double FromHistory(Rul.LifeFit fit, WearHistory history, double age, double progress)
