@@ -154,7 +154,7 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
             }
 
             if (report.Method is not ("regression" or "curve" or "curve fit")
-                || (report.Method != "regression" && !(Rul.DegradationCurve.CanBeScored(report.Curves) && report.Curves!.Any(c => c.Life > 0 && c.Ages.Length > 0)))
+                || (report.Method != "regression" && !(Rul.DegradationCurve.CanBeScored(report.Curves) && report.Curves!.Any(Rul.DegradationCurve.IsUsable)))
                 || (report.Method == "curve fit" && report.Fit?.CanBeScored() != true))
             {
                 throw new InvalidDataException($"{json}: method '{report.Method}' without what it needs to score (curves with a life, and for the curve fit its settings within bounds).");
@@ -257,6 +257,8 @@ public sealed class LearnedWearModel : IWearModel, IExplainableWearModel
             history.Record(age, progress);
             if (progress >= 1)
             {
+                // At the limit now, nothing is left now, as the lookup says too; the trajectory keeps no more of a glitch
+                // than a tenth, so the next estimate that is not at the limit is the fit's again.
                 return 0;
             }
 

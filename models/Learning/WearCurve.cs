@@ -41,24 +41,39 @@ public static class WearCurve
     public static double[] FitAll(string kind, DegradationCurve.Curve[] curves, LifeFit fit, IReadOnlyList<WearExample> examples)
     {
         var result = new double[examples.Count];
+        var served = Create(curves, fit);
         var devices = Enumerable.Range(0, examples.Count).GroupBy(i => examples[i].Device).Select(d => d.ToArray()).ToArray();
         Parallel.ForEach(devices, rows =>
         {
+            // Each example is a week, recorded as the twin records it; an example whose point the history refused (a NaN
+            // health) is answered at the point before it, or by the curve alone before the first, as the twin is.
             var history = new WearHistory();
-            var ages = new double[rows.Length];
-            var progress = new double[rows.Length];
+            var (ages, progress, at) = (new List<double>(), new List<double>(), new int[rows.Length]);
             for (var k = 0; k < rows.Length; k++)
             {
                 var (health, age) = Of(kind, examples[rows[k]].Features);
                 history.Week = k;
-                history.Record(age, Progress(kind, health));
-                (ages[k], progress[k]) = history.Count > 0 ? (history.Ages[^1], history.Progress[^1]) : (0, 0);
+                if (history.Record(age, Progress(kind, health)))
+                {
+                    ages.Add(history.Ages[^1]);
+                    progress.Add(history.Progress[^1]);
+                }
+
+                at[k] = ages.Count - 1;
             }
 
-            var predicted = fit.PredictAll(curves, ages, WearHistory.Limited(progress));
+            // A twin fits its whole history each week; a point's trajectory then depends on the points before it only,
+            // but for its start (the median of the first three), so the first two points are fitted as they were then.
+            var whole = ages.Count > 0 ? fit.PredictAll(curves, ages, WearHistory.Limited(progress)) : [];
             for (var k = 0; k < rows.Length; k++)
             {
-                result[rows[k]] = predicted[k].Rul;
+                var point = at[k];
+                result[rows[k]] = point switch
+                {
+                    < 0 => served.PredictAt(double.NaN, Of(kind, examples[rows[k]].Features).Age).Rul,
+                    < 2 => fit.PredictAll(curves, ages[..(point + 1)], WearHistory.Limited(progress[..(point + 1)]))[point].Rul,
+                    _ => whole[point].Rul,
+                };
             }
         });
         return result;

@@ -5,16 +5,18 @@ namespace Telemetry.Models.Learning;
 /// weighs how a device got where it is, which its running usage does not keep. Each point is the age (km since new, or
 /// cycles since the reference) and the progress towards the replacement limit (0 new, 1 at the limit; see
 /// <see cref="WearCurve.Progress"/>) the model saw in the first estimate of a week. The training examples are weekly
-/// too, so a row weighs in the twin what it weighed when the fit was chosen. Only the newest
-/// <see cref="MaxPoints"/> are kept: the fit's memory (0.5–0.9 a row) leaves older rows less than 1% of a new one's
-/// weight. A point's progress is kept as it was measured, and the fit reads the <see cref="Trajectory"/>, which moves at
-/// most <see cref="MaxWeeklyChange"/> a week: wear that fast is a glitch (a gauge that reads 0 once), and a glitched
-/// week then misleads the fit by a tenth of a life's progress instead of condemning the device for ever. Points are written by the served model, and only by the curve
-/// fit; under the other methods it stays empty. Not thread-safe: a twin's own.
+/// too, so a row weighs in the twin what it weighed when the fit was chosen; weeks without an estimate (a shoe left in
+/// the cupboard, a band that syncs monthly) are filled in between their neighbours, as the examples have a row every
+/// week whether the device was used or not. Only the newest <see cref="MaxPoints"/> are kept: the memories train
+/// searches (0.5–0.9 a row) leave older rows less than 1% of a new one's weight. A point's progress is kept as it was
+/// measured, and the fit reads the <see cref="Trajectory"/>, which moves at most <see cref="MaxWeeklyChange"/> a week
+/// from a start that one glitched point cannot set (<see cref="Limited"/>): a gauge that reads 0 once then misleads the fit by a tenth of a
+/// life's progress for a week instead of condemning the device for ever. Points are written by the served model, and
+/// only by the curve fit; under the other methods it stays empty. Not thread-safe: a twin's own.
 /// </summary>
 public sealed class WearHistory
 {
-    /// <summary>Points kept: 0.9 (the longest memory searched) to the 48th is 0.6%.</summary>
+    /// <summary>Points kept: 0.9 (the longest memory train searches) to the 48th is 0.6%.</summary>
     public const int MaxPoints = 48;
 
     public const long WeekMs = 7 * 86_400_000L;
@@ -85,16 +87,33 @@ public sealed class WearHistory
     }
 
     /// <summary>The progress the fit reads at each point: as measured, but moving at most <see cref="MaxWeeklyChange"/>
-    /// from the point before.</summary>
+    /// from the point before (see <see cref="Limited"/>).</summary>
     public double[] Trajectory() => Limited(_progress);
 
-    /// <summary>The rate-limited trajectory (see <see cref="Trajectory"/>), for training examples as for twins.</summary>
+    /// <summary>
+    /// The rate-limited trajectory, for training examples as for twins: it starts from the first point, unless that lies
+    /// more than <see cref="MaxWeeklyChange"/> from the median of the first three (the lower of two), which it then starts
+    /// from instead, so that a glitch in the first week does not set where it starts (a band may join the fleet
+    /// half-worn: the start is not capped); then it moves at most <see cref="MaxWeeklyChange"/> a point.
+    /// </summary>
     public static double[] Limited(IReadOnlyList<double> progress)
     {
         var result = new double[progress.Count];
         for (var i = 0; i < result.Length; i++)
         {
-            result[i] = i == 0 ? progress[0] : Math.Clamp(progress[i], result[i - 1] - MaxWeeklyChange, result[i - 1] + MaxWeeklyChange);
+            if (i > 0)
+            {
+                result[i] = Math.Clamp(progress[i], result[i - 1] - MaxWeeklyChange, result[i - 1] + MaxWeeklyChange);
+                continue;
+            }
+
+            var middle = progress.Count switch
+            {
+                1 => progress[0],
+                2 => Math.Min(progress[0], progress[1]),
+                _ => Math.Max(Math.Min(progress[0], progress[1]), Math.Min(Math.Max(progress[0], progress[1]), progress[2])),
+            };
+            result[0] = Math.Abs(progress[0] - middle) > MaxWeeklyChange ? middle : progress[0];
         }
 
         return result;
@@ -102,8 +121,8 @@ public sealed class WearHistory
 
     /// <summary>
     /// Adds the device's age and progress as the point of <see cref="Week"/>, unless that week has one already. Age never
-    /// goes back (a counter reset does not make a device younger); progress is kept as measured, clamped to [0, 1].
-    /// Returns whether a point was added.
+    /// goes back (a counter reset does not make a device younger); progress is kept as measured, clamped to [0, 1]. Weeks
+    /// since the newest point that had none get points in between it and this one. Returns whether a point was added.
     /// </summary>
     public bool Record(double age, double progress)
     {
@@ -116,8 +135,23 @@ public sealed class WearHistory
         if (Count > 0)
         {
             age = Math.Max(age, _ages[^1]);
+            var (fromWeek, fromAge, fromProgress) = (LastWeek, _ages[^1], _progress[^1]);
+            var gap = (long)Week - fromWeek;
+            for (var week = Math.Max(fromWeek + 1L, Week - MaxPoints + 1L); week < Week; week++)
+            {
+                var share = (double)(week - fromWeek) / gap;
+                Add(fromAge + (share * (age - fromAge)), fromProgress + (share * (progress - fromProgress)));
+            }
         }
 
+        Add(age, progress);
+        LastWeek = Week;
+        Version++;
+        return true;
+    }
+
+    private void Add(double age, double progress)
+    {
         if (Count == MaxPoints)
         {
             _ages.RemoveAt(0);
@@ -126,9 +160,6 @@ public sealed class WearHistory
 
         _ages.Add(age);
         _progress.Add(progress);
-        LastWeek = Week;
-        Version++;
-        return true;
     }
 
     /// <summary>A fit of one version of the history by one model (its number, so that a replaced model is not kept

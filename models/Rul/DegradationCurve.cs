@@ -49,10 +49,18 @@ public sealed class DegradationCurve
     /// <summary>Most a curve's ages and life may be: stretched (up to e^1.5) and shifted, they stay far from overflowing.</summary>
     internal const double MaxTime = 1e250;
 
+    /// <summary>Least life above zero a curve may have: a fit divides by it (255 samples over the life, stretched by up
+    /// to e^1.5), and a far tinier one overflows to infinity (times of 1e-300 a row are still scored).</summary>
+    internal const double MinLife = 1e-303;
+
     /// <summary>Whether curves read from a file can be scored: each with as many ages as progress values, finite ages
-    /// and a life within <see cref="MaxTime"/>, progress in [0, 1].</summary>
+    /// and a life of 0 or within <see cref="MinLife"/> to <see cref="MaxTime"/>, progress in [0, 1].</summary>
     public static bool CanBeScored(Curve[]? curves) => curves is { Length: > 0 } && curves.All(k => k is { Ages: { } ages, Progress: { } progress }
-        && ages.Length == progress.Length && k.Life >= 0 && k.Life <= MaxTime && ages.All(a => Math.Abs(a) <= MaxTime) && progress.All(p => p is >= 0 and <= 1));
+        && ages.Length == progress.Length && (k.Life == 0 || (k.Life >= MinLife && k.Life <= MaxTime))
+        && ages.All(a => Math.Abs(a) <= MaxTime) && progress.All(p => p is >= 0 and <= 1));
+
+    /// <summary>Whether a curve can take part in a fit or a lookup: a life above zero and at least one row.</summary>
+    public static bool IsUsable(Curve curve) => curve.Life > 0 && curve.Ages.Length > 0;
 
     /// <summary>The population of <paramref name="train"/>'s units; with an evidence weight (<see cref="LifeFit.Evidence"/>), each unit's own trajectory is fitted, otherwise looked up at its current progress.</summary>
     public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth, double? evidence = null, double memory = 1)
@@ -127,8 +135,15 @@ public sealed class DegradationCurve
     /// </summary>
     public (double Rul, double Low, double High) PredictAt(double progress, double age)
     {
-        // An unknown progress (a NaN health) says nothing of the unit: taken as new, the answer is the population's.
-        progress = double.IsNaN(progress) ? 0 : Math.Clamp(progress, 0, 1);
+        // An unknown progress (a NaN health) says nothing of the unit: the answer is the population's, its lives beyond
+        // the age (the lookup at progress 0; a fit of a row at 0 would read it as a unit that has not worn, and favour
+        // long lives).
+        if (double.IsNaN(progress))
+        {
+            return Predict([age], [0], 0, new double[_curves.Length]);
+        }
+
+        progress = Math.Clamp(progress, 0, 1);
         return Fitted is { } fitted ? fitted.PredictAll(_curves, [age], [progress])[0] : Predict([age], [progress], 0, new double[_curves.Length]);
     }
 

@@ -18,7 +18,9 @@ namespace Telemetry.Models.Rul;
 public sealed class RulModel
 {
     private const string MetadataEntry = "telemetry-rul.json";
-    private const int FormatVersion = 2;
+    /// <summary>3: a fit's shift and an own band's margin, which a reader of format 2 would ignore and so score
+    /// otherwise than the training judged (it refuses a newer format instead). Formats 1 and 2 still load.</summary>
+    private const int FormatVersion = 3;
     private readonly MLContext? _ml;
     private readonly ITransformer? _regression;
 
@@ -166,6 +168,7 @@ public sealed class RulModel
         JsonSerializer.Serialize(entry, new Metadata(FormatVersion, Columns, Features?.Kept ?? [], Features?.Window ?? 0, Cap)
         {
             // Both curves are "curve" in the file (a reader of format 2 knows no other); the fit is told by its Fitted.
+            // (Written as format 3 even without a shift or a margin: one format per build is simpler to reason about.)
             Method = Curve is null ? "regression" : "curve",
             NormalizeFirst = Features?.NormalizeFirst ?? 0,
             Smooth = Features?.Smooth ?? 1,

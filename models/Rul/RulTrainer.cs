@@ -554,7 +554,8 @@ public static class RulTrainer
     /// Conformal calibration of a curve's own band (conformalized quantile regression): a row's score is how far its
     /// truth lies outside the band (negative inside), and the margin added to both sides is the 80th percentile of the
     /// scores, so that the band widened (or narrowed) by it holds 80% of held-out truths. The coverage reported is
-    /// measured from outside that choice: each fold's rows against the margin of the other folds' scores.
+    /// measured from outside that choice, on the band as served (never narrower than its estimate, see
+    /// <see cref="RulModel.PredictLast"/>): each fold's rows against the margin of the other folds' scores.
     /// </summary>
     private static (double Margin, double Coverage) CalibrateBand(List<Row> truth, List<RulEstimate> predictions, int folds)
     {
@@ -564,7 +565,8 @@ public static class RulTrainer
         for (var k = 0; k < folds; k++)
         {
             var margin = MarginOf(scores.Where((_, i) => truth[i].Fold != k));
-            inside += truth.Where((t, i) => t.Fold == k && scores[i] <= margin).Count();
+            inside += truth.Where((t, i) => t.Fold == k
+                && t.Label >= Math.Min(predictions[i].Rul, predictions[i].Low - margin) && t.Label <= Math.Max(predictions[i].Rul, predictions[i].High + margin)).Count();
         }
 
         return (MarginOf(scores), (double)inside / truth.Count);

@@ -164,6 +164,14 @@ public sealed class RulMethodChoiceTests : IDisposable
 
         model.WithOwnBand(1e300).Save(path);
         Assert.Equal($"{path}: its telemetry-rul.json has a band margin that cannot be served.", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
+
+        // Format 3 since the shift and the margin: a reader of an older format would ignore them, so a newer file is
+        // refused by name; a format-2 file still loads.
+        model.WithOwnBand(0).Save(path);
+        Tamper(path, root => root["Version"] = 4);
+        Assert.Equal($"{path} was written by a newer train-rul (format 4; this one reads up to 3).", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
+        Tamper(path, root => root["Version"] = 2);
+        Assert.Equal(model.PredictRows(table, table.Units), RulModel.Load(path).PredictRows(table, table.Units));
     }
 
     private static void Tamper(string path, Action<JsonNode> change)
