@@ -9,6 +9,7 @@ using Telemetry.Models.Learning;
 using Telemetry.Models.Rul;
 using Telemetry.Models.Wear;
 using Xunit;
+using static Telemetry.UnitTests.CurveFitModels;
 
 namespace Telemetry.UnitTests;
 
@@ -20,33 +21,13 @@ namespace Telemetry.UnitTests;
 /// </summary>
 public sealed class CurveFitAttackTests : IDisposable
 {
-    /// <summary>Three bands that lost health linearly to 80% in 80, 100 and 120 cycles (as in CurveFitServingTests).</summary>
-    private static readonly DegradationCurve.Curve[] Population = [.. new[] { 80.0, 100, 120 }.Select(life => Linear(life))];
-
-    private static readonly LifeFit Fit = LifeFit.From(Population, evidence: 0.3, memory: 0.7);
-
     private static readonly IServiceProvider Services = new ServiceCollection()
         .AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly))
         .BuildServiceProvider();
 
-    private readonly string _directory = Directory.CreateTempSubdirectory("wear-fit-attack-").FullName;
+    private readonly CurveFitModels _models = new();
 
-    public CurveFitAttackTests()
-    {
-        foreach (var file in Directory.GetFiles(LearnedWearModel.DefaultDirectory))
-        {
-            File.Copy(file, Path.Combine(_directory, Path.GetFileName(file)));
-        }
-
-        PatchBandReport(report =>
-        {
-            report["Method"] = "curve fit";
-            report["Curves"] = JsonSerializer.SerializeToNode(Population);
-            report["Fit"] = JsonSerializer.SerializeToNode(Fit);
-        });
-    }
-
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public void Dispose() => _models.Dispose();
 
     // ---------------------------------------------------------------- tampered reports: Fit settings
 
@@ -64,9 +45,9 @@ public sealed class CurveFitAttackTests : IDisposable
     [InlineData(1e308, 1e308, 1e308, 1e308)]
     public void FitSettingsBeyondTheirBounds_AreRefusedAtLoad(double spread, double logSpread, double evidence, double memory)
     {
-        PatchBandReport(report => report["Fit"] = JsonSerializer.SerializeToNode(new LifeFit(spread, logSpread, evidence, memory)));
+        _models.PatchBandReport(report => report["Fit"] = JsonSerializer.SerializeToNode(new LifeFit(spread, logSpread, evidence, memory)));
 
-        var error = Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        var error = Assert.Throws<InvalidDataException>(() => _models.Load());
         Assert.Contains("band-rul.json", error.Message, StringComparison.Ordinal);
     }
 
@@ -77,8 +58,8 @@ public sealed class CurveFitAttackTests : IDisposable
     [InlineData(10, LifeFit.MaxLogSpread, double.Epsilon, double.Epsilon)]
     public void FitSettingsAtTheirBounds_ScoreFiniteRemainingLife(double spread, double logSpread, double evidence, double memory)
     {
-        PatchBandReport(report => report["Fit"] = JsonSerializer.SerializeToNode(new LifeFit(spread, logSpread, evidence, memory)));
-        var model = LearnedWearModel.Load(_directory);
+        _models.PatchBandReport(report => report["Fit"] = JsonSerializer.SerializeToNode(new LifeFit(spread, logSpread, evidence, memory)));
+        var model = _models.Load();
 
         AssertScoresSanely(model);
     }
@@ -86,17 +67,17 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void AFitWithoutMemory_TakesTheDefaultOfOne_AndScores()
     {
-        PatchBandReport(report => report["Fit"] = JsonNode.Parse("""{"Spread":0.1,"LogSpread":0.2,"Evidence":0.3}"""));
+        _models.PatchBandReport(report => report["Fit"] = JsonNode.Parse("""{"Spread":0.1,"LogSpread":0.2,"Evidence":0.3}"""));
 
-        AssertScoresSanely(LearnedWearModel.Load(_directory));
+        AssertScoresSanely(_models.Load());
     }
 
     [Fact]
     public void AFitOfJsonNull_IsRefusedAtLoad()
     {
-        PatchBandReport(report => report["Fit"] = null);
+        _models.PatchBandReport(report => report["Fit"] = null);
 
-        Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        Assert.Throws<InvalidDataException>(() => _models.Load());
     }
 
     // ---------------------------------------------------------------- tampered reports: Curves
@@ -104,7 +85,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void CurvesWithANullEntry_AreRefusedAtLoad_OrScoreSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("[null]"));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("[null]"));
 
         AssertRefusedOrSane();
     }
@@ -112,7 +93,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ACurveWithoutAges_IsRefusedAtLoad_OrScoresSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":null,"Progress":[0,0.5,1],"Life":100}]"""));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":null,"Progress":[0,0.5,1],"Life":100}]"""));
 
         AssertRefusedOrSane();
     }
@@ -120,7 +101,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ACurveWithoutProgress_IsRefusedAtLoad_OrScoresSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50,100],"Progress":null,"Life":100}]"""));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50,100],"Progress":null,"Life":100}]"""));
 
         AssertRefusedOrSane();
     }
@@ -128,7 +109,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ACurveWithMoreAgesThanProgress_IsRefusedAtLoad_OrScoresSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,25,50,75,100],"Progress":[0,0.25],"Life":100}]"""));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,25,50,75,100],"Progress":[0,0.25],"Life":100}]"""));
 
         AssertRefusedOrSane();
     }
@@ -136,7 +117,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ACurveWithMoreProgressThanAges_ScoresSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50],"Progress":[0,0.5,0.75,1],"Life":100}]"""));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50],"Progress":[0,0.5,0.75,1],"Life":100}]"""));
 
         AssertRefusedOrSane();
     }
@@ -144,23 +125,23 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void CurvesWithoutALifeAboveZero_AreRefusedAtLoad()
     {
-        PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[] { Linear(100) with { Life = -100 }, Linear(80) with { Life = 0 } }));
+        _models.PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[] { Linear(100) with { Life = -100 }, Linear(80) with { Life = 0 } }));
 
-        Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        Assert.Throws<InvalidDataException>(() => _models.Load());
     }
 
     [Fact]
     public void CurvesWithoutAges_AreRefusedAtLoad()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[],"Progress":[],"Life":100},{"Ages":[],"Progress":[],"Life":120}]"""));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[],"Progress":[],"Life":100},{"Ages":[],"Progress":[],"Life":120}]"""));
 
-        Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        Assert.Throws<InvalidDataException>(() => _models.Load());
     }
 
     [Fact]
     public void ACurveOfAnOverflowingLife_IsRefusedAtLoad_OrScoresSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50,100],"Progress":[0,0.5,1],"Life":100},{"Ages":[0,1e306],"Progress":[0,1],"Life":1e308}]"""));
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50,100],"Progress":[0,0.5,1],"Life":100},{"Ages":[0,1e306],"Progress":[0,1],"Life":1e308}]"""));
 
         AssertRefusedOrSane();
     }
@@ -168,8 +149,8 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ALifeOutOfDoubleRange_IsRefusedAtLoad_OrScoresSanely()
     {
-        PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50,100],"Progress":[0,0.5,1],"Life":100},{"Ages":[0,50,100],"Progress":[0,0.5,1],"Life":1e400}]"""));
-        Assert.Contains("1e400", File.ReadAllText(Path.Combine(_directory, "band-rul.json")), StringComparison.Ordinal);
+        _models.PatchBandReport(report => report["Curves"] = JsonNode.Parse("""[{"Ages":[0,50,100],"Progress":[0,0.5,1],"Life":100},{"Ages":[0,50,100],"Progress":[0,0.5,1],"Life":1e400}]"""));
+        Assert.Contains("1e400", File.ReadAllText(Path.Combine(_models.Root, "band-rul.json")), StringComparison.Ordinal);
 
         AssertRefusedOrSane();
     }
@@ -182,24 +163,24 @@ public sealed class CurveFitAttackTests : IDisposable
     [InlineData("""{}""")]
     public void FitSettingsOutOfDoubleRange_AreRefusedAtLoad(string fit)
     {
-        PatchBandReport(report => report["Fit"] = JsonNode.Parse(fit));
+        _models.PatchBandReport(report => report["Fit"] = JsonNode.Parse(fit));
 
-        Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        Assert.Throws<InvalidDataException>(() => _models.Load());
     }
 
     [Fact]
     public void ANaNLiteralInTheReport_IsRefusedWithAnInvalidDataExceptionNamingTheFile()
     {
-        PatchBandReport(report => report["Fit"] = JsonNode.Parse("""{"Spread":0.1,"LogSpread":0.2,"Evidence":0.3,"Memory":"NaN"}"""));
+        _models.PatchBandReport(report => report["Fit"] = JsonNode.Parse("""{"Spread":0.1,"LogSpread":0.2,"Evidence":0.3,"Memory":"NaN"}"""));
 
-        var error = Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        var error = Assert.Throws<InvalidDataException>(() => _models.Load());
         Assert.Contains("band-rul.json", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void AnIntervalOutOfDoubleRange_IsRefusedAtLoad_OrScoresSanely()
     {
-        PatchBandReport(report => report["High"] = JsonNode.Parse("1e400"));
+        _models.PatchBandReport(report => report["High"] = JsonNode.Parse("1e400"));
 
         AssertRefusedOrSane();
     }
@@ -207,21 +188,21 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void AZeroLifeAmongUsableCurves_IsLeftOut_AndTheRestScore_ButANegativeLifeIsRefused()
     {
-        PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[] { Linear(80) with { Life = 0 }, Linear(100), Linear(120) }));
-        var model = LearnedWearModel.Load(_directory);
+        _models.PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[] { Linear(80) with { Life = 0 }, Linear(100), Linear(120) }));
+        var model = _models.Load();
 
         AssertScoresSanely(model);
         Assert.True(model.EstimateBand(Band(50, 90), new WearHistory()).RemainingCycles > 10);
 
         // No training writes a negative life (train-rul's own loader refuses one too).
-        PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[] { Linear(100) with { Life = -100 }, Linear(100), Linear(120) }));
-        Assert.Contains("band-rul.json", Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory)).Message, StringComparison.Ordinal);
+        _models.PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[] { Linear(100) with { Life = -100 }, Linear(100), Linear(120) }));
+        Assert.Contains("band-rul.json", Assert.Throws<InvalidDataException>(() => _models.Load()).Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void ACurveWithHugeProgressValues_ScoresFinitely()
     {
-        PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[]
+        _models.PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[]
         {
             Linear(100),
             new DegradationCurve.Curve([0, 50, 100], [0, 1e300, -1e300], 100),
@@ -233,7 +214,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ACurveWithUnsortedAndNegativeAges_ScoresFinitely()
     {
-        PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[]
+        _models.PatchBandReport(report => report["Curves"] = JsonSerializer.SerializeToNode(new[]
         {
             Linear(100),
             new DegradationCurve.Curve([100, -50, 0, 30, -1e300], [1, 0.2, 0, 0.9, 0.5], 90),
@@ -245,9 +226,9 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ABandReportThatSaysItIsAShoe_IsRefusedAtLoad()
     {
-        PatchBandReport(report => report["Kind"] = "shoe");
+        _models.PatchBandReport(report => report["Kind"] = "shoe");
 
-        Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        Assert.Throws<InvalidDataException>(() => _models.Load());
     }
 
     // ---------------------------------------------------------------- hostile inputs to a loaded model
@@ -255,7 +236,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void HostileAges_GiveFiniteNonNegativeRemainingLife()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         foreach (var cycles in new[] { 0, -5, 1e6, 1e30, 1e39, double.MaxValue, double.PositiveInfinity })
         {
             var history = new WearHistory();
@@ -273,7 +254,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ANaNHealth_OnAFreshHistory_GivesNoNaN()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
 
         var estimate = model.EstimateBand(new BandWearInput(300, double.NaN, 50, 7, 0.2, double.NaN), new WearHistory());
 
@@ -284,7 +265,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ANaNHealth_OnAHistoryWithPoints_KeepsTheLastFit()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var history = History([(10, 0.1), (20, 0.2), (30, 0.3)]);
         history.Week = 3;
         var before = model.EstimateBand(Band(40, 92), history).RemainingCycles;
@@ -335,7 +316,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ARestoredHistory_WithALastWeekBeyondTheUsagesClock_RecordsTheNextWeek()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         const long StartMs = 1_795_392_000_000;
         var usage = new ShoeUsageConverter().ConvertFromSurrogate(new ShoeUsageSurrogate
         {
@@ -359,7 +340,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ARestoredHistory_WithAnAgeBeyondTheUsage_DoesNotZeroTheRemainingLifeForEver()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         // Through the store: the band's usage says it is new (no cycles since its reference).
         var restored = new BandUsageConverter().ConvertFromSurrogate(new BandUsageSurrogate
         {
@@ -406,7 +387,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ReadingsGoingBackInTime_AddNoPointForAnEarlierWeek_AndTheRemainingLifeStaysSane()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var state = NewBand();
         const long StartMs = 1_795_392_000_000;
         long[] days = [0, 8, 15, 3, 1, 16, 22, -40, 30, 29, 36];
@@ -431,7 +412,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ManyReadingsInOneWeek_AddOnePoint_AndTheRemainingLifeFallsByTheCyclesUsed()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var history = History([(10, 0.1), (20, 0.2), (30, 0.3), (40, 0.4)]);
         history.Week = 4;
         var first = model.EstimateBand(Band(50, 90), history).RemainingCycles;
@@ -449,7 +430,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void HealthGoingUpAndDown_IsKeptAsMeasured_TheFitReadsItRateLimited_AndTheRemainingLifeIsFinite()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var history = new WearHistory();
         double[] health = [99, 97, 99.5, 95, 96, 100, 92, 101, 90, 95, 85];
         for (var week = 0; week < health.Length; week++)
@@ -467,7 +448,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ACycleCounterResetToZero_DoesNotMakeTheDeviceYounger()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var state = NewBand();
         const long StartMs = 1_795_392_000_000;
         double[] counters = [0, 10, 20, 30, 0, 5, 12, 45];
@@ -485,14 +466,14 @@ public sealed class CurveFitAttackTests : IDisposable
     }
 
     [Fact]
-    public void OneGlitchedCapacityReading_DoesNotCondemnTheBandForEver() => AssertAGlitchIsForgotten(LearnedWearModel.Load(_directory));
+    public void OneGlitchedCapacityReading_DoesNotCondemnTheBandForEver() => AssertAGlitchIsForgotten(_models.Load());
 
     [Fact]
     public void OneGlitchedCapacityReading_IsForgottenByTheLookup()
     {
-        PatchBandReport(report => report["Method"] = "curve");
+        _models.PatchBandReport(report => report["Method"] = "curve");
 
-        AssertAGlitchIsForgotten(LearnedWearModel.Load(_directory));
+        AssertAGlitchIsForgotten(_models.Load());
     }
 
     private static void AssertAGlitchIsForgotten(LearnedWearModel model)
@@ -522,13 +503,13 @@ public sealed class CurveFitAttackTests : IDisposable
     public void AShoeTwinServedByTheCurveFit_RecordsAWeekAPoint_AndServesFiniteKm()
     {
         DegradationCurve.Curve[] shoes = [.. new[] { 500.0, 700, 900 }.Select(life => Linear(life))];
-        PatchReport("shoe", report =>
+        _models.PatchReport("shoe", report =>
         {
             report["Method"] = "curve fit";
             report["Curves"] = JsonSerializer.SerializeToNode(shoes);
             report["Fit"] = JsonSerializer.SerializeToNode(LifeFit.From(shoes, evidence: 1, memory: 0.9));
         });
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var state = new DeviceState { Birth = new DeviceBirth { Kind = "shoe", Model = "S1", Batch = "B1", Firmware = "1.0.0", WearerKg = 70 } };
         const long StartMs = 1_795_392_000_000;
         for (var day = 0; day < 70; day++)
@@ -550,7 +531,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ADeepCopiedTwin_SharesNoHistory_KeepsItsClock_AndScoresAlike()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var copier = Services.GetRequiredService<DeepCopier>();
         var state = NewBand();
         const long StartMs = 1_795_392_000_000;
@@ -588,7 +569,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void AModelReloadedWithOtherCurves_WithinAWeek_ServesItsOwnFit_NotTheCachedOne()
     {
-        var before = LearnedWearModel.Load(_directory);
+        var before = _models.Load();
         var history = History([(10, 0.1), (20, 0.2), (30, 0.3), (40, 0.4)]);
         history.Week = 4;
         var input = Band(50, 90);
@@ -597,12 +578,12 @@ public sealed class CurveFitAttackTests : IDisposable
         // The same week, a model whose population lives twice as long.
         DegradationCurve.Curve[] longer = [.. new[] { 160.0, 200, 240 }.Select(life => Linear(life))];
         var fit = LifeFit.From(longer, evidence: 0.3, memory: 0.7);
-        PatchBandReport(report =>
+        _models.PatchBandReport(report =>
         {
             report["Curves"] = JsonSerializer.SerializeToNode(longer);
             report["Fit"] = JsonSerializer.SerializeToNode(fit);
         });
-        var after = LearnedWearModel.Load(_directory);
+        var after = _models.Load();
         var reloaded = after.EstimateBand(input, history).RemainingCycles;
 
         Assert.Equal(5, history.Count);
@@ -616,7 +597,7 @@ public sealed class CurveFitAttackTests : IDisposable
     [Fact]
     public void ManyTwinsOnOneSharedModel_InParallel_GetWhatEachGetsAlone()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         const int Twins = 48;
         const int Weeks = 10;
         double Pace(int twin) => 0.6 + (twin % 7 * 0.15);
@@ -664,27 +645,6 @@ public sealed class CurveFitAttackTests : IDisposable
 
     // ---------------------------------------------------------------- helpers
 
-    private static DegradationCurve.Curve Linear(double life)
-    {
-        var ages = Enumerable.Range(0, 41).Select(k => k * life / 40).ToArray();
-        return new DegradationCurve.Curve(ages, [.. ages.Select(a => a / life)], life);
-    }
-
-    private static BandWearInput Band(double cycles, double healthPct) => new(300, 3 * healthPct, cycles, 7, 0.2, healthPct);
-
-    private static WearHistory History(IEnumerable<(double Age, double Progress)> points)
-    {
-        var history = new WearHistory();
-        var week = 0;
-        foreach (var (age, progress) in points)
-        {
-            history.Week = week++;
-            history.Record(age, progress);
-        }
-
-        return history;
-    }
-
     private static DeviceState NewBand() =>
         new() { Birth = new DeviceBirth { Kind = "band", Model = "M1", Batch = "B1", Firmware = "1.0.0", RatedCapacityMah = 300 } };
 
@@ -728,7 +688,7 @@ public sealed class CurveFitAttackTests : IDisposable
         LearnedWearModel model;
         try
         {
-            model = LearnedWearModel.Load(_directory);
+            model = _models.Load();
         }
         catch (InvalidDataException e)
         {
@@ -737,15 +697,5 @@ public sealed class CurveFitAttackTests : IDisposable
         }
 
         AssertScoresSanely(model);
-    }
-
-    private void PatchBandReport(Action<JsonObject> patch) => PatchReport("band", patch);
-
-    private void PatchReport(string kind, Action<JsonObject> patch)
-    {
-        var json = Path.Combine(_directory, $"{kind}-rul.json");
-        var report = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
-        patch(report);
-        File.WriteAllText(json, report.ToJsonString());
     }
 }

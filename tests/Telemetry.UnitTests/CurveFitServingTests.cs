@@ -8,6 +8,7 @@ using Telemetry.Models.Learning;
 using Telemetry.Models.Rul;
 using Telemetry.Models.Wear;
 using Xunit;
+using static Telemetry.UnitTests.CurveFitModels;
 
 namespace Telemetry.UnitTests;
 
@@ -17,34 +18,9 @@ namespace Telemetry.UnitTests;
 /// </summary>
 public sealed class CurveFitServingTests : IDisposable
 {
-    /// <summary>Three bands that lost health linearly to 80% in 80, 100 and 120 cycles.</summary>
-    private static readonly DegradationCurve.Curve[] Population = [.. new[] { 80.0, 100, 120 }.Select(life =>
-    {
-        var ages = Enumerable.Range(0, 41).Select(k => k * life / 40).ToArray();
-        return new DegradationCurve.Curve(ages, [.. ages.Select(a => a / life)], life);
-    })];
+    private readonly CurveFitModels _models = new();
 
-    private static readonly LifeFit Fit = LifeFit.From(Population, evidence: 0.3, memory: 0.7);
-
-    private readonly string _directory = Directory.CreateTempSubdirectory("wear-fit-").FullName;
-
-    public CurveFitServingTests()
-    {
-        foreach (var file in Directory.GetFiles(LearnedWearModel.DefaultDirectory))
-        {
-            File.Copy(file, Path.Combine(_directory, Path.GetFileName(file)));
-        }
-
-        // The band report as train writes it when the curve fit wins.
-        PatchBandReport(report =>
-        {
-            report["Method"] = "curve fit";
-            report["Curves"] = JsonSerializer.SerializeToNode(Population);
-            report["Fit"] = JsonSerializer.SerializeToNode(Fit);
-        });
-    }
-
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public void Dispose() => _models.Dispose();
 
     [Fact]
     public void History_TakesOnePointAWeek_AgeNeverGoesBack_AndKeepsTheNewest48()
@@ -130,7 +106,7 @@ public sealed class CurveFitServingTests : IDisposable
     [Fact]
     public void ANaNHealth_WithNoHistory_GetsThePopulationsLivesBeyondItsAge()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
 
         var estimate = model.EstimateBand(Band(cycles: 10, healthPct: double.NaN), new WearHistory());
 
@@ -170,7 +146,7 @@ public sealed class CurveFitServingTests : IDisposable
     [Fact]
     public void ABandModelTrainedToTheCurveFit_TakesTheRemainingCyclesFromTheTwinsHistory()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var input = Band(cycles: 50, healthPct: 90); // progress 0.5 at 50 cycles: the middle curve's pace
 
         // Two twins in the same state now: one that was always ahead of this point's pace, one that was far behind it.
@@ -194,7 +170,7 @@ public sealed class CurveFitServingTests : IDisposable
     [Fact]
     public void WithinAWeek_TheLastFitIsKept_LessTheCyclesUsedSince_AndANewWeekFitsAgain()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var history = History([(10, 0.1), (20, 0.2), (30, 0.3), (40, 0.4)]);
         history.Week = 4;
         var first = model.EstimateBand(Band(cycles: 50, healthPct: 90), history).RemainingCycles;
@@ -216,7 +192,7 @@ public sealed class CurveFitServingTests : IDisposable
     [Fact]
     public void ATwinServedByTheCurveFit_KeepsItsWeeklyHistory_ThroughTheStore()
     {
-        var model = LearnedWearModel.Load(_directory);
+        var model = _models.Load();
         var state = new DeviceState { Birth = new DeviceBirth { Kind = "band", Model = "M1", Batch = "B1", Firmware = "1.0.0", RatedCapacityMah = 300 } };
         const long StartMs = 1_795_392_000_000;
         var now = DateTimeOffset.FromUnixTimeMilliseconds(StartMs);
@@ -266,7 +242,7 @@ public sealed class CurveFitServingTests : IDisposable
     [InlineData("""{"Method":"neural"}""", "neural")]
     public void AReportThatCannotBeScored_IsRefusedAtLoad_NamingTheMethod(string patch, string named)
     {
-        PatchBandReport(report =>
+        _models.PatchBandReport(report =>
         {
             report.Remove("Fit");
             foreach (var (key, value) in JsonNode.Parse(patch)!.AsObject())
@@ -275,32 +251,9 @@ public sealed class CurveFitServingTests : IDisposable
             }
         });
 
-        var error = Assert.Throws<InvalidDataException>(() => LearnedWearModel.Load(_directory));
+        var error = Assert.Throws<InvalidDataException>(() => _models.Load());
 
         Assert.Contains($"method '{named}'", error.Message, StringComparison.Ordinal);
         Assert.Contains("band-rul.json", error.Message, StringComparison.Ordinal);
-    }
-
-    private static BandWearInput Band(double cycles, double healthPct) => new(300, 3 * healthPct, cycles, 7, 0.2, healthPct);
-
-    private static WearHistory History(IEnumerable<(double Age, double Progress)> points)
-    {
-        var history = new WearHistory();
-        var week = 0;
-        foreach (var (age, progress) in points)
-        {
-            history.Week = week++;
-            history.Record(age, progress);
-        }
-
-        return history;
-    }
-
-    private void PatchBandReport(Action<JsonObject> patch)
-    {
-        var json = Path.Combine(_directory, "band-rul.json");
-        var report = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
-        patch(report);
-        File.WriteAllText(json, report.ToJsonString());
     }
 }

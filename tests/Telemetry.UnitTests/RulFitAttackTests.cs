@@ -768,21 +768,7 @@ public sealed partial class RulFitAttackTests : IDisposable
     }
 
     /// <summary>Rewrites the model's telemetry-rul.json, changing its Curve.Fitted object.</summary>
-    private static void Tamper(string model, Action<JsonObject> change)
-    {
-        using var zip = ZipFile.Open(model, ZipArchiveMode.Update);
-        var entry = zip.GetEntry("telemetry-rul.json")!;
-        JsonNode root;
-        using (var stream = entry.Open())
-        {
-            root = JsonNode.Parse(stream)!;
-        }
-
-        change(root["Curve"]!["Fitted"]!.AsObject());
-        entry.Delete();
-        using var writer = new StreamWriter(zip.CreateEntry("telemetry-rul.json").Open());
-        writer.Write(root.ToJsonString());
-    }
+    private static void Tamper(string model, Action<JsonObject> change) => RulModelFile.Rewrite(model, root => change(root["Curve"]!["Fitted"]!.AsObject()));
 
     /// <summary>Either a clear one-line refusal (exit 2), or predictions that are finite, non-negative and ordered.</summary>
     private async Task PredictSaneOrRefusedAsync(string model)

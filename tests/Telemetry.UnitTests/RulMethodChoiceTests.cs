@@ -174,21 +174,7 @@ public sealed class RulMethodChoiceTests : IDisposable
         Assert.Equal(model.PredictRows(table, table.Units), RulModel.Load(path).PredictRows(table, table.Units));
     }
 
-    private static void Tamper(string path, Action<JsonNode> change)
-    {
-        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
-        var entry = zip.GetEntry("telemetry-rul.json")!;
-        JsonNode root;
-        using (var stream = entry.Open())
-        {
-            root = JsonNode.Parse(stream)!;
-        }
-
-        change(root);
-        entry.Delete();
-        using var writer = new StreamWriter(zip.CreateEntry("telemetry-rul.json").Open());
-        writer.Write(root.ToJsonString());
-    }
+    private static void Tamper(string path, Action<JsonNode> change) => RulModelFile.Rewrite(path, change);
 
     [Fact]
     public void ACurveModelServingItsOwnBand_SavedAndLoaded_GivesTheCurvesBand_AndARegressionHasNone()
