@@ -7,15 +7,17 @@ namespace Telemetry.Models.Rul;
 /// For a unit at progress q and age a, every training unit v says how long it took from q to its end, scaled by how
 /// much slower or faster this unit reached q than v did (as the power 2q of that ratio, fully from half-way: near the
 /// start the unit's own pace says little). The median of those is the estimate and their 10th and 90th percentiles
-/// the raw interval. With <see cref="Fitted"/>, the unit's whole trajectory is fitted instead (<see cref="LifeFit"/>).
+/// the raw interval. With <see cref="Fitted"/>, the unit's whole trajectory is fitted instead (<see cref="LifeFit"/>),
+/// and with <see cref="Blend"/> the two answers are averaged.
 /// </summary>
 public sealed class DegradationCurve
 {
     private readonly Curve[] _curves;
 
-    public DegradationCurve(int column, int direction, LifeDefinition? life, double endOffset, int smooth, Curve[] curves, LifeFit? fitted = null)
+    public DegradationCurve(int column, int direction, LifeDefinition? life, double endOffset, int smooth, Curve[] curves, LifeFit? fitted = null, bool blend = false)
     {
         Fitted = fitted;
+        Blend = blend && fitted is not null;
         Column = column;
         Direction = direction;
         Life = life;
@@ -43,6 +45,13 @@ public sealed class DegradationCurve
     /// <summary>The population's prior when each unit's trajectory is fitted; null for the lookup at the unit's current progress.</summary>
     public LifeFit? Fitted { get; }
 
+    /// <summary>
+    /// With <see cref="Fitted"/>: the answer is the mean of the fit's and the lookup's (estimate and band alike). On a
+    /// handful of units neither can be told better by cross-validation, and their errors differ (the lookup follows
+    /// the unit's current pace, the fit its whole trajectory).
+    /// </summary>
+    public bool Blend { get; }
+
     /// <summary>One training unit's progress against its age (from its first row), and its whole life.</summary>
     public sealed record Curve(double[] Ages, double[] Progress, double Life);
 
@@ -63,7 +72,7 @@ public sealed class DegradationCurve
     public static bool IsUsable(Curve curve) => curve.Life > 0 && curve.Ages.Length > 0;
 
     /// <summary>The population of <paramref name="train"/>'s units; with an evidence weight (<see cref="LifeFit.Evidence"/>), each unit's own trajectory is fitted, otherwise looked up at its current progress.</summary>
-    public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth, double? evidence = null, double memory = 1)
+    public static DegradationCurve Fit(RunTable train, int column, int direction, LifeDefinition? life, int smooth, double? evidence = null, double memory = 1, bool blend = false)
     {
         var endOffset = 0.0;
         if (life is null)
@@ -81,7 +90,7 @@ public sealed class DegradationCurve
             var progress = partial.ProgressOf(u, u.Times.Length - 1);
             return new Curve([.. u.Times.Select(t => t - u.Times[0])], progress, u.Times[^1] - u.Times[0]);
         }).ToArray();
-        return new DegradationCurve(column, direction, life, endOffset, smooth, curves, evidence is { } e ? LifeFit.From(curves, e, memory) : null);
+        return new DegradationCurve(column, direction, life, endOffset, smooth, curves, evidence is { } e ? LifeFit.From(curves, e, memory) : null, blend);
     }
 
     /// <summary>The unit's progress at each of its rows up to <paramref name="last"/>: 0 at its first rows, 1 at its limit, never decreasing.</summary>
@@ -110,20 +119,32 @@ public sealed class DegradationCurve
     {
         var progress = ProgressOf(unit, unit.Times.Length - 1, columnMap);
         var ages = unit.Times.Select(t => t - unit.Times[0]).ToArray();
-        if (Fitted is { } fitted)
+        if (Fitted is { } fitted && !Blend)
         {
             return fitted.PredictAll(_curves, ages, progress);
         }
 
-        var result = new (double, double, double)[progress.Length];
+        var result = new (double Rul, double Low, double High)[progress.Length];
         var estimates = new double[_curves.Length];
         for (var i = 0; i < progress.Length; i++)
         {
             result[i] = Predict(ages, progress, i, estimates);
         }
 
+        if (Fitted is { } blended)
+        {
+            var fit = blended.PredictAll(_curves, ages, progress);
+            for (var i = 0; i < result.Length; i++)
+            {
+                result[i] = Mean(fit[i], result[i]);
+            }
+        }
+
         return result;
     }
+
+    private static (double Rul, double Low, double High) Mean((double Rul, double Low, double High) a, (double Rul, double Low, double High) b) =>
+        ((a.Rul + b.Rul) / 2, (a.Low + b.Low) / 2, (a.High + b.High) / 2);
 
     /// <summary>The most a unit's pace is taken to differ from a population curve's, either way.</summary>
     private const double MaxPaceRatio = 3;
@@ -144,7 +165,8 @@ public sealed class DegradationCurve
         }
 
         progress = Math.Clamp(progress, 0, 1);
-        return Fitted is { } fitted ? fitted.PredictAll(_curves, [age], [progress])[0] : Predict([age], [progress], 0, new double[_curves.Length]);
+        var lookup = Fitted is null || Blend ? Predict([age], [progress], 0, new double[_curves.Length]) : default;
+        return Fitted is not { } fitted ? lookup : Blend ? Mean(fitted.PredictAll(_curves, [age], [progress])[0], lookup) : fitted.PredictAll(_curves, [age], [progress])[0];
     }
 
     private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)

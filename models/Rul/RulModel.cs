@@ -18,9 +18,10 @@ namespace Telemetry.Models.Rul;
 public sealed class RulModel
 {
     private const string MetadataEntry = "telemetry-rul.json";
-    /// <summary>3: a fit's shift and an own band's margin, which a reader of format 2 would ignore and so score
-    /// otherwise than the training judged (it refuses a newer format instead). Formats 1 and 2 still load.</summary>
-    private const int FormatVersion = 3;
+    /// <summary>3: a fit's shift and an own band's margin; 4: the blend of the lookup and the fit. A reader of an
+    /// older format would ignore them and so score otherwise than the training judged (it refuses a newer format
+    /// instead). Formats 1 to 3 still load.</summary>
+    private const int FormatVersion = 4;
     private readonly MLContext? _ml;
     private readonly ITransformer? _regression;
 
@@ -40,7 +41,7 @@ public sealed class RulModel
     /// <summary>The curve method's population; null for regression.</summary>
     public DegradationCurve? Curve { get; }
 
-    public string Method => Curve is null ? "regression" : Curve.Fitted is null ? "curve" : "curve fit";
+    public string Method => Curve is null ? "regression" : Curve.Fitted is null ? "curve" : Curve.Blend ? "curve blend" : "curve fit";
 
     /// <summary>The numeric columns of the training file (a file to score must have the ones used).</summary>
     public string[] Columns { get; }
@@ -167,8 +168,8 @@ public sealed class RulModel
         using var entry = zip.CreateEntry(MetadataEntry).Open();
         JsonSerializer.Serialize(entry, new Metadata(FormatVersion, Columns, Features?.Kept ?? [], Features?.Window ?? 0, Cap)
         {
-            // Both curves are "curve" in the file (a reader of format 2 knows no other); the fit is told by its Fitted.
-            // (Written as format 3 even without a shift or a margin: one format per build is simpler to reason about.)
+            // All curves are "curve" in the file (a reader of format 2 knows no other); the fit is told by its Fitted, the
+            // blend by Blend. (Written as format 4 even without them: one format per build is simpler to reason about.)
             Method = Curve is null ? "regression" : "curve",
             NormalizeFirst = Features?.NormalizeFirst ?? 0,
             Smooth = Features?.Smooth ?? 1,
@@ -176,7 +177,7 @@ public sealed class RulModel
             Upper = Interval.Upper,
             OwnBand = OwnBand,
             BandMargin = BandMargin,
-            Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) { Fitted = c.Fitted } : null,
+            Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) { Fitted = c.Fitted, Blend = c.Blend } : null,
         });
     }
 
@@ -219,7 +220,12 @@ public sealed class RulModel
                 throw new RunTableException($"{path}: its {MetadataEntry} has a curve fit that cannot be scored.");
             }
 
-            var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves], c.Fitted);
+            if (c.Blend && c.Fitted is null)
+            {
+                throw new RunTableException($"{path}: its {MetadataEntry} blends a curve fit that it does not have.");
+            }
+
+            var curve = new DegradationCurve(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves], c.Fitted, c.Blend);
             var curveModel = new RulModel(null, null, null, curve, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
             if (!(Math.Abs(metadata.BandMargin) <= MaxTime))
             {
@@ -329,6 +335,9 @@ public sealed class RulModel
     {
         /// <summary>Absent in models written before the fitted curve existed: those score by lookup.</summary>
         public LifeFit? Fitted { get; init; }
+
+        /// <summary>The fit's and the lookup's answers averaged (absent before format 4: the fit alone).</summary>
+        public bool Blend { get; init; }
     }
 
     /// <summary>One row for ML.NET: the feature vector and the label (time remaining, capped).</summary>

@@ -8,7 +8,8 @@ namespace Telemetry.Models.Rul;
 /// regression on window features and a degradation curve of the best health indicator, looked up at the unit's
 /// progress or fitted to its whole trajectory, each with settings drawn by a seeded search for as long as the
 /// budget allows; the best by cross-validated RMSE is refitted on every unit. Below <see cref="FewUnits"/> units the
-/// method is chosen first, by nested cross-validation (a hundred candidates on a handful of units flatter the luckiest).
+/// method is chosen first, by nested cross-validation (a hundred candidates on a handful of units flatter the luckiest);
+/// below <see cref="MinRegressionUnits"/> the lookup and the fit are averaged (the blend), not chosen between.
 /// Next to it two naive answers are scored on the same folds: the training units' mean life minus the unit's age,
 /// and a straight line through the best health indicator's recent rows extrapolated to its end-of-life level.
 /// </summary>
@@ -71,32 +72,28 @@ public static class RulTrainer
 
         // A regression on window features learns remaining life from the training units' rows; from fewer than
         // MinRegressionUnits it can only learn their lives, so it is not tried.
-        IReadOnlyList<string> methods = options.Methods ?? (table.Units.Count < MinRegressionUnits ? [.. Methods.Where(m => m != "regression")] : Methods);
+        IReadOnlyList<string> methods = options.Methods ?? Methods;
         var methodScores = new List<RulScore>();
         var selection = "";
-        if (options.Methods is null && table.Units.Count < FewUnits && folds.Any(f => f.Train.Units.Count < 2))
+        if (options.Methods is null && table.Units.Count < MinRegressionUnits)
         {
-            methods = ["curve"];
-            selection = $"method: curve, the one with the fewest settings (a fold trains on a single unit: {table.Units.Count} units in {folds.Count} folds cannot judge one method against another)";
+            // On so few units the lower of the two curves' scores says more of luck than of method (choosing between
+            // them lost to their average on every set of cells measured, docs/models.md), so the blend is served; each
+            // one's score on units its search did not see is still measured and shown, where folds allow it.
+            if (folds.All(f => f.Train.Units.Count >= 2))
+            {
+                methodScores.AddRange(MethodScores(table, folds, truth, options, FewUnitMethods, progress).Scores);
+            }
+
+            methods = [Blend];
+            selection = $"method: {Blend}, the lookup and the fit averaged, not chosen between ({table.Units.Count} units are too few to choose between them: judged by nested cross-validation, the lower is the luckier as often as the better)";
         }
         else if (options.Methods is null && table.Units.Count < FewUnits)
         {
             // Few units cannot tell a lucky candidate among a hundred tries from a good one: the method is chosen by
             // how each method's own search does on units it did not see, and only that method is searched further.
-            var share = options with { Budget = options.Budget / (2 * methods.Count * folds.Count) };
-            var foldRmses = new List<double[]>();
-            foreach (var method in methods)
-            {
-                var predictions = new List<RulEstimate>(truth.Count);
-                foreach (var fold in folds)
-                {
-                    predictions.AddRange(TrainCut(fold.Train, [], share with { Methods = [method] }, null).Model.PredictRows(table, fold.Test.Units));
-                }
-
-                methodScores.Add(Score(method, truth, predictions));
-                foldRmses.Add(FoldRmses(truth, predictions, folds.Count));
-                progress?.Report(Invariant($"method {method}, its search judged on units it did not see: RMSE {methodScores[^1].Rmse:F2}, error {methodScores[^1].MeanLifeError:P1} of life"));
-            }
+            var (scores, foldRmses) = MethodScores(table, folds, truth, options, methods, progress);
+            methodScores.AddRange(scores);
 
             // The one-standard-error rule, between the regression (seven settings) and the curves (one to three):
             // when the regression is lowest, the better curve is chosen if it is within one standard error (across
@@ -125,7 +122,7 @@ public static class RulTrainer
                 break;
             }
 
-            var method = untried ?? (methods.Count == Methods.Length ? (draws++ % 4) switch { 2 => "curve", 3 => "curve fit", _ => "regression" } : methods[draws++ % methods.Count]);
+            var method = untried ?? (methods.SequenceEqual(Methods) ? (draws++ % 4) switch { 2 => "curve", 3 => "curve fit", _ => "regression" } : methods[draws++ % methods.Count]);
             var firstSmooth = Math.Max(options.Life?.Smooth ?? 5, 1);
             object settings = method switch
             {
@@ -150,8 +147,8 @@ public static class RulTrainer
             var candidate = settings switch
             {
                 RulSettings regression => EvaluateRegression(table, folds, screens, truth, regression),
-                int rolling => EvaluateCurve(table, folds, screens, truth, options, rolling, null, 1),
-                (int rolling, double evidence, double memory) => EvaluateCurve(table, folds, screens, truth, options, rolling, evidence, memory),
+                int rolling => EvaluateCurve(table, folds, screens, truth, options, rolling, null, 1, false),
+                (int rolling, double evidence, double memory) => EvaluateCurve(table, folds, screens, truth, options, rolling, evidence, memory, method == Blend),
                 _ => throw new InvalidOperationException($"no method for {settings}"),
             };
             candidates.Add(candidate);
@@ -164,7 +161,7 @@ public static class RulTrainer
         var (lower, upper, coverage, tail) = Calibrate(truth, best.Predictions, folds.Count);
         progress?.Report($"chose {best.Method} ({best.Settings}); refitting on all {table.Units.Count} units");
         var model = (best.Curve is { } smooth
-            ? RulModel.FitCurve(table, DegradationCurve.Fit(table, indicator, Direction(ColumnScreen.Score(table), indicator), options.Life, smooth, best.Evidence, best.Memory), cap)
+            ? RulModel.FitCurve(table, DegradationCurve.Fit(table, indicator, Direction(ColumnScreen.Score(table), indicator), options.Life, smooth, best.Evidence, best.Memory, best.Blend), cap)
             : RulModel.FitRegression(table, Features(table, ColumnScreen.Score(table), best.Regression!), best.Regression!))
             .WithInterval(lower, upper);
 
@@ -248,6 +245,27 @@ public static class RulTrainer
         return Score($"nested: {string.Join(", ", chosen.GroupBy(c => c).Select(g => $"{g.Key} ×{g.Count()}"))}", truth, predictions);
     }
 
+    /// <summary>Each method's own search (a share of the budget) judged on the folds' held-out units, with its RMSE per fold.</summary>
+    private static (List<RulScore> Scores, List<double[]> FoldRmses) MethodScores(RunTable table, List<Fold> folds, List<Row> truth, RulTrainingOptions options, IReadOnlyList<string> methods, IProgress<string>? progress)
+    {
+        var share = options with { Budget = options.Budget / (2 * methods.Count * folds.Count) };
+        var (scores, foldRmses) = (new List<RulScore>(), new List<double[]>());
+        foreach (var method in methods)
+        {
+            var predictions = new List<RulEstimate>(truth.Count);
+            foreach (var fold in folds)
+            {
+                predictions.AddRange(TrainCut(fold.Train, [], share with { Methods = [method] }, null).Model.PredictRows(table, fold.Test.Units));
+            }
+
+            scores.Add(Score(method, truth, predictions));
+            foldRmses.Add(FoldRmses(truth, predictions, folds.Count));
+            progress?.Report(Invariant($"method {method}, its search judged on units it did not see: RMSE {scores[^1].Rmse:F2}, error {scores[^1].MeanLifeError:P1} of life"));
+        }
+
+        return (scores, foldRmses);
+    }
+
     /// <summary>The held-out truth, row by row in fold order: label (capped), the unit, its life and its fold.</summary>
     private sealed record Row(double Label, string Unit, double Life, int Fold);
 
@@ -261,10 +279,19 @@ public static class RulTrainer
         public double? Evidence { get; init; }
 
         public double Memory { get; init; } = 1;
+
+        /// <summary>The fit's and the lookup's answers averaged.</summary>
+        public bool Blend { get; init; }
     }
 
     /// <summary>The methods tried: a window-feature regression, the degradation curve looked up at the unit's progress, and the curve fitted to the unit's whole trajectory.</summary>
     private static readonly string[] Methods = ["regression", "curve", "curve fit"];
+
+    /// <summary>The curve fit and the lookup averaged: the method below <see cref="MinRegressionUnits"/> units.</summary>
+    private const string Blend = "curve blend";
+
+    /// <summary>The methods whose scores are shown below <see cref="MinRegressionUnits"/> units.</summary>
+    private static readonly string[] FewUnitMethods = ["curve", "curve fit", Blend];
 
     /// <summary>Draws in a row of settings already tried that end the search.</summary>
     private const int MaxRepeats = 200;
@@ -324,19 +351,19 @@ public static class RulTrainer
         return new Candidate("regression", settings.ToString(), Score("regression", truth, predictions), predictions) { Regression = settings };
     }
 
-    private static Candidate EvaluateCurve(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulTrainingOptions options, int smooth, double? evidence, double memory)
+    private static Candidate EvaluateCurve(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulTrainingOptions options, int smooth, double? evidence, double memory, bool blend)
     {
         var predictions = new List<RulEstimate>(truth.Count);
         for (var k = 0; k < folds.Count; k++)
         {
             var indicator = Indicator(table, screens[k], options);
-            var curve = DegradationCurve.Fit(folds[k].Train, indicator, Direction(screens[k], indicator), options.Life, smooth, evidence, memory);
+            var curve = DegradationCurve.Fit(folds[k].Train, indicator, Direction(screens[k], indicator), options.Life, smooth, evidence, memory, blend);
             predictions.AddRange(RulModel.FitCurve(folds[k].Train, curve, options.Start.Cap).PredictRows(table, folds[k].Test.Units));
         }
 
-        var method = evidence is null ? "curve" : "curve fit";
+        var method = evidence is null ? "curve" : blend ? Blend : "curve fit";
         var settings = $"{table.Columns[Indicator(table, ColumnScreen.Score(table), options)]}, rolling median of {smooth}{(evidence is { } e ? Invariant($", evidence {e} per row, memory {memory}") : "")}";
-        return new Candidate(method, settings, Score(method, truth, predictions), predictions) { Curve = smooth, Evidence = evidence, Memory = memory };
+        return new Candidate(method, settings, Score(method, truth, predictions), predictions) { Curve = smooth, Evidence = evidence, Memory = memory, Blend = blend };
     }
 
     private static List<(string, string, double, int)> Choices(List<Candidate> candidates)

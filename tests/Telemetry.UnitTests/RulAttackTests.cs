@@ -434,7 +434,7 @@ public sealed partial class RulAttackTests : IDisposable
                 root = JsonDocument.Parse(stream).RootElement.Clone();
             }
 
-            Assert.Equal(3, root.GetProperty("Version").GetInt32());
+            Assert.Equal(4, root.GetProperty("Version").GetInt32());
             var v1 = JsonSerializer.Serialize(new
             {
                 Version = 1,

@@ -75,12 +75,12 @@ public sealed partial class RulFitAttackTests : IDisposable
 
         Assert.True(code is 0, error);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
-        Assert.Equal(4, Regex.Count(error, @"nested fold \d/4: chose curve( fit)? \("));
+        Assert.Equal(4, Regex.Count(error, @"nested fold \d/4: chose curve blend \("));
         Assert.Contains("| **model, nested: ", output, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task OneCandidate_OnFourUnits_ChoosesByNestedCrossValidation_AndTheReportAgreesWithItself()
+    public async Task OneCandidate_OnFourUnits_BlendsTheCurves_AndTheReportAgreesWithItself()
     {
         var csv = WriteUnits("runs.csv", [30, 40, 50, 35]);
 
@@ -91,11 +91,12 @@ public sealed partial class RulFitAttackTests : IDisposable
         Assert.True(method.Success, output);
         var chosen = method.Groups["method"].Value;
         Assert.Equal("1", method.Groups["count"].Value);
-        Assert.Contains(chosen, new[] { "curve", "curve fit" });
-        // The selection names the same method, and both methods (not the regression, from 5 units) were judged.
-        Assert.Contains($"method chosen by nested cross-validation (4 units are too few to trust the lowest of many candidates' scores): {chosen},", output, StringComparison.Ordinal);
+        Assert.Equal("curve blend", chosen);
+        // The selection names the same method, and the curves and their blend (not the regression, from 5 units) were judged.
+        Assert.Contains($"method: {chosen}, the lookup and the fit averaged, not chosen between (4 units are too few", output, StringComparison.Ordinal);
         Assert.Contains("| curve | ", output, StringComparison.Ordinal);
         Assert.Contains("| curve fit | ", output, StringComparison.Ordinal);
+        Assert.Contains("| curve blend | ", output, StringComparison.Ordinal);
         Assert.DoesNotContain("| regression | ", output, StringComparison.Ordinal);
         Assert.Contains($"| **model: {chosen}** |", output, StringComparison.Ordinal);
     }
@@ -109,7 +110,7 @@ public sealed partial class RulFitAttackTests : IDisposable
 
         var single = Assert.Single(report.Candidates);
         Assert.Equal(report.Method, single.Method);
-        Assert.Equal(2, report.MethodScores.Count);
+        Assert.Equal(3, report.MethodScores.Count);
         Assert.Contains($": {report.Method}", report.Selection, StringComparison.Ordinal);
     }
 
@@ -148,7 +149,7 @@ public sealed partial class RulFitAttackTests : IDisposable
     }
 
     [Theory]
-    [InlineData(4, new[] { "curve", "curve fit" })]
+    [InlineData(4, new[] { "curve", "curve fit", "curve blend" })]
     [InlineData(5, new[] { "regression", "curve", "curve fit" })]
     [InlineData(19, new[] { "regression", "curve", "curve fit" })]
     [InlineData(20, new string[0])]
@@ -293,7 +294,7 @@ public sealed partial class RulFitAttackTests : IDisposable
 
         Assert.True(code == 0, error);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
-        Assert.Contains("method chosen by nested cross-validation (3 units", output, StringComparison.Ordinal);
+        Assert.Contains("method: curve blend, the lookup and the fit averaged, not chosen between (3 units", output, StringComparison.Ordinal);
         var (predicted, _, predictError) = await PredictAsync(Path.Combine(_dir, "m.zip"), path);
         Assert.True(predicted == 0, predictError);
         AssertSane(ReadPredictions());

@@ -65,18 +65,46 @@ public sealed class RulMethodChoiceTests : IDisposable
     }
 
     [Fact]
-    public void FourUnits_TheMethodIsChosenByNestedCrossValidation_AndTheRegressionIsNotTried()
+    public void FourUnits_TheCurvesAreBlended_EachJudgedByNestedCrossValidation_AndTheRegressionIsNotTried()
     {
         var table = Cells(4, seed: 1);
 
-        var report = RulTrainer.Train(table, new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero }).Report;
+        var (model, report) = RulTrainer.Train(table, new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero });
 
-        Assert.Equal(["curve", "curve fit"], report.MethodScores.Select(m => m.Name));
-        Assert.DoesNotContain(report.Candidates, c => c.Method == "regression");
-        Assert.Contains("method chosen by nested cross-validation (4 units are too few", report.Selection, StringComparison.Ordinal);
-        Assert.All(report.Candidates, c => Assert.Equal(report.Method, c.Method));
-        // The method's own nested score is the lowest, or within a standard error of it for the simpler one.
-        Assert.Equal(report.Method, report.MethodScores.Any(m => m.Rmse < report.MethodScores.Single(s => s.Name == report.Method).Rmse) ? "curve" : report.Method);
+        Assert.Equal(["curve", "curve fit", "curve blend"], report.MethodScores.Select(m => m.Name));
+        Assert.All(report.MethodScores, m => Assert.True(double.IsFinite(m.Rmse) && m.Rmse > 0, $"{m.Name}: {m.Rmse}"));
+        Assert.Equal("curve blend", report.Method);
+        Assert.Equal("curve blend", model.Method);
+        Assert.Contains("4 units are too few to choose between them", report.Selection, StringComparison.Ordinal);
+        Assert.All(report.Candidates, c => Assert.Equal("curve blend", c.Method));
+    }
+
+    [Fact]
+    public void TheBlend_IsTheMeanOfTheLookupAndTheFit_EstimateAndBandAlike()
+    {
+        var table = LifeDefinition.Parse("capacity<80%", 1).Apply(Cells(5, seed: 11)).Failed;
+        var train = table.With(table.Units.Skip(1));
+        var held = table.Units.Take(1).ToList();
+        var column = table.ColumnIndex("capacity");
+        var blend = DegradationCurve.Fit(train, column, -1, LifeDefinition.Parse("capacity<80%", 1), 3, evidence: 0.3, memory: 0.7, blend: true);
+        var lookup = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves]);
+        var fit = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves], blend.Fitted);
+
+        var (b, l, f) = (blend.PredictAll(held[0]), lookup.PredictAll(held[0]), fit.PredictAll(held[0]));
+
+        Assert.True(blend.Blend);
+        Assert.Contains(b.Select((e, i) => Math.Abs(l[i].Rul - f[i].Rul)), d => d > 1); // the two differ, so the mean is not either
+        for (var i = 0; i < b.Length; i++)
+        {
+            Assert.Equal((l[i].Rul + f[i].Rul) / 2, b[i].Rul, 9);
+            Assert.Equal((l[i].Low + f[i].Low) / 2, b[i].Low, 9);
+            Assert.Equal((l[i].High + f[i].High) / 2, b[i].High, 9);
+        }
+
+        // A twin's single point is blended the same way; a blend needs a fit to blend.
+        var at = blend.PredictAt(0.4, 30);
+        Assert.Equal((lookup.PredictAt(0.4, 30).Rul + fit.PredictAt(0.4, 30).Rul) / 2, at.Rul, 9);
+        Assert.False(new DegradationCurve(0, -1, null, 0, 1, [.. blend.Curves], null, blend: true).Blend);
     }
 
     [Fact]
@@ -88,12 +116,15 @@ public sealed class RulMethodChoiceTests : IDisposable
     }
 
     [Fact]
-    public void TwoUnits_UseTheCurve_AndSayWhy()
+    public void TwoUnits_UseTheBlend_AndSayWhy_WithoutScoringMethodsOnFoldsOfOneUnit()
     {
-        var report = RulTrainer.Train(Cells(2, seed: 3), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero }).Report;
+        var (model, report) = RulTrainer.Train(Cells(2, seed: 3), new RulTrainingOptions { Life = LifeDefinition.Parse("capacity<80%", 1), Budget = TimeSpan.Zero });
 
-        Assert.Equal("curve", report.Method);
-        Assert.Contains("2 units in 2 folds cannot judge one method against another", report.Selection, StringComparison.Ordinal);
+        Assert.Equal("curve blend", report.Method);
+        Assert.Empty(report.MethodScores);
+        Assert.Contains("2 units are too few to choose between them", report.Selection, StringComparison.Ordinal);
+        var last = model.PredictLast(Cells(2, seed: 3));
+        Assert.All(last, l => Assert.True(double.IsFinite(l.Estimate.Rul) && l.Estimate.Low <= l.Estimate.Rul && l.Estimate.Rul <= l.Estimate.High));
     }
 
     [Fact]
@@ -108,6 +139,7 @@ public sealed class RulMethodChoiceTests : IDisposable
 
     [Theory]
     [InlineData("curve-fit", "curve fit")]
+    [InlineData("curve-blend", "curve blend")]
     [InlineData("regression", "regression")]
     public async Task MethodOption_TrainsOnlyThatMethod(string option, string method)
     {
@@ -165,13 +197,42 @@ public sealed class RulMethodChoiceTests : IDisposable
         model.WithOwnBand(1e300).Save(path);
         Assert.Equal($"{path}: its telemetry-rul.json has a band margin that cannot be served.", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
 
-        // Format 3 since the shift and the margin: a reader of an older format would ignore them, so a newer file is
-        // refused by name; a format-2 file still loads.
+        // Format 4 since the blend (3 since the shift and the margin): a reader of an older format would ignore them,
+        // so a newer file is refused by name; a format-2 or format-3 file still loads.
         model.WithOwnBand(0).Save(path);
-        Tamper(path, root => root["Version"] = 4);
-        Assert.Equal($"{path} was written by a newer train-rul (format 4; this one reads up to 3).", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
-        Tamper(path, root => root["Version"] = 2);
-        Assert.Equal(model.PredictRows(table, table.Units), RulModel.Load(path).PredictRows(table, table.Units));
+        Tamper(path, root => root["Version"] = 5);
+        Assert.Equal($"{path} was written by a newer train-rul (format 5; this one reads up to 4).", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
+        foreach (var version in new[] { 2, 3 })
+        {
+            Tamper(path, root => root["Version"] = version);
+            Assert.Equal(model.PredictRows(table, table.Units), RulModel.Load(path).PredictRows(table, table.Units));
+        }
+    }
+
+    [Fact]
+    public void ABlendModel_SavedAndLoaded_PredictsTheSame_AFitWithoutTheFlagIsNoBlend_AndABlendWithoutAFitIsRefused()
+    {
+        var life = LifeDefinition.Parse("capacity<80%", 1);
+        var table = life.Apply(Cells(5, seed: 9)).Failed;
+        var curve = DegradationCurve.Fit(table, table.ColumnIndex("capacity"), -1, life, 3, evidence: 0.3, memory: 0.7, blend: true);
+        var model = RulModel.FitCurve(table, curve, null).WithInterval(-5, 5);
+        var path = Path.Combine(_dir, "blend.zip");
+
+        model.Save(path);
+        var loaded = RulModel.Load(path);
+
+        Assert.Equal("curve blend", loaded.Method);
+        Assert.Equal(model.PredictRows(table, table.Units), loaded.PredictRows(table, table.Units));
+
+        // A fit written before the blend (no Blend in the file) is the fit alone, as it was.
+        Tamper(path, root => root["Curve"]!.AsObject().Remove("Blend"));
+        var fit = RulModel.Load(path);
+        Assert.Equal("curve fit", fit.Method);
+        Assert.NotEqual(model.PredictRows(table, table.Units), fit.PredictRows(table, table.Units));
+
+        model.Save(path);
+        Tamper(path, root => root["Curve"]!.AsObject().Remove("Fitted"));
+        Assert.Equal($"{path}: its telemetry-rul.json blends a curve fit that it does not have.", Assert.Throws<RunTableException>(() => RulModel.Load(path)).Message);
     }
 
     private static void Tamper(string path, Action<JsonNode> change) => RulModelFile.Rewrite(path, change);
