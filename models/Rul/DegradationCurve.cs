@@ -164,7 +164,15 @@ public sealed class DegradationCurve
             return Predict([age], [0], 0, new double[_curves.Length]);
         }
 
+        // An unknown age says nothing of the unit's pace: the lookup takes it as on each curve's (a fit has no trajectory
+        // to weigh); an infinite one is the longest a curve may hold.
         progress = Math.Clamp(progress, 0, 1);
+        if (double.IsNaN(age))
+        {
+            return Predict([age], [progress], 0, new double[_curves.Length]);
+        }
+
+        age = Math.Clamp(age, -MaxTime, MaxTime);
         var lookup = Fitted is null || Blend ? Predict([age], [progress], 0, new double[_curves.Length]) : default;
         return Fitted is not { } fitted ? lookup : Blend ? Mean(fitted.PredictAll(_curves, [age], [progress])[0], lookup) : fitted.PredictAll(_curves, [age], [progress])[0];
     }
@@ -176,12 +184,12 @@ public sealed class DegradationCurve
             return (0, 0, 0);
         }
 
-        var age = ages[row];
         var q = progress[row];
         for (var v = 0; v < _curves.Length; v++)
         {
             var curve = _curves[v];
             var reached = AgeAt(curve, q);
+            var age = double.IsNaN(ages[row]) ? reached : ages[row];
             // How much slower (above 1) this unit reached q than v did, trusted as far as the unit has come: near the
             // start its own pace says little.
             var ratio = Math.Clamp((age + 1) / (reached + 1), 1 / MaxPaceRatio, MaxPaceRatio);

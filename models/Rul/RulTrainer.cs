@@ -53,6 +53,18 @@ public static class RulTrainer
     private static (RulModel Model, RulReport Report) TrainCut(RunTable table, List<string> censored, RulTrainingOptions options, IProgress<string>? progress)
     {
         var clock = Stopwatch.StartNew();
+        // A name the search does not know would otherwise be searched as the curve fit, its settings' default arm.
+        if (options.Methods is { } named && (named.Count == 0 || named.Any(m => !Methods.Contains(m) && m != Blend)))
+        {
+            var what = named.Count == 0 ? "none named" : $"no method '{named.First(m => !Methods.Contains(m) && m != Blend)}'";
+            throw new ArgumentException($"Methods: {what}; the methods are {string.Join(", ", Methods)} and {Blend}.", nameof(options));
+        }
+
+        if (options.MaxCandidates < 1)
+        {
+            throw new ArgumentException($"MaxCandidates must be at least 1 (was {options.MaxCandidates}).", nameof(options));
+        }
+
         if (table.Units.Count < 2)
         {
             throw new RunTableException($"At least two units that reach their end of life are needed to train and to test; there {(table.Units.Count == 1 ? "is one" : "are none")}.");
@@ -78,15 +90,17 @@ public static class RulTrainer
         if (options.Methods is null && table.Units.Count < MinRegressionUnits)
         {
             // On so few units the lower of the two curves' scores says more of luck than of method (choosing between
-            // them lost to their average on every set of cells measured, docs/models.md), so the blend is served; each
-            // one's score on units its search did not see is still measured and shown, where folds allow it.
-            if (folds.All(f => f.Train.Units.Count >= 2))
+            // them lost to their average on seven of the nine sets of cells measured, docs/models.md), so the blend is
+            // served; each one's score on units its search did not see is still measured and shown, where folds allow it.
+            var judged = folds.All(f => f.Train.Units.Count >= 2);
+            if (judged)
             {
                 methodScores.AddRange(MethodScores(table, folds, truth, options, FewUnitMethods, progress).Scores);
             }
 
             methods = [Blend];
-            selection = $"method: {Blend}, the lookup and the fit averaged, not chosen between ({table.Units.Count} units are too few to choose between them: judged by nested cross-validation, the lower is the luckier as often as the better)";
+            var why = judged ? "judged by nested cross-validation, the lower is the luckier as often as the better" : $"in {folds.Count} folds one trains on a single unit, so none can be judged";
+            selection = $"method: {Blend}, the lookup and the fit averaged, not chosen between ({table.Units.Count} units are too few to choose between them: {why})";
         }
         else if (options.Methods is null && table.Units.Count < FewUnits)
         {
@@ -227,7 +241,9 @@ public static class RulTrainer
         var folds = Folds(table, Math.Min(options.Folds, table.Units.Count), options.Start.Seed);
         if (folds.Any(f => f.Train.Units.Count < 2))
         {
-            throw new RunTableException("Nested cross-validation needs at least three units that reach their end of life.");
+            throw new RunTableException(table.Units.Count < 3
+                ? "Nested cross-validation needs at least three units that reach their end of life."
+                : $"Nested cross-validation needs every outer fold to train on at least two units: {table.Units.Count} units in {folds.Count} folds leave one with a single unit; use more folds (--folds {table.Units.Count}).");
         }
 
         var truth = Truth(table, folds, options.Start.Cap);
@@ -380,12 +396,18 @@ public static class RulTrainer
             .Select(g => (setting.Name, g.Key, g.Min(c => c.Score.Rmse), g.Count()))).ToList();
         var curves = candidates.Where(c => c.Curve is not null && c.Evidence is null).GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key);
         choices.AddRange(curves.Select(g => ("curve smoothing", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
-        var fitSmooths = candidates.Where(c => c.Evidence is not null).GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key);
-        choices.AddRange(fitSmooths.Select(g => ("fit smoothing", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
-        var fits = candidates.Where(c => c.Evidence is not null).GroupBy(c => c.Evidence!.Value).OrderBy(g => g.Key);
-        choices.AddRange(fits.Select(g => ("fit evidence per row", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
-        var memories = candidates.Where(c => c.Evidence is not null).GroupBy(c => c.Memory).OrderBy(g => g.Key);
-        choices.AddRange(memories.Select(g => ("fit memory per row", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+        // The fit's settings, and the blend's (the same ones) under their own name.
+        foreach (var (name, blend) in new[] { ("fit", false), ("blend", true) })
+        {
+            var fitted = candidates.Where(c => c.Evidence is not null && c.Blend == blend).ToList();
+            choices.AddRange(fitted.GroupBy(c => c.Curve!.Value).OrderBy(g => g.Key)
+                .Select(g => ($"{name} smoothing", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+            choices.AddRange(fitted.GroupBy(c => c.Evidence!.Value).OrderBy(g => g.Key)
+                .Select(g => ($"{name} evidence per row", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+            choices.AddRange(fitted.GroupBy(c => c.Memory).OrderBy(g => g.Key)
+                .Select(g => ($"{name} memory per row", g.Key.ToString(CultureInfo.InvariantCulture), g.Min(c => c.Score.Rmse), g.Count())));
+        }
+
         return choices;
     }
 

@@ -156,7 +156,7 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         }
     }
 
-    [Fact(Skip = "BUG: train-rul --help says the blend is served below 5 units 'unless one beats it by a standard error'; the code (and docs/models.md) always serve the blend")]
+    [Fact]
     public async Task Help_DescribesTheRuleTheCodeApplies()
     {
         var (_, output, _) = await ModelCli.InvokeAsync(["train-rul", "--help"]);
@@ -269,7 +269,7 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         Assert.Equal(lookup.PredictAt(0, 40), blend.PredictAt(double.NaN, 40));
     }
 
-    [Fact(Skip = "BUG: PredictAt(0.7, +∞) is NaN on a blend (and on the lookup): (1 - trust) × Math.Max(0, age - reached) is 0 × ∞ when trust is 1; at age 1e300 it is finite")]
+    [Fact]
     public void PredictAt_OnABlend_AnInfiniteAge_IsAnsweredLikeAHugeOne()
     {
         var blend = BlendCurve();
@@ -279,7 +279,7 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         Assert.Equal(blend.PredictAt(0.7, 1e300), blend.PredictAt(0.7, double.PositiveInfinity));
     }
 
-    [Fact(Skip = "BUG: PredictAt(0.4, NaN) is NaN on a blend: a NaN age passes Math.Clamp into the lookup's estimate (the fit answers 0), unlike a NaN progress, which is handled")]
+    [Fact]
     public void PredictAt_OnABlend_AnUnknownAge_IsNotServedAsNaN()
     {
         var blend = BlendCurve();
@@ -430,16 +430,66 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         Assert.InRange(report.Candidates.Count, 2, 4 * 4 * 3);
     }
 
-    [Theory(Skip = "BUG: RulTrainingOptions.Methods = [\"curve-blend\"] (the CLI's spelling) or any unknown name trains and serves a curve fit, named \"curve fit\", without a word: RulTrainer's settings switch sends every name but regression and curve to its default arm, and blend = method == \"curve blend\"")]
+    [Theory]
     [InlineData("curve-blend")]
     [InlineData("blend")]
     public void Api_AMethodNameTheTrainerDoesNotKnow_IsRefused_NotServedAsAnotherMethod(string name)
     {
         var table = RunTable.Read(WriteUnits("runs.csv", [30, 40, 50]), "unit", "t");
 
-        var refused = Record.Exception(() => RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, Methods = [name] }));
+        var refused = Assert.Throws<ArgumentException>(() => RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, Methods = [name] }));
 
-        Assert.NotNull(refused);
+        Assert.Contains($"no method '{name}'", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("regression, curve, curve fit and curve blend", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Api_NoMethodsOrNoCandidates_AreRefused_NotANullReference()
+    {
+        var table = RunTable.Read(WriteUnits("runs.csv", [30, 40, 50]), "unit", "t");
+
+        Assert.Contains("none named", Assert.Throws<ArgumentException>(() => RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, Methods = [] })).Message, StringComparison.Ordinal);
+        Assert.Contains("MaxCandidates must be at least 1 (was 0)", Assert.Throws<ArgumentException>(() => RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, MaxCandidates = 0 })).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Nested_ThreeUnitsInTwoFolds_SaysItIsTheFolds_NotTheUnits()
+    {
+        var (code, _, error) = await TrainAsync(WriteUnits("runs.csv", [30, 40, 50]), "--nested", "--folds", "2");
+
+        Assert.Equal(2, code);
+        Assert.Contains("3 units in 2 folds leave one with a single unit; use more folds (--folds 3)", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("needs at least three units", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(ModelPath));
+        Assert.Equal(0, (await TrainAsync(WriteUnits("runs.csv", [30, 40, 50]), "--nested", "--folds", "3")).Code);
+    }
+
+    [Fact]
+    public void Selection_WhereNoFoldCanJudge_DoesNotClaimNestedCrossValidation()
+    {
+        var two = RulTrainer.Train(RunTable.Read(WriteUnits("two.csv", [30, 40]), "unit", "t"), new RulTrainingOptions { Budget = TimeSpan.Zero }).Report;
+        var three = RulTrainer.Train(RunTable.Read(WriteUnits("three.csv", [30, 40, 50]), "unit", "t"), new RulTrainingOptions { Budget = TimeSpan.Zero }).Report;
+
+        Assert.Empty(two.MethodScores);
+        Assert.Contains("in 2 folds one trains on a single unit, so none can be judged", two.Selection, StringComparison.Ordinal);
+        Assert.DoesNotContain("nested cross-validation", two.Selection, StringComparison.Ordinal);
+        Assert.Equal(3, three.MethodScores.Count);
+        Assert.Contains("judged by nested cross-validation", three.Selection, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheTableOfChoices_NamesTheBlendsSettingsAsTheBlends()
+    {
+        var table = RunTable.Read(WriteUnits("runs.csv", [30, 40, 50, 35]), "unit", "t");
+
+        var blend = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, MaxCandidates = 6, Methods = ["curve blend"] }).Report;
+        var fit = RulTrainer.Train(table, new RulTrainingOptions { Budget = TimeSpan.Zero, MaxCandidates = 6, Methods = ["curve fit"] }).Report;
+
+        Assert.Contains(blend.Choices, c => c.Setting == "blend evidence per row");
+        Assert.DoesNotContain(blend.Choices, c => c.Setting.StartsWith("fit ", StringComparison.Ordinal));
+        Assert.Contains(fit.Choices, c => c.Setting == "fit evidence per row");
+        Assert.DoesNotContain(fit.Choices, c => c.Setting.StartsWith("blend ", StringComparison.Ordinal));
+        Assert.Equal(blend.Candidates.Count, blend.Choices.Where(c => c.Setting == "blend smoothing").Sum(c => c.Candidates));
     }
 
     // ---- predict-rul ----
