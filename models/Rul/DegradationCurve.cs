@@ -136,15 +136,17 @@ public sealed class DegradationCurve
             var fit = blended.PredictAll(_curves, ages, progress);
             for (var i = 0; i < result.Length; i++)
             {
-                result[i] = Mean(fit[i], result[i]);
+                result[i] = Mean(fit[i], result[i], progress[i]);
             }
         }
 
         return result;
     }
 
-    private static (double Rul, double Low, double High) Mean((double Rul, double Low, double High) a, (double Rul, double Low, double High) b) =>
-        ((a.Rul + b.Rul) / 2, (a.Low + b.Low) / 2, (a.High + b.High) / 2);
+    /// <summary>The blend of a fit's answer and the lookup's. A fit answers exactly 0 before the limit only for a unit older
+    /// than every life it can stretch to: it has no answer there, and the lookup's is served alone.</summary>
+    private static (double Rul, double Low, double High) Mean((double Rul, double Low, double High) fit, (double Rul, double Low, double High) lookup, double progress) =>
+        fit == default && progress < 1 ? lookup : ((fit.Rul + lookup.Rul) / 2, (fit.Low + lookup.Low) / 2, (fit.High + lookup.High) / 2);
 
     /// <summary>The most a unit's pace is taken to differ from a population curve's, either way.</summary>
     private const double MaxPaceRatio = 3;
@@ -174,7 +176,7 @@ public sealed class DegradationCurve
 
         age = Math.Clamp(age, -MaxTime, MaxTime);
         var lookup = Fitted is null || Blend ? Predict([age], [progress], 0, new double[_curves.Length]) : default;
-        return Fitted is not { } fitted ? lookup : Blend ? Mean(fitted.PredictAll(_curves, [age], [progress])[0], lookup) : fitted.PredictAll(_curves, [age], [progress])[0];
+        return Fitted is not { } fitted ? lookup : Blend ? Mean(fitted.PredictAll(_curves, [age], [progress])[0], lookup, progress) : fitted.PredictAll(_curves, [age], [progress])[0];
     }
 
     private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)

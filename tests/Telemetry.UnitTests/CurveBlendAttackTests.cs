@@ -256,7 +256,7 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         var lookup = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves]);
         var fit = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves], blend.Fitted);
 
-        foreach (var (progress, age) in new[] { (0.0, 0.0), (-4.0, 10.0), (7.0, 10.0), (0.6, 1e300), (0.2, -5.0) })
+        foreach (var (progress, age) in new[] { (0.0, 0.0), (-4.0, 10.0), (7.0, 10.0), (0.6, 100.0), (0.2, -5.0) })
         {
             var (b, l, f) = (blend.PredictAt(progress, age), lookup.PredictAt(progress, age), fit.PredictAt(progress, age));
             Assert.Equal((l.Rul + f.Rul) / 2, b.Rul, 9);
@@ -267,6 +267,31 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         // An unknown progress says nothing of the unit: the population's answer (the lookup at 0), as for the others.
         Assert.Equal(lookup.PredictAt(double.NaN, 40), blend.PredictAt(double.NaN, 40));
         Assert.Equal(lookup.PredictAt(0, 40), blend.PredictAt(double.NaN, 40));
+    }
+
+    [Theory]
+    [InlineData(0.75, 300.0)]
+    [InlineData(0.6, 1e300)]
+    public void ABlend_ForAUnitOlderThanEveryLifeTheFitCanStretchTo_ServesTheLookupAlone_NotHalfOfIt(double progress, double age)
+    {
+        var blend = BlendCurve();
+        var lookup = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves]);
+        var fit = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves], blend.Fitted);
+        var unit = RunTable.Read(WriteUnits("old.csv", [(int)Math.Min(age, 400)]), "unit", "t").Units[0];
+
+        // The fit has no life longer than the age (lives of 30–50, stretched at most 4.5 times): it answers 0.
+        Assert.Equal(default, fit.PredictAt(progress, age));
+        Assert.True(lookup.PredictAt(progress, age).Rul > 0);
+        Assert.Equal(lookup.PredictAt(progress, age), blend.PredictAt(progress, age));
+
+        // Scoring a whole unit row by row does the same wherever the fit has no answer and the unit is short of its limit.
+        var (rows, lookupRows, fitRows) = (blend.PredictAll(unit), lookup.PredictAll(unit), fit.PredictAll(unit));
+        var progressed = blend.ProgressOf(unit, unit.Times.Length - 1);
+        Assert.Contains(Enumerable.Range(0, rows.Length), i => fitRows[i] == default && progressed[i] < 1 && lookupRows[i].Rul > 0);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            Assert.Equal(fitRows[i] == default && progressed[i] < 1 ? lookupRows[i] : ((fitRows[i].Rul + lookupRows[i].Rul) / 2, (fitRows[i].Low + lookupRows[i].Low) / 2, (fitRows[i].High + lookupRows[i].High) / 2), rows[i]);
+        }
     }
 
     [Fact]
