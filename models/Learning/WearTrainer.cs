@@ -41,9 +41,13 @@ public sealed record WearModelReport
     /// </summary>
     public double? MaeCurveFit { get; init; }
 
-    /// <summary>The method served, the one with the lowest held-out MAE: <c>regression</c> (FastTree, the default),
-    /// <c>curve</c> or <c>curve fit</c>.</summary>
+    /// <summary>The method served, the one with the lowest <see cref="ChoiceMae"/>: <c>regression</c> (FastTree, the
+    /// default), <c>curve</c> or <c>curve fit</c>.</summary>
     public string Method { get; init; } = "regression";
+
+    /// <summary>Each method's MAE on the half of the calibration devices that chose it (the other half chose the fit's
+    /// settings; the test devices only measure); absent in reports from before.</summary>
+    public Dictionary<string, double>? ChoiceMae { get; init; }
 
     /// <summary>The training devices' degradation curves, when a curve method is served.</summary>
     public Rul.DegradationCurve.Curve[]? Curves { get; init; }
@@ -96,8 +100,9 @@ public static class WearTrainer
 
         // train-rul's three methods on the same held-out devices: the regression above, a degradation curve of the
         // health indicator looked up in the training devices' curves, and the fit of each device's weekly trajectory
-        // with those curves as the prior (its settings chosen on the calibration devices). The method with the lowest
-        // error on the calibration devices is served, and all three are measured on the test devices, which no choice saw.
+        // with those curves as the prior. The calibration devices are halved: the fit's settings are chosen on one half,
+        // the method on the other (a fit judged where its settings were chosen would be favoured), and all three are
+        // measured on the test devices, which no choice saw. The interval is calibrated on all of them.
         var curves = WearCurve.Curves(kind, train);
         var curve = WearCurve.Create(curves);
         double CurveAt(WearExample e)
@@ -108,12 +113,13 @@ public static class WearTrainer
 
         // The fit's settings on the calibration devices: evidence and memory without a shift (the generated devices share
         // one shape of curve), then the best of them with train-rul's shift, which real cells needed.
-        progress?.Report($"{kind}: choosing the curve fit's settings on {calibration.Count} calibration examples");
-        (Rul.LifeFit Fit, double[] Predicted) Scored(Rul.LifeFit f) => (f, WearCurve.FitAll(kind, curves, f, calibration));
+        var (tuning, choosing) = Halves(calibration);
+        progress?.Report($"{kind}: choosing the curve fit's settings on {tuning.Count} calibration examples");
+        (Rul.LifeFit Fit, double[] Predicted) Scored(Rul.LifeFit f) => (f, WearCurve.FitAll(kind, curves, f, tuning));
         var unshifted = Rul.RulTrainer.Evidences
             .SelectMany(e => Rul.RulTrainer.Memories.Select(m => Scored(Rul.LifeFit.From(curves, e, m, shift: 0))))
-            .MinBy(f => Mae(calibration, f.Predicted));
-        var (fit, fitCalibration) = new[] { unshifted, Scored(unshifted.Fit with { Shift = Rul.LifeFit.DefaultShift }) }.MinBy(f => Mae(calibration, f.Predicted));
+            .MinBy(f => Mae(tuning, f.Predicted));
+        var fit = new[] { unshifted, Scored(unshifted.Fit with { Shift = Rul.LifeFit.DefaultShift }) }.MinBy(f => Mae(tuning, f.Predicted)).Fit;
         progress?.Report(FormattableString.Invariant($"{kind}: curve fit with evidence {fit.Evidence}, memory {fit.Memory} a row and shift {fit.Shift} (lowest calibration MAE of {(Rul.RulTrainer.Evidences.Length * Rul.RulTrainer.Memories.Length) + 1})"));
 
         progress?.Report($"{kind}: measuring the three methods on {test.Count} held-out examples");
@@ -124,15 +130,19 @@ public static class WearTrainer
         var maeCurve = Mae(test, curveTest);
         var maeFit = Mae(test, fitTest);
         var maeRule = test.Average(e => Math.Abs(e.RuleRemaining - e.Label));
-        (string Name, double[] Test, double Mae, double[] Calibration)[] methods =
+        // Each method as served (the regression never below 0), on the calibration devices: chosen on one half, its
+        // interval calibrated on all.
+        (string Name, double[] Test, double Mae, Func<List<WearExample>, double[]> Served)[] methods =
         [
-            ("regression", regressionTest, maeRegression, Predict(ml, model, schema, calibration).Select(p => (double)p).ToArray()),
-            ("curve", curveTest, maeCurve, calibration.Select(CurveAt).ToArray()),
-            ("curve fit", fitTest, maeFit, fitCalibration),
+            ("regression", regressionTest, maeRegression, examples => [.. Predict(ml, model, schema, examples).Select(p => Math.Max(0, (double)p))]),
+            ("curve", curveTest, maeCurve, examples => [.. examples.Select(CurveAt)]),
+            ("curve fit", fitTest, maeFit, examples => WearCurve.FitAll(kind, curves, fit, examples)),
         ];
-        var (method, predicted, maeModel, calibrated) = methods[Choose(calibration, [.. methods.Select(m => m.Calibration)])];
+        var choice = methods.Select(m => m.Served(choosing)).ToList();
+        var (method, predicted, maeModel, served) = methods[Choose(choosing, choice)];
+        var calibrated = served(calibration);
 
-        progress?.Report($"{kind}: {method} chosen (lowest MAE on the calibration devices); calibrating its p10–p90 interval on {calibration.Count} examples");
+        progress?.Report($"{kind}: {method} chosen (lowest MAE on {choosing.Count} calibration examples); calibrating its p10–p90 interval on {calibration.Count}");
         var floor = kind == "shoe" ? 50.0 : 20.0;
         var relative = calibration.Select((e, i) => (e.Label - calibrated[i]) / Math.Max(calibrated[i], floor)).Order().ToList();
         var low = relative[(int)(0.1 * (relative.Count - 1))];
@@ -157,6 +167,7 @@ public static class WearTrainer
             MaeCurve = maeCurve,
             MaeCurveFit = maeFit,
             Method = method,
+            ChoiceMae = methods.Select((m, k) => (m.Name, Mae(choosing, choice[k]))).ToDictionary(),
             Curves = method == "regression" ? null : curves,
             Fit = method == "curve fit" ? fit : null,
             Coverage = (double)inside / test.Count,
@@ -180,7 +191,14 @@ public static class WearTrainer
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>The method served: the one whose predictions of the calibration devices err least (the test devices
+    /// <summary>The calibration examples in two halves of whole devices (alternately, in order of first appearance).</summary>
+    internal static (List<WearExample> First, List<WearExample> Second) Halves(List<WearExample> examples)
+    {
+        var order = examples.Select(e => e.Device).Distinct().Select((d, k) => (d, k)).ToDictionary(x => x.d, x => x.k);
+        return ([.. examples.Where(e => order[e.Device] % 2 == 0)], [.. examples.Where(e => order[e.Device] % 2 == 1)]);
+    }
+
+    /// <summary>The method served: the one whose predictions of the choosing devices err least (the test devices
     /// only measure it, so its reported error is not the luckiest of three).</summary>
     internal static int Choose(List<WearExample> calibration, IReadOnlyList<double[]> predictions) =>
         Enumerable.Range(0, predictions.Count).MinBy(m => Mae(calibration, predictions[m]));
