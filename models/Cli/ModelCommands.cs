@@ -86,7 +86,7 @@ public static class ModelCommands
         });
         var requireBetter = new Option<bool>("--require-better") { Description = "Fail (exit code 1, no model written) unless the model beats both naive baselines, judged by nested cross-validation (implies --nested)" };
         var nested = new Option<bool>("--nested") { Description = "Also judge the whole search by nested cross-validation (each fold's method chosen without its units; takes about twice the budget); the verdict then uses it" };
-        var method = new Option<string>("--method") { Description = "auto chooses by cross-validation (by nested cross-validation below 20 units; the regression from 5 units up, below that the two curves' blend); or one of regression, curve, curve-fit, curve-blend", HelpName = "METHOD", DefaultValueFactory = _ => "auto" };
+        var method = new Option<string>("--method") { Description = "auto: below 5 units the curve blend; 5–19 units chosen by nested cross-validation; from 20 the lowest cross-validated RMSE. Or one of regression, curve, curve-fit, curve-blend", HelpName = "METHOD", DefaultValueFactory = _ => "auto" };
         method.AcceptOnlyFromAmong("auto", "regression", "curve", "curve-fit", "curve-blend");
         var command = new Command("train-rul", "Trains a remaining-useful-life model on your run-to-failure CSV, chooses its method and settings by unit-grouped cross-validation, and compares it with naive answers")
         {

@@ -136,17 +136,18 @@ public sealed class DegradationCurve
             var fit = blended.PredictAll(_curves, ages, progress);
             for (var i = 0; i < result.Length; i++)
             {
-                result[i] = Mean(fit[i], result[i], progress[i]);
+                result[i] = Mean(fit[i], result[i]);
             }
         }
 
         return result;
     }
 
-    /// <summary>The blend of a fit's answer and the lookup's. A fit answers exactly 0 before the limit only for a unit older
-    /// than every life it can stretch to: it has no answer there, and the lookup's is served alone.</summary>
-    private static (double Rul, double Low, double High) Mean((double Rul, double Low, double High) fit, (double Rul, double Low, double High) lookup, double progress) =>
-        fit == default && progress < 1 ? lookup : ((fit.Rul + lookup.Rul) / 2, (fit.Low + lookup.Low) / 2, (fit.High + lookup.High) / 2);
+    /// <summary>The blend of a fit's answer and the lookup's. For a unit older than every life the fit can stretch to
+    /// (4.5 times the longest, and a fifth more), the fit's answer has fallen to 0 and the blend is half the lookup's:
+    /// continuous as the unit ages, rather than doubling at that age.</summary>
+    private static (double Rul, double Low, double High) Mean((double Rul, double Low, double High) fit, (double Rul, double Low, double High) lookup) =>
+        ((fit.Rul + lookup.Rul) / 2, (fit.Low + lookup.Low) / 2, (fit.High + lookup.High) / 2);
 
     /// <summary>The most a unit's pace is taken to differ from a population curve's, either way.</summary>
     private const double MaxPaceRatio = 3;
@@ -160,23 +161,22 @@ public sealed class DegradationCurve
     {
         // An unknown progress (a NaN health) says nothing of the unit: the answer is the population's, its lives beyond
         // the age (the lookup at progress 0; a fit of a row at 0 would read it as a unit that has not worn, and favour
-        // long lives).
-        if (double.IsNaN(progress))
+        // long lives). An unknown age says nothing of its pace: the lookup takes it as on each curve's (a fit has no
+        // trajectory to weigh, whatever the method). An infinite age is the longest a curve may hold.
+        (double Rul, double Low, double High) Lookup(double at, double q) => Predict([at], [q], 0, new double[_curves.Length]);
+        if (double.IsNaN(progress) || double.IsNaN(age))
         {
-            return Predict([age], [0], 0, new double[_curves.Length]);
+            return Lookup(age, double.IsNaN(progress) ? 0 : Math.Clamp(progress, 0, 1));
         }
 
-        // An unknown age says nothing of the unit's pace: the lookup takes it as on each curve's (a fit has no trajectory
-        // to weigh); an infinite one is the longest a curve may hold.
-        progress = Math.Clamp(progress, 0, 1);
-        if (double.IsNaN(age))
+        (progress, age) = (Math.Clamp(progress, 0, 1), Math.Clamp(age, -MaxTime, MaxTime));
+        if (Fitted is not { } fitted)
         {
-            return Predict([age], [progress], 0, new double[_curves.Length]);
+            return Lookup(age, progress);
         }
 
-        age = Math.Clamp(age, -MaxTime, MaxTime);
-        var lookup = Fitted is null || Blend ? Predict([age], [progress], 0, new double[_curves.Length]) : default;
-        return Fitted is not { } fitted ? lookup : Blend ? Mean(fitted.PredictAll(_curves, [age], [progress])[0], lookup, progress) : fitted.PredictAll(_curves, [age], [progress])[0];
+        var fit = fitted.PredictAll(_curves, [age], [progress])[0];
+        return Blend ? Mean(fit, Lookup(age, progress)) : fit;
     }
 
     private (double Rul, double Low, double High) Predict(double[] ages, double[] progress, int row, double[] estimates)

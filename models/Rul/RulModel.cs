@@ -121,8 +121,10 @@ public sealed class RulModel
             foreach (var unit in table.Units)
             {
                 var last = curve.PredictAll(unit, map)[^1];
+                // The band as training judged it (RulTrainer.CalibrateBand): the margin applied to the capped band.
+                var (rul, low, high) = (Capped(last.Rul), Capped(last.Low), Capped(last.High));
                 estimates.Add((unit.Id, OwnBand
-                    ? new RulEstimate(Capped(last.Rul), Capped(Math.Min(last.Rul, last.Low - BandMargin)), Capped(Math.Max(last.Rul, last.High + BandMargin)))
+                    ? new RulEstimate(rul, Capped(Math.Min(rul, low - BandMargin)), Capped(Math.Max(rul, high + BandMargin)))
                     : WithIntervalOf(last.Rul)));
             }
 

@@ -30,7 +30,8 @@ public sealed record RulReport
     /// <summary>How the method was chosen among the candidates: the lowest RMSE, or the one-standard-error rule and why.</summary>
     public string Selection { get; init; } = "";
 
-    /// <summary>When units were few: each method's own search judged on units it did not see, the lowest chosen.</summary>
+    /// <summary>When units were few: each method's own search judged on units it did not see (from 5 units the lowest
+    /// chosen, by the one-standard-error rule; below 5 shown only, the blend being served).</summary>
     public IReadOnlyList<RulScore> MethodScores { get; init; } = [];
 
     /// <summary>Every candidate tried, best first.</summary>

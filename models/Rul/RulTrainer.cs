@@ -49,15 +49,17 @@ public static class RulTrainer
         return (model, report with { PastAtStart = pastAtStart });
     }
 
-    /// <summary>Training on units already cut at their end of life.</summary>
-    private static (RulModel Model, RulReport Report) TrainCut(RunTable table, List<string> censored, RulTrainingOptions options, IProgress<string>? progress)
+    /// <summary>Training on units already cut at their end of life. With <paramref name="showScores"/> false (an outer
+    /// fold of <see cref="Nested"/>, where only the model is wanted), below <see cref="MinRegressionUnits"/> the methods'
+    /// scores, which are shown and not used, are not measured.</summary>
+    private static (RulModel Model, RulReport Report) TrainCut(RunTable table, List<string> censored, RulTrainingOptions options, IProgress<string>? progress, bool showScores = true)
     {
         var clock = Stopwatch.StartNew();
         // A name the search does not know would otherwise be searched as the curve fit, its settings' default arm.
-        if (options.Methods is { } named && (named.Count == 0 || named.Any(m => !Methods.Contains(m) && m != Blend)))
+        var unknown = options.Methods?.FirstOrDefault(m => !Methods.Contains(m) && m != Blend);
+        if (options.Methods is { Count: 0 } || unknown is not null)
         {
-            var what = named.Count == 0 ? "none named" : $"no method '{named.First(m => !Methods.Contains(m) && m != Blend)}'";
-            throw new ArgumentException($"Methods: {what}; the methods are {string.Join(", ", Methods)} and {Blend}.", nameof(options));
+            throw new ArgumentException($"Methods: {(unknown is null ? "none named" : $"no method '{unknown}'")}; the methods are {string.Join(", ", Methods)} and {Blend}.", nameof(options));
         }
 
         if (options.MaxCandidates < 1)
@@ -93,7 +95,7 @@ public static class RulTrainer
             // them lost to their average on seven of the nine sets of cells measured, docs/models.md), so the blend is
             // served; each one's score on units its search did not see is still measured and shown, where folds allow it.
             var judged = folds.All(f => f.Train.Units.Count >= 2);
-            if (judged)
+            if (judged && showScores)
             {
                 methodScores.AddRange(MethodScores(table, folds, truth, options, FewUnitMethods, progress).Scores);
             }
@@ -252,7 +254,7 @@ public static class RulTrainer
         var inner = options with { Budget = options.Budget / folds.Count };
         for (var k = 0; k < folds.Count; k++)
         {
-            var (model, report) = TrainCut(folds[k].Train, [], inner, null);
+            var (model, report) = TrainCut(folds[k].Train, [], inner, null, showScores: false);
             predictions.AddRange(model.PredictRows(table, folds[k].Test.Units));
             chosen.Add(report.Method);
             progress?.Report(Invariant($"nested fold {k + 1}/{folds.Count}: chose {report.Method} ({report.Settings})"));

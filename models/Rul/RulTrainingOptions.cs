@@ -18,6 +18,7 @@ public sealed record RulTrainingOptions
     /// <summary>At most this many folds (units grouped: a unit is never in training and test at once). Default 5.</summary>
     public int Folds { get; init; } = 5;
 
-    /// <summary>The methods searched; null for all of them, the method chosen by nested cross-validation when units are few.</summary>
+    /// <summary>The methods searched (regression, curve, curve fit, curve blend); null for the automatic rule: below 5
+    /// units the blend, below 20 the method chosen by nested cross-validation, from 20 all of them.</summary>
     internal IReadOnlyList<string>? Methods { get; init; }
 }

@@ -17,6 +17,11 @@ internal sealed class CurveFitModels : IDisposable
 
     public static readonly LifeFit Fit = LifeFit.From(Population, evidence: 0.3, memory: 0.7);
 
+    /// <summary>The lookup and the fit over <paramref name="curve"/>'s population (for a blend: the two it averages).</summary>
+    public static (DegradationCurve Lookup, DegradationCurve Fit) LookupAndFitOf(DegradationCurve curve) =>
+        (new DegradationCurve(curve.Column, curve.Direction, curve.Life, curve.EndOffset, curve.Smooth, [.. curve.Curves]),
+         new DegradationCurve(curve.Column, curve.Direction, curve.Life, curve.EndOffset, curve.Smooth, [.. curve.Curves], curve.Fitted));
+
     public CurveFitModels()
     {
         foreach (var file in Directory.GetFiles(LearnedWearModel.DefaultDirectory))

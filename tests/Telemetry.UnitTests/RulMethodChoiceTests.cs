@@ -87,8 +87,7 @@ public sealed class RulMethodChoiceTests : IDisposable
         var held = table.Units.Take(1).ToList();
         var column = table.ColumnIndex("capacity");
         var blend = DegradationCurve.Fit(train, column, -1, LifeDefinition.Parse("capacity<80%", 1), 3, evidence: 0.3, memory: 0.7, blend: true);
-        var lookup = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves]);
-        var fit = new DegradationCurve(blend.Column, blend.Direction, blend.Life, blend.EndOffset, blend.Smooth, [.. blend.Curves], blend.Fitted);
+        var (lookup, fit) = CurveFitModels.LookupAndFitOf(blend);
 
         var (b, l, f) = (blend.PredictAll(held[0]), lookup.PredictAll(held[0]), fit.PredictAll(held[0]));
 
@@ -236,6 +235,30 @@ public sealed class RulMethodChoiceTests : IDisposable
     }
 
     private static void Tamper(string path, Action<JsonNode> change) => RulModelFile.Rewrite(path, change);
+
+    [Fact]
+    public void AnOwnBandWithAMargin_UnderACap_IsServedAsTrainingJudgedIt_TheMarginOnTheCappedBand()
+    {
+        var life = LifeDefinition.Parse("capacity<80%", 1);
+        var table = life.Apply(Cells(5, seed: 12)).Failed;
+        var curve = DegradationCurve.Fit(table, table.ColumnIndex("capacity"), -1, life, 3, evidence: 0.3, memory: 0.7, blend: true);
+        const double Cap = 10, Margin = 4;
+        var model = RulModel.FitCurve(table, curve, Cap).WithOwnBand(Margin);
+        // Every unit cut after each of its first rows, where much is left: the raw band lies above the cap.
+        var early = table.With(table.Units.SelectMany(u => Enumerable.Range(1, 20).Select(k =>
+            new RunTable.Unit($"{u.Id}@{k}", u.Times[..k], u.Values[..k]))));
+
+        var served = model.PredictLast(early);
+
+        // The last row of each cut unit, as PredictRows gives it (capped) and as CalibrateBand widened it.
+        var lasts = early.Units.Select(u => model.PredictRows(early, [u])[^1]).ToList();
+        Assert.Contains(early.Units, u => curve.PredictAll(u)[^1].Low - Margin > Cap);
+        for (var i = 0; i < lasts.Count; i++)
+        {
+            Assert.Equal(Math.Max(0, Math.Min(lasts[i].Rul, lasts[i].Low - Margin)), served[i].Estimate.Low, 9);
+            Assert.Equal(Math.Min(Cap, Math.Max(lasts[i].Rul, lasts[i].High + Margin)), served[i].Estimate.High, 9);
+        }
+    }
 
     [Fact]
     public void ACurveModelServingItsOwnBand_SavedAndLoaded_GivesTheCurvesBand_AndARegressionHasNone()
