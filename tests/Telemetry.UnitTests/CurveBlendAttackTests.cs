@@ -846,15 +846,7 @@ public sealed partial class CurveBlendAttackTests : IDisposable
         return predictions;
     }
 
-    private Dictionary<string, RulEstimate> ReadPredictions()
-    {
-        var lines = File.ReadAllLines(PredictionsPath);
-        Assert.Equal("unit,rul,p10,p90", lines[0]);
-        return lines.Skip(1).Select(l => l.Split(',')).ToDictionary(
-            f => f[0],
-            f => new RulEstimate(double.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[2], CultureInfo.InvariantCulture), double.Parse(f[3], CultureInfo.InvariantCulture)),
-            StringComparer.Ordinal);
-    }
+    private Dictionary<string, RulEstimate> ReadPredictions() => ModelCli.ReadPredictions(PredictionsPath);
 
     /// <summary>Units of the given lives with rows at t = 0..life: 'cap' falls by 0.3 over each life, 'noise' is noise. Seeded.</summary>
     private string WriteLives(string name, int[] lives)

@@ -1,4 +1,7 @@
+using System.Globalization;
 using Telemetry.Models.Cli;
+using Telemetry.Models.Rul;
+using Xunit;
 
 namespace Telemetry.UnitTests;
 
@@ -11,5 +14,16 @@ internal static class ModelCli
         using var error = new StringWriter();
         var code = await ModelCommands.RunAsync(args, output, error);
         return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>The predictions predict-rul wrote to <paramref name="path"/> ('unit,rul,p10,p90'), by unit.</summary>
+    public static Dictionary<string, RulEstimate> ReadPredictions(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        Assert.Equal("unit,rul,p10,p90", lines[0]);
+        return lines.Skip(1).Select(l => l.Split(',')).ToDictionary(
+            f => f[0],
+            f => new RulEstimate(double.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[2], CultureInfo.InvariantCulture), double.Parse(f[3], CultureInfo.InvariantCulture)),
+            StringComparer.Ordinal);
     }
 }

@@ -805,15 +805,7 @@ public sealed partial class RulFitAttackTests : IDisposable
             Assert.True(e.Low >= 0 && e.Low <= e.Rul && e.Rul <= e.High, $"{p.Key}: {e}");
         });
 
-    private Dictionary<string, RulEstimate> ReadPredictions()
-    {
-        var lines = File.ReadAllLines(Path.Combine(_dir, "p.csv"));
-        Assert.Equal("unit,rul,p10,p90", lines[0]);
-        return lines.Skip(1).Select(l => l.Split(',')).ToDictionary(
-            f => f[0],
-            f => new RulEstimate(double.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[2], CultureInfo.InvariantCulture), double.Parse(f[3], CultureInfo.InvariantCulture)),
-            StringComparer.Ordinal);
-    }
+    private Dictionary<string, RulEstimate> ReadPredictions() => ModelCli.ReadPredictions(Path.Combine(_dir, "p.csv"));
 
     /// <summary>
     /// Writes units of the given lives (rows at t = 1..life, times <paramref name="timeScale"/>): 'cap' falls by 0.3
