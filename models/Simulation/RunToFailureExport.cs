@@ -8,7 +8,8 @@ namespace Telemetry.Models.Simulation;
 /// (shoes: 60% cushioning; bands: 80% capacity), which is its last row. Bands start new here, not part-way through
 /// their life as in the live fleet, so that each history is a whole life. Devices still alive after
 /// the simulated days are left out. It lets <c>train-rul</c> be judged on the simulator with the same commands as
-/// on anyone's data: time is cumulative km (shoes) or charge cycles (bands).
+/// on anyone's data: time is cumulative km (shoes) or charge cycles (bands). The rows are made by
+/// <see cref="Rul.WeeklyRun"/>, which also keeps a twin's rows for a model train-rul learned from such a file.
 /// </summary>
 public static class RunToFailureExport
 {
@@ -30,44 +31,25 @@ public static class RunToFailureExport
         {
             device.Start(Start);
             var rows = new List<string>();
-            var km = 0.0;
+            var run = new Rul.WeeklyRun(shoes, columns, head: 1, tail: 1);
             var ended = false;
             for (var day = 7; day <= days && !ended; day += 7)
             {
                 readings.Clear();
                 device.Advance(Start.AddDays(day), readings);
-                var week = new Dictionary<string, (double Sum, int Count)>(StringComparer.Ordinal);
-                double cycles = 0, weekKm = 0, weekSeconds = 0;
                 foreach (var reading in readings)
                 {
                     foreach (var (name, value) in reading.Metrics)
                     {
-                        var (sum, count) = week.GetValueOrDefault(name);
-                        week[name] = (sum + value, count + 1);
-                        (weekKm, weekSeconds, cycles) = name switch
-                        {
-                            "distance_m" => (weekKm + (value / 1000), weekSeconds, cycles),
-                            "duration_s" => (weekKm, weekSeconds + value, cycles),
-                            "charge_cycles" => (weekKm, weekSeconds, Math.Max(cycles, value)),
-                            _ => (weekKm, weekSeconds, cycles),
-                        };
+                        run.Observe(name, value);
                     }
                 }
 
-                km += weekKm;
-                if (shoes && weekKm > 0)
+                if (run.CloseWeek(device.Birth.WearerKg, device.Birth.RatedCapacityMah) is { } time)
                 {
-                    week["pace_s_per_km"] = (weekSeconds / weekKm, 1);
+                    rows.Add(string.Create(CultureInfo.InvariantCulture, $"{device.Id},{time:F1},{string.Join(',', run.Rows[^1].Select(v => v.ToString("G6", CultureInfo.InvariantCulture)))}"));
                 }
 
-                week[shoes ? "wearer_kg" : "rated_mah"] = (shoes ? device.Birth.WearerKg ?? 0 : device.Birth.RatedCapacityMah ?? 0, 1);
-                if (columns.Any(c => !week.ContainsKey(c)))
-                {
-                    continue; // a week without use says nothing
-                }
-
-                var time = shoes ? km : cycles;
-                rows.Add(string.Create(CultureInfo.InvariantCulture, $"{device.Id},{time:F1},{string.Join(',', columns.Select(c => (week[c].Sum / week[c].Count).ToString("G6", CultureInfo.InvariantCulture)))}"));
                 ended = device switch
                 {
                     SimulatedShoe shoe => shoe.TrueRemainingKm <= 0,
