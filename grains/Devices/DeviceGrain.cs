@@ -26,6 +26,7 @@ namespace Telemetry.Grains.Devices;
 internal sealed partial class DeviceGrain(
     [PersistentState("device", DeviceGrain.StorageName)] IPersistentState<DeviceState> twin,
     IWearModel wearModel,
+    OwnRulModels ownRul,
     AlertFanOut fanOut,
     IOptions<DedupeOptions> dedupeOptions,
     IOptions<AlertsOptions> alertsOptions,
@@ -224,7 +225,7 @@ internal sealed partial class DeviceGrain(
 
         State.DuplicateMessages += duplicates;
 
-        if (WearAssessor.Assess(State, wearModel, now) is { } wear)
+        if (WearAssessor.Assess(State, wearModel, now, ownRul.For(State.Birth?.Kind)) is { } wear)
         {
             alerts.Climb(wear, now, events);
         }
@@ -594,7 +595,7 @@ internal sealed partial class DeviceGrain(
 
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
-        var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay);
+        var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay, ownRul.For(State.Birth?.Kind));
         if (FaultRaiser.Detect(State, signals) is { } finding)
         {
             (_faults ??= new()).Found(finding, reading.TimestampMs);

@@ -153,6 +153,11 @@ public sealed class DeviceState
 
     [Id(27)] private Telemetry.Models.Learning.BandUsage? _bandUsage;
 
+    /// <summary>The weekly rows a brand's own remaining-life model reads (<see cref="OwnRulModels"/>); null unless one
+    /// serves this twin's kind. Started when the model first serves the twin, so its first row may be part-way
+    /// through the device's life.</summary>
+    [Id(31)] public Telemetry.Models.Rul.WeeklyRun? OwnRun { get; set; }
+
     /// <summary>Recently resolved alerts with their history, newest last (at most 50).</summary>
     public List<OpenAlert> ClosedAlerts { get => _closedAlerts ??= []; set => _closedAlerts = value; }
 

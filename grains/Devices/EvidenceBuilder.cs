@@ -12,7 +12,7 @@ internal static class EvidenceBuilder
 {
     /// <summary>A shoe's cushioning estimate. Built only when its alert level moves (the drivers cost a few predictions).</summary>
     public static EvidenceItem[] Shoe(
-        double distanceM, in ShoeWearInput input, in ShoeWearEstimate estimate, string modelVersion, IWearModel model) =>
+        double distanceM, in ShoeWearInput input, in ShoeWearEstimate estimate, string modelVersion, IWearModel? model) =>
     [
         EvidenceItem.Of("distance_km", Math.Round(distanceM / 1000, 1)),
         EvidenceItem.Of("cushioning_pct", Math.Round(estimate.CushioningPct, 1)),
@@ -29,7 +29,7 @@ internal static class EvidenceBuilder
 
     /// <summary>A band's battery estimate, built like <see cref="Shoe"/>.</summary>
     public static EvidenceItem[] Band(
-        long? chargeCycles, in BandWearInput input, in BandWearEstimate estimate, string modelVersion, IWearModel model) =>
+        long? chargeCycles, in BandWearInput input, in BandWearEstimate estimate, string modelVersion, IWearModel? model) =>
     [
         EvidenceItem.Of("battery_health_pct", Math.Round(estimate.HealthPct, 1)),
         EvidenceItem.Of("capacity_mah", Math.Round(input.SmoothedCapacityMah, 1)),

@@ -1,5 +1,7 @@
 using Telemetry.Grains.Alerts;
 using Telemetry.Grains.Ingest;
+using Telemetry.Models.Learning;
+using Telemetry.Models.Rul;
 using Telemetry.Models.Wear;
 
 namespace Telemetry.Grains.Devices;
@@ -23,19 +25,21 @@ internal static class WearAssessor
 
     /// <summary>
     /// Adds one accepted reading to the twin: counts, totals, last values and the wear models' usage, and its distance
-    /// to <paramref name="kmByDay"/> (kilometres per Unix day, created on the first distance). Returns what the fault
-    /// detector reads of it.
+    /// to <paramref name="kmByDay"/> (kilometres per Unix day, created on the first distance), and to the twin's weekly
+    /// rows when <paramref name="own"/> serves its kind. Returns what the fault detector reads of it.
     /// </summary>
-    public static FaultSignals ApplyReading(DeviceState state, in ReadingRecord reading, MetricValue[] metrics, ref Dictionary<int, double>? kmByDay)
+    public static FaultSignals ApplyReading(DeviceState state, in ReadingRecord reading, MetricValue[] metrics, ref Dictionary<int, double>? kmByDay, OwnRulModel? own = null)
     {
         state.Readings++;
         double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
         double? midsoleTemp = null, bandTemp = null;
         state.FirstReadingMs = state.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         state.LastReadingMs = state.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
+        var run = own is not null && own.Kind == state.Birth?.Kind ? OwnRunOf(state, own, reading.TimestampMs) : null;
 
         foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
         {
+            run?.Observe(name, value);
             switch (name)
             {
                 case "distance_m":
@@ -100,11 +104,39 @@ internal static class WearAssessor
     }
 
     /// <summary>
+    /// The twin's weekly rows for <paramref name="own"/>, in the week of a reading at <paramref name="timestampMs"/>: the
+    /// open week is closed into a row when a reading of a later week arrives (a late reading joins the open week). A
+    /// run kept for another model, or none, is started afresh in this week, from the km the twin has.
+    /// </summary>
+    private static WeeklyRun OwnRunOf(DeviceState state, OwnRulModel own, long timestampMs)
+    {
+        var week = WearHistory.WeekOf(state.FirstReadingMs ?? timestampMs, timestampMs);
+        if (state.OwnRun is not { } run || !own.Fits(run))
+        {
+            return state.OwnRun = own.NewRun(week, state.DistanceM / 1000);
+        }
+
+        if (week > run.Week)
+        {
+            run.CloseWeek(state.Birth?.WearerKg, state.Birth?.RatedCapacityMah);
+            run.Week = week;
+        }
+
+        return run;
+    }
+
+    /// <summary>The brand's own model's answer for this twin at <paramref name="age"/>, once its run has a row.</summary>
+    private static RulEstimate? OwnEstimate(DeviceState state, OwnRulModel? own, string kind, double age) =>
+        own is not null && own.Kind == kind && state.OwnRun is { } run && own.Fits(run) ? own.Estimate(run, age) : null;
+
+    /// <summary>
     /// Estimates the device's wear with <paramref name="model"/> and records it in the twin (<see cref="DeviceState.Wear"/>).
     /// Returns the estimate as its alert ladder reads it, or null for a device with no wear to assess yet (no birth,
-    /// another kind, a band before its first charge summary).
+    /// another kind, a band before its first charge summary). Where <paramref name="own"/> serves the kind and has an
+    /// answer, the remaining life and its interval are its own (the wear, and so the alert ladder's level, stay the
+    /// model's), and the evidence names it and gives no drivers (the wear model's would explain another figure).
     /// </summary>
-    public static WearAssessment? Assess(DeviceState state, IWearModel model, DateTimeOffset now)
+    public static WearAssessment? Assess(DeviceState state, IWearModel model, DateTimeOffset now, OwnRulModel? own = null)
     {
         switch (state.Birth?.Kind)
         {
@@ -112,6 +144,12 @@ internal static class WearAssessor
             {
                 var input = state.ShoeUsage.Input(state.Birth.WearerKg);
                 var estimate = model.EstimateShoe(input, state.ShoeUsage.History);
+                var served = OwnEstimate(state, own, "shoe", state.DistanceM / 1000);
+                if (served is { } e)
+                {
+                    estimate = estimate with { RemainingKm = e.Rul, RemainingKmP10 = e.Low, RemainingKmP90 = e.High, ModelVersion = own!.Version };
+                }
+
                 var version = estimate.ModelVersion ?? model.Version;
                 state.Wear = new WearSnapshot
                 {
@@ -126,7 +164,7 @@ internal static class WearAssessor
                     CushioningFamily,
                     AlertLadder.Cushioning,
                     estimate.CushioningPct,
-                    () => EvidenceBuilder.Shoe(state.DistanceM, input, estimate, version, model),
+                    () => EvidenceBuilder.Shoe(state.DistanceM, input, estimate, version, served is null ? model : null),
                     (code, locale) => code switch
                     {
                         AlertCodes.ShoeReplaceNow => AlertTexts.ShoeReplaceNow(estimate.CushioningPct, locale),
@@ -137,6 +175,12 @@ internal static class WearAssessor
             case "band" when state.BandUsage.Input() is { } input:
             {
                 var estimate = model.EstimateBand(input, state.BandUsage.History);
+                var served = OwnEstimate(state, own, "band", state.ChargeCycles ?? 0);
+                if (served is { } e)
+                {
+                    estimate = estimate with { RemainingCycles = e.Rul, RemainingCyclesP10 = e.Low, RemainingCyclesP90 = e.High, ModelVersion = own!.Version };
+                }
+
                 var version = estimate.ModelVersion ?? model.Version;
                 state.Wear = new WearSnapshot
                 {
@@ -151,7 +195,7 @@ internal static class WearAssessor
                     BatteryFamily,
                     AlertLadder.Battery,
                     estimate.HealthPct,
-                    () => EvidenceBuilder.Band(state.ChargeCycles, input, estimate, version, model),
+                    () => EvidenceBuilder.Band(state.ChargeCycles, input, estimate, version, served is null ? model : null),
                     (_, locale) => AlertTexts.BandBatteryDegraded(estimate.HealthPct, state.ChargeCycles, locale));
             }
 

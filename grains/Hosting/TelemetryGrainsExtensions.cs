@@ -32,6 +32,7 @@ public static class TelemetryGrainsExtensions
         services.AddOptions<DedupeOptions>();
         services.TryAddSingleton<AlertMetrics>();
         services.TryAddSingleton<IWearModel, RuleWearModel>();
+        services.TryAddSingleton(OwnRulModels.None);
         services.TryAddSingleton(sp => new ResidentTwins(int.MaxValue, sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<ResidentTwinSweeper>();
         services.TryAddSingleton<ExposureCollector>();

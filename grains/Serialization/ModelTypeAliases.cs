@@ -22,5 +22,6 @@ internal sealed class ModelTypeAliases : TypeManifestProviderBase
         options.WellKnownTypeAliases["telemetry.shoe-usage"] = typeof(ShoeUsage);
         options.WellKnownTypeAliases["telemetry.band-usage"] = typeof(BandUsage);
         options.WellKnownTypeAliases["telemetry.wear-history"] = typeof(WearHistory);
+        options.WellKnownTypeAliases["telemetry.weekly-run"] = typeof(Telemetry.Models.Rul.WeeklyRun);
     }
 }

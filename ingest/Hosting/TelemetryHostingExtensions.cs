@@ -244,7 +244,28 @@ internal static partial class TelemetryHostingExtensions
         });
         builder.Services.AddSingleton<IWearModel>(sp => CreateWearModel(
             builder.Configuration["Models:Wear"], sp.GetRequiredService<ILoggerFactory>().CreateLogger("Telemetry.Models")));
+        builder.Services.AddSingleton<IValidateOptions<OwnRulOptions>, OwnRulOptionsValidator>();
+        builder.Services.AddOptionsWithValidateOnStart<OwnRulOptions>().BindConfiguration(OwnRulOptions.SectionName);
+        builder.Services.AddSingleton(sp => CreateOwnRulModels(
+            sp.GetRequiredService<IOptions<OwnRulOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Telemetry.Models")));
         return builder;
+    }
+
+    /// <summary>The brand's own remaining-life models, said in the log with the columns each reads: a column that is
+    /// neither a catalogue metric nor one the rows derive is warned of, as twins sending no such metric get no row.</summary>
+    private static OwnRulModels CreateOwnRulModels(OwnRulOptions options, ILogger logger)
+    {
+        var models = options.Load();
+        foreach (var own in new[] { models.Shoe, models.Band }.OfType<Telemetry.Models.Rul.OwnRulModel>())
+        {
+            LogOwnRulModel(logger, own.Kind, own.Version, own.Columns);
+            foreach (var column in own.Columns.Where(c => !MetricCatalogue.Contains(c) && c is not ("pace_s_per_km" or "wearer_kg" or "rated_mah")))
+            {
+                LogOwnRulUnknownColumn(logger, own.Kind, column);
+            }
+        }
+
+        return models;
     }
 
     /// <summary>
@@ -277,6 +298,12 @@ internal static partial class TelemetryHostingExtensions
 
     [LoggerMessage(Level = LogLevel.Information, Message = "At most {Max} device twins resident ({Source}; the GC may use {AvailableMiB} MiB)")]
     private static partial void LogResidentTwinCap(ILogger logger, int max, string source, long availableMiB);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The {Kind} twins' remaining life comes from the brand's own model {Version}, on weekly rows of {Columns}")]
+    private static partial void LogOwnRulModel(ILogger logger, string kind, string version, string[] columns);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The brand's own {Kind} model reads '{Column}', which is not a metric of the uplink catalogue: twins that never send it get no rows, and the wear model's remaining life is served to them")]
+    private static partial void LogOwnRulUnknownColumn(ILogger logger, string kind, string column);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Learned wear models not loaded, using the rule model: {Reason}")]
     private static partial void LogNoArtifacts(ILogger logger, string reason);

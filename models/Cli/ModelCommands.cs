@@ -263,7 +263,7 @@ public static class ModelCommands
             }
         }
 
-        model.Save(outPath);
+        model.WithTime(time).Save(outPath);
         log.Report($"wrote {outPath}");
         return 0;
     }

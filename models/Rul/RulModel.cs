@@ -48,6 +48,16 @@ public sealed class RulModel
 
     public double? Cap { get; }
 
+    /// <summary>The time column of the training file (null in files written before it was recorded). Scoring does not
+    /// read it; a device twin serving the model checks it is the time its rows keep (km or charge cycles).</summary>
+    public string? Time { get; private set; }
+
+    public RulModel WithTime(string? time)
+    {
+        Time = time;
+        return this;
+    }
+
     /// <summary>Added to the point estimate for the 10th and 90th percentiles (from cross-validated errors).</summary>
     public (double Lower, double Upper) Interval { get; private set; }
 
@@ -179,6 +189,7 @@ public sealed class RulModel
             Upper = Interval.Upper,
             OwnBand = OwnBand,
             BandMargin = BandMargin,
+            Time = Time,
             Curve = Curve is { } c ? new CurveMetadata(c.Column, c.Direction, c.Life, c.EndOffset, c.Smooth, [.. c.Curves]) { Fitted = c.Fitted, Blend = c.Blend } : null,
         });
     }
@@ -234,7 +245,7 @@ public sealed class RulModel
                 throw new RunTableException($"{path}: its {MetadataEntry} has a band margin that cannot be served.");
             }
 
-            return metadata.OwnBand ? curveModel.WithOwnBand(metadata.BandMargin) : curveModel;
+            return (metadata.OwnBand ? curveModel.WithOwnBand(metadata.BandMargin) : curveModel).WithTime(metadata.Time);
         }
 
         if (metadata.Method != "regression" || metadata.Kept is null || metadata.Kept.Length == 0 || metadata.Kept.Any(k => k < 0 || k >= columns.Length) || metadata.Window <= 0)
@@ -254,7 +265,7 @@ public sealed class RulModel
         }
 
         var features = new WindowFeatures(columns, metadata.Kept, metadata.Window, metadata.NormalizeFirst, metadata.Smooth);
-        return new RulModel(ml, model, features, null, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper);
+        return new RulModel(ml, model, features, null, columns, metadata.Cap).WithInterval(metadata.Lower, metadata.Upper).WithTime(metadata.Time);
     }
 
     /// <summary>Maps the columns of a table to score onto the training columns, by name; a column the model uses must be there.</summary>
@@ -331,6 +342,10 @@ public sealed class RulModel
 
         /// <summary>Added to each side of the own band (absent before it was calibrated: 0, the band as it is).</summary>
         public double BandMargin { get; init; }
+
+        /// <summary>The training file's time column (absent before it was recorded; not read when scoring, so the
+        /// format is unchanged).</summary>
+        public string? Time { get; init; }
     }
 
     private sealed record CurveMetadata(int Column, int Direction, LifeDefinition? Life, double EndOffset, int Smooth, DegradationCurve.Curve[] Curves)

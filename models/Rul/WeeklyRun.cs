@@ -63,6 +63,9 @@ public sealed class WeeklyRun
     /// <summary>Raised by every row added, for a served model's cache of its answer.</summary>
     public int Version { get; private set; }
 
+    /// <summary>A served model's answer at the newest row of one version of the run (not stored).</summary>
+    internal ServedCache? Cached { get; set; }
+
     /// <summary>Rows kept, oldest first.</summary>
     public int Count => _times.Count;
 
@@ -207,4 +210,7 @@ public sealed class WeeklyRun
         _rows.Add(values);
         Version++;
     }
+
+    /// <summary>A model's (its number's) answer at the newest row of one version of a run.</summary>
+    internal sealed record ServedCache(long Model, int Version, RulEstimate Estimate);
 }

@@ -101,4 +101,24 @@ internal static class StoredTwinSample
         (state.ShoeUsage.History.Week, state.BandUsage.History.Week) = (shoeWeek, bandWeek);
         return state;
     }
+
+    /// <summary>The twin with the weekly rows a brand's own band model reads (<see cref="DeviceState.OwnRun"/>): three rows
+    /// and an open week.</summary>
+    public static DeviceState WithOwnRun(DeviceState state)
+    {
+        var run = new Telemetry.Models.Rul.WeeklyRun(shoe: false, ["capacity_mah", "temp_c"], head: 10, tail: 16);
+        foreach (var (cycles, mah) in new[] { (10.0, 299.5), (20.0, 298.25), (30.0, 297.0) })
+        {
+            run.Observe("charge_cycles", cycles);
+            run.Observe("capacity_mah", mah);
+            run.Observe("temp_c", 31.5);
+            run.CloseWeek(null, 300);
+            run.Week++;
+        }
+
+        run.Observe("charge_cycles", 34);
+        run.Observe("capacity_mah", 296.5);
+        state.OwnRun = run;
+        return state;
+    }
 }

@@ -1,0 +1,37 @@
+namespace Telemetry.Grains.Devices;
+
+/// <summary>
+/// A brand's own remaining-life models (<see cref="OwnRulModels"/>): the path of a model file written by
+/// <c>train-rul</c> for each kind, trained on weekly rows like those <c>simulate-runs</c> writes (time <c>km</c> for
+/// shoes, <c>cycles</c> for bands). Neither is set by default: the wear model's remaining life is served.
+/// </summary>
+public sealed class OwnRulOptions
+{
+    public const string SectionName = "Models:Rul";
+
+    /// <summary>The model for shoes (remaining km); default none.</summary>
+    public string? Shoe { get; set; }
+
+    /// <summary>The model for bands (remaining charge cycles); default none.</summary>
+    public string? Band { get; set; }
+
+    /// <summary>The models the options name, loaded; a file that cannot be served throws, naming it and the setting.</summary>
+    public OwnRulModels Load() => new(LoadOne(Shoe, "shoe"), LoadOne(Band, "band"));
+
+    private static Telemetry.Models.Rul.OwnRulModel? LoadOne(string? path, string kind)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Telemetry.Models.Rul.OwnRulModel.Load(path, kind);
+        }
+        catch (Exception e) when (e is Telemetry.Models.Rul.RunTableException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"{SectionName}:{(kind == "shoe" ? "Shoe" : "Band")}: {e.Message}", e);
+        }
+    }
+}
