@@ -20,7 +20,7 @@ internal static class PartReplacement
     };
 
     /// <summary>
-    /// Resets <paramref name="part"/>'s usage, detector memory and wear, and resolves its families' open alerts with
+    /// Resets <paramref name="part"/>'s usage, detector memory, wear and weekly rows, and resolves its families' open alerts with
     /// <paramref name="sentence"/> in the alert's language when given, else <paramref name="note"/>, else a plain sentence
     /// in the alert's language as the last word, one event each. Throws, changing nothing, for a part other than shoe, insole, battery or band.
     /// </summary>
@@ -50,6 +50,8 @@ internal static class PartReplacement
                 break;
         }
 
+        // The brand's own model reads the part's life from its first row: a new part starts its rows afresh.
+        state.OwnRun = null;
         state.Wear = null;
         foreach (var family in families)
         {

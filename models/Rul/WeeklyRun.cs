@@ -126,10 +126,12 @@ public sealed class WeeklyRun
                 "rated_mah" when !Shoe => ratedMah ?? 0,
                 _ => _counts[c] > 0 ? _sums[c] / _counts[c] : null,
             };
-            complete &= value is not null;
-            values[c] = value is { } v ? Written(v) : 0;
+            // A mean that overflowed (a device sending values near the largest double) is no row either.
+            complete &= value is { } known && double.IsFinite(known);
+            values[c] = complete ? Written(value!.Value) : 0;
         }
 
+        complete &= double.IsFinite(Shoe ? Km : WeekCycles);
         double? time = complete ? double.Parse((Shoe ? Km : WeekCycles).ToString("F1", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
         if (time is { } t)
         {

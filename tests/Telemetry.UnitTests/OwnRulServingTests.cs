@@ -341,4 +341,57 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
         Assert.Equal(1, WeeklyRun.Restore(false, columns, 1, 1, 0, 0, 0, 0, 0, [1, 2, 3, 4], [[1], [2], [3], [4]], null, null).Times[0]);
         Assert.Equal(2, WeeklyRun.Restore(false, columns, 1, 1, 0, 0, 0, 0, 0, [1, 2, 3, 4], [[1], [2], [3], [4]], null, null).Count);
     }
+
+    /// <summary>A new battery (or band, shoe, insole) starts the rows afresh: the model reads a life from its first row.</summary>
+    [Theory]
+    [InlineData("battery")]
+    [InlineData("band")]
+    public void AReplacedPart_StartsTheRowsAfresh_AndTheWearModelServesUntilItsFirstRow(string part)
+    {
+        var own = OwnRulModel.Load(trained.BandFit, "band");
+        var band = NewDevices<SimulatedBand>(1, seed: 81).Single();
+        band.Start(Start);
+        var twin = new TwinRun(band, own);
+        for (var day = 7; day <= 140; day += 7)
+        {
+            twin.Week(day, new RuleWearModel());
+        }
+
+        Assert.Equal(own.Version, twin.State.Wear!.ModelVersion);
+
+        PartReplacement.Replace(twin.State, new AlertStepper(band.Id, twin.State), part, Start.AddDays(141), "agent-7", null, []);
+        twin.Week(147, new RuleWearModel());
+
+        Assert.Equal(0, twin.State.OwnRun!.Count);
+        Assert.NotEqual(own.Version, twin.State.Wear?.ModelVersion);
+        twin.Week(154, new RuleWearModel());
+        twin.Week(161, new RuleWearModel());
+        Assert.Equal(own.Version, twin.State.Wear!.ModelVersion);
+        Assert.True(twin.State.OwnRun.Count is 1 or 2, $"{twin.State.OwnRun.Count} rows since the new part");
+    }
+
+    /// <summary>Hostile values: a mean that overflows, or a time that does, is no row; values that are not numbers never count.</summary>
+    [Fact]
+    public void WeeklyRun_GivesNoRowForAMeanOrATimeThatOverflows()
+    {
+        var run = new WeeklyRun(shoe: false, ["my_metric"], head: 10, tail: 10);
+        run.Observe("charge_cycles", 10);
+        run.Observe("my_metric", double.MaxValue);
+        run.Observe("my_metric", double.MaxValue);
+        Assert.Null(run.CloseWeek(null, null));
+
+        run.Observe("charge_cycles", double.PositiveInfinity);
+        run.Observe("my_metric", double.NaN);
+        Assert.Null(run.CloseWeek(null, null));
+
+        run.Observe("charge_cycles", 20);
+        run.Observe("my_metric", -1e300);
+        Assert.Equal(20.0, run.CloseWeek(null, null));
+        Assert.Equal([-1e300], run.Rows[0]);
+
+        var shoe = new WeeklyRun(shoe: true, ["impact_g"], head: 1, tail: 1, startKm: double.MaxValue);
+        shoe.Observe("distance_m", double.MaxValue);
+        shoe.Observe("impact_g", 9);
+        Assert.Null(shoe.CloseWeek(null, null));
+    }
 }
