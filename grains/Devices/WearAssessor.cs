@@ -26,7 +26,8 @@ internal static class WearAssessor
     /// <summary>
     /// Adds one accepted reading to the twin: counts, totals, last values and the wear models' usage, and its distance
     /// to <paramref name="kmByDay"/> (kilometres per Unix day, created on the first distance), and to the twin's weekly
-    /// rows when <paramref name="own"/> serves its kind. Returns what the fault detector reads of it.
+    /// rows when <paramref name="own"/> serves its kind (without one, rows kept before are dropped). Returns what the
+    /// fault detector reads of it.
     /// </summary>
     public static FaultSignals ApplyReading(DeviceState state, in ReadingRecord reading, MetricValue[] metrics, ref Dictionary<int, double>? kmByDay, OwnRulModel? own = null)
     {
@@ -36,6 +37,11 @@ internal static class WearAssessor
         state.FirstReadingMs = state.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         state.LastReadingMs = state.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
         var run = own is not null && own.Kind == state.Birth?.Kind ? OwnRunOf(state, own, reading.TimestampMs) : null;
+        if (run is null && state.OwnRun is not null)
+        {
+            // No model serves this kind (any more): the settings say what a twin keeps, and rows nobody reads are dropped.
+            state.OwnRun = null;
+        }
 
         foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
         {

@@ -250,6 +250,12 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
         Assert.Equal(regression.Columns, swapped.State.OwnRun!.Columns);
         Assert.Equal(0, swapped.State.OwnRun.Count);
         Assert.StartsWith("rules-", swapped.State.Wear?.ModelVersion ?? "rules-", StringComparison.Ordinal);
+
+        // A model no longer set (or none for the twin's kind): its rows are dropped, not kept for nobody.
+        var unserved = new TwinRun(band, own: null);
+        unserved.State.OwnRun = twin.State.OwnRun;
+        unserved.Week(84, new RuleWearModel());
+        Assert.Null(unserved.State.OwnRun);
     }
 
     [Fact]
