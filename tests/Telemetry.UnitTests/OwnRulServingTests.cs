@@ -278,6 +278,26 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
     }
 
     [Fact]
+    public async Task TheSettings_GiveTheServiceTheModelsTheTwinsAreServed()
+    {
+        var data = Directory.CreateTempSubdirectory("telemetry-own-rul-").FullName;
+        try
+        {
+            await using var app = Telemetry.Ingest.TelemetryApp.Build(["--Storage:DataDirectory", data, "--Models:Rul:Band", trained.BandFit]);
+
+            var models = app.Services.GetRequiredService<OwnRulModels>();
+
+            Assert.Null(models.Shoe);
+            Assert.Equal(OwnRulModel.Load(trained.BandFit, "band").Version, models.Band!.Version);
+            Assert.Equal(["capacity_mah"], models.Band.Columns);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task AnUnservableModel_StopsStartUp()
     {
         var data = Directory.CreateTempSubdirectory("telemetry-own-rul-").FullName;
