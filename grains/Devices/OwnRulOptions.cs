@@ -29,7 +29,7 @@ public sealed class OwnRulOptions
         {
             return Telemetry.Models.Rul.OwnRulModel.Load(path, kind);
         }
-        catch (Exception e) when (e is Telemetry.Models.Rul.RunTableException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidOperationException($"{SectionName}:{(kind == "shoe" ? "Shoe" : "Band")}: {e.Message}", e);
         }

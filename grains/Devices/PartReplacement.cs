@@ -50,8 +50,9 @@ internal static class PartReplacement
                 break;
         }
 
-        // The brand's own model reads the part's life from its first row: a new part starts its rows afresh.
-        state.OwnRun = null;
+        // The brand's own model reads the part's life from its first row: a new part starts its rows afresh, from new
+        // (a band's charge counter goes on across a new battery: its rows count from here).
+        state.OwnRun = state.OwnRun?.Renewed(state.Birth?.Kind == "band" ? state.ChargeCycles ?? 0 : 0);
         state.Wear = null;
         foreach (var family in families)
         {

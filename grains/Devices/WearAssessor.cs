@@ -26,8 +26,8 @@ internal static class WearAssessor
     /// <summary>
     /// Adds one accepted reading to the twin: counts, totals, last values and the wear models' usage, and its distance
     /// to <paramref name="kmByDay"/> (kilometres per Unix day, created on the first distance), and to the twin's weekly
-    /// rows when <paramref name="own"/> serves its kind (without one, rows kept before are dropped). Returns what the
-    /// fault detector reads of it.
+    /// rows when <paramref name="own"/> serves its kind and the rows started when it was new (without a model, rows kept
+    /// before are dropped). Returns what the fault detector reads of it.
     /// </summary>
     public static FaultSignals ApplyReading(DeviceState state, in ReadingRecord reading, MetricValue[] metrics, ref Dictionary<int, double>? kmByDay, OwnRulModel? own = null)
     {
@@ -36,16 +36,10 @@ internal static class WearAssessor
         double? midsoleTemp = null, bandTemp = null;
         state.FirstReadingMs = state.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         state.LastReadingMs = state.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
-        var run = own is not null && own.Kind == state.Birth?.Kind ? OwnRunOf(state, own, reading.TimestampMs) : null;
-        if (run is null && state.OwnRun is not null)
-        {
-            // No model serves this kind (any more): the settings say what a twin keeps, and rows nobody reads are dropped.
-            state.OwnRun = null;
-        }
+        var kmBefore = state.DistanceM / 1000;
 
         foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
         {
-            run?.Observe(name, value);
             switch (name)
             {
                 case "distance_m":
@@ -106,20 +100,47 @@ internal static class WearAssessor
             state.BandUsage.Observe(reading.TimestampMs, c, mah, state.Birth?.RatedCapacityMah);
         }
 
+        if (own is not null && own.Kind == state.Birth?.Kind)
+        {
+            if (OwnRunOf(state, own, reading.TimestampMs, kmBefore) is { FromNew: true } run)
+            {
+                foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
+                {
+                    run.Observe(name, value);
+                }
+            }
+        }
+        else if (state.OwnRun is not null)
+        {
+            // No model serves this kind (any more): the settings say what a twin keeps, and rows nobody reads are dropped.
+            state.OwnRun = null;
+        }
+
         return new FaultSignals(impact, contact, humidity, cycles, capacity);
     }
+
+    /// <summary>Most a device may be past new (km, charge cycles) when a model starts its rows for them to count as from
+    /// new: the first rows of the files it was trained on are a week of use in.</summary>
+    private const double NewKm = 5, NewCycles = 10;
+
+    /// <summary>Weeks an open week may lie ahead of a reading's: readings are at most 30 days old (Uplink:MaxAge); further
+    /// ahead is a damaged store, and the open week moves back to the reading's.</summary>
+    private const int MaxWeeksBehind = 8;
 
     /// <summary>
     /// The twin's weekly rows for <paramref name="own"/>, in the week of a reading at <paramref name="timestampMs"/>: the
     /// open week is closed into a row when a reading of a later week arrives (a late reading joins the open week). A
-    /// run kept for another model, or none, is started afresh in this week, from the km the twin has.
+    /// run kept for another model, or none, is started afresh in this week, from the km the twin had before the
+    /// reading; it keeps rows only if the device is new (<see cref="NewKm"/>, <see cref="NewCycles"/>, its counter
+    /// including this reading's): a model trained on whole lives would read a device in use as a new one.
     /// </summary>
-    private static WeeklyRun OwnRunOf(DeviceState state, OwnRulModel own, long timestampMs)
+    private static WeeklyRun OwnRunOf(DeviceState state, OwnRulModel own, long timestampMs, double kmBefore)
     {
         var week = WearHistory.WeekOf(state.FirstReadingMs ?? timestampMs, timestampMs);
         if (state.OwnRun is not { } run || !own.Fits(run))
         {
-            return state.OwnRun = own.NewRun(week, state.DistanceM / 1000);
+            var isNew = own.Kind == "shoe" ? kmBefore <= NewKm : (state.ChargeCycles ?? 0) <= NewCycles;
+            return state.OwnRun = own.NewRun(week, kmBefore, isNew);
         }
 
         if (week > run.Week)
@@ -127,13 +148,17 @@ internal static class WearAssessor
             run.CloseWeek(state.Birth?.WearerKg, state.Birth?.RatedCapacityMah);
             run.Week = week;
         }
+        else if (run.Week - (long)week > MaxWeeksBehind)
+        {
+            run.Week = week;
+        }
 
         return run;
     }
 
-    /// <summary>The brand's own model's answer for this twin at <paramref name="age"/>, once its run has a row.</summary>
+    /// <summary>The brand's own model's answer for this twin at <paramref name="age"/>, once its run (from new) has a row.</summary>
     private static RulEstimate? OwnEstimate(DeviceState state, OwnRulModel? own, string kind, double age) =>
-        own is not null && own.Kind == kind && state.OwnRun is { } run && own.Fits(run) ? own.Estimate(run, age) : null;
+        own is not null && own.Kind == kind && state.OwnRun is { FromNew: true } run && own.Fits(run) ? own.Estimate(run, age) : null;
 
     /// <summary>
     /// Estimates the device's wear with <paramref name="model"/> and records it in the twin (<see cref="DeviceState.Wear"/>).

@@ -20,7 +20,7 @@ internal sealed class WeeklyRunConverter : IConverter<WeeklyRun, WeeklyRunSurrog
         }
 
         return WeeklyRun.Restore(surrogate.Shoe, columns, surrogate.Head, surrogate.Tail, surrogate.Km, surrogate.Week, surrogate.WeekKm,
-            surrogate.WeekSeconds, surrogate.WeekCycles, times.AsSpan(0, count).ToArray(), rows, surrogate.Sums, surrogate.Counts);
+            surrogate.WeekSeconds, surrogate.WeekCycles, times.AsSpan(0, count).ToArray(), rows, surrogate.Sums, surrogate.Counts, surrogate.Origin, surrogate.FromNew);
     }
 
     public WeeklyRunSurrogate ConvertToSurrogate(in WeeklyRun value) => new()
@@ -38,5 +38,7 @@ internal sealed class WeeklyRunConverter : IConverter<WeeklyRun, WeeklyRunSurrog
         Values = [.. value.Rows.SelectMany(r => r)],
         Sums = value.Sums.ToArray(),
         Counts = value.Counts.ToArray(),
+        Origin = value.Origin,
+        FromNew = value.FromNew,
     };
 }

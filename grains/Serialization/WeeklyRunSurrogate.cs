@@ -30,4 +30,8 @@ internal struct WeeklyRunSurrogate
     [Id(11)] public double[]? Sums;
 
     [Id(12)] public int[]? Counts;
+
+    [Id(13)] public double Origin;
+
+    [Id(14)] public bool FromNew;
 }

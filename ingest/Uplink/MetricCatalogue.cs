@@ -40,6 +40,9 @@ internal static class MetricCatalogue
     public static bool IsShoeOnly(string name) => name is "distance_m" or "duration_s" or "steps" or "impact_g"
         or "contact_ms" or "cadence_spm" or "pronation_deg" or "midsole_temp_c";
 
+    /// <summary>Metrics only a band sends.</summary>
+    public static bool IsBandOnly(string name) => name is "battery_mv" or "capacity_mah" or "charge_cycles" or "temp_c" or "humidity_pct" or "hr_snr_db";
+
     /// <summary>The stored type of a metric: integer metrics are integer fields, so a field never changes type.</summary>
     public static MetricType TypeOf(string name) => ByName.TryGetValue(name, out var d) ? d.Type : MetricType.Float;
 

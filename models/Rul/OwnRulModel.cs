@@ -56,7 +56,9 @@ public sealed class OwnRulModel
 
     /// <summary>
     /// Loads a train-rul model file for twins of <paramref name="kind"/>. Refused, naming the file: a file train-rul
-    /// would not load, a kind other than shoe or band, and a model trained on another time than the kind's rows keep.
+    /// would not load, a kind other than shoe or band, a model trained on another time than the kind's rows keep (or
+    /// written before train-rul recorded its time), and one that would have a twin keep more than
+    /// <see cref="WeeklyRun.MaxRows"/> rows.
     /// </summary>
     public static OwnRulModel Load(string path, string kind)
     {
@@ -66,28 +68,39 @@ public sealed class OwnRulModel
         }
 
         var model = RulModel.Load(path);
-        if (model.Time is { } time && time != TimeOf(kind))
+        if (model.Time is not { } time)
+        {
+            throw new RunTableException($"{path} was written before train-rul recorded its time column, so the rows it was trained on cannot be checked; train it again.");
+        }
+
+        if (time != TimeOf(kind))
         {
             throw new RunTableException($"{path} was trained with time '{time}'; a {kind}'s rows are kept in {TimeOf(kind)} (train it on rows like simulate-runs --kind {kind} writes).");
         }
 
         var (columns, head, tail) = model.Features is { } features
-            ? (features.Kept.Select(k => features.Columns[k]).ToArray(), Math.Max(MinHead, features.NormalizeFirst), features.Window + features.Smooth)
+            ? (features.Kept.Select(k => features.Columns[k]).Distinct(StringComparer.Ordinal).ToArray(), Math.Max(MinHead, (long)features.NormalizeFirst), (long)features.Window + features.Smooth)
             : (new[] { model.Columns[model.Curve!.Column] }, MinHead, CurveTail);
+        if (head > WeeklyRun.MaxRows || tail is < 1 or > WeeklyRun.MaxRows)
+        {
+            throw new RunTableException($"{path}: its window, smoothing or baseline would have each twin keep {head} + {tail} rows, more than {WeeklyRun.MaxRows}.");
+        }
+
         var hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)))[..8];
-        return new OwnRulModel(model, kind, columns, head, tail, $"own-{kind}:{Path.GetFileName(path)}:{hash}:{model.Method.Replace(' ', '-')}");
+        return new OwnRulModel(model, kind, columns, (int)head, (int)tail, $"own-{kind}:{Path.GetFileName(path)}:{hash}:{model.Method.Replace(' ', '-')}");
     }
 
-    /// <summary>A new run for a twin of this kind, in week <paramref name="week"/> of its life, with the km it had.</summary>
-    public WeeklyRun NewRun(int week, double startKm) => new(Kind == "shoe", Columns, Head, Tail, startKm) { Week = week };
+    /// <summary>A new run for a twin of this kind, in week <paramref name="week"/> of its life, with the km it had; one
+    /// started part-way (<paramref name="fromNew"/> false) keeps no rows.</summary>
+    public WeeklyRun NewRun(int week, double startKm, bool fromNew = true) => new(Kind == "shoe", Columns, Head, Tail, startKm, fromNew: fromNew) { Week = week };
 
     /// <summary>Whether <paramref name="run"/> keeps the rows this model reads (a twin's run kept for another model does not).</summary>
     public bool Fits(WeeklyRun run) =>
         run.Shoe == (Kind == "shoe") && run.Head == Head && run.Tail == Tail && run.Columns.AsSpan().SequenceEqual(Columns);
 
     /// <summary>
-    /// The remaining life at <paramref name="ageNow"/> (km or charge cycles): the model's answer at the run's newest
-    /// row, with its interval, less what was used since (never below 0). Null before the run has a row.
+    /// The remaining life at <paramref name="ageNow"/> (the twin's km or charge cycles): the model's answer at the run's
+    /// newest row, with its interval, less what was used since (never below 0). Null before the run has a row.
     /// </summary>
     public RulEstimate? Estimate(WeeklyRun run, double ageNow)
     {
@@ -102,7 +115,7 @@ public sealed class OwnRulModel
             run.Cached = cached;
         }
 
-        var used = double.IsFinite(ageNow) ? Math.Max(0, ageNow - run.Times[^1]) : 0;
+        var used = double.IsFinite(ageNow) ? Math.Max(0, ageNow - run.Origin - run.Times[^1]) : 0;
         var e = cached.Estimate;
         return new RulEstimate(Math.Max(0, e.Rul - used), Math.Max(0, e.Low - used), Math.Max(0, e.High - used));
     }

@@ -26,20 +26,37 @@ public sealed class WeeklyRun
     /// <param name="head">First rows kept (at least 1: the row a unit's age counts from).</param>
     /// <param name="tail">Newest rows kept besides those (at least 1).</param>
     /// <param name="startKm">A shoe's km before the run's first reading (a twin that starts keeping rows part-way).</param>
-    public WeeklyRun(bool shoe, string[] columns, int head, int tail, double startKm = 0)
+    /// <param name="origin">The age (km or charge cycles) at which the part was new: a band's counter goes on across a new
+    /// battery, and its rows' times are counted from the new one.</param>
+    /// <param name="fromNew">Whether the rows start when the part was new, as every unit of a run-to-failure file does.</param>
+    public WeeklyRun(bool shoe, string[] columns, int head, int tail, double startKm = 0, double origin = 0, bool fromNew = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(head, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(tail, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(head, MaxRows);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tail, MaxRows);
         Shoe = shoe;
         Columns = columns;
         Head = head;
         Tail = tail;
         Km = double.IsFinite(startKm) ? Math.Max(0, startKm) : 0;
+        Origin = double.IsFinite(origin) ? Math.Max(0, origin) : 0;
+        FromNew = fromNew;
         _sums = new double[columns.Length];
         _counts = new int[columns.Length];
     }
 
+    /// <summary>The most <see cref="Head"/> or <see cref="Tail"/> may be: twenty years of weeks.</summary>
+    public const int MaxRows = 1040;
+
     public bool Shoe { get; }
+
+    /// <summary>The age (km or charge cycles) the rows' times count from: where the part was new.</summary>
+    public double Origin { get; }
+
+    /// <summary>Whether the rows start when the part was new; a run started part-way keeps no rows (a model trained on
+    /// whole lives reads a unit's first row as a new one's).</summary>
+    public bool FromNew { get; }
 
     public string[] Columns { get; }
 
@@ -53,12 +70,12 @@ public sealed class WeeklyRun
     /// <summary>The open week's number (its owner's count, e.g. weeks since the device's first reading).</summary>
     public int Week { get; set; }
 
-    /// <summary>The open week's km, seconds and highest charge cycle count.</summary>
+    /// <summary>The open week's km, seconds and highest charge cycle count (−1 before its first).</summary>
     public double WeekKm { get; private set; }
 
     public double WeekSeconds { get; private set; }
 
-    public double WeekCycles { get; private set; }
+    public double WeekCycles { get; private set; } = -1;
 
     /// <summary>Raised by every row added, for a served model's cache of its answer.</summary>
     public int Version { get; private set; }
@@ -94,7 +111,7 @@ public sealed class WeeklyRun
             case "duration_s":
                 WeekSeconds += value;
                 break;
-            case "charge_cycles":
+            case "charge_cycles" when value >= 0:
                 WeekCycles = Math.Max(WeekCycles, value);
                 break;
         }
@@ -108,9 +125,9 @@ public sealed class WeeklyRun
     }
 
     /// <summary>
-    /// Closes the open week: a row when every column has a value (the birth's <paramref name="wearerKg"/> or
-    /// <paramref name="ratedMah"/>, 0 where unknown, as the export writes them), then a new week. Returns the row's time,
-    /// or null when the week gave no row.
+    /// Closes the open week: a row when every column has a value (<paramref name="wearerKg"/> and <paramref name="ratedMah"/>
+    /// from the birth) and the week has a time (a band's week without a charge count has none) that does not go back
+    /// (a counter reset), then a new week. Returns the row's time, or null when the week gave no row.
     /// </summary>
     public double? CloseWeek(double? wearerKg, double? ratedMah)
     {
@@ -122,8 +139,8 @@ public sealed class WeeklyRun
             double? value = Columns[c] switch
             {
                 "pace_s_per_km" when Shoe => WeekKm > 0 ? WeekSeconds / WeekKm : null,
-                "wearer_kg" when Shoe => wearerKg ?? 0,
-                "rated_mah" when !Shoe => ratedMah ?? 0,
+                "wearer_kg" when Shoe => wearerKg,
+                "rated_mah" when !Shoe => ratedMah,
                 _ => _counts[c] > 0 ? _sums[c] / _counts[c] : null,
             };
             // A mean that overflowed (a device sending values near the largest double) is no row either.
@@ -131,14 +148,19 @@ public sealed class WeeklyRun
             values[c] = complete ? Written(value!.Value) : 0;
         }
 
-        complete &= double.IsFinite(Shoe ? Km : WeekCycles);
-        double? time = complete ? double.Parse((Shoe ? Km : WeekCycles).ToString("F1", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
-        if (time is { } t)
+        var age = (Shoe ? Km : WeekCycles) - Origin;
+        complete &= double.IsFinite(age) && (Shoe || WeekCycles >= 0);
+        double? time = complete ? double.Parse(age.ToString("F1", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
+        if (time is { } t && (Count == 0 || t >= _times[^1]))
         {
             Add(t, values);
         }
+        else
+        {
+            time = null;
+        }
 
-        (WeekKm, WeekSeconds, WeekCycles) = (0, 0, 0);
+        (WeekKm, WeekSeconds, WeekCycles) = (0, 0, -1);
         Array.Clear(_sums);
         Array.Clear(_counts);
         return time;
@@ -161,14 +183,15 @@ public sealed class WeeklyRun
     /// values not finite) end the rows restored there; beyond <see cref="Head"/> + <see cref="Tail"/> the newest are kept.
     /// </summary>
     public static WeeklyRun Restore(bool shoe, string[] columns, int head, int tail, double km, int week, double weekKm, double weekSeconds,
-        double weekCycles, IReadOnlyList<double>? times, IReadOnlyList<double[]>? rows, IReadOnlyList<double>? sums, IReadOnlyList<int>? counts)
+        double weekCycles, IReadOnlyList<double>? times, IReadOnlyList<double[]>? rows, IReadOnlyList<double>? sums, IReadOnlyList<int>? counts,
+        double origin = 0, bool fromNew = true)
     {
-        var run = new WeeklyRun(shoe, columns, Math.Max(1, head), Math.Max(1, tail), km)
+        var run = new WeeklyRun(shoe, columns, Math.Clamp(head, 1, MaxRows), Math.Clamp(tail, 1, MaxRows), km, origin, fromNew)
         {
             Week = week,
             WeekKm = Finite(weekKm),
             WeekSeconds = Finite(weekSeconds),
-            WeekCycles = Finite(weekCycles),
+            WeekCycles = double.IsFinite(weekCycles) ? Math.Max(-1, weekCycles) : -1,
         };
         var count = Math.Min(times?.Count ?? 0, rows?.Count ?? 0);
         for (var i = 0; i < count; i++)
@@ -194,6 +217,9 @@ public sealed class WeeklyRun
         run.Version = 0;
         return run;
     }
+
+    /// <summary>The same run for a new part, new at <paramref name="origin"/> (km or charge cycles): no rows, the same week.</summary>
+    public WeeklyRun Renewed(double origin) => new(Shoe, Columns, Head, Tail, startKm: 0, origin, fromNew: true) { Week = Week };
 
     /// <summary>A value as the export writes it (6 significant digits), so that the rows served are those trained on.</summary>
     public static double Written(double value) => double.Parse(value.ToString("G6", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 using Telemetry.Grains.Devices;
+using Telemetry.Ingest.Hosting;
 using Telemetry.Grains.Ingest;
 using Telemetry.Models.Learning;
 using Telemetry.Models.Rul;
@@ -16,93 +17,9 @@ namespace Telemetry.UnitTests;
 /// keeps (<see cref="WeeklyRun"/>, the code of simulate-runs' rows), the remaining life it is served from them, and the
 /// rows surviving the twin's store. The models are trained, as a brand would, on simulate-runs' files of other devices.
 /// </summary>
-public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained) : IClassFixture<OwnRulServingTests.TrainedModels>
+public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<OwnRulTraining>
 {
-    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    /// <summary>A band curve fit, a band regression and a shoe regression, each trained on 30 devices of another seed.</summary>
-    public sealed class TrainedModels : IAsyncLifetime
-    {
-        public string Root { get; } = Directory.CreateTempSubdirectory("own-rul-").FullName;
-
-        public string BandFit => Path.Combine(Root, "band-fit.zip");
-
-        public string BandRegression => Path.Combine(Root, "band-regression.zip");
-
-        public string ShoeRegression => Path.Combine(Root, "shoe-regression.zip");
-
-        public string BandCsv => Path.Combine(Root, "bands.csv");
-
-        public async Task InitializeAsync()
-        {
-            var shoes = Path.Combine(Root, "shoes.csv");
-            await Run(["simulate-runs", "--kind", "band", "--devices", "30", "--seed", "5", "--out", BandCsv]);
-            await Run(["simulate-runs", "--kind", "shoe", "--devices", "30", "--seed", "5", "--out", shoes]);
-            await Run(["train-rul", "--csv", BandCsv, "--unit", "device", "--time", "cycles", "--method", "curve-fit", "--candidates", "1", "--out", BandFit]);
-            await Run(["train-rul", "--csv", BandCsv, "--unit", "device", "--time", "cycles", "--method", "regression", "--candidates", "1", "--trees", "50", "--out", BandRegression]);
-            await Run(["train-rul", "--csv", shoes, "--unit", "device", "--time", "km", "--method", "regression", "--candidates", "1", "--trees", "50", "--out", ShoeRegression]);
-        }
-
-        public Task DisposeAsync()
-        {
-            Directory.Delete(Root, recursive: true);
-            return Task.CompletedTask;
-        }
-
-        private static async Task Run(string[] args)
-        {
-            var (code, _, error) = await ModelCli.InvokeAsync(args);
-            Assert.True(code == 0, error);
-        }
-    }
-
-    /// <summary>A generated device run week by week through the twin's code, as the grain runs it.</summary>
-    private sealed class TwinRun(SimulatedDevice device, OwnRulModel? own)
-    {
-        private readonly List<SimulatedReading> _readings = [];
-
-        public DeviceState State { get; } = new()
-        {
-            Birth = new DeviceBirth
-            {
-                Kind = device is SimulatedShoe ? "shoe" : "band", Model = "M1", Batch = "B1", Firmware = "1.0.0",
-                WearerKg = device.Birth.WearerKg, RatedCapacityMah = device.Birth.RatedCapacityMah,
-            },
-        };
-
-        public SimulatedDevice Device => device;
-
-        public double TrueRemaining => device switch
-        {
-            SimulatedShoe shoe => shoe.TrueRemainingKm,
-            SimulatedBand band => band.TrueRemainingCycles,
-            _ => throw new InvalidOperationException(),
-        };
-
-        /// <summary>Advances to day <paramref name="day"/>, applies its readings and assesses the twin.</summary>
-        public void Week(int day, IWearModel model)
-        {
-            _readings.Clear();
-            device.Advance(Start.AddDays(day), _readings);
-            Dictionary<int, double>? kmByDay = null;
-            foreach (var reading in _readings)
-            {
-                var metrics = reading.Metrics.Select(m => new MetricValue(m.Key, m.Value)).ToArray();
-                WearAssessor.ApplyReading(State, new ReadingRecord(reading.TimestampMs, 0, metrics.Length), metrics, ref kmByDay, own);
-            }
-
-            WearAssessor.Assess(State, model, Start.AddDays(day), own);
-        }
-    }
-
-    private static IEnumerable<SimulatedDevice> NewDevices<T>(int count, int seed) where T : SimulatedDevice =>
-        FleetGenerator.Create(count * 2, seed, FleetFaults.Default with { NewBands = true }).OfType<T>().Take(count);
-
-    private static DeviceState Stored(DeviceState state)
-    {
-        var serializer = new ServiceCollection().AddSerializer(b => b.AddAssembly(typeof(DeviceState).Assembly)).BuildServiceProvider().GetRequiredService<Serializer>();
-        return serializer.Deserialize<DeviceState>(serializer.SerializeToArray(state))!;
-    }
+    private static readonly DateTimeOffset Start = OwnRulTraining.Start;
 
     /// <summary>Eight bands of another seed, weekly until their end of life. Measured: the regression 13.5 cycles off on
     /// average, the curve fit (on capacity_mah, whose limit depends on the band's rating) 41.0, mean life minus age 43.5.</summary>
@@ -116,10 +33,10 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
             .GroupBy(f => f[0]).Select(g => double.Parse(g.Last()[1], CultureInfo.InvariantCulture)).ToList();
         var meanLife = lives.Average();
         var (served, naive, weeks) = (0.0, 0.0, 0);
-        foreach (var band in NewDevices<SimulatedBand>(8, seed: 77))
+        foreach (var band in OwnRulTraining.NewDevices<SimulatedBand>(8, seed: 77))
         {
             band.Start(Start);
-            var twin = new TwinRun(band, own);
+            var twin = new OwnRulTwin(band, own);
             for (var day = 7; day <= 2500 && twin.TrueRemaining > 0; day += 7)
             {
                 twin.Week(day, new RuleWearModel());
@@ -151,9 +68,9 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
         }
 
         var own = OwnRulModel.Load(trained.BandRegression, "band");
-        var band = NewDevices<SimulatedBand>(3, seed: 77).First(); // the export's first band of three
+        var band = OwnRulTraining.NewDevices<SimulatedBand>(3, seed: 77).First(); // the export's first band of three
         band.Start(Start);
-        var twin = new TwinRun(band, own);
+        var twin = new OwnRulTwin(band, own);
         for (var day = 7; day <= 2500 && twin.TrueRemaining > 0; day += 7)
         {
             twin.Week(day, new RuleWearModel());
@@ -176,9 +93,9 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
     public void AGeneratedShoe_IsServedTheBrandsRegression_WithThePaceAndWeightItsRowsDerive_AndNoOtherModelsDrivers()
     {
         var own = OwnRulModel.Load(trained.ShoeRegression, "shoe");
-        var shoe = NewDevices<SimulatedShoe>(1, seed: 78).Single();
+        var shoe = OwnRulTraining.NewDevices<SimulatedShoe>(1, seed: 78).Single();
         shoe.Start(Start);
-        var twin = new TwinRun(shoe, own);
+        var twin = new OwnRulTwin(shoe, own);
         var learned = LearnedWearModel.Load(LearnedWearModel.DefaultDirectory);
         for (var day = 7; day <= 70; day += 7)
         {
@@ -207,15 +124,15 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
     public void ATwinsRows_SurviveTheStore_AndItIsServedTheSameAnswer()
     {
         var own = OwnRulModel.Load(trained.BandFit, "band");
-        var band = NewDevices<SimulatedBand>(1, seed: 79).Single();
+        var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 79).Single();
         band.Start(Start);
-        var twin = new TwinRun(band, own);
+        var twin = new OwnRulTwin(band, own);
         for (var day = 7; day <= 140; day += 7)
         {
             twin.Week(day, new RuleWearModel());
         }
 
-        var loaded = Stored(twin.State);
+        var loaded = OwnRulTraining.Stored(twin.State);
 
         var (before, after) = (twin.State.OwnRun!, loaded.OwnRun!);
         Assert.Equal(before.Times, after.Times);
@@ -234,16 +151,16 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
     {
         var fit = OwnRulModel.Load(trained.BandFit, "band");
         var regression = OwnRulModel.Load(trained.BandRegression, "band");
-        var band = NewDevices<SimulatedBand>(1, seed: 80).Single();
+        var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 80).Single();
         band.Start(Start);
-        var twin = new TwinRun(band, fit);
+        var twin = new OwnRulTwin(band, fit);
         for (var day = 7; day <= 70; day += 7)
         {
             twin.Week(day, new RuleWearModel());
         }
 
         Assert.True(twin.State.OwnRun!.Count > 5);
-        var swapped = new TwinRun(band, regression);
+        var swapped = new OwnRulTwin(band, regression);
         swapped.State.OwnRun = twin.State.OwnRun;
         swapped.Week(77, new RuleWearModel());
 
@@ -252,7 +169,7 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
         Assert.StartsWith("rules-", swapped.State.Wear?.ModelVersion ?? "rules-", StringComparison.Ordinal);
 
         // A model no longer set (or none for the twin's kind): its rows are dropped, not kept for nobody.
-        var unserved = new TwinRun(band, own: null);
+        var unserved = new OwnRulTwin(band, own: null);
         unserved.State.OwnRun = twin.State.OwnRun;
         unserved.Week(84, new RuleWearModel());
         Assert.Null(unserved.State.OwnRun);
@@ -340,13 +257,19 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
             run.Observe("impact_g", week);
             run.Observe("distance_m", 1000);
             run.Observe("duration_s", 1000.0 / 3);
-            run.CloseWeek(null, null);
+            run.CloseWeek(72, null);
         }
 
         Assert.Equal([105.0, 107, 114, 115, 116], run.Times);
         Assert.Equal([9.0, 0, 7, 8, 9], run.Rows.Select(r => r[0]));
         Assert.Equal(333.333, run.Rows[^1][1]); // as the export writes it: 6 significant digits
-        Assert.Equal(0, run.Rows[^1][2]); // an unknown weight is written as 0, as the export writes it
+
+        // A birth without the wearer's weight gives no row: a 0 kg wearer is not one the model was trained on.
+        run.Observe("impact_g", 9);
+        run.Observe("distance_m", 1000);
+        run.Observe("duration_s", 300);
+        Assert.Null(run.CloseWeek(null, null));
+        Assert.Equal(5, run.Count);
     }
 
     [Fact]
@@ -375,9 +298,9 @@ public sealed class OwnRulServingTests(OwnRulServingTests.TrainedModels trained)
     public void AReplacedPart_StartsTheRowsAfresh_AndTheWearModelServesUntilItsFirstRow(string part)
     {
         var own = OwnRulModel.Load(trained.BandFit, "band");
-        var band = NewDevices<SimulatedBand>(1, seed: 81).Single();
+        var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 81).Single();
         band.Start(Start);
-        var twin = new TwinRun(band, own);
+        var twin = new OwnRulTwin(band, own);
         for (var day = 7; day <= 140; day += 7)
         {
             twin.Week(day, new RuleWearModel());
