@@ -154,8 +154,8 @@ public sealed class DeviceState
     [Id(27)] private Telemetry.Models.Learning.BandUsage? _bandUsage;
 
     /// <summary>The weekly rows a brand's own remaining-life model reads (<see cref="OwnRulModels"/>); null unless one
-    /// serves this twin's kind. Started when the model first serves the twin, so its first row may be part-way
-    /// through the device's life.</summary>
+    /// serves this twin's kind. Rows are kept only from new (the device new when the model first served it, or a part
+    /// replaced since); otherwise the run keeps none and says so.</summary>
     [Id(31)] public Telemetry.Models.Rul.WeeklyRun? OwnRun { get; set; }
 
     /// <summary>Recently resolved alerts with their history, newest last (at most 50).</summary>

@@ -5,8 +5,8 @@ namespace Telemetry.Grains.Devices;
 /// <summary>
 /// A brand's own remaining-life models, one per kind at most, learned by <c>train-rul</c> from its returns
 /// (<c>Models:Rul:Shoe</c>, <c>Models:Rul:Band</c>; none by default). Where one is given, the remaining km or charge
-/// cycles of that kind's twins, their interval and their alerts come from it once a twin has a week of rows; until
-/// then, and for the kind without one, from the wear model.
+/// cycles of that kind's twins, their interval and the figures in their alerts come from it once a twin has a week of
+/// rows kept from new; until then, and for the kind without one, from the wear model (which keeps the alert levels).
 /// </summary>
 public sealed class OwnRulModels(OwnRulModel? shoe = null, OwnRulModel? band = null)
 {

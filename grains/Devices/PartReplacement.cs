@@ -50,9 +50,12 @@ internal static class PartReplacement
                 break;
         }
 
-        // The brand's own model reads the part's life from its first row: a new part starts its rows afresh, from new
-        // (a band's charge counter goes on across a new battery: its rows count from here).
-        state.OwnRun = state.OwnRun?.Renewed(state.Birth?.Kind == "band" ? state.ChargeCycles ?? 0 : 0);
+        // The brand's own model reads the part's life from its first row: a new part of the twin's kind starts its rows
+        // afresh, from new (a band's charge counter goes on across a new battery: its rows count from here).
+        if (state.Birth?.Kind is { } kind && Applies(part, kind))
+        {
+            state.OwnRun = state.OwnRun?.Renewed(kind == "band" ? state.ChargeCycles ?? 0 : 0);
+        }
         state.Wear = null;
         foreach (var family in families)
         {
@@ -90,7 +93,8 @@ internal static class PartReplacement
         }
 
         return replaced ?? [];
-
-        static bool Applies(string part, string kind) => kind == "shoe" ? part is "shoe" or "insole" : part is "battery" or "band";
     }
+
+    /// <summary>Whether <paramref name="part"/> is one a device of <paramref name="kind"/> has.</summary>
+    private static bool Applies(string part, string kind) => kind == "shoe" ? part is "shoe" or "insole" : part is "battery" or "band";
 }

@@ -36,7 +36,7 @@ internal static class WearAssessor
         double? midsoleTemp = null, bandTemp = null;
         state.FirstReadingMs = state.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         state.LastReadingMs = state.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
-        var kmBefore = state.DistanceM / 1000;
+        var (kmBefore, cyclesBefore) = (state.DistanceM / 1000, state.ChargeCycles);
 
         foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
         {
@@ -102,7 +102,7 @@ internal static class WearAssessor
 
         if (own is not null && own.Kind == state.Birth?.Kind)
         {
-            if (OwnRunOf(state, own, reading.TimestampMs, kmBefore) is { FromNew: true } run)
+            if (OwnRunOf(state, own, reading.TimestampMs, kmBefore, cyclesBefore) is { FromNew: true } run)
             {
                 foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
                 {
@@ -131,16 +131,36 @@ internal static class WearAssessor
     /// The twin's weekly rows for <paramref name="own"/>, in the week of a reading at <paramref name="timestampMs"/>: the
     /// open week is closed into a row when a reading of a later week arrives (a late reading joins the open week). A
     /// run kept for another model, or none, is started afresh in this week, from the km the twin had before the
-    /// reading; it keeps rows only if the device is new (<see cref="NewKm"/>, <see cref="NewCycles"/>, its counter
-    /// including this reading's): a model trained on whole lives would read a device in use as a new one.
+    /// reading; it keeps rows only if the device is new (<see cref="NewKm"/>; for a band <see cref="NewCycles"/> at its
+    /// first charge count): a model trained on whole lives would read a device in use as a new one.
     /// </summary>
-    private static WeeklyRun OwnRunOf(DeviceState state, OwnRulModel own, long timestampMs, double kmBefore)
+    private static WeeklyRun OwnRunOf(DeviceState state, OwnRulModel own, long timestampMs, double kmBefore, long? cyclesBefore)
     {
         var week = WearHistory.WeekOf(state.FirstReadingMs ?? timestampMs, timestampMs);
+        if (state.OwnRun is { } kept && !own.Fits(kept) && own.Reads(kept))
+        {
+            // The same columns with another window: the rows are kept (as many as the model reads), and so is whether
+            // they are from new; a fleet in use is not sent back to the wear model by a retrained model.
+            state.OwnRun = kept.Reshaped(own.Head, own.Tail);
+        }
+
         if (state.OwnRun is not { } run || !own.Fits(run))
         {
+            if (state.OwnRun is { FromNew: true, Count: 0 } renewed)
+            {
+                // A part replaced while the rows were another model's: the new part is new all the same.
+                return state.OwnRun = own.NewRun(week, kmBefore, fromNew: true, renewed.Origin);
+            }
+
+            // A band's age is known at its first charge count: before it, the run starts as from new, and that count decides.
             var isNew = own.Kind == "shoe" ? kmBefore <= NewKm : (state.ChargeCycles ?? 0) <= NewCycles;
             return state.OwnRun = own.NewRun(week, kmBefore, isNew);
+        }
+
+        if (own.Kind == "band" && cyclesBefore is null && state.ChargeCycles > NewCycles && run is { FromNew: true, Count: 0, Origin: 0 })
+        {
+            // The twin's first charge count says the band was in use before its rows started.
+            return state.OwnRun = own.NewRun(run.Week, kmBefore, fromNew: false);
         }
 
         if (week > run.Week)

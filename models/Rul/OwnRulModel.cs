@@ -92,11 +92,14 @@ public sealed class OwnRulModel
 
     /// <summary>A new run for a twin of this kind, in week <paramref name="week"/> of its life, with the km it had; one
     /// started part-way (<paramref name="fromNew"/> false) keeps no rows.</summary>
-    public WeeklyRun NewRun(int week, double startKm, bool fromNew = true) => new(Kind == "shoe", Columns, Head, Tail, startKm, fromNew: fromNew) { Week = week };
+    public WeeklyRun NewRun(int week, double startKm, bool fromNew = true, double origin = 0) =>
+        new(Kind == "shoe", Columns, Head, Tail, startKm, origin, fromNew) { Week = week };
 
     /// <summary>Whether <paramref name="run"/> keeps the rows this model reads (a twin's run kept for another model does not).</summary>
-    public bool Fits(WeeklyRun run) =>
-        run.Shoe == (Kind == "shoe") && run.Head == Head && run.Tail == Tail && run.Columns.AsSpan().SequenceEqual(Columns);
+    public bool Fits(WeeklyRun run) => Reads(run) && run.Head == Head && run.Tail == Tail;
+
+    /// <summary>Whether <paramref name="run"/> keeps this model's columns for its kind, however many rows.</summary>
+    public bool Reads(WeeklyRun run) => run.Shoe == (Kind == "shoe") && run.Columns.AsSpan().SequenceEqual(Columns);
 
     /// <summary>
     /// The remaining life at <paramref name="ageNow"/> (the twin's km or charge cycles): the model's answer at the run's

@@ -56,7 +56,7 @@ public sealed class WeeklyRun
 
     /// <summary>Whether the rows start when the part was new; a run started part-way keeps no rows (a model trained on
     /// whole lives reads a unit's first row as a new one's).</summary>
-    public bool FromNew { get; }
+    public bool FromNew { get; private set; }
 
     public string[] Columns { get; }
 
@@ -126,8 +126,9 @@ public sealed class WeeklyRun
 
     /// <summary>
     /// Closes the open week: a row when every column has a value (<paramref name="wearerKg"/> and <paramref name="ratedMah"/>
-    /// from the birth) and the week has a time (a band's week without a charge count has none) that does not go back
-    /// (a counter reset), then a new week. Returns the row's time, or null when the week gave no row.
+    /// from the birth) and the week has a time (a band's week without a charge count has none), then a new week. A time
+    /// that goes back (a counter reset) ends the rows: the run is then no longer from new. Returns the row's time, or
+    /// null when the week gave no row.
     /// </summary>
     public double? CloseWeek(double? wearerKg, double? ratedMah)
     {
@@ -151,13 +152,18 @@ public sealed class WeeklyRun
         var age = (Shoe ? Km : WeekCycles) - Origin;
         complete &= double.IsFinite(age) && (Shoe || WeekCycles >= 0);
         double? time = complete ? double.Parse(age.ToString("F1", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : null;
-        if (time is { } t && (Count == 0 || t >= _times[^1]))
+        if (time is { } t && (t < 0 || (Count > 0 && t < _times[^1])))
         {
-            Add(t, values);
+            // A charge counter below where the part's rows are (reset by firmware or service): the part's age is no
+            // longer known, so its rows end here and the run serves no more until a part is replaced.
+            (time, FromNew) = (null, false);
+            _times.Clear();
+            _rows.Clear();
+            Version++;
         }
-        else
+        else if (time is { } row)
         {
-            time = null;
+            Add(row, values);
         }
 
         (WeekKm, WeekSeconds, WeekCycles) = (0, 0, -1);
@@ -217,6 +223,11 @@ public sealed class WeeklyRun
         run.Version = 0;
         return run;
     }
+
+    /// <summary>The same rows kept as <paramref name="head"/> first and <paramref name="tail"/> newest (a model retrained
+    /// with another window on the same columns): from new, and from the same origin, as before.</summary>
+    public WeeklyRun Reshaped(int head, int tail) =>
+        Restore(Shoe, Columns, head, tail, Km, Week, WeekKm, WeekSeconds, WeekCycles, _times, _rows, _sums, _counts, Origin, FromNew);
 
     /// <summary>The same run for a new part, new at <paramref name="origin"/> (km or charge cycles): no rows, the same week.</summary>
     public WeeklyRun Renewed(double origin) => new(Shoe, Columns, Head, Tail, startKm: 0, origin, fromNew: true) { Week = Week };

@@ -118,8 +118,21 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
         run.CloseWeek(null, 500);
         run.Observe("charge_cycles", 2);
         run.Observe("capacity_mah", 449);
+        Assert.Null(run.CloseWeek(null, 500));
+
+        // The battery's age is no longer known: its rows end, and later weeks give none (the wear model serves).
+        Assert.Equal((0, false), (run.Count, run.FromNew));
+        run.Observe("charge_cycles", 400);
+        run.Observe("capacity_mah", 440);
         run.CloseWeek(null, 500);
-        Assert.True(run.Times.Zip(run.Times.Skip(1)).All(p => p.Second >= p.First), $"row times: {string.Join(", ", run.Times)}");
+        Assert.Equal((1, false), (run.Count, run.FromNew)); // a row is kept, but a run not from new is never served
+
+        // A counter below the origin of a new battery (reset at the swap) is no row at a negative age either.
+        var renewed = run.Renewed(origin: 400);
+        renewed.Observe("charge_cycles", 3);
+        renewed.Observe("capacity_mah", 499);
+        Assert.Null(renewed.CloseWeek(null, 500));
+        Assert.False(renewed.FromNew);
     }
 
     // ---------------------------------------------------------------- tampered model files
@@ -403,10 +416,7 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
             run.CloseWeek(null, 500);
         }
 
-        if (run.Count == 0)
-        {
-            return;
-        }
+        Assert.True(run.Count > 0);
 
         var e = own.Estimate(run, 60)!.Value;
         Assert.True(double.IsFinite(e.Rul) && double.IsFinite(e.Low) && double.IsFinite(e.High), $"{e}");
@@ -527,9 +537,10 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
         Assert.True(own.Fits(run));
     }
 
-    /// <summary>Absurd head and tail in a stored run: the run is not served (it does not fit), and it is replaced, bounded, at the next reading.</summary>
+    /// <summary>Absurd head and tail in a stored run: restored within 1,040 rows each, not served (it does not fit), and at
+    /// the next reading bounded to the model's own (its columns are the model's, so its rows are kept, as many as it reads).</summary>
     [Fact]
-    public void AStoredRunWithAbsurdHeadAndTail_IsReplacedAtTheNextReading()
+    public void AStoredRunWithAbsurdHeadAndTail_IsBoundedToTheModelsAtTheNextReading()
     {
         var own = OwnRulModel.Load(trained.BandRegression, "band");
         var times = Enumerable.Range(0, 1000).Select(i => (double)i).ToArray();
@@ -541,9 +552,11 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
         var state = new DeviceState { Birth = new DeviceBirth { Kind = "band", Model = "M1", Batch = "B1", Firmware = "1.0.0" }, OwnRun = damaged };
         WearAssessor.Assess(state, new RuleWearModel(), Start, own);
         Assert.NotEqual(own.Version, state.Wear?.ModelVersion);
+        Assert.Equal((WeeklyRun.MaxRows, WeeklyRun.MaxRows), (damaged.Head, damaged.Tail));
         Apply(state, own, Start.ToUnixTimeMilliseconds(), ("charge_cycles", 1));
         Assert.True(own.Fits(state.OwnRun!));
-        Assert.Equal(0, state.OwnRun!.Count);
+        Assert.Equal(own.Head + own.Tail, state.OwnRun!.Count);
+        Assert.Equal(999, state.OwnRun.Times[^1]);
     }
 
     /// <summary>A stored run with week numbers outside any reading (negative) closes its open week once, and goes on.</summary>

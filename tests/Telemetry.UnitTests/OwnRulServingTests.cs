@@ -165,8 +165,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
         swapped.Week(77, new RuleWearModel());
 
         Assert.Equal(regression.Columns, swapped.State.OwnRun!.Columns);
-        Assert.Equal(0, swapped.State.OwnRun.Count);
-        Assert.StartsWith("rules-", swapped.State.Wear?.ModelVersion ?? "rules-", StringComparison.Ordinal);
+        Assert.Equal((0, false), (swapped.State.OwnRun.Count, swapped.State.OwnRun.FromNew)); // 70 days in: not new
+        Assert.StartsWith("rules-", swapped.State.Wear!.ModelVersion, StringComparison.Ordinal);
 
         // A model no longer set (or none for the twin's kind): its rows are dropped, not kept for nobody.
         var unserved = new OwnRulTwin(band, own: null);
@@ -342,5 +342,97 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
         shoe.Observe("distance_m", double.MaxValue);
         shoe.Observe("impact_g", 9);
         Assert.Null(shoe.CloseWeek(null, null));
+    }
+
+    /// <summary>A new battery's run, in an open week without a charge count yet, and a run kept for a device in use, each
+    /// through the store: origin, from new or not, and the open week's "no count yet" come back as written.</summary>
+    [Fact]
+    public void ARenewedRunAndOneNotFromNew_SurviveTheStore()
+    {
+        var own = OwnRulModel.Load(trained.BandFit, "band");
+        var renewed = own.NewRun(week: 12, startKm: 0).Renewed(origin: 340);
+        renewed.Observe("capacity_mah", 498);
+        var state = new DeviceState { OwnRun = renewed };
+
+        var loaded = OwnRulTraining.Stored(state).OwnRun!;
+
+        Assert.Equal((340.0, true, 12, -1.0, 0), (loaded.Origin, loaded.FromNew, loaded.Week, loaded.WeekCycles, loaded.Count));
+        Assert.Equal((498.0, 1), (loaded.Sums[0], loaded.Counts[0]));
+        state.OwnRun = own.NewRun(week: 3, startKm: 0, fromNew: false);
+        Assert.False(OwnRulTraining.Stored(state).OwnRun!.FromNew);
+    }
+
+    /// <summary>A band whose twin's first readings carry no charge count is not taken as new before its first count: a
+    /// band 600 cycles in is then served the wear model, and one a few cycles in is served the brand's.</summary>
+    [Theory]
+    [InlineData(600, false)]
+    [InlineData(4, true)]
+    public void ABandsNewnessWaitsForItsFirstChargeCount(double cycles, bool fromNew)
+    {
+        var own = OwnRulModel.Load(trained.BandFit, "band");
+        var state = new DeviceState { Birth = new DeviceBirth { Kind = "band", Model = "M1", Batch = "B1", Firmware = "1.0.0", RatedCapacityMah = 300 } };
+        var t0 = Start.ToUnixTimeMilliseconds();
+        Dictionary<int, double>? kmByDay = null;
+        MetricValue[] sample = [new("temp_c", 31), new("capacity_mah", 290)];
+        WearAssessor.ApplyReading(state, new ReadingRecord(t0, 0, sample.Length), sample, ref kmByDay, own);
+        Assert.True(state.OwnRun!.FromNew); // until its first count, kept as from new (the week's samples count)
+
+        MetricValue[] summary = [new("charge_cycles", cycles), new("capacity_mah", 290)];
+        WearAssessor.ApplyReading(state, new ReadingRecord(t0 + 3_600_000, 0, summary.Length), summary, ref kmByDay, own);
+
+        Assert.Equal(fromNew, state.OwnRun!.FromNew);
+    }
+
+    /// <summary>A model retrained on the same columns with another window keeps the twins' rows (as many as it reads) and
+    /// whether they are from new: a fleet is not sent back to the wear model by a retrained model.</summary>
+    [Fact]
+    public void AModelRetrainedWithAnotherWindow_KeepsTheTwinsRows()
+    {
+        var own = OwnRulModel.Load(trained.BandRegression, "band");
+        var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 82).Single();
+        band.Start(Start);
+        var twin = new OwnRulTwin(band, own);
+        for (var day = 7; day <= 280; day += 7)
+        {
+            twin.Week(day, new RuleWearModel());
+        }
+
+        var before = twin.State.OwnRun!;
+        var wider = Path.Combine(trained.Root, "band-regression-window-30.zip");
+        File.Copy(trained.BandRegression, wider, overwrite: true);
+        RulModelFile.Rewrite(wider, json => json["Window"] = 30);
+        var retrained = OwnRulModel.Load(wider, "band");
+        Assert.False(retrained.Fits(before));
+
+        var again = new OwnRulTwin(band, retrained);
+        again.State.OwnRun = before;
+        again.State.ChargeCycles = twin.State.ChargeCycles;
+        again.Week(287, new RuleWearModel());
+
+        var after = again.State.OwnRun!;
+        Assert.True(retrained.Fits(after));
+        Assert.True(after.FromNew);
+        Assert.Subset(after.Times.ToHashSet(), before.Times.ToHashSet()); // every row kept, first and newest alike
+        Assert.Equal(retrained.Version, again.State.Wear!.ModelVersion);
+    }
+
+    /// <summary>A battery "replaced" on a shoe (the service call takes any part) does not touch the shoe's rows.</summary>
+    [Fact]
+    public void APartOfAnotherKind_DoesNotRenewTheRows()
+    {
+        var own = OwnRulModel.Load(trained.ShoeRegression, "shoe");
+        var shoe = OwnRulTraining.NewDevices<SimulatedShoe>(1, seed: 83).Single();
+        shoe.Start(Start);
+        var twin = new OwnRulTwin(shoe, own);
+        for (var day = 7; day <= 56; day += 7)
+        {
+            twin.Week(day, new RuleWearModel());
+        }
+
+        var rows = twin.State.OwnRun!.Count;
+        PartReplacement.Replace(twin.State, new AlertStepper(shoe.Id, twin.State), "battery", Start.AddDays(57), "agent-7", null, []);
+
+        Assert.Equal(rows, twin.State.OwnRun!.Count);
+        Assert.True(rows > 3);
     }
 }
