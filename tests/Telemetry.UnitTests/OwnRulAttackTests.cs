@@ -95,8 +95,7 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
     {
         var own = OwnRulModel.Load(trained.BandFit, "band");
         var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 92).Single();
-        band.Start(Start);
-        var twin = new OwnRulTwin(band, own);
+        var twin = OwnRulTwin.Started(band, own);
         for (var day = 7; day <= 140; day += 7)
         {
             twin.Week(day, new RuleWearModel(), keep: m => day != 70 || m != "charge_cycles");
@@ -357,19 +356,12 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
 
         // A band 150 days in when the model starts: no rows, the wear model's answer.
         var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 93).Single();
-        band.Start(Start);
-        var twin = new OwnRulTwin(band, null);
-        for (var day = 7; day <= 150; day += 7)
-        {
-            twin.Week(day, new RuleWearModel());
-        }
+        var twin = OwnRulTwin.Started(band, null);
+        twin.Weeks(7, 150, new RuleWearModel());
 
         var served = new OwnRulTwin(band, own);
         served.State.ChargeCycles = twin.State.ChargeCycles;
-        for (var day = 154; day <= 210; day += 7)
-        {
-            served.Week(day, new RuleWearModel());
-        }
+        served.Weeks(154, 210, new RuleWearModel());
 
         Assert.False(served.State.OwnRun!.FromNew);
         Assert.Equal(0, served.State.OwnRun.Count);
@@ -378,10 +370,7 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
         // A new battery: its rows start from new, counted from the charge counter at the swap, and the model serves it.
         var swap = served.State.ChargeCycles!.Value;
         PartReplacement.Replace(served.State, new AlertStepper(band.Id, served.State), "battery", Start.AddDays(211), "agent-7", null, []);
-        for (var day = 217; day <= 252; day += 7)
-        {
-            served.Week(day, new RuleWearModel());
-        }
+        served.Weeks(217, 252, new RuleWearModel());
 
         var run = served.State.OwnRun!;
         Assert.True(run.FromNew && run.Count >= 3, $"{run.Count} rows since the new battery");

@@ -94,13 +94,9 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
     {
         var own = OwnRulModel.Load(trained.ShoeRegression, "shoe");
         var shoe = OwnRulTraining.NewDevices<SimulatedShoe>(1, seed: 78).Single();
-        shoe.Start(Start);
-        var twin = new OwnRulTwin(shoe, own);
+        var twin = OwnRulTwin.Started(shoe, own);
         var learned = LearnedWearModel.Load(LearnedWearModel.DefaultDirectory);
-        for (var day = 7; day <= 70; day += 7)
-        {
-            twin.Week(day, learned);
-        }
+        twin.Weeks(7, 70, learned);
 
         var run = twin.State.OwnRun!;
         Assert.Equal(own.Version, twin.State.Wear!.ModelVersion);
@@ -125,12 +121,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
     {
         var own = OwnRulModel.Load(trained.BandFit, "band");
         var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 79).Single();
-        band.Start(Start);
-        var twin = new OwnRulTwin(band, own);
-        for (var day = 7; day <= 140; day += 7)
-        {
-            twin.Week(day, new RuleWearModel());
-        }
+        var twin = OwnRulTwin.Started(band, own);
+        twin.Weeks(7, 140, new RuleWearModel());
 
         var loaded = OwnRulTraining.Stored(twin.State);
 
@@ -152,12 +144,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
         var fit = OwnRulModel.Load(trained.BandFit, "band");
         var regression = OwnRulModel.Load(trained.BandRegression, "band");
         var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 80).Single();
-        band.Start(Start);
-        var twin = new OwnRulTwin(band, fit);
-        for (var day = 7; day <= 70; day += 7)
-        {
-            twin.Week(day, new RuleWearModel());
-        }
+        var twin = OwnRulTwin.Started(band, fit);
+        twin.Weeks(7, 70, new RuleWearModel());
 
         Assert.True(twin.State.OwnRun!.Count > 5);
         var swapped = new OwnRulTwin(band, regression);
@@ -299,12 +287,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
     {
         var own = OwnRulModel.Load(trained.BandFit, "band");
         var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 81).Single();
-        band.Start(Start);
-        var twin = new OwnRulTwin(band, own);
-        for (var day = 7; day <= 140; day += 7)
-        {
-            twin.Week(day, new RuleWearModel());
-        }
+        var twin = OwnRulTwin.Started(band, own);
+        twin.Weeks(7, 140, new RuleWearModel());
 
         Assert.Equal(own.Version, twin.State.Wear!.ModelVersion);
 
@@ -390,12 +374,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
     {
         var own = OwnRulModel.Load(trained.BandRegression, "band");
         var band = OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 82).Single();
-        band.Start(Start);
-        var twin = new OwnRulTwin(band, own);
-        for (var day = 7; day <= 280; day += 7)
-        {
-            twin.Week(day, new RuleWearModel());
-        }
+        var twin = OwnRulTwin.Started(band, own);
+        twin.Weeks(7, 280, new RuleWearModel());
 
         var before = twin.State.OwnRun!;
         var wider = Path.Combine(trained.Root, "band-regression-window-30.zip");
@@ -422,12 +402,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
     {
         var own = OwnRulModel.Load(trained.ShoeRegression, "shoe");
         var shoe = OwnRulTraining.NewDevices<SimulatedShoe>(1, seed: 83).Single();
-        shoe.Start(Start);
-        var twin = new OwnRulTwin(shoe, own);
-        for (var day = 7; day <= 56; day += 7)
-        {
-            twin.Week(day, new RuleWearModel());
-        }
+        var twin = OwnRulTwin.Started(shoe, own);
+        twin.Weeks(7, 56, new RuleWearModel());
 
         var rows = twin.State.OwnRun!.Count;
         PartReplacement.Replace(twin.State, new AlertStepper(shoe.Id, twin.State), "battery", Start.AddDays(57), "agent-7", null, []);

@@ -81,6 +81,22 @@ internal sealed class OwnRulTwin(SimulatedDevice device, OwnRulModel? own)
         _ => throw new InvalidOperationException(),
     };
 
+    /// <summary>A twin of <paramref name="device"/>, started at <see cref="OwnRulTraining.Start"/>.</summary>
+    public static OwnRulTwin Started(SimulatedDevice device, OwnRulModel? own)
+    {
+        device.Start(OwnRulTraining.Start);
+        return new OwnRulTwin(device, own);
+    }
+
+    /// <summary>Every week from day <paramref name="from"/> to day <paramref name="to"/> (<see cref="Week"/>).</summary>
+    public void Weeks(int from, int to, IWearModel model)
+    {
+        for (var day = from; day <= to; day += 7)
+        {
+            Week(day, model);
+        }
+    }
+
     /// <summary>Advances to day <paramref name="day"/>, applies its readings and assesses the twin.</summary>
     public void Week(int day, IWearModel model, Func<string, bool>? keep = null)
     {
