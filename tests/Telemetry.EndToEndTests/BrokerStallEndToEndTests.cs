@@ -25,6 +25,7 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
         await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 0));
         await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0 before the stall");
         var connectsBefore = service.SubscriberConnects;
+        var before = await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "the stats before the stall");
 
         service.Stall();
         await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 1));
@@ -35,7 +36,8 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
         Assert.True(service.SubscriberConnects > connectsBefore, "the subscriber did not reconnect");
         var stats = await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("messages").GetInt64() >= 2, "both messages handled");
         var subscriber = stats.GetProperty("subscriber");
-        Assert.True(subscriber.GetProperty("stalls").GetInt64() >= 1, subscriber.ToString());
+        // Counted from before the stall: the fixture's other tests count into the same service.
+        Assert.True(Stalls(subscriber) > Stalls(before.GetProperty("subscriber")), subscriber.ToString());
         Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
     }
 
@@ -49,6 +51,8 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
         await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 0));
         await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0 before the stall");
         var connectsBefore = service.SubscriberConnects;
+        var before = await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "the stats before the stall");
+        var (stallsBefore, duplicatesBefore) = (Stalls(before.GetProperty("subscriber")), before.GetProperty("duplicates").GetInt64());
 
         service.StopReading();
         await device.PublishAsync($"devices/{id}/telemetry", Telemetry(id, 1));
@@ -57,7 +61,7 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
         // PUBACK: after the reconnect it delivers seq 1 again, and the dedupe absorbs it.
         await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of seq 1");
         var stats = await service.WaitForJsonAsync("/api/ingest/stats",
-            s => s.GetProperty("subscriber").GetProperty("stalls").GetInt64() >= 1 && s.GetProperty("duplicates").GetInt64() >= 1
+            s => Stalls(s.GetProperty("subscriber")) > stallsBefore && s.GetProperty("duplicates").GetInt64() > duplicatesBefore
                 && s.GetProperty("subscriber").GetProperty("deliveries_outstanding").GetInt64() == 0,
             "a stall recovered by reconnecting, and seq 1 delivered again");
         Assert.True(service.Ignored >= 1, $"the broker ignored {service.Ignored} packets of the subscriber");
@@ -74,6 +78,8 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
         Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
         Assert.Equal(0, stats.GetProperty("rejections").GetProperty("malformed_json").GetInt64());
     }
+
+    private static long Stalls(System.Text.Json.JsonElement subscriber) => subscriber.GetProperty("stalls").GetInt64();
 
     internal static byte[] Telemetry(string id, int seq) => System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $$$"""{"v":1,"boot":"{{{id}}}","seq":{{{seq}}},"readings":[{"ts":{{{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1000}}},"m":{"steps":{{{seq + 1}}}}}]}"""));
@@ -98,7 +104,9 @@ public class StallingBrokerFixture : ServiceFixture
     private TaskCompletionSource? _subscribeHold;
     private int _subscribesHeld;
     private int _swallowed;
+    private int _swallowedAtStall;
     private int _ignored;
+    private int _ignoredAtStop;
     private int _subscriberConnects;
 
     public StallingBrokerFixture()
@@ -196,8 +204,19 @@ public class StallingBrokerFixture : ServiceFixture
         {
             if (e.ClientId == Subscriber)
             {
-                _stalled = false;
-                _deaf = false;
+                // Only a connection after the stall took effect ends it: one that comes sooner for another reason (a
+                // busy machine's late probe) must not end the stall before the test's message meets it.
+                if (Volatile.Read(ref _swallowed) > Volatile.Read(ref _swallowedAtStall))
+                {
+                    _stalled = false;
+                }
+
+                if (Volatile.Read(ref _ignored) > Volatile.Read(ref _ignoredAtStop))
+                {
+                    _deaf = false;
+                }
+
+
                 _subscriberMuted = false;
                 Interlocked.Increment(ref _subscriberConnects);
             }
@@ -253,11 +272,19 @@ public class StallingBrokerFixture : ServiceFixture
     /// <summary>Packets of the subscriber (PUBLISH, PUBACK) ignored so far.</summary>
     public int Ignored => Volatile.Read(ref _ignored);
 
-    /// <summary>From now until the subscriber connects again, nothing the broker sends it arrives.</summary>
-    public void Stall() => _stalled = true;
+    /// <summary>From now until the subscriber connects again after a PUBLISH was swallowed, nothing the broker sends it arrives.</summary>
+    public void Stall()
+    {
+        Volatile.Write(ref _swallowedAtStall, Swallowed);
+        _stalled = true;
+    }
 
-    /// <summary>From now until the subscriber connects again, the broker ignores its PUBLISHes and PUBACKs.</summary>
-    public void StopReading() => _deaf = true;
+    /// <summary>From now until the subscriber connects again after a packet of its was ignored, the broker ignores its PUBLISHes and PUBACKs.</summary>
+    public void StopReading()
+    {
+        Volatile.Write(ref _ignoredAtStop, Ignored);
+        _deaf = true;
+    }
 
     /// <summary>
     /// From now until each connects again, the broker delivers nothing to the subscriber and answers neither its pings

@@ -186,21 +186,21 @@ public class ServiceFixture : IAsyncLifetime
     private async Task<string?> PollTextAsync(string path, Func<string?, bool> ready, string what, bool successOnly)
     {
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        string last;
         while (true)
         {
             using var response = await Http.GetAsync(new Uri(path, UriKind.Relative));
-            if (response.IsSuccessStatusCode || !successOnly)
+            var text = await response.Content.ReadAsStringAsync();
+            last = $"{(int)response.StatusCode} {(text.Length > 2000 ? text[..2000] + "…" : text)}";
+            if ((response.IsSuccessStatusCode || !successOnly) && ready(text))
             {
-                var text = await response.Content.ReadAsStringAsync();
-                if (ready(text))
-                {
-                    return text;
-                }
+                return text;
             }
 
             if (DateTimeOffset.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what}: not seen at {path} within 30 s.");
+                // What was last seen, so that a failure says which part of the condition did not hold.
+                throw new TimeoutException($"{what}: not seen at {path} within 30 s; last answer: {last}");
             }
 
             await Task.Delay(100);
