@@ -293,6 +293,8 @@ public static class ModelCommands
             output.WriteLine(Invariant($"| {s.Name} | {s.Rmse:F2} | {s.Mae:F2} | {s.MeanLifeError:P1} | {s.WorstLifeError:P1} |"));
         }
 
+        // The model row the verdict judges (nested when there is one), under its name in the table above.
+        WriteStages(output, rows[^3], r.MeanLifeBaseline, r.ExtrapolationBaseline);
         output.WriteLine();
         output.WriteLine(Invariant($"method: {r.Method} ({r.Settings}), one of {r.Candidates.Count} candidates tried in {r.Elapsed.TotalSeconds:F0} s; health indicator: {r.Indicator}"));
         output.WriteLine(r.Selection);
@@ -337,6 +339,34 @@ public static class ModelCommands
         }
 
         output.WriteLine(r.BeatsBaselines ? "verdict: the model beats both naive answers" : "verdict: the model does NOT beat the naive answers");
+    }
+
+    /// <summary>The error by stage of life: where the model helps, and where it says no more than the training units' lives.</summary>
+    private static void WriteStages(TextWriter output, RulScore model, RulScore meanLife, RulScore extrapolation)
+    {
+        if (model.ByStage.Count != RulScore.Stages || meanLife.ByStage.Count != RulScore.Stages)
+        {
+            return;
+        }
+
+        string Stage(int k) => Invariant($"{100 * k / RulScore.Stages}–{100 * (k + 1) / RulScore.Stages}%");
+        string Share(double value) => double.IsNaN(value) ? "–" : value.ToString("P1", CultureInfo.InvariantCulture);
+        output.WriteLine();
+        output.WriteLine("error by stage of life (a unit's age as a share of its life; error as a share of its life, mean over units):");
+        output.WriteLine();
+        output.WriteLine($"| predictor | {string.Join(" | ", Enumerable.Range(0, RulScore.Stages).Select(Stage))} |");
+        output.WriteLine($"|---|{string.Concat(Enumerable.Repeat("---:|", RulScore.Stages))}");
+        foreach (var s in new[] { model, meanLife, extrapolation }.Where(s => s.ByStage.Count == RulScore.Stages))
+        {
+            output.WriteLine($"| {s.Name} | {string.Join(" | ", s.ByStage.Select(Share))} |");
+        }
+
+        // NaN compares false: a stage without rows is named neither way.
+        var behind = Enumerable.Range(0, RulScore.Stages).Where(k => model.ByStage[k] >= meanLife.ByStage[k]).ToList();
+        output.WriteLine();
+        output.WriteLine(behind.Count == 0
+            ? "the model beats mean life minus age at every stage of life"
+            : $"the model is no better than mean life minus age at {string.Join(", ", behind.Select(Stage))} of life: there the training units' mean life, less the unit's age, is as good an answer");
     }
 
     private static int PredictRul(string modelPath, string[] csv, string? unit, string time, string outPath, TextWriter output, TextWriter error)

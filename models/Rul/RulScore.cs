@@ -6,4 +6,15 @@ namespace Telemetry.Models.Rul;
 /// <param name="Mae">Mean absolute error, in the units of the time column.</param>
 /// <param name="MeanLifeError">Mean over units of (MAE over the unit's rows ÷ its life).</param>
 /// <param name="WorstLifeError">The worst unit's (MAE ÷ life).</param>
-public sealed record RulScore(string Name, double Rmse, double Mae, double MeanLifeError, double WorstLifeError);
+public sealed record RulScore(string Name, double Rmse, double Mae, double MeanLifeError, double WorstLifeError)
+{
+    /// <summary>Stages of life the error is broken down by: fifths of each unit's own life.</summary>
+    public const int Stages = 5;
+
+    /// <summary>
+    /// <see cref="MeanLifeError"/> by stage of life: for each fifth of a unit's life (by its age at the row), the mean
+    /// over units of the unit's MAE over its rows in that fifth ÷ its life; NaN for a stage no unit has rows in. Where a
+    /// predictor helps, and where it knows no more than the population's lives. Empty when not measured.
+    /// </summary>
+    public IReadOnlyList<double> ByStage { get; init; } = [];
+}

@@ -284,8 +284,8 @@ public static class RulTrainer
         return (scores, foldRmses);
     }
 
-    /// <summary>The held-out truth, row by row in fold order: label (capped), the unit, its life and its fold.</summary>
-    private sealed record Row(double Label, string Unit, double Life, int Fold);
+    /// <summary>The held-out truth, row by row in fold order: label (capped), the unit, its life, its fold and its age at the row.</summary>
+    private sealed record Row(double Label, string Unit, double Life, int Fold, double Age);
 
     private sealed record Candidate(string Method, string Settings, RulScore Score, List<RulEstimate> Predictions)
     {
@@ -354,7 +354,7 @@ public static class RulTrainer
         [.. folds.SelectMany((f, k) => f.Test.Units.SelectMany(u => u.Times.Select(t =>
         {
             var remaining = u.Times[^1] - t;
-            return new Row(cap is { } c ? Math.Min(c, remaining) : remaining, u.Id, u.Times[^1] - u.Times[0], k);
+            return new Row(cap is { } c ? Math.Min(c, remaining) : remaining, u.Id, u.Times[^1] - u.Times[0], k, t - u.Times[0]);
         })))];
 
     private static Candidate EvaluateRegression(RunTable table, List<Fold> folds, List<IReadOnlyList<ColumnScore>> screens, List<Row> truth, RulSettings settings)
@@ -531,7 +531,29 @@ public static class RulTrainer
         }
 
         var shares = perUnit.Values.Select(u => u.Error / u.Rows / Math.Max(u.Life, 1e-9)).ToList();
-        return new RulScore(name, Math.Sqrt(se / truth.Count), ae / truth.Count, shares.Average(), shares.Max());
+        return new RulScore(name, Math.Sqrt(se / truth.Count), ae / truth.Count, shares.Average(), shares.Max()) { ByStage = ByStage(truth, predictions) };
+    }
+
+    /// <summary>The stage of life of a row: which fifth of its unit's life its age falls in (the last row, at the end, in the last).</summary>
+    internal static int StageOf(double age, double life) =>
+        life > 0 && double.IsFinite(age / life) ? Math.Clamp((int)Math.Floor(RulScore.Stages * age / life), 0, RulScore.Stages - 1) : 0;
+
+    /// <summary><see cref="RulScore.ByStage"/>: per stage, the mean over units of the unit's MAE there ÷ its life.</summary>
+    private static double[] ByStage(List<Row> truth, List<RulEstimate> predictions)
+    {
+        var perUnit = new Dictionary<(string Unit, int Stage), (double Error, int Rows, double Life)>();
+        for (var i = 0; i < truth.Count; i++)
+        {
+            var key = (truth[i].Unit, StageOf(truth[i].Age, truth[i].Life));
+            var (sum, rows, life) = perUnit.GetValueOrDefault(key, (0, 0, truth[i].Life));
+            perUnit[key] = (sum + Math.Abs(predictions[i].Rul - truth[i].Label), rows + 1, life);
+        }
+
+        return [.. Enumerable.Range(0, RulScore.Stages).Select(stage =>
+        {
+            var shares = perUnit.Where(p => p.Key.Stage == stage).Select(p => p.Value.Error / p.Value.Rows / Math.Max(p.Value.Life, 1e-9)).ToList();
+            return shares.Count == 0 ? double.NaN : shares.Average();
+        })];
     }
 
     /// <summary>The tail shares tried, widest last, until the held-out coverage reaches the target's floor.</summary>

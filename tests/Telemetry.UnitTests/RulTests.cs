@@ -66,6 +66,9 @@ public sealed class RulTests : IDisposable
         Assert.True(table[1].Rmse < best * 0.7, $"nested cross-validated RMSE {table[1].Rmse} vs the best naive answer's {best}");
         Assert.Contains("cross-validation: 5 folds of whole units, 60 units", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("verdict: the model beats both naive answers", output.ToString(), StringComparison.Ordinal);
+        // Lives of 120–360 cycles capped at 125: early in a life every answer is about the cap, the naive one included;
+        // from 40% of life, where wear accelerates, the model does better.
+        Assert.Contains("the model is no better than mean life minus age at 0–20%, 20–40% of life:", output.ToString(), StringComparison.Ordinal);
 
         // Predictions at the truncation point, against the truth (capped as in training), with an interval around each.
         var predicted = File.ReadAllLines(predictions).Skip(1).Select(l => l.Split(',')).ToDictionary(p => p[0], p => p[1..].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
@@ -120,6 +123,9 @@ public sealed class RulTests : IDisposable
         Assert.Contains("WARNING: the model does NOT beat the naive answers", error.ToString(), StringComparison.Ordinal);
         Assert.Contains("verdict: the model does NOT beat the naive answers", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, ReportRows(output.ToString())[1].Rmse, 6);
+        // Exact at every age: no stage of life where the model does better.
+        Assert.Contains("| mean life minus age | 0.0 % | 0.0 % | 0.0 % | 0.0 % | 0.0 % |", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the model is no better than mean life minus age at 0–20%, 20–40%, 40–60%, 60–80%, 80–100% of life", output.ToString(), StringComparison.Ordinal);
         File.Delete(model);
 
         error = new StringWriter();
@@ -162,7 +168,50 @@ public sealed class RulTests : IDisposable
         Assert.Contains("end of life: capacity<80% (rolling median of 3)", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("left out as censored (never reach the end of life): 1 units (c3)", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("health indicator: capacity", output.ToString(), StringComparison.Ordinal);
+        // Capacity falls without noise from the first cycle, each cell at its own pace: the curves read that pace from the start.
+        Assert.Contains("the model beats mean life minus age at every stage of life", output.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ErrorByStageOfLife_IsEachUnitsErrorInEachFifthOfItsLife_AveragedOverUnits()
+    {
+        // Two units, lives 20 and 40, one per fold: mean life minus age is each one's life answered for the other.
+        // u20 (told 40 − age) is 20 off at every row: 100% of its life in every fifth. u40 (told 20 − age, never below
+        // 0) is 20 off up to age 20, then 40 − age: 50%, 50%, (5 × 20 + 19 + 18 + 17) / 8 / 40, (16 + … + 9) / 8 / 40,
+        // (8 + … + 0) / 9 / 40 of its life by fifth (ages 0–7, 8–15, 16–23, 24–31, 32–40).
+        var csv = new StringBuilder("unit,cycle,wear\n");
+        foreach (var life in new[] { 20, 40 })
+        {
+            for (var t = 0; t <= life; t++)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"u{life},{t},{(double)t / life:F4}\n");
+            }
+        }
+
+        var path = Path.Combine(_dir, "stages.csv");
+        File.WriteAllText(path, csv.ToString());
+        var report = RulTrainer.Train(RunTable.Read(path, "unit", "cycle"), new RulTrainingOptions { Budget = TimeSpan.Zero }).Report;
+
+        double[] expected = [(1 + 0.5) / 2, (1 + 0.5) / 2, (1 + (154.0 / 8 / 40)) / 2, (1 + (100.0 / 8 / 40)) / 2, (1 + (36.0 / 9 / 40)) / 2];
+        Assert.Equal(RulScore.Stages, report.MeanLifeBaseline.ByStage.Count);
+        Assert.All(expected.Zip(report.MeanLifeBaseline.ByStage), p => Assert.Equal(p.First, p.Second, 9));
+        // Every stage of the model and of the other baseline is measured too, and a stage's rows are each unit's own.
+        Assert.All(report.Model.ByStage.Concat(report.ExtrapolationBaseline.ByStage), v => Assert.True(double.IsFinite(v) && v >= 0, $"{v}"));
+        Assert.Equal(((20.0 / 20) + (((21 * 20.0) + (19 * 20 / 2.0)) / 41 / 40)) / 2, report.MeanLifeBaseline.MeanLifeError, 9);
+    }
+
+    [Theory]
+    [InlineData(0, 100, 0)]
+    [InlineData(19.99, 100, 0)]
+    [InlineData(20, 100, 1)]
+    [InlineData(99, 100, 4)]
+    [InlineData(100, 100, 4)]
+    [InlineData(150, 100, 4)]
+    [InlineData(-1, 100, 0)]
+    [InlineData(5, 0, 0)]
+    [InlineData(double.NaN, 100, 0)]
+    public void StageOf_IsTheFifthOfItsLifeARowIsIn_TheLastRowInTheLast(double age, double life, int stage) =>
+        Assert.Equal(stage, RulTrainer.StageOf(age, life));
 
     [Theory]
     [InlineData("capacity=3", "is not of the form COLUMN<VALUE or COLUMN>VALUE")]
