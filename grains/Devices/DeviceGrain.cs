@@ -33,6 +33,7 @@ internal sealed partial class DeviceGrain(
     TimeProvider timeProvider,
     ResidentTwins residents,
     Quality.ExposureCollector exposures,
+    TwinCounters counters,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
     public const string StorageName = "devices";
@@ -596,6 +597,10 @@ internal sealed partial class DeviceGrain(
     private void ApplyReading(in ReadingRecord reading, MetricValue[] metrics)
     {
         var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay, ownRul.For(State.Birth?.Kind));
+        if (signals.ChargeCountIgnored)
+        {
+            counters.ChargeCountIgnored();
+        }
         if (FaultRaiser.Detect(State, signals) is { } finding)
         {
             (_faults ??= new()).Found(finding, reading.TimestampMs);

@@ -27,6 +27,10 @@ public sealed class DeviceState
     /// <summary>Cumulative equivalent full cycles, as last reported (a counter, not a sum).</summary>
     [Id(8)] public long? ChargeCycles { get; set; }
 
+    /// <summary>When (Unix ms, the reading's time) <see cref="ChargeCycles"/> last rose: how far a count may run ahead of
+    /// it is bounded by the time since (<see cref="WearAssessor.ChargeCountPlausible"/>). Null for a twin stored before it.</summary>
+    [Id(32)] public long? ChargeCountMs { get; set; }
+
     // Ids 9-15 held the impact baseline and battery capacity history before ShoeUsage and BandUsage (26, 27)
     // took them over; they stay unused so stored twins remain readable.
 

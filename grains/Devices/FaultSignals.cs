@@ -6,4 +6,8 @@ internal readonly record struct FaultSignals(
     double? ContactMs,
     double? HumidityPct,
     double? ChargeCycles,
-    double? CapacityMah);
+    double? CapacityMah)
+{
+    /// <summary>The reading's charge count was not applied: it ran further ahead of the twin's than time allows (<see cref="WearAssessor.ChargeCountPlausible"/>).</summary>
+    public bool ChargeCountIgnored { get; init; }
+}

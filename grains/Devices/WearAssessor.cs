@@ -34,6 +34,7 @@ internal static class WearAssessor
         state.Readings++;
         double? impact = null, contact = null, humidity = null, cycles = null, capacity = null, distance = null, duration = null;
         double? midsoleTemp = null, bandTemp = null;
+        var chargeCountIgnored = false;
         state.FirstReadingMs = state.FirstReadingMs is { } first ? Math.Min(first, reading.TimestampMs) : reading.TimestampMs;
         state.LastReadingMs = state.LastReadingMs is { } last ? Math.Max(last, reading.TimestampMs) : reading.TimestampMs;
         var (kmBefore, cyclesBefore) = (state.DistanceM / 1000, state.ChargeCycles);
@@ -57,7 +58,19 @@ internal static class WearAssessor
                     state.Steps += (long)value;
                     break;
                 case "charge_cycles":
-                    state.ChargeCycles = Math.Max(state.ChargeCycles ?? 0, (long)value);
+                    if (!ChargeCountPlausible(state.ChargeCycles, state.ChargeCountMs ?? state.FirstReadingMs, reading.TimestampMs, value))
+                    {
+                        // Not applied anywhere (counter, fault detector, weekly rows, last values); the reading's other values are.
+                        chargeCountIgnored = true;
+                        continue;
+                    }
+
+                    if (state.ChargeCycles is not { } counter || (long)value > counter)
+                    {
+                        state.ChargeCycles = (long)value;
+                        state.ChargeCountMs = Math.Max(state.ChargeCountMs ?? long.MinValue, reading.TimestampMs);
+                    }
+
                     cycles = value;
                     break;
                 case "impact_g":
@@ -106,7 +119,10 @@ internal static class WearAssessor
             {
                 foreach (var (name, value) in metrics.AsSpan(reading.MetricStart, reading.MetricCount))
                 {
-                    run.Observe(name, value);
+                    if (!(chargeCountIgnored && name == "charge_cycles"))
+                    {
+                        run.Observe(name, value);
+                    }
                 }
             }
         }
@@ -116,7 +132,35 @@ internal static class WearAssessor
             state.OwnRun = null;
         }
 
-        return new FaultSignals(impact, contact, humidity, cycles, capacity);
+        return new FaultSignals(impact, contact, humidity, cycles, capacity) { ChargeCountIgnored = chargeCountIgnored };
+    }
+
+    /// <summary>Charge cycles a band may add in a day: an equivalent full cycle takes at least an hour of charging.</summary>
+    internal const double MaxChargeCyclesPerDay = 24;
+
+    /// <summary>Charge cycles a count may be ahead of the twin's whatever the time between them (a charge's summary and
+    /// the samples around it, rounding).</summary>
+    internal const double ChargeCycleSlack = 2;
+
+    /// <summary>
+    /// Whether a charge count can follow the twin's counter, which rose last at <paramref name="sinceMs"/>: at most
+    /// <see cref="MaxChargeCyclesPerDay"/> a day since, plus <see cref="ChargeCycleSlack"/>. One absurd count (the uplink
+    /// allows up to 1,000,000) would otherwise hold the counter, the alert texts and the weekly rows there for good,
+    /// since the counter never goes back. A real count never fails it, however long the band was silent or its charge
+    /// summaries lost: the bound grows with the time since the counter last rose. (A device clock set back delays that
+    /// until it passes the counter's time again, at most the 30 days a reading may be old.) The twin's first count is
+    /// taken as it comes (a band in use joins with its count); a count at or below the counter is plausible (a late
+    /// reading, a reset) and leaves the counter where it is.
+    /// </summary>
+    internal static bool ChargeCountPlausible(long? counter, long? sinceMs, long timestampMs, double value)
+    {
+        if (counter is not { } known || value <= known)
+        {
+            return true;
+        }
+
+        var days = sinceMs is { } since ? Math.Max(0, (timestampMs - (double)since) / 86_400_000.0) : 0;
+        return value <= known + ChargeCycleSlack + (MaxChargeCyclesPerDay * days);
     }
 
     /// <summary>Most a device may be past new (km, charge cycles) when a model starts its rows for them to count as from

@@ -31,6 +31,7 @@ public static class TelemetryGrainsExtensions
         services.AddOptions<AlertsOptions>();
         services.AddOptions<DedupeOptions>();
         services.TryAddSingleton<AlertMetrics>();
+        services.TryAddSingleton<TwinCounters>();
         services.TryAddSingleton<IWearModel, RuleWearModel>();
         services.TryAddSingleton(OwnRulModels.None);
         services.TryAddSingleton(sp => new ResidentTwins(int.MaxValue, sp.GetRequiredService<TimeProvider>()));

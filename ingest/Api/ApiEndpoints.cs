@@ -458,12 +458,13 @@ internal static class ApiEndpoints
 
     private static IResult GetStats(
         IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
-        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut) => Results.Json(CollectStats(counters, pipeline, storage, alerts, broker, webhooks, fanOut), ApiJsonContext.Default.IngestStats);
+        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut, Grains.Devices.TwinCounters twins) =>
+        Results.Json(CollectStats(counters, pipeline, storage, alerts, broker, webhooks, fanOut, twins), ApiJsonContext.Default.IngestStats);
 
     /// <summary>What <c>GET /api/ingest/stats</c> returns, for the console's pipeline page too.</summary>
     internal static IngestStats CollectStats(
         IngestCounters counters, IngestPipeline pipeline, Storage.StorageCounters storage, AlertMetrics alerts, Broker.BrokerCounters broker,
-        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut) =>
+        Webhooks.WebhookSender webhooks, Grains.Alerts.AlertFanOut fanOut, Grains.Devices.TwinCounters twins) =>
         new IngestStats
         {
             Messages = counters.Messages,
@@ -476,6 +477,7 @@ internal static class ApiEndpoints
             DeliveriesHeld = counters.DeliveriesHeld,
             Held = pipeline.Held,
             ClockHolds = counters.ClockHolds,
+            ChargeCountsIgnored = twins.ChargeCountsIgnored,
             Queued = pipeline.Queued,
             Rejections = RejectReasons.All.ToDictionary(r => r.WireName(), counters.Rejections),
             AlertsEscalated = alerts.Escalated,

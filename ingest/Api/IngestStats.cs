@@ -28,6 +28,10 @@ internal sealed record IngestStats
     /// holds again counts).</summary>
     public required long ClockHolds { get; init; }
 
+    /// <summary>Charge counts in accepted readings that the twins of this instance did not apply: further ahead of the
+    /// twin's counter than a band can charge in the time since it last rose.</summary>
+    public required long ChargeCountsIgnored { get; init; }
+
     public required int Queued { get; init; }
 
     /// <summary>Rejections by reason code (messages and readings).</summary>

@@ -54,6 +54,31 @@ public sealed class UplinkEndToEndTests(ServiceFixture service) : IClassFixture<
     }
 
     [Fact]
+    public async Task AChargeCountFurtherAheadThanABandCanCharge_IsAckedAndStored_ButNotAppliedToTheTwin_AndIsCounted()
+    {
+        const string id = "band-e2e-count";
+        await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
+        await device.PublishAsync($"devices/{id}/birth", TestDevice.Vector("valid/birth-band.json"), retain: true);
+        var before = (await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "the stats")).GetProperty("charge_counts_ignored").GetInt64();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        await device.PublishAsync($"devices/{id}/telemetry", Summary(0, now - 60_000, 120, 290.5));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of the real count");
+        // Valid on its own (the catalogue allows up to 1,000,000), so acked without an error; a minute after 120 it cannot be.
+        await device.PublishAsync($"devices/{id}/telemetry", Summary(1, now - 30_000, 1_000_000, 290.25));
+        await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of the absurd count");
+
+        var stats = await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("charge_counts_ignored").GetInt64() > before, "the absurd count counted");
+        Assert.Equal(before + 1, stats.GetProperty("charge_counts_ignored").GetInt64());
+        var twin = await GetTwinAsync(id);
+        Assert.Equal(120, twin.GetProperty("totals").GetProperty("charge_cycles").GetInt64());
+        Assert.Equal(2, twin.GetProperty("totals").GetProperty("messages").GetInt64());
+
+        static byte[] Summary(int seq, long ts, long cycles, double mah) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $$$"""{"v":1,"boot":"c02","seq":{{{seq}}},"readings":[{"ts":{{{ts}}},"m":{"capacity_mah":{{{mah}}},"charge_cycles":{{{cycles}}},"fault_code":0}}]}"""));
+    }
+
+    [Fact]
     public async Task MalformedMessage_GetsItsReasonOnTheErrorsTopic()
     {
         const string id = "shoe-e2e-3";

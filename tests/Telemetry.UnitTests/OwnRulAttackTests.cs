@@ -89,6 +89,31 @@ public sealed class OwnRulAttackTests(OwnRulTraining trained) : IClassFixture<Ow
         Assert.True(run.Times.Zip(run.Times.Skip(1)).All(p => p.Second >= p.First), $"row times: {string.Join(", ", run.Times)}");
     }
 
+    /// <summary>One absurd charge count (the uplink allows up to 1,000,000) must not end a band's rows or move what it is
+    /// served: the twin ignores it, and goes on exactly as a twin that never saw it.</summary>
+    [Fact]
+    public void AnAbsurdChargeCount_ChangesNothingTheTwinServes()
+    {
+        var own = OwnRulModel.Load(trained.BandRegression, "band");
+        var (clean, attacked) = (OwnRulTwin.Started(OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 97).Single(), own),
+            OwnRulTwin.Started(OwnRulTraining.NewDevices<SimulatedBand>(1, seed: 97).Single(), own));
+        clean.Weeks(7, 70, new RuleWearModel());
+        attacked.Weeks(7, 70, new RuleWearModel());
+        MetricValue[] absurd = [new("charge_cycles", 1_000_000)];
+        Dictionary<int, double>? kmByDay = null;
+        var signals = WearAssessor.ApplyReading(attacked.State, new ReadingRecord(attacked.State.LastReadingMs!.Value, 0, 1), absurd, ref kmByDay, own);
+
+        clean.Weeks(77, 140, new RuleWearModel());
+        attacked.Weeks(77, 140, new RuleWearModel());
+
+        Assert.True(signals.ChargeCountIgnored);
+        Assert.True(attacked.State.OwnRun!.FromNew);
+        Assert.Equal(clean.State.ChargeCycles, attacked.State.ChargeCycles);
+        Assert.Equal(clean.State.OwnRun!.Times, attacked.State.OwnRun.Times);
+        Assert.Equal(clean.State.Wear!.RemainingCycles, attacked.State.Wear!.RemainingCycles);
+        Assert.Equal(own.Version, attacked.State.Wear.ModelVersion);
+    }
+
     /// <summary>The rows a twin wrote itself come back whole from its store.</summary>
     [Fact]
     public void ABandRunWithAChargelessWeek_SurvivesTheStoreWhole()

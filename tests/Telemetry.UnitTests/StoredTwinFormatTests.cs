@@ -73,8 +73,8 @@ public sealed class StoredTwinFormatTests
 
     /// <summary>
     /// What b8080b5 wrote is still what is written, but for the fields added since: the outbox incarnation (its header
-    /// and 16 bytes), the birth's and the alert's locale, the shoe's and band's wear history, and the own model's weekly
-    /// rows, each a 2-byte null field when absent. Orleans numbers the objects it writes, so a field put in shifts later bytes too: the fixtures
+    /// and 16 bytes), the birth's and the alert's locale, the shoe's and band's wear history, the own model's weekly
+    /// rows and the time the charge count last rose, each a 2-byte null field when absent. Orleans numbers the objects it writes, so a field put in shifts later bytes too: the fixtures
     /// pin the format, this pins its size.
     /// </summary>
     [Fact]
@@ -83,13 +83,13 @@ public sealed class StoredTwinFormatTests
         var old = StoredByB8080b5();
         var now = Serializer.SerializeToArray(StoredTwinSample.Create());
 
-        Assert.Equal(old.Length + 18 + 4 + 4 + 2, now.Length);
+        Assert.Equal(old.Length + 18 + 4 + 4 + 2 + 2, now.Length);
         Assert.Equal(Guid.Empty, Serializer.Deserialize<DeviceState>(old)!.Outbox.Incarnation);
     }
 
     /// <summary>The twin as eefaa93 wrote it, with an outbox incarnation and before locales: it loads with its incarnation
     /// and no locale (its alerts were raised in English), and today's writing adds only the two null locales, the two
-    /// absent wear histories and the absent own rows.</summary>
+    /// absent wear histories, the absent own rows and the absent charge count's time.</summary>
     [Fact]
     public void ATwinStoredWithAnIncarnationBeforeLocales_LoadsWithoutLocales_AndIsWrittenAlikeButForThem()
     {
@@ -103,12 +103,12 @@ public sealed class StoredTwinFormatTests
         Assert.Null(Assert.Single(loaded.ClosedAlerts).Locale);
         Assert.Equal(state.Birth, loaded.Birth);
 
-        Assert.Equal(stored.Length + 4 + 4 + 2, Serializer.SerializeToArray(state).Length);
+        Assert.Equal(stored.Length + 4 + 4 + 2 + 2, Serializer.SerializeToArray(state).Length);
     }
 
     /// <summary>A twin born with <c>zh-CN</c> whose alert was raised in it, as f4446d0 wrote it (before wear histories):
-    /// read back with both locales and empty wear histories, and written today with only the two absent histories and the
-    /// absent own rows added.</summary>
+    /// read back with both locales and empty wear histories, and written today with only the two absent histories, the
+    /// absent own rows and the absent charge count's time added.</summary>
     [Fact]
     public void TheSampleTwinWithLocales_LoadsWithBoth_AndIsWrittenAlikeButForTheWearHistories()
     {
@@ -119,19 +119,20 @@ public sealed class StoredTwinFormatTests
         Assert.Equal(("zh-CN", "zh-CN"), (loaded.Birth!.Locale, Assert.Single(loaded.ClosedAlerts).Locale));
         Assert.Equal(StoredTwinSample.Incarnation, loaded.Outbox.Incarnation);
         Assert.Equal((0, -1, 0, -1), (loaded.ShoeUsage.History.Count, loaded.ShoeUsage.History.LastWeek, loaded.BandUsage.History.Count, loaded.BandUsage.History.LastWeek));
-        Assert.Equal(stored.Length + 4 + 2, Serializer.SerializeToArray(state).Length);
+        Assert.Equal(stored.Length + 4 + 2 + 2, Serializer.SerializeToArray(state).Length);
     }
 
     /// <summary>The twin of a device served by the curve fit, with its shoe's and band's weekly wear histories, as 525ec9e
     /// wrote it (before own rows): read back with every point, the week of the newest, and the week its usage is in now
-    /// (not stored: from the usage's first and last readings), and written today with only the absent own rows added.</summary>
+    /// (not stored: from the usage's first and last readings), and written today with only the absent own rows and the
+    /// absent charge count's time added.</summary>
     [Fact]
     public void ATwinWithWearHistories_LoadsEveryPoint_AndIsWrittenAlikeButForTheOwnRows()
     {
         var state = StoredTwinSample.WithWearHistories(WithLocales(StoredTwinSample.Create()));
         var stored = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "device-state-wear-history.b64")).Trim();
 
-        Assert.Equal(Convert.FromBase64String(stored).Length + 2, Serializer.SerializeToArray(state).Length);
+        Assert.Equal(Convert.FromBase64String(stored).Length + 2 + 2, Serializer.SerializeToArray(state).Length);
         var loaded = Serializer.Deserialize<DeviceState>(Convert.FromBase64String(stored))!;
         Assert.Equal([5.8, 46.0, 88.6, 131.2], loaded.ShoeUsage.History.Ages.Select(x => Math.Round(x, 9))); // week 2 in between
         Assert.Equal([4, 3], new[] { loaded.BandUsage.History.Count, loaded.BandUsage.History.LastWeek });
@@ -336,20 +337,39 @@ public sealed class StoredTwinFormatTests
         AssertSameWearHistory(expected.History, actual.History);
     }
 
-    /// <summary>The twin of a band served by a brand's own model, with its weekly rows and open week, written byte for byte
-    /// as the fixture holds it, and read back with every row, the open week's sums and what its rows are of.</summary>
+    /// <summary>The twin of a band served by a brand's own model, with its weekly rows and open week, as d75858a wrote it
+    /// (before the charge count's time): read back with every row, the open week's sums and what its rows are of, and
+    /// written today with only the absent charge count's time added.</summary>
     [Fact]
-    public void ATwinWithOwnRows_IsWrittenByteForByteAsTheFixtureHoldsIt_AndLoadsEveryRow()
+    public void ATwinWithOwnRows_LoadsEveryRow_AndIsWrittenAlikeButForTheChargeCountsTime()
     {
         var state = StoredTwinSample.WithOwnRun(StoredTwinSample.WithWearHistories(WithLocales(StoredTwinSample.Create())));
         var stored = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "device-state-own-run.b64")).Trim();
 
-        Assert.Equal(stored, Convert.ToBase64String(Serializer.SerializeToArray(state)));
-        var run = Serializer.Deserialize<DeviceState>(Convert.FromBase64String(stored))!.OwnRun!;
+        Assert.Equal(Convert.FromBase64String(stored).Length + 2, Serializer.SerializeToArray(state).Length);
+        var loaded = Serializer.Deserialize<DeviceState>(Convert.FromBase64String(stored))!;
+        Assert.Null(loaded.ChargeCountMs);
+        Assert.Equal(64, loaded.ChargeCycles);
+        var run = loaded.OwnRun!;
         Assert.Equal((false, 10, 16, 3), (run.Shoe, run.Head, run.Tail, run.Week));
         Assert.Equal(["capacity_mah", "temp_c"], run.Columns);
         Assert.Equal([10.0, 20, 30], run.Times);
         Assert.Equal([[299.5, 31.5], [298.25, 31.5], [297.0, 31.5]], run.Rows);
         Assert.Equal((34.0, 296.5, 1, 0), (run.WeekCycles, run.Sums[0], run.Counts[0], run.Counts[1]));
+    }
+
+    /// <summary>The twin with the time its charge count last rose, written byte for byte as the fixture holds it, and read
+    /// back with it.</summary>
+    [Fact]
+    public void ATwinWithTheChargeCountsTime_IsWrittenByteForByteAsTheFixtureHoldsIt()
+    {
+        var state = StoredTwinSample.WithOwnRun(StoredTwinSample.WithWearHistories(WithLocales(StoredTwinSample.Create())));
+        state.ChargeCountMs = StoredTwinSample.ChargeCountMs;
+        var stored = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "device-state-charge-count-ms.b64")).Trim();
+
+        Assert.Equal(stored, Convert.ToBase64String(Serializer.SerializeToArray(state)));
+        var loaded = Serializer.Deserialize<DeviceState>(Convert.FromBase64String(stored))!;
+        Assert.Equal((64L, StoredTwinSample.ChargeCountMs), (loaded.ChargeCycles, loaded.ChargeCountMs));
+        Assert.Equal(state.OwnRun!.Times, loaded.OwnRun!.Times);
     }
 }

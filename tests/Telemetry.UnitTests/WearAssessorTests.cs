@@ -67,6 +67,75 @@ public sealed class WearAssessorTests
     }
 
     [Fact]
+    public void ApplyReading_IgnoresAChargeCountFurtherAheadThanTimeAllows_AndAppliesTheRestOfTheReading()
+    {
+        // One absurd count (the uplink allows up to 1,000,000) would hold the counter there for good: it never goes back.
+        var state = Twin("band", ratedMah: 300);
+        Dictionary<int, double>? kmByDay = null;
+        WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 120), ("capacity_mah", 290)), [.. _metrics], ref kmByDay);
+
+        var absurd = WearAssessor.ApplyReading(state, Reading(Day0Ms + 3_600_000, ("charge_cycles", 1_000_000), ("capacity_mah", 289), ("humidity_pct", 41)), [.. _metrics], ref kmByDay);
+
+        Assert.True(absurd.ChargeCountIgnored);
+        Assert.Equal(new FaultSignals(null, null, 41, null, 289) { ChargeCountIgnored = true }, absurd);
+        Assert.Equal((120L, Day0Ms), (state.ChargeCycles, state.ChargeCountMs));
+        Assert.Equal(120, state.LastValuesByName()["charge_cycles"]);
+        Assert.Equal(41, state.LastValuesByName()["humidity_pct"]);
+        Assert.Equal((2L, Day0Ms + 3_600_000), (state.Readings, state.LastReadingMs));
+
+        // The next real count goes on from the counter.
+        var next = WearAssessor.ApplyReading(state, Reading(Day0Ms + 86_400_000, ("charge_cycles", 121), ("capacity_mah", 289)), [.. _metrics], ref kmByDay);
+        Assert.False(next.ChargeCountIgnored);
+        Assert.Equal((121L, Day0Ms + 86_400_000), (state.ChargeCycles, state.ChargeCountMs));
+    }
+
+    [Fact]
+    public void ApplyReading_TakesARealCountAfterLongSilenceOrLostSummaries_AndATwinsFirstCountAsItComes()
+    {
+        var state = Twin("band", ratedMah: 300);
+        Dictionary<int, double>? kmByDay = null;
+        // A band in use joins with its count.
+        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 640)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        // Thirty days of samples whose charge summaries were lost: the bound grows with the time since the counter rose,
+        // not since the last reading.
+        for (var hour = 1; hour <= 30 * 24; hour++)
+        {
+            WearAssessor.ApplyReading(state, Reading(Day0Ms + (hour * 3_600_000L), ("battery_pct", 50)), [.. _metrics], ref kmByDay);
+        }
+
+        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms + (30 * 86_400_000L) + 60_000, ("charge_cycles", 672)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        Assert.Equal(672, state.ChargeCycles);
+    }
+
+    [Fact]
+    public void ApplyReading_BoundsATwinStoredBeforeTheCountsTime_ByItsFirstReading()
+    {
+        // Stored before ChargeCountMs: a count is bounded by the time since the twin's first reading, loose but never
+        // tighter than a real band's.
+        var state = Twin("band", ratedMah: 300);
+        (state.ChargeCycles, state.FirstReadingMs, state.LastReadingMs) = (500, Day0Ms - (100 * 86_400_000L), Day0Ms - 60_000);
+        Dictionary<int, double>? kmByDay = null;
+
+        Assert.True(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 1_000_000)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 2_900)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        Assert.Equal((2_900L, Day0Ms), (state.ChargeCycles, state.ChargeCountMs));
+    }
+
+    [Theory]
+    [InlineData(null, null, 0, 1_000_000, true)] // the twin's first count
+    [InlineData(120L, 0L, 0, 120, true)]
+    [InlineData(120L, 0L, 0, 3, true)] // below the counter: a late reading or a reset, left to the counter
+    [InlineData(120L, 0L, 0, 122, true)] // the slack
+    [InlineData(120L, 0L, 0, 123, false)]
+    [InlineData(120L, 0L, 2 * 86_400_000L, 170, true)] // 24 a day
+    [InlineData(120L, 0L, 2 * 86_400_000L, 171, false)]
+    [InlineData(120L, 86_400_000L, 0, 122, true)] // a clock set back: the slack only
+    [InlineData(120L, 86_400_000L, 0, 123, false)]
+    [InlineData(120L, null, 86_400_000L, 123, false)] // no time known: the slack only
+    public void ChargeCountPlausible_AllowsTwentyFourADaySinceTheCounterRose_PlusTwo(long? counter, long? sinceMs, long timestampMs, double value, bool plausible) =>
+        Assert.Equal(plausible, WearAssessor.ChargeCountPlausible(counter, sinceMs, timestampMs, value));
+
+    [Fact]
     public void Assess_Shoe_RecordsTheWearAndItsInterval_AndBuildsTheEvidenceOnlyWhenAsked()
     {
         var state = Twin("shoe");
