@@ -32,7 +32,7 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
 
         // The device's message reached the broker, which sent it nowhere; the subscriber notices and reconnects.
         await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 1, "ack of seq 1 after the stall");
-        Assert.True(service.Swallowed >= 1, $"the broker swallowed {service.Swallowed} publishes");
+        Assert.True(service.DeviceSwallowed >= 1, $"the broker swallowed {service.DeviceSwallowed} devices' messages");
         Assert.True(service.SubscriberConnects > connectsBefore, "the subscriber did not reconnect");
         var stats = await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("messages").GetInt64() >= 2, "both messages handled");
         var subscriber = stats.GetProperty("subscriber");
@@ -64,7 +64,7 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
             s => Stalls(s.GetProperty("subscriber")) > stallsBefore && s.GetProperty("duplicates").GetInt64() > duplicatesBefore
                 && s.GetProperty("subscriber").GetProperty("deliveries_outstanding").GetInt64() == 0,
             "a stall recovered by reconnecting, and seq 1 delivered again");
-        Assert.True(service.Ignored >= 1, $"the broker ignored {service.Ignored} packets of the subscriber");
+        Assert.True(service.DeviceAcksIgnored >= 1, $"the broker ignored {service.DeviceAcksIgnored} acknowledgements of devices' messages");
         Assert.True(service.SubscriberConnects > connectsBefore, "the subscriber did not reconnect");
         Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
     }
@@ -72,9 +72,12 @@ public sealed class BrokerStallEndToEndTests(StallingBrokerFixture service) : IC
     [Fact]
     public async Task Probes_AreAcknowledgedAndNeverReachThePipeline()
     {
-        // With a healthy broker the probe goes round every ProbeInterval; the pipeline never sees one.
+        // With a healthy broker the probe goes round every ProbeInterval; the pipeline never sees one. Counted from now:
+        // the class's other tests acknowledge devices' messages on the same service.
+        var before = await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "the stats");
+        var acknowledged = before.GetProperty("subscriber").GetProperty("deliveries_acknowledged").GetInt64();
         var stats = await service.WaitForJsonAsync("/api/ingest/stats",
-            s => s.GetProperty("subscriber").GetProperty("deliveries_acknowledged").GetInt64() >= 3, "three probes acknowledged");
+            s => s.GetProperty("subscriber").GetProperty("deliveries_acknowledged").GetInt64() >= acknowledged + 3, "three probes acknowledged");
         Assert.Equal(0, stats.GetProperty("invalid_topics").GetInt64());
         Assert.Equal(0, stats.GetProperty("rejections").GetProperty("malformed_json").GetInt64());
     }
@@ -96,6 +99,10 @@ public class StallingBrokerFixture : ServiceFixture
     private volatile bool _subscriberMuted;
     private volatile bool _outboxMuted;
     private int _pingsIgnored;
+    private int _subscriberPingsIgnored;
+    private int _subscriberPingsIgnoredAtMute;
+    private int _outboxPingsIgnored;
+    private int _outboxPingsIgnoredAtMute;
     private int _outboxConnects;
     private int _subscribesToIgnore;
     private int _subscribesIgnored;
@@ -104,9 +111,12 @@ public class StallingBrokerFixture : ServiceFixture
     private TaskCompletionSource? _subscribeHold;
     private int _subscribesHeld;
     private int _swallowed;
-    private int _swallowedAtStall;
+    private int _deviceSwallowed;
+    private int _deviceSwallowedAtStall;
     private int _ignored;
-    private int _ignoredAtStop;
+    private int _deviceAcksIgnored;
+    private int _deviceAcksIgnoredAtStop;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, byte> _deviceDeliveries = new();
     private int _subscriberConnects;
 
     public StallingBrokerFixture()
@@ -140,11 +150,24 @@ public class StallingBrokerFixture : ServiceFixture
             .Build());
         _broker.InterceptingOutboundPacketAsync += e =>
         {
-            if ((_stalled || _subscriberMuted) && e.ClientId == Subscriber && e.Packet is MqttPublishPacket)
+            if (e.ClientId == Subscriber && e.Packet is MqttPublishPacket publish)
             {
-                // Sent, as far as the session knows: unacknowledged until the subscriber's next connection.
-                e.ProcessPacket = false;
-                Interlocked.Increment(ref _swallowed);
+                // A device's message, as against the service's own probes.
+                var device = publish.Topic.StartsWith("devices/", StringComparison.Ordinal);
+                if (_stalled || _subscriberMuted)
+                {
+                    // Sent, as far as the session knows: unacknowledged until the subscriber's next connection.
+                    e.ProcessPacket = false;
+                    Interlocked.Increment(ref _swallowed);
+                    if (device)
+                    {
+                        Interlocked.Increment(ref _deviceSwallowed);
+                    }
+                }
+                else if (device)
+                {
+                    _deviceDeliveries[publish.PacketIdentifier] = 0;
+                }
             }
 
             return Task.CompletedTask;
@@ -156,6 +179,10 @@ public class StallingBrokerFixture : ServiceFixture
                 // Read from the socket and thrown away: no PUBACK for its probe, its acknowledgements never count.
                 e.ProcessPacket = false;
                 Interlocked.Increment(ref _ignored);
+                if (e.Packet is MqttPubAckPacket ack && _deviceDeliveries.TryRemove(ack.PacketIdentifier, out _))
+                {
+                    Interlocked.Increment(ref _deviceAcksIgnored);
+                }
             }
 
             if (e.Packet is MqttSubscribePacket && e.ClientId == Subscriber && Interlocked.Exchange(ref _subscribeHold, null) is { } hold)
@@ -177,6 +204,7 @@ public class StallingBrokerFixture : ServiceFixture
                 // Read and never answered: the connection is up, as far as the client can tell, and silent.
                 e.ProcessPacket = false;
                 Interlocked.Increment(ref _pingsIgnored);
+                Interlocked.Increment(ref e.ClientId == Subscriber ? ref _subscriberPingsIgnored : ref _outboxPingsIgnored);
             }
 
             return Task.CompletedTask;
@@ -204,25 +232,33 @@ public class StallingBrokerFixture : ServiceFixture
         {
             if (e.ClientId == Subscriber)
             {
-                // Only a connection after the stall took effect ends it: one that comes sooner for another reason (a
-                // busy machine's late probe) must not end the stall before the test's message meets it.
-                if (Volatile.Read(ref _swallowed) > Volatile.Read(ref _swallowedAtStall))
+                // Only a connection after the stall met a device's message ends it: one that comes sooner for another
+                // reason (a busy machine's late probe) must not end the stall before the test's message meets it.
+                if (Volatile.Read(ref _deviceSwallowed) > Volatile.Read(ref _deviceSwallowedAtStall))
                 {
                     _stalled = false;
                 }
 
-                if (Volatile.Read(ref _ignored) > Volatile.Read(ref _ignoredAtStop))
+                if (Volatile.Read(ref _deviceAcksIgnored) > Volatile.Read(ref _deviceAcksIgnoredAtStop))
                 {
                     _deaf = false;
                 }
 
+                if (Volatile.Read(ref _subscriberPingsIgnored) > Volatile.Read(ref _subscriberPingsIgnoredAtMute))
+                {
+                    _subscriberMuted = false;
+                }
 
-                _subscriberMuted = false;
+
                 Interlocked.Increment(ref _subscriberConnects);
             }
             else if (e.ClientId == Outbox)
             {
-                _outboxMuted = false;
+                if (Volatile.Read(ref _outboxPingsIgnored) > Volatile.Read(ref _outboxPingsIgnoredAtMute))
+                {
+                    _outboxMuted = false;
+                }
+
                 Interlocked.Increment(ref _outboxConnects);
             }
 
@@ -234,6 +270,12 @@ public class StallingBrokerFixture : ServiceFixture
 
     /// <summary>PUBLISHes to the subscriber swallowed so far.</summary>
     public int Swallowed => Volatile.Read(ref _swallowed);
+
+    /// <summary>Devices' messages (not probes) swallowed on their way to the subscriber so far.</summary>
+    public int DeviceSwallowed => Volatile.Read(ref _deviceSwallowed);
+
+    /// <summary>The subscriber's PUBACKs of devices' messages (not probes) ignored so far.</summary>
+    public int DeviceAcksIgnored => Volatile.Read(ref _deviceAcksIgnored);
 
     public int SubscriberConnects => Volatile.Read(ref _subscriberConnects);
 
@@ -272,26 +314,29 @@ public class StallingBrokerFixture : ServiceFixture
     /// <summary>Packets of the subscriber (PUBLISH, PUBACK) ignored so far.</summary>
     public int Ignored => Volatile.Read(ref _ignored);
 
-    /// <summary>From now until the subscriber connects again after a PUBLISH was swallowed, nothing the broker sends it arrives.</summary>
+    /// <summary>From now until the subscriber connects again after a device's message was swallowed, nothing the broker sends it arrives.</summary>
     public void Stall()
     {
-        Volatile.Write(ref _swallowedAtStall, Swallowed);
+        Volatile.Write(ref _deviceSwallowedAtStall, DeviceSwallowed);
         _stalled = true;
     }
 
-    /// <summary>From now until the subscriber connects again after a packet of its was ignored, the broker ignores its PUBLISHes and PUBACKs.</summary>
+    /// <summary>From now until the subscriber connects again after its PUBACK of a device's message was ignored, the broker
+    /// ignores its PUBLISHes and PUBACKs.</summary>
     public void StopReading()
     {
-        Volatile.Write(ref _ignoredAtStop, Ignored);
+        Volatile.Write(ref _deviceAcksIgnoredAtStop, DeviceAcksIgnored);
         _deaf = true;
     }
 
     /// <summary>
-    /// From now until each connects again, the broker delivers nothing to the subscriber and answers neither its pings
-    /// nor the outbox's: both connections stay open and go silent.
+    /// From now until each connects again after one of its pings went unanswered, the broker delivers nothing to the
+    /// subscriber and answers neither its pings nor the outbox's: both connections stay open and go silent.
     /// </summary>
     public void Mute()
     {
+        Volatile.Write(ref _subscriberPingsIgnoredAtMute, Volatile.Read(ref _subscriberPingsIgnored));
+        Volatile.Write(ref _outboxPingsIgnoredAtMute, Volatile.Read(ref _outboxPingsIgnored));
         _subscriberMuted = true;
         _outboxMuted = true;
     }

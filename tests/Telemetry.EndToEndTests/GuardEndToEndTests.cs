@@ -13,6 +13,14 @@ public sealed class GuardedServiceFixture : ServiceFixture
     }
 }
 
+/// <summary>
+/// Alone, because <see cref="GC.GetTotalAllocatedBytes"/> counts the whole process: another test's service allocating
+/// at the same time would count against the guard.
+/// </summary>
+[CollectionDefinition(nameof(AllocationsMeasured), DisableParallelization = true)]
+public sealed class AllocationsMeasured;
+
+[Collection(nameof(AllocationsMeasured))]
 public sealed class GuardEndToEndTests(GuardedServiceFixture service) : IClassFixture<GuardedServiceFixture>
 {
     [Fact]

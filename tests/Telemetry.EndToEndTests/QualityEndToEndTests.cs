@@ -15,15 +15,17 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
     public async Task ReturnsConcentratedInOneBatch_ElevateIt_PublishRetained_AndExport()
     {
         await using var watcher = await service.WatcherAsync("quality-watcher", MqttProtocolVersion.V500, "quality/#");
+        // Counted from now: the class's other tests send messages to the same service.
+        var before = (await service.WaitForJsonAsync("/api/ingest/stats", _ => true, "the stats")).GetProperty("messages").GetInt64();
         for (var i = 0; i < 40; i++)
         {
             await InServiceAsync($"q-good-{i:D2}", "2026w10-good");
             await InServiceAsync($"q-bad-{i:D2}", "2026w11-bad");
         }
 
-        await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("messages").GetInt64() >= 80, "80 devices in service");
+        await service.WaitForJsonAsync("/api/ingest/stats", s => s.GetProperty("messages").GetInt64() >= before + 80, "80 devices in service");
         // Exposure reaches the quality view one-way after each device's round: wait until all 80 count.
-        for (var attempt = 0; ; attempt++)
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(30); ;)
         {
             using var r = await service.Http.SendAsync(Authorized(HttpMethod.Get, "/api/quality/defect-rates?model=qualrun-1&failure_mode=delamination"));
             var rows = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
@@ -32,7 +34,7 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
                 break;
             }
 
-            Assert.True(attempt < 200, "the quality view never counted the 80 devices");
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the quality view never counted the 80 devices");
             await Task.Delay(50);
         }
 
@@ -164,7 +166,7 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
     /// <summary>The delamination row of qualrange-1/2026w20-a under <paramref name="range"/>, once <paramref name="ready"/> holds.</summary>
     private async Task<JsonElement> RowAsync(string range, Func<JsonElement, bool> ready)
     {
-        for (var attempt = 0; ; attempt++)
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(30); ;)
         {
             using var response = await service.Http.SendAsync(Authorized(HttpMethod.Get, $"/api/quality/defect-rates?model=qualrange-1&failure_mode=delamination{range}"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -174,7 +176,7 @@ public sealed class QualityEndToEndTests(ServiceFixture service) : IClassFixture
                 return rows[0];
             }
 
-            Assert.True(attempt < 200, $"the defect-rate row never became ready: {rows}");
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"the defect-rate row never became ready: {rows}");
             await Task.Delay(50);
         }
     }

@@ -106,7 +106,7 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
     /// <summary>The delamination row of restart-run/2026w01-r once <paramref name="ready"/> holds (exposure arrives one-way).</summary>
     private async Task<JsonElement> RateAsync(Func<JsonElement, bool> ready)
     {
-        for (var attempt = 0; ; attempt++)
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(30); ;)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/quality/defect-rates?model=restart-run&failure_mode=delamination", UriKind.Relative));
             request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
@@ -117,7 +117,7 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
                 return rows[0].Clone();
             }
 
-            Assert.True(attempt < 200, $"the defect-rate row never became ready: {rows}");
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"the defect-rate row never became ready: {rows}");
             await Task.Delay(50);
         }
     }
