@@ -363,9 +363,10 @@ public static class ModelCommands
 
         // NaN compares false: a stage without rows is named neither way.
         var behind = Enumerable.Range(0, RulScore.Stages).Where(k => model.ByStage[k] >= meanLife.ByStage[k]).ToList();
+        var empty = model.ByStage.Any(double.IsNaN) ? " with rows" : "";
         output.WriteLine();
         output.WriteLine(behind.Count == 0
-            ? "the model beats mean life minus age at every stage of life"
+            ? $"the model beats mean life minus age at every stage of life{empty}"
             : $"the model is no better than mean life minus age at {string.Join(", ", behind.Select(Stage))} of life: there the training units' mean life, less the unit's age, is as good an answer");
     }
 

@@ -13,8 +13,9 @@ public sealed record RulScore(string Name, double Rmse, double Mae, double MeanL
 
     /// <summary>
     /// <see cref="MeanLifeError"/> by stage of life: for each fifth of a unit's life (by its age at the row), the mean
-    /// over units of the unit's MAE over its rows in that fifth ÷ its life; NaN for a stage no unit has rows in. Where a
-    /// predictor helps, and where it knows no more than the population's lives. Empty when not measured.
+    /// over the units with rows in that fifth of the unit's MAE over them ÷ its life (so a stage may average other units
+    /// than the next, the same for every predictor); NaN for a stage no unit has rows in. Where a predictor helps, and
+    /// where it knows no more than the population's lives. Empty when not measured.
     /// </summary>
     public IReadOnlyList<double> ByStage { get; init; } = [];
 }
