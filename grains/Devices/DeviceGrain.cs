@@ -192,6 +192,7 @@ internal sealed partial class DeviceGrain(
 
         var duplicates = 0;
         var unseenDuplicates = 0;
+        _roundChargeCountsIgnored = 0;
         var boots = new List<string>(1);
         List<MessageKey>? refused = null;
         var dedupe = dedupeOptions.Value;
@@ -234,6 +235,7 @@ internal sealed partial class DeviceGrain(
         _faults?.Raise(State, alerts, now, events);
         var exposure = QualityRound();
         await StoreAsync(events);
+        counters.CountChargeCountsIgnored(_roundChargeCountsIgnored);
 
         await DeliverAndSettleAsync();
         ReportExposure(exposure);
@@ -588,6 +590,9 @@ internal sealed partial class DeviceGrain(
     /// the quality view.</summary>
     private FaultRaiser? _faults;
 
+    /// <summary>Charge counts this round did not apply, counted once the round is stored (a round that fails to store is applied again).</summary>
+    private int _roundChargeCountsIgnored;
+
     /// <summary>Kilometres of this round per day (Unix days), for the quality view's exposure report.</summary>
     private Dictionary<int, double>? _roundKmByDay;
 
@@ -599,7 +604,7 @@ internal sealed partial class DeviceGrain(
         var signals = WearAssessor.ApplyReading(State, reading, metrics, ref _roundKmByDay, ownRul.For(State.Birth?.Kind));
         if (signals.ChargeCountIgnored)
         {
-            counters.ChargeCountIgnored();
+            _roundChargeCountsIgnored++;
         }
         if (FaultRaiser.Detect(State, signals) is { } finding)
         {

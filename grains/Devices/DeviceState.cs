@@ -27,8 +27,9 @@ public sealed class DeviceState
     /// <summary>Cumulative equivalent full cycles, as last reported (a counter, not a sum).</summary>
     [Id(8)] public long? ChargeCycles { get; set; }
 
-    /// <summary>When (Unix ms, the reading's time) <see cref="ChargeCycles"/> last rose: how far a count may run ahead of
-    /// it is bounded by the time since (<see cref="WearAssessor.ChargeCountPlausible"/>). Null for a twin stored before it.</summary>
+    /// <summary>The time (Unix ms, readings' time) up to which <see cref="ChargeCycles"/>' rises are paid for, an hour a
+    /// cycle: how far a count may run ahead of the counter is bounded by the time since
+    /// (<see cref="WearAssessor.ChargeCountPlausible"/>). Null for a twin stored before it, or since a band was replaced.</summary>
     [Id(32)] public long? ChargeCountMs { get; set; }
 
     // Ids 9-15 held the impact baseline and battery capacity history before ShoeUsage and BandUsage (26, 27)

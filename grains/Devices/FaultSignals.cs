@@ -8,6 +8,6 @@ internal readonly record struct FaultSignals(
     double? ChargeCycles,
     double? CapacityMah)
 {
-    /// <summary>The reading's charge count was not applied: it ran further ahead of the twin's than time allows (<see cref="WearAssessor.ChargeCountPlausible"/>).</summary>
+    /// <summary>The reading's charge count was not applied: it ran further ahead of the twin's counter than time allows (<see cref="WearAssessor.ChargeCountPlausible"/>).</summary>
     public bool ChargeCountIgnored { get; init; }
 }

@@ -47,6 +47,8 @@ internal static class PartReplacement
             default:
                 state.BandUsage = new();
                 state.Faults = new();
+                // Another band's counter may be well ahead: its first counts are paid for from the twin's first reading.
+                state.ChargeCountMs = null;
                 break;
         }
 

@@ -5,7 +5,8 @@ namespace Telemetry.Grains.Devices;
 
 /// <summary>
 /// Values the device twins did not apply although their readings were valid one by one: a charge count further ahead of
-/// the twin's counter than time allows (<see cref="WearAssessor.ChargeCountPlausible"/>). Counted on this instance.
+/// the twin's counter than time allows (<see cref="WearAssessor.ChargeCountPlausible"/>). Counted on this instance, once
+/// the twin's round is stored.
 /// </summary>
 public sealed class TwinCounters
 {
@@ -22,9 +23,12 @@ public sealed class TwinCounters
     /// <summary>Charge counts not applied since the process started.</summary>
     public long ChargeCountsIgnored => Interlocked.Read(ref _chargeCounts);
 
-    public void ChargeCountIgnored()
+    public void CountChargeCountsIgnored(int count)
     {
-        Interlocked.Increment(ref _chargeCounts);
-        _ignored.Add(1, new KeyValuePair<string, object?>("metric", "charge_cycles"), new KeyValuePair<string, object?>("reason", "implausible_jump"));
+        if (count > 0)
+        {
+            Interlocked.Add(ref _chargeCounts, count);
+            _ignored.Add(count, new KeyValuePair<string, object?>("metric", "charge_cycles"), new KeyValuePair<string, object?>("reason", "implausible_jump"));
+        }
     }
 }

@@ -58,17 +58,21 @@ internal static class WearAssessor
                     state.Steps += (long)value;
                     break;
                 case "charge_cycles":
-                    if (!ChargeCountPlausible(state.ChargeCycles, state.ChargeCountMs ?? state.FirstReadingMs, reading.TimestampMs, value))
+                    var paid = state.ChargeCountMs ?? state.FirstReadingMs;
+                    if (!ChargeCountPlausible(state.ChargeCycles, paid, state.Birth?.Manufactured, reading.TimestampMs, value))
                     {
                         // Not applied anywhere (counter, fault detector, weekly rows, last values); the reading's other values are.
                         chargeCountIgnored = true;
                         continue;
                     }
 
-                    if (state.ChargeCycles is not { } counter || (long)value > counter)
+                    if (state.ChargeCycles is not { } counter)
                     {
-                        state.ChargeCycles = (long)value;
-                        state.ChargeCountMs = Math.Max(state.ChargeCountMs ?? long.MinValue, reading.TimestampMs);
+                        (state.ChargeCycles, state.ChargeCountMs) = ((long)value, reading.TimestampMs);
+                    }
+                    else if ((long)value > counter)
+                    {
+                        (state.ChargeCycles, state.ChargeCountMs) = ((long)value, PaidAfter(paid, reading.TimestampMs, (long)value - counter));
                     }
 
                     cycles = value;
@@ -135,33 +139,53 @@ internal static class WearAssessor
         return new FaultSignals(impact, contact, humidity, cycles, capacity) { ChargeCountIgnored = chargeCountIgnored };
     }
 
-    /// <summary>Charge cycles a band may add in a day: an equivalent full cycle takes at least an hour of charging.</summary>
-    internal const double MaxChargeCyclesPerDay = 24;
+    /// <summary>Time a band needs for an equivalent full cycle at the least: an hour of charging (24 a day).</summary>
+    internal const long MsPerChargeCycle = 3_600_000;
 
-    /// <summary>Charge cycles a count may be ahead of the twin's whatever the time between them (a charge's summary and
-    /// the samples around it, rounding).</summary>
+    /// <summary>Charge cycles a count may be ahead of what time has paid for (a charge's summary and the samples around
+    /// it, rounding).</summary>
     internal const double ChargeCycleSlack = 2;
 
+    /// <summary>Most cycles time pays for in advance: 30 days at 24 a day, the longest a reading may be old. A band silent
+    /// for longer that charged more than that in between is held back a day or so, while its allowance catches up.</summary>
+    internal const double MaxChargeCycleCredit = 720;
+
     /// <summary>
-    /// Whether a charge count can follow the twin's counter, which rose last at <paramref name="sinceMs"/>: at most
-    /// <see cref="MaxChargeCyclesPerDay"/> a day since, plus <see cref="ChargeCycleSlack"/>. One absurd count (the uplink
-    /// allows up to 1,000,000) would otherwise hold the counter, the alert texts and the weekly rows there for good,
-    /// since the counter never goes back. A real count never fails it, however long the band was silent or its charge
-    /// summaries lost: the bound grows with the time since the counter last rose. (A device clock set back delays that
-    /// until it passes the counter's time again, at most the 30 days a reading may be old.) The twin's first count is
-    /// taken as it comes (a band in use joins with its count); a count at or below the counter is plausible (a late
-    /// reading, a reset) and leaves the counter where it is.
+    /// Whether a charge count can follow the twin's counter. Each rise is paid for in time, an hour a cycle: the counter
+    /// is paid up to <paramref name="paidMs"/> (<see cref="DeviceState.ChargeCountMs"/>), and a count may run ahead by what
+    /// the time since pays for (at most <see cref="MaxChargeCycleCredit"/>) plus <see cref="ChargeCycleSlack"/>. One absurd
+    /// count (the uplink allows up to 1,000,000) would otherwise hold the counter, the alert texts and the weekly rows
+    /// there for good, since the counter never goes back; and because rises use up the allowance, many small steps get
+    /// no further than one big one. A real count never fails for long: the allowance grows 24 a day, however long the
+    /// band was silent or its summaries lost. (A device clock set back delays that until it passes the paid-up time again,
+    /// at most the 30 days a reading may be old.) The twin's first count is bounded only by the birth's manufacture date
+    /// (24 a day since, when that date is not after the reading): a band in use joins with its count. A count at or below
+    /// the counter is plausible (a late reading, a reset) and leaves the counter where it is.
     /// </summary>
-    internal static bool ChargeCountPlausible(long? counter, long? sinceMs, long timestampMs, double value)
+    internal static bool ChargeCountPlausible(long? counter, long? paidMs, DateOnly? manufactured, long timestampMs, double value)
     {
-        if (counter is not { } known || value <= known)
+        if (counter is not { } known)
         {
-            return true;
+            if (manufactured is not { } made)
+            {
+                return true;
+            }
+
+            var madeMs = new DateTimeOffset(made.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).ToUnixTimeMilliseconds();
+            return madeMs > timestampMs || value <= ChargeCycleSlack + ((timestampMs - (double)madeMs) / MsPerChargeCycle);
         }
 
-        var days = sinceMs is { } since ? Math.Max(0, (timestampMs - (double)since) / 86_400_000.0) : 0;
-        return value <= known + ChargeCycleSlack + (MaxChargeCyclesPerDay * days);
+        return value <= known || value - known <= Credit(paidMs, timestampMs);
     }
+
+    /// <summary>Cycles the time from <paramref name="paidMs"/> to <paramref name="timestampMs"/> pays for, with the slack.</summary>
+    private static double Credit(long? paidMs, long timestampMs) =>
+        (paidMs is { } paid ? Math.Min(MaxChargeCycleCredit, (timestampMs - (double)paid) / MsPerChargeCycle) : 0) + ChargeCycleSlack;
+
+    /// <summary>The paid-up time after a rise of <paramref name="rise"/> cycles at <paramref name="timestampMs"/>: credit
+    /// beyond <see cref="MaxChargeCycleCredit"/> is not kept, and the rise is paid from what is left.</summary>
+    internal static long PaidAfter(long? paidMs, long timestampMs, long rise) =>
+        Math.Max(paidMs ?? timestampMs, timestampMs - (long)(MaxChargeCycleCredit * MsPerChargeCycle)) + (rise * MsPerChargeCycle);
 
     /// <summary>Most a device may be past new (km, charge cycles) when a model starts its rows for them to count as from
     /// new: the first rows of the files it was trained on are a week of use in.</summary>

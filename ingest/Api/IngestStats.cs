@@ -29,7 +29,7 @@ internal sealed record IngestStats
     public required long ClockHolds { get; init; }
 
     /// <summary>Charge counts in accepted readings that the twins of this instance did not apply: further ahead of the
-    /// twin's counter than a band can charge in the time since it last rose.</summary>
+    /// twin's counter than a band can charge, a cycle an hour, in the time its earlier rises left unpaid.</summary>
     public required long ChargeCountsIgnored { get; init; }
 
     public required int Queued { get; init; }

@@ -16,10 +16,10 @@ internal static class StoredTwinSample
     /// <summary>Device time of the first reading (Unix ms): 2026-11-01T06:00Z.</summary>
     public const long StartMs = 1_793_512_800_000;
 
-    /// <summary>The outbox incarnation in the fixture written once outboxes had one (b8080b5's twin has none).</summary>
-    /// <summary>When the sample's charge count last rose: a day after it started.</summary>
+    /// <summary>The time the sample's charge count is paid up to: a day after it started.</summary>
     public const long ChargeCountMs = StartMs + 86_400_000;
 
+    /// <summary>The outbox incarnation in the fixture written once outboxes had one (b8080b5's twin has none).</summary>
     public static readonly Guid Incarnation = new("5e1f0c2a-7b3d-4e8f-9a61-2c4d6b8e0f13");
 
     public static DeviceState Create()

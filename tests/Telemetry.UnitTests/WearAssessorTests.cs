@@ -73,6 +73,7 @@ public sealed class WearAssessorTests
         var state = Twin("band", ratedMah: 300);
         Dictionary<int, double>? kmByDay = null;
         WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 120), ("capacity_mah", 290)), [.. _metrics], ref kmByDay);
+        Assert.Equal((120L, Day0Ms), (state.ChargeCycles, state.ChargeCountMs));
 
         var absurd = WearAssessor.ApplyReading(state, Reading(Day0Ms + 3_600_000, ("charge_cycles", 1_000_000), ("capacity_mah", 289), ("humidity_pct", 41)), [.. _metrics], ref kmByDay);
 
@@ -83,10 +84,31 @@ public sealed class WearAssessorTests
         Assert.Equal(41, state.LastValuesByName()["humidity_pct"]);
         Assert.Equal((2L, Day0Ms + 3_600_000), (state.Readings, state.LastReadingMs));
 
-        // The next real count goes on from the counter.
+        // The next real count goes on from the counter, its rise paid for an hour a cycle.
         var next = WearAssessor.ApplyReading(state, Reading(Day0Ms + 86_400_000, ("charge_cycles", 121), ("capacity_mah", 289)), [.. _metrics], ref kmByDay);
         Assert.False(next.ChargeCountIgnored);
-        Assert.Equal((121L, Day0Ms + 86_400_000), (state.ChargeCycles, state.ChargeCountMs));
+        Assert.Equal((121L, Day0Ms + 3_600_000), (state.ChargeCycles, state.ChargeCountMs));
+    }
+
+    [Fact]
+    public void ApplyReading_ManySmallStepsGetNoFurtherThanOneBigOne()
+    {
+        // 500 readings of one message, each 2 ahead of the last, all an hour after the counter rose: the hour pays for
+        // one cycle and the slack for two, and each rise uses them up.
+        var state = Twin("band", ratedMah: 300);
+        Dictionary<int, double>? kmByDay = null;
+        WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 120)), [.. _metrics], ref kmByDay);
+        var ignored = 0;
+        for (var step = 1; step <= 500; step++)
+        {
+            ignored += WearAssessor.ApplyReading(state, Reading(Day0Ms + 3_600_000, ("charge_cycles", 120 + (2 * step))), [.. _metrics], ref kmByDay).ChargeCountIgnored ? 1 : 0;
+        }
+
+        Assert.Equal(122, state.ChargeCycles);
+        Assert.Equal(499, ignored);
+        // A day on, a real count a cycle on passes.
+        WearAssessor.ApplyReading(state, Reading(Day0Ms + 86_400_000, ("charge_cycles", 123)), [.. _metrics], ref kmByDay);
+        Assert.Equal(123, state.ChargeCycles);
     }
 
     [Fact]
@@ -94,10 +116,10 @@ public sealed class WearAssessorTests
     {
         var state = Twin("band", ratedMah: 300);
         Dictionary<int, double>? kmByDay = null;
-        // A band in use joins with its count.
+        // A band in use joins with its count (the birth without a manufacture date bounds nothing).
         Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 640)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
-        // Thirty days of samples whose charge summaries were lost: the bound grows with the time since the counter rose,
-        // not since the last reading.
+        // Thirty days of samples whose charge summaries were lost: the allowance grows with the time since the counter's
+        // rises were paid for, not since the last reading.
         for (var hour = 1; hour <= 30 * 24; hour++)
         {
             WearAssessor.ApplyReading(state, Reading(Day0Ms + (hour * 3_600_000L), ("battery_pct", 50)), [.. _metrics], ref kmByDay);
@@ -108,32 +130,59 @@ public sealed class WearAssessorTests
     }
 
     [Fact]
-    public void ApplyReading_BoundsATwinStoredBeforeTheCountsTime_ByItsFirstReading()
+    public void ApplyReading_BoundsATwinsFirstCount_ByTheBirthsManufactureDate()
     {
-        // Stored before ChargeCountMs: a count is bounded by the time since the twin's first reading, loose but never
-        // tighter than a real band's.
+        var state = Twin("band", ratedMah: 300);
+        state.Birth = state.Birth! with { Manufactured = DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeMilliseconds(Day0Ms).UtcDateTime).AddDays(-10) };
+        Dictionary<int, double>? kmByDay = null;
+
+        // Ten days old: at most 240 cycles (and 2).
+        Assert.True(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 65_535)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        Assert.Null(state.ChargeCycles);
+        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 242)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        Assert.Equal(242, state.ChargeCycles);
+    }
+
+    [Fact]
+    public void ApplyReading_BoundsATwinStoredBeforeThePaidUpTime_ByItsFirstReading_AndAReplacedBandLikewise()
+    {
+        // Stored before ChargeCountMs: the allowance runs from the twin's first reading, at most 720 cycles (30 days).
         var state = Twin("band", ratedMah: 300);
         (state.ChargeCycles, state.FirstReadingMs, state.LastReadingMs) = (500, Day0Ms - (100 * 86_400_000L), Day0Ms - 60_000);
         Dictionary<int, double>? kmByDay = null;
 
-        Assert.True(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 1_000_000)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
-        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 2_900)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
-        Assert.Equal((2_900L, Day0Ms), (state.ChargeCycles, state.ChargeCountMs));
+        Assert.True(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 1_223)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms, ("charge_cycles", 1_200)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
+        // 720 cycles of credit kept of the 100 days', 700 of them used: paid up to 20 hours before the reading.
+        Assert.Equal((1_200L, Day0Ms - (20 * 3_600_000L)), (state.ChargeCycles, state.ChargeCountMs));
+
+        // A band replaced by another whose counter is well ahead: paid for from the twin's first reading again.
+        PartReplacement.Replace(state, new AlertStepper("band-1", state), "band", DateTimeOffset.FromUnixTimeMilliseconds(Day0Ms), "shop-1", null, []);
+        Assert.Null(state.ChargeCountMs);
+        Assert.False(WearAssessor.ApplyReading(state, Reading(Day0Ms + 60_000, ("charge_cycles", 1_900)), [.. _metrics], ref kmByDay).ChargeCountIgnored);
     }
 
+    private const long DayMs = 86_400_000;
+
     [Theory]
-    [InlineData(null, null, 0, 1_000_000, true)] // the twin's first count
-    [InlineData(120L, 0L, 0, 120, true)]
-    [InlineData(120L, 0L, 0, 3, true)] // below the counter: a late reading or a reset, left to the counter
-    [InlineData(120L, 0L, 0, 122, true)] // the slack
-    [InlineData(120L, 0L, 0, 123, false)]
-    [InlineData(120L, 0L, 2 * 86_400_000L, 170, true)] // 24 a day
-    [InlineData(120L, 0L, 2 * 86_400_000L, 171, false)]
-    [InlineData(120L, 86_400_000L, 0, 122, true)] // a clock set back: the slack only
-    [InlineData(120L, 86_400_000L, 0, 123, false)]
-    [InlineData(120L, null, 86_400_000L, 123, false)] // no time known: the slack only
-    public void ChargeCountPlausible_AllowsTwentyFourADaySinceTheCounterRose_PlusTwo(long? counter, long? sinceMs, long timestampMs, double value, bool plausible) =>
-        Assert.Equal(plausible, WearAssessor.ChargeCountPlausible(counter, sinceMs, timestampMs, value));
+    [InlineData(null, null, null, 0, 1_000_000, true)] // the twin's first count, no manufacture date
+    [InlineData(null, null, "1970-01-01", 10 * DayMs, 242, true)] // ten days after manufacture: 240 and 2
+    [InlineData(null, null, "1970-01-01", 10 * DayMs, 243, false)]
+    [InlineData(null, null, "1970-01-12", 10 * DayMs, 1_000_000, true)] // a manufacture date after the reading says nothing
+    [InlineData(120L, 0L, null, 0, 120, true)]
+    [InlineData(120L, 0L, null, 0, 3, true)] // below the counter: a late reading or a reset, left to the counter
+    [InlineData(120L, 0L, null, 0, 122, true)] // the slack
+    [InlineData(120L, 0L, null, 0, 123, false)]
+    [InlineData(120L, 0L, null, 2 * DayMs, 170, true)] // 24 a day
+    [InlineData(120L, 0L, null, 2 * DayMs, 171, false)]
+    [InlineData(120L, 0L, null, 100 * DayMs, 842, true)] // at most 720 in advance
+    [InlineData(120L, 0L, null, 100 * DayMs, 843, false)]
+    [InlineData(120L, DayMs, null, 0, 122, false)] // a clock set back a day: a day's debt
+    [InlineData(120L, 3_600_000L, null, 0, 121, true)] // an hour's: the slack less one
+    [InlineData(120L, 3_600_000L, null, 0, 122, false)]
+    [InlineData(120L, null, null, DayMs, 123, false)] // no time known: the slack only
+    public void ChargeCountPlausible_PaysForEachCycleWithAnHour_PlusTwo(long? counter, long? paidMs, string? manufactured, long timestampMs, double value, bool plausible) =>
+        Assert.Equal(plausible, WearAssessor.ChargeCountPlausible(counter, paidMs, manufactured is null ? null : DateOnly.Parse(manufactured, System.Globalization.CultureInfo.InvariantCulture), timestampMs, value));
 
     [Fact]
     public void Assess_Shoe_RecordsTheWearAndItsInterval_AndBuildsTheEvidenceOnlyWhenAsked()
