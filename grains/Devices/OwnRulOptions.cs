@@ -15,8 +15,28 @@ public sealed class OwnRulOptions
     /// <summary>The model for bands (remaining charge cycles); default none.</summary>
     public string? Band { get; set; }
 
-    /// <summary>The models the options name, loaded; a file that cannot be served throws, naming it and the setting.</summary>
-    public OwnRulModels Load() => new(LoadOne(Shoe, "shoe"), LoadOne(Band, "band"));
+    private readonly Lock _loading = new();
+    private (string? Shoe, string? Band, OwnRulModels Models)? _loaded;
+
+    /// <summary>
+    /// The models the options name, loaded; a file that cannot be served throws, naming it and the setting. Loaded once
+    /// for these paths: the start-up check and the service then serve the very models checked, rather than reading the
+    /// files twice (a file changed in between would pass the check and fail at a twin's reading).
+    /// </summary>
+    public OwnRulModels Load()
+    {
+        lock (_loading)
+        {
+            if (_loaded is { } done && done.Shoe == Shoe && done.Band == Band)
+            {
+                return done.Models;
+            }
+
+            var models = new OwnRulModels(LoadOne(Shoe, "shoe"), LoadOne(Band, "band"));
+            _loaded = (Shoe, Band, models);
+            return models;
+        }
+    }
 
     private static Telemetry.Models.Rul.OwnRulModel? LoadOne(string? path, string kind)
     {

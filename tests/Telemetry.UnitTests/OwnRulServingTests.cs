@@ -192,6 +192,8 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
 
             var models = app.Services.GetRequiredService<OwnRulModels>();
 
+            // The very models the start-up check loaded: the files are read once.
+            Assert.Same(models, app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OwnRulOptions>>().Value.Load());
             Assert.Null(models.Shoe);
             Assert.Equal(OwnRulModel.Load(trained.BandFit, "band").Version, models.Band!.Version);
             Assert.Equal(["capacity_mah"], models.Band.Columns);
@@ -200,6 +202,24 @@ public sealed class OwnRulServingTests(OwnRulTraining trained) : IClassFixture<O
         {
             Directory.Delete(data, recursive: true);
         }
+    }
+
+    [Fact]
+    public void TheOptions_LoadTheirFilesOnce_AndAgainForOtherPaths()
+    {
+        var copy = Path.Combine(trained.Root, "band-fit-copy.zip");
+        File.Copy(trained.BandFit, copy, overwrite: true);
+        var options = new OwnRulOptions { Band = copy };
+        var first = options.Load();
+
+        // Gone after the check: the service still gets the models checked, not a failure at a twin's first reading.
+        File.Delete(copy);
+        Assert.Same(first, options.Load());
+
+        options.Band = trained.BandRegression;
+        var other = options.Load();
+        Assert.NotSame(first, other);
+        Assert.Equal(OwnRulModel.Load(trained.BandRegression, "band").Version, other.Band!.Version);
     }
 
     [Fact]
