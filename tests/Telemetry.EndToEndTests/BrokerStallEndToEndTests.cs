@@ -249,7 +249,6 @@ public class StallingBrokerFixture : ServiceFixture
                     _subscriberMuted = false;
                 }
 
-
                 Interlocked.Increment(ref _subscriberConnects);
             }
             else if (e.ClientId == Outbox)
