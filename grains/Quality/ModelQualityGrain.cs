@@ -17,9 +17,10 @@ public sealed class ModelQualityState
     [Id(2)] public List<PendingQualityRows> Pending { get; set; } = [];
 }
 
-/// <summary>One batch's rows whose publication is owed (see ModelQualityGrain).</summary>
+/// <summary>One batch's rows whose publication is owed (see ModelQualityGrain); <paramref name="Republish"/> when they
+/// are the batch's current status sent again for the broker's retained store, not a change.</summary>
 [GenerateSerializer, Immutable, Alias("telemetry.pending-quality-rows")]
-public sealed record PendingQualityRows([property: Id(0)] DefectRateRow[] Rows);
+public sealed record PendingQualityRows([property: Id(0)] DefectRateRow[] Rows, [property: Id(1)] bool Republish = false);
 
 /// <summary>
 /// A model's batches side by side. Each batch is assessed per failure mode against the pooled rate of the
@@ -86,6 +87,29 @@ internal sealed partial class ModelQualityGrain(
         await DeliverAsync();
     }
 
+    public async Task<int> RepublishAsync()
+    {
+        // A batch has a retained message once any of its statuses changed; one whose change is still pending gets it then.
+        var owed = quality.State.Pending.Where(p => p.Rows.Length > 0).Select(p => p.Rows[0].Batch).ToHashSet(StringComparer.Ordinal);
+        var batches = quality.State.Status.Where(s => s.Value.Count > 0 && quality.State.Batches.ContainsKey(s.Key) && !owed.Contains(s.Key))
+            .Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+        if (batches.Count == 0)
+        {
+            return 0;
+        }
+
+        if (quality.State.Pending.Count == 0)
+        {
+            await GrainFactory.GetGrain<Devices.IPendingOutboxGrain>(0).AddAsync(this.GetGrainId());
+        }
+
+        quality.State.Pending.AddRange(batches.Select(b => new PendingQualityRows([.. Rows(b, quality.State.Batches)], Republish: true)));
+        await quality.WriteStateAsync();
+        // Delivered on the grain's timer, not in this call: the caller is the publisher's connection loop.
+        ScheduleRetry(TimeSpan.Zero);
+        return batches.Count;
+    }
+
     public async Task<bool> DeliverPendingAsync()
     {
         await DeliverAsync(listed: true);
@@ -120,7 +144,15 @@ internal sealed partial class ModelQualityGrain(
                 while (pending.Count > 0)
                 {
                     using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    await sink.PublishAsync(pending[0].Rows, timeout.Token);
+                    if (pending[0].Republish)
+                    {
+                        await sink.RepublishAsync(pending[0].Rows, timeout.Token);
+                    }
+                    else
+                    {
+                        await sink.PublishAsync(pending[0].Rows, timeout.Token);
+                    }
+
                     pending.RemoveAt(0);
                 }
 

@@ -100,6 +100,11 @@ public sealed record ModeFailures(
 public interface IQualitySink
 {
     ValueTask PublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken);
+
+    /// <summary>A batch's current rows sent again, not a change: for a broker that may have lost its retained
+    /// messages (restarted with the service, or on its own). A sink that keeps nothing apart from the change itself
+    /// publishes them as one.</summary>
+    ValueTask RepublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken) => PublishAsync(batchRows, cancellationToken);
 }
 
 /// <summary>
@@ -138,6 +143,15 @@ public interface IModelQualityGrain : IGrainWithStringKey, Devices.IOutboxOwner
 
     [Alias("rates")]
     Task<DefectRateRow[]> GetRatesAsync(QualityWindow window);
+
+    /// <summary>
+    /// Publishes again the current rows of every batch whose status ever changed (those the broker retains a message
+    /// for), after the publisher (re)connected: the embedded broker keeps retained messages in memory only, and
+    /// Mosquitto writes them to disk every 30 minutes. Stored as pending like a change and delivered after this call
+    /// returns. Returns how many batches were queued.
+    /// </summary>
+    [Alias("republish")]
+    Task<int> RepublishAsync();
 }
 
 /// <summary>The models that have a quality view (key 0), so fleet-wide exports can find them.</summary>

@@ -6,6 +6,7 @@ using MQTTnet.Protocol;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Telemetry.Grains.Devices;
 using Telemetry.Grains.Ingest;
+using Telemetry.Grains.Quality;
 using Telemetry.Ingest.Broker;
 using Telemetry.Ingest.Hosting;
 using Telemetry.Ingest.Pipeline;
@@ -139,6 +140,7 @@ internal sealed partial class MqttOutbox(
                         LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);
                         health.Clear(Component);
                         await ResumePendingAsync();
+                        await RepublishQualityAsync();
                     }
 
                     await Task.Delay(brokerOptions.Value.ReconnectDelay, time, stoppingToken);
@@ -310,6 +312,28 @@ internal sealed partial class MqttOutbox(
         }
     }
 
+    /// <summary>
+    /// Once the publisher can deliver again, has every model's quality view publish again the retained status of its
+    /// batches: the broker may have lost it (the embedded one keeps retained messages in memory only, so a restart of
+    /// the service empties <c>quality/#</c>; Mosquitto writes them to disk every 30 minutes).
+    /// </summary>
+    private async Task RepublishQualityAsync()
+    {
+        try
+        {
+            var models = await grains.GetGrain<IQualityCatalogGrain>(0).GetModelsAsync();
+            var queued = (await Task.WhenAll(models.Select(m => grains.GetGrain<IModelQualityGrain>(m).RepublishAsync()))).Sum();
+            if (queued > 0)
+            {
+                LogQualityRepublished(logger, queued, models.Length);
+            }
+        }
+        catch (Exception e)
+        {
+            LogRepublishFailed(logger, e);
+        }
+    }
+
     private Task Delay(CancellationToken stoppingToken) =>
         Task.Delay(brokerOptions.Value.ReconnectDelay, time, stoppingToken);
 
@@ -321,6 +345,12 @@ internal sealed partial class MqttOutbox(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Asking twins with undelivered events to deliver failed; they retry on their own")]
     private static partial void LogResumeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Publishing the retained status of {Batches} batches of {Models} models again, for a broker that may have lost it")]
+    private static partial void LogQualityRepublished(ILogger logger, int batches, int models);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Asking the quality views to publish their retained status again failed; it comes with the next status change or reconnect")]
+    private static partial void LogRepublishFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The stop cut off the outbox's {Work}; left to the next run")]
     private static partial void LogCutOffByStop(ILogger logger, Exception exception, string work);

@@ -20,6 +20,25 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
             return;
         }
 
+        var (first, worst) = await PublishRetainedAsync(batchRows, cancellationToken);
+        await StoreAndCountAsync(batchRows, first, worst, cancellationToken);
+    }
+
+    /// <summary>The current status again, for the broker's retained store: published and counted in the summary's
+    /// batches elevated, but neither stored again as a <c>defect_rate</c> point nor counted as a change.</summary>
+    public async ValueTask RepublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken)
+    {
+        if (batchRows.Length == 0)
+        {
+            return;
+        }
+
+        var (first, worst) = await PublishRetainedAsync(batchRows, cancellationToken);
+        tally.BatchStatus(first.Model, first.Batch, worst);
+    }
+
+    private async ValueTask<(DefectRateRow First, string Worst)> PublishRetainedAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken)
+    {
         var first = batchRows[0];
         var worst = batchRows.Select(r => r.Status).OrderByDescending(Rank).First();
         var payload = ReplyJson.ToBytes(w =>
@@ -40,7 +59,11 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
         });
         // Retained, so that a consumer that connects later gets the current status.
         await outbox.PublishAcknowledgedAsync(new OutboundMessage($"quality/{first.Model}/{first.Batch}", payload, Retain: true), BrokerTimeout, cancellationToken);
+        return (first, worst);
+    }
 
+    private async ValueTask StoreAndCountAsync(DefectRateRow[] batchRows, DefectRateRow first, string worst, CancellationToken cancellationToken)
+    {
         var lines = new LineProtocol(1024);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var row in batchRows)

@@ -177,6 +177,46 @@ public sealed class OutboxEndToEndTests
     }
 
     [Fact]
+    public async Task ABatchStatus_IsPublishedAgainAfterARestart_CountedInTheSummary_ButNeitherStoredNorCountedAsAChangeAgain()
+    {
+        await using var host = await OutboxServiceHost.StartAsync([], _ => { });
+        var model = host.Services.GetRequiredService<IGrainFactory>().GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("again-1");
+        await model.UpdateAsync(Exposure("2026w10-good", 1));
+        await model.UpdateAsync(Exposure("2026w11-bad", 6));
+        // Counted in the summary once published and stored.
+        await ElevatedAsync(host, 1, "the elevated batch in the summary");
+        var stored = DefectRateLines(host.DataDirectory);
+        Assert.Equal(2, stored.Count);
+
+        await host.RestartAsync();
+        await using var watcher = await host.WatcherAsync("quality-again", "quality/#");
+        var signal = await watcher.ReceiveAsync("quality/again-1/2026w11-bad", q => q.GetProperty("status").GetString() == "elevated", "the elevated batch, published again");
+        Assert.Equal(6, signal.GetProperty("failure_modes").EnumerateArray().Single(r => r.GetProperty("failure_mode").GetString() == "delamination").GetProperty("failures").GetInt64());
+        await ElevatedAsync(host, 1, "the elevated batch in the summary after the restart");
+        Assert.Equal(stored, DefectRateLines(host.DataDirectory));
+
+        // Only the batch whose status changed had a retained message: the good one never did, nor a model never seen.
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        Assert.Equal(1, await grains.GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("again-1").RepublishAsync());
+        Assert.Equal(0, await grains.GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("again-2").RepublishAsync());
+    }
+
+    private static async Task ElevatedAsync(OutboxServiceHost host, int expected, string what)
+    {
+        var tally = host.Services.GetRequiredService<Telemetry.Ingest.Summary.ActivityTally>();
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(30); tally.BatchesElevated != expected;)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"{what}: {tally.BatchesElevated} batches elevated, not {expected}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>The defect_rate lines in the service's day files.</summary>
+    private static List<string> DefectRateLines(string directory) =>
+        [.. Directory.EnumerateFiles(directory, "*.lp", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .SelectMany(File.ReadLines).Where(l => l.StartsWith("defect_rate,", StringComparison.Ordinal))];
+
+    [Fact]
     public async Task AFailureReportSentAgain_CountsOnce()
     {
         await using var host = await StartAsync(new FlakySink(0), webhook: null);

@@ -66,6 +66,48 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
     }
 
     [Fact]
+    public async Task ABatchStatus_IsRetainedOnTheBrokerAgainAfterARestart()
+    {
+        // Two devices of one batch both returned, among ten of another that none was: the first is on watch.
+        const string model = "restart-retain";
+        var devices = Enumerable.Range(0, 12).Select(i => (Id: $"shoe-retain-{i:D2}", Batch: i < 2 ? "2026w02-w" : "2026w02-b")).ToList();
+        foreach (var (id, batch) in devices)
+        {
+            await using var device = await service.DeviceAsync(id, $"devices/{id}/ack");
+            await device.PublishAsync($"devices/{id}/birth", System.Text.Encoding.UTF8.GetBytes(
+                $$"""{"v":1,"kind":"shoe","model":"{{model}}","batch":"{{batch}}","firmware":"1","manufactured":"2026-01-05"}"""), retain: true);
+            await device.PublishAsync($"devices/{id}/telemetry", TestDevice.Vector("valid/telemetry-shoe-run.json"));
+            await device.ReceiveAsync($"devices/{id}/ack", a => a.GetProperty("seq").GetUInt32() == 0, "ack of seq 0");
+        }
+
+        await RatesAsync(model, rows => rows.EnumerateArray().Where(r => r.GetProperty("failure_mode").GetString() == "delamination")
+            .Sum(r => r.GetProperty("devices").GetInt64()) == 12, "12 devices in service");
+        await using (var watcher = await service.WatcherAsync("retain-watcher-1", MQTTnet.Formatter.MqttProtocolVersion.V500, $"quality/{model}/#"))
+        {
+            foreach (var (id, batch) in devices.Take(2))
+            {
+                using var post = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/quality/events", UriKind.Relative))
+                {
+                    Content = System.Net.Http.Json.JsonContent.Create(new { device = id, model, batch, failure_mode = "delamination", kind = "return" }),
+                };
+                post.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+                using var accepted = await service.Http.SendAsync(post);
+                Assert.Equal(System.Net.HttpStatusCode.Accepted, accepted.StatusCode);
+            }
+
+            await watcher.ReceiveAsync($"quality/{model}/2026w02-w", q => q.GetProperty("status").GetString() == "watch", "the batch on watch");
+        }
+
+        // The embedded broker keeps retained messages in memory: without publishing them again, a consumer that
+        // subscribes after the restart would hear nothing of the batch until its status next changes.
+        await service.RestartAsync();
+        await using var later = await service.WatcherAsync("retain-watcher-2", MQTTnet.Formatter.MqttProtocolVersion.V500, $"quality/{model}/#");
+        var retained = await later.ReceiveAsync($"quality/{model}/2026w02-w", q => q.GetProperty("status").GetString() == "watch", "the batch's status, retained again");
+        var delamination = retained.GetProperty("failure_modes").EnumerateArray().Single(r => r.GetProperty("failure_mode").GetString() == "delamination");
+        Assert.Equal((2, 2), (delamination.GetProperty("devices").GetInt64(), delamination.GetProperty("failures").GetInt64()));
+    }
+
+    [Fact]
     public async Task AnAlertIndexThatLostItsState_IsRefilledByTheDeviceWhenItNextActivates()
     {
         const string id = "shoe-restart-index";
@@ -118,6 +160,25 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
             }
 
             Assert.True(DateTimeOffset.UtcNow < deadline, $"the defect-rate row never became ready: {rows}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>A model's defect-rate rows once <paramref name="ready"/> holds (exposure arrives one-way).</summary>
+    private async Task<JsonElement> RatesAsync(string model, Func<JsonElement, bool> ready, string what)
+    {
+        for (var deadline = DateTimeOffset.UtcNow.AddSeconds(30); ;)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/api/quality/defect-rates?model={model}", UriKind.Relative));
+            request.Headers.Add("X-Api-Key", ServiceFixture.ApiKey);
+            using var response = await service.Http.SendAsync(request);
+            var rows = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            if (ready(rows))
+            {
+                return rows.Clone();
+            }
+
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"{what}: never; last {rows}");
             await Task.Delay(50);
         }
     }
