@@ -39,9 +39,13 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         // Two values (two headers, or one with a comma) are refused rather than tried one by one.
+        var where = bearer is null && !badBearer ? Header : "Authorization";
         if (badBearer || presented.Count != 1 || keys.Find(presented[0]!) is not { } key)
         {
-            return Task.FromResult(AuthenticateResult.Fail($"The {Header} or Authorization header holds no key in force."));
+            var several = badBearer || presented.Count != 1 || presented[0]!.Contains(',', StringComparison.Ordinal);
+            return Task.FromResult(AuthenticateResult.Fail(several
+                ? $"Send one key in {where}, not several (or an empty one)."
+                : $"The key in {where} is not one in force (it may have been rotated)."));
         }
 
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Principal(key), SchemeName)));
@@ -66,13 +70,13 @@ internal sealed class ApiKeyAuthenticationHandler(
         return bearers.Count == 1 && !invalid ? bearers[0]![Scheme.Length..].Trim() : null;
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        // RFC 9110 wants a challenge with every 401; this names the header a client should send.
+        // RFC 9110 wants a challenge with every 401; this names the header a client should send. The detail is why the
+        // key was refused (two of them, a rotated one), as the authentication said: the same words, once computed.
         Response.Headers.WWWAuthenticate = $"{SchemeName} header=\"{Header}\"";
-        var detail = Request.Headers.ContainsKey(Header) || BearerToken(Request.Headers.Authorization, out _) is not null
-            ? $"The key in {Header} is not one in force (it may have been rotated)."
-            : $"Send an API key in the {Header} header (keys are configured under Api:Keys or Api:KeyFile; the demo key is in {{data}}/api-key).";
-        return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "API key required", detail: detail).ExecuteAsync(Context);
+        var refused = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        var detail = refused ?? $"Send an API key in the {Header} header (keys are configured under Api:Keys or Api:KeyFile; the demo key is in {{data}}/api-key).";
+        await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "API key required", detail: detail).ExecuteAsync(Context);
     }
 }

@@ -60,8 +60,10 @@ public sealed partial class ApiAccessEndToEndTests(ApiAccessFixture service) : I
 
             Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {pattern} with key '{key}' answered {(int)response.StatusCode}");
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-            Assert.Equal("API key required", (await ProblemAsync(response)).GetProperty("title").GetString());
+            var problem = await ProblemAsync(response);
+            Assert.Equal("API key required", problem.GetProperty("title").GetString());
             Assert.Equal("ApiKey", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
+            Assert.StartsWith(key is null ? "Send an API key in the X-Api-Key header" : "The key in X-Api-Key is not one in force", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
     }
 
@@ -76,6 +78,36 @@ public sealed partial class ApiAccessEndToEndTests(ApiAccessFixture service) : I
         using var response = await client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Send one key in X-Api-Key, not several (or an empty one).", (await ProblemAsync(response)).GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task AKeyInBothHeaders_Is401_SayingSo_EvenWhenBothAreTheSameValidKey()
+    {
+        const string authorization = "Bearer " + ApiAccessFixture.ReadKey, detail = "Send the key in X-Api-Key or in Authorization, not both.";
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/ingest/stats", UriKind.Relative));
+        request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        request.Headers.TryAddWithoutValidation("X-Api-Key", ApiAccessFixture.ReadKey);
+        using var client = service.Client(null);
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(detail, (await ProblemAsync(response)).GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task AWrongBearerKey_Is401_NamingTheAuthorizationHeader()
+    {
+        const string authorization = "Bearer no-such-key-at-all-000000", detail = "The key in Authorization is not one in force (it may have been rotated).";
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/ingest/stats", UriKind.Relative));
+        request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        using var client = service.Client(null);
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(detail, (await ProblemAsync(response)).GetProperty("detail").GetString());
     }
 
     [Theory]
