@@ -15,6 +15,7 @@ internal sealed partial class FleetSimulator(
     IOptions<SimulationOptions> options,
     IOptions<BrokerOptions> broker,
     BrokerSecrets secrets,
+    IOptions<Storage.StorageOptions> storage,
     IGrainFactory grains,
     TimeProvider time,
     ILogger<FleetSimulator> logger) : BackgroundService
@@ -30,20 +31,40 @@ internal sealed partial class FleetSimulator(
         }
 
         var start = time.GetUtcNow();
-        var clock = new SimulationClock(start, settings.Backfill, settings.CatchUp);
+        var directory = storage.Value.DataDirectory;
+        var plan = SimulationCheckpoint.Plan(SimulationCheckpoint.Read(directory), settings, start);
+        var clock = plan.Clock;
         // A new boot id per run: a restarted fleet starts its seq at 0 again, as rebooted firmware does.
         var boot = "sim" + start.ToUnixTimeSeconds().ToString("x", CultureInfo.InvariantCulture);
         var fleet = FleetGenerator.Create(settings.Devices, settings.Seed, FleetFaults.Default with { OnsetWithin = settings.FaultsWithin });
+        var readings = new List<SimulatedReading>();
         foreach (var device in fleet)
         {
-            device.Start(clock.SimulatedStart);
+            device.Start(plan.DeviceStart);
+            if (plan.ResumeFrom is { } from)
+            {
+                // Where the last run of this fleet got to: what it measured up to there was sent then.
+                readings.Clear();
+                device.Advance(from, readings);
+            }
         }
 
         var uplinks = fleet.Select(d => new SimulatedUplink(d, boot, settings.ResendAfter, secrets.TokenFor(d.Id))).ToList();
+        // Cases the last run reported already are reported again: a failure counts once per device and mode.
         var cases = new Queue<SimulatedReturn>(settings.AfterSales ? SimulatedAfterSales.Cases(fleet, settings.Seed) : []);
-        LogStarting(logger, uplinks.Count, settings.Seed, clock.SimulatedStart, clock.Speed);
+        var checkpoint = Path.Combine(directory, SimulationCheckpoint.FileName);
+        if (plan.ResumeFrom is { } resumed)
+        {
+            LogResuming(logger, uplinks.Count, settings.Seed, resumed, checkpoint, clock.Speed);
+        }
+        else
+        {
+            LogStarting(logger, uplinks.Count, settings.Seed, clock.SimulatedStart, clock.Speed);
+        }
 
-        var readings = new List<SimulatedReading>();
+        var reached = plan.ResumeFrom ?? plan.DeviceStart;
+        var checkpointFailed = false;
+
         var lastProgress = start;
         using var timer = new PeriodicTimer(settings.Tick, time);
         try
@@ -52,6 +73,23 @@ internal sealed partial class FleetSimulator(
             {
                 var now = time.GetUtcNow();
                 var simulatedNow = clock.Now(now);
+                if (simulatedNow > reached)
+                {
+                    // Written before the devices measure up to it: a run that follows never sends those readings again.
+                    try
+                    {
+                        new SimulationCheckpoint(settings.Seed, settings.Devices, plan.DeviceStart, simulatedNow).Write(directory);
+                        reached = simulatedNow;
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        if (!checkpointFailed)
+                        {
+                            checkpointFailed = true;
+                            LogCheckpointFailed(logger, e, directory);
+                        }
+                    }
+                }
                 foreach (var uplink in uplinks)
                 {
                     if (!uplink.IsConnected && !await TryConnectAsync(uplink, stoppingToken))
@@ -143,6 +181,12 @@ internal sealed partial class FleetSimulator(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulating {Devices} devices (seed {Seed}) from {SimulatedStart:u} at {Speed:0}x until they reach real time")]
     private static partial void LogStarting(ILogger logger, int devices, int seed, DateTimeOffset simulatedStart, double speed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Simulating {Devices} devices (seed {Seed}) from {Resumed:u}, where their last run on this data directory got to ({Checkpoint}; delete it, or the directory, for a fresh fleet), at {Speed:0}x until they reach real time")]
+    private static partial void LogResuming(ILogger logger, int devices, int seed, DateTimeOffset resumed, string checkpoint, double speed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The simulated fleet cannot write its checkpoint in {Directory}; a restart on this directory will replay its history again")]
+    private static partial void LogCheckpointFailed(ILogger logger, Exception exception, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulated time {SimulatedNow:u}: {Acked} messages acked, {Pending} waiting for an ack, {Connected} devices connected")]
     private static partial void LogProgress(ILogger logger, DateTimeOffset simulatedNow, long acked, long pending, int connected);
