@@ -102,9 +102,8 @@ public interface IQualitySink
     ValueTask PublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken);
 
     /// <summary>A batch's current rows sent again, not a change: for a broker that may have lost its retained
-    /// messages (restarted with the service, or on its own). A sink that keeps nothing apart from the change itself
-    /// publishes them as one.</summary>
-    ValueTask RepublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken) => PublishAsync(batchRows, cancellationToken);
+    /// messages (the embedded one at every restart).</summary>
+    ValueTask RepublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -147,8 +146,8 @@ public interface IModelQualityGrain : IGrainWithStringKey, Devices.IOutboxOwner
     /// <summary>
     /// Publishes again the current rows of every batch whose status ever changed (those the broker retains a message
     /// for), after the publisher (re)connected: the embedded broker keeps retained messages in memory only, and
-    /// Mosquitto writes them to disk every 30 minutes. Stored as pending like a change and delivered after this call
-    /// returns. Returns how many batches were queued.
+    /// Mosquitto writes them to disk only every autosave interval. Stored as pending like a change and delivered after
+    /// this call returns. Returns how many batches were queued.
     /// </summary>
     [Alias("republish")]
     Task<int> RepublishAsync();

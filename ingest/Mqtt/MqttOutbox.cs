@@ -140,7 +140,8 @@ internal sealed partial class MqttOutbox(
                         LogConnected(logger, clientOptions.Broker.Host, clientOptions.Broker.Port);
                         health.Clear(Component);
                         await ResumePendingAsync();
-                        await RepublishQualityAsync();
+                        // Not awaited: a quality view busy delivering must not hold up this loop's pings.
+                        _ = RepublishQualityAsync();
                     }
 
                     await Task.Delay(brokerOptions.Value.ReconnectDelay, time, stoppingToken);
@@ -315,7 +316,7 @@ internal sealed partial class MqttOutbox(
     /// <summary>
     /// Once the publisher can deliver again, has every model's quality view publish again the retained status of its
     /// batches: the broker may have lost it (the embedded one keeps retained messages in memory only, so a restart of
-    /// the service empties <c>quality/#</c>; Mosquitto writes them to disk every 30 minutes).
+    /// the service empties <c>quality/#</c>; Mosquitto writes them to disk only every autosave interval).
     /// </summary>
     private async Task RepublishQualityAsync()
     {

@@ -5,9 +5,10 @@ namespace Telemetry.Ingest.Mqtt;
 
 /// <summary>
 /// Quality signals: when a batch's status changes, its rows are published retained on
-/// <c>quality/{model}/{batch}</c> and written to the <c>defect_rate</c> measurement. Completes only when the broker
-/// acknowledged the message and the store took the lines, and throws otherwise: the model's grain keeps the rows
-/// pending and retries.
+/// <c>quality/{model}/{batch}</c> and written to the <c>defect_rate</c> measurement; after the publisher reconnects,
+/// they are published again marked <c>"republished": true</c> (for a broker that lost its retained messages), and
+/// not written. Completes only when the broker acknowledged the message and the store took the lines, and throws
+/// otherwise: the model's grain keeps the rows pending and retries.
 /// </summary>
 internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, TimeProvider time, Summary.ActivityTally tally, Metrics.QualityMetrics metrics) : IQualitySink
 {
@@ -20,7 +21,7 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
             return;
         }
 
-        var (first, worst) = await PublishRetainedAsync(batchRows, cancellationToken);
+        var (first, worst) = await PublishRetainedAsync(batchRows, republished: false, cancellationToken);
         await StoreAndCountAsync(batchRows, first, worst, cancellationToken);
     }
 
@@ -33,11 +34,11 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
             return;
         }
 
-        var (first, worst) = await PublishRetainedAsync(batchRows, cancellationToken);
+        var (first, worst) = await PublishRetainedAsync(batchRows, republished: true, cancellationToken);
         tally.BatchStatus(first.Model, first.Batch, worst);
     }
 
-    private async ValueTask<(DefectRateRow First, string Worst)> PublishRetainedAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken)
+    private async ValueTask<(DefectRateRow First, string Worst)> PublishRetainedAsync(DefectRateRow[] batchRows, bool republished, CancellationToken cancellationToken)
     {
         var first = batchRows[0];
         var worst = batchRows.Select(r => r.Status).OrderByDescending(Rank).First();
@@ -48,6 +49,11 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
             w.WriteString("batch"u8, first.Batch);
             w.WriteString("status"u8, worst);
             w.WriteString("at"u8, ReplyJson.Time(time.GetUtcNow()));
+            if (republished)
+            {
+                // A consumer that acts on each change can tell this one is not.
+                w.WriteBoolean("republished"u8, true);
+            }
             w.WriteStartArray("failure_modes"u8);
             foreach (var row in batchRows)
             {

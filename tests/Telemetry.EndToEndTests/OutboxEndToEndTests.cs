@@ -177,13 +177,19 @@ public sealed class OutboxEndToEndTests
     }
 
     [Fact]
-    public async Task ABatchStatus_IsPublishedAgainAfterARestart_CountedInTheSummary_ButNeitherStoredNorCountedAsAChangeAgain()
+    public async Task ABatchStatus_IsPublishedAgainAfterARestart_MarkedSo_CountedInTheSummary_ButNotStoredAgain()
     {
         await using var host = await OutboxServiceHost.StartAsync([], _ => { });
         var model = host.Services.GetRequiredService<IGrainFactory>().GetGrain<Telemetry.Grains.Quality.IModelQualityGrain>("again-1");
         await model.UpdateAsync(Exposure("2026w10-good", 1));
         await model.UpdateAsync(Exposure("2026w11-bad", 6));
-        // Counted in the summary once published and stored.
+        // Counted in the summary once published and stored; a change is not marked republished.
+        await using (var first = await host.WatcherAsync("quality-first", "quality/#"))
+        {
+            var change = await first.ReceiveAsync("quality/again-1/2026w11-bad", q => q.GetProperty("status").GetString() == "elevated", "the elevated batch");
+            Assert.False(change.TryGetProperty("republished", out _));
+        }
+
         await ElevatedAsync(host, 1, "the elevated batch in the summary");
         var stored = DefectRateLines(host.DataDirectory);
         Assert.Equal(2, stored.Count);
@@ -192,6 +198,7 @@ public sealed class OutboxEndToEndTests
         await using var watcher = await host.WatcherAsync("quality-again", "quality/#");
         var signal = await watcher.ReceiveAsync("quality/again-1/2026w11-bad", q => q.GetProperty("status").GetString() == "elevated", "the elevated batch, published again");
         Assert.Equal(6, signal.GetProperty("failure_modes").EnumerateArray().Single(r => r.GetProperty("failure_mode").GetString() == "delamination").GetProperty("failures").GetInt64());
+        Assert.True(signal.GetProperty("republished").GetBoolean());
         await ElevatedAsync(host, 1, "the elevated batch in the summary after the restart");
         Assert.Equal(stored, DefectRateLines(host.DataDirectory));
 
@@ -334,6 +341,9 @@ public sealed class OutboxEndToEndTests
 
             await Inner!.PublishAsync(batchRows, cancellationToken);
         }
+
+        public ValueTask RepublishAsync(Telemetry.Grains.Quality.DefectRateRow[] batchRows, CancellationToken cancellationToken) =>
+            Inner!.RepublishAsync(batchRows, cancellationToken);
     }
 
     private static byte[] Message(uint seq)

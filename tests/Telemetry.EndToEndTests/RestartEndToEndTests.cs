@@ -103,6 +103,7 @@ public sealed class RestartEndToEndTests(ServiceFixture service) : IClassFixture
         await service.RestartAsync();
         await using var later = await service.WatcherAsync("retain-watcher-2", MQTTnet.Formatter.MqttProtocolVersion.V500, $"quality/{model}/#");
         var retained = await later.ReceiveAsync($"quality/{model}/2026w02-w", q => q.GetProperty("status").GetString() == "watch", "the batch's status, retained again");
+        Assert.True(retained.GetProperty("republished").GetBoolean());
         var delamination = retained.GetProperty("failure_modes").EnumerateArray().Single(r => r.GetProperty("failure_mode").GetString() == "delamination");
         Assert.Equal((2, 2), (delamination.GetProperty("devices").GetInt64(), delamination.GetProperty("failures").GetInt64()));
     }

@@ -177,6 +177,8 @@ internal sealed class RecordingAlertSink : IAlertSink
 internal sealed class NullQualitySink : IQualitySink
 {
     public ValueTask PublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask RepublishAsync(DefectRateRow[] batchRows, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>Uplink rounds as the pipeline hands them to a device grain.</summary>
