@@ -13,7 +13,7 @@ namespace Telemetry.Ingest.Api;
 /// endpoint then answers 401 with a problem document.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyRing keys)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyRing keys, Metrics.ApiMetrics metrics)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -35,6 +35,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         else if (bearer is not null || badBearer)
         {
             // Two keys are refused rather than tried one by one, even when both are valid.
+            metrics.Refused(Metrics.ApiMetrics.BothHeaders);
             return Task.FromResult(AuthenticateResult.Fail($"Send the key in {Header} or in Authorization, not both."));
         }
 
@@ -42,7 +43,8 @@ internal sealed class ApiKeyAuthenticationHandler(
         var where = bearer is null && !badBearer ? Header : "Authorization";
         if (badBearer || presented.Count != 1 || keys.Find(presented[0]!) is not { } key)
         {
-            var several = badBearer || presented.Count != 1 || presented[0]!.Contains(',', StringComparison.Ordinal);
+            var several = badBearer || presented.Count != 1 || string.IsNullOrEmpty(presented[0]) || presented[0]!.Contains(',', StringComparison.Ordinal);
+            metrics.Refused(several ? Metrics.ApiMetrics.SeveralKeys : Metrics.ApiMetrics.NotInForce);
             return Task.FromResult(AuthenticateResult.Fail(several
                 ? $"Send one key in {where}, not several (or an empty one)."
                 : $"The key in {where} is not one in force (it may have been rotated)."));

@@ -19,6 +19,7 @@ internal static partial class TelemetryHostingExtensions
         builder.Services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
         builder.Services.AddOptionsWithValidateOnStart<ApiOptions>();
         builder.Services.AddSingleton<ApiKeyRing>();
+        builder.Services.AddSingleton<Metrics.ApiMetrics>();
 
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

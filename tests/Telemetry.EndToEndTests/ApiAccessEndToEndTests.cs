@@ -63,7 +63,9 @@ public sealed partial class ApiAccessEndToEndTests(ApiAccessFixture service) : I
             var problem = await ProblemAsync(response);
             Assert.Equal("API key required", problem.GetProperty("title").GetString());
             Assert.Equal("ApiKey", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
-            Assert.StartsWith(key is null ? "Send an API key in the X-Api-Key header" : "The key in X-Api-Key is not one in force", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith(
+                key switch { null => "Send an API key in the X-Api-Key header", "" => "Send one key in X-Api-Key, not several (or an empty one)", _ => "The key in X-Api-Key is not one in force" },
+                problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
     }
 

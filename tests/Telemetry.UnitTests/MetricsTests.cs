@@ -60,6 +60,23 @@ public sealed class MetricsTests : IDisposable
         Assert.True(basic.None, "another scheme's Authorization header was judged");
     }
 
+    [Fact]
+    public async Task RefusedKeys_AreCountedByReason_OncePerRequest()
+    {
+        await using var app = Build("--Api:Keys:0:Key", "scraper-key-0001", "--Api:Keys:0:Scopes", "read");
+        using var listener = Listen(app.Services.GetRequiredService<IMeterFactory>(), "telemetry.api.keys_refused", out var seen);
+
+        await AuthenticateAsync(app, ("Authorization", "Bearer scraper-key-0001"), (ApiKeyAuthenticationHandler.Header, "scraper-key-0001"));
+        await AuthenticateAsync(app, (ApiKeyAuthenticationHandler.Header, "scraper-key-0001,scraper-key-0001"));
+        await AuthenticateAsync(app, (ApiKeyAuthenticationHandler.Header, ""));
+        await AuthenticateAsync(app, (ApiKeyAuthenticationHandler.Header, "scraper-key-0002"));
+        await AuthenticateAsync(app, (ApiKeyAuthenticationHandler.Header, "scraper-key-0001"));
+        await AuthenticateAsync(app);
+
+        Assert.Equal(["both_headers", "several_keys", "several_keys", "not_in_force"], seen.Select(s => (string)s.Tags["reason"]!));
+        Assert.All(seen, s => Assert.Equal(1, s.Value));
+    }
+
     [Theory]
     [InlineData(null, ApiScope.Read)]
     [InlineData("false", ApiScope.Read)]
