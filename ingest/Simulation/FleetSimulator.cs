@@ -64,7 +64,6 @@ internal sealed partial class FleetSimulator(
 
         var reached = plan.ResumeFrom ?? plan.DeviceStart;
         var checkpointFailed = false;
-
         var lastProgress = start;
         using var timer = new PeriodicTimer(settings.Tick, time);
         try
@@ -90,6 +89,7 @@ internal sealed partial class FleetSimulator(
                         }
                     }
                 }
+
                 foreach (var uplink in uplinks)
                 {
                     if (!uplink.IsConnected && !await TryConnectAsync(uplink, stoppingToken))

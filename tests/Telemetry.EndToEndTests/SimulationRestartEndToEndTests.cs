@@ -16,9 +16,9 @@ public sealed class SimulationRestartEndToEndTests(SimulationFixture service) : 
         var started = await CheckpointAsync(DateTimeOffset.UtcNow, "the fleet caught up with real time");
         var before = await service.WaitForJsonAsync("/api/devices/shoe-00001",
             t => t.GetProperty("totals").GetProperty("distance_km").GetDouble() > 20, "20 km on the simulated shoe");
-        var restarted = DateTimeOffset.UtcNow;
-
         await service.RestartAsync();
+        // Taken once the first run is stopped: a checkpoint that reached it is the new run's.
+        var restarted = DateTimeOffset.UtcNow;
 
         // The new run started its devices where the first did and carried on from where they had got to: a fresh
         // fleet would start a month before the restart and send that month again.

@@ -58,6 +58,15 @@ public sealed class SimulationCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void ACheckpointThatReachedBeforeItStarted_StartsTheFleetAfresh()
+    {
+        var options = new SimulationOptions { Devices = 10 };
+        new SimulationCheckpoint(options.Seed, options.Devices, Now - TimeSpan.FromDays(1), Now - TimeSpan.FromDays(2)).Write(_directory);
+
+        Assert.Null(SimulationCheckpoint.Plan(SimulationCheckpoint.Read(_directory), options, Now).ResumeFrom);
+    }
+
+    [Fact]
     public void AGapLongerThanTheBackfill_IsCutToIt_SoNoReadingFallsOutsideTheAcceptedWindow()
     {
         var options = new SimulationOptions { Devices = 10 };
@@ -96,12 +105,29 @@ public sealed class SimulationCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void ACheckpointFromTheFuture_StartsTheFleetAfresh()
+    public void ACheckpointAheadOfTheClock_IsResumed_AndTheDevicesWaitForRealTimeToPassIt()
+    {
+        // The clock was set back an hour: starting afresh would send the fleet's month again.
+        var options = new SimulationOptions { Devices = 10 };
+        var ahead = Now + TimeSpan.FromHours(1);
+        new SimulationCheckpoint(options.Seed, options.Devices, Now - TimeSpan.FromDays(29), ahead).Write(_directory);
+
+        var plan = SimulationCheckpoint.Plan(SimulationCheckpoint.Read(_directory), options, Now);
+
+        Assert.Equal(ahead, plan.ResumeFrom);
+        Assert.Equal(Now + TimeSpan.FromMinutes(10), plan.Clock.Now(Now + TimeSpan.FromMinutes(10)));
+    }
+
+    [Fact]
+    public void AFleetOlderThanItsBound_StartsAfresh_RatherThanSimulatingEveryDaySince()
     {
         var options = new SimulationOptions { Devices = 10 };
-        new SimulationCheckpoint(options.Seed, options.Devices, Now - TimeSpan.FromDays(29), Now + TimeSpan.FromHours(1)).Write(_directory);
-
+        var started = Now - SimulationCheckpoint.MaxFleetAge - TimeSpan.FromDays(1);
+        new SimulationCheckpoint(options.Seed, options.Devices, started, Now - TimeSpan.FromDays(1)).Write(_directory);
         Assert.Null(SimulationCheckpoint.Plan(SimulationCheckpoint.Read(_directory), options, Now).ResumeFrom);
+
+        new SimulationCheckpoint(options.Seed, options.Devices, started + TimeSpan.FromDays(2), Now - TimeSpan.FromDays(1)).Write(_directory);
+        Assert.Equal(Now - TimeSpan.FromDays(1), SimulationCheckpoint.Plan(SimulationCheckpoint.Read(_directory), options, Now).ResumeFrom);
     }
 
     [Fact]
