@@ -65,6 +65,7 @@ internal sealed partial class FleetSimulator(
         var reached = plan.ResumeFrom ?? plan.DeviceStart;
         var checkpointFailed = false;
         var lastProgress = start;
+        (long Acked, long Pending, int Connected) lastLogged = default;
         using var timer = new PeriodicTimer(settings.Tick, time);
         try
         {
@@ -123,10 +124,13 @@ internal sealed partial class FleetSimulator(
                 if (now - lastProgress >= ProgressInterval)
                 {
                     lastProgress = now;
-                    var acked = uplinks.Sum(u => u.Acked);
-                    var pending = uplinks.Sum(u => u.Pending);
-                    var connected = uplinks.Count(u => u.IsConnected);
-                    LogProgress(logger, simulatedNow, acked, pending, connected);
+                    var progress = (Acked: uplinks.Sum(u => u.Acked), Pending: uplinks.Sum(u => u.Pending), Connected: uplinks.Count(u => u.IsConnected));
+                    // A fleet with nothing new to say (idle between runs, once caught up) logs nothing, as the summary does.
+                    if (progress != lastLogged)
+                    {
+                        lastLogged = progress;
+                        LogProgress(logger, simulatedNow, progress.Acked, progress.Pending, progress.Connected);
+                    }
                 }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
