@@ -54,6 +54,7 @@ internal sealed class MqttQualitySink(MqttOutbox outbox, IReadingStore store, Ti
                 // A consumer that acts on each change can tell this one is not.
                 w.WriteBoolean("republished"u8, true);
             }
+
             w.WriteStartArray("failure_modes"u8);
             foreach (var row in batchRows)
             {

@@ -189,7 +189,7 @@ internal sealed partial class FleetSimulator(
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulating {Devices} devices (seed {Seed}) from {Resumed:u}, where their last run on this data directory got to ({Checkpoint}; delete it, or the directory, for a fresh fleet), at {Speed:0}x until they reach real time")]
     private static partial void LogResuming(ILogger logger, int devices, int seed, DateTimeOffset resumed, string checkpoint, double speed);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The simulated fleet cannot write its checkpoint in {Directory}; a restart on this directory will replay its history again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The simulated fleet cannot write its checkpoint in {Directory}; a restart on this directory will send again what it measured since its last checkpoint")]
     private static partial void LogCheckpointFailed(ILogger logger, Exception exception, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Simulated time {SimulatedNow:u}: {Acked} messages acked, {Pending} waiting for an ack, {Connected} devices connected")]
